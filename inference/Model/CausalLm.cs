@@ -1,0 +1,216 @@
+using System.Text.Json.Nodes;
+using SpecEdge.Inference.Weights;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace SpecEdge.Inference.Model;
+
+/// <summary>
+/// A Llama/Qwen3 decoder-only language model. <see cref="Forward"/> runs many sequences at once, each appending a token
+/// tree to its own KV cache (projections and MLP run over all tokens packed together; attention runs per sequence
+/// with a tree mask). <see cref="ForwardFull"/> is the plain causal forward without a cache, used for training and as
+/// the reference the cached path is tested against.
+/// </summary>
+public sealed class CausalLm : IDisposable
+{
+    private readonly RotaryEmbedding _rope;
+    private readonly CheckpointWeights? _checkpoint;
+
+    public ModelConfig Config { get; }
+    public ModelWeights Weights { get; }
+    public ScalarType DType { get; }
+    public Device Device { get; }
+    /// <summary>Generation settings from generation_config.json when the model was loaded from a directory.</summary>
+    public GenerationConfig Generation { get; init; } = GenerationConfig.Default;
+
+    public CausalLm(ModelConfig config, ModelWeights weights, ScalarType dtype, Device device, CheckpointWeights? checkpoint = null)
+    {
+        Config = config; Weights = weights; DType = dtype; Device = device; _checkpoint = checkpoint;
+        _rope = new RotaryEmbedding(config, device);
+    }
+
+    /// <summary>
+    /// Loads a Hugging Face model directory (config.json, model.safetensors or a sharded index, generation_config.json).
+    /// On CPU with the checkpoint's own dtype the weights stay memory-mapped.
+    /// </summary>
+    public static CausalLm Load(string directory, string dtype = "auto", string device = "cpu")
+    {
+        var config = ModelConfig.Load(Path.Combine(directory, "config.json"));
+        var scalar = TensorSettings.ParseDType(dtype, config.TorchDtype);
+        var dev = TensorSettings.ParseDevice(device);
+        var checkpoint = CheckpointWeights.Open(directory);
+        try
+        {
+            var weights = ModelWeights.Create(config, (name, shape) => checkpoint.Load(name, shape, scalar, dev));
+            return new CausalLm(config, weights, scalar, dev, checkpoint)
+            {
+                Generation = GenerationConfig.Load(Path.Combine(directory, "generation_config.json"), config),
+            };
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes this model as a Hugging Face directory (config.json + model.safetensors).</summary>
+    public void Save(string directory)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        var json = Config with { TorchDtype = DType switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" } };
+        File.WriteAllText(Path.Combine(directory, "config.json"), json.ToJson().ToJsonString(new() { WriteIndented = true }));
+        SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), Weights.Named(),
+            new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>A new empty KV cache for one sequence of up to <paramref name="capacity"/> tokens.</summary>
+    public KvCache NewCache(int capacity) => new(Config, capacity, DType, Device);
+
+    /// <summary>
+    /// Appends each sequence's tree to its cache and returns, per sequence, fp32 logits [n_i, vocab] for its nodes
+    /// (or [1, vocab] for the last node with <see cref="SequenceInput.LastLogitOnly"/>). Every input is validated
+    /// before anything is written, so a bad sequence leaves all caches untouched.
+    /// </summary>
+    public Tensor[] Forward(IReadOnlyList<SequenceInput> batch)
+    {
+        if (batch.Count == 0) return Array.Empty<Tensor>();
+        var seen = new HashSet<KvCache>(ReferenceEqualityComparer.Instance);
+        foreach (var s in batch)
+        {
+            if (!seen.Add(s.Cache)) throw new ArgumentException("The same KV cache appears twice in one batch.");
+            TreeLayout.Validate(s.Tokens, s.Parents, Config.VocabSize);
+            s.Cache.EnsureRoom(s.Tokens.Length);
+        }
+
+        using var scope = NewDisposeScope();
+        int total = batch.Sum(s => s.Tokens.Length);
+        var ids = new long[total];
+        var positions = new long[total];
+        var masks = new Tensor?[batch.Count];
+        int offset = 0, maxPosition = 0;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var s = batch[b];
+            int prefix = s.Cache.Length;
+            var depth = TreeLayout.Depths(s.Parents);
+            for (int i = 0; i < s.Tokens.Length; i++)
+            {
+                ids[offset + i] = s.Tokens[i];
+                positions[offset + i] = prefix + depth[i];
+                maxPosition = Math.Max(maxPosition, prefix + depth[i]);
+            }
+            // One token sees everything: no mask needed. A chain or tree needs its ancestor mask.
+            if (s.Tokens.Length > 1)
+                masks[b] = tensor(TreeLayout.AttentionMask(s.Parents, prefix), new long[] { s.Tokens.Length, prefix + s.Tokens.Length }, device: Device);
+            offset += s.Tokens.Length;
+        }
+
+        var (cos, sin) = _rope.Lookup(tensor(positions, device: Device), maxPosition, DType);
+        var x = Weights.embed_tokens.index_select(0, tensor(ids, device: Device));     // [N, d]
+        for (int l = 0; l < Weights.layers.Length; l++)
+        {
+            var w = Weights.layers[l];
+            var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
+            x = x + CachedAttention(l, w, h, batch, masks, cos, sin);
+            h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
+            x = x + Mlp(w, h);
+        }
+        foreach (var s in batch) s.Cache.Advance(s.Tokens.Length);
+
+        // Only the rows whose logits were asked for go through the (vocabulary-sized) head.
+        var rows = new List<long>();
+        offset = 0;
+        foreach (var s in batch)
+        {
+            if (s.LastLogitOnly) rows.Add(offset + s.Tokens.Length - 1);
+            else for (int i = 0; i < s.Tokens.Length; i++) rows.Add(offset + i);
+            offset += s.Tokens.Length;
+        }
+        var selected = rows.Count == total ? x : x.index_select(0, tensor(rows.ToArray(), device: Device));
+        var logits = F.linear(RmsNorm.Apply(selected, Weights.norm, Config.RmsNormEps), Weights.lm_head)
+            .to_type(ScalarType.Float32);                                                   // [R, V]
+
+        var result = new Tensor[batch.Count];
+        offset = 0;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            int n = batch[b].LastLogitOnly ? 1 : batch[b].Tokens.Length;
+            result[b] = logits.narrow(0, offset, n).MoveToOuterDisposeScope();
+            offset += n;
+        }
+        return result;
+    }
+
+    private Tensor CachedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, Tensor?[] masks, Tensor cos, Tensor sin)
+    {
+        int heads = Config.NumAttentionHeads, kvHeads = Config.NumKeyValueHeads, hd = Config.HeadDim, groups = Config.QueryGroups;
+        var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N, H, hd], k/v [N, Hkv, hd]
+
+        var outputs = new Tensor[batch.Count];
+        int offset = 0;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var cache = batch[b].Cache;
+            int n = batch[b].Tokens.Length, total = cache.Length + n;
+            cache.Write(layer, k.narrow(0, offset, n).transpose(0, 1), v.narrow(0, offset, n).transpose(0, 1));
+            var (keys, values) = cache.View(layer, total);                                  // [Hkv, S, hd]
+            // Grouped-query attention without copying K/V: fold each KV head's query group into the row axis.
+            var qs = q.narrow(0, offset, n).permute(1, 0, 2).reshape(1, kvHeads, groups * n, hd);   // [1, Hkv, G*n, hd]
+            Tensor? mask = masks[b]?.repeat(groups, 1).view(1, 1, groups * n, total);
+            var o = F.scaled_dot_product_attention(qs, keys.unsqueeze(0), values.unsqueeze(0), mask);  // [1, Hkv, G*n, hd]
+            outputs[b] = o.reshape(heads, n, hd).permute(1, 0, 2).reshape(n, heads * hd);          // [n, H*hd]
+            offset += n;
+        }
+        var attn = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
+        return F.linear(attn, w.o_proj, w.o_proj_bias);
+    }
+
+    /// <summary>Query/key/value projections with Qwen3's q/k norm and rotary embedding applied. Works on any leading shape.</summary>
+    private (Tensor Q, Tensor K, Tensor V) ProjectQkv(LayerWeights w, Tensor h, Tensor cos, Tensor sin)
+    {
+        long[] lead = h.shape[..^1];
+        var q = F.linear(h, w.q_proj, w.q_proj_bias).view([.. lead, Config.NumAttentionHeads, Config.HeadDim]);
+        var k = F.linear(h, w.k_proj, w.k_proj_bias).view([.. lead, Config.NumKeyValueHeads, Config.HeadDim]);
+        var v = F.linear(h, w.v_proj, w.v_proj_bias).view([.. lead, Config.NumKeyValueHeads, Config.HeadDim]);
+        if (w.q_norm is not null) q = RmsNorm.Apply(q, w.q_norm, Config.RmsNormEps);
+        if (w.k_norm is not null) k = RmsNorm.Apply(k, w.k_norm, Config.RmsNormEps);
+        return (RotaryEmbedding.Apply(q, cos, sin), RotaryEmbedding.Apply(k, cos, sin), v);
+    }
+
+    private static Tensor Mlp(LayerWeights w, Tensor h) =>
+        F.linear(F.silu(F.linear(h, w.gate_proj)) * F.linear(h, w.up_proj), w.down_proj);
+
+    /// <summary>
+    /// Plain causal forward over <paramref name="tokens"/> [B, T] (int64) from position 0, no cache: logits [B, T, vocab]
+    /// in the model's dtype. Differentiable when the weights require grad.
+    /// </summary>
+    public Tensor ForwardFull(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        long batch = tokens.shape[0], length = tokens.shape[1];
+        int hd = Config.HeadDim;
+        var (cos, sin) = _rope.Lookup(arange(length, dtype: ScalarType.Int64, device: Device), (int)length - 1, DType);
+        var x = Weights.embed_tokens.index_select(0, tokens.reshape(-1)).view(batch, length, Config.HiddenSize); // [B, T, d]
+        foreach (var w in Weights.layers)
+        {
+            var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
+            var (q, k, v) = ProjectQkv(w, h, cos, sin);                                     // [B, T, H(kv), hd]
+            q = q.transpose(1, 2);                                                          // [B, H, T, hd]
+            k = k.transpose(1, 2).repeat_interleave(Config.QueryGroups, dim: 1);
+            v = v.transpose(1, 2).repeat_interleave(Config.QueryGroups, dim: 1);
+            var o = F.scaled_dot_product_attention(q, k, v, is_casual: true);                // [B, H, T, hd]
+            x = x + F.linear(o.transpose(1, 2).reshape(batch, length, Config.NumAttentionHeads * hd), w.o_proj, w.o_proj_bias);
+            h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
+            x = x + Mlp(w, h);
+        }
+        return F.linear(RmsNorm.Apply(x, Weights.norm, Config.RmsNormEps), Weights.lm_head).MoveToOuterDisposeScope();
+    }
+
+    public void Dispose()
+    {
+        Weights.Dispose();
+        _rope.Dispose();
+        _checkpoint?.Dispose();
+    }
+}

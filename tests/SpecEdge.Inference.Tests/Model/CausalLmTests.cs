@@ -1,0 +1,146 @@
+using SpecEdge.Inference.Model;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace SpecEdge.Inference.Tests.Model;
+
+public class CausalLmTests
+{
+    private const double Tolerance = 2e-4;
+
+    [Theory]
+    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
+    public void IncrementalDecoding_EqualsFullForward(string type, bool tied, int kvHeads)
+    {
+        var config = TestModels.Config(type, tied, kvHeads);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 1));
+        var random = new Random(7);
+        var tokens = TestModels.RandomTokens(random, 24, config.VocabSize);
+        var full = TestModels.FullLogits(model, tokens);
+
+        using var cache = model.NewCache(64);
+        using (var prefill = model.Forward(new[] { SequenceInput.Chain(cache, tokens[..9]) })[0])
+            for (int i = 0; i < 9; i++) TestModels.AssertClose(full[i], TestModels.Row(prefill, i), Tolerance, $"prefill row {i}");
+        for (int i = 9; i < tokens.Length; i++)
+        {
+            using var step = model.Forward(new[] { SequenceInput.Chain(cache, new[] { tokens[i] }) })[0];
+            TestModels.AssertClose(full[i], TestModels.Row(step, 0), Tolerance, $"step {i}");
+        }
+        Assert.Equal(tokens.Length, cache.Length);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
+    public void TreeForward_EachNodeEqualsForwardOfItsPath(string type, bool tied, int kvHeads)
+    {
+        var config = TestModels.Config(type, tied, kvHeads);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 2));
+        var random = new Random(11);
+        var prefix = TestModels.RandomTokens(random, 10, config.VocabSize);
+        var tokens = TestModels.RandomTokens(random, 14, config.VocabSize);
+        var parents = TestModels.RandomParents(random, 14);
+
+        using var cache = model.NewCache(64);
+        model.Forward(new[] { SequenceInput.Chain(cache, prefix, lastLogitOnly: true) })[0].Dispose();
+        using var logits = model.Forward(new[] { new SequenceInput(cache, tokens, parents) })[0];
+        Assert.Equal(new long[] { 14, config.VocabSize }, logits.shape);
+        for (int node = 0; node < tokens.Length; node++)
+        {
+            var path = TreeLayout.PathTo(parents, node).Select(i => tokens[i]);
+            var expected = TestModels.FullLastLogits(model, prefix.Concat(path).ToList());
+            TestModels.AssertClose(expected, TestModels.Row(logits, node), Tolerance, $"node {node}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
+    public void Batch_OfDifferentLengths_EqualsEachAlone(string type, bool tied, int kvHeads)
+    {
+        var config = TestModels.Config(type, tied, kvHeads);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 3));
+        var random = new Random(5);
+        int[] prefixLengths = { 3, 17, 9, 1 };
+        var prefixes = prefixLengths.Select(n => TestModels.RandomTokens(random, n, config.VocabSize)).ToArray();
+        var trees = prefixLengths.Select((_, i) => (Tokens: TestModels.RandomTokens(random, 4 + 3 * i, config.VocabSize),
+            Parents: TestModels.RandomParents(random, 4 + 3 * i))).ToArray();
+
+        var batched = prefixes.Select(_ => model.NewCache(64)).ToArray();
+        var alone = prefixes.Select(_ => model.NewCache(64)).ToArray();
+        try
+        {
+            // Prefill as one batch of chains, then one batch of trees.
+            var prefillBatch = model.Forward(prefixes.Select((p, i) => SequenceInput.Chain(batched[i], p)).ToArray());
+            var treeBatch = model.Forward(trees.Select((t, i) => new SequenceInput(batched[i], t.Tokens, t.Parents)).ToArray());
+            for (int i = 0; i < prefixes.Length; i++)
+            {
+                using var prefillAlone = model.Forward(new[] { SequenceInput.Chain(alone[i], prefixes[i]) })[0];
+                using var treeAlone = model.Forward(new[] { new SequenceInput(alone[i], trees[i].Tokens, trees[i].Parents) })[0];
+                for (int r = 0; r < prefixes[i].Length; r++)
+                    TestModels.AssertClose(TestModels.Row(prefillAlone, r), TestModels.Row(prefillBatch[i], r), Tolerance, $"seq {i} prefill row {r}");
+                for (int r = 0; r < trees[i].Tokens.Length; r++)
+                    TestModels.AssertClose(TestModels.Row(treeAlone, r), TestModels.Row(treeBatch[i], r), Tolerance, $"seq {i} tree row {r}");
+            }
+            foreach (var t in prefillBatch.Concat(treeBatch)) t.Dispose();
+        }
+        finally
+        {
+            foreach (var c in batched.Concat(alone)) c.Dispose();
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
+    public void KeepPath_ThenContinue_EqualsFreshForwardOfAcceptedSequence(string type, bool tied, int kvHeads)
+    {
+        var config = TestModels.Config(type, tied, kvHeads);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 4));
+        var random = new Random(13);
+        var prefix = TestModels.RandomTokens(random, 8, config.VocabSize);
+        var tokens = TestModels.RandomTokens(random, 16, config.VocabSize);
+        var parents = TestModels.RandomParents(random, 16);
+        int deepest = Enumerable.Range(0, 16).OrderByDescending(i => TreeLayout.PathTo(parents, i).Length).First();
+        var path = TreeLayout.PathTo(parents, deepest);
+        var next = TestModels.RandomTokens(random, 3, config.VocabSize);
+
+        using var cache = model.NewCache(64);
+        model.Forward(new[] { SequenceInput.Chain(cache, prefix) })[0].Dispose();
+        model.Forward(new[] { new SequenceInput(cache, tokens, parents) })[0].Dispose();
+        cache.KeepPath(prefix.Length, path);
+        Assert.Equal(prefix.Length + path.Length, cache.Length);
+        using var continued = model.Forward(new[] { SequenceInput.Chain(cache, next) })[0];
+
+        var accepted = prefix.Concat(path.Select(i => tokens[i])).Concat(next).ToList();
+        var full = TestModels.FullLogits(model, accepted);
+        for (int i = 0; i < next.Length; i++)
+            TestModels.AssertClose(full[accepted.Count - next.Length + i], TestModels.Row(continued, i), Tolerance, $"continuation {i}");
+    }
+
+    [Fact]
+    public void LastLogitOnly_ReturnsTheLastRowOfTheFullLogits()
+    {
+        var config = TestModels.Config("qwen3", tied: true);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 5));
+        var tokens = TestModels.RandomTokens(new Random(3), 12, config.VocabSize);
+        using var cache = model.NewCache(32);
+        using var last = model.Forward(new[] { SequenceInput.Chain(cache, tokens, lastLogitOnly: true) })[0];
+        Assert.Equal(new long[] { 1, config.VocabSize }, last.shape);
+        TestModels.AssertClose(TestModels.FullLastLogits(model, tokens), TestModels.Row(last, 0), Tolerance, "last row");
+    }
+
+    [Fact]
+    public void BFloat16_StaysCloseToFloat32()
+    {
+        var config = TestModels.Config("llama", tied: false);
+        string dir = TestModels.Write(config, seed: 6, std: 0.05);
+        using var fp32 = CausalLm.Load(dir, "fp32");
+        using var bf16 = CausalLm.Load(dir, "bf16");
+        Assert.Equal(ScalarType.BFloat16, bf16.DType);
+        var tokens = TestModels.RandomTokens(new Random(9), 10, config.VocabSize);
+        using var c1 = fp32.NewCache(16);
+        using var c2 = bf16.NewCache(16);
+        using var a = fp32.Forward(new[] { SequenceInput.Chain(c1, tokens) })[0];
+        using var b = bf16.Forward(new[] { SequenceInput.Chain(c2, tokens) })[0];
+        Assert.Equal(ScalarType.Float32, b.dtype);
+        TestModels.AssertClose(TestModels.Row(a, 9), TestModels.Row(b, 9), 0.05, "bf16 vs fp32");
+    }
+}
