@@ -79,7 +79,9 @@ public sealed class CausalLm : IDisposable
         foreach (var s in batch)
         {
             if (!seen.Add(s.Cache)) throw new ArgumentException("The same KV cache appears twice in one batch.");
-            TreeLayout.Validate(s.Tokens, s.Parents, Config.VocabSize);
+            TreeLayout.Validate(s.Tokens, s.Parents, Config.VocabSize, s.Cache.PendingCount);
+            if (s.CommitToPrefix && (s.Cache.PendingCount != 0 || !TreeLayout.Chain(s.Tokens.Length).SequenceEqual(s.Parents)))
+                throw new ArgumentException("Tokens committed straight to the prefix must form a chain on a cache without a pending tree.");
             s.Cache.EnsureRoom(s.Tokens.Length);
         }
 
@@ -92,17 +94,18 @@ public sealed class CausalLm : IDisposable
         for (int b = 0; b < batch.Count; b++)
         {
             var s = batch[b];
-            int prefix = s.Cache.Length;
-            var depth = TreeLayout.Depths(s.Parents);
+            int prefix = s.Cache.PrefixLength;
+            var depth = TreeLayout.Depths(s.Parents, s.Cache.PendingDepths);
             for (int i = 0; i < s.Tokens.Length; i++)
             {
                 ids[offset + i] = s.Tokens[i];
                 positions[offset + i] = prefix + depth[i];
                 maxPosition = Math.Max(maxPosition, prefix + depth[i]);
             }
-            // One token sees everything: no mask needed. A chain or tree needs its ancestor mask.
-            if (s.Tokens.Length > 1)
-                masks[b] = tensor(TreeLayout.AttentionMask(s.Parents, prefix), new long[] { s.Tokens.Length, prefix + s.Tokens.Length }, device: Device);
+            // One token on a bare prefix sees everything: no mask needed. Otherwise the ancestor mask.
+            if (s.Tokens.Length > 1 || s.Cache.PendingCount > 0)
+                masks[b] = tensor(TreeLayout.AttentionMask(s.Parents, prefix, s.Cache.PendingParents),
+                    new long[] { s.Tokens.Length, s.Cache.Length + s.Tokens.Length }, device: Device);
             offset += s.Tokens.Length;
         }
 
@@ -116,7 +119,12 @@ public sealed class CausalLm : IDisposable
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
             x = x + Mlp(w, h);
         }
-        foreach (var s in batch) s.Cache.Advance(s.Tokens.Length);
+        for (int b = 0; b < batch.Count; b++)
+        {
+            var s = batch[b];
+            if (s.CommitToPrefix) s.Cache.AppendPrefix(s.Tokens.Length);
+            else s.Cache.AppendPending(s.Parents, TreeLayout.Depths(s.Parents, s.Cache.PendingDepths));
+        }
 
         // Only the rows whose logits were asked for go through the (vocabulary-sized) head.
         var rows = new List<long>();

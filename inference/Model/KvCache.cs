@@ -4,18 +4,26 @@ namespace SpecEdge.Inference.Model;
 
 /// <summary>
 /// The key/value cache of ONE sequence, preallocated to a fixed capacity so a step never allocates.
-/// Slots <c>[0, Length)</c> hold keys/values (already rotated) of the tokens the next forward may attend to.
-/// A forward appends its new tokens at <c>[Length, Length + n)</c>; for a tree, speculative decoding then keeps only
-/// the accepted root-to-node path with <see cref="KeepPath"/>. Not thread-safe: one forward at a time per cache.
+/// Slots <c>[0, PrefixLength)</c> hold the committed prefix, which every new token attends to. Slots
+/// <c>[PrefixLength, Length)</c> hold a <em>pending tree</em> of speculative tokens: each sees the prefix and its own
+/// ancestors only. A forward appends to the pending tree (or, for a committed chain, straight to the prefix);
+/// <see cref="Compact"/> then commits an accepted root-to-node path and keeps or drops the rest.
+/// Keys are stored already rotated, at absolute positions, so relocating a slot never changes its meaning.
+/// Not thread-safe: one forward at a time per cache.
 /// </summary>
 public sealed class KvCache : IDisposable
 {
     private readonly Tensor[] _keys;    // per layer [kv_heads, capacity, head_dim]
     private readonly Tensor[] _values;
+    private readonly List<int> _pendingParents = new();   // parent of pending node i (-1 = the prefix end)
+    private readonly List<int> _pendingDepths = new();
 
     public int Capacity { get; }
-    public int Length { get; private set; }
-    public int Layers => _keys.Length;
+    public int PrefixLength { get; private set; }
+    public int PendingCount => _pendingParents.Count;
+    public int Length => PrefixLength + PendingCount;
+    public IReadOnlyList<int> PendingParents => _pendingParents;
+    public IReadOnlyList<int> PendingDepths => _pendingDepths;
     public bool IsDisposed { get; private set; }
 
     /// <summary>Bytes held by this cache (keys and values of every layer at full capacity).</summary>
@@ -58,48 +66,87 @@ public sealed class KvCache : IDisposable
     internal (Tensor Keys, Tensor Values) View(int layer, int length) =>
         (_keys[layer].narrow(1, 0, length), _values[layer].narrow(1, 0, length));
 
-    /// <summary>Marks <paramref name="count"/> slots written by the forward as part of the sequence.</summary>
-    internal void Advance(int count) => Length += count;
+    /// <summary>Records the nodes a forward appended to the pending tree (parents in pending numbering).</summary>
+    internal void AppendPending(IReadOnlyList<int> parents, IReadOnlyList<int> depths)
+    {
+        _pendingParents.AddRange(parents);
+        _pendingDepths.AddRange(depths);
+    }
 
-    /// <summary>Forgets everything after the first <paramref name="length"/> tokens.</summary>
+    /// <summary>Makes <paramref name="count"/> slots just written part of the committed prefix (no pending tree allowed).</summary>
+    internal void AppendPrefix(int count)
+    {
+        if (PendingCount != 0) throw new InvalidOperationException("Cannot extend the prefix while a pending tree exists; compact it first.");
+        PrefixLength += count;
+    }
+
+    /// <summary>Forgets everything after the first <paramref name="length"/> committed tokens, and any pending tree.</summary>
     public void Truncate(int length)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        if (length < 0 || length > Length)
-            throw new ArgumentOutOfRangeException(nameof(length), length, $"Cannot truncate a cache of length {Length} to {length}.");
-        Length = length;
+        if (length < 0 || length > PrefixLength)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"Cannot truncate a prefix of length {PrefixLength} to {length}.");
+        PrefixLength = length;
+        _pendingParents.Clear();
+        _pendingDepths.Clear();
     }
 
     /// <summary>
-    /// Compaction after verifying a tree that was appended at <paramref name="treeStart"/>: keeps the slots
-    /// <c>treeStart + offsets[j]</c> (an accepted root-to-node path, in order) at <c>treeStart + j</c> and drops the
-    /// rest of the tree. Offsets must increase (tree nodes are stored in topological order, ancestors first).
+    /// Resolves the pending tree. <paramref name="path"/> (pending indices, each the child of the one before, the first
+    /// hanging off the prefix) is appended to the committed prefix. <paramref name="keep"/> (pending indices, ancestors
+    /// first) stays pending, re-parented onto the new prefix end where its parent was the path's last node.
+    /// Everything else is dropped. Surviving slots are moved, never recomputed.
     /// </summary>
-    public void KeepPath(int treeStart, IReadOnlyList<int> offsets)
+    public void Compact(IReadOnlyList<int> path, IReadOnlyList<int>? keep = null)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        if (treeStart < 0 || treeStart > Length)
-            throw new ArgumentOutOfRangeException(nameof(treeStart), treeStart, $"Tree start outside the cache (length {Length}).");
-        for (int j = 0; j < offsets.Count; j++)
+        keep ??= Array.Empty<int>();
+        for (int j = 0; j < path.Count; j++)
         {
-            if (offsets[j] < 0 || treeStart + offsets[j] >= Length || (j > 0 && offsets[j] <= offsets[j - 1]))
-                throw new ArgumentException($"Path offset {offsets[j]} at index {j} is out of order or outside the appended tree ({Length - treeStart} nodes).");
+            int node = path[j];
+            if (node < 0 || node >= PendingCount)
+                throw new ArgumentOutOfRangeException(nameof(path), node, $"Path node {node} is not in the pending tree ({PendingCount} nodes).");
+            int expectedParent = j == 0 ? -1 : path[j - 1];
+            if (_pendingParents[node] != expectedParent)
+                throw new ArgumentException($"Path node {node} has parent {_pendingParents[node]}, expected {expectedParent}: not a root-to-node path.");
         }
-        bool identity = offsets.Select((o, j) => o == j).All(x => x);
-        if (!identity)
+        var newIndex = new Dictionary<int, int>();
+        int pathEnd = path.Count > 0 ? path[^1] : -1;
+        var keptParents = new List<int>();
+        var keptDepths = new List<int>();
+        foreach (int node in keep)
+        {
+            if (node < 0 || node >= PendingCount)
+                throw new ArgumentOutOfRangeException(nameof(keep), node, $"Kept node {node} is not in the pending tree ({PendingCount} nodes).");
+            int parent = _pendingParents[node];
+            int mapped = parent == pathEnd ? -1
+                : newIndex.TryGetValue(parent, out var p) ? p
+                : throw new ArgumentException($"Kept node {node} hangs off node {parent}, which is neither kept before it nor the path's end.");
+            newIndex[node] = keptParents.Count;
+            keptParents.Add(mapped);
+            keptDepths.Add(mapped < 0 ? 0 : keptDepths[mapped] + 1);
+        }
+
+        var sources = path.Concat(keep).Select(i => (long)(PrefixLength + i)).ToArray();
+        bool inPlace = sources.Select((s, j) => s == PrefixLength + j).All(x => x);
+        if (!inPlace)
         {
             using var scope = NewDisposeScope();
-            var index = tensor(offsets.Select(o => (long)(treeStart + o)).ToArray(), device: _keys[0].device);
+            var index = tensor(sources, device: _keys[0].device);
             for (int l = 0; l < _keys.Length; l++)
             {
                 // Gather first: source and destination ranges may overlap.
                 var k = _keys[l].index_select(1, index);
                 var v = _values[l].index_select(1, index);
-                _keys[l].narrow(1, treeStart, offsets.Count).copy_(k);
-                _values[l].narrow(1, treeStart, offsets.Count).copy_(v);
+                _keys[l].narrow(1, PrefixLength, sources.Length).copy_(k);
+                _values[l].narrow(1, PrefixLength, sources.Length).copy_(v);
             }
         }
-        Length = treeStart + offsets.Count;
+        PrefixLength += path.Count;
+        _pendingParents.Clear();
+        _pendingParents.AddRange(keptParents);
+        _pendingDepths.Clear();
+        _pendingDepths.AddRange(keptDepths);
     }
 
     public void Dispose()

@@ -3,7 +3,8 @@ namespace SpecEdge.Inference.Model;
 /// <summary>
 /// Structure of a token tree appended to a sequence: node <c>i</c> hangs off <c>parents[i]</c>, which must be an
 /// earlier node, or -1 for "directly after the committed prefix". A chain is <c>parents = [-1, 0, 1, …]</c>.
-/// Positions and the attention mask are derived here from the parents and never taken from a caller.
+/// When the cache already holds a pending tree of <c>m</c> nodes, parents number those first (0 … m-1) and the new
+/// nodes after them (m …). Positions and the attention mask are derived here and never taken from a caller.
 /// </summary>
 public static class TreeLayout
 {
@@ -11,7 +12,7 @@ public static class TreeLayout
     public static int[] Chain(int n) => Enumerable.Range(-1, n).ToArray();
 
     /// <summary>Checks sizes, token range and topological order; the message names the offending node.</summary>
-    public static void Validate(IReadOnlyList<int> tokens, IReadOnlyList<int> parents, int vocabSize)
+    public static void Validate(IReadOnlyList<int> tokens, IReadOnlyList<int> parents, int vocabSize, int pendingCount = 0)
     {
         if (tokens.Count == 0) throw new ArgumentException("A tree must have at least one token.");
         if (tokens.Count != parents.Count)
@@ -21,46 +22,45 @@ public static class TreeLayout
             if (tokens[i] < 0 || tokens[i] >= vocabSize)
                 throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i],
                     $"Token id {tokens[i]} at node {i} is outside the vocabulary [0, {vocabSize}).");
-            if (parents[i] < -1 || parents[i] >= i)
+            int self = pendingCount + i;
+            if (parents[i] < -1 || parents[i] >= self)
                 throw new ArgumentException(
-                    $"Node {i} has parent index {parents[i]}, which is not an earlier node (parents must be -1 or in [0, {i})).");
+                    $"Node {i} has parent index {parents[i]}, which is not an earlier node (parents must be -1 or in [0, {self})).");
         }
     }
 
-    /// <summary>Depth of each node below the prefix (0 for nodes whose parent is -1).</summary>
-    public static int[] Depths(IReadOnlyList<int> parents)
+    /// <summary>Depth of each new node below the prefix (0 for nodes whose parent is -1).</summary>
+    public static int[] Depths(IReadOnlyList<int> parents, IReadOnlyList<int>? pendingDepths = null)
     {
+        int m = pendingDepths?.Count ?? 0;
         var depth = new int[parents.Count];
-        for (int i = 0; i < depth.Length; i++) depth[i] = parents[i] < 0 ? 0 : depth[parents[i]] + 1;
+        for (int i = 0; i < depth.Length; i++)
+        {
+            int p = parents[i];
+            depth[i] = p < 0 ? 0 : (p < m ? pendingDepths![p] : depth[p - m]) + 1;
+        }
         return depth;
     }
 
-    /// <summary>True when <paramref name="parents"/> is the plain chain (the mask is then causal).</summary>
-    public static bool IsChain(IReadOnlyList<int> parents)
-    {
-        for (int i = 0; i < parents.Count; i++) if (parents[i] != i - 1) return false;
-        return true;
-    }
-
     /// <summary>
-    /// Row-major [n, prefix + n] attention mask: every node sees the whole prefix, itself and its ancestors.
+    /// Row-major [n, prefix + m + n] attention mask for the new nodes: each sees the whole committed prefix, itself
+    /// and its ancestors (pending or new), nothing else.
     /// </summary>
-    public static bool[] AttentionMask(IReadOnlyList<int> parents, int prefix)
+    public static bool[] AttentionMask(IReadOnlyList<int> parents, int prefix, IReadOnlyList<int>? pendingParents = null)
     {
-        int n = parents.Count, width = prefix + n;
+        int m = pendingParents?.Count ?? 0, n = parents.Count, width = prefix + m + n;
         var mask = new bool[n * width];
         for (int i = 0; i < n; i++)
         {
             int row = i * width;
             for (int j = 0; j < prefix; j++) mask[row + j] = true;
-            // Ancestors of i are exactly the ancestors of its parent plus the parent: copy the parent's row.
-            if (parents[i] >= 0) Array.Copy(mask, parents[i] * width + prefix, mask, row + prefix, parents[i] + 1);
-            mask[row + prefix + i] = true;
+            for (int u = m + i; u >= 0; u = u < m ? pendingParents![u] : (u == m + i ? parents[i] : parents[u - m]))
+                mask[row + prefix + u] = true;
         }
         return mask;
     }
 
-    /// <summary>Node indices from the first root down to <paramref name="node"/>, ancestors first.</summary>
+    /// <summary>Node indices from the root down to <paramref name="node"/>, ancestors first.</summary>
     public static int[] PathTo(IReadOnlyList<int> parents, int node)
     {
         var path = new List<int>();

@@ -105,7 +105,7 @@ public class CausalLmTests
         using var cache = model.NewCache(64);
         model.Forward(new[] { SequenceInput.Chain(cache, prefix) })[0].Dispose();
         model.Forward(new[] { new SequenceInput(cache, tokens, parents) })[0].Dispose();
-        cache.KeepPath(prefix.Length, path);
+        cache.Compact(path);
         Assert.Equal(prefix.Length + path.Length, cache.Length);
         using var continued = model.Forward(new[] { SequenceInput.Chain(cache, next) })[0];
 
@@ -113,6 +113,60 @@ public class CausalLmTests
         var full = TestModels.FullLogits(model, accepted);
         for (int i = 0; i < next.Length; i++)
             TestModels.AssertClose(full[accepted.Count - next.Length + i], TestModels.Row(continued, i), Tolerance, $"continuation {i}");
+    }
+
+    [Theory]
+    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
+    public void TreeGrownOverSeveralForwards_EqualsForwardOfEachPath(string type, bool tied, int kvHeads)
+    {
+        var config = TestModels.Config(type, tied, kvHeads);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 9));
+        var random = new Random(17);
+        var prefix = TestModels.RandomTokens(random, 6, config.VocabSize);
+        var tokens = TestModels.RandomTokens(random, 15, config.VocabSize);
+        var parents = TestModels.RandomParents(random, 15);
+
+        using var cache = model.NewCache(64);
+        model.Forward(new[] { SequenceInput.Chain(cache, prefix) })[0].Dispose();
+        // Three rounds of 5 nodes, each hanging off nodes sent earlier, like a draft search expanding its best nodes.
+        for (int round = 0; round < 3; round++)
+        {
+            var slice = Enumerable.Range(round * 5, 5).ToArray();
+            using var logits = model.Forward(new[] { new SequenceInput(cache, slice.Select(i => tokens[i]).ToArray(), slice.Select(i => parents[i]).ToArray()) })[0];
+            foreach (int node in slice)
+            {
+                var path = TreeLayout.PathTo(parents, node).Select(i => tokens[i]);
+                TestModels.AssertClose(TestModels.FullLastLogits(model, prefix.Concat(path).ToList()), TestModels.Row(logits, node - round * 5), Tolerance, $"round {round} node {node}");
+            }
+        }
+        Assert.Equal(15, cache.PendingCount);
+        Assert.Equal(prefix.Length, cache.PrefixLength);
+    }
+
+    [Theory]
+    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
+    public void CompactKeepingASubtree_RelocatesItsKeysAndValues(string type, bool tied, int kvHeads)
+    {
+        var config = TestModels.Config(type, tied, kvHeads);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 10));
+        var random = new Random(19);
+        var prefix = TestModels.RandomTokens(random, 5, config.VocabSize);
+        // 0 -> 1 -> 2 is the path; 3, 4 are a dropped branch; 5 -> 6 and 5 -> 7 form a subtree under 2.
+        var tokens = TestModels.RandomTokens(random, 8, config.VocabSize);
+        var parents = new[] { -1, 0, 1, 0, 3, 2, 5, 5 };
+        using var cache = model.NewCache(64);
+        model.Forward(new[] { SequenceInput.Chain(cache, prefix) })[0].Dispose();
+        model.Forward(new[] { new SequenceInput(cache, tokens, parents) })[0].Dispose();
+
+        cache.Compact(path: new[] { 0, 1, 2 }, keep: new[] { 5, 6, 7 });
+        Assert.Equal(prefix.Length + 3, cache.PrefixLength);
+        Assert.Equal(new[] { -1, 0, 0 }, cache.PendingParents);
+
+        // Continue under kept node 6 (now pending index 1): its key/value must still be the right ones.
+        int next = random.Next(config.VocabSize);
+        using var logits = model.Forward(new[] { new SequenceInput(cache, new[] { next }, new[] { 1 }) })[0];
+        var sequence = prefix.Concat(new[] { tokens[0], tokens[1], tokens[2], tokens[5], tokens[6], next }).ToList();
+        TestModels.AssertClose(TestModels.FullLastLogits(model, sequence), TestModels.Row(logits, 0), Tolerance, "under relocated subtree");
     }
 
     [Fact]

@@ -1,0 +1,22 @@
+namespace SpecEdge.Benchmarks;
+
+/// <summary>--key value pairs from the command line, with typed defaults.</summary>
+public sealed class BenchOptions(Dictionary<string, string> values)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--")) throw new ArgumentException($"Unexpected argument '{args[i]}'; options look like --name value.");
+            string key = args[i][2..];
+            values[key] = i + 1 < args.Length && !args[i + 1].StartsWith("--") ? args[++i] : "true";
+        }
+        return new BenchOptions(values);
+    }
+
+    public int Int(string key, int fallback) => values.TryGetValue(key, out var v) ? int.Parse(v) : fallback;
+    public double Double(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    public string String(string key, string fallback) => values.TryGetValue(key, out var v) ? v : fallback;
+    public int[] Ints(string key, int[] fallback) => values.TryGetValue(key, out var v) ? v.Split(',').Select(int.Parse).ToArray() : fallback;
+}

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Text.Json;
+using SpecEdge.Inference.Model;
+using static TorchSharp.torch;
+
+namespace SpecEdge.Benchmarks;
+
+/// <summary>
+/// Forward latency of the model runtime: one token on a long prefix (plain decoding), a draft-sized tree on the same
+/// prefix (one verification), and a batch of such trees (one batched verification). Median of repeated runs.
+/// </summary>
+public static class ForwardBenchmark
+{
+    public static void Run(BenchOptions o)
+    {
+        int repeats = o.Int("repeats", 15), prefix = o.Int("prefix", 512), treeSize = o.Int("tree", 32), batch = o.Int("batch", 8);
+        string outPath = o.String("out", "bench-results/forward.json");
+        var config = new ModelConfig
+        {
+            ModelType = "qwen3", VocabSize = 32000, HiddenSize = 512, IntermediateSize = 1536, NumHiddenLayers = 10,
+            NumAttentionHeads = 8, NumKeyValueHeads = 4, HeadDim = 64, TieWordEmbeddings = true, MaxPositionEmbeddings = 4096,
+        };
+        long parameters = 0;
+        Console.WriteLine($"threads: {get_num_threads()}, model: qwen3 d={config.HiddenSize} layers={config.NumHiddenLayers} vocab={config.VocabSize}");
+        var rows = new List<Dictionary<string, object>>();
+        var random = new Random(1);
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        {
+            using var weights = ModelWeights.Random(config, 1, dtype);
+            parameters = weights.All.Sum(t => t.numel());
+            using var model = new CausalLm(config, weights, dtype, CPU);
+            var caches = Enumerable.Range(0, batch).Select(_ => model.NewCache(prefix + treeSize + 8)).ToArray();
+            foreach (var cache in caches)
+                model.Forward(new[] { SequenceInput.Chain(cache, RandomTokens(random, prefix, config.VocabSize), lastLogitOnly: true) })[0].Dispose();
+            var tokens = Enumerable.Range(0, batch).Select(_ => RandomTokens(random, treeSize, config.VocabSize)).ToArray();
+            var parents = Enumerable.Range(0, batch).Select(_ => RandomTree(random, treeSize)).ToArray();
+
+            double Time(Func<SequenceInput[]> inputs)
+            {
+                var samples = new List<double>();
+                for (int r = 0; r < repeats + 2; r++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    foreach (var t in model.Forward(inputs())) t.Dispose();
+                    sw.Stop();
+                    foreach (var c in caches) c.Truncate(prefix);   // every run sees the same prefix
+                    if (r >= 2) samples.Add(sw.Elapsed.TotalMilliseconds); // two warm-up runs
+                }
+                samples.Sort();
+                return samples[samples.Count / 2];
+            }
+
+            var cases = new (string Name, Func<SequenceInput[]> Inputs)[]
+            {
+                ($"1 token, {prefix} prefix", () => new[] { SequenceInput.Chain(caches[0], new[] { tokens[0][0] }) }),
+                ($"{treeSize}-node tree, {prefix} prefix", () => new[] { new SequenceInput(caches[0], tokens[0], parents[0]) }),
+                ($"{batch} x {treeSize}-node trees batched", () => caches.Select((c, i) => new SequenceInput(c, tokens[i], parents[i])).ToArray()),
+            };
+            foreach (var (name, inputs) in cases)
+            {
+                double ms = Time(inputs);
+                rows.Add(new() { ["dtype"] = TensorSettings.Name(dtype), ["case"] = name, ["median_ms"] = Math.Round(ms, 2) });
+                Console.WriteLine($"  {TensorSettings.Name(dtype),-5} {name,-32} {ms,9:F2} ms");
+            }
+            foreach (var c in caches) c.Dispose();
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"| dtype | case | median ms ({repeats} runs) |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var r in rows) Console.WriteLine($"| {r["dtype"]} | {r["case"]} | {r["median_ms"]} |");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllText(outPath, JsonSerializer.Serialize(new
+        {
+            benchmark = "forward", parameters, threads = get_num_threads(), repeats, prefix, tree = treeSize, batch,
+            machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}", results = rows,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"parameters: {parameters / 1e6:F1} M; wrote {outPath}");
+    }
+
+    private static int[] RandomTokens(Random random, int n, int vocab) => Enumerable.Range(0, n).Select(_ => random.Next(vocab)).ToArray();
+
+    // A bushy draft-like tree: each node hangs off one of the few most recent nodes.
+    private static int[] RandomTree(Random random, int n) =>
+        Enumerable.Range(0, n).Select(i => i == 0 ? -1 : Math.Max(0, i - 1 - random.Next(Math.Min(i, 4)))).ToArray();
+}
