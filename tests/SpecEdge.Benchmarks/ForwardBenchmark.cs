@@ -15,6 +15,8 @@ public static class ForwardBenchmark
     {
         int repeats = o.Int("repeats", 15), prefix = o.Int("prefix", 512), treeSize = o.Int("tree", 32), batch = o.Int("batch", 8);
         string outPath = o.String("out", "bench-results/forward.json");
+        int threads = o.Int("threads", 0);
+        if (threads > 0) set_num_threads(threads);
         var config = new ModelConfig
         {
             ModelType = "qwen3", VocabSize = 32000, HiddenSize = 512, IntermediateSize = 1536, NumHiddenLayers = 10,

@@ -1,0 +1,193 @@
+using SpecEdge.Inference.Model;
+using static TorchSharp.torch;
+
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// The draft side of one sequence: keeps the committed tokens and the draft KV cache, builds a draft tree per step
+/// (<see cref="BuildTree"/>), optionally pre-drafts the next tree while the verdict is outstanding
+/// (<see cref="PreDraft"/>), and applies verdicts (<see cref="ApplyVerdict"/>). It talks to the verify side only through
+/// <see cref="DraftMessage"/> and <see cref="VerdictMessage"/>, so the two sides can live in different processes.
+/// Cache invariant between steps: the prefix holds committed tokens only; a pending tree, if any, is a pre-drafted
+/// subtree rooted at the last committed token.
+/// </summary>
+public sealed class EdgeDrafter : IDisposable
+{
+    private readonly CausalLm _draft;
+    private readonly List<int> _committed;
+    private DraftSearch? _search;          // the tree of the outstanding step
+    private int[] _sent = Array.Empty<int>();  // message index -> search index
+    private List<int> _catchUpPending = new(); // pending indices of committed tokens computed along with the root
+    private (int Leaf, int Token, DraftSearch Subtree)? _bet;   // proactive pre-draft for the outstanding step
+    private DraftSearch? _carried;         // pre-drafted subtree that won its bet: the start of the next tree
+
+    public DraftTreeOptions Options { get; }
+    public KvCache Cache { get; }
+    public IReadOnlyList<int> Committed => _committed;
+    public long Step { get; private set; }
+    public bool Finished { get; private set; }
+
+    /// <summary>Steps whose pre-drafted subtree was used / thrown away (proactive drafting statistics).</summary>
+    public int ProactiveHits { get; private set; }
+    public int ProactiveMisses { get; private set; }
+
+    public EdgeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0)
+    {
+        options.Validate();
+        if (committed.Count == 0) throw new ArgumentException("The draft side needs at least one committed token.");
+        _draft = draft;
+        _committed = committed.ToList();
+        Options = options;
+        Step = step;
+        Cache = draft.NewCache(capacity);
+        _catchUpCount = _committed.Count - 1;
+    }
+
+    /// <summary>Builds the tree for the current step: root = last committed token, up to Budget more nodes.</summary>
+    public DraftMessage BuildTree()
+    {
+        if (Finished) throw new InvalidOperationException("The generation has finished.");
+        if (_search is not null) throw new InvalidOperationException($"Step {Step} already has a tree in flight; apply its verdict first.");
+        int rounds;
+        if (_carried is not null)
+        {
+            _search = _carried;
+            _carried = null;
+            rounds = Options.MaxDepth - Options.ProactiveDepth;
+        }
+        else
+        {
+            if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
+            _search = new DraftSearch(_committed[^1]);
+            rounds = Options.MaxDepth;
+        }
+        var search = _search;
+        search.Run(rounds, Options.Budget, Options.MaxBeams, Options.MaxDepth, Options.Decay, nodes => Compute(search, nodes));
+        _sent = _search.Select(Options.Budget);
+        var index = new Dictionary<int, int>();
+        for (int i = 0; i < _sent.Length; i++) index[_sent[i]] = i;
+        var tokens = _sent.Select(s => _search.Nodes[s].Token).ToArray();
+        var parents = _sent.Select(s => _search.Nodes[s].Parent < 0 ? -1 : index[_search.Nodes[s].Parent]).ToArray();
+        return new DraftMessage(Step, _committed.Count, tokens, parents);
+    }
+
+    /// <summary>
+    /// Proactive drafting, run while the verdict is outstanding: bets on the most likely outcome (the whole path to a
+    /// leaf accepted, bonus v) and drafts a subtree under v, which becomes the next tree on a hit.
+    /// </summary>
+    public void PreDraft()
+    {
+        if (_search is null || _bet is not null || !Options.Proactive) return;
+        var search = _search;
+        var leaves = _sent.Where(s => !_sent.Any(c => search.Nodes[c].Parent == s)).ToList();
+        var uncomputed = leaves.Where(l => search.Nodes[l].Top is null).Select(l => search.Nodes[l]).ToList();
+        if (uncomputed.Count > 0) Compute(search, uncomputed);
+
+        double logDecay = Math.Log(Options.ProactiveDecay);
+        var (leaf, token, _) = leaves
+            .SelectMany(l => search.Nodes[l].Top!.Select(t => (Leaf: l, t.Token, Score: search.Nodes[l].Score + logDecay + t.LogProb)))
+            .MaxBy(x => x.Score);
+        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[leaf].Pending };
+        subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
+        _bet = (leaf, token, subtree);
+    }
+
+    /// <summary>Applies the verify side's answer for the outstanding step: commits tokens and compacts the draft cache.</summary>
+    public void ApplyVerdict(VerdictMessage verdict)
+    {
+        if (_search is null) throw new InvalidOperationException("No tree is in flight.");
+        if (verdict.Step != Step) throw new InvalidOperationException($"Verdict is for step {verdict.Step}, but step {Step} is in flight.");
+        var search = _search;
+        var tokens = verdict.AcceptedTokens;
+
+        // Walk the sent tree along the accepted tokens (siblings are distinct, so the walk is unambiguous).
+        var path = new List<int> { 0 };
+        int matched = 0;
+        while (matched < tokens.Length)
+        {
+            int at = path[^1];
+            int next = _sent.FirstOrDefault(s => s != 0 && search.Nodes[s].Parent == at && search.Nodes[s].Token == tokens[matched], -1);
+            if (next < 0) break;
+            path.Add(next);
+            matched++;
+        }
+        _committed.AddRange(tokens);
+        Finished = verdict.Finished;
+
+        var commit = _catchUpPending.ToList();
+        foreach (int s in path)
+        {
+            if (search.Nodes[s].Pending < 0) break;
+            commit.Add(search.Nodes[s].Pending);
+        }
+        bool allComputed = commit.Count == _catchUpPending.Count + path.Count;
+        if (_bet is { } bet && !Finished && allComputed && matched == tokens.Length - 1 && path[^1] == bet.Leaf && tokens[^1] == bet.Token)
+        {
+            // Hit: the pre-drafted subtree is rooted at the new last committed token. Move its KV, don't recompute it.
+            var keep = bet.Subtree.Nodes.Where(n => n.Pending >= 0).ToList();
+            Cache.Compact(commit, keep.Select(n => n.Pending).ToArray());
+            for (int i = 0; i < keep.Count; i++) keep[i].Pending = i;
+            bet.Subtree.RootParentPending = -1;
+            _carried = bet.Subtree;
+            ProactiveHits++;
+        }
+        else
+        {
+            if (_bet is not null) ProactiveMisses++;
+            Cache.Compact(commit);
+        }
+        // Committed tokens (except the newest, the next root) whose draft KV is still missing: computed with the next root.
+        _catchUpPending = new List<int>();
+        _catchUpCount = _committed.Count - 1 - Cache.PrefixLength;
+        _search = null;
+        _bet = null;
+        Step++;
+    }
+
+    /// <summary>
+    /// One draft forward for <paramref name="nodes"/> of <paramref name="tree"/> (their parents already computed),
+    /// preceded by any committed tokens the cache still lacks. Stores each node's pending index and top tokens.
+    /// </summary>
+    private void Compute(DraftSearch tree, IReadOnlyList<SearchNode> nodes)
+    {
+        var tokens = new List<int>();
+        var parents = new List<int>();
+        int basePending = Cache.PendingCount;
+        if (_catchUpCount > 0)
+        {
+            if (basePending != 0) throw new InvalidOperationException("Catch-up tokens need an empty pending tree.");
+            for (int i = 0; i < _catchUpCount; i++)
+            {
+                tokens.Add(_committed[Cache.PrefixLength + i]);
+                parents.Add(i - 1);
+                _catchUpPending.Add(i);
+            }
+        }
+        int first = tokens.Count;
+        foreach (var node in nodes)
+        {
+            int parentPending = node.Parent >= 0 ? tree.Nodes[node.Parent].Pending
+                : tree.RootParentPending >= 0 ? tree.RootParentPending
+                : _catchUpPending.Count > 0 ? _catchUpPending[^1] : -1;
+            if (node.Parent >= 0 && parentPending < 0) throw new InvalidOperationException("A draft node's parent has no KV yet.");
+            tokens.Add(node.Token);
+            parents.Add(parentPending);
+            node.Pending = basePending + tokens.Count - 1;
+        }
+        _catchUpCount = 0;
+
+        using var scope = NewDisposeScope();
+        var logits = _draft.Forward(new[] { new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()) })[0];
+        var logProbs = logits.narrow(0, first, nodes.Count).log_softmax(-1);
+        var (values, indices) = logProbs.topk(Math.Min(Options.BranchWidth, (int)logProbs.shape[1]), dim: -1);
+        var v = values.to_type(ScalarType.Float64).data<double>().ToArray();
+        var ix = indices.data<long>().ToArray();
+        int k = (int)values.shape[1];
+        for (int i = 0; i < nodes.Count; i++)
+            nodes[i].Top = Enumerable.Range(0, k).Select(j => ((int)ix[i * k + j], v[i * k + j])).ToArray();
+    }
+
+    private int _catchUpCount;
+
+    public void Dispose() => Cache.Dispose();
+}

@@ -1,0 +1,29 @@
+using SpecEdge.Inference.Sampling;
+
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>What to generate: prompt token ids, sampling settings and stop criteria.</summary>
+public sealed record GenerationRequest(int[] Prompt, SamplingParams Sampling, StopCriteria Stop);
+
+/// <summary>
+/// The outcome of one sequence: generated tokens (after the prompt), why it stopped, and step statistics.
+/// <see cref="TargetForwards"/> counts target forwards this sequence took part in (each a batch step).
+/// </summary>
+public sealed record GenerationResult(int[] Tokens, FinishReason Finish, int TargetForwards, int ProactiveHits = 0, int ProactiveMisses = 0)
+{
+    public double TokensPerForward => TargetForwards == 0 ? 0 : (double)Tokens.Length / TargetForwards;
+}
+
+/// <summary>Wall-clock time spent on each side during a run, for benchmarks.</summary>
+public sealed class DecodeTimings
+{
+    public double TargetSeconds { get; set; }
+    public double DraftSeconds { get; set; }
+    public int TargetForwards { get; set; }
+    /// <summary>Per target step: (batch size, seconds).</summary>
+    public List<(int Batch, double Seconds)> Steps { get; } = new();
+    /// <summary>Per sequence per step: draft seconds spent before the tree could be sent (the part not hidden).</summary>
+    public List<double> DraftLatencies { get; } = new();
+    /// <summary>Per sequence per step: draft seconds spent pre-drafting while the verdict was outstanding.</summary>
+    public List<double> PreDraftLatencies { get; } = new();
+}

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using SpecEdge.Inference.Model;
+
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// Drives tree speculative decoding in one process: per step every active sequence's <see cref="EdgeDrafter"/> builds
+/// a tree, optionally pre-drafts, and the <see cref="TargetVerifier"/> verifies all trees in one batched forward. The
+/// two sides exchange only <see cref="DraftMessage"/>/<see cref="VerdictMessage"/>, exactly as across a network.
+/// Used for server-only SD (draft beside the target) and to emulate edge-assisted SD in tests and benchmarks.
+/// </summary>
+public static class SpeculativeDecoder
+{
+    public static GenerationResult[] Generate(TargetVerifier verifier, CausalLm draft, IReadOnlyList<GenerationRequest> requests,
+        DraftTreeOptions options, int capacity, DecodeTimings? timings = null)
+    {
+        var sequences = new List<TargetSequence>();
+        var drafters = new List<EdgeDrafter>();
+        var forwards = new int[requests.Count];
+        try
+        {
+            foreach (var r in requests)
+            {
+                sequences.Add(verifier.Start(r.Prompt, r.Sampling, r.Stop, capacity));
+                drafters.Add(new EdgeDrafter(draft, r.Prompt, options, capacity));
+            }
+            var clock = new Stopwatch();
+            while (true)
+            {
+                var active = Enumerable.Range(0, requests.Count).Where(i => !sequences[i].Finished).ToArray();
+                if (active.Length == 0) break;
+
+                var batch = new List<(TargetSequence, DraftMessage)>();
+                foreach (int i in active)
+                {
+                    clock.Restart();
+                    var tree = drafters[i].BuildTree();
+                    clock.Stop();
+                    timings?.DraftLatencies.Add(clock.Elapsed.TotalSeconds);
+                    if (timings is not null) timings.DraftSeconds += clock.Elapsed.TotalSeconds;
+                    sequences[i].Validate(tree, verifier.Model.Config.VocabSize);
+                    batch.Add((sequences[i], tree));
+                }
+                if (options.Proactive)
+                {
+                    foreach (int i in active)
+                    {
+                        clock.Restart();
+                        drafters[i].PreDraft();
+                        clock.Stop();
+                        timings?.PreDraftLatencies.Add(clock.Elapsed.TotalSeconds);
+                        if (timings is not null) timings.DraftSeconds += clock.Elapsed.TotalSeconds;
+                    }
+                }
+
+                clock.Restart();
+                var verdicts = verifier.Verify(batch);
+                clock.Stop();
+                if (timings is not null)
+                {
+                    timings.TargetSeconds += clock.Elapsed.TotalSeconds;
+                    timings.TargetForwards++;
+                    timings.Steps.Add((active.Length, clock.Elapsed.TotalSeconds));
+                }
+                for (int k = 0; k < active.Length; k++)
+                {
+                    forwards[active[k]]++;
+                    drafters[active[k]].ApplyVerdict(verdicts[k]);
+                }
+            }
+            return sequences.Select((s, i) => new GenerationResult(s.Generated.ToArray(), s.Finish, forwards[i],
+                drafters[i].ProactiveHits, drafters[i].ProactiveMisses)).ToArray();
+        }
+        finally
+        {
+            foreach (var s in sequences) s.Dispose();
+            foreach (var d in drafters) d.Dispose();
+        }
+    }
+}

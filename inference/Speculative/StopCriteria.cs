@@ -1,0 +1,46 @@
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>Why a generation ended.</summary>
+public enum FinishReason { None, EndOfSequence, MaxTokens, StopString }
+
+/// <summary>
+/// When to stop: an end-of-sequence id, a maximum number of new tokens, or a stop string in the decoded text.
+/// <see cref="Cut"/> trims a batch of newly accepted tokens so that nothing past the stop is ever emitted.
+/// </summary>
+public sealed record StopCriteria(IReadOnlyCollection<int> EosTokenIds, int MaxNewTokens, IReadOnlyList<string>? StopStrings = null,
+    Func<IReadOnlyList<int>, string>? Decode = null)
+{
+    /// <summary>
+    /// Of <paramref name="incoming"/> tokens following <paramref name="generated"/> (this generation's tokens so far),
+    /// how many to keep, and whether generation ends with them. EOS is kept (it ends the reply); a stop string is kept
+    /// up to the token that completes it.
+    /// </summary>
+    public (int Keep, FinishReason Reason) Cut(IReadOnlyList<int> generated, IReadOnlyList<int> incoming)
+    {
+        int room = Math.Max(0, MaxNewTokens - generated.Count);
+        bool checkStrings = StopStrings is { Count: > 0 } && Decode is not null;
+        // A stop string is matched on the text of the last few tokens only, so checking stays O(1) per token.
+        int window = checkStrings ? StopStrings!.Max(x => x.Length) + 4 : 0;
+        var all = checkStrings ? generated.Concat(incoming).ToList() : null;
+        for (int i = 0; i < incoming.Count; i++)
+        {
+            if (i >= room) return (i, FinishReason.MaxTokens);
+            if (EosTokenIds.Contains(incoming[i])) return (i + 1, FinishReason.EndOfSequence);
+            if (checkStrings)
+            {
+                int end = generated.Count + i + 1, start = Math.Max(0, end - window);
+                string tail = Decode!(all!.GetRange(start, end - start));
+                if (StopStrings!.Any(x => tail.Contains(x, StringComparison.Ordinal))) return (i + 1, FinishReason.StopString);
+            }
+        }
+        return incoming.Count >= room ? (incoming.Count, FinishReason.MaxTokens) : (incoming.Count, FinishReason.None);
+    }
+
+    /// <summary>The text of a reply with the stop string (and what follows it) removed.</summary>
+    public string TrimStopString(string text)
+    {
+        if (StopStrings is null) return text;
+        int cut = StopStrings.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+        return cut >= 0 ? text[..cut] : text;
+    }
+}

@@ -1,0 +1,93 @@
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Sampling;
+
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// The verify side's state of one sequence: committed tokens, the target KV cache, sampling settings and RNG, and the
+/// step counter. Invariant between steps: the cache holds every committed token but the last, which is the root of
+/// the next tree (or the next input of plain decoding) and has no KV yet.
+/// </summary>
+public sealed class TargetSequence : IDisposable
+{
+    private readonly List<int> _committed;
+
+    public KvCache Cache { get; }
+    public IReadOnlyList<int> Committed => _committed;
+    public int PromptLength { get; }
+    public IReadOnlyList<int> Generated => _committed.Skip(PromptLength).ToList();
+    public int GeneratedCount => _committed.Count - PromptLength;
+    public SamplingParams Sampling { get; }
+    public SampleRng Rng { get; }
+    public StopCriteria Stop { get; }
+    public long Step { get; private set; }
+    public FinishReason Finish { get; private set; }
+    public bool Finished => Finish != FinishReason.None;
+    /// <summary>Largest tree (nodes besides the root) this sequence accepts.</summary>
+    public int MaxTreeNodes { get; init; } = 256;
+
+    public TargetSequence(KvCache cache, IReadOnlyList<int> committed, int promptLength, SamplingParams sampling, StopCriteria stop, long rngPosition = 0, long step = 0)
+    {
+        if (committed.Count == 0) throw new ArgumentException("A sequence needs at least one token (e.g. BOS or the prompt).");
+        sampling.Validate();
+        Cache = cache;
+        _committed = committed.ToList();
+        PromptLength = promptLength;
+        Sampling = sampling;
+        Rng = new SampleRng(sampling.Seed, rngPosition);
+        Stop = stop;
+        Step = step;
+    }
+
+    /// <summary>
+    /// Checks a tree from the draft side against this sequence, naming the first problem: step number, committed
+    /// length, root token, size, token range, parent order, duplicate siblings. Nothing is changed.
+    /// </summary>
+    public void Validate(DraftMessage tree, int vocabSize)
+    {
+        if (Finished) throw new InvalidDraftException($"The sequence has finished ({Finish}); no more trees are accepted.");
+        if (tree.Step != Step) throw new InvalidDraftException($"Tree is for step {tree.Step} but the sequence is at step {Step}.");
+        if (tree.CommittedLength != _committed.Count)
+            throw new InvalidDraftException($"Tree assumes {tree.CommittedLength} committed tokens but the sequence has {_committed.Count}.");
+        if (tree.Tokens is null || tree.Parents is null || tree.Tokens.Length == 0)
+            throw new InvalidDraftException("Tree has no nodes (node 0 must be the last committed token).");
+        if (tree.Tokens.Length != tree.Parents.Length)
+            throw new InvalidDraftException($"Tree has {tree.Tokens.Length} tokens but {tree.Parents.Length} parents.");
+        if (tree.Tokens.Length - 1 > MaxTreeNodes)
+            throw new InvalidDraftException($"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {MaxTreeNodes}.");
+        if (tree.Tokens[0] != _committed[^1] || tree.Parents[0] != -1)
+            throw new InvalidDraftException($"Tree root must be the last committed token {_committed[^1]} with parent -1 (got {tree.Tokens[0]}, parent {tree.Parents[0]}).");
+        var childTokens = new HashSet<(int, int)>();
+        for (int i = 0; i < tree.Tokens.Length; i++)
+        {
+            if (tree.Tokens[i] < 0 || tree.Tokens[i] >= vocabSize)
+                throw new InvalidDraftException($"Token id {tree.Tokens[i]} at node {i} is outside the vocabulary [0, {vocabSize}).");
+            if (i > 0 && (tree.Parents[i] < 0 || tree.Parents[i] >= i))
+                throw new InvalidDraftException($"Node {i} has parent {tree.Parents[i]}; parents must be earlier nodes (in [0, {i})).");
+            if (i > 0 && !childTokens.Add((tree.Parents[i], tree.Tokens[i])))
+                throw new InvalidDraftException($"Node {i} repeats token {tree.Tokens[i]} among the children of node {tree.Parents[i]}.");
+        }
+        if (Cache.Length + tree.Tokens.Length > Cache.Capacity)
+            throw new InvalidDraftException($"Tree of {tree.Tokens.Length} tokens does not fit the KV cache ({Cache.Length} of {Cache.Capacity} used).");
+    }
+
+    /// <summary>
+    /// Commits a step's new tokens, cut by the stop criteria; returns what was kept. Keeps the cache invariant:
+    /// it is truncated when a stop cut into tokens whose KV it already holds.
+    /// </summary>
+    internal int[] Commit(IReadOnlyList<int> tokens)
+    {
+        var (keep, reason) = Stop.Cut(Generated, tokens);
+        var kept = tokens.Take(keep).ToArray();
+        _committed.AddRange(kept);
+        Finish = reason;
+        Step++;
+        if (Cache.PrefixLength > _committed.Count - 1) Cache.Truncate(_committed.Count - 1);
+        return kept;
+    }
+
+    public void Dispose() => Cache.Dispose();
+}
+
+/// <summary>A draft tree that does not fit the sequence it was sent for; the sequence is left untouched.</summary>
+public sealed class InvalidDraftException(string message) : ArgumentException(message);
