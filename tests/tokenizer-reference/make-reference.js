@@ -76,6 +76,10 @@ const strings = [
   'สวัสดีครับ',
   'Привет, мир! Как дела?',
   'Γειά σου Κόσμε',
+  // words Llama 3 keeps whole only because of ignore_merges (rank-ordered merges would split them)
+  'Tiếng Việt: việc hợp nhiều điều ngoài nhiên biệt',
+  'Türkçe: gelmektedir, edilmektedir, kalmıştır, aldı, başlardan',
+  'характер ایران jeho',
   // mixed scripts
   'Mixed: English, 中文, русский, العربية, हिन्दी, 😀 and 123.',
   // punctuation soup
@@ -95,6 +99,31 @@ const strings = [
   '<|not_a_special_token|>',
   '<|im_start',
 ];
+
+// Seeded random strings from pools of awkward pieces (Unicode spaces, combining marks, non-BMP letters
+// and digits, case-folding oddities like 'ſ and the Kelvin sign, special tokens glued to text), so that
+// differences between Oniguruma and .NET regex semantics show up. Deterministic: same seed, same strings.
+const pools = [
+  'a', 'Z', 'hello', ' world', 'The', ' ', '  ', '   ', '\t', '\n', '\r\n', '\n\n', ' \n',
+  '0', '9', '42', '2026', '1234567', '.', ',', '!', '?', '...', '-', '_', '(', ')', '"', '#', '@', '/', '\\',
+  "'", "'s", "'S", "'t", "'re", "'ve", "'M", "'ll", "'D", "'ſ", '\u212a', 'K',
+  'é', 'e\u0301', 'ñ', 'ü', 'ß', 'İ', 'ı', 'Ω', 'ж', 'Ж', 'ا', 'ب', '\u064b', 'क', '\u093f', '\u094d',
+  '中', '文', '日本', 'カ', '한', '\u3000', '\u00a0', '\u2003', '\u200b', '\u200d', '\u2028', '\u0085', '\ufeff',
+  '😀', '👍', '🏽', '👨\u200d💻', '❤️', '\ufe0f', '🇺🇸', '𝐀', '𝟏', '𠀀', '𝔘', '\u{1F600}\u{1F601}', '\u{10FFFD}',
+  '\u2160', '\u00bd', '\u0660', '\u0967', '\u00b2',
+  '<|im_start|>', '<|im_end|>', '<|endoftext|>', '<think>', '<|begin_of_text|>', '<|eot_id|>', '<|', '|>', '<',
+];
+let seed = 20261123;
+function random() {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed / 4294967296;
+}
+for (let i = 0; i < 300; i++) {
+  const n = 1 + Math.floor(random() * 24);
+  let s = '';
+  for (let k = 0; k < n; k++) s += pools[Math.floor(random() * pools.length)];
+  strings.push(s);
+}
 
 const out = {
   generator: 'make-reference.js with npm tokenizers@' + require('tokenizers/package.json').version,
@@ -124,5 +153,10 @@ const out = {
     };
     console.log(name, 'vocab', tok.getVocabSize(true), 'strings', strings.length);
   }
-  fs.writeFileSync(path.join(__dirname, 'reference-ids.json'), JSON.stringify(out, null, 1) + '\n');
+  // One line per id list keeps the file small and its diffs readable.
+  const json = JSON.stringify(out, null, 1).replace(/\[\n\s*([-\d,\s]*?)\s*\]/g, (m, body) => '[' + body.replace(/\s+/g, '') + ']');
+  if (JSON.stringify(JSON.parse(json)) !== JSON.stringify(out)) {
+    throw new Error('compacting reference-ids.json changed its content');
+  }
+  fs.writeFileSync(path.join(__dirname, 'reference-ids.json'), json + '\n');
 })();
