@@ -18,6 +18,18 @@ public sealed class ChatFormat
 
     public ChatFormatKind Kind { get; }
 
+    /// <summary>
+    /// The token that closes an assistant turn. Generation must stop on it as well as on the tokenizer's
+    /// <see cref="HfTokenizer.EosTokenIds"/>: a base Llama 3 tokenizer_config names only &lt;|end_of_text|&gt;,
+    /// while a chat reply ends with &lt;|eot_id|&gt;.
+    /// </summary>
+    public string EndOfTurnToken => Kind switch
+    {
+        ChatFormatKind.ChatMl => "<|im_end|>",
+        ChatFormatKind.Llama3 => "<|eot_id|>",
+        _ => "</s>",
+    };
+
     /// <summary>Whether the model has &lt;think&gt; blocks (Qwen3): only then does disabling thinking add an empty one.</summary>
     public bool SupportsThinking { get; }
 

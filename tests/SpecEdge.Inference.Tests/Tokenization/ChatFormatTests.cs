@@ -67,6 +67,14 @@ public class ChatFormatTests
     }
 
     [Fact]
+    public void EndOfTurnToken_IsTheTokenClosingEachTurn()
+    {
+        Assert.Equal(151645, ReferenceTokenizers.Qwen3.TokenToId(ChatFormat.For(ReferenceTokenizers.Qwen3).EndOfTurnToken));
+        Assert.Equal(128009, ReferenceTokenizers.Llama3.TokenToId(ChatFormat.For(ReferenceTokenizers.Llama3).EndOfTurnToken));
+        Assert.Equal("</s>", new ChatFormat(ChatFormatKind.Llama2).EndOfTurnToken);
+    }
+
+    [Fact]
     public void Llama2_TwoTurns_MatchesPublishedFormat()
     {
         var format = new ChatFormat(ChatFormatKind.Llama2);

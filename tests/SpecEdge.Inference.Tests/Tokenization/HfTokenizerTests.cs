@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using SpecEdge.Inference.Tokenization;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace SpecEdge.Inference.Tests.Tokenization;
 
-public class HfTokenizerTests
+public class HfTokenizerTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Models => new() { "qwen3", "llama3" };
 
@@ -20,6 +21,25 @@ public class HfTokenizerTests
             string expected = model == "qwen3" ? s.Normalize(System.Text.NormalizationForm.FormC) : s;
             Assert.Equal(expected, tokenizer.Decode(tokenizer.Encode(s)));
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void Encode_FromManyThreads_GivesSameIdsAsSequential(string model)
+    {
+        var tokenizer = ReferenceTokenizers.Get(model);
+        var strings = ReferenceTokenizers.Strings;
+        var expected = ReferenceTokenizers.Ids(model, withSpecialTokens: false);
+        var failures = new System.Collections.Concurrent.ConcurrentBag<int>();
+        Parallel.For(0, strings.Count * 4, new ParallelOptions { MaxDegreeOfParallelism = 8 }, k =>
+        {
+            int i = k % strings.Count;
+            if (!tokenizer.Encode(strings[i]).SequenceEqual(expected[i]))
+            {
+                failures.Add(i);
+            }
+        });
+        Assert.Empty(failures);
     }
 
     [Fact]
@@ -139,6 +159,7 @@ public class HfTokenizerTests
             tokenizer.Encode(text + i);
         }
         double ms = watch.Elapsed.TotalMilliseconds / runs;
+        output.WriteLine($"{model}: Encode of 4 KB English: {ms:F3} ms");
         Assert.True(ms < 10, $"{model}: Encode of 4 KB took {ms:F2} ms on average.");
     }
 
