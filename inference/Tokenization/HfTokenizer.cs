@@ -80,6 +80,10 @@ public sealed class HfTokenizer
         }
     }
 
+    /// <summary>The underlying Microsoft.ML.Tokenizers model, complete with pre-tokenizer, added tokens and
+    /// normalizer (it lacks only ignore_merges and the post-processor).</summary>
+    internal BpeTokenizer Bpe => _bpe;
+
     /// <summary>Number of token ids including added tokens (highest id + 1): the model's minimum vocab size.</summary>
     public int VocabSize { get; }
 

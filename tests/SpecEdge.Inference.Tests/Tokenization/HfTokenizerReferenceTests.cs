@@ -44,6 +44,20 @@ public class HfTokenizerReferenceTests
         }
     }
 
+    [Fact]
+    public void InnerBpeTokenizer_OnItsOwn_MatchesHuggingFaceForQwen3()
+    {
+        // Qwen3 has no ignore_merges, so the Microsoft.ML.Tokenizers model alone must already be exact:
+        // this pins the "added tokens in both the options and the pre-tokenizer" setup.
+        var bpe = ReferenceTokenizers.Qwen3.Bpe;
+        var strings = ReferenceTokenizers.Strings;
+        var expected = ReferenceTokenizers.Ids("qwen3", withSpecialTokens: false);
+        for (int i = 0; i < strings.Count; i++)
+        {
+            Assert.True(expected[i].SequenceEqual(bpe.EncodeToIds(strings[i])), $"#{i} {Escape(strings[i])}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Models))]
     public void Decode_MatchesHuggingFaceDecode(string model)
