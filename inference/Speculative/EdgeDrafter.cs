@@ -43,6 +43,23 @@ public sealed class EdgeDrafter : IDisposable
         _catchUpCount = _committed.Count - 1;
     }
 
+    /// <summary>
+    /// A new reply in the same conversation: <paramref name="appended"/> (the formatted user message) joins the committed
+    /// tokens; their draft KV is computed together with the next tree's root.
+    /// </summary>
+    public void StartTurn(IReadOnlyList<int> appended, long step)
+    {
+        if (_search is not null) throw new InvalidOperationException("Cannot start a turn while a tree is in flight.");
+        _committed.AddRange(appended);
+        _carried = null;
+        _bet = null;
+        if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
+        _catchUpPending = new List<int>();
+        _catchUpCount = _committed.Count - 1 - Cache.PrefixLength;
+        Finished = false;
+        Step = step;
+    }
+
     /// <summary>Builds the tree for the current step: root = last committed token, up to Budget more nodes.</summary>
     public DraftMessage BuildTree()
     {

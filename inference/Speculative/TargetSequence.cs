@@ -14,12 +14,13 @@ public sealed class TargetSequence : IDisposable
 
     public KvCache Cache { get; }
     public IReadOnlyList<int> Committed => _committed;
-    public int PromptLength { get; }
+    /// <summary>Committed tokens before the current reply (the prompt of this turn, including earlier turns).</summary>
+    public int PromptLength { get; private set; }
     public IReadOnlyList<int> Generated => _committed.Skip(PromptLength).ToList();
     public int GeneratedCount => _committed.Count - PromptLength;
-    public SamplingParams Sampling { get; }
-    public SampleRng Rng { get; }
-    public StopCriteria Stop { get; }
+    public SamplingParams Sampling { get; private set; }
+    public SampleRng Rng { get; private set; }
+    public StopCriteria Stop { get; private set; }
     public long Step { get; private set; }
     public FinishReason Finish { get; private set; }
     public bool Finished => Finish != FinishReason.None;
@@ -69,6 +70,24 @@ public sealed class TargetSequence : IDisposable
         }
         if (Cache.Length + tree.Tokens.Length > Cache.Capacity)
             throw new InvalidDraftException($"Tree of {tree.Tokens.Length} tokens does not fit the KV cache ({Cache.Length} of {Cache.Capacity} used).");
+    }
+
+    /// <summary>
+    /// Starts a new reply in a multi-turn conversation: appends <paramref name="prompt"/> (e.g. the formatted user
+    /// message and the assistant header) and resets the stop state. The cache catches up at the next prefill.
+    /// </summary>
+    public void StartTurn(IReadOnlyList<int> prompt, StopCriteria stop, SamplingParams? sampling = null)
+    {
+        if (sampling is not null && sampling != Sampling)
+        {
+            sampling.Validate();
+            Sampling = sampling;
+            Rng = new SampleRng(sampling.Seed, Rng.Position);
+        }
+        _committed.AddRange(prompt);
+        PromptLength = _committed.Count;
+        Stop = stop;
+        Finish = FinishReason.None;
     }
 
     /// <summary>

@@ -31,49 +31,82 @@ public sealed class TargetVerifier(CausalLm target)
     }
 
     /// <summary>Brings the cache up to all committed tokens but the last (after a restart or eviction, too).</summary>
-    public void Prefill(TargetSequence sequence)
-    {
-        int missing = sequence.Committed.Count - 1 - sequence.Cache.PrefixLength;
-        if (missing <= 0) return;
-        var tokens = sequence.Committed.Skip(sequence.Cache.PrefixLength).Take(missing).ToArray();
-        target.Forward(new[] { SequenceInput.Chain(sequence.Cache, tokens, lastLogitOnly: true) })[0].Dispose();
-    }
+    public void Prefill(TargetSequence sequence) => Execute(new[] { new PrefillWork(sequence) });
 
     /// <summary>
     /// Verifies one tree per sequence in ONE forward. Trees must have been validated (<see cref="TargetSequence.Validate"/>).
     /// Returns each sequence's verdict: accepted path tokens plus bonus, cut by its stop criteria.
     /// </summary>
-    public VerdictMessage[] Verify(IReadOnlyList<(TargetSequence Sequence, DraftMessage Tree)> batch)
-    {
-        var inputs = batch.Select(b => new SequenceInput(b.Sequence.Cache, b.Tree.Tokens, b.Tree.Parents)).ToArray();
-        var logits = target.Forward(inputs);
-        var verdicts = new VerdictMessage[batch.Count];
-        for (int i = 0; i < batch.Count; i++)
-        {
-            var (sequence, tree) = batch[i];
-            int[] samples;
-            using (logits[i]) samples = Sampler.SampleRows(logits[i], sequence.Sampling, sequence.Rng);
-            var (path, _, bonus) = TreeAcceptance.Accept(tree.Parents, tree.Tokens, samples);
-            sequence.Cache.Compact(new[] { 0 }.Concat(path).ToArray());
-            long step = sequence.Step;
-            var kept = sequence.Commit(path.Select(n => tree.Tokens[n]).Append(bonus).ToArray());
-            verdicts[i] = new VerdictMessage(step, kept, sequence.Finished);
-        }
-        return verdicts;
-    }
+    public VerdictMessage[] Verify(IReadOnlyList<(TargetSequence Sequence, DraftMessage Tree)> batch) =>
+        Execute(batch.Select(b => (TargetWork)new VerifyWork(b.Sequence, b.Tree)).ToArray());
 
     /// <summary>One plain decoding step (one new token) for each sequence, batched: the target-only path.</summary>
-    public int[][] DecodeStep(IReadOnlyList<TargetSequence> sequences)
+    public int[][] DecodeStep(IReadOnlyList<TargetSequence> sequences) =>
+        Execute(sequences.Select(s => (TargetWork)new DecodeWork(s)).ToArray()).Select(v => v.AcceptedTokens).ToArray();
+
+    /// <summary>
+    /// Runs any mix of work in ONE target forward, then samples, accepts, compacts and commits per sequence.
+    /// Each sequence may appear once. Returns one verdict per item (empty for prefill).
+    /// </summary>
+    public VerdictMessage[] Execute(IReadOnlyList<TargetWork> work)
     {
-        var inputs = sequences.Select(s => SequenceInput.Chain(s.Cache, new[] { s.Committed[^1] })).ToArray();
-        var logits = target.Forward(inputs);
-        var result = new int[sequences.Count][];
-        for (int i = 0; i < sequences.Count; i++)
+        var inputs = new List<SequenceInput>();
+        var index = new int[work.Count];
+        for (int i = 0; i < work.Count; i++)
         {
-            int token;
-            using (logits[i]) token = Sampler.SampleRows(logits[i], sequences[i].Sampling, sequences[i].Rng)[0];
-            result[i] = sequences[i].Commit(new[] { token });
+            var sequence = work[i].Sequence;
+            index[i] = -1;
+            switch (work[i])
+            {
+                case VerifyWork v:
+                    index[i] = inputs.Count;
+                    inputs.Add(new SequenceInput(sequence.Cache, v.Tree.Tokens, v.Tree.Parents));
+                    break;
+                case DecodeWork:
+                    index[i] = inputs.Count;
+                    inputs.Add(SequenceInput.Chain(sequence.Cache, new[] { sequence.Committed[^1] }));
+                    break;
+                case PrefillWork:
+                    int missing = sequence.Committed.Count - 1 - sequence.Cache.PrefixLength;
+                    if (missing <= 0) break;
+                    index[i] = inputs.Count;
+                    inputs.Add(SequenceInput.Chain(sequence.Cache, sequence.Committed.Skip(sequence.Cache.PrefixLength).Take(missing).ToArray(), lastLogitOnly: true));
+                    break;
+            }
         }
-        return result;
+        var logits = target.Forward(inputs);
+        var verdicts = new VerdictMessage[work.Count];
+        for (int i = 0; i < work.Count; i++)
+        {
+            var sequence = work[i].Sequence;
+            var rows = index[i] >= 0 ? logits[index[i]] : null;
+            using (rows)
+            {
+                switch (work[i])
+                {
+                    case VerifyWork v:
+                        {
+                            var samples = Sampler.SampleRows(rows!, sequence.Sampling, sequence.Rng);
+                            var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
+                            sequence.Cache.Compact(new[] { 0 }.Concat(path).ToArray());
+                            long step = sequence.Step;
+                            var kept = sequence.Commit(path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray());
+                            verdicts[i] = new VerdictMessage(step, kept, sequence.Finished);
+                            break;
+                        }
+                    case DecodeWork:
+                        {
+                            int token = Sampler.SampleRows(rows!, sequence.Sampling, sequence.Rng)[0];
+                            long step = sequence.Step;
+                            verdicts[i] = new VerdictMessage(step, sequence.Commit(new[] { token }), sequence.Finished);
+                            break;
+                        }
+                    default:
+                        verdicts[i] = new VerdictMessage(sequence.Step, Array.Empty<int>(), sequence.Finished);
+                        break;
+                }
+            }
+        }
+        return verdicts;
     }
 }

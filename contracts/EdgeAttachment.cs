@@ -1,0 +1,13 @@
+namespace SpecEdge.Contracts;
+
+/// <summary>
+/// What an edge host needs to start drafting for a session: every committed token, the current step, and whether a
+/// reply is in progress (then the edge should draft at once).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record EdgeAttachment(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] int[] Committed,
+    [property: Id(2)] long Step,
+    [property: Id(3)] bool Generating,
+    [property: Id(4)] int VocabSize);

@@ -1,0 +1,12 @@
+namespace SpecEdge.Contracts;
+
+/// <summary>A read-only view of a conversation.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SessionSnapshot(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] ChatTurn[] Messages,
+    [property: Id(2)] int CommittedTokens,
+    [property: Id(3)] long Step,
+    [property: Id(4)] string? AttachedEdge,
+    [property: Id(5)] bool Generating,
+    [property: Id(6)] string? Silo);

@@ -1,0 +1,13 @@
+namespace SpecEdge.Contracts;
+
+/// <summary>
+/// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
+/// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why (EndOfSequence, MaxTokens, StopString).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record StepVerdict(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] long Step,
+    [property: Id(2)] int[] AcceptedTokens,
+    [property: Id(3)] bool Finished,
+    [property: Id(4)] string? FinishReason);

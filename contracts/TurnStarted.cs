@@ -1,0 +1,12 @@
+namespace SpecEdge.Contracts;
+
+/// <summary>
+/// A reply has begun: <see cref="AppendedTokens"/> (the formatted user message) were committed, so the conversation
+/// now has <see cref="CommittedLength"/> tokens and the next tree is for step <see cref="Step"/>.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnStarted(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] int[] AppendedTokens,
+    [property: Id(2)] int CommittedLength,
+    [property: Id(3)] long Step);

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+using SpecEdge.Inference.Tokenization;
+
+namespace SpecEdge.Grains.Hosting;
+
+/// <summary>
+/// The models of this silo, loaded once at start-up and shared by its grains: one target per device (each verifier
+/// owns one), the tokenizer, and an optional server-side draft model. Device memory lives here, not in grain state.
+/// </summary>
+public sealed class ModelHost : IDisposable
+{
+    private readonly CausalLm[] _targets;
+
+    public SpecEdgeSiloOptions Options { get; }
+    public HfTokenizer Tokenizer { get; }
+    public ChatFormat ChatFormat { get; }
+    public CausalLm? ServerDraft { get; }
+    public int DeviceCount => _targets.Length;
+    public int VocabSize => _targets[0].Config.VocabSize;
+    /// <summary>Ids that end a reply: the model's EOS ids, the tokenizer's and the chat format's end of turn.</summary>
+    public IReadOnlyCollection<int> StopTokenIds { get; }
+
+    public ModelHost(IOptions<SpecEdgeSiloOptions> options, ILogger<ModelHost> logger)
+    {
+        Options = options.Value;
+        Options.Validate();
+        if (Options.Threads > 0) TorchSharp.torch.set_num_threads(Options.Threads);
+        var devices = Options.Devices.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (devices.Length == 0) throw new InvalidOperationException("SpecEdge:Devices lists no device.");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        _targets = devices.Select(d => CausalLm.Load(Options.TargetModel, Options.DType, d)).ToArray();
+        Tokenizer = HfTokenizer.Load(Options.TargetModel);
+        ChatFormat = ChatFormat.For(Tokenizer);
+        if (Options.ServerDraftModel is { Length: > 0 } draftDir)
+            ServerDraft = CausalLm.Load(draftDir, Options.DType, devices[0]);
+
+        var stop = new HashSet<int>(_targets[0].Generation.EosTokenIds);
+        stop.UnionWith(Tokenizer.EosTokenIds);
+        if (Tokenizer.TokenToId(ChatFormat.EndOfTurnToken) is int eot) stop.Add(eot);
+        StopTokenIds = stop;
+
+        var c = _targets[0].Config;
+        long bytes = _targets[0].Weights.All.Sum(t => t.numel() * t.ElementSize);
+        logger.LogInformation(
+            "Loaded target {Dir} ({Type}, {Layers} layers, d={Hidden}, vocab {Vocab}, {Params:F1}M params, {MB:F1} MB as {DType}) on {Devices} in {Sec:F1}s; chat format {Chat}; server draft: {Draft}",
+            Options.TargetModel, c.ModelType, c.NumHiddenLayers, c.HiddenSize, c.VocabSize,
+            _targets[0].Weights.All.Sum(t => t.numel()) / 1e6, bytes / 1e6, TensorSettings.Name(_targets[0].DType),
+            string.Join(",", devices), clock.Elapsed.TotalSeconds, ChatFormat.Kind, Options.ServerDraftModel ?? "none");
+    }
+
+    public CausalLm Target(int device) => _targets[device];
+
+    /// <summary>Stop criteria for a reply under <paramref name="maxNewTokens"/> and <paramref name="stopStrings"/>.</summary>
+    public StopCriteria StopCriteria(int maxNewTokens, IReadOnlyList<string> stopStrings) =>
+        new(StopTokenIds, maxNewTokens, stopStrings, ids => Tokenizer.Decode(ids, skipSpecialTokens: true));
+
+    public void Dispose()
+    {
+        foreach (var t in _targets) t.Dispose();
+        ServerDraft?.Dispose();
+    }
+}

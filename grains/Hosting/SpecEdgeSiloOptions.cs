@@ -1,0 +1,45 @@
+namespace SpecEdge.Grains.Hosting;
+
+/// <summary>
+/// Model serving settings of a silo (configuration section <c>SpecEdge</c>): appsettings.json, environment
+/// (<c>SpecEdge__TargetModel</c>) or command line (<c>--SpecEdge:TargetModel</c>).
+/// </summary>
+public sealed class SpecEdgeSiloOptions
+{
+    public const string Section = "SpecEdge";
+
+    /// <summary>Hugging Face directory of the target (verifying) model.</summary>
+    public string TargetModel { get; set; } = "";
+    /// <summary>Optional draft model used by the server itself when no edge is attached (server-side speculative decoding).</summary>
+    public string? ServerDraftModel { get; set; }
+    /// <summary>Devices this silo owns, one verifier each: "cpu" or e.g. "cuda:0,cuda:1".</summary>
+    public string Devices { get; set; } = "cpu";
+    /// <summary>fp32, bf16, fp16 or auto (the checkpoint's own).</summary>
+    public string DType { get; set; } = "auto";
+    /// <summary>Most trees (or decode steps) verified in one forward.</summary>
+    public int MaxBatch { get; set; } = 8;
+    /// <summary>KV cache memory per device; sessions beyond it are evicted least-recently-used and re-prefilled on return.</summary>
+    public int KvMemoryMb { get; set; } = 2048;
+    /// <summary>Longest conversation (tokens) a session may reach.</summary>
+    public int MaxContextTokens { get; set; } = 2048;
+    /// <summary>Largest draft tree accepted from an edge (nodes besides the root).</summary>
+    public int MaxTreeNodes { get; set; } = 64;
+    /// <summary>An attached edge that sends no tree for this long while a reply is due loses the reply to the server.</summary>
+    public double EdgeLeaseSeconds { get; set; } = 5;
+    /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
+    public int Threads { get; set; }
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(TargetModel))
+            throw new InvalidOperationException("SpecEdge:TargetModel is not set: give the target model's Hugging Face directory.");
+        if (!Directory.Exists(TargetModel))
+            throw new DirectoryNotFoundException($"SpecEdge:TargetModel '{TargetModel}' does not exist.");
+        if (ServerDraftModel is { Length: > 0 } && !Directory.Exists(ServerDraftModel))
+            throw new DirectoryNotFoundException($"SpecEdge:ServerDraftModel '{ServerDraftModel}' does not exist.");
+        if (MaxBatch < 1) throw new InvalidOperationException($"SpecEdge:MaxBatch must be at least 1 (got {MaxBatch}).");
+        if (MaxContextTokens < 16) throw new InvalidOperationException($"SpecEdge:MaxContextTokens must be at least 16 (got {MaxContextTokens}).");
+        if (MaxTreeNodes < 1) throw new InvalidOperationException($"SpecEdge:MaxTreeNodes must be at least 1 (got {MaxTreeNodes}).");
+        if (KvMemoryMb < 1) throw new InvalidOperationException($"SpecEdge:KvMemoryMb must be positive (got {KvMemoryMb}).");
+    }
+}

@@ -1,0 +1,361 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Orleans.BroadcastChannel;
+using Orleans.Concurrency;
+using Orleans.Placement;
+using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Verification;
+using SpecEdge.Inference.Speculative;
+using SpecEdge.Inference.Tokenization;
+
+namespace SpecEdge.Grains.Sessions;
+
+/// <summary>
+/// One conversation. It is the authority on committed tokens and steps: it validates every tree from an edge, hands
+/// it to the verifier on its own silo, commits and persists the result, and answers the edge. With no edge attached
+/// (or when the attached edge goes quiet past its lease) it decodes on the server. Reentrant so that streaming readers,
+/// attaches and trees interleave; every state change happens between awaits, and one step at a time is in flight.
+/// </summary>
+[Reentrant]
+[ActivationCountBasedPlacement]
+[ImplicitChannelSubscription(ChannelNames.TreeNamespace)]
+public sealed class SessionGrain(
+    [PersistentState("session", "sessions")] IPersistentState<SessionState> state,
+    ModelHost models,
+    ILocalSiloDetails silo,
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain, IOnBroadcastChannelSubscribed
+{
+    // Not persisted: handles and caches that belong to this activation only.
+    private IVerifierBatchGrain _verifier = null!;
+    private bool _verifierLoaded;
+    private IEdgeObserver? _edge;
+    private DateTime _lastTreeAt;
+    private bool _stepInFlight;
+    private Task _serverLoop = Task.CompletedTask;
+    private EdgeDrafter? _serverDrafter;
+    private readonly List<ReplyChunk> _chunks = new();
+    private StreamingDetokenizer? _detokenizer;
+    private string _replyText = "";
+    private TaskCompletionSource _changed = NewSignal();
+
+    private string Id => this.GetPrimaryKeyString();
+    private SessionState S => state.State;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // Co-locate with a verifier of this silo; spread sessions over its devices.
+        int device = (int)((uint)Id.GetHashCode() % (uint)models.DeviceCount);
+        _verifier = GrainFactory.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo.Name, device).ToString());
+        this.RegisterGrainTimer(CheckEdgeLeaseAsync, new GrainTimerCreationOptions
+        {
+            DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(0.5), Interleave = true,
+        });
+        if (S.Generating)
+        {
+            // A reply was in progress when the previous activation died: resume it on the server until an edge returns.
+            S.AttachedEdge = null;
+            _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+            _serverLoop = RunServerAsync();
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task OnSubscribed(IBroadcastChannelSubscription subscription) =>
+        subscription.Attach<TreeSubmission>(OnTreePublishedAsync, e => { logger.LogWarning(e, "Tree channel error"); return Task.CompletedTask; });
+
+    public async Task ConfigureAsync(GenerationSettings settings)
+    {
+        if (settings.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(settings), $"MaxNewTokens must be positive (got {settings.MaxNewTokens}).");
+        new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed).Validate();
+        if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
+        S.Settings = settings;
+        await state.WriteStateAsync();
+    }
+
+    public async Task<TurnStarted> SendUserMessageAsync(string text)
+    {
+        if (S.Generating) throw new InvalidOperationException($"Session '{Id}' is still generating a reply.");
+        ArgumentException.ThrowIfNullOrEmpty(text);
+        var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
+        if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
+            throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
+
+        // The verifier learns the turn first; only then does it become part of the persisted conversation.
+        var committed = S.Committed.Concat(appended).ToArray();
+        var opening = new SequenceSnapshot(committed, committed.Length, S.Settings, S.Step, S.RngPosition, Generating: true);
+        if (!_verifierLoaded || S.Committed.Count == 0) await _verifier.OpenAsync(Id, opening);
+        else
+        {
+            try { await _verifier.StartTurnAsync(Id, appended, S.Settings, S.Committed.Count); }
+            catch (SessionNotLoadedException) { await _verifier.OpenAsync(Id, opening); }
+        }
+        _verifierLoaded = true;
+        S.Messages.Add(new ChatTurn("user", text));
+        S.Committed.AddRange(appended);
+        S.ReplyStart = S.Committed.Count;
+        S.Generating = true;
+        await state.WriteStateAsync();
+
+        _chunks.Clear();
+        _replyText = "";
+        _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+        _serverDrafter?.Dispose();
+        _serverDrafter = null;
+        var turn = new TurnStarted(Id, appended, S.Committed.Count, S.Step);
+        if (_edge is not null && S.AttachedEdge is not null)
+        {
+            _lastTreeAt = DateTime.UtcNow;
+            _ = _edge.OnTurnStarted(turn);
+        }
+        else
+        {
+            _serverLoop = RunServerAsync();
+        }
+        Signal();
+        return turn;
+    }
+
+    public async Task<string> ChatAsync(string text)
+    {
+        await SendUserMessageAsync(text);
+        while (S.Generating) await _changed.Task;
+        return _replyText;
+    }
+
+    public async IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0)
+    {
+        int next = fromChunk;
+        while (true)
+        {
+            var signal = _changed.Task;
+            while (next < _chunks.Count) yield return _chunks[next++];
+            if (!S.Generating || (_chunks.Count > 0 && _chunks[^1].Final)) yield break;
+            await signal;
+        }
+    }
+
+    public Task<SessionSnapshot> GetAsync() => Task.FromResult(new SessionSnapshot(Id, S.Messages.ToArray(), S.Committed.Count,
+        S.Step, S.AttachedEdge, S.Generating, silo.Name));
+
+    public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(edgeId);
+        S.AttachedEdge = edgeId;
+        _edge = observer;
+        _lastTreeAt = DateTime.UtcNow;
+        await _serverLoop;   // the server finishes its current step and yields the reply to the edge
+        await state.WriteStateAsync();
+        logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
+        return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize);
+    }
+
+    public async Task DetachEdgeAsync(string edgeId)
+    {
+        if (S.AttachedEdge != edgeId) return;
+        await ReleaseEdgeAsync($"edge {edgeId} detached");
+    }
+
+    public async Task<StepVerdict> SubmitTreeAsync(TreeSubmission tree)
+    {
+        var (verdict, error) = await HandleTreeAsync(tree);
+        return verdict ?? throw new ArgumentException(error);
+    }
+
+    private async Task OnTreePublishedAsync(TreeSubmission tree)
+    {
+        StepVerdict? verdict;
+        string? error;
+        try { (verdict, error) = await HandleTreeAsync(tree); }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Session {Session}: step {Step} failed", Id, tree.Step);
+            (verdict, error) = (null, $"Step {tree.Step} failed on the server: {e.Message}");
+        }
+        if (_edge is null || tree.EdgeId != S.AttachedEdge) return;
+        if (verdict is not null) await _edge.OnVerdict(verdict);
+        else await _edge.OnRejected(new TreeRejection(Id, tree.Step, error!));
+    }
+
+    /// <summary>Validates a tree against the conversation, verifies it, commits the result. Returns the verdict or the reason for refusal.</summary>
+    private async Task<(StepVerdict? Verdict, string? Error)> HandleTreeAsync(TreeSubmission tree)
+    {
+        string? error =
+            tree.SessionId != Id ? $"Tree is addressed to session '{tree.SessionId}', not '{Id}'."
+            : S.AttachedEdge is null || tree.EdgeId != S.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{Id}'."
+            : !S.Generating ? $"Session '{Id}' has no reply in progress."
+            : _stepInFlight ? $"Step {S.Step} of session '{Id}' is already being verified."
+            : tree.Step != S.Step ? $"Tree is for step {tree.Step} but session '{Id}' is at step {S.Step}."
+            : tree.CommittedLength != S.Committed.Count ? $"Tree assumes {tree.CommittedLength} committed tokens but session '{Id}' has {S.Committed.Count}."
+            : tree.Tokens is null || tree.Parents is null ? "Tree has no tokens or parents."
+            : tree.Tokens.Length - 1 > models.Options.MaxTreeNodes ? $"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {models.Options.MaxTreeNodes}."
+            : null;
+        if (error is not null) return (null, error);
+
+        _stepInFlight = true;
+        _lastTreeAt = DateTime.UtcNow;
+        try
+        {
+            await EnsureVerifierAsync();
+            var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
+            await CommitAsync(outcome);
+            return (outcome.Verdict, null);
+        }
+        catch (ArgumentException e)   // InvalidDraftException and friends: the tree was refused, nothing changed
+        {
+            return (null, e.Message);
+        }
+        finally
+        {
+            _stepInFlight = false;
+            _lastTreeAt = DateTime.UtcNow;
+        }
+    }
+
+    /// <summary>Server-side decoding while no edge is attached: plain steps, or speculative with a server draft model.</summary>
+    private async Task RunServerAsync()
+    {
+        await Task.Yield();
+        try
+        {
+            while (S.Generating && S.AttachedEdge is null)
+            {
+                _stepInFlight = true;
+                StepOutcome outcome;
+                try
+                {
+                    await EnsureVerifierAsync();
+                    if (models.ServerDraft is { } draft)
+                    {
+                        _serverDrafter ??= new EdgeDrafter(draft, S.Committed, new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false },
+                            models.Options.MaxContextTokens + 2 * models.Options.MaxTreeNodes, S.Step);
+                        var drafter = _serverDrafter;
+                        var message = await Task.Run(drafter.BuildTree);
+                        outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
+                        drafter.ApplyVerdict(new VerdictMessage(outcome.Verdict.Step, outcome.Verdict.AcceptedTokens, outcome.Verdict.Finished));
+                    }
+                    else
+                    {
+                        outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
+                    }
+                }
+                finally
+                {
+                    _stepInFlight = false;
+                }
+                await CommitAsync(outcome);
+            }
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
+            S.Generating = false;
+            AddChunk(Array.Empty<int>(), final: true, reason: "Error: " + e.Message);
+        }
+        finally
+        {
+            _serverDrafter?.Dispose();
+            _serverDrafter = null;
+        }
+    }
+
+    /// <summary>Applies a verifier outcome: commit, persist (before anyone sees it as final), then publish.</summary>
+    private async Task CommitAsync(StepOutcome outcome)
+    {
+        var v = outcome.Verdict;
+        if (v.Step != S.Step) throw new InvalidOperationException($"Verifier answered step {v.Step} while session '{Id}' is at step {S.Step}.");
+        S.Committed.AddRange(v.AcceptedTokens);
+        S.Step = v.Step + 1;
+        S.RngPosition = outcome.RngPosition;
+        string? reason = null;
+        if (v.Finished)
+        {
+            S.Generating = false;
+            reason = v.FinishReason;
+        }
+        string delta = AddChunk(v.AcceptedTokens, v.Finished, reason, commit: false);
+        if (v.Finished) S.Messages.Add(new ChatTurn("assistant", _replyText + delta));
+        await state.WriteStateAsync();
+        PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
+    }
+
+    private string AddChunk(int[] tokens, bool final, string? reason, bool commit = true)
+    {
+        _detokenizer ??= new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+        string text = _detokenizer.Push(tokens) + (final ? _detokenizer.Flush() : "");
+        if (commit) PublishChunk(tokens, text, final, reason);
+        return text;
+    }
+
+    private void PublishChunk(int[] tokens, string text, bool final, string? reason)
+    {
+        if (final)
+        {
+            // Drop a stop string from what the reader sees (its tokens stay committed).
+            string full = _replyText + text;
+            string trimmed = StopTrim(full);
+            text = trimmed.Length >= _replyText.Length ? trimmed[_replyText.Length..] : "";
+        }
+        _replyText += text;
+        _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, reason));
+        Signal();
+    }
+
+    private string StopTrim(string text)
+    {
+        foreach (var stop in S.Settings.StopStrings)
+        {
+            int at = text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0) text = text[..at];
+        }
+        return text;
+    }
+
+    private async Task CheckEdgeLeaseAsync(CancellationToken cancellationToken)
+    {
+        if (!S.Generating || S.AttachedEdge is null || _stepInFlight) return;
+        if (DateTime.UtcNow - _lastTreeAt < TimeSpan.FromSeconds(models.Options.EdgeLeaseSeconds)) return;
+        await ReleaseEdgeAsync($"edge {S.AttachedEdge} sent no tree for {models.Options.EdgeLeaseSeconds:F1}s");
+    }
+
+    private async Task ReleaseEdgeAsync(string why)
+    {
+        logger.LogInformation("Session {Session}: {Why}; the server continues the reply at step {Step}", Id, why, S.Step);
+        S.AttachedEdge = null;
+        _edge = null;
+        await state.WriteStateAsync();
+        if (S.Generating && _serverLoop.IsCompleted) _serverLoop = RunServerAsync();
+    }
+
+    private async Task EnsureVerifierAsync()
+    {
+        if (_verifierLoaded) return;
+        await _verifier.OpenAsync(Id, Snapshot());
+        _verifierLoaded = true;
+    }
+
+    /// <summary>Calls the verifier; if it lost this session (restart, eviction), reloads it from our state and retries once.</summary>
+    private async Task<T> CallVerifierAsync<T>(Func<Task<T>> call)
+    {
+        try { return await call(); }
+        catch (SessionNotLoadedException e)
+        {
+            logger.LogInformation("Session {Session}: {Reason}; rebuilding the verifier's KV cache", Id, e.Message);
+            await _verifier.OpenAsync(Id, Snapshot());
+            return await call();
+        }
+    }
+
+    private async Task CallVerifierAsync(Func<Task> call) => await CallVerifierAsync(async () => { await call(); return 0; });
+
+    private SequenceSnapshot Snapshot() => new(S.Committed.ToArray(), S.ReplyStart, S.Settings, S.Step, S.RngPosition, S.Generating);
+
+    private void Signal()
+    {
+        var old = _changed;
+        _changed = NewSignal();
+        old.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,20 @@
+using SpecEdge.Contracts;
+
+namespace SpecEdge.Grains.Sessions;
+
+/// <summary>
+/// The persisted part of a conversation: enough to rebuild everything else (KV caches are rebuilt by prefill).
+/// </summary>
+[GenerateSerializer]
+public sealed class SessionState
+{
+    [Id(0)] public List<ChatTurn> Messages { get; set; } = new();
+    [Id(1)] public List<int> Committed { get; set; } = new();
+    [Id(2)] public GenerationSettings Settings { get; set; } = new();
+    [Id(3)] public long Step { get; set; }
+    [Id(4)] public long RngPosition { get; set; }
+    [Id(5)] public string? AttachedEdge { get; set; }
+    [Id(6)] public bool Generating { get; set; }
+    /// <summary>Index in <see cref="Committed"/> where the current (or last) reply begins.</summary>
+    [Id(7)] public int ReplyStart { get; set; }
+}

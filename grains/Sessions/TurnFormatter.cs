@@ -1,0 +1,39 @@
+using SpecEdge.Contracts;
+using SpecEdge.Inference.Tokenization;
+
+namespace SpecEdge.Grains.Sessions;
+
+/// <summary>
+/// Turns a user message into the tokens to append to a conversation. Only the new turn is encoded (never the whole
+/// history again), so committed tokens, which the model produced, are never re-tokenised differently.
+/// </summary>
+public static class TurnFormatter
+{
+    public static int[] Tokens(HfTokenizer tokenizer, ChatFormat format, IReadOnlyList<int> committed, GenerationSettings settings, string text)
+    {
+        if (!settings.UseChatTemplate)
+        {
+            var ids = tokenizer.Encode(text);
+            return committed.Count == 0 && tokenizer.BosTokenId is int bos ? ids.Prepend(bos).ToArray() : ids;
+        }
+
+        var messages = new List<ChatMessage>();
+        if (committed.Count == 0 && settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
+        messages.Add(new ChatMessage("user", text));
+        string rendered = format.Render(messages, addGenerationPrompt: true);
+        string prefix = "";
+        if (committed.Count > 0)
+        {
+            // Close the previous reply if a stop other than end-of-turn ended it, then separate turns as the template does.
+            int? endOfTurn = tokenizer.TokenToId(format.EndOfTurnToken);
+            if (endOfTurn is int eot && committed[^1] != eot) prefix = format.EndOfTurnToken;
+            if (format.Kind == ChatFormatKind.ChatMl) prefix += "\n";
+            if (tokenizer.BosTokenId is int bos && tokenizer.IsSpecial(bos))
+            {
+                string bosText = tokenizer.Decode(new[] { bos });
+                if (rendered.StartsWith(bosText, StringComparison.Ordinal)) rendered = rendered[bosText.Length..];
+            }
+        }
+        return tokenizer.Encode(prefix + rendered);
+    }
+}

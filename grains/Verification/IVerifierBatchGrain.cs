@@ -1,0 +1,27 @@
+using SpecEdge.Contracts;
+
+namespace SpecEdge.Grains.Verification;
+
+/// <summary>
+/// One per device, pinned to the silo that owns it (key <see cref="VerifierKey"/>). Holds the target KV caches of its
+/// sessions and runs their work in batched forwards: whenever the device is free it takes everything waiting (up to
+/// MaxBatch) and runs ONE forward. Calls for a session it does not hold throw <see cref="SessionNotLoadedException"/>.
+/// </summary>
+public interface IVerifierBatchGrain : IGrainWithStringKey
+{
+    /// <summary>(Re)builds the session's sequence from <paramref name="snapshot"/> and prefills its KV cache.</summary>
+    Task OpenAsync(string sessionId, SequenceSnapshot snapshot);
+
+    /// <summary>Appends a new turn's prompt tokens and prefills them.</summary>
+    Task StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted);
+
+    /// <summary>Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus.</summary>
+    Task<StepOutcome> VerifyAsync(TreeSubmission tree);
+
+    /// <summary>One plain decoding step (server-side decoding without a draft).</summary>
+    Task<StepOutcome> DecodeAsync(string sessionId, long step);
+
+    Task CloseAsync(string sessionId);
+
+    Task<VerifierStats> GetStatsAsync();
+}

@@ -1,0 +1,186 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
+using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Placement;
+using SpecEdge.Inference.Sampling;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.Grains.Verification;
+
+/// <summary>
+/// Batches verification work of many sessions onto one device. Reentrant: while a forward runs on a worker thread,
+/// new requests keep arriving and queue up; when the forward ends, everything queued (up to MaxBatch) goes into the
+/// next one. It never waits for a batch to fill. The KV caches are plain fields: they die with the activation and are
+/// rebuilt from the sessions' persisted tokens.
+/// </summary>
+[SiloPinnedPlacement, Reentrant]
+public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
+{
+    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<VerdictMessage> Done);
+
+    private readonly Dictionary<string, TargetSequence> _sequences = new();
+    private readonly Dictionary<string, long> _lastUse = new();
+    private readonly List<Pending> _queue = new();
+    private readonly List<int> _batchSizes = new();
+    private TargetVerifier _verifier = null!;
+    private VerifierKey _key;
+    private bool _flushing;
+    private long _clock;
+    private int _evictions;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _key = VerifierKey.Parse(this.GetPrimaryKeyString());
+        if (_key.Device < 0 || _key.Device >= models.DeviceCount)
+            throw new InvalidOperationException($"Verifier {_key}: this silo has {models.DeviceCount} device(s).");
+        _verifier = new TargetVerifier(models.Target(_key.Device));
+        logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        foreach (var s in _sequences.Values) s.Dispose();
+        _sequences.Clear();
+        return Task.CompletedTask;
+    }
+
+    public async Task OpenAsync(string sessionId, SequenceSnapshot snapshot)
+    {
+        if (_sequences.Remove(sessionId, out var old)) old.Dispose();
+        MakeRoom();
+        var s = snapshot.Settings;
+        var cache = _verifier.Model.NewCache(models.Options.MaxContextTokens);
+        var sequence = new TargetSequence(cache, snapshot.Committed, snapshot.ReplyStart,
+            new SamplingParams(s.Temperature, s.TopK, s.TopP, s.Seed), models.StopCriteria(s.MaxNewTokens, s.StopStrings),
+            snapshot.RngPosition, snapshot.Step) { MaxTreeNodes = models.Options.MaxTreeNodes };
+        _sequences[sessionId] = sequence;
+        Touch(sessionId);
+        await Enqueue(sessionId, new PrefillWork(sequence));
+    }
+
+    public async Task StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted)
+    {
+        var sequence = Get(sessionId);
+        if (sequence.Committed.Count != expectedCommitted)
+            throw new SessionNotLoadedException($"Verifier holds {sequence.Committed.Count} tokens of session '{sessionId}', the session {expectedCommitted}.");
+        if (sequence.Committed.Count + appended.Length + 1 > sequence.Cache.Capacity)
+            throw new InvalidOperationException($"The conversation would exceed {sequence.Cache.Capacity} tokens (MaxContextTokens).");
+        sequence.StartTurn(appended, models.StopCriteria(settings.MaxNewTokens, settings.StopStrings),
+            new SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed));
+        await Enqueue(sessionId, new PrefillWork(sequence));
+    }
+
+    public async Task<StepOutcome> VerifyAsync(TreeSubmission tree)
+    {
+        var sequence = Get(tree.SessionId);
+        // Validate before queueing: a bad tree fails alone and never reaches a batch.
+        var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
+        sequence.Validate(message, _verifier.Model.Config.VocabSize);
+        var verdict = await Enqueue(tree.SessionId, new VerifyWork(sequence, message));
+        return Outcome(tree.SessionId, sequence, verdict);
+    }
+
+    public async Task<StepOutcome> DecodeAsync(string sessionId, long step)
+    {
+        var sequence = Get(sessionId);
+        if (sequence.Step != step) throw new SessionNotLoadedException($"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
+        if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
+        var verdict = await Enqueue(sessionId, new DecodeWork(sequence));
+        return Outcome(sessionId, sequence, verdict);
+    }
+
+    public Task CloseAsync(string sessionId)
+    {
+        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
+        _lastUse.Remove(sessionId);
+        return Task.CompletedTask;
+    }
+
+    public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Count,
+        _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions));
+
+    private static StepOutcome Outcome(string sessionId, TargetSequence sequence, VerdictMessage v) =>
+        new(new StepVerdict(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null), sequence.Rng.Position);
+
+    private TargetSequence Get(string sessionId)
+    {
+        if (!_sequences.TryGetValue(sessionId, out var sequence))
+            throw new SessionNotLoadedException($"Verifier {_key} holds no sequence for session '{sessionId}'.");
+        Touch(sessionId);
+        return sequence;
+    }
+
+    private void Touch(string sessionId) => _lastUse[sessionId] = ++_clock;
+
+    // Evict least-recently-used idle sequences until one more cache fits the KV budget.
+    private void MakeRoom()
+    {
+        long budget = (long)models.Options.KvMemoryMb << 20;
+        long perSequence = 2L * _verifier.Model.Config.NumHiddenLayers * _verifier.Model.Config.NumKeyValueHeads
+            * models.Options.MaxContextTokens * _verifier.Model.Config.HeadDim * _verifier.Model.Weights.embed_tokens.ElementSize;
+        var busy = _queue.Select(p => p.SessionId).ToHashSet();
+        while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
+        {
+            var victim = _sequences.Keys.Where(k => !busy.Contains(k)).OrderBy(k => _lastUse.GetValueOrDefault(k)).FirstOrDefault();
+            if (victim is null) break;
+            _sequences.Remove(victim, out var evicted);
+            evicted!.Dispose();
+            _lastUse.Remove(victim);
+            _evictions++;
+            logger.LogInformation("Verifier {Key} evicted the KV cache of session {Session} (budget {Mb} MB)", _key, victim, models.Options.KvMemoryMb);
+        }
+    }
+
+    private Task<VerdictMessage> Enqueue(string sessionId, TargetWork work)
+    {
+        if (_queue.Any(p => p.SessionId == sessionId))
+            throw new InvalidOperationException($"Session '{sessionId}' already has work queued on verifier {_key}.");
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<VerdictMessage>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _queue.Add(pending);
+        if (!_flushing) _ = FlushAsync();
+        return pending.Done.Task;
+    }
+
+    /// <summary>Work-conserving batching: run whatever is queued, as soon as the device is free, until nothing is left.</summary>
+    private async Task FlushAsync()
+    {
+        _flushing = true;
+        try
+        {
+            while (_queue.Count > 0)
+            {
+                var batch = _queue.Take(models.Options.MaxBatch).ToList();
+                _queue.RemoveRange(0, batch.Count);
+                _batchSizes.Add(batch.Count);
+                VerdictMessage[] results;
+                try
+                {
+                    results = await Task.Run(() => _verifier.Execute(batch.Select(p => p.Work).ToArray()));
+                }
+                catch (Exception e) when (batch.Count > 1)
+                {
+                    // Inputs are validated before anything is written, so nothing changed: retry one by one to fail only the culprit.
+                    logger.LogWarning(e, "Verifier {Key}: batch of {Count} failed; retrying items alone", _key, batch.Count);
+                    foreach (var item in batch)
+                    {
+                        try { item.Done.TrySetResult((await Task.Run(() => _verifier.Execute(new[] { item.Work })))[0]); }
+                        catch (Exception inner) { item.Done.TrySetException(inner); }
+                    }
+                    continue;
+                }
+                catch (Exception e)
+                {
+                    batch[0].Done.TrySetException(e);
+                    continue;
+                }
+                for (int i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+            }
+        }
+        finally
+        {
+            _flushing = false;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>
+/// A real in-process Orleans cluster hosting the SpecEdge grains with small random-weight models that use the demo
+/// tokenizer. Also holds an independent copy of the target for computing reference greedy outputs.
+/// </summary>
+public class ClusterFixture : IAsyncLifetime
+{
+    protected virtual short Silos => 1;
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public IClusterClient Client => Cluster.Client;
+    public string TargetDir { get; private set; } = "";
+    /// <summary>Drafts: a perfect one (the target's own weights) and an unrelated one.</summary>
+    public CausalLm PerfectDraft { get; private set; } = null!;
+    public CausalLm UnrelatedDraft { get; private set; } = null!;
+    public CausalLm Reference { get; private set; } = null!;
+    public ModelHost Models => ((InProcessSiloHandle)Cluster.Silos[0]).ServiceProvider.GetRequiredService<ModelHost>();
+
+    public async Task InitializeAsync()
+    {
+        TorchSharp.torch.set_num_threads(1);
+        string tokenizerDir = Path.Combine(RepoRoot(), "models", "demo", "target");
+        int vocab = SpecEdge.Inference.Tokenization.HfTokenizer.Load(tokenizerDir).VocabSize;
+        var config = new ModelConfig
+        {
+            ModelType = "qwen3", VocabSize = vocab, HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 2,
+            NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 16, TieWordEmbeddings = true, MaxPositionEmbeddings = 2048,
+        };
+        TargetDir = WriteModel(config, seed: 11, tokenizerDir);
+        string unrelatedDir = WriteModel(config with { NumHiddenLayers = 1 }, seed: 12, tokenizerDir);
+        PerfectDraft = CausalLm.Load(TargetDir);
+        UnrelatedDraft = CausalLm.Load(unrelatedDir);
+        Reference = CausalLm.Load(TargetDir);
+
+        var builder = new InProcessTestClusterBuilder(Silos);
+        string target = TargetDir;
+        builder.ConfigureSilo((_, silo) => silo.AddSpecEdge(o =>
+        {
+            o.TargetModel = target;
+            o.MaxBatch = 8;
+            o.MaxContextTokens = 512;
+            o.MaxTreeNodes = 40;
+            o.EdgeLeaseSeconds = 3;
+        }));
+        builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider));
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.StopAllSilosAsync();
+        await Cluster.DisposeAsync();
+        PerfectDraft.Dispose();
+        UnrelatedDraft.Dispose();
+        Reference.Dispose();
+    }
+
+    /// <summary>The target's own greedy reply to <paramref name="prompt"/> under the silo's stop rules, computed in-process.</summary>
+    public int[] ReferenceGreedy(int[] prompt, int maxNewTokens)
+    {
+        lock (Reference)
+        {
+            var request = new GenerationRequest(prompt, Inference.Sampling.SamplingParams.Greedy, Models.StopCriteria(maxNewTokens, Array.Empty<string>()));
+            return AutoregressiveDecoder.Generate(new TargetVerifier(Reference), new[] { request }, capacity: 512)[0].Tokens;
+        }
+    }
+
+    private static string WriteModel(ModelConfig config, long seed, string tokenizerDir)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "specedge-cluster-tests", $"{seed}-{Guid.NewGuid():N}");
+        using (var weights = ModelWeights.Random(config, seed, ScalarType.Float32, std: 0.3))
+        using (var model = new CausalLm(config, weights, ScalarType.Float32, CPU))
+            model.Save(dir);
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(tokenizerDir, file), Path.Combine(dir, file));
+        return dir;
+    }
+
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SpecEdge.Orleans.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Cannot find the repository root (SpecEdge.Orleans.sln) above " + AppContext.BaseDirectory);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}

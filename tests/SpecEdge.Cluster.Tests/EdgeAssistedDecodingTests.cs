@@ -1,0 +1,123 @@
+using SpecEdge.Contracts;
+using SpecEdge.EdgeHost;
+using SpecEdge.Grains.Verification;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SpecEdge.Cluster.Tests;
+
+[Collection(ClusterCollection.Name)]
+public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ConcurrentEdgeClients_EachProduceTheTargetsGreedyOutput(bool proactive)
+    {
+        var runs = Enumerable.Range(0, 4).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"edge-{proactive}-{i}",
+            SessionTestHelpers.Prompts[i], i % 2 == 0 ? f.PerfectDraft : f.UnrelatedDraft, proactive)).ToArray();
+        var results = await Task.WhenAll(runs);
+        for (int i = 0; i < results.Length; i++)
+        {
+            var (reply, prompt, stats) = results[i];
+            Assert.Equal(f.ReferenceGreedy(prompt, 24), reply);
+            output.WriteLine($"session {i}: {reply.Length} tokens in {stats.Steps} steps ({stats.TokensPerStep:F2}/step), proactive hits {stats.ProactiveHits}");
+        }
+        Assert.True(results[0].Stats.TokensPerStep > 2, "a perfect draft must be accepted deeply through the cluster");
+    }
+
+    [Fact]
+    public async Task DirectCallTransport_GivesTheSameOutputAsTheChannel()
+    {
+        var viaChannel = await SessionTestHelpers.EdgeReplyAsync(f, "transport-channel", SessionTestHelpers.Prompts[5], f.PerfectDraft, proactive: true);
+        var viaCall = await SessionTestHelpers.EdgeReplyAsync(f, "transport-call", SessionTestHelpers.Prompts[5], f.PerfectDraft, proactive: true, TreeTransport.DirectCall);
+        Assert.Equal(viaChannel.Reply, viaCall.Reply);
+        Assert.Equal(f.ReferenceGreedy(viaCall.Prompt, 24), viaCall.Reply);
+    }
+
+    [Fact]
+    public async Task Backend_WithoutEdge_GetsTheTargetsGreedyOutput()
+    {
+        var session = f.Client.GetGrain<ISessionGrain>("backend-1");
+        await session.ConfigureAsync(SessionTestHelpers.Greedy());
+        string reply = await session.ChatAsync(SessionTestHelpers.Prompts[2]);
+        var snapshot = await session.GetAsync();
+        Assert.False(snapshot.Generating);
+        Assert.Equal(new[] { "user", "assistant" }, snapshot.Messages.Select(m => m.Role));
+        Assert.Equal(reply, snapshot.Messages[1].Content);
+
+        // The committed tokens of the reply must be the target's greedy continuation of the prompt tokens.
+        var tokens = await StreamTokensAsync(session);
+        int promptLength = snapshot.CommittedTokens - tokens.Length;
+        var all = await CommittedTokensAsync("backend-1");
+        Assert.Equal(f.ReferenceGreedy(all[..promptLength], 24), all[promptLength..]);
+        Assert.Equal(f.Models.Tokenizer.Decode(all[promptLength..], skipSpecialTokens: true), reply);
+    }
+
+    [Fact]
+    public async Task Backend_StreamsTheReplyAsItIsGenerated()
+    {
+        var session = f.Client.GetGrain<ISessionGrain>("backend-stream");
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(30));
+        await session.SendUserMessageAsync(SessionTestHelpers.Prompts[3]);
+        var chunks = new List<ReplyChunk>();
+        await foreach (var chunk in session.StreamReplyAsync()) chunks.Add(chunk);
+        Assert.True(chunks.Count > 1, "a reply must arrive in several chunks");
+        Assert.True(chunks[^1].Final);
+        Assert.Equal(Enumerable.Range(0, chunks.Count), chunks.Select(c => c.Index));
+        var snapshot = await session.GetAsync();
+        Assert.Equal(snapshot.Messages[^1].Content, string.Concat(chunks.Select(c => c.Text)));
+    }
+
+    [Fact]
+    public async Task Verifier_BatchesConcurrentSessions_AndEveryOutputStaysExact()
+    {
+        var sessions = Enumerable.Range(0, 8).Select(i => f.Client.GetGrain<ISessionGrain>($"batch-{i}")).ToArray();
+        foreach (var s in sessions) await s.ConfigureAsync(SessionTestHelpers.Greedy(20));
+        var replies = await Task.WhenAll(sessions.Select((s, i) => s.ChatAsync(SessionTestHelpers.Prompts[i])));
+        var stats = await f.Client.GetGrain<IVerifierBatchGrain>((await sessions[0].GetAsync()).Silo + "|0").GetStatsAsync();
+        output.WriteLine($"batch sizes: {string.Join(",", stats.BatchSizes.TakeLast(60))}");
+        Assert.True(stats.BatchSizes.Max() > 1, "under concurrent load the verifier must batch");
+        for (int i = 0; i < sessions.Length; i++)
+        {
+            var all = await CommittedTokensAsync($"batch-{i}");
+            var snapshot = await sessions[i].GetAsync();
+            int replyTokens = f.Models.Tokenizer.Encode(snapshot.Messages[^1].Content).Length; // only for the message
+            Assert.Equal(replies[i], snapshot.Messages[^1].Content);
+            var prompt = PromptOf(all);
+            Assert.Equal(f.ReferenceGreedy(prompt, 20), all[prompt.Length..]);
+        }
+    }
+
+    private int[] PromptOf(int[] committed)
+    {
+        // The single-turn prompt ends with the assistant header "<|im_start|>assistant\n".
+        var header = f.Models.Tokenizer.Encode("<|im_start|>assistant\n");
+        for (int end = header.Length; end <= committed.Length; end++)
+            if (committed.AsSpan(end - header.Length, header.Length).SequenceEqual(header)) return committed[..end];
+        throw new InvalidOperationException("no assistant header in the committed tokens");
+    }
+
+    private async Task<int[]> CommittedTokensAsync(string sessionId)
+    {
+        // An edge attachment is the public way to read all committed tokens.
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullObserver());
+        var attachment = await f.Client.GetGrain<ISessionGrain>(sessionId).AttachEdgeAsync("reader", observer);
+        await f.Client.GetGrain<ISessionGrain>(sessionId).DetachEdgeAsync("reader");
+        return attachment.Committed;
+    }
+
+    private static async Task<int[]> StreamTokensAsync(ISessionGrain session)
+    {
+        var tokens = new List<int>();
+        await foreach (var chunk in session.StreamReplyAsync()) tokens.AddRange(chunk.Tokens);
+        return tokens.ToArray();
+    }
+
+    private sealed class NullObserver : IEdgeObserver
+    {
+        public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
+        public Task OnRejected(TreeRejection rejection) => Task.CompletedTask;
+        public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
+    }
+}

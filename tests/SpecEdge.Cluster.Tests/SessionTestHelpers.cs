@@ -1,0 +1,36 @@
+using SpecEdge.Contracts;
+using SpecEdge.EdgeHost;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.Cluster.Tests;
+
+internal static class SessionTestHelpers
+{
+    public static readonly string[] Prompts =
+    {
+        "The history of the city begins", "He said that the committee would", "In the morning the farmers",
+        "Write a short note about rivers", "What is the capital of the state", "Translate: the house is red",
+        "def add(a, b): return", "Two plus two equals",
+    };
+
+    public static GenerationSettings Greedy(int maxNewTokens = 24) => new() { Temperature = 0, MaxNewTokens = maxNewTokens };
+
+    /// <summary>Runs one edge-assisted reply and returns the tokens of the reply and the prompt the session used.</summary>
+    public static async Task<(int[] Reply, int[] Prompt, ReplyStats Stats)> EdgeReplyAsync(ClusterFixture f, string sessionId, string text,
+        CausalLm draft, bool proactive, TreeTransport transport = TreeTransport.Channel, int maxNewTokens = 24)
+    {
+        var session = f.Client.GetGrain<ISessionGrain>(sessionId);
+        await session.ConfigureAsync(Greedy(maxNewTokens));
+        using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId,
+            new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4, Proactive = proactive }, capacity: 600, transport);
+        await edge.AttachAsync();
+        await edge.SendAsync(text);
+        int replyStart = edge.Committed.Count;
+        var prompt = edge.Committed.ToArray();
+        var stats = await edge.RunReplyAsync();
+        var reply = edge.Committed.Skip(replyStart).ToArray();
+        await edge.DetachAsync();
+        return (reply, prompt, stats);
+    }
+}
