@@ -68,7 +68,7 @@ public sealed partial class AzureBlobGrainStorage : IGrainStorage, ILifecyclePar
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        await RunAsync("create container", null, async ct =>
+        await RunAsync("create", null, async ct =>
         {
             await _container.CreateIfNotExistsAsync(cancellationToken: ct).ConfigureAwait(false);
             return 0;
@@ -147,13 +147,18 @@ public sealed partial class AzureBlobGrainStorage : IGrainStorage, ILifecyclePar
         var blob = _container.GetBlobClient(GrainStateBlobName.For(stateName, grainId));
         await RunAsync("clear", blob.Name, async ct =>
         {
+            if (grainState.ETag is null)
+            {
+                // The caller believes there is no record. Nothing is deleted without If-Match (Azurite ignores
+                // If-None-Match on delete), so only check that belief.
+                if (await blob.ExistsAsync(ct).ConfigureAwait(false))
+                    throw await ConflictAsync(blob, "clear", null, null, ct).ConfigureAwait(false);
+                return 0;
+            }
+
             try
             {
-                if (grainState.ETag is null)
-                    // If-None-Match: * deletes nothing that exists; it only succeeds (as "not found") when the blob is absent.
-                    await blob.DeleteIfExistsAsync(conditions: ConditionsFor(null), cancellationToken: ct).ConfigureAwait(false);
-                else
-                    await blob.DeleteAsync(conditions: ConditionsFor(grainState.ETag), cancellationToken: ct).ConfigureAwait(false);
+                await blob.DeleteAsync(conditions: ConditionsFor(grainState.ETag), cancellationToken: ct).ConfigureAwait(false);
             }
             catch (RequestFailedException e) when (IsConcurrencyConflict(e, grainState.ETag))
             {
@@ -189,7 +194,7 @@ public sealed partial class AzureBlobGrainStorage : IGrainStorage, ILifecyclePar
         || (e.Status == 409 && e.ErrorCode == BlobErrorCode.BlobAlreadyExists)
         || (e.Status == 404 && etag is not null && e.ErrorCode != BlobErrorCode.ContainerNotFound);
 
-    private async Task<InconsistentStateException> ConflictAsync(BlobClient blob, string operation, string? etag, RequestFailedException cause, CancellationToken ct)
+    private async Task<InconsistentStateException> ConflictAsync(BlobClient blob, string operation, string? etag, RequestFailedException? cause, CancellationToken ct)
     {
         string? stored = null;
         try
@@ -240,7 +245,7 @@ public sealed partial class AzureBlobGrainStorage : IGrainStorage, ILifecyclePar
             };
             LogFailure(e, _name, operation, what, _container.Uri, stopwatch.ElapsedMilliseconds);
             throw new OrleansException(
-                $"Azure Blob grain storage '{_name}': {operation} of {what} at {EndpointOf(_container.Uri)} failed after " +
+                $"Azure Blob grain storage '{_name}': {operation} {what} at {EndpointOf(_container.Uri)} failed after " +
                 $"{stopwatch.Elapsed.TotalSeconds:0.0} s: {why}.", e);
         }
     }
@@ -271,6 +276,6 @@ public sealed partial class AzureBlobGrainStorage : IGrainStorage, ILifecyclePar
     [LoggerMessage(Level = LogLevel.Information, Message = "Azure Blob grain storage {Name}: {Operation} of {Blob} rejected, stored ETag {Stored}, caller's ETag {Caller}")]
     private partial void LogConflict(string name, string operation, string blob, string? caller, string? stored);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Azure Blob grain storage {Name}: {Operation} of {What} at {Container} failed after {ElapsedMs} ms")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Azure Blob grain storage {Name}: {Operation} {What} at {Container} failed after {ElapsedMs} ms")]
     private partial void LogFailure(Exception exception, string name, string operation, string what, Uri container, long elapsedMs);
 }
