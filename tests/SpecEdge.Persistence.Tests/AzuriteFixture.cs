@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace SpecEdge.Persistence.Tests;
+
+/// <summary>
+/// Starts Azurite's blob service (npm package in tests/azurite) on a free loopback port, in memory, and stops it on
+/// dispose. Shared by every test class in the "Azurite" collection; tests isolate themselves with
+/// <see cref="NewContainerName"/>. The process also dies with the test host: it runs under a small wrapper that exits
+/// when its stdin pipe closes, which the kernel does even when the test host is killed outright.
+/// </summary>
+public sealed class AzuriteFixture : IDisposable
+{
+    /// <summary>The emulator's fixed, publicly documented development key (not a secret).</summary>
+    public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    public AzuriteFixture()
+    {
+        var azuriteDir = Path.Combine(FindRepositoryRoot(), "tests", "azurite");
+        var wrapper = Path.Combine(azuriteDir, "blob-until-stdin-closes.js");
+        var main = Path.Combine(azuriteDir, "node_modules", "azurite", "dist", "src", "blob", "main.js");
+        if (!File.Exists(main))
+            throw new InvalidOperationException(
+                $"Azurite is not installed ({main} is missing). Run `npm ci` in {azuriteDir} (infra/test.sh does it).");
+
+        Port = FreeLoopbackPort();
+        var workDir = Directory.CreateTempSubdirectory("specedge-azurite-").FullName; // Azurite touches its cwd
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = workDir,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     wrapper, "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--inMemoryPersistence",
+                     "--extentMemoryLimit", "256", "--skipApiVersionCheck", "--silent", "--disableTelemetry",
+                 })
+            start.ArgumentList.Add(arg);
+
+        var stopwatch = Stopwatch.StartNew();
+        _process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node for Azurite.");
+        _process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
+        try
+        {
+            WaitUntilListening(stopwatch);
+        }
+        catch
+        {
+            Stop();
+            throw;
+        }
+        StartupTime = stopwatch.Elapsed;
+    }
+
+    public int Port { get; }
+
+    /// <summary>Time from process start until the blob port accepted a connection.</summary>
+    public TimeSpan StartupTime { get; }
+
+    public string BlobEndpoint => $"http://127.0.0.1:{Port}/devstoreaccount1";
+
+    public string ConnectionString =>
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};";
+
+    /// <summary>A container name no other test uses (valid: lowercase, digits, hyphens).</summary>
+    public static string NewContainerName(string prefix = "test") => $"{prefix}-{Guid.NewGuid():N}";
+
+    public void Dispose() => Stop();
+
+    private void Stop()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    private void WaitUntilListening(Stopwatch stopwatch)
+    {
+        while (stopwatch.Elapsed < StartTimeout)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"Azurite exited with code {_process.ExitCode} before listening on port {Port}:\n{Output()}");
+            try
+            {
+                using var probe = new TcpClient();
+                probe.Connect(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+        throw new TimeoutException($"Azurite did not listen on port {Port} within {StartTimeout.TotalSeconds} s:\n{Output()}");
+    }
+
+    private string Output()
+    {
+        lock (_output) return _output.ToString();
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "tests", "azurite", "package.json")))
+                return dir.FullName;
+        throw new InvalidOperationException($"No tests/azurite/package.json above {AppContext.BaseDirectory}.");
+    }
+}
