@@ -3,6 +3,8 @@ namespace SpecEdge.Contracts;
 /// <summary>
 /// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
 /// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why (EndOfSequence, MaxTokens, StopString).
+/// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
+/// step's round trip is transport, queueing and drafting).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record StepVerdict(
@@ -10,4 +12,5 @@ public sealed record StepVerdict(
     [property: Id(1)] long Step,
     [property: Id(2)] int[] AcceptedTokens,
     [property: Id(3)] bool Finished,
-    [property: Id(4)] string? FinishReason);
+    [property: Id(4)] string? FinishReason,
+    [property: Id(5)] double ServerMilliseconds = 0);

@@ -71,6 +71,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         double draftSeconds = 0, waitSeconds = 0;
         int steps = 0, tokens = 0, hits0 = _drafter?.ProactiveHits ?? 0, misses0 = _drafter?.ProactiveMisses ?? 0;
         var stepMs = new List<double>();
+        var serverMs = new List<double>();
         while (_drafter is { Finished: false } drafter)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -93,6 +94,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
                 continue;
             }
             stepMs.Add(step.Elapsed.TotalMilliseconds);
+            serverMs.Add(verdict.ServerMilliseconds);
             waitSeconds += step.Elapsed.TotalSeconds;
             drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
             steps++;
@@ -100,7 +102,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             onTokens?.Invoke(verdict.AcceptedTokens);
         }
         return new ReplyStats(steps, tokens, draftSeconds, waitSeconds, wall.Elapsed.TotalSeconds,
-            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs);
+            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs);
     }
 
     private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, EdgeDrafter drafter, Action preDraft)

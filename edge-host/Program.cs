@@ -1,2 +1,37 @@
-// Placeholder host: the Orleans edge client arrives with the Orleans service issue.
-Console.WriteLine("SpecEdge edge host: not implemented yet.");
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using SpecEdge.Contracts;
+using SpecEdge.EdgeHost;
+
+// Settings: appsettings.json (section Edge), environment (Edge__DraftModel), command line (--draft, --prompt, ... or --Edge:X).
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Configuration.AddCommandLine(args, EdgeHostOptions.Switches);
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Logging.AddFilter("SpecEdge", LogLevel.Information);
+var options = builder.Configuration.GetSection(EdgeHostOptions.Section).Get<EdgeHostOptions>() ?? new EdgeHostOptions();
+builder.Services.Configure<EdgeHostOptions>(builder.Configuration.GetSection(EdgeHostOptions.Section));
+
+builder.UseOrleansClient(client =>
+{
+    client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
+    var gateways = options.Gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(g => IPEndPoint.Parse(g)).ToArray();
+    if (gateways.Length == 0) throw new InvalidOperationException("Edge:Gateways lists no gateway (host:port).");
+    client.UseStaticClustering(gateways);
+    client.AddBroadcastChannel(ChannelNames.Provider);
+    // Keep trying to reach a gateway for a while at start-up instead of failing at once.
+    int attempts = 0;
+    client.UseConnectionRetryFilter(async (exception, cancellation) =>
+    {
+        if (++attempts > 30) return false;
+        Console.Error.WriteLine($"waiting for the cluster at {options.Gateways} ({exception.Message})");
+        await Task.Delay(TimeSpan.FromSeconds(1), cancellation);
+        return true;
+    });
+});
+builder.Services.AddHostedService<ConsoleChat>();
+await builder.Build().RunAsync();

@@ -1,2 +1,50 @@
-// Placeholder host: the Orleans silo arrives with the Orleans service issue.
-Console.WriteLine("SpecEdge silo: not implemented yet.");
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using System.Net;
+using Orleans.Configuration;
+using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Persistence;
+using SpecEdge.Silo;
+
+// Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
+// (e.g. --SpecEdge:TargetModel models/demo/target --Cluster:SiloPort 11112).
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+var cluster = builder.Configuration.GetSection(ClusterSettings.Section).Get<ClusterSettings>() ?? new ClusterSettings();
+string siloName = cluster.SiloName ?? $"{Environment.MachineName}-{cluster.SiloPort}";
+
+builder.UseOrleans(silo =>
+{
+    silo.Configure<ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
+    silo.Configure<SiloOptions>(o => o.SiloName = siloName);
+    switch (cluster.Clustering.ToLowerInvariant())
+    {
+        case "localhost":
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort,
+                cluster.PrimarySiloPort is int primary ? new IPEndPoint(IPAddress.Loopback, primary) : null,
+                cluster.ServiceId, cluster.ClusterId);
+            break;
+        case "redis":
+            if (string.IsNullOrWhiteSpace(cluster.RedisConnectionString))
+                throw new InvalidOperationException("Cluster:Clustering is 'redis' but Cluster:RedisConnectionString is empty.");
+            silo.UseRedisClustering(cluster.RedisConnectionString);
+            silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort);
+            break;
+        default:
+            throw new InvalidOperationException($"Cluster:Clustering '{cluster.Clustering}' is not supported: use 'localhost' or 'redis'.");
+    }
+    bool durable = !string.IsNullOrWhiteSpace(cluster.StorageConnectionString);
+    silo.AddSpecEdge(builder.Configuration, inMemorySessions: !durable);
+    if (durable)
+        silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = cluster.StorageConnectionString!; o.ContainerName = cluster.StorageContainer; });
+});
+builder.Services.AddHostedService<ModelWarmup>();
+
+var host = builder.Build();
+var log = host.Services.GetRequiredService<ILogger<Program>>();
+log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, sessions in {Storage}",
+    siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort,
+    string.IsNullOrWhiteSpace(cluster.StorageConnectionString) ? "memory (not durable)" : $"Azure Blob container '{cluster.StorageContainer}'");
+await host.RunAsync();

@@ -17,12 +17,13 @@ namespace SpecEdge.Grains.Verification;
 [SiloPinnedPlacement, Reentrant]
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
-    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<VerdictMessage> Done);
+    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     private readonly Dictionary<string, long> _lastUse = new();
     private readonly List<Pending> _queue = new();
     private readonly List<int> _batchSizes = new();
+    private readonly List<double> _forwardMs = new();
     private TargetVerifier _verifier = null!;
     private VerifierKey _key;
     private bool _flushing;
@@ -78,8 +79,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
         sequence.Validate(message, _verifier.Model.Config.VocabSize);
-        var verdict = await Enqueue(tree.SessionId, new VerifyWork(sequence, message));
-        return Outcome(tree.SessionId, sequence, verdict);
+        var (verdict, ms) = await Enqueue(tree.SessionId, new VerifyWork(sequence, message));
+        return Outcome(tree.SessionId, sequence, verdict, ms);
     }
 
     public async Task<StepOutcome> DecodeAsync(string sessionId, long step)
@@ -87,8 +88,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var sequence = Get(sessionId);
         if (sequence.Step != step) throw new SessionNotLoadedException($"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
-        var verdict = await Enqueue(sessionId, new DecodeWork(sequence));
-        return Outcome(sessionId, sequence, verdict);
+        var (verdict, ms) = await Enqueue(sessionId, new DecodeWork(sequence));
+        return Outcome(sessionId, sequence, verdict, ms);
     }
 
     public Task CloseAsync(string sessionId)
@@ -99,10 +100,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
     public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Count,
-        _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions));
+        _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray()));
 
-    private static StepOutcome Outcome(string sessionId, TargetSequence sequence, VerdictMessage v) =>
-        new(new StepVerdict(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null), sequence.Rng.Position);
+    private static StepOutcome Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
+        new(new StepVerdict(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null, forwardMs), sequence.Rng.Position);
 
     private TargetSequence Get(string sessionId)
     {
@@ -133,11 +134,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         }
     }
 
-    private Task<VerdictMessage> Enqueue(string sessionId, TargetWork work)
+    private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work)
     {
         if (_queue.Any(p => p.SessionId == sessionId))
             throw new InvalidOperationException($"Session '{sessionId}' already has work queued on verifier {_key}.");
-        var pending = new Pending(sessionId, work, new TaskCompletionSource<VerdictMessage>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously));
         _queue.Add(pending);
         if (!_flushing) _ = FlushAsync();
         return pending.Done.Task;
@@ -155,6 +156,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 _queue.RemoveRange(0, batch.Count);
                 _batchSizes.Add(batch.Count);
                 VerdictMessage[] results;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
                     results = await Task.Run(() => _verifier.Execute(batch.Select(p => p.Work).ToArray()));
@@ -165,7 +167,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                     logger.LogWarning(e, "Verifier {Key}: batch of {Count} failed; retrying items alone", _key, batch.Count);
                     foreach (var item in batch)
                     {
-                        try { item.Done.TrySetResult((await Task.Run(() => _verifier.Execute(new[] { item.Work })))[0]); }
+                        try { item.Done.TrySetResult(((await Task.Run(() => _verifier.Execute(new[] { item.Work })))[0], 0)); }
                         catch (Exception inner) { item.Done.TrySetException(inner); }
                     }
                     continue;
@@ -175,7 +177,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                     batch[0].Done.TrySetException(e);
                     continue;
                 }
-                for (int i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult(results[i]);
+                double ms = clock.Elapsed.TotalMilliseconds;
+                _forwardMs.Add(ms);
+                for (int i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult((results[i], ms));
             }
         }
         finally

@@ -9,4 +9,5 @@ public sealed record VerifierStats(
     [property: Id(3)] int Sessions,
     [property: Id(4)] long KvBytes,
     [property: Id(5)] string Silo,
-    [property: Id(6)] int Evictions);
+    [property: Id(6)] int Evictions,
+    [property: Id(7)] double[] ForwardMilliseconds);

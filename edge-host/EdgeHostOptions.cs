@@ -1,0 +1,45 @@
+namespace SpecEdge.EdgeHost;
+
+/// <summary>
+/// Edge host settings (section <c>Edge</c>; short command-line switches in <see cref="Switches"/>, e.g.
+/// <c>--draft models/demo/draft --prompt "Hello"</c>).
+/// </summary>
+public sealed class EdgeHostOptions
+{
+    public const string Section = "Edge";
+
+    /// <summary>Gateways to connect to, comma-separated host:port.</summary>
+    public string Gateways { get; set; } = "127.0.0.1:30000";
+    public string ClusterId { get; set; } = "specedge";
+    public string ServiceId { get; set; } = "specedge";
+    public string DraftModel { get; set; } = "models/demo/draft";
+    public string Device { get; set; } = "cpu";
+    public string DType { get; set; } = "auto";
+    public int Threads { get; set; } = 1;
+    /// <summary>Conversation to continue; empty starts a new one.</summary>
+    public string? Session { get; set; }
+    public string? EdgeId { get; set; }
+    /// <summary>One-shot mode: send this message, print the reply, exit.</summary>
+    public string? Prompt { get; set; }
+    public double Temperature { get; set; }
+    public int TopK { get; set; }
+    public double TopP { get; set; } = 1.0;
+    public ulong Seed { get; set; }
+    public int MaxNewTokens { get; set; } = 128;
+    /// <summary>Plain continuation instead of the chat template (the demo models are not chat-tuned).</summary>
+    public bool Raw { get; set; }
+    public string? SystemPrompt { get; set; }
+    public bool Proactive { get; set; } = true;
+    public int Budget { get; set; } = 32;
+    public int MaxDepth { get; set; } = 4;
+    public TreeTransport Transport { get; set; } = TreeTransport.Channel;
+
+    public static readonly Dictionary<string, string> Switches = new()
+    {
+        ["--gateways"] = "Edge:Gateways", ["--draft"] = "Edge:DraftModel", ["--device"] = "Edge:Device", ["--dtype"] = "Edge:DType",
+        ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
+        ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
+        ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
+        ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
+    };
+}

@@ -1,0 +1,71 @@
+# Shared helpers of the local-cluster scripts (sourced, not run).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="$ROOT/.local"          # logs, pids and Azurite's data live here (git-ignored)
+mkdir -p "$STATE"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+AZURITE_PORT="${AZURITE_PORT:-10000}"
+AZURITE_CONN="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:${AZURITE_PORT}/devstoreaccount1;"
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+need_tools() {
+  command -v dotnet >/dev/null || { echo "dotnet SDK 10 is required" >&2; exit 1; }
+  command -v node >/dev/null && command -v npm >/dev/null || { log "installing Node.js and npm (apt)"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+}
+
+build() {
+  log "building silo and edge host (Release)"
+  dotnet build "$ROOT/silo/SpecEdge.Silo.csproj" -c Release -v quiet -nologo -clp:ErrorsOnly
+  dotnet build "$ROOT/edge-host/SpecEdge.EdgeHost.csproj" -c Release -v quiet -nologo -clp:ErrorsOnly
+}
+
+start_azurite() {
+  if [ ! -d "$ROOT/tests/azurite/node_modules" ]; then
+    log "installing Azurite (npm ci in tests/azurite)"
+    (cd "$ROOT/tests/azurite" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if (exec 3<>/dev/tcp/127.0.0.1/"$AZURITE_PORT") 2>/dev/null; then log "Azurite already listening on $AZURITE_PORT"; return; fi
+  log "starting Azurite on 127.0.0.1:$AZURITE_PORT (data in .local/azurite, kept across restarts)"
+  mkdir -p "$STATE/azurite"
+  node "$ROOT/tests/azurite/node_modules/azurite/dist/src/blob/main.js" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
+    --location "$STATE/azurite" --skipApiVersionCheck --disableTelemetry --silent >"$STATE/azurite.log" 2>&1 &
+  echo $! >"$STATE/azurite.pid"
+  wait_port "$AZURITE_PORT" 30 Azurite
+}
+
+# start_silo NAME SILO_PORT GATEWAY_PORT [extra args...]
+start_silo() {
+  local name=$1 port=$2 gateway=$3; shift 3
+  log "starting silo $name (silo port $port, gateway $gateway); log in .local/$name.log"
+  (cd "$ROOT" && exec "$ROOT/silo/bin/Release/net10.0/linux-x64/SpecEdge.Silo" \
+    --Cluster:SiloName "$name" --Cluster:SiloPort "$port" --Cluster:GatewayPort "$gateway" \
+    --Cluster:StorageConnectionString "$AZURITE_CONN" "$@") >"$STATE/$name.log" 2>&1 &
+  echo $! >"$STATE/$name.pid"
+  wait_port "$gateway" 120 "silo $name" "$STATE/$name.log"
+}
+
+# wait_port PORT SECONDS WHAT [LOG]
+wait_port() {
+  for _ in $(seq 1 $(( $2 * 4 ))); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+    sleep 0.25
+  done
+  echo "$3 did not open port $1 within $2 s" >&2
+  [ -n "${4:-}" ] && tail -n 30 "$4" >&2
+  return 1
+}
+
+stop_all() {
+  for pidfile in "$STATE"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    local pid; pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+    rm -f "$pidfile"
+  done
+  sleep 1
+}
+
+edge() {
+  (cd "$ROOT" && "$ROOT/edge-host/bin/Release/net10.0/linux-x64/SpecEdge.EdgeHost" "$@")
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: a local SpecEdge cluster with the demo model pair.
+#   Azurite (session storage) + one silo (target model, verifier) + an edge host (draft model) chatting in this terminal.
+# Arguments go to the edge host, e.g.:
+#   bash infra/local/run.sh --prompt "The history of the city" --raw      one-shot reply, then everything stops
+#   bash infra/local/run.sh --session chat-1234                           resume a conversation (it survives restarts)
+# Everything stops when the edge host exits (or on Ctrl+C).
+source "$(dirname "$0")/common.sh"
+need_tools
+trap stop_all EXIT
+build
+start_azurite
+start_silo silo-a 11111 30000 --SpecEdge:TargetModel "$ROOT/models/demo/target"
+log "edge host (draft models/demo/draft) -> gateway 127.0.0.1:30000"
+edge --gateways 127.0.0.1:30000 --draft "$ROOT/models/demo/draft" "$@"
