@@ -119,7 +119,7 @@ public sealed class SessionGrain(
     public async Task<string> ChatAsync(string text)
     {
         await SendUserMessageAsync(text);
-        while (S.Generating) await _changed.Task;
+        while (_chunks.Count == 0 || !_chunks[^1].Final) await _changed.Task;
         return _replyText;
     }
 
@@ -130,7 +130,8 @@ public sealed class SessionGrain(
         {
             var signal = _changed.Task;
             while (next < _chunks.Count) yield return _chunks[next++];
-            if (!S.Generating || (_chunks.Count > 0 && _chunks[^1].Final)) yield break;
+            // End on the final chunk, not on the Generating flag: it drops while the last step is being persisted.
+            if (_chunks.Count > 0 ? _chunks[^1].Final : !S.Generating) yield break;
             await signal;
         }
     }

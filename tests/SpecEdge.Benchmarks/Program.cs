@@ -6,11 +6,15 @@ var options = BenchOptions.Parse(args.Skip(1).ToArray());
 switch (command)
 {
     case "forward": ForwardBenchmark.Run(options); break;
+    case "cluster": await ClusterBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
               forward [--repeats 15] [--prefix 512] [--tree 32] [--batch 8] [--out bench-results/forward.json]
                   Forward time of a ~50M-parameter Qwen3-style model on CPU, fp32 and bf16.
+              cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
+                  Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
+                  concurrent edge clients against one in-process silo (real Orleans, loopback TCP).
             """);
         break;
 }
