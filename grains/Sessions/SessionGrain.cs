@@ -54,8 +54,12 @@ public sealed class SessionGrain(
         if (S.Generating)
         {
             // A reply was in progress when the previous activation died: resume it on the server until an edge returns.
+            // Readers that re-stream from chunk 0 get the part generated before as the first chunk.
             S.AttachedEdge = null;
             _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+            var before = S.Committed.Skip(S.ReplyStart).ToArray();
+            if (before.Length > 0) AddChunk(before, final: false, reason: null);
+            logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, before.Length);
             _serverLoop = RunServerAsync();
         }
         return Task.CompletedTask;

@@ -17,6 +17,9 @@ public class ClusterFixture : IAsyncLifetime
 {
     protected virtual short Silos => 1;
 
+    /// <summary>Adds the session storage; the default keeps sessions in memory.</summary>
+    protected virtual void ConfigureStorage(ISiloBuilder silo) => silo.AddMemoryGrainStorage("sessions");
+
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IClusterClient Client => Cluster.Client;
     public string TargetDir { get; private set; } = "";
@@ -26,7 +29,7 @@ public class ClusterFixture : IAsyncLifetime
     public CausalLm Reference { get; private set; } = null!;
     public ModelHost Models => ((InProcessSiloHandle)Cluster.Silos[0]).ServiceProvider.GetRequiredService<ModelHost>();
 
-    public async Task InitializeAsync()
+    public virtual async Task InitializeAsync()
     {
         TorchSharp.torch.set_num_threads(1);
         string tokenizerDir = Path.Combine(RepoRoot(), "models", "demo", "target");
@@ -44,26 +47,33 @@ public class ClusterFixture : IAsyncLifetime
 
         var builder = new InProcessTestClusterBuilder(Silos);
         string target = TargetDir;
-        builder.ConfigureSilo((_, silo) => silo.AddSpecEdge(o =>
+        builder.ConfigureSilo((_, silo) =>
+        {
+            ConfigureStorage(silo);
+            silo.AddSpecEdge(o =>
         {
             o.TargetModel = target;
             o.MaxBatch = 8;
             o.MaxContextTokens = 512;
             o.MaxTreeNodes = 40;
             o.EdgeLeaseSeconds = 3;
-        }));
+        }, inMemorySessions: false);
+        });
         builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
-        await Cluster.StopAllSilosAsync();
-        await Cluster.DisposeAsync();
-        PerfectDraft.Dispose();
-        UnrelatedDraft.Dispose();
-        Reference.Dispose();
+        if (Cluster is not null)
+        {
+            await Cluster.StopAllSilosAsync();
+            await Cluster.DisposeAsync();
+        }
+        PerfectDraft?.Dispose();
+        UnrelatedDraft?.Dispose();
+        Reference?.Dispose();
     }
 
     /// <summary>The target's own greedy reply to <paramref name="prompt"/> under the silo's stop rules, computed in-process.</summary>
