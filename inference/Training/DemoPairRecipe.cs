@@ -21,7 +21,7 @@ public static class DemoPairRecipe
     {
         public required string CorpusDirectory { get; init; }
         public required string OutputDirectory { get; init; }
-        public TimeSpan TargetTime { get; init; } = TimeSpan.FromMinutes(11);
+        public TimeSpan TargetTime { get; init; } = TimeSpan.FromMinutes(13);
         public TimeSpan DraftTime { get; init; } = TimeSpan.FromMinutes(3);
         public long Seed { get; init; } = 1;
         public int VocabSize { get; init; } = 2048;
@@ -73,7 +73,7 @@ public static class DemoPairRecipe
         {
             foreach (var (name, config, time, lr) in new[]
             {
-                ("target", TargetConfig(tokenizer.VocabSize, eos), o.TargetTime, 2e-3),
+                ("target", TargetConfig(tokenizer.VocabSize, eos), o.TargetTime, 3e-3),
                 ("draft", DraftConfig(tokenizer.VocabSize, eos), o.DraftTime, 3e-3),
             })
             {

@@ -3,7 +3,7 @@ using SpecEdge.Inference.Training;
 using SpecEdge.Tools;
 
 const string Usage = """
-    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 11] [--minutes-draft 3] [--seed 1] [--threads N]
+    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 3] [--seed 1] [--threads N]
              Trains the demo target/draft pair on the Brown corpus and writes DIR/target and DIR/draft.
            SpecEdge.Tools token-cases --model DIR --out FILE [--count 500]
              Writes held-out texts with our token ids for tools/corpus/verify-tokenizer.js.
@@ -31,7 +31,7 @@ var report = DemoPairRecipe.Run(new DemoPairRecipe.Options
 {
     CorpusDirectory = corpus,
     OutputDirectory = Path.GetFullPath(values["out"]),
-    TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 11)),
+    TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 13)),
     DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 3)),
     Seed = (long)Number("seed", 1),
 }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));

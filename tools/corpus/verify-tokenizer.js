@@ -1,8 +1,10 @@
 // Checks a tokenizer.json written by SpecEdge.Tools train-demo against Hugging Face's own tokenizers library:
 // the ids HF gives for held-out Brown sentences must equal the ids our C# encoder produced (ids file written by the
 // caller), and HF's decode must give the sentence back.
-// Usage: node verify-tokenizer.js MODEL_DIR CASES_JSON
-//   CASES_JSON: [{"text": "...", "ids": [..]}, ...]  (from SpecEdge.Tools dump-token-cases)
+// Usage (from the repository root):
+//   dotnet run --project tools/SpecEdge.Tools -c Release -- token-cases --model models/demo/target --out /tmp/cases.json
+//   node tools/corpus/verify-tokenizer.js models/demo/target /tmp/cases.json
+// CASES_JSON: [{"text": "...", "ids": [..]}, ...]; exit code 0 only when every text matches.
 'use strict';
 const fs = require('fs');
 const path = require('path');
