@@ -34,6 +34,22 @@ public sealed class EdgeHostOptions
     public int MaxDepth { get; set; } = 4;
     public TreeTransport Transport { get; set; } = TreeTransport.Channel;
 
+    /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
+    public static readonly string[] Flags = { "--raw", "--proactive" };
+
+    /// <summary>Gives stand-alone flags their implicit "true", since the configuration reader expects a value after each switch.</summary>
+    public static string[] NormalizeArgs(string[] args)
+    {
+        var result = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            result.Add(args[i]);
+            bool valueFollows = i + 1 < args.Length && !args[i + 1].StartsWith("--");
+            if (Flags.Contains(args[i]) && !valueFollows) result.Add("true");
+        }
+        return result.ToArray();
+    }
+
     public static readonly Dictionary<string, string> Switches = new()
     {
         ["--gateways"] = "Edge:Gateways", ["--draft"] = "Edge:DraftModel", ["--device"] = "Edge:Device", ["--dtype"] = "Edge:DType",

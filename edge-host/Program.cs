@@ -8,6 +8,7 @@ using SpecEdge.Contracts;
 using SpecEdge.EdgeHost;
 
 // Settings: appsettings.json (section Edge), environment (Edge__DraftModel), command line (--draft, --prompt, ... or --Edge:X).
+args = EdgeHostOptions.NormalizeArgs(args);
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddCommandLine(args, EdgeHostOptions.Switches);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
