@@ -11,5 +11,9 @@ if [ -f tests/azurite/package.json ] && [ ! -d tests/azurite/node_modules ]; the
   echo "== installing Azurite, the Azure Storage emulator for the grain-storage tests (npm)"
   (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if ! command -v redis-server >/dev/null; then
+  echo "== installing redis-server (apt) for the multi-process failover test"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null; fi
+fi
 echo "== dotnet test"
 dotnet test SpecEdge.Orleans.sln -c Release --logger "console;verbosity=normal" "$@"

@@ -19,4 +19,9 @@ public sealed class ClusterSettings
     /// <summary>Azure Blob connection string for session state; empty keeps sessions in memory.</summary>
     public string? StorageConnectionString { get; set; }
     public string StorageContainer { get; set; } = "specedge-sessions";
+    /// <summary>
+    /// Seconds of missed probes after which a silo is declared dead (0 keeps Orleans' defaults, tens of seconds).
+    /// Small values suit one machine or a LAN; sessions of a dead silo come back elsewhere that much sooner.
+    /// </summary>
+    public double FailureDetectionSeconds { get; set; }
 }

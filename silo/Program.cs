@@ -35,6 +35,15 @@ builder.UseOrleans(silo =>
         default:
             throw new InvalidOperationException($"Cluster:Clustering '{cluster.Clustering}' is not supported: use 'localhost' or 'redis'.");
     }
+    if (cluster.FailureDetectionSeconds > 0)
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            // Probe often, and let a single suspecting silo declare death: a two-silo cluster has only one other voter.
+            o.ProbeTimeout = TimeSpan.FromSeconds(cluster.FailureDetectionSeconds / 2);
+            o.NumMissedProbesLimit = 2;
+            o.NumVotesForDeathDeclaration = 1;
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(Math.Max(1, cluster.FailureDetectionSeconds));
+        });
     bool durable = !string.IsNullOrWhiteSpace(cluster.StorageConnectionString);
     silo.AddSpecEdge(builder.Configuration, inMemorySessions: !durable);
     if (durable)

@@ -14,8 +14,11 @@ public sealed class SpecEdgeSiloOptions
     public string? ServerDraftModel { get; set; }
     /// <summary>Devices this silo owns, one verifier each: "cpu" or e.g. "cuda:0,cuda:1".</summary>
     public string Devices { get; set; } = "cpu";
-    /// <summary>fp32, bf16, fp16 or auto (the checkpoint's own).</summary>
-    public string DType { get; set; } = "auto";
+    /// <summary>
+    /// fp32, bf16, fp16 or auto (the checkpoint's own). fp32 by default: in bf16 a prefill and step-by-step decoding
+    /// round differently, so after a KV rebuild a near-tie can flip a greedy choice (measured with the demo pair).
+    /// </summary>
+    public string DType { get; set; } = "fp32";
     /// <summary>Most trees (or decode steps) verified in one forward.</summary>
     public int MaxBatch { get; set; } = 8;
     /// <summary>KV cache memory per device; sessions beyond it are evicted least-recently-used and re-prefilled on return.</summary>
