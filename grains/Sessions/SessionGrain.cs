@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.BroadcastChannel;
 using Orleans.Concurrency;
 using Orleans.Placement;
+using Orleans.Storage;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Verification;
@@ -280,7 +281,18 @@ public sealed class SessionGrain(
         }
         string delta = AddChunk(v.AcceptedTokens, v.Finished, reason, commit: false);
         if (v.Finished) S.Messages.Add(new ChatTurn("assistant", _replyText + delta));
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (InconsistentStateException e)
+        {
+            // Another activation of this session wrote first (e.g. during a failover): this one is stale. It must not
+            // publish tokens it could not make durable; deactivate so the next call reloads the stored conversation.
+            logger.LogWarning(e, "Session {Session}: stale activation lost a storage race at step {Step}; deactivating", Id, v.Step);
+            DeactivateOnIdle();
+            throw;
+        }
         PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
     }
 

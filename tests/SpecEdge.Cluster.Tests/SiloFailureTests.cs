@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
 using SpecEdge.Persistence.Tests;
 using Xunit;
@@ -13,11 +14,13 @@ public sealed class DurableTwoSiloFixture : ClusterFixture
 {
     private AzuriteFixture? _azurite;
     protected override short Silos => 2;
+    public const string Container = "sessions-under-test";
+    public string StorageConnectionString => _azurite!.ConnectionString;
 
     protected override void ConfigureStorage(ISiloBuilder silo)
     {
         string connection = _azurite!.ConnectionString;
-        silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = "sessions-under-test"; });
+        silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = Container; });
     }
 
     public override async Task InitializeAsync()
@@ -76,6 +79,57 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         var all = (await session.AttachEdgeAsync("reader", observer)).Committed;
         Assert.Equal(f.ReferenceGreedy(all[..turn.CommittedLength], 120), all[turn.CommittedLength..]);
         Assert.Equal(all[turn.CommittedLength..], reply.ToArray());
+    }
+
+    [Fact]
+    public async Task TwoActivationsOfOneSession_RacingOnStorage_NeverBothCommit()
+    {
+        // A second, separate cluster on the same storage container: the same session id is active in both at once,
+        // which is exactly the split-brain a failover can produce.
+        const string id = "raced";
+        var first = f.Client.GetGrain<ISessionGrain>(id);
+        await first.ConfigureAsync(SessionTestHelpers.Greedy(4));
+        await first.ChatAsync("first turn");
+
+        var builder = new InProcessTestClusterBuilder(1);
+        string connection = f.StorageConnectionString, target = f.TargetDir;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = DurableTwoSiloFixture.Container; });
+            silo.AddSpecEdge(o => { o.TargetModel = target; o.MaxContextTokens = 512; }, inMemorySessions: false);
+        });
+        builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));
+        var other = builder.Build();
+        await other.DeployAsync();
+        try
+        {
+            var second = other.Client.GetGrain<ISessionGrain>(id);
+            Assert.Equal(2, (await second.GetAsync()).Messages.Length);   // both activations loaded the same stored state
+
+            var results = await Task.WhenAll(
+                Outcome(() => first.ChatAsync("from activation one")),
+                Outcome(() => second.ChatAsync("from activation two")));
+            output.WriteLine(string.Join(" | ", results));
+            Assert.Equal(1, results.Count(r => r == "ok"));
+            Assert.Contains(results, r => r.Contains("InconsistentState") || r.Contains("ETag") || r.Contains("etag"));
+
+            // What is stored holds exactly one of the two turns.
+            var fresh = f.Client.GetGrain<ISessionGrain>(id);
+            await f.Cluster.DeactivateAsync(fresh);
+            var stored = await fresh.GetAsync();
+            Assert.Equal(1, stored.Messages.Count(m => m.Content.StartsWith("from activation")));
+        }
+        finally
+        {
+            await other.StopAllSilosAsync();
+            await other.DisposeAsync();
+        }
+    }
+
+    private static async Task<string> Outcome(Func<Task<string>> call)
+    {
+        try { await call(); return "ok"; }
+        catch (Exception e) { return e.GetType().Name + ": " + e.Message; }
     }
 
     private sealed class NoopObserver : IEdgeObserver
