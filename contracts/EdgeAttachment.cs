@@ -2,7 +2,8 @@ namespace SpecEdge.Contracts;
 
 /// <summary>
 /// What an edge host needs to start drafting for a session: every committed token, the current step, and whether a
-/// reply is in progress (then the edge should draft at once).
+/// reply is in progress (then the edge should draft at once). <see cref="Temperature"/> tells the edge whether
+/// verification is greedy, which changes what proactive drafting should bet on.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record EdgeAttachment(
@@ -10,4 +11,5 @@ public sealed record EdgeAttachment(
     [property: Id(1)] int[] Committed,
     [property: Id(2)] long Step,
     [property: Id(3)] bool Generating,
-    [property: Id(4)] int VocabSize);
+    [property: Id(4)] int VocabSize,
+    [property: Id(5)] double Temperature = 0);

@@ -49,7 +49,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         if (attachment.VocabSize != _draft.Config.VocabSize)
             throw new InvalidOperationException($"Draft vocabulary ({_draft.Config.VocabSize}) differs from the target's ({attachment.VocabSize}): the models must share a tokenizer.");
         _drafter?.Dispose();
-        _drafter = attachment.Committed.Length > 0 ? new EdgeDrafter(_draft, attachment.Committed, _options, _capacity, attachment.Step) : null;
+        var options = _options with { GreedyVerification = attachment.Temperature <= 0 };
+        _drafter = attachment.Committed.Length > 0 ? new EdgeDrafter(_draft, attachment.Committed, options, _capacity, attachment.Step) : null;
         return attachment;
     }
 

@@ -153,7 +153,7 @@ public sealed class SessionGrain(
         await _serverLoop;   // the server finishes its current step and yields the reply to the edge
         await state.WriteStateAsync();
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
-        return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize);
+        return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature);
     }
 
     public async Task DetachEdgeAsync(string edgeId)

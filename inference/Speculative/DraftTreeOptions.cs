@@ -19,6 +19,11 @@ public sealed record DraftTreeOptions
     /// <summary>Depth of the subtree pre-drafted under the predicted bonus token.</summary>
     public int ProactiveDepth { get; init; } = 3;
     public double ProactiveDecay { get; init; } = 0.95;
+    /// <summary>
+    /// The verifier decodes greedily (temperature 0): proactive drafting then bets on the end of the draft's argmax
+    /// chain instead of the paper's score (see <see cref="EdgeDrafter.PreDraft"/>).
+    /// </summary>
+    public bool GreedyVerification { get; init; }
 
     public void Validate()
     {

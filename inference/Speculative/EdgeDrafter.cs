@@ -31,6 +31,10 @@ public sealed class EdgeDrafter : IDisposable
     public int ProactiveHits { get; private set; }
     public int ProactiveMisses { get; private set; }
 
+    /// <summary>The outstanding bet, for diagnostics: depth and token of the node bet on, and the predicted bonus.</summary>
+    public (int Depth, int NodeToken, int Bonus)? CurrentBet =>
+        _bet is { } b && _search is { } s ? (s.Nodes[b.Leaf].Depth, s.Nodes[b.Leaf].Token, b.Token) : null;
+
     public EdgeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0)
     {
         options.Validate();
@@ -89,8 +93,8 @@ public sealed class EdgeDrafter : IDisposable
     }
 
     /// <summary>
-    /// Proactive drafting, run while the verdict is outstanding: bets on the most likely outcome (the whole path to a
-    /// leaf accepted, bonus v) and drafts a subtree under v, which becomes the next tree on a hit.
+    /// Proactive drafting, run while the verdict is outstanding: bets on the most likely outcome (the path to a node u
+    /// accepted, bonus v) and drafts a subtree under v, which becomes the next tree on a hit.
     /// </summary>
     public void PreDraft()
     {
@@ -100,13 +104,40 @@ public sealed class EdgeDrafter : IDisposable
         var uncomputed = leaves.Where(l => search.Nodes[l].Top is null).Select(l => search.Nodes[l]).ToList();
         if (uncomputed.Count > 0) Compute(search, uncomputed);
 
-        double logDecay = Math.Log(Options.ProactiveDecay);
-        var (leaf, token, _) = leaves
-            .SelectMany(l => search.Nodes[l].Top!.Select(t => (Leaf: l, t.Token, Score: search.Nodes[l].Score + logDecay + t.LogProb)))
-            .MaxBy(x => x.Score);
+        var (leaf, token) = Options.GreedyVerification ? GreedyBet(search) : ScoredBet(search, leaves);
+        if (leaf < 0) return;
         var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[leaf].Pending };
         subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
         _bet = (leaf, token, subtree);
+    }
+
+    /// <summary>
+    /// The paper's bet: over all leaves l and the draft's top tokens v after l, maximise
+    /// <c>s(l) + ln(proactive decay) + log p_draft(v | l)</c> ("the whole path to l is accepted and v is the bonus").
+    /// </summary>
+    private (int Node, int Token) ScoredBet(DraftSearch search, List<int> leaves)
+    {
+        double logDecay = Math.Log(Options.ProactiveDecay);
+        var best = leaves.SelectMany(l => search.Nodes[l].Top!.Select(t => (Node: l, t.Token, Score: search.Nodes[l].Score + logDecay + t.LogProb)))
+            .DefaultIfEmpty((Node: -1, Token: -1, Score: double.NegativeInfinity)).MaxBy(x => x.Score);
+        return (best.Node, best.Token);
+    }
+
+    /// <summary>
+    /// With a greedy verifier the outcome is deterministic, so the likeliest one is where the draft's own argmax chain
+    /// leaves the tree: follow the top token from the root while it is a child; bet on the node reached and its top token.
+    /// Score-based bets favour shallow leaves and almost never hold at temperature 0.
+    /// </summary>
+    private (int Node, int Token) GreedyBet(DraftSearch search)
+    {
+        int node = 0;
+        while (search.Nodes[node].Top is { Length: > 0 } top)
+        {
+            int next = _sent.FirstOrDefault(c => c != 0 && search.Nodes[c].Parent == node && search.Nodes[c].Token == top[0].Token, -1);
+            if (next < 0) return (node, top[0].Token);
+            node = next;
+        }
+        return (-1, -1);
     }
 
     /// <summary>Applies the verify side's answer for the outstanding step: commits tokens and compacts the draft cache.</summary>

@@ -8,6 +8,7 @@ using static SpecEdge.Inference.Tests.Speculative.SpeculativeTestModels;
 namespace SpecEdge.Inference.Tests.Speculative;
 
 /// <summary>Temperature 0: every speculative path must reproduce the target's own greedy decoding token for token.</summary>
+[Collection("speculative")]
 public class LosslessGreedyTests(ITestOutputHelper output)
 {
     private const int Capacity = 256;

@@ -12,6 +12,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// target's logits, and a chi-square goodness-of-fit test at significance 0.001 is applied to the generated samples.
 /// The same test must reject samples of the draft model, which shows it has the power to catch a wrong distribution.
 /// </summary>
+[Collection("speculative")]
 public class LosslessSamplingTests(ITestOutputHelper output)
 {
     private const int Vocab = 6, NewTokens = 3, Samples = 2400;
