@@ -6,11 +6,16 @@ var options = BenchOptions.Parse(args.Skip(1).ToArray());
 switch (command)
 {
     case "forward": ForwardBenchmark.Run(options); break;
+    case "spec": SpeculativeBenchmark.Run(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
               forward [--repeats 15] [--prefix 512] [--tree 32] [--batch 8] [--out bench-results/forward.json]
                   Forward time of a ~50M-parameter Qwen3-style model on CPU, fp32 and bf16.
+              spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
+                   [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
+                  Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
+                  tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency.
             """);
         break;
 }
