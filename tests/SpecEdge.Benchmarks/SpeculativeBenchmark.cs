@@ -55,8 +55,11 @@ public static class SpeculativeBenchmark
         var ratioPrefix = prompts.OrderBy(p => p.Length).ElementAt(prompts.Length / 2);
         double targetFwdMs = ForwardTimer.MedianMs(target, ratioPrefix, tree.Budget + 1);
         double draftFwdMs = ForwardTimer.MedianMs(draft, ratioPrefix, tree.Budget + 1);
+        // On a CPU a forward costs in proportion to its tokens, unlike a memory-bound GPU: verifying a tree is not free.
+        double targetTokenMs = ForwardTimer.MedianMs(target, ratioPrefix, 1);
         Console.WriteLine($"forward of {tree.Budget + 1} tokens on a {ratioPrefix.Length}-token prefix: target {targetFwdMs:F2} ms, " +
-            $"draft {draftFwdMs:F2} ms, ratio {targetFwdMs / draftFwdMs:F2}");
+            $"draft {draftFwdMs:F2} ms, ratio {targetFwdMs / draftFwdMs:F2}; target 1-token forward {targetTokenMs:F2} ms " +
+            $"(a {tree.Budget + 1}-node verify costs {targetFwdMs / targetTokenMs:F1} plain decoding steps)");
 
         var verifier = new TargetVerifier(target);
         var runs = new List<SpecRun>();
@@ -112,7 +115,7 @@ public static class SpeculativeBenchmark
             threads = get_num_threads(), repeats, dtype, format, max_new_tokens = maxNew, prompts = prompts.Length, batches, rtt_ms = rtts,
             target = targetDir, draft = draftDir, target_parameters = targetParams, draft_parameters = draftParams,
             tree_budget = tree.Budget, tree_max_depth = tree.MaxDepth,
-            forward_ms = new { nodes = tree.Budget + 1, prefix = ratioPrefix.Length, target = targetFwdMs, draft = draftFwdMs, ratio = targetFwdMs / draftFwdMs },
+            forward_ms = new { nodes = tree.Budget + 1, prefix = ratioPrefix.Length, target = targetFwdMs, draft = draftFwdMs, ratio = targetFwdMs / draftFwdMs, target_one_token = targetTokenMs },
             prices_dollars_per_hour = new { server = SpecModeResult.ServerDollarsPerHour, edge = SpecModeResult.EdgeDollarsPerHour },
             identical_outputs = mismatches.Count == 0, mismatches,
             results = rows.Select(r => new
