@@ -1,8 +1,5 @@
 namespace SpecEdge.Benchmarks;
 
-/// <summary>Where the draft model runs in a reported mode, which decides whose seconds its compute is.</summary>
-public enum DraftPlacement { None, Server, Edge }
-
 /// <summary>
 /// One row of the speculative-decoding table: a measured <see cref="SpecRun"/> read under one deployment (target-only,
 /// server-only SD, edge-assisted SD). Server-only SD and edge-assisted SD without proactive drafting do the same work,

@@ -2,9 +2,6 @@ using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.Benchmarks;
 
-/// <summary>How a run decodes: target-only, tree SD with drafting only before sending, or tree SD with proactive drafting.</summary>
-public enum DecodeKind { Autoregressive, Speculative, SpeculativeProactive }
-
 /// <summary>
 /// One measured execution of a <see cref="DecodeKind"/> over all prompts at one batch size: the generated tokens per
 /// prompt, target forwards per sequence, proactive statistics, and the component wall-clock times.
