@@ -7,6 +7,7 @@ switch (command)
 {
     case "forward": ForwardBenchmark.Run(options); break;
     case "cluster": await ClusterBenchmark.RunAsync(options); break;
+    case "spec": SpeculativeBenchmark.Run(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -15,6 +16,10 @@ switch (command)
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).
+              spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
+                   [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
+                  Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
+                  tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency.
             """);
         break;
 }
