@@ -106,11 +106,33 @@ public static class ClusterBenchmark
             Console.WriteLine($"| {clients} | {tokens} | {row.wallSeconds:F2} | {row.tokensPerSecond:F1} | {row.meanAccepted:F2} | {row.tokensPerStep:F2} | {row.meanBatch:F2} | {row.proactiveHits}/{row.proactiveBets} |");
         }
 
+        // (3) Resuming a conversation on a new edge host: attach (fetch state, build a fresh draft state), then the
+        //     first verified step of the next reply (includes the draft's catch-up prefill of the whole conversation).
+        var resumeRows = new List<object>();
+        Console.WriteLine();
+        Console.WriteLine("| resume on a new edge | conversation tokens | attach ms | send + first verdict ms |");
+        Console.WriteLine("|---|---|---|---|");
+        for (int i = 0; i < 3; i++)
+        {
+            string sessionId = $"load-{clientCounts[^1]}-{i}";
+            using var fresh = new EdgeSession(client, draft, sessionId, $"new-edge-{i}", new DraftTreeOptions(), capacity: 2048);
+            var attachClock = Stopwatch.StartNew();
+            var attachment = await fresh.AttachAsync();
+            double attachMs = attachClock.Elapsed.TotalMilliseconds;
+            var firstClock = Stopwatch.StartNew();
+            double firstMs = double.NaN;
+            await fresh.SendAsync("And then");
+            await fresh.RunReplyAsync(_ => { if (double.IsNaN(firstMs)) firstMs = firstClock.Elapsed.TotalMilliseconds; });
+            await fresh.DetachAsync();
+            resumeRows.Add(new { session = sessionId, tokens = attachment.Committed.Length, attachMs, firstVerdictMs = firstMs });
+            Console.WriteLine($"| {sessionId} | {attachment.Committed.Length} | {attachMs:F1} | {firstMs:F1} |");
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(new
         {
             benchmark = "cluster", target, draft = draftDir, maxNewTokens = maxNew, loadAverage = File.ReadAllText("/proc/loadavg").Trim(),
-            overhead = overheadRows, channelMinusDirectP50Ms = extra, throughput = throughputRows,
+            overhead = overheadRows, channelMinusDirectP50Ms = extra, throughput = throughputRows, resume = resumeRows,
         }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {outPath}");
         await cluster.StopAllSilosAsync();
