@@ -37,6 +37,9 @@ start_azurite() {
 # start_silo NAME SILO_PORT GATEWAY_PORT [extra args...]
 start_silo() {
   local name=$1 port=$2 gateway=$3; shift 3
+  if (exec 3<>/dev/tcp/127.0.0.1/"$gateway") 2>/dev/null; then
+    echo "port $gateway is already in use (another silo still running? see .local/*.pid)" >&2; return 1
+  fi
   log "starting silo $name (silo port $port, gateway $gateway); log in .local/$name.log"
   (cd "$ROOT" && exec "$ROOT/silo/bin/Release/net10.0/linux-x64/SpecEdge.Silo" \
     --Cluster:SiloName "$name" --Cluster:SiloPort "$port" --Cluster:GatewayPort "$gateway" \
@@ -57,13 +60,19 @@ wait_port() {
 }
 
 stop_all() {
-  for pidfile in "$STATE"/*.pid; do
+  local pids=()
+  # Silos and edges first, while Redis and Azurite are still there for their graceful shutdown.
+  for pidfile in $(ls "$STATE"/*.pid 2>/dev/null | grep -v -e redis -e azurite) "$STATE/redis.pid" "$STATE/azurite.pid"; do
     [ -e "$pidfile" ] || continue
     local pid; pid=$(cat "$pidfile")
-    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; fi
+    if kill -0 "$pid" 2>/dev/null; then kill "$pid" 2>/dev/null || true; pids+=("$pid"); fi
     rm -f "$pidfile"
   done
-  sleep 1
+  # Wait for a clean shutdown (silos leave the cluster gracefully), then insist: a straggler would hold the ports.
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
 }
 
 edge() {
