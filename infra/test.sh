@@ -22,9 +22,8 @@ dotnet test SpecEdge.Orleans.sln -c Release --logger "console;verbosity=normal" 
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over all test assemblies.
-passed=$(grep -E '^\s+Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -E '^\s+Failed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
-skipped=$(grep -E '^\s+Skipped: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
+count() { awk -v key="$1:" '$1 == key && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }
+passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -24,6 +24,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private readonly List<Pending> _queue = new();
     private readonly List<int> _batchSizes = new();
     private readonly List<double> _forwardMs = new();
+    private List<Pending> _running = new();
     private TargetVerifier _verifier = null!;
     private VerifierKey _key;
     private bool _flushing;
@@ -121,7 +122,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         long budget = (long)models.Options.KvMemoryMb << 20;
         long perSequence = 2L * _verifier.Model.Config.NumHiddenLayers * _verifier.Model.Config.NumKeyValueHeads
             * models.Options.MaxContextTokens * _verifier.Model.Config.HeadDim * _verifier.Model.Weights.embed_tokens.ElementSize;
-        var busy = _queue.Select(p => p.SessionId).ToHashSet();
+        // Never evict a sequence that is queued or inside the forward running right now.
+        var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
         while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
         {
             var victim = _sequences.Keys.Where(k => !busy.Contains(k)).OrderBy(k => _lastUse.GetValueOrDefault(k)).FirstOrDefault();
@@ -154,6 +156,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             {
                 var batch = _queue.Take(models.Options.MaxBatch).ToList();
                 _queue.RemoveRange(0, batch.Count);
+                _running = batch;
                 _batchSizes.Add(batch.Count);
                 VerdictMessage[] results;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -185,6 +188,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         finally
         {
             _flushing = false;
+            _running = new();
         }
     }
 }

@@ -17,6 +17,12 @@ public class ClusterFixture : IAsyncLifetime
 {
     protected virtual short Silos => 1;
 
+    /// <summary>Adjusts the silos' model options (e.g. a server-side draft, a small KV budget).</summary>
+    protected virtual void ConfigureModels(SpecEdgeSiloOptions options) { }
+
+    /// <summary>Directory of the unrelated draft model (usable as a server-side draft).</summary>
+    public string UnrelatedDraftDir { get; private set; } = "";
+
     /// <summary>Adds the session storage; the default keeps sessions in memory.</summary>
     protected virtual void ConfigureStorage(ISiloBuilder silo) => silo.AddMemoryGrainStorage("sessions");
 
@@ -41,6 +47,7 @@ public class ClusterFixture : IAsyncLifetime
         };
         TargetDir = WriteModel(config, seed: 11, tokenizerDir);
         string unrelatedDir = WriteModel(config with { NumHiddenLayers = 1 }, seed: 12, tokenizerDir);
+        UnrelatedDraftDir = unrelatedDir;
         PerfectDraft = CausalLm.Load(TargetDir);
         UnrelatedDraft = CausalLm.Load(unrelatedDir);
         Reference = CausalLm.Load(TargetDir);
@@ -57,6 +64,7 @@ public class ClusterFixture : IAsyncLifetime
             o.MaxContextTokens = 512;
             o.MaxTreeNodes = 40;
             o.EdgeLeaseSeconds = 3;
+            ConfigureModels(o);
         }, inMemorySessions: false);
         });
         builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider));

@@ -17,6 +17,14 @@ public sealed class DurableTwoSiloFixture : ClusterFixture
     public const string Container = "sessions-under-test";
     public string StorageConnectionString => _azurite!.ConnectionString;
 
+    // Server-side speculative decoding (the silo drafts for itself when no edge is attached), and a KV budget of 1 MB:
+    // about 7 of the test model's 512-token caches per verifier, so busy sessions get evicted and rebuilt.
+    protected override void ConfigureModels(SpecEdgeSiloOptions options)
+    {
+        options.ServerDraftModel = UnrelatedDraftDir;
+        options.KvMemoryMb = 1;
+    }
+
     protected override void ConfigureStorage(ISiloBuilder silo)
     {
         string connection = _azurite!.ConnectionString;
@@ -123,6 +131,32 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         {
             await other.StopAllSilosAsync();
             await other.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task EvictedKvCaches_AreRebuiltTransparently_AndServerSideDraftingStaysExact()
+    {
+        var sessions = Enumerable.Range(0, 20).Select(i => f.Client.GetGrain<ISessionGrain>($"evict-{i}")).ToArray();
+        foreach (var s in sessions) await s.ConfigureAsync(SessionTestHelpers.Greedy(8));
+        for (int turn = 0; turn < 2; turn++)
+            await Task.WhenAll(sessions.Select((s, i) => s.ChatAsync(SessionTestHelpers.Prompts[(i + turn) % SessionTestHelpers.Prompts.Length])));
+
+        int evictions = 0;
+        foreach (var silo in f.Cluster.Silos)
+            evictions += (await f.Client.GetGrain<SpecEdge.Grains.Verification.IVerifierBatchGrain>(new SpecEdge.Grains.Verification.VerifierKey(silo.Name, 0).ToString()).GetStatsAsync()).Evictions;
+        output.WriteLine($"evictions: {evictions}");
+        Assert.True(evictions > 0, "20 sessions on two verifiers with room for ~7 each must evict");
+
+        // Every second turn (served after its cache may have been evicted, drafted on the server) equals greedy.
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NoopObserver());
+        foreach (var s in sessions)
+        {
+            var all = (await s.AttachEdgeAsync("reader", observer)).Committed;
+            await s.DetachEdgeAsync("reader");
+            var header = f.Models.Tokenizer.Encode("<|im_start|>assistant\n");
+            int replyStart = Enumerable.Range(header.Length, all.Length - header.Length + 1).Last(end => all.AsSpan(end - header.Length, header.Length).SequenceEqual(header));
+            Assert.Equal(f.ReferenceGreedy(all[..replyStart], 8), all[replyStart..]);
         }
     }
 
