@@ -82,7 +82,6 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         {
             var all = await CommittedTokensAsync($"batch-{i}");
             var snapshot = await sessions[i].GetAsync();
-            int replyTokens = f.Models.Tokenizer.Encode(snapshot.Messages[^1].Content).Length; // only for the message
             Assert.Equal(replies[i], snapshot.Messages[^1].Content);
             var prompt = PromptOf(all);
             Assert.Equal(f.ReferenceGreedy(prompt, 20), all[prompt.Length..]);
@@ -101,7 +100,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     private async Task<int[]> CommittedTokensAsync(string sessionId)
     {
         // An edge attachment is the public way to read all committed tokens.
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullObserver());
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
         var attachment = await f.Client.GetGrain<ISessionGrain>(sessionId).AttachEdgeAsync("reader", observer);
         await f.Client.GetGrain<ISessionGrain>(sessionId).DetachEdgeAsync("reader");
         return attachment.Committed;
@@ -114,10 +113,4 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         return tokens.ToArray();
     }
 
-    private sealed class NullObserver : IEdgeObserver
-    {
-        public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
-        public Task OnRejected(TreeRejection rejection) => Task.CompletedTask;
-        public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
-    }
 }

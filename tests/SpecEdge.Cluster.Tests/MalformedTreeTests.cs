@@ -8,12 +8,6 @@ namespace SpecEdge.Cluster.Tests;
 [Collection(ClusterCollection.Name)]
 public class MalformedTreeTests(ClusterFixture f)
 {
-    private sealed class Recorder : IEdgeObserver
-    {
-        public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
-        public Task OnRejected(TreeRejection rejection) => Task.CompletedTask;
-        public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
-    }
 
     [Fact]
     public async Task MalformedTrees_AreRefusedWithClearErrors_AndNothingIsLost()
@@ -24,7 +18,7 @@ public class MalformedTreeTests(ClusterFixture f)
         const string id = "attacked";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(16));
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new Recorder());
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
         await session.AttachEdgeAsync("edge-a", observer);
         var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[1]);
         var attachment = await session.AttachEdgeAsync("edge-a", observer);

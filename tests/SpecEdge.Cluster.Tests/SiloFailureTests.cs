@@ -83,7 +83,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         Assert.Equal(turn.CommittedLength + reply.Count, final.CommittedTokens);
 
         // The reply (before and after the failure) equals the target's greedy continuation of the prompt.
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NoopObserver());
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
         var all = (await session.AttachEdgeAsync("reader", observer)).Committed;
         Assert.Equal(f.ReferenceGreedy(all[..turn.CommittedLength], 120), all[turn.CommittedLength..]);
         Assert.Equal(all[turn.CommittedLength..], reply.ToArray());
@@ -149,7 +149,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         Assert.True(evictions > 0, "20 sessions on two verifiers with room for ~7 each must evict");
 
         // Every second turn (served after its cache may have been evicted, drafted on the server) equals greedy.
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NoopObserver());
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
         foreach (var s in sessions)
         {
             var all = (await s.AttachEdgeAsync("reader", observer)).Committed;
@@ -166,10 +166,4 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         catch (Exception e) { return e.GetType().Name + ": " + e.Message; }
     }
 
-    private sealed class NoopObserver : IEdgeObserver
-    {
-        public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
-        public Task OnRejected(TreeRejection rejection) => Task.CompletedTask;
-        public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
-    }
 }
