@@ -18,7 +18,7 @@ public sealed class EdgeDrafter : IDisposable
     private DraftSearch? _search;          // the tree of the outstanding step
     private int[] _sent = Array.Empty<int>();  // message index -> search index
     private List<int> _catchUpPending = new(); // pending indices of committed tokens computed along with the root
-    private (int Leaf, int Token, DraftSearch Subtree)? _bet;   // proactive pre-draft for the outstanding step
+    private (int Node, int Token, DraftSearch Subtree)? _bet;   // proactive bet: deepest accepted node, bonus, pre-drafted subtree
     private DraftSearch? _carried;         // pre-drafted subtree that won its bet: the start of the next tree
 
     public DraftTreeOptions Options { get; }
@@ -33,7 +33,7 @@ public sealed class EdgeDrafter : IDisposable
 
     /// <summary>The outstanding bet, for diagnostics: depth and token of the node bet on, and the predicted bonus.</summary>
     public (int Depth, int NodeToken, int Bonus)? CurrentBet =>
-        _bet is { } b && _search is { } s ? (s.Nodes[b.Leaf].Depth, s.Nodes[b.Leaf].Token, b.Token) : null;
+        _bet is { } b && _search is { } s ? (s.Nodes[b.Node].Depth, s.Nodes[b.Node].Token, b.Token) : null;
 
     public EdgeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0)
     {
@@ -104,11 +104,11 @@ public sealed class EdgeDrafter : IDisposable
         var uncomputed = leaves.Where(l => search.Nodes[l].Top is null).Select(l => search.Nodes[l]).ToList();
         if (uncomputed.Count > 0) Compute(search, uncomputed);
 
-        var (leaf, token) = Options.GreedyVerification ? GreedyBet(search) : ScoredBet(search, leaves);
-        if (leaf < 0) return;
-        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[leaf].Pending };
+        var (node, token) = Options.GreedyVerification ? GreedyBet(search) : ScoredBet(search, leaves);
+        if (node < 0) return;
+        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
         subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
-        _bet = (leaf, token, subtree);
+        _bet = (node, token, subtree);
     }
 
     /// <summary>
@@ -169,7 +169,7 @@ public sealed class EdgeDrafter : IDisposable
             commit.Add(search.Nodes[s].Pending);
         }
         bool allComputed = commit.Count == _catchUpPending.Count + path.Count;
-        if (_bet is { } bet && !Finished && allComputed && matched == tokens.Length - 1 && path[^1] == bet.Leaf && tokens[^1] == bet.Token)
+        if (_bet is { } bet && !Finished && allComputed && matched == tokens.Length - 1 && path[^1] == bet.Node && tokens[^1] == bet.Token)
         {
             // Hit: the pre-drafted subtree is rooted at the new last committed token. Move its KV, don't recompute it.
             var keep = bet.Subtree.Nodes.Where(n => n.Pending >= 0).ToList();
