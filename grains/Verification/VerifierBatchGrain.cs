@@ -127,7 +127,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
         {
             var victim = _sequences.Keys.Where(k => !busy.Contains(k)).OrderBy(k => _lastUse.GetValueOrDefault(k)).FirstOrDefault();
-            if (victim is null) break;
+            if (victim is null)
+            {
+                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB exceeded ({Count} sequences, all busy); evicting later", _key, models.Options.KvMemoryMb, _sequences.Count + 1);
+                break;
+            }
             _sequences.Remove(victim, out var evicted);
             evicted!.Dispose();
             _lastUse.Remove(victim);

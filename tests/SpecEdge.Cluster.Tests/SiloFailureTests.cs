@@ -139,11 +139,14 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
     {
         var sessions = Enumerable.Range(0, 20).Select(i => f.Client.GetGrain<ISessionGrain>($"evict-{i}")).ToArray();
         foreach (var s in sessions) await s.ConfigureAsync(SessionTestHelpers.Greedy(8));
+        // One conversation at a time: a verifier only evicts idle caches, so under full concurrency the budget is
+        // soft; sequential turns make the evictions certain.
         for (int turn = 0; turn < 2; turn++)
-            await Task.WhenAll(sessions.Select((s, i) => s.ChatAsync(SessionTestHelpers.Prompts[(i + turn) % SessionTestHelpers.Prompts.Length])));
+            for (int i = 0; i < sessions.Length; i++)
+                await sessions[i].ChatAsync(SessionTestHelpers.Prompts[(i + turn) % SessionTestHelpers.Prompts.Length]);
 
         int evictions = 0;
-        foreach (var silo in f.Cluster.Silos)
+        foreach (var silo in f.Cluster.Silos.Where(s => s.IsActive))   // another test of this class may kill a silo
             evictions += (await f.Client.GetGrain<SpecEdge.Grains.Verification.IVerifierBatchGrain>(new SpecEdge.Grains.Verification.VerifierKey(silo.Name, 0).ToString()).GetStatsAsync()).Evictions;
         output.WriteLine($"evictions: {evictions}");
         Assert.True(evictions > 0, "20 sessions on two verifiers with room for ~7 each must evict");
