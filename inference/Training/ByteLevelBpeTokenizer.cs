@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Tokenization;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json.Nodes;

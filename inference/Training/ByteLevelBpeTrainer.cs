@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Tokenization;
 namespace SpecEdge.Inference.Training;
 
 /// <summary>
