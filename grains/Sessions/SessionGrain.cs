@@ -38,6 +38,7 @@ public sealed class SessionGrain(
     private readonly List<ReplyChunk> _chunks = new();
     private StreamingDetokenizer? _detokenizer;
     private string _replyText = "";
+    private string _heldBack = "";
     private TaskCompletionSource _changed = NewSignal();
 
     private string Id => this.GetPrimaryKeyString();
@@ -59,7 +60,7 @@ public sealed class SessionGrain(
             S.AttachedEdge = null;
             _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
             var before = S.Committed.Skip(S.ReplyStart).ToArray();
-            if (before.Length > 0) AddChunk(before, final: false, reason: null);
+            if (before.Length > 0) PublishChunk(before, Visible(Detokenize(before, final: false), final: false), final: false, reason: null);
             logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, before.Length);
             _serverLoop = RunServerAsync();
         }
@@ -104,6 +105,7 @@ public sealed class SessionGrain(
 
         _chunks.Clear();
         _replyText = "";
+        _heldBack = "";
         _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
         _serverDrafter?.Dispose();
         _serverDrafter = null;
@@ -256,7 +258,7 @@ public sealed class SessionGrain(
         {
             logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
             S.Generating = false;
-            AddChunk(Array.Empty<int>(), final: true, reason: "Error: " + e.Message);
+            PublishChunk(Array.Empty<int>(), Visible(Detokenize(Array.Empty<int>(), final: true), final: true), final: true, reason: "Error: " + e.Message);
         }
         finally
         {
@@ -279,7 +281,7 @@ public sealed class SessionGrain(
             S.Generating = false;
             reason = v.FinishReason;
         }
-        string delta = AddChunk(v.AcceptedTokens, v.Finished, reason, commit: false);
+        string delta = Visible(Detokenize(v.AcceptedTokens, v.Finished), v.Finished);
         if (v.Finished) S.Messages.Add(new ChatTurn("assistant", _replyText + delta));
         try
         {
@@ -296,36 +298,39 @@ public sealed class SessionGrain(
         PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
     }
 
-    private string AddChunk(int[] tokens, bool final, string? reason, bool commit = true)
+    /// <summary>New text for <paramref name="tokens"/>; never half a character, except what <paramref name="final"/> flushes.</summary>
+    private string Detokenize(int[] tokens, bool final)
     {
         _detokenizer ??= new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
-        string text = _detokenizer.Push(tokens) + (final ? _detokenizer.Flush() : "");
-        if (commit) PublishChunk(tokens, text, final, reason);
-        return text;
+        return _detokenizer.Push(tokens) + (final ? _detokenizer.Flush() : "");
+    }
+
+    /// <summary>
+    /// What readers may see of new text: a tail that could still grow into a stop string is held back until it either
+    /// does (then it and what follows are dropped) or cannot any more. So no reader ever sees part of a stop string.
+    /// </summary>
+    private string Visible(string delta, bool final)
+    {
+        string text = _heldBack + delta;
+        var stops = S.Settings.StopStrings;
+        if (final)
+        {
+            _heldBack = "";
+            return StopCriteria.TrimAtStopString(text, stops);
+        }
+        int hold = 0;
+        foreach (var stop in stops)
+            for (int n = Math.Min(stop.Length - 1, text.Length); n > hold; n--)
+                if (text.AsSpan(text.Length - n).SequenceEqual(stop.AsSpan(0, n))) { hold = n; break; }
+        _heldBack = text[(text.Length - hold)..];
+        return text[..(text.Length - hold)];
     }
 
     private void PublishChunk(int[] tokens, string text, bool final, string? reason)
     {
-        if (final)
-        {
-            // Drop a stop string from what the reader sees (its tokens stay committed).
-            string full = _replyText + text;
-            string trimmed = StopTrim(full);
-            text = trimmed.Length >= _replyText.Length ? trimmed[_replyText.Length..] : "";
-        }
         _replyText += text;
         _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, reason));
         Signal();
-    }
-
-    private string StopTrim(string text)
-    {
-        foreach (var stop in S.Settings.StopStrings)
-        {
-            int at = text.IndexOf(stop, StringComparison.Ordinal);
-            if (at >= 0) text = text[..at];
-        }
-        return text;
     }
 
     private async Task CheckEdgeLeaseAsync(CancellationToken cancellationToken)

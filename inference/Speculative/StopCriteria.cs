@@ -36,11 +36,14 @@ public sealed record StopCriteria(IReadOnlyCollection<int> EosTokenIds, int MaxN
         return incoming.Count >= room ? (incoming.Count, FinishReason.MaxTokens) : (incoming.Count, FinishReason.None);
     }
 
-    /// <summary>The text of a reply with the stop string (and what follows it) removed.</summary>
-    public string TrimStopString(string text)
+    /// <summary>
+    /// <paramref name="text"/> cut before the earliest stop string (what a reader should see; the tokens that completed
+    /// the stop string stay committed).
+    /// </summary>
+    public static string TrimAtStopString(string text, IReadOnlyList<string>? stopStrings)
     {
-        if (StopStrings is null) return text;
-        int cut = StopStrings.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+        if (stopStrings is null) return text;
+        int cut = stopStrings.Where(x => x.Length > 0).Select(x => text.IndexOf(x, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
         return cut >= 0 ? text[..cut] : text;
     }
 }

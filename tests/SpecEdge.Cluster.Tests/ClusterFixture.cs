@@ -94,6 +94,19 @@ public class ClusterFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Where each assistant reply begins in a ChatML conversation's tokens: just after every
+    /// "&lt;|im_start|&gt;assistant\n" header, in order. The tokens before a reply are its prompt.
+    /// </summary>
+    public int[] ReplyStarts(int[] committed)
+    {
+        var header = Models.Tokenizer.Encode("<|im_start|>assistant\n");
+        var starts = Enumerable.Range(header.Length, Math.Max(0, committed.Length - header.Length + 1))
+            .Where(end => committed.AsSpan(end - header.Length, header.Length).SequenceEqual(header)).ToArray();
+        if (starts.Length == 0) throw new InvalidOperationException("no assistant header in the committed tokens");
+        return starts;
+    }
+
     private static string WriteModel(ModelConfig config, long seed, string tokenizerDir)
     {
         string dir = Path.Combine(Path.GetTempPath(), "specedge-cluster-tests", $"{seed}-{Guid.NewGuid():N}");

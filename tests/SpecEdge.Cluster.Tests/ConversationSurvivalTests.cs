@@ -38,8 +38,10 @@ public class ConversationSurvivalTests(ClusterFixture f)
         var all = second.Committed.ToArray();
         var snapshot = await session.GetAsync();
         Assert.Equal(4, snapshot.Messages.Length);
-        int secondPromptEnd = all.Length - ReplyLength(all, afterFirstTurn);
-        var firstPrompt = FirstPrompt(all, afterFirstTurn);
+        var starts = f.ReplyStarts(all);
+        Assert.Equal(2, starts.Length);
+        int secondPromptEnd = starts[1];
+        var firstPrompt = all[..starts[0]];
         Assert.Equal(f.ReferenceGreedy(firstPrompt, 20), all[firstPrompt.Length..afterFirstTurn]);
         Assert.Equal(f.ReferenceGreedy(all[..secondPromptEnd], 20), all[secondPromptEnd..]);
     }
@@ -71,22 +73,5 @@ public class ConversationSurvivalTests(ClusterFixture f)
         Assert.Null(snapshot.AttachedEdge);
         Assert.Equal(f.ReferenceGreedy(prompt, 30), tokens.ToArray());
         Assert.Equal(prompt.Length + tokens.Count, snapshot.CommittedTokens);
-    }
-
-    private int ReplyLength(int[] all, int from)
-    {
-        // The second prompt ends with the last assistant header.
-        var header = f.Models.Tokenizer.Encode("<|im_start|>assistant\n");
-        for (int end = all.Length; end >= from + header.Length; end--)
-            if (all.AsSpan(end - header.Length, header.Length).SequenceEqual(header)) return all.Length - end;
-        throw new InvalidOperationException("no assistant header after the first turn");
-    }
-
-    private int[] FirstPrompt(int[] all, int limit)
-    {
-        var header = f.Models.Tokenizer.Encode("<|im_start|>assistant\n");
-        for (int end = header.Length; end <= limit; end++)
-            if (all.AsSpan(end - header.Length, header.Length).SequenceEqual(header)) return all[..end];
-        throw new InvalidOperationException("no assistant header in the first turn");
     }
 }

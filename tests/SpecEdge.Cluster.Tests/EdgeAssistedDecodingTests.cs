@@ -55,6 +55,30 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task StopString_EndsTheReply_AndIsNotShown()
+    {
+        // Learn the unconstrained greedy reply, then stop on a piece from its middle (it may span two steps' chunks:
+        // no part of it may reach the reader).
+        var free = f.Client.GetGrain<ISessionGrain>("stop-free");
+        await free.ConfigureAsync(SessionTestHelpers.Greedy(30));
+        string full = await free.ChatAsync(SessionTestHelpers.Prompts[7]);
+        Assert.True(full.Length > 12, $"reply too short to pick a stop string: '{full}'");
+        string stop = full.Substring(full.Length / 2, 3);
+        string expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
+
+        var stopped = f.Client.GetGrain<ISessionGrain>("stop-cut");
+        await stopped.ConfigureAsync(SessionTestHelpers.Greedy(30) with { StopStrings = new[] { stop } });
+        string reply = await stopped.ChatAsync(SessionTestHelpers.Prompts[7]);
+        var snapshot = await stopped.GetAsync();
+        output.WriteLine($"full: [{full}]\nstop: [{stop}]\nreply: [{reply}]");
+        Assert.Equal(expected, reply);
+        Assert.Equal(expected, snapshot.Messages[^1].Content);
+        var chunks = new List<ReplyChunk>();
+        await foreach (var chunk in stopped.StreamReplyAsync()) chunks.Add(chunk);
+        Assert.Equal("StopString", chunks[^1].FinishReason);
+    }
+
+    [Fact]
     public async Task Backend_StreamsTheReplyAsItIsGenerated()
     {
         var session = f.Client.GetGrain<ISessionGrain>("backend-stream");
@@ -83,18 +107,9 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
             var all = await CommittedTokensAsync($"batch-{i}");
             var snapshot = await sessions[i].GetAsync();
             Assert.Equal(replies[i], snapshot.Messages[^1].Content);
-            var prompt = PromptOf(all);
+            var prompt = all[..f.ReplyStarts(all)[0]];
             Assert.Equal(f.ReferenceGreedy(prompt, 20), all[prompt.Length..]);
         }
-    }
-
-    private int[] PromptOf(int[] committed)
-    {
-        // The single-turn prompt ends with the assistant header "<|im_start|>assistant\n".
-        var header = f.Models.Tokenizer.Encode("<|im_start|>assistant\n");
-        for (int end = header.Length; end <= committed.Length; end++)
-            if (committed.AsSpan(end - header.Length, header.Length).SequenceEqual(header)) return committed[..end];
-        throw new InvalidOperationException("no assistant header in the committed tokens");
     }
 
     private async Task<int[]> CommittedTokensAsync(string sessionId)
