@@ -3,6 +3,8 @@ namespace SpecEdge.Contracts;
 /// <summary>
 /// Sampling and stopping settings of a conversation. Temperature 0 is greedy decoding (the target's exact greedy text).
 /// With <see cref="UseChatTemplate"/> off, user text is appended raw (plain continuation, useful for base models).
+/// <see cref="Seed"/> decides every sample at temperature &gt; 0: the same seed gives the same reply on every path
+/// (edge-assisted or not, any draft, after a handoff or a failover). Left null, the session picks a random one.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record GenerationSettings
@@ -10,7 +12,7 @@ public sealed record GenerationSettings
     [Id(0)] public double Temperature { get; init; }
     [Id(1)] public int TopK { get; init; }
     [Id(2)] public double TopP { get; init; } = 1.0;
-    [Id(3)] public ulong Seed { get; init; }
+    [Id(3)] public ulong? Seed { get; init; }
     [Id(4)] public int MaxNewTokens { get; init; } = 128;
     [Id(5)] public string[] StopStrings { get; init; } = Array.Empty<string>();
     [Id(6)] public bool UseChatTemplate { get; init; } = true;

@@ -1,6 +1,9 @@
 namespace SpecEdge.Contracts;
 
-/// <summary>A read-only view of a conversation.</summary>
+/// <summary>
+/// A read-only view of a conversation. <see cref="Seed"/> is the sampling seed in force (the caller's, or the random
+/// one the session chose): configuring it again reproduces the conversation's samples.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SessionSnapshot(
     [property: Id(0)] string SessionId,
@@ -9,4 +12,5 @@ public sealed record SessionSnapshot(
     [property: Id(3)] long Step,
     [property: Id(4)] string? AttachedEdge,
     [property: Id(5)] bool Generating,
-    [property: Id(6)] string? Silo);
+    [property: Id(6)] string? Silo,
+    [property: Id(7)] ulong? Seed = null);

@@ -24,7 +24,7 @@ public sealed class EdgeHostOptions
     public double Temperature { get; set; }
     public int TopK { get; set; }
     public double TopP { get; set; } = 1.0;
-    public ulong Seed { get; set; }
+    public ulong? Seed { get; set; }
     public int MaxNewTokens { get; set; } = 128;
     /// <summary>Plain continuation instead of the chat template (the demo models are not chat-tuned).</summary>
     public bool Raw { get; set; }

@@ -73,9 +73,9 @@ public sealed class SessionGrain(
     public async Task ConfigureAsync(GenerationSettings settings)
     {
         if (settings.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(settings), $"MaxNewTokens must be positive (got {settings.MaxNewTokens}).");
-        new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed).Validate();
+        new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed ?? 0).Validate();
         if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
-        S.Settings = settings;
+        S.Settings = WithSeed(settings);
         await state.WriteStateAsync();
     }
 
@@ -83,13 +83,14 @@ public sealed class SessionGrain(
     {
         if (S.Generating) throw new InvalidOperationException($"Session '{Id}' is still generating a reply.");
         ArgumentException.ThrowIfNullOrEmpty(text);
+        if (S.Settings.Seed is null) S.Settings = WithSeed(S.Settings);   // persisted with the turn below
         var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
         // The verifier learns the turn first; only then does it become part of the persisted conversation.
         var committed = S.Committed.Concat(appended).ToArray();
-        var opening = new SequenceSnapshot(committed, committed.Length, S.Settings, S.Step, S.RngPosition, Generating: true);
+        var opening = new SequenceSnapshot(committed, committed.Length, S.Settings, S.Step, Generating: true);
         if (!_verifierLoaded || S.Committed.Count == 0) await _verifier.OpenAsync(Id, opening);
         else
         {
@@ -144,7 +145,7 @@ public sealed class SessionGrain(
     }
 
     public Task<SessionSnapshot> GetAsync() => Task.FromResult(new SessionSnapshot(Id, S.Messages.ToArray(), S.Committed.Count,
-        S.Step, S.AttachedEdge, S.Generating, silo.Name));
+        S.Step, S.AttachedEdge, S.Generating, silo.Name, S.Settings.Seed));
 
     public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
     {
@@ -207,7 +208,7 @@ public sealed class SessionGrain(
             await EnsureVerifierAsync();
             var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
             await CommitAsync(outcome);
-            return (outcome.Verdict, null);
+            return (outcome, null);
         }
         catch (ArgumentException e)   // InvalidDraftException and friends: the tree was refused, nothing changed
         {
@@ -229,7 +230,7 @@ public sealed class SessionGrain(
             while (S.Generating && S.AttachedEdge is null)
             {
                 _stepInFlight = true;
-                StepOutcome outcome;
+                StepVerdict outcome;
                 try
                 {
                     await EnsureVerifierAsync();
@@ -240,7 +241,7 @@ public sealed class SessionGrain(
                         var drafter = _serverDrafter;
                         var message = await Task.Run(drafter.BuildTree);
                         outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
-                        drafter.ApplyVerdict(new VerdictMessage(outcome.Verdict.Step, outcome.Verdict.AcceptedTokens, outcome.Verdict.Finished));
+                        drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished));
                     }
                     else
                     {
@@ -268,13 +269,11 @@ public sealed class SessionGrain(
     }
 
     /// <summary>Applies a verifier outcome: commit, persist (before anyone sees it as final), then publish.</summary>
-    private async Task CommitAsync(StepOutcome outcome)
+    private async Task CommitAsync(StepVerdict v)
     {
-        var v = outcome.Verdict;
         if (v.Step != S.Step) throw new InvalidOperationException($"Verifier answered step {v.Step} while session '{Id}' is at step {S.Step}.");
         S.Committed.AddRange(v.AcceptedTokens);
         S.Step = v.Step + 1;
-        S.RngPosition = outcome.RngPosition;
         string? reason = null;
         if (v.Finished)
         {
@@ -370,7 +369,14 @@ public sealed class SessionGrain(
 
     private async Task CallVerifierAsync(Func<Task> call) => await CallVerifierAsync(async () => { await call(); return 0; });
 
-    private SequenceSnapshot Snapshot() => new(S.Committed.ToArray(), S.ReplyStart, S.Settings, S.Step, S.RngPosition, S.Generating);
+    private SequenceSnapshot Snapshot() => new(S.Committed.ToArray(), S.ReplyStart, S.Settings, S.Step, S.Generating);
+
+    /// <summary>
+    /// The caller's seed, or a fresh random one: a known default (0) would let anyone predict every sample, and a seed
+    /// fixed per conversation is what makes its replies reproducible on every path.
+    /// </summary>
+    private static GenerationSettings WithSeed(GenerationSettings settings) =>
+        settings.Seed is null ? settings with { Seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) } : settings;
 
     private void Signal()
     {

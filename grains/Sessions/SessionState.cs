@@ -12,7 +12,7 @@ public sealed class SessionState
     [Id(1)] public List<int> Committed { get; set; } = new();
     [Id(2)] public GenerationSettings Settings { get; set; } = new();
     [Id(3)] public long Step { get; set; }
-    [Id(4)] public long RngPosition { get; set; }
+    // Id 4 held an RNG position until sampling draws were keyed by position; never reuse it.
     [Id(5)] public string? AttachedEdge { get; set; }
     [Id(6)] public bool Generating { get; set; }
     /// <summary>Index in <see cref="Committed"/> where the current (or last) reply begins.</summary>

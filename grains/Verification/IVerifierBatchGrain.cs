@@ -16,10 +16,10 @@ public interface IVerifierBatchGrain : IGrainWithStringKey
     Task StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted);
 
     /// <summary>Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus.</summary>
-    Task<StepOutcome> VerifyAsync(TreeSubmission tree);
+    Task<StepVerdict> VerifyAsync(TreeSubmission tree);
 
     /// <summary>One plain decoding step (server-side decoding without a draft).</summary>
-    Task<StepOutcome> DecodeAsync(string sessionId, long step);
+    Task<StepVerdict> DecodeAsync(string sessionId, long step);
 
     Task CloseAsync(string sessionId);
 

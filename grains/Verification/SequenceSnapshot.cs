@@ -4,7 +4,7 @@ namespace SpecEdge.Grains.Verification;
 
 /// <summary>
 /// Everything a verifier needs to (re)build a session's sequence: committed tokens, where the current reply began,
-/// the settings, the step number and the RNG position. Sent when a verifier meets a session for the first time, or
+/// the settings (with the resolved seed) and the step number. Sent when a verifier meets a session for the first time, or
 /// after it lost the session's KV cache (restart, eviction).
 /// </summary>
 [GenerateSerializer, Immutable]
@@ -13,5 +13,4 @@ public sealed record SequenceSnapshot(
     [property: Id(1)] int ReplyStart,
     [property: Id(2)] GenerationSettings Settings,
     [property: Id(3)] long Step,
-    [property: Id(4)] long RngPosition,
     [property: Id(5)] bool Generating);

@@ -55,8 +55,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var s = snapshot.Settings;
         var cache = _verifier.Model.NewCache(models.Options.MaxContextTokens);
         var sequence = new TargetSequence(cache, snapshot.Committed, snapshot.ReplyStart,
-            new SamplingParams(s.Temperature, s.TopK, s.TopP, s.Seed), models.StopCriteria(s.MaxNewTokens, s.StopStrings),
-            snapshot.RngPosition, snapshot.Step) { MaxTreeNodes = models.Options.MaxTreeNodes };
+            Sampling(s), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step) { MaxTreeNodes = models.Options.MaxTreeNodes };
         _sequences[sessionId] = sequence;
         Touch(sessionId);
         await Enqueue(sessionId, new PrefillWork(sequence));
@@ -69,12 +68,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new SessionNotLoadedException($"Verifier holds {sequence.Committed.Count} tokens of session '{sessionId}', the session {expectedCommitted}.");
         if (sequence.Committed.Count + appended.Length + 1 > sequence.Cache.Capacity)
             throw new InvalidOperationException($"The conversation would exceed {sequence.Cache.Capacity} tokens (MaxContextTokens).");
-        sequence.StartTurn(appended, models.StopCriteria(settings.MaxNewTokens, settings.StopStrings),
-            new SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed));
+        sequence.StartTurn(appended, models.StopCriteria(settings.MaxNewTokens, settings.StopStrings), Sampling(settings));
         await Enqueue(sessionId, new PrefillWork(sequence));
     }
 
-    public async Task<StepOutcome> VerifyAsync(TreeSubmission tree)
+    public async Task<StepVerdict> VerifyAsync(TreeSubmission tree)
     {
         var sequence = Get(tree.SessionId);
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
@@ -84,7 +82,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return Outcome(tree.SessionId, sequence, verdict, ms);
     }
 
-    public async Task<StepOutcome> DecodeAsync(string sessionId, long step)
+    public async Task<StepVerdict> DecodeAsync(string sessionId, long step)
     {
         var sequence = Get(sessionId);
         if (sequence.Step != step) throw new SessionNotLoadedException($"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
@@ -103,8 +101,12 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Count,
         _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray()));
 
-    private static StepOutcome Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
-        new(new StepVerdict(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null, forwardMs), sequence.Rng.Position);
+    private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
+        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null, forwardMs);
+
+    /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
+    private static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
+        s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed."));
 
     private TargetSequence Get(string sessionId)
     {

@@ -8,9 +8,14 @@ namespace SpecEdge.Inference.Sampling;
 /// </summary>
 public static class Sampler
 {
-    /// <summary>One token per row of <paramref name="logits"/> [n, vocab] (fp32).</summary>
-    public static int[] SampleRows(Tensor logits, SamplingParams p, SampleRng rng)
+    /// <summary>
+    /// One token per row of <paramref name="logits"/> [n, vocab]; row <c>r</c> predicts the token at absolute position
+    /// <paramref name="positions"/>[r] of the conversation and is decided by the draw for that position.
+    /// </summary>
+    public static int[] SampleRows(Tensor logits, SamplingParams p, IReadOnlyList<long> positions)
     {
+        if (positions.Count != logits.shape[0])
+            throw new ArgumentException($"{logits.shape[0]} logit rows but {positions.Count} positions.", nameof(positions));
         if (p.IsGreedy)
         {
             using var arg = logits.argmax(-1);
@@ -20,16 +25,20 @@ public static class Sampler
         using var cpu = logits.to_type(ScalarType.Float32).cpu().contiguous();
         var all = cpu.data<float>().ToArray();
         var result = new int[rows];
-        for (int r = 0; r < rows; r++) result[r] = Sample(all.AsSpan(r * vocab, vocab), p, rng);
+        var rng = new SampleRng(p.Seed);
+        for (int r = 0; r < rows; r++) result[r] = Sample(all.AsSpan(r * vocab, vocab), p, rng.At(positions[r]));
         return result;
     }
 
-    /// <summary>Draws one token from <paramref name="logits"/> under <paramref name="p"/>.</summary>
-    public static int Sample(ReadOnlySpan<float> logits, SamplingParams p, SampleRng rng)
+    /// <summary>
+    /// The token that the uniform draw <paramref name="u"/> in [0, 1) picks from <paramref name="logits"/> under
+    /// <paramref name="p"/> (inverse CDF over token ids): a deterministic function of (logits, settings, u).
+    /// </summary>
+    public static int Sample(ReadOnlySpan<float> logits, SamplingParams p, double u)
     {
         if (p.IsGreedy) return ArgMax(logits);
         var probs = Probabilities(logits, p);
-        double u = rng.NextDouble(), cumulative = 0;
+        double cumulative = 0;
         int last = 0;
         for (int i = 0; i < probs.Length; i++)
         {

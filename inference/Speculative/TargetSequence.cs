@@ -4,9 +4,10 @@ using SpecEdge.Inference.Sampling;
 namespace SpecEdge.Inference.Speculative;
 
 /// <summary>
-/// The verify side's state of one sequence: committed tokens, the target KV cache, sampling settings and RNG, and the
-/// step counter. Invariant between steps: the cache holds every committed token but the last, which is the root of
-/// the next tree (or the next input of plain decoding) and has no KV yet.
+/// The verify side's state of one sequence: committed tokens, the target KV cache, sampling settings and the step
+/// counter. Sampling needs no RNG state: draws are keyed by (seed, position), see <see cref="SampleRng"/>.
+/// Invariant between steps: the cache holds every committed token but the last, which is the root of the next tree
+/// (or the next input of plain decoding) and has no KV yet.
 /// </summary>
 public sealed class TargetSequence : IDisposable
 {
@@ -19,7 +20,6 @@ public sealed class TargetSequence : IDisposable
     public IReadOnlyList<int> Generated => _committed.Skip(PromptLength).ToList();
     public int GeneratedCount => _committed.Count - PromptLength;
     public SamplingParams Sampling { get; private set; }
-    public SampleRng Rng { get; private set; }
     public StopCriteria Stop { get; private set; }
     public long Step { get; private set; }
     public FinishReason Finish { get; private set; }
@@ -27,7 +27,7 @@ public sealed class TargetSequence : IDisposable
     /// <summary>Largest tree (nodes besides the root) this sequence accepts.</summary>
     public int MaxTreeNodes { get; init; } = 256;
 
-    public TargetSequence(KvCache cache, IReadOnlyList<int> committed, int promptLength, SamplingParams sampling, StopCriteria stop, long rngPosition = 0, long step = 0)
+    public TargetSequence(KvCache cache, IReadOnlyList<int> committed, int promptLength, SamplingParams sampling, StopCriteria stop, long step = 0)
     {
         if (committed.Count == 0) throw new ArgumentException("A sequence needs at least one token (e.g. BOS or the prompt).");
         sampling.Validate();
@@ -35,7 +35,6 @@ public sealed class TargetSequence : IDisposable
         _committed = committed.ToList();
         PromptLength = promptLength;
         Sampling = sampling;
-        Rng = new SampleRng(sampling.Seed, rngPosition);
         Stop = stop;
         Step = step;
     }
@@ -82,7 +81,6 @@ public sealed class TargetSequence : IDisposable
         {
             sampling.Validate();
             Sampling = sampling;
-            Rng = new SampleRng(sampling.Seed, Rng.Position);
         }
         _committed.AddRange(prompt);
         PromptLength = _committed.Count;

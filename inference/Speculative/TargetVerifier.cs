@@ -86,7 +86,13 @@ public sealed class TargetVerifier(CausalLm target)
                 {
                     case VerifyWork v:
                         {
-                            var samples = Sampler.SampleRows(rows!, sequence.Sampling, sequence.Rng);
+                            // Lossless and unsteerable: every node at depth d is sampled with the draw of the same
+                            // absolute position (committed + d), so whichever node the accepted path passes through
+                            // there, the token emitted at that position is the inverse-CDF sample of the target's
+                            // distribution at the accepted prefix with that position's draw. That is exactly what
+                            // target-only decoding with this seed emits, token by token; the draft only decides how
+                            // many of those tokens one forward confirms, never which ones.
+                            var samples = Sampler.SampleRows(rows!, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count));
                             var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
                             sequence.Cache.Compact(new[] { 0 }.Concat(path).ToArray());
                             long step = sequence.Step;
@@ -96,7 +102,7 @@ public sealed class TargetVerifier(CausalLm target)
                         }
                     case DecodeWork:
                         {
-                            int token = Sampler.SampleRows(rows!, sequence.Sampling, sequence.Rng)[0];
+                            int token = Sampler.SampleRows(rows!, sequence.Sampling, new long[] { sequence.Committed.Count })[0];
                             long step = sequence.Step;
                             verdicts[i] = new VerdictMessage(step, sequence.Commit(new[] { token }), sequence.Finished);
                             break;
@@ -108,5 +114,17 @@ public sealed class TargetVerifier(CausalLm target)
             }
         }
         return verdicts;
+    }
+
+    /// <summary>
+    /// The absolute position each node's sample decides: node <c>u</c> at depth <c>d</c> stands for the token at
+    /// <c>committed - 1 + d</c>, so its logits predict position <c>committed + d</c>.
+    /// </summary>
+    internal static long[] NodePositions(IReadOnlyList<int> parents, int committed)
+    {
+        var positions = new long[parents.Count];
+        positions[0] = committed;
+        for (int u = 1; u < parents.Count; u++) positions[u] = positions[parents[u]] + 1;
+        return positions;
     }
 }

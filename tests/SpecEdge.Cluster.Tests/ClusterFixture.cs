@@ -85,11 +85,19 @@ public class ClusterFixture : IAsyncLifetime
     }
 
     /// <summary>The target's own greedy reply to <paramref name="prompt"/> under the silo's stop rules, computed in-process.</summary>
-    public int[] ReferenceGreedy(int[] prompt, int maxNewTokens)
+    public int[] ReferenceGreedy(int[] prompt, int maxNewTokens) => ReferenceReply(prompt, new GenerationSettings { MaxNewTokens = maxNewTokens, Seed = 0 });
+
+    /// <summary>
+    /// The target's own reply to <paramref name="prompt"/> under <paramref name="settings"/> (which must carry a seed)
+    /// and the silo's stop rules: target-only decoding in-process, the reference every path must equal at any temperature.
+    /// </summary>
+    public int[] ReferenceReply(int[] prompt, GenerationSettings settings)
     {
+        var sampling = new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP,
+            settings.Seed ?? throw new ArgumentException("A reference sample needs the session's seed."));
         lock (Reference)
         {
-            var request = new GenerationRequest(prompt, Inference.Sampling.SamplingParams.Greedy, Models.StopCriteria(maxNewTokens, Array.Empty<string>()));
+            var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
             return AutoregressiveDecoder.Generate(new TargetVerifier(Reference), new[] { request }, capacity: 512)[0].Tokens;
         }
     }

@@ -16,14 +16,18 @@ internal static class SessionTestHelpers
 
     public static GenerationSettings Greedy(int maxNewTokens = 24) => new() { Temperature = 0, MaxNewTokens = maxNewTokens };
 
+    /// <summary>Sampling at temperature 0.9 with nucleus 0.95 and a fixed seed: replies that vary with the seed only.</summary>
+    public static GenerationSettings Sampled(ulong seed, int maxNewTokens = 24) => new() { Temperature = 0.9, TopP = 0.95, Seed = seed, MaxNewTokens = maxNewTokens };
+
     /// <summary>Runs one edge-assisted reply and returns the tokens of the reply and the prompt the session used.</summary>
     public static async Task<(int[] Reply, int[] Prompt, ReplyStats Stats)> EdgeReplyAsync(ClusterFixture f, string sessionId, string text,
-        CausalLm draft, bool proactive, TreeTransport transport = TreeTransport.Channel, int maxNewTokens = 24)
+        CausalLm draft, bool proactive, TreeTransport transport = TreeTransport.Channel, int maxNewTokens = 24,
+        GenerationSettings? settings = null, DraftTreeOptions? tree = null)
     {
         var session = f.Client.GetGrain<ISessionGrain>(sessionId);
-        await session.ConfigureAsync(Greedy(maxNewTokens));
+        await session.ConfigureAsync(settings ?? Greedy(maxNewTokens));
         using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId,
-            new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4, Proactive = proactive }, capacity: 600, transport);
+            (tree ?? new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }) with { Proactive = proactive }, capacity: 600, transport);
         await edge.AttachAsync();
         await edge.SendAsync(text);
         int replyStart = edge.Committed.Count;

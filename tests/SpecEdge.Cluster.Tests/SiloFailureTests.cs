@@ -47,46 +47,62 @@ public sealed class DurableTwoSiloFixture : ClusterFixture
 public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output) : IClassFixture<DurableTwoSiloFixture>
 {
     [Fact]
-    public async Task KillingTheSiloOfABusySession_ResumesTheReplyOnTheSurvivor_AndItEqualsGreedy()
+    public async Task KillingTheSiloOfBusySessions_ResumesTheirRepliesOnTheSurvivor_GreedyAndSampledAlike()
     {
-        const string id = "survivor";
-        var session = f.Client.GetGrain<ISessionGrain>(id);
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(120));
-        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[0]);
+        // Two busy sessions on one silo: one greedy, one sampling at temperature 0.9 with a seed.
+        var settings = new[] { SessionTestHelpers.Greedy(120), SessionTestHelpers.Sampled(seed: 99, 120) };
+        var ids = new string?[2];
+        string? home = null;
+        for (int k = 0; ids[1] is null; k++)
+        {
+            string candidate = $"survivor-{k}";
+            string silo = (await f.Client.GetGrain<ISessionGrain>(candidate).GetAsync()).Silo!;
+            if (ids[0] is null) (ids[0], home) = (candidate, silo);
+            else if (silo == home) ids[1] = candidate;
+        }
+        var sessions = ids.Select(id => f.Client.GetGrain<ISessionGrain>(id)).ToArray();
+        var turns = new TurnStarted[2];
+        for (int i = 0; i < 2; i++)
+        {
+            await sessions[i].ConfigureAsync(settings[i]);
+            turns[i] = await sessions[i].SendUserMessageAsync(SessionTestHelpers.Prompts[i]);
+        }
 
-        // Let a few steps commit, then kill the silo that hosts the session (and its verifier, and its KV cache).
+        // Let a few steps commit, then kill the silo that hosts both (and its verifier, and its KV caches).
         int seen = 0;
-        await foreach (var chunk in session.StreamReplyAsync())
+        await foreach (var chunk in sessions[0].StreamReplyAsync())
             if (++seen == 5) break;
-        var beforeKill = await session.GetAsync();
-        Assert.True(beforeKill.Generating, "the reply must still be in progress when its silo dies");
-        string doomed = beforeKill.Silo!;
-        var handle = (InProcessSiloHandle)f.Cluster.Silos.Single(s => s.Name == doomed);
+        var beforeKill = await Task.WhenAll(sessions.Select(s => s.GetAsync()));
+        Assert.All(beforeKill, b => Assert.True(b.Generating, $"the reply of {b.SessionId} must still be in progress when its silo dies"));
+        var handle = (InProcessSiloHandle)f.Cluster.Silos.Single(s => s.Name == home);
         var clock = Stopwatch.StartNew();
         await f.Cluster.KillSiloAsync(handle);
 
-        // The next call reactivates the session on the surviving silo from blob storage; it rebuilds its KV cache by prefill.
-        SessionSnapshot snapshot = null!;
-        for (int attempt = 0; ; attempt++)
+        for (int i = 0; i < 2; i++)
         {
-            try { snapshot = await session.GetAsync(); break; }
-            catch (Exception e) when (attempt < 60) { output.WriteLine($"waiting: {e.GetType().Name}"); await Task.Delay(500); }
+            // The next call reactivates the session on the surviving silo from blob storage; it rebuilds its KV cache by prefill.
+            SessionSnapshot snapshot = null!;
+            for (int attempt = 0; ; attempt++)
+            {
+                try { snapshot = await sessions[i].GetAsync(); break; }
+                catch (Exception e) when (attempt < 60) { output.WriteLine($"waiting: {e.GetType().Name}"); await Task.Delay(500); }
+            }
+            var comeback = clock.Elapsed;
+            Assert.NotEqual(home, snapshot.Silo);
+
+            var reply = new List<int>();
+            await foreach (var chunk in sessions[i].StreamReplyAsync()) reply.AddRange(chunk.Tokens);
+            output.WriteLine($"{ids[i]} (temperature {settings[i].Temperature}): killed {home} with {beforeKill[i].CommittedTokens - turns[i].CommittedLength} reply tokens committed; back on {snapshot.Silo} {comeback.TotalSeconds:F2}s after the kill; reply {reply.Count} tokens");
+            var final = await sessions[i].GetAsync();
+            Assert.False(final.Generating);
+            Assert.Equal(turns[i].CommittedLength + reply.Count, final.CommittedTokens);
+
+            // The reply (before and after the failure) equals target-only decoding of the prompt with the session's seed.
+            var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
+            var all = (await sessions[i].AttachEdgeAsync("reader", observer)).Committed;
+            Assert.Equal(f.ReferenceReply(all[..turns[i].CommittedLength], settings[i] with { Seed = final.Seed }), all[turns[i].CommittedLength..]);
+            Assert.Equal(all[turns[i].CommittedLength..], reply.ToArray());
         }
-        var comeback = clock.Elapsed;
-        Assert.NotEqual(doomed, snapshot.Silo);
-
-        var reply = new List<int>();
-        await foreach (var chunk in session.StreamReplyAsync()) reply.AddRange(chunk.Tokens);
-        output.WriteLine($"killed {doomed} with {beforeKill.CommittedTokens - turn.CommittedLength} reply tokens committed; session back on {snapshot.Silo} {comeback.TotalSeconds:F2}s after the kill; reply {reply.Count} tokens");
-        var final = await session.GetAsync();
-        Assert.False(final.Generating);
-        Assert.Equal(turn.CommittedLength + reply.Count, final.CommittedTokens);
-
-        // The reply (before and after the failure) equals the target's greedy continuation of the prompt.
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
-        var all = (await session.AttachEdgeAsync("reader", observer)).Committed;
-        Assert.Equal(f.ReferenceGreedy(all[..turn.CommittedLength], 120), all[turn.CommittedLength..]);
-        Assert.Equal(all[turn.CommittedLength..], reply.ToArray());
     }
 
     [Fact]
@@ -138,7 +154,9 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
     public async Task EvictedKvCaches_AreRebuiltTransparently_AndServerSideDraftingStaysExact()
     {
         var sessions = Enumerable.Range(0, 20).Select(i => f.Client.GetGrain<ISessionGrain>($"evict-{i}")).ToArray();
-        foreach (var s in sessions) await s.ConfigureAsync(SessionTestHelpers.Greedy(8));
+        // Every other session samples with a seed: a rebuilt cache must not change which sample it commits either.
+        var settings = sessions.Select((_, i) => i % 2 == 0 ? SessionTestHelpers.Greedy(8) : SessionTestHelpers.Sampled(seed: 500 + (ulong)i, 8)).ToArray();
+        for (int i = 0; i < sessions.Length; i++) await sessions[i].ConfigureAsync(settings[i]);
         // One conversation at a time: a verifier only evicts idle caches, so under full concurrency the budget is
         // soft; sequential turns make the evictions certain.
         for (int turn = 0; turn < 2; turn++)
@@ -151,14 +169,14 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         output.WriteLine($"evictions: {evictions}");
         Assert.True(evictions > 0, "20 sessions on two verifiers with room for ~7 each must evict");
 
-        // Every second turn (served after its cache may have been evicted, drafted on the server) equals greedy.
+        // Every second turn (served after its cache may have been evicted, drafted on the server) equals target-only decoding.
         var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
-        foreach (var s in sessions)
+        for (int i = 0; i < sessions.Length; i++)
         {
-            var all = (await s.AttachEdgeAsync("reader", observer)).Committed;
-            await s.DetachEdgeAsync("reader");
+            var all = (await sessions[i].AttachEdgeAsync("reader", observer)).Committed;
+            await sessions[i].DetachEdgeAsync("reader");
             int replyStart = f.ReplyStarts(all)[^1];
-            Assert.Equal(f.ReferenceGreedy(all[..replyStart], 8), all[replyStart..]);
+            Assert.Equal(f.ReferenceReply(all[..replyStart], settings[i] with { Seed = (await sessions[i].GetAsync()).Seed }), all[replyStart..]);
         }
     }
 

@@ -11,7 +11,7 @@ public class SamplerTests
     [Fact]
     public void Greedy_PicksArgMaxAndLowestIdOnTies()
     {
-        Assert.Equal(2, Sampler.Sample(new float[] { 0, 1, 3, 3 }, SamplingParams.Greedy, new SampleRng(0)));
+        Assert.Equal(2, Sampler.Sample(new float[] { 0, 1, 3, 3 }, SamplingParams.Greedy, 0.5));
     }
 
     [Fact]
@@ -42,16 +42,31 @@ public class SamplerTests
     }
 
     [Fact]
-    public void SeededDraws_AreReproducibleAndResumable()
+    public void Draws_AreKeyedBySeedAndPositionOnly()
     {
-        var settings = new SamplingParams(Temperature: 1);
         var a = new SampleRng(42);
-        var first = Enumerable.Range(0, 50).Select(_ => Sampler.Sample(Logits, settings, a)).ToArray();
-        var b = new SampleRng(42);
-        Assert.Equal(first, Enumerable.Range(0, 50).Select(_ => Sampler.Sample(Logits, settings, b)).ToArray());
-        var resumed = new SampleRng(42, position: 20);
-        Assert.Equal(first[20..], Enumerable.Range(0, 30).Select(_ => Sampler.Sample(Logits, settings, resumed)).ToArray());
-        Assert.NotEqual(first, Enumerable.Range(0, 50).Select(_ => Sampler.Sample(Logits, settings, new SampleRng(43))).ToArray());
+        var forward = Enumerable.Range(0, 200).Select(i => a.At(i)).ToArray();
+        // Any order of asking, any other instance: the draw for a position never changes.
+        var backward = Enumerable.Range(0, 200).Reverse().Select(i => new SampleRng(42).At(i)).Reverse().ToArray();
+        Assert.Equal(forward, backward);
+        Assert.All(forward, u => Assert.InRange(u, 0.0, 0.9999999999));
+        Assert.Equal(200, forward.Distinct().Count());
+        // Another seed (even a neighbouring one) gives other draws at the same positions.
+        var other = Enumerable.Range(0, 200).Select(i => new SampleRng(43).At(i)).ToArray();
+        Assert.True(forward.Zip(other).Count(x => x.First == x.Second) == 0, "seeds 42 and 43 share draws");
+        Assert.InRange(forward.Average(), 0.4, 0.6);
+    }
+
+    [Fact]
+    public void SampleRows_UsesTheDrawOfEachRowsPosition()
+    {
+        var settings = new SamplingParams(Temperature: 1, Seed: 9);
+        using var logits = TorchSharp.torch.tensor(Logits.Concat(Logits).Concat(Logits).ToArray()).reshape(3, Logits.Length);
+        var rows = Sampler.SampleRows(logits, settings, new long[] { 5, 5, 17 });
+        var rng = new SampleRng(9);
+        Assert.Equal(Sampler.Sample(Logits, settings, rng.At(5)), rows[0]);
+        Assert.Equal(rows[0], rows[1]);   // same position, same logits: same token, whatever the row
+        Assert.Equal(Sampler.Sample(Logits, settings, rng.At(17)), rows[2]);
     }
 
     [Fact]
@@ -61,7 +76,7 @@ public class SamplerTests
         var rng = new SampleRng(7);
         var counts = new int[4];
         const int n = 40000;
-        for (int i = 0; i < n; i++) counts[Sampler.Sample(Logits, settings, rng)]++;
+        for (int i = 0; i < n; i++) counts[Sampler.Sample(Logits, settings, rng.At(i))]++;
         Assert.Equal(0, counts[3]);
         // expected 0.5/0.9, 0.25/0.9, 0.15/0.9; 5 standard errors at n=40000 is < 0.013
         Assert.InRange(counts[0] / (double)n, 0.5 / 0.9 - 0.013, 0.5 / 0.9 + 0.013);
