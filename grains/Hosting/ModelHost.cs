@@ -13,6 +13,7 @@ namespace SpecEdge.Grains.Hosting;
 public sealed class ModelHost : IDisposable
 {
     private readonly CausalLm[] _targets;
+    private readonly DeviceWorker[] _workers;
 
     public SpecEdgeSiloOptions Options { get; }
     public HfTokenizer Tokenizer { get; }
@@ -32,6 +33,7 @@ public sealed class ModelHost : IDisposable
         if (devices.Length == 0) throw new InvalidOperationException("SpecEdge:Devices lists no device.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         _targets = devices.Select(d => CausalLm.Load(Options.TargetModel, Options.DType, d)).ToArray();
+        _workers = devices.Select(d => new DeviceWorker(d)).ToArray();
         Tokenizer = HfTokenizer.Load(Options.TargetModel);
         ChatFormat = ChatFormat.For(Tokenizer);
         if (Options.ServerDraftModel is { Length: > 0 } draftDir)
@@ -53,12 +55,16 @@ public sealed class ModelHost : IDisposable
 
     public CausalLm Target(int device) => _targets[device];
 
+    /// <summary>The thread that runs all model work of <paramref name="device"/> (the server draft lives on device 0).</summary>
+    public DeviceWorker Worker(int device) => _workers[device];
+
     /// <summary>Stop criteria for a reply under <paramref name="maxNewTokens"/> and <paramref name="stopStrings"/>.</summary>
     public StopCriteria StopCriteria(int maxNewTokens, IReadOnlyList<string> stopStrings) =>
         new(StopTokenIds, maxNewTokens, stopStrings, ids => Tokenizer.Decode(ids, skipSpecialTokens: true));
 
     public void Dispose()
     {
+        foreach (var w in _workers) w.Dispose();
         foreach (var t in _targets) t.Dispose();
         ServerDraft?.Dispose();
     }

@@ -31,6 +31,10 @@ public sealed class SpecEdgeSiloOptions
     public double EdgeLeaseSeconds { get; set; } = 5;
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
     public int Threads { get; set; }
+    /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>
+    public int MaxQueuedSteps { get; set; } = 256;
+    /// <summary>A step that waited this long for the device fails instead of running late.</summary>
+    public double QueueTimeoutSeconds { get; set; } = 30;
 
     public void Validate()
     {
@@ -44,5 +48,7 @@ public sealed class SpecEdgeSiloOptions
         if (MaxContextTokens < 16) throw new InvalidOperationException($"SpecEdge:MaxContextTokens must be at least 16 (got {MaxContextTokens}).");
         if (MaxTreeNodes < 1) throw new InvalidOperationException($"SpecEdge:MaxTreeNodes must be at least 1 (got {MaxTreeNodes}).");
         if (KvMemoryMb < 1) throw new InvalidOperationException($"SpecEdge:KvMemoryMb must be positive (got {KvMemoryMb}).");
+        if (MaxQueuedSteps < MaxBatch) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) (got {MaxQueuedSteps}).");
+        if (!(QueueTimeoutSeconds > 0)) throw new InvalidOperationException($"SpecEdge:QueueTimeoutSeconds must be positive (got {QueueTimeoutSeconds}).");
     }
 }

@@ -225,6 +225,7 @@ public sealed class SessionGrain(
     private async Task RunServerAsync()
     {
         await Task.Yield();
+        int failedWrites = 0;
         try
         {
             while (S.Generating && S.AttachedEdge is null)
@@ -239,9 +240,10 @@ public sealed class SessionGrain(
                         _serverDrafter ??= new EdgeDrafter(draft, S.Committed, new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false },
                             models.Options.MaxContextTokens + 2 * models.Options.MaxTreeNodes, S.Step);
                         var drafter = _serverDrafter;
-                        var message = await Task.Run(drafter.BuildTree);
+                        // On the device thread: the server draft model is shared by every session of this silo.
+                        var message = await models.Worker(0).RunAsync(drafter.BuildTree);
                         outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
-                        drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished));
+                        await models.Worker(0).RunAsync(() => { drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished)); return 0; });
                     }
                     else
                     {
@@ -252,13 +254,27 @@ public sealed class SessionGrain(
                 {
                     _stepInFlight = false;
                 }
-                await CommitAsync(outcome);
+                try
+                {
+                    await CommitAsync(outcome);
+                    failedWrites = 0;
+                }
+                catch (Exception e) when (e is not InconsistentStateException && ++failedWrites < 3)
+                {
+                    // Rolled back to the durable state (see CommitAsync): redo the step from there after a pause.
+                    _serverDrafter?.Dispose();
+                    _serverDrafter = null;
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * failedWrites));
+                }
             }
         }
         catch (Exception e)
         {
             logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
             S.Generating = false;
+            // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
+            try { await state.WriteStateAsync(); }
+            catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
             PublishChunk(Array.Empty<int>(), Visible(Detokenize(Array.Empty<int>(), final: true), final: true), final: true, reason: "Error: " + e.Message);
         }
         finally
@@ -272,6 +288,7 @@ public sealed class SessionGrain(
     private async Task CommitAsync(StepVerdict v)
     {
         if (v.Step != S.Step) throw new InvalidOperationException($"Verifier answered step {v.Step} while session '{Id}' is at step {S.Step}.");
+        int committedBefore = S.Committed.Count, messagesBefore = S.Messages.Count;
         S.Committed.AddRange(v.AcceptedTokens);
         S.Step = v.Step + 1;
         string? reason = null;
@@ -293,6 +310,19 @@ public sealed class SessionGrain(
             logger.LogWarning(e, "Session {Session}: stale activation lost a storage race at step {Step}; deactivating", Id, v.Step);
             DeactivateOnIdle();
             throw;
+        }
+        catch (Exception e)
+        {
+            // The step is not durable, so nobody may see it: back to the last durable state. The verifier already
+            // committed it, so it is made to rebuild from that state, and the reply text is re-derived from it.
+            logger.LogWarning(e, "Session {Session}: state write failed at step {Step}; rolling back and resynchronising", Id, v.Step);
+            S.Committed.RemoveRange(committedBefore, S.Committed.Count - committedBefore);
+            S.Messages.RemoveRange(messagesBefore, S.Messages.Count - messagesBefore);
+            S.Step = v.Step;
+            S.Generating = true;
+            _verifierLoaded = false;
+            RederiveReplyText();
+            throw new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved ({e.Message}); it was rolled back, resynchronise and retry.");
         }
         PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
     }
@@ -323,6 +353,14 @@ public sealed class SessionGrain(
                 if (text.AsSpan(text.Length - n).SequenceEqual(stop.AsSpan(0, n))) { hold = n; break; }
         _heldBack = text[(text.Length - hold)..];
         return text[..(text.Length - hold)];
+    }
+
+    /// <summary>Rebuilds the detokenizer and the held-back tail from the durable reply tokens (what readers have seen).</summary>
+    private void RederiveReplyText()
+    {
+        _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+        _heldBack = "";
+        Visible(Detokenize(S.Committed.Skip(S.ReplyStart).ToArray(), final: false), final: false);
     }
 
     private void PublishChunk(int[] tokens, string text, bool final, string? reason)

@@ -12,12 +12,15 @@ namespace SpecEdge.Grains.Verification;
 /// Batches verification work of many sessions onto one device. Reentrant: while a forward runs on a worker thread,
 /// new requests keep arriving and queue up; when the forward ends, everything queued (up to MaxBatch) goes into the
 /// next one. It never waits for a batch to fill. The KV caches are plain fields: they die with the activation and are
-/// rebuilt from the sessions' persisted tokens.
+/// rebuilt from the sessions' persisted tokens. Whenever this verifier and a session disagree (step, length, a failed
+/// item), it drops its copy and answers <see cref="SessionNotLoadedException"/>: the session rebuilds it from durable state.
+/// Limits: a hard KV budget (a new sequence that does not fit and has no idle one to evict is refused), a bounded
+/// queue, and a deadline for queued work.
 /// </summary>
 [SiloPinnedPlacement, Reentrant]
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
-    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done);
+    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done, DateTime Enqueued);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     private readonly Dictionary<string, long> _lastUse = new();
@@ -75,6 +78,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     public async Task<StepVerdict> VerifyAsync(TreeSubmission tree)
     {
         var sequence = Get(tree.SessionId);
+        // The session checked step and length against its own durable state before calling: a disagreement here means
+        // this copy is stale (e.g. ahead after a failed state write), not that the tree is bad. Rebuild, don't refuse.
+        if (tree.Step != sequence.Step || tree.CommittedLength != sequence.Committed.Count)
+            throw Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
         sequence.Validate(message, _verifier.Model.Config.VocabSize);
@@ -85,7 +92,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     public async Task<StepVerdict> DecodeAsync(string sessionId, long step)
     {
         var sequence = Get(sessionId);
-        if (sequence.Step != step) throw new SessionNotLoadedException($"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
+        if (sequence.Step != step) throw Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
         var (verdict, ms) = await Enqueue(sessionId, new DecodeWork(sequence));
         return Outcome(sessionId, sequence, verdict, ms);
@@ -107,6 +114,15 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
     private static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
         s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed."));
+
+    /// <summary>Forgets a session's sequence so that its next call rebuilds it from the session's durable state.</summary>
+    private SessionNotLoadedException Drop(string sessionId, string why)
+    {
+        logger.LogWarning("Verifier {Key}: {Why}; dropping the sequence so the session rebuilds it", _key, why);
+        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
+        _lastUse.Remove(sessionId);
+        return new SessionNotLoadedException(why);
+    }
 
     private TargetSequence Get(string sessionId)
     {
@@ -131,8 +147,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             var victim = _sequences.Keys.Where(k => !busy.Contains(k)).OrderBy(k => _lastUse.GetValueOrDefault(k)).FirstOrDefault();
             if (victim is null)
             {
-                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB exceeded ({Count} sequences, all busy); evicting later", _key, models.Options.KvMemoryMb, _sequences.Count + 1);
-                break;
+                // Hard budget: every cache is in use right now, so admitting one more would exceed the memory we may use.
+                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} sequences, all busy); refusing a new one", _key, models.Options.KvMemoryMb, _sequences.Count);
+                throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} conversations are being decoded on this device); try again shortly.");
             }
             _sequences.Remove(victim, out var evicted);
             evicted!.Dispose();
@@ -144,15 +161,20 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work)
     {
-        if (_queue.Any(p => p.SessionId == sessionId))
-            throw new InvalidOperationException($"Session '{sessionId}' already has work queued on verifier {_key}.");
-        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
+            throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
+        if (_queue.Count >= models.Options.MaxQueuedSteps)
+            throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow);
         _queue.Add(pending);
         if (!_flushing) _ = FlushAsync();
         return pending.Done.Task;
     }
 
-    /// <summary>Work-conserving batching: run whatever is queued, as soon as the device is free, until nothing is left.</summary>
+    /// <summary>
+    /// Work-conserving batching: run whatever is queued, as soon as the device is free, until nothing is left.
+    /// Each item succeeds or fails alone (see <see cref="TargetVerifier.Execute"/>); nothing is ever run twice.
+    /// </summary>
     private async Task FlushAsync()
     {
         _flushing = true;
@@ -160,35 +182,45 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         {
             while (_queue.Count > 0)
             {
+                var deadline = DateTime.UtcNow - TimeSpan.FromSeconds(models.Options.QueueTimeoutSeconds);
+                foreach (var stale in _queue.Where(p => p.Enqueued < deadline).ToList())
+                {
+                    _queue.Remove(stale);
+                    stale.Done.TrySetException(new TimeoutException($"The step waited more than {models.Options.QueueTimeoutSeconds:F0}s for the device."));
+                }
                 var batch = _queue.Take(models.Options.MaxBatch).ToList();
+                if (batch.Count == 0) break;
                 _queue.RemoveRange(0, batch.Count);
                 _running = batch;
                 _batchSizes.Add(batch.Count);
-                VerdictMessage[] results;
+                WorkResult[] results;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
-                    results = await Task.Run(() => _verifier.Execute(batch.Select(p => p.Work).ToArray()));
-                }
-                catch (Exception e) when (batch.Count > 1)
-                {
-                    // Inputs are validated before anything is written, so nothing changed: retry one by one to fail only the culprit.
-                    logger.LogWarning(e, "Verifier {Key}: batch of {Count} failed; retrying items alone", _key, batch.Count);
-                    foreach (var item in batch)
-                    {
-                        try { item.Done.TrySetResult(((await Task.Run(() => _verifier.Execute(new[] { item.Work })))[0], 0)); }
-                        catch (Exception inner) { item.Done.TrySetException(inner); }
-                    }
-                    continue;
+                    results = await models.Worker(_key.Device).RunAsync(() => _verifier.Execute(batch.Select(p => p.Work).ToArray()));
                 }
                 catch (Exception e)
                 {
-                    batch[0].Done.TrySetException(e);
+                    // The forward itself failed: nothing was committed. Every sequence of the batch is rebuilt by its session.
+                    logger.LogError(e, "Verifier {Key}: forward of a batch of {Count} failed", _key, batch.Count);
+                    foreach (var item in batch) item.Done.TrySetException(Drop(item.SessionId, $"the forward failed ({e.Message})"));
                     continue;
+                }
+                finally
+                {
+                    _running = new();
                 }
                 double ms = clock.Elapsed.TotalMilliseconds;
                 _forwardMs.Add(ms);
-                for (int i = 0; i < batch.Count; i++) batch[i].Done.TrySetResult((results[i], ms));
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms)); continue; }
+                    var error = results[i].Error!;
+                    logger.LogWarning(error, "Verifier {Key}: step of session {Session} failed alone", _key, batch[i].SessionId);
+                    // A failed item's sequence was restored, unless it faulted half-way: then only a rebuild is safe.
+                    if (batch[i].Work.Sequence.Faulted) Drop(batch[i].SessionId, "a commit failed half-way");
+                    batch[i].Done.TrySetException(error);
+                }
             }
         }
         finally

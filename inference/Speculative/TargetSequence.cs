@@ -24,6 +24,11 @@ public sealed class TargetSequence : IDisposable
     public long Step { get; private set; }
     public FinishReason Finish { get; private set; }
     public bool Finished => Finish != FinishReason.None;
+    /// <summary>
+    /// Set when a commit failed half-way: the cache and the tokens may disagree, so the owner must drop this sequence
+    /// and rebuild it from durable state instead of stepping it again.
+    /// </summary>
+    public bool Faulted { get; internal set; }
     /// <summary>Largest tree (nodes besides the root) this sequence accepts.</summary>
     public int MaxTreeNodes { get; init; } = 256;
 
@@ -88,13 +93,15 @@ public sealed class TargetSequence : IDisposable
         Finish = FinishReason.None;
     }
 
+    /// <summary>How many of <paramref name="tokens"/> the stop criteria keep, and why generation ends; changes nothing.</summary>
+    internal (int Keep, FinishReason Reason) Cut(IReadOnlyList<int> tokens) => Stop.Cut(Generated, tokens);
+
     /// <summary>
-    /// Commits a step's new tokens, cut by the stop criteria; returns what was kept. Keeps the cache invariant:
-    /// it is truncated when a stop cut into tokens whose KV it already holds.
+    /// Commits the first <paramref name="keep"/> of a step's new <paramref name="tokens"/>, as decided by <see cref="Cut"/>;
+    /// returns what was kept. Keeps the cache invariant: it is truncated when a stop cut into tokens whose KV it holds.
     /// </summary>
-    internal int[] Commit(IReadOnlyList<int> tokens)
+    internal int[] Commit(IReadOnlyList<int> tokens, int keep, FinishReason reason)
     {
-        var (keep, reason) = Stop.Cut(Generated, tokens);
         var kept = tokens.Take(keep).ToArray();
         _committed.AddRange(kept);
         Finish = reason;

@@ -31,27 +31,30 @@ public sealed class TargetVerifier(CausalLm target)
     }
 
     /// <summary>Brings the cache up to all committed tokens but the last (after a restart or eviction, too).</summary>
-    public void Prefill(TargetSequence sequence) => Execute(new[] { new PrefillWork(sequence) });
+    public void Prefill(TargetSequence sequence) => Execute(new[] { new PrefillWork(sequence) })[0].VerdictOrThrow();
 
     /// <summary>
     /// Verifies one tree per sequence in ONE forward. Trees must have been validated (<see cref="TargetSequence.Validate"/>).
     /// Returns each sequence's verdict: accepted path tokens plus bonus, cut by its stop criteria.
     /// </summary>
     public VerdictMessage[] Verify(IReadOnlyList<(TargetSequence Sequence, DraftMessage Tree)> batch) =>
-        Execute(batch.Select(b => (TargetWork)new VerifyWork(b.Sequence, b.Tree)).ToArray());
+        Execute(batch.Select(b => (TargetWork)new VerifyWork(b.Sequence, b.Tree)).ToArray()).Select(r => r.VerdictOrThrow()).ToArray();
 
     /// <summary>One plain decoding step (one new token) for each sequence, batched: the target-only path.</summary>
     public int[][] DecodeStep(IReadOnlyList<TargetSequence> sequences) =>
-        Execute(sequences.Select(s => (TargetWork)new DecodeWork(s)).ToArray()).Select(v => v.AcceptedTokens).ToArray();
+        Execute(sequences.Select(s => (TargetWork)new DecodeWork(s)).ToArray()).Select(r => r.VerdictOrThrow().AcceptedTokens).ToArray();
 
     /// <summary>
-    /// Runs any mix of work in ONE target forward, then samples, accepts, compacts and commits per sequence.
-    /// Each sequence may appear once. Returns one verdict per item (empty for prefill).
+    /// Runs any mix of work in ONE target forward, then decides every item (samples, acceptance, stop rule) before
+    /// changing any sequence, then commits each. One item's failure is that item's alone: its sequence is restored to
+    /// what it was before the batch and the others commit normally, exactly once. If the forward itself fails, every
+    /// sequence is restored and the exception propagates. Each sequence may appear once.
     /// </summary>
-    public VerdictMessage[] Execute(IReadOnlyList<TargetWork> work)
+    public WorkResult[] Execute(IReadOnlyList<TargetWork> work)
     {
         var inputs = new List<SequenceInput>();
         var index = new int[work.Count];
+        var prefixBefore = work.Select(w => w.Sequence.Cache.PrefixLength).ToArray();
         for (int i = 0; i < work.Count; i++)
         {
             var sequence = work[i].Sequence;
@@ -74,46 +77,92 @@ public sealed class TargetVerifier(CausalLm target)
                     break;
             }
         }
-        var logits = target.Forward(inputs);
-        var verdicts = new VerdictMessage[work.Count];
+        TorchSharp.torch.Tensor[] logits;
+        try { logits = target.Forward(inputs); }
+        catch
+        {
+            for (int i = 0; i < work.Count; i++) Restore(work[i].Sequence, prefixBefore[i]);
+            throw;
+        }
+
+        // Decide: nothing below changes a sequence, so an exception here fails one item and leaves the rest intact.
+        var plans = new StepPlan?[work.Count];
+        var results = new WorkResult[work.Count];
         for (int i = 0; i < work.Count; i++)
         {
             var sequence = work[i].Sequence;
-            var rows = index[i] >= 0 ? logits[index[i]] : null;
-            using (rows)
+            using var rows = index[i] >= 0 ? logits[index[i]] : null;
+            try { plans[i] = Decide(work[i], rows); }
+            catch (Exception e)
             {
-                switch (work[i])
-                {
-                    case VerifyWork v:
-                        {
-                            // Lossless and unsteerable: every node at depth d is sampled with the draw of the same
-                            // absolute position (committed + d), so whichever node the accepted path passes through
-                            // there, the token emitted at that position is the inverse-CDF sample of the target's
-                            // distribution at the accepted prefix with that position's draw. That is exactly what
-                            // target-only decoding with this seed emits, token by token; the draft only decides how
-                            // many of those tokens one forward confirms, never which ones.
-                            var samples = Sampler.SampleRows(rows!, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count));
-                            var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
-                            sequence.Cache.Compact(new[] { 0 }.Concat(path).ToArray());
-                            long step = sequence.Step;
-                            var kept = sequence.Commit(path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray());
-                            verdicts[i] = new VerdictMessage(step, kept, sequence.Finished);
-                            break;
-                        }
-                    case DecodeWork:
-                        {
-                            int token = Sampler.SampleRows(rows!, sequence.Sampling, new long[] { sequence.Committed.Count })[0];
-                            long step = sequence.Step;
-                            verdicts[i] = new VerdictMessage(step, sequence.Commit(new[] { token }), sequence.Finished);
-                            break;
-                        }
-                    default:
-                        verdicts[i] = new VerdictMessage(sequence.Step, Array.Empty<int>(), sequence.Finished);
-                        break;
-                }
+                Restore(sequence, prefixBefore[i]);
+                results[i] = new WorkResult(null, e);
             }
         }
-        return verdicts;
+
+        // Commit what was decided.
+        for (int i = 0; i < work.Count; i++)
+        {
+            if (plans[i] is not { } plan) continue;
+            var sequence = work[i].Sequence;
+            try
+            {
+                long step = sequence.Step;
+                if (plan.Path is not null) sequence.Cache.Compact(new[] { 0 }.Concat(plan.Path).ToArray());
+                if (plan.Tokens is null)
+                {
+                    results[i] = new WorkResult(new VerdictMessage(sequence.Step, Array.Empty<int>(), sequence.Finished), null);
+                    continue;
+                }
+                var kept = sequence.Commit(plan.Tokens, plan.Keep, plan.Reason);
+                results[i] = new WorkResult(new VerdictMessage(step, kept, sequence.Finished), null);
+            }
+            catch (Exception e)
+            {
+                // Compaction or commit failed half-way: the sequence can no longer be trusted; its owner must rebuild it.
+                sequence.Faulted = true;
+                results[i] = new WorkResult(null, e);
+            }
+        }
+        return results;
+    }
+
+    /// <summary>What a step will commit, decided from the logits without touching the sequence.</summary>
+    private sealed record StepPlan(int[]? Path, int[]? Tokens, int Keep, FinishReason Reason);
+
+    private static StepPlan Decide(TargetWork work, TorchSharp.torch.Tensor? rows)
+    {
+        var sequence = work.Sequence;
+        switch (work)
+        {
+            case VerifyWork v:
+                {
+                    // Lossless and unsteerable: every node at depth d is sampled with the draw of the same absolute
+                    // position (committed + d), so whichever node the accepted path passes through there, the token
+                    // emitted at that position is the inverse-CDF sample of the target's distribution at the accepted
+                    // prefix with that position's draw. That is exactly what target-only decoding with this seed emits,
+                    // token by token; the draft only decides how many of those tokens one forward confirms, never which.
+                    var samples = Sampler.SampleRows(rows!, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count));
+                    var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
+                    var tokens = path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray();
+                    var (keep, reason) = sequence.Cut(tokens);
+                    return new StepPlan(path, tokens, keep, reason);
+                }
+            case DecodeWork:
+                {
+                    var tokens = new[] { Sampler.SampleRows(rows!, sequence.Sampling, new long[] { sequence.Committed.Count })[0] };
+                    var (keep, reason) = sequence.Cut(tokens);
+                    return new StepPlan(null, tokens, keep, reason);
+                }
+            default:
+                return new StepPlan(null, null, 0, FinishReason.None);
+        }
+    }
+
+    /// <summary>Forgets whatever this batch's forward wrote into the sequence's cache.</summary>
+    private static void Restore(TargetSequence sequence, int prefixBefore)
+    {
+        if (!sequence.Cache.IsDisposed) sequence.Cache.Truncate(prefixBefore);
     }
 
     /// <summary>
