@@ -33,6 +33,10 @@ public sealed class EdgeHostOptions
     public int Budget { get; set; } = 32;
     public int MaxDepth { get; set; } = 4;
     public TreeTransport Transport { get; set; } = TreeTransport.Channel;
+    /// <summary>Soak load mode: run this many honest edge sessions in this process (0 = interactive chat).</summary>
+    public int Soak { get; set; }
+    /// <summary>Conversation id prefix of the soak sessions (stable, so a restarted process resumes them).</summary>
+    public string SoakPrefix { get; set; } = "soak";
 
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
     public static readonly string[] Flags = { "--raw", "--proactive" };
@@ -57,5 +61,6 @@ public sealed class EdgeHostOptions
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
+        ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
     };
 }

@@ -34,5 +34,6 @@ builder.UseOrleansClient(client =>
         return true;
     });
 });
-builder.Services.AddHostedService<ConsoleChat>();
+if (options.Soak > 0) builder.Services.AddHostedService<SoakEdges>();
+else builder.Services.AddHostedService<ConsoleChat>();
 await builder.Build().RunAsync();

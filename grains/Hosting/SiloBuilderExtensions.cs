@@ -28,6 +28,7 @@ public static class SiloBuilderExtensions
     {
         silo.Services.AddSingleton<ModelHost>();
         silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
+        silo.AddIncomingGrainCallFilter<CallerSafeErrorsFilter>();
         // Push transport for trees: published by edge clients, delivered to the session grain named by the channel key.
         silo.AddBroadcastChannel(ChannelNames.Provider, options => options.FireAndForgetDelivery = true);
         if (inMemorySessions) silo.AddMemoryGrainStorage("sessions");

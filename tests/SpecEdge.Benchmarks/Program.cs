@@ -8,6 +8,7 @@ switch (command)
     case "forward": ForwardBenchmark.Run(options); break;
     case "cluster": await ClusterBenchmark.RunAsync(options); break;
     case "spec": SpeculativeBenchmark.Run(options); break;
+    case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -20,6 +21,10 @@ switch (command)
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
                   tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency.
+              soak [--seconds 90] [--edge-processes 2] [--edge-sessions 4] [--backends 2] [--server-sessions 2] [--hostile-rate 5]
+                   [--max-new-tokens 24] [--kv-mb 512] [--kill-edge true] [--kill-silo true] [--check] [--out bench-results/soak.json]
+                  Real processes (2 silos, Redis, Azurite, edge hosts) under honest load, a hostile caller in the second half,
+                  an edge kill and a silo kill; every honest reply checked against target greedy; --check exits 1 on any loss.
             """);
         break;
 }

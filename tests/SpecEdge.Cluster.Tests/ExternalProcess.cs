@@ -14,14 +14,20 @@ public sealed class ExternalProcess : IDisposable
     public string Name { get; }
     public string Output { get { lock (_output) return _output.ToString(); } }
     public bool HasExited => _process.HasExited;
+    public int ProcessId => _process.Id;
 
-    public ExternalProcess(string name, string fileName, IEnumerable<string> arguments, string workingDirectory)
+    /// <param name="onLine">Sees every line of standard output as it arrives (e.g. a child reporting results).</param>
+    public ExternalProcess(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<string>? onLine = null)
     {
         Name = name;
         var start = new ProcessStartInfo(fileName) { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in arguments) start.ArgumentList.Add(a);
         _process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        _process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) onLine?.Invoke(e.Data);
+            lock (_output) _output.AppendLine(e.Data);
+        };
         _process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();

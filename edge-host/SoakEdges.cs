@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SpecEdge.Contracts;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.EdgeHost;
+
+/// <summary>
+/// Load mode for the soak benchmark (<c>--soak N</c>): N honest edge sessions in this one process (2 cores cannot hold
+/// a libtorch process per session), each holding conversations of a few greedy turns, until stopped or killed.
+/// Every finished reply is printed as one JSON line on stdout (session, turn, steps, step latencies, time) for the
+/// driver to read; conversation ids are stable per (prefix, slot, generation), so a restarted process resumes them.
+/// </summary>
+public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
+{
+    private static readonly string[] Prompts =
+    {
+        "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
+        "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
+    };
+    private const int TurnsPerConversation = 3;
+    private readonly EdgeHostOptions _o = options.Value;
+    private readonly object _stdout = new();
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
+        try
+        {
+            // One draft model per session (the runtime's models are not meant to be driven from several threads at
+            // once), loaded one after the other: TorchSharp's first use is not safe to race.
+            var drafts = new List<CausalLm>();
+            try
+            {
+                for (int i = 0; i < _o.Soak; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
+                await Task.WhenAll(drafts.Select((draft, slot) => Task.Run(() => RunSlotAsync(slot, draft, stopping))));
+            }
+            finally
+            {
+                foreach (var d in drafts) d.Dispose();
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested) { }
+        finally { lifetime.StopApplication(); }
+    }
+
+    private async Task RunSlotAsync(int slot, CausalLm draft, CancellationToken stopping)
+    {
+        var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
+        for (int generation = 0; !stopping.IsCancellationRequested; generation++)
+        {
+            string sessionId = $"{_o.SoakPrefix}-{slot}-{generation}";
+            using var edge = new EdgeSession(client, draft, sessionId, $"{_o.SoakPrefix}-edge-{slot}", tree, capacity: 4096, _o.Transport);
+            try
+            {
+                var session = client.GetGrain<ISessionGrain>(sessionId);
+                var existing = await session.GetAsync();
+                int turn = existing.Messages.Count(m => m.Role == "user");
+                if (turn >= TurnsPerConversation && !existing.Generating) continue;   // finished before a restart
+                if (existing.Messages.Length == 0)
+                    await session.ConfigureAsync(new GenerationSettings { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens });
+                var attachment = await edge.AttachAsync();
+                if (attachment.Generating) Report(sessionId, turn, await edge.RunReplyAsync(cancellation: stopping));   // resume
+                for (; turn < TurnsPerConversation && !stopping.IsCancellationRequested; turn++)
+                {
+                    await edge.SendAsync(Prompts[(slot + generation + turn) % Prompts.Length]);
+                    Report(sessionId, turn, await edge.RunReplyAsync(cancellation: stopping));
+                }
+                await edge.DetachAsync();
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested) { return; }
+            catch (Exception e)
+            {
+                // An honest edge keeps going: the conversation is checked against greedy decoding by the driver anyway.
+                logger.LogWarning("Soak session {Session}: {Error}", sessionId, e.Message);
+                Print(new { session = sessionId, error = e.GetType().Name + ": " + e.Message, time = Now() });
+                await Task.Delay(500, stopping);
+                generation--;   // the same conversation again: it must end up complete and exact
+            }
+        }
+    }
+
+    private void Report(string sessionId, int turn, ReplyStats stats) =>
+        Print(new { session = sessionId, turn, steps = stats.Steps, tokens = stats.Tokens, stepMs = stats.StepMilliseconds, time = Now() });
+
+    private void Print(object line)
+    {
+        lock (_stdout) Console.Out.WriteLine(JsonSerializer.Serialize(line));
+    }
+
+    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+}

@@ -1,0 +1,103 @@
+using SpecEdge.Cluster.Tests;
+using SpecEdge.Persistence.Tests;
+
+namespace SpecEdge.Benchmarks.Soak;
+
+/// <summary>
+/// The real processes of a soak run on this machine: redis-server (membership), Azurite (session state), two silo
+/// executables with the demo target, and edge-host processes in soak mode. Knows how to kill and restart them.
+/// </summary>
+public sealed class SoakCluster : IDisposable
+{
+    private readonly string _root, _siloExe, _edgeExe, _target, _draft;
+    private readonly AzuriteFixture _azurite;
+    private readonly ExternalProcess _redis;
+    private readonly int _kvMb, _maxNewTokens, _edgeSessions;
+    public Dictionary<string, ExternalProcess> Silos { get; } = new();
+    public Dictionary<string, int> Gateways { get; } = new();
+    public Dictionary<string, ExternalProcess> Edges { get; } = new();
+    private readonly List<ExternalProcess> _all = new();
+    /// <summary>The gateway every client of the run uses: silo-a's, which the chaos never kills (the gateway of a
+    /// killed silo stays in a client's list until membership drops it, and calls routed there fail meanwhile).</summary>
+    public int ClientGateway => Gateways["silo-a"];
+    public string RedisConnection { get; }
+    public string ClusterId { get; } = "soak-" + Guid.NewGuid().ToString("N")[..8];
+    /// <summary>Every line the edge processes printed, with the process name (restarts included).</summary>
+    public List<string> EdgeLines { get; } = new();
+
+    public SoakCluster(string root, string target, string draft, int kvMb, int maxNewTokens, int edgeSessions)
+    {
+        _root = root; _target = target; _draft = draft; _kvMb = kvMb; _maxNewTokens = maxNewTokens; _edgeSessions = edgeSessions;
+        string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
+        _siloExe = Path.Combine(root, "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo");
+        _edgeExe = Path.Combine(root, "edge-host", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.EdgeHost");
+        foreach (var exe in new[] { _siloExe, _edgeExe })
+            if (!File.Exists(exe)) throw new FileNotFoundException($"{exe} is missing: build the solution first (dotnet build -c {configuration}).");
+        string redisServer = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server (infra/test.sh does it).");
+        _azurite = new AzuriteFixture();
+        int redisPort = ExternalProcess.FreePort();
+        _redis = new ExternalProcess("redis", redisServer, new[] { "--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" }, Path.GetTempPath());
+        RedisConnection = $"127.0.0.1:{redisPort}";
+        _redis.WaitForPortAsync(redisPort, TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
+    }
+
+    public async Task StartSiloAsync(string name)
+    {
+        int gateway = ExternalProcess.FreePort();
+        Gateways[name] = gateway;
+        Silos[name] = new ExternalProcess(name, _siloExe, new[]
+        {
+            "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
+            "--SpecEdge:EdgeLeaseSeconds", "2",
+            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection,
+            "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
+            "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
+            "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,
+            "--Cluster:FailureDetectionSeconds", "2",
+        }, _root);
+        _all.Add(Silos[name]);
+        await Silos[name].WaitForPortAsync(gateway, TimeSpan.FromSeconds(120));
+    }
+
+    /// <summary>Starts (or restarts after a kill) an edge-host process running <c>--soak</c> sessions named by <paramref name="name"/>.</summary>
+    public void StartEdge(string name)
+    {
+        var process = new ExternalProcess(name, _edgeExe, new[]
+        {
+            "--gateways", $"127.0.0.1:{ClientGateway}",
+            "--Edge:ClusterId", ClusterId, "--Edge:ServiceId", ClusterId,
+            "--draft", _draft, "--soak", _edgeSessions.ToString(), "--soak-prefix", "soak-" + name,
+            "--max-new-tokens", _maxNewTokens.ToString(), "--budget", "16", "--proactive", "true",
+        }, _root, line => { lock (EdgeLines) EdgeLines.Add(line); });
+        Edges[name] = process;
+        _all.Add(process);
+    }
+
+    /// <summary>Writes every process's output (restarted ones too) to <paramref name="directory"/>, for the post-mortem.</summary>
+    public void SaveLogs(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        for (int i = 0; i < _all.Count; i++) File.WriteAllText(Path.Combine(directory, $"{i:D2}-{_all[i].Name}.log"), _all[i].Output);
+    }
+
+    /// <summary>Resident-set high-water mark of a live process (VmHWM), in MiB; 0 once it has exited.</summary>
+    public static double HighWaterMiB(ExternalProcess process)
+    {
+        try
+        {
+            string status = File.ReadAllText($"/proc/{process.ProcessId}/status");
+            var line = status.Split('\n').FirstOrDefault(l => l.StartsWith("VmHWM:"));
+            return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
+        }
+        catch (IOException) { return 0; }
+    }
+
+    public void Dispose()
+    {
+        foreach (var e in Edges.Values) e.Dispose();
+        foreach (var s in Silos.Values) s.Dispose();
+        _redis.Dispose();
+        _azurite.Dispose();
+    }
+}
