@@ -22,7 +22,7 @@ public static class SpeculativeDecoder
             foreach (var r in requests)
             {
                 sequences.Add(verifier.Start(r.Prompt, r.Sampling, r.Stop, capacity));
-                drafters.Add(new EdgeDrafter(draft, r.Prompt, options with { GreedyVerification = r.Sampling.IsGreedy }, capacity));
+                drafters.Add(new EdgeDrafter(draft, r.Prompt, options with { GreedyVerification = r.Sampling.IsGreedy }, capacity) { ContextLimit = capacity });
             }
             var clock = new Stopwatch();
             while (true)

@@ -92,11 +92,13 @@ public sealed class TargetSequence : IDisposable
 
     /// <summary>
     /// Commits a step's new tokens, cut by the stop criteria; returns what was kept. Keeps the cache invariant:
-    /// it is truncated when a stop cut into tokens whose KV it already holds.
+    /// it is truncated when a stop cut into tokens whose KV it already holds. A sequence never commits more tokens
+    /// than its cache can hold: reaching the capacity ends the reply (<see cref="FinishReason.ContextFull"/>), because
+    /// the next step could not fit its input.
     /// </summary>
     internal int[] Commit(IReadOnlyList<int> tokens)
     {
-        var (keep, reason) = Stop.Cut(Generated, tokens);
+        var (keep, reason) = Stop.Cut(Generated, tokens, contextRoom: Cache.Capacity - _committed.Count);
         var kept = tokens.Take(keep).ToArray();
         _committed.AddRange(kept);
         Finish = reason;
