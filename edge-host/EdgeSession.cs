@@ -56,8 +56,10 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             Budget = attachment.MaxTreeNodes > 0 ? Math.Min(_options.Budget, attachment.MaxTreeNodes) : _options.Budget,
         };
         int contextLimit = attachment.MaxContextTokens > 0 ? attachment.MaxContextTokens : int.MaxValue;
+        // A conversation can now run up to the verifier's context: the draft cache must hold that and a step's candidates.
+        int capacity = attachment.MaxContextTokens > 0 ? Math.Max(_capacity, attachment.MaxContextTokens + options.DraftCacheHeadroom) : _capacity;
         _drafter = attachment.Committed.Length > 0
-            ? new EdgeDrafter(_draft, attachment.Committed, options, _capacity, attachment.Step) { ContextLimit = contextLimit }
+            ? new EdgeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step) { ContextLimit = contextLimit }
             : null;
         return attachment;
     }

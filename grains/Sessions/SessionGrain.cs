@@ -252,8 +252,9 @@ public sealed class SessionGrain(
                     await EnsureVerifierAsync();
                     if (models.ServerDraft is { } draft)
                     {
-                        _serverDrafter ??= new EdgeDrafter(draft, S.Committed, new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false },
-                            models.Options.MaxContextTokens + 2 * models.Options.MaxTreeNodes, S.Step) { ContextLimit = models.Options.MaxContextTokens };
+                        var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
+                        _serverDrafter ??= new EdgeDrafter(draft, S.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, S.Step)
+                            { ContextLimit = models.Options.MaxContextTokens };
                         var drafter = _serverDrafter;
                         var message = await Task.Run(drafter.BuildTree);
                         outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
