@@ -13,15 +13,15 @@ namespace SpecEdge.Cluster.Tests;
 [Collection(ClusterCollection.Name)]
 public class ContextLimitTests(ClusterFixture f)
 {
-    private const int Context = 512;          // the fixture's MaxContextTokens
+    internal const int Context = 512;          // the fixture's MaxContextTokens
     private const int Room = 21;               // tokens left for the reply: a few steps, the last one cut short
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
-    private static readonly GenerationSettings Raw = SessionTestHelpers.Greedy(100) with { UseChatTemplate = false };
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+    internal static readonly GenerationSettings Raw = SessionTestHelpers.Greedy(100) with { UseChatTemplate = false };
 
     [Fact]
     public async Task ServerReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens()
     {
-        var (text, prompt, expected) = PromptThatFillsTheContext();
+        var (text, prompt, expected) = PromptThatFillsTheContext(f);
         var session = f.Client.GetGrain<ISessionGrain>("context-full-server");
         await session.ConfigureAsync(Raw);
         var turn = await session.SendUserMessageAsync(text);
@@ -44,7 +44,7 @@ public class ContextLimitTests(ClusterFixture f)
     [InlineData(true, 12)]    // proactive: the carried pre-drafted subtree must fit the room as well
     public async Task EdgeReply_ThatFillsTheContext_ShrinksItsTrees_AndEndsThere(bool proactive, int budget)
     {
-        var (text, _, expected) = PromptThatFillsTheContext();
+        var (text, _, expected) = PromptThatFillsTheContext(f);
         string id = $"context-full-edge-{proactive}";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(Raw);
@@ -71,7 +71,7 @@ public class ContextLimitTests(ClusterFixture f)
     /// Plain text whose tokens leave <see cref="Room"/> tokens of the context, and the target's greedy reply to it,
     /// which must run into the end of the context (not end earlier on an end-of-sequence token) for the test to mean anything.
     /// </summary>
-    private (string Text, int[] Prompt, int[] Expected) PromptThatFillsTheContext()
+    internal static (string Text, int[] Prompt, int[] Expected) PromptThatFillsTheContext(ClusterFixture f)
     {
         var words = string.Join(' ', SessionTestHelpers.Prompts).Split(' ');
         for (int shift = 0; shift < words.Length; shift++)
