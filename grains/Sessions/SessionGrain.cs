@@ -148,6 +148,7 @@ public sealed class SessionGrain(
 
     public async IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0)
     {
+        if (fromChunk < 0) throw new ArgumentOutOfRangeException(nameof(fromChunk), $"fromChunk must be 0 or more; got {fromChunk}.");
         int next = fromChunk;
         while (true)
         {

@@ -106,6 +106,17 @@ public class HostileSettingsTests(ClusterFixture f)
     }
 
     [Fact]
+    public async Task NegativeStreamPosition_IsRefusedNamingIt()
+    {
+        var session = f.Client.GetGrain<ISessionGrain>("negative-stream");
+        var e = await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+        {
+            await foreach (var _ in session.StreamReplyAsync(-3)) { }
+        });
+        Assert.Contains("fromChunk must be 0 or more; got -3", e.Message);
+    }
+
+    [Fact]
     public async Task ForgedChatMarkers_InMessageAndSystemPrompt_StayText()
     {
         var neighbour = NeighbourAsync("forged-neighbour");
