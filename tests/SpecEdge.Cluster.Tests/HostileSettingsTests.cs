@@ -142,12 +142,15 @@ public class HostileSettingsTests(ClusterFixture f)
     {
         var neighbour = NeighbourAsync("race-neighbour");
         var session = f.Client.GetGrain<ISessionGrain>("racing-messages");
-        // A reply long enough that every message below arrives while it runs: only the winner may start a turn, whether
-        // a loser arrives while the winner is still setting its turn up (the race) or after.
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(120));
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(40));
+        // A silent edge holds the reply (the server does not decode it until the edge's lease runs out), so every message
+        // below arrives while the winner's turn is being set up (the race) or in progress, however slowly they travel.
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
+        await session.AttachEdgeAsync("silent-edge", observer);
 
         var attempts = SessionTestHelpers.Prompts.Select(p => session.SendUserMessageAsync(p)).ToArray();
         try { await Task.WhenAll(attempts); } catch { /* inspected below */ }
+        await session.DetachEdgeAsync("silent-edge");   // the server takes the reply over
 
         var started = attempts.Where(t => t.IsCompletedSuccessfully).ToArray();
         var refused = attempts.Where(t => !t.IsCompletedSuccessfully).ToArray();
@@ -161,7 +164,7 @@ public class HostileSettingsTests(ClusterFixture f)
 
         var turn = started[0].Result;
         var (reply, _) = await SessionTestHelpers.StreamedReplyAsync(session);
-        Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 120), reply);
+        Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 40), reply);
         var snapshot = await session.GetAsync();
         Assert.Equal(new[] { "user", "assistant" }, snapshot.Messages.Select(m => m.Role));
         Assert.Equal(turn.AppendedTokens.Length + reply.Length, snapshot.CommittedTokens);
