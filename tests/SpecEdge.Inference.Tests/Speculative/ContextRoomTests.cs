@@ -47,6 +47,35 @@ public class ContextRoomTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DraftTrees_NeverHoldMoreNodesThanTheContextHasRoomFor(bool proactive)
+    {
+        var (target, draft) = Pair("qwen3", DraftKind.SameAsTarget);
+        using var _ = target;
+        using var __ = draft;
+        var prompt = TestModels.RandomTokens(new Random(8), 20, target.Config.VocabSize);
+        var options = new DraftTreeOptions { Budget = 16, MaxDepth = 5, MaxBeams = 8, BranchWidth = 4, Proactive = proactive };
+        const int limit = 44;   // room for 24 tokens after the 20-token prompt: a full tree first, then shrinking ones
+        using var drafter = new EdgeDrafter(draft, prompt, options, limit + options.DraftCacheHeadroom) { ContextLimit = limit };
+        var sizes = new List<int>();
+        while (drafter.Committed.Count < limit)
+        {
+            var tree = drafter.BuildTree();
+            int room = limit - drafter.Committed.Count;
+            Assert.True(tree.Tokens.Length - 1 <= room, $"a tree of {tree.Tokens.Length - 1} nodes with room for {room}");
+            sizes.Add(tree.Tokens.Length - 1);
+            drafter.PreDraft();
+            // Accept the first two drafted tokens of the chain from the root (as a verifier might), capped by the room.
+            var accepted = tree.Tokens.Skip(1).Take(Math.Min(2, room)).ToArray();
+            if (accepted.Length == 0) accepted = new[] { 1 };
+            drafter.ApplyVerdict(new VerdictMessage(tree.Step, accepted, Finished: drafter.Committed.Count + accepted.Length >= limit));
+        }
+        Assert.Equal(16, sizes[0]);        // far from the end the full budget is drafted
+        Assert.True(sizes[^1] < 16, $"the last tree must have shrunk (sizes {string.Join(",", sizes)})");
+    }
+
     [Fact]
     public void InfiniteTemperature_IsRefused()
     {
