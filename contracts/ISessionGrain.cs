@@ -7,10 +7,20 @@ namespace SpecEdge.Contracts;
 /// </summary>
 public interface ISessionGrain : IGrainWithStringKey
 {
-    /// <summary>Sets sampling/stop settings for the next replies.</summary>
+    /// <summary>
+    /// Sets sampling/stop settings for the next replies. Settings out of the silo's limits (non-finite or too high
+    /// temperature, TopP outside (0, 1], negative TopK, MaxNewTokens outside [1, limit], too many, empty or too long stop
+    /// strings, too long a system prompt) throw an <see cref="ArgumentException"/> naming the field and the limit, and
+    /// change nothing. Throws <see cref="InvalidOperationException"/> while a reply is being generated.
+    /// </summary>
     Task ConfigureAsync(GenerationSettings settings);
 
-    /// <summary>Appends a user message and starts the assistant's reply; returns at once.</summary>
+    /// <summary>
+    /// Appends a user message and starts the assistant's reply; returns at once. The text is ordinary text: chat markers
+    /// spelled in it (e.g. &lt;|im_start|&gt;) do not become special tokens. A null, empty or too long message throws an
+    /// <see cref="ArgumentException"/> before anything is done; a message while a reply is in progress (or starting)
+    /// throws <see cref="InvalidOperationException"/>, as does one that would not fit the context.
+    /// </summary>
     Task<TurnStarted> SendUserMessageAsync(string text);
 
     /// <summary>Sends a user message and waits for the whole reply (backend convenience).</summary>

@@ -2,7 +2,8 @@ namespace SpecEdge.Contracts;
 
 /// <summary>
 /// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
-/// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why (EndOfSequence, MaxTokens, StopString).
+/// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why (EndOfSequence, MaxTokens, StopString, or ContextFull: the conversation
+/// reached the silo's MaxContextTokens).
 /// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
 /// step's round trip is transport, queueing and drafting).
 /// </summary>

@@ -49,8 +49,18 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         if (attachment.VocabSize != _draft.Config.VocabSize)
             throw new InvalidOperationException($"Draft vocabulary ({_draft.Config.VocabSize}) differs from the target's ({attachment.VocabSize}): the models must share a tokenizer.");
         _drafter?.Dispose();
-        var options = _options with { GreedyVerification = attachment.Temperature <= 0 };
-        _drafter = attachment.Committed.Length > 0 ? new EdgeDrafter(_draft, attachment.Committed, options, _capacity, attachment.Step) : null;
+        // Trees shaped to the verifier's limits are never refused for their size, even at the end of the context.
+        var options = _options with
+        {
+            GreedyVerification = attachment.Temperature <= 0,
+            Budget = attachment.MaxTreeNodes > 0 ? Math.Min(_options.Budget, attachment.MaxTreeNodes) : _options.Budget,
+        };
+        int contextLimit = attachment.MaxContextTokens > 0 ? attachment.MaxContextTokens : int.MaxValue;
+        // A conversation can now run up to the verifier's context: the draft cache must hold that and a step's candidates.
+        int capacity = attachment.MaxContextTokens > 0 ? Math.Max(_capacity, attachment.MaxContextTokens + options.DraftCacheHeadroom) : _capacity;
+        _drafter = attachment.Committed.Length > 0
+            ? new EdgeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step) { ContextLimit = contextLimit }
+            : null;
         return attachment;
     }
 

@@ -36,6 +36,25 @@ public sealed class SpecEdgeSiloOptions
     /// <summary>A step that waited this long for the device fails instead of running late.</summary>
     public double QueueTimeoutSeconds { get; set; } = 30;
 
+    // Limits on what a caller may ask of a session. They are checked before any work (tokenising, verifier calls), so
+    // an absurd request costs nothing and its caller learns which field broke which limit.
+
+    /// <summary>Most characters in one user message; checked on the text, before it is tokenised.</summary>
+    public int MaxMessageChars { get; set; } = 32768;
+    /// <summary>Most characters in a session's system prompt.</summary>
+    public int MaxSystemPromptChars { get; set; } = 16384;
+    /// <summary>Most stop strings in a session's settings (each one is matched against every step's text).</summary>
+    public int MaxStopStrings { get; set; } = 16;
+    /// <summary>Longest stop string (characters); the stop check decodes a window this long for each new token.</summary>
+    public int MaxStopStringChars { get; set; } = 256;
+    /// <summary>Largest MaxNewTokens a session may ask for; 0 means MaxContextTokens (a reply cannot outgrow the context anyway).</summary>
+    public int MaxNewTokensLimit { get; set; }
+    /// <summary>Highest sampling temperature accepted; beyond it sampling is uniform noise in all but name.</summary>
+    public double MaxTemperature { get; set; } = 100;
+
+    /// <summary><see cref="MaxNewTokensLimit"/> with 0 resolved to <see cref="MaxContextTokens"/>.</summary>
+    public int EffectiveMaxNewTokens => MaxNewTokensLimit > 0 ? MaxNewTokensLimit : MaxContextTokens;
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(TargetModel))
@@ -50,5 +69,12 @@ public sealed class SpecEdgeSiloOptions
         if (KvMemoryMb < 1) throw new InvalidOperationException($"SpecEdge:KvMemoryMb must be positive (got {KvMemoryMb}).");
         if (MaxQueuedSteps < MaxBatch) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) (got {MaxQueuedSteps}).");
         if (!(QueueTimeoutSeconds > 0)) throw new InvalidOperationException($"SpecEdge:QueueTimeoutSeconds must be positive (got {QueueTimeoutSeconds}).");
+        if (MaxMessageChars < 1) throw new InvalidOperationException($"SpecEdge:MaxMessageChars must be at least 1 (got {MaxMessageChars}).");
+        if (MaxSystemPromptChars < 0) throw new InvalidOperationException($"SpecEdge:MaxSystemPromptChars must not be negative (got {MaxSystemPromptChars}).");
+        if (MaxStopStrings < 0) throw new InvalidOperationException($"SpecEdge:MaxStopStrings must not be negative (got {MaxStopStrings}).");
+        if (MaxStopStringChars < 1) throw new InvalidOperationException($"SpecEdge:MaxStopStringChars must be at least 1 (got {MaxStopStringChars}).");
+        if (MaxNewTokensLimit < 0) throw new InvalidOperationException($"SpecEdge:MaxNewTokensLimit must not be negative (got {MaxNewTokensLimit}; 0 means MaxContextTokens).");
+        if (!(double.IsFinite(MaxTemperature) && MaxTemperature > 0))
+            throw new InvalidOperationException($"SpecEdge:MaxTemperature must be a positive finite number (got {MaxTemperature}).");
     }
 }

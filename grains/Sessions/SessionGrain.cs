@@ -33,6 +33,7 @@ public sealed class SessionGrain(
     private IEdgeObserver? _edge;
     private DateTime _lastTreeAt;
     private bool _stepInFlight;
+    private bool _turnStarting;
     private Task _serverLoop = Task.CompletedTask;
     private EdgeDrafter? _serverDrafter;
     private readonly List<ReplyChunk> _chunks = new();
@@ -72,17 +73,32 @@ public sealed class SessionGrain(
 
     public async Task ConfigureAsync(GenerationSettings settings)
     {
-        if (settings.MaxNewTokens < 1) throw new ArgumentOutOfRangeException(nameof(settings), $"MaxNewTokens must be positive (got {settings.MaxNewTokens}).");
-        new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed ?? 0).Validate();
-        if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
+        SessionInputLimits.CheckSettings(settings, models.Options);
+        if (S.Generating || _turnStarting) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
         S.Settings = WithSeed(settings);
         await state.WriteStateAsync();
     }
 
     public async Task<TurnStarted> SendUserMessageAsync(string text)
     {
-        if (S.Generating) throw new InvalidOperationException($"Session '{Id}' is still generating a reply.");
-        ArgumentException.ThrowIfNullOrEmpty(text);
+        SessionInputLimits.CheckMessage(text, models.Options);
+        if (S.Generating || _turnStarting)
+            throw new InvalidOperationException($"Session '{Id}' already has a reply in progress; send the next message when it has finished.");
+        // Claimed before the first await: this grain is reentrant, so a second call may run while this one awaits the
+        // verifier, and S.Generating is only set once the turn is in place.
+        _turnStarting = true;
+        try
+        {
+            return await StartTurnAsync(text);
+        }
+        finally
+        {
+            _turnStarting = false;
+        }
+    }
+
+    private async Task<TurnStarted> StartTurnAsync(string text)
+    {
         if (S.Settings.Seed is null) S.Settings = WithSeed(S.Settings);   // persisted with the turn below
         var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
@@ -133,6 +149,7 @@ public sealed class SessionGrain(
 
     public async IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0)
     {
+        if (fromChunk < 0) throw new ArgumentOutOfRangeException(nameof(fromChunk), $"fromChunk must be 0 or more; got {fromChunk}.");
         int next = fromChunk;
         while (true)
         {
@@ -156,7 +173,8 @@ public sealed class SessionGrain(
         await _serverLoop;   // the server finishes its current step and yields the reply to the edge
         await state.WriteStateAsync();
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
-        return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature);
+        return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature,
+            models.Options.MaxTreeNodes, models.Options.MaxContextTokens);
     }
 
     public async Task DetachEdgeAsync(string edgeId)
@@ -237,8 +255,9 @@ public sealed class SessionGrain(
                     await EnsureVerifierAsync();
                     if (models.ServerDraft is { } draft)
                     {
-                        _serverDrafter ??= new EdgeDrafter(draft, S.Committed, new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false },
-                            models.Options.MaxContextTokens + 2 * models.Options.MaxTreeNodes, S.Step);
+                        var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
+                        _serverDrafter ??= new EdgeDrafter(draft, S.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, S.Step)
+                            { ContextLimit = models.Options.MaxContextTokens };
                         var drafter = _serverDrafter;
                         // On the device thread: the server draft model is shared by every session of this silo.
                         var message = await models.Worker(0).RunAsync(drafter.BuildTree);

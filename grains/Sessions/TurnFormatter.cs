@@ -5,7 +5,9 @@ namespace SpecEdge.Grains.Sessions;
 
 /// <summary>
 /// Turns a user message into the tokens to append to a conversation. Only the new turn is encoded (never the whole
-/// history again), so committed tokens, which the model produced, are never re-tokenised differently.
+/// history again), so committed tokens, which the model produced, are never re-tokenised differently. What people
+/// wrote (the message, the system prompt) is encoded as ordinary text: only the chat template's own markers become
+/// special tokens, so a message cannot close its turn or open a system turn by spelling the markers.
 /// </summary>
 public static class TurnFormatter
 {
@@ -13,14 +15,14 @@ public static class TurnFormatter
     {
         if (!settings.UseChatTemplate)
         {
-            var ids = tokenizer.Encode(text);
+            var ids = tokenizer.Encode(text, parseSpecialTokens: false);
             return committed.Count == 0 && tokenizer.BosTokenId is int bos ? ids.Prepend(bos).ToArray() : ids;
         }
 
         var messages = new List<ChatMessage>();
         if (committed.Count == 0 && settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
         messages.Add(new ChatMessage("user", text));
-        string rendered = format.Render(messages, addGenerationPrompt: true);
+        var segments = format.RenderSegments(messages, addGenerationPrompt: true).ToList();
         string prefix = "";
         if (committed.Count > 0)
         {
@@ -28,12 +30,14 @@ public static class TurnFormatter
             int? endOfTurn = tokenizer.TokenToId(format.EndOfTurnToken);
             if (endOfTurn is int eot && committed[^1] != eot) prefix = format.EndOfTurnToken;
             if (format.Kind == ChatFormatKind.ChatMl) prefix += "\n";
-            if (tokenizer.BosTokenId is int bos && tokenizer.IsSpecial(bos))
+            // The conversation already has its BOS: drop the one the template writes (it is markup, at the very start).
+            if (tokenizer.BosTokenId is int bos && tokenizer.IsSpecial(bos) && segments is [{ IsMarkup: true } first, ..])
             {
                 string bosText = tokenizer.Decode(new[] { bos });
-                if (rendered.StartsWith(bosText, StringComparison.Ordinal)) rendered = rendered[bosText.Length..];
+                if (first.Text.StartsWith(bosText, StringComparison.Ordinal)) segments[0] = first with { Text = first.Text[bosText.Length..] };
             }
         }
-        return tokenizer.Encode(prefix + rendered);
+        segments.Insert(0, PromptSegment.Markup(prefix));
+        return tokenizer.Encode(segments);
     }
 }

@@ -25,6 +25,13 @@ public sealed record DraftTreeOptions
     /// </summary>
     public bool GreedyVerification { get; init; }
 
+    /// <summary>
+    /// Most draft tokens the draft KV cache holds beyond the committed ones during a step: every round adds at most
+    /// Budget nodes to the tree (a carried pre-drafted subtree included), and proactive drafting a subtree of at most
+    /// ProactiveDepth rounds more. A draft cache of the context length plus this never overflows.
+    /// </summary>
+    public int DraftCacheHeadroom => (MaxDepth + (Proactive ? ProactiveDepth : 0)) * Budget + 1;
+
     public void Validate()
     {
         if (Budget < 1) throw new ArgumentOutOfRangeException(nameof(Budget), Budget, "Draft budget must be at least 1 node.");

@@ -26,6 +26,11 @@ public sealed class EdgeDrafter : IDisposable
     public IReadOnlyList<int> Committed => _committed;
     public long Step { get; private set; }
     public bool Finished { get; private set; }
+    /// <summary>
+    /// The verifier's context length (tokens). Its KV cache must hold a whole tree on top of the committed tokens, so a
+    /// tree never has more nodes besides the root, hence no more depth, than the context has room left for.
+    /// </summary>
+    public int ContextLimit { get; init; } = int.MaxValue;
 
     /// <summary>Steps whose pre-drafted subtree was used / thrown away (proactive drafting statistics).</summary>
     public int ProactiveHits { get; private set; }
@@ -83,8 +88,9 @@ public sealed class EdgeDrafter : IDisposable
             rounds = Options.MaxDepth;
         }
         var search = _search;
-        search.Run(rounds, Options.Budget, Options.MaxBeams, Options.MaxDepth, Options.Decay, nodes => Compute(search, nodes));
-        _sent = _search.Select(Options.Budget);
+        int budget = Math.Clamp(ContextLimit - _committed.Count, 0, Options.Budget);
+        if (budget > 0) search.Run(rounds, budget, Options.MaxBeams, Options.MaxDepth, Options.Decay, nodes => Compute(search, nodes));
+        _sent = _search.Select(budget);
         var index = new Dictionary<int, int>();
         for (int i = 0; i < _sent.Length; i++) index[_sent[i]] = i;
         var tokens = _sent.Select(s => _search.Nodes[s].Token).ToArray();

@@ -22,7 +22,9 @@ public static class SpeculativeDecoder
             foreach (var r in requests)
             {
                 sequences.Add(verifier.Start(r.Prompt, r.Sampling, r.Stop, capacity));
-                drafters.Add(new EdgeDrafter(draft, r.Prompt, options with { GreedyVerification = r.Sampling.IsGreedy }, capacity));
+                // The draft side holds the tree's candidates on top of the context the target holds: give it headroom.
+                drafters.Add(new EdgeDrafter(draft, r.Prompt, options with { GreedyVerification = r.Sampling.IsGreedy }, capacity + options.DraftCacheHeadroom)
+                    { ContextLimit = capacity });
             }
             var clock = new Stopwatch();
             while (true)

@@ -93,8 +93,12 @@ public sealed class TargetSequence : IDisposable
         Finish = FinishReason.None;
     }
 
-    /// <summary>How many of <paramref name="tokens"/> the stop criteria keep, and why generation ends; changes nothing.</summary>
-    internal (int Keep, FinishReason Reason) Cut(IReadOnlyList<int> tokens) => Stop.Cut(Generated, tokens);
+    /// <summary>
+    /// How many of <paramref name="tokens"/> the stop criteria keep, and why generation ends; changes nothing. A sequence
+    /// never commits more tokens than its cache can hold: reaching the capacity ends the reply
+    /// (<see cref="FinishReason.ContextFull"/>), because the next step could not fit its input.
+    /// </summary>
+    internal (int Keep, FinishReason Reason) Cut(IReadOnlyList<int> tokens) => Stop.Cut(Generated, tokens, contextRoom: Cache.Capacity - _committed.Count);
 
     /// <summary>
     /// Commits the first <paramref name="keep"/> of a step's new <paramref name="tokens"/>, as decided by <see cref="Cut"/>;

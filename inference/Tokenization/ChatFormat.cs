@@ -1,12 +1,11 @@
-using System.Text;
-
 namespace SpecEdge.Inference.Tokenization;
 
 /// <summary>
 /// Turns a conversation into the prompt string a chat model was trained on, for the three layouts we serve
 /// (hand-written equivalents of the published Jinja templates, which .NET cannot run). The string contains
-/// special tokens as text; <see cref="HfTokenizer.Encode"/> turns each into its single id, so encode it
-/// without addSpecialTokens (the formats write their own BOS).
+/// special tokens as text; <see cref="HfTokenizer.Encode(string, bool, bool)"/> turns each into its single id, so encode
+/// it without addSpecialTokens (the formats write their own BOS). Text from people (message contents) must not become
+/// special tokens: encode <see cref="RenderSegments"/> instead, which keeps the template's markup apart from contents.
 /// </summary>
 public sealed class ChatFormat
 {
@@ -63,21 +62,30 @@ public sealed class ChatFormat
     /// assistant's reply begins. <paramref name="enableThinking"/> = false makes a Qwen3 model skip reasoning
     /// (an empty think block is written for it), as enable_thinking=False does in the Qwen3 template.
     /// </summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true) =>
+        string.Concat(RenderSegments(messages, addGenerationPrompt, enableThinking).Select(s => s.Text));
+
+    /// <summary>
+    /// <see cref="Render"/> as markup and content pieces, in order (their texts concatenate to the rendered prompt):
+    /// encoding them with <see cref="HfTokenizer.Encode(IReadOnlyList{PromptSegment}, bool)"/> gives the same ids as
+    /// encoding the rendered prompt, except that special-token spellings inside contents stay ordinary text.
+    /// </summary>
+    public IReadOnlyList<PromptSegment> RenderSegments(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        return Kind switch
+        var prompt = new PromptBuilder();
+        switch (Kind)
         {
-            ChatFormatKind.ChatMl => RenderChatMl(messages, addGenerationPrompt, enableThinking),
-            ChatFormatKind.Llama3 => RenderLlama3(messages, addGenerationPrompt),
-            ChatFormatKind.Llama2 => RenderLlama2(messages),
-            _ => throw new InvalidOperationException($"Unknown chat format {Kind}."),
-        };
+            case ChatFormatKind.ChatMl: RenderChatMl(prompt, messages, addGenerationPrompt, enableThinking); break;
+            case ChatFormatKind.Llama3: RenderLlama3(prompt, messages, addGenerationPrompt); break;
+            case ChatFormatKind.Llama2: RenderLlama2(prompt, messages); break;
+            default: throw new InvalidOperationException($"Unknown chat format {Kind}.");
+        }
+        return prompt.Segments;
     }
 
-    private string RenderChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, bool enableThinking)
+    private void RenderChatMl(PromptBuilder prompt, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, bool enableThinking)
     {
-        var sb = new StringBuilder();
         int lastUser = -1;
         for (int i = 0; i < messages.Count; i++)
         {
@@ -103,47 +111,44 @@ public sealed class ChatFormat
                     content = content[(end + "</think>".Length)..].TrimStart('\n');
                 }
                 bool keepThink = i > lastUser && (i == messages.Count - 1 || reasoning.Length > 0);
-                sb.Append("<|im_start|>assistant\n");
+                prompt.Markup("<|im_start|>assistant\n");
                 if (keepThink)
                 {
-                    sb.Append("<think>\n").Append(reasoning.Trim('\n')).Append("\n</think>\n\n");
+                    prompt.Markup("<think>\n").Content(reasoning.Trim('\n')).Markup("\n</think>\n\n");
                 }
-                sb.Append(content).Append("<|im_end|>\n");
+                prompt.Content(content).Markup("<|im_end|>\n");
                 continue;
             }
-            sb.Append("<|im_start|>").Append(role).Append('\n').Append(content).Append("<|im_end|>\n");
+            prompt.Markup("<|im_start|>").Markup(role).Markup("\n").Content(content).Markup("<|im_end|>\n");
         }
         if (addGenerationPrompt)
         {
-            sb.Append("<|im_start|>assistant\n");
+            prompt.Markup("<|im_start|>assistant\n");
             if (!enableThinking && SupportsThinking)
             {
-                sb.Append("<think>\n\n</think>\n\n");
+                prompt.Markup("<think>\n\n</think>\n\n");
             }
         }
-        return sb.ToString();
     }
 
-    private static string RenderLlama3(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
+    private static void RenderLlama3(PromptBuilder prompt, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt)
     {
         // Meta's template trims each message ("message['content'] | trim").
-        var sb = new StringBuilder("<|begin_of_text|>");
+        prompt.Markup("<|begin_of_text|>");
         foreach (var (role, content) in messages)
         {
-            sb.Append("<|start_header_id|>").Append(role).Append("<|end_header_id|>\n\n")
-              .Append(content.Trim()).Append("<|eot_id|>");
+            prompt.Markup("<|start_header_id|>").Markup(role).Markup("<|end_header_id|>\n\n")
+              .Content(content.Trim()).Markup("<|eot_id|>");
         }
         if (addGenerationPrompt)
         {
-            sb.Append("<|start_header_id|>assistant<|end_header_id|>\n\n");
+            prompt.Markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
         }
-        return sb.ToString();
     }
 
-    private static string RenderLlama2(IReadOnlyList<ChatMessage> messages)
+    private static void RenderLlama2(PromptBuilder prompt, IReadOnlyList<ChatMessage> messages)
     {
         // Llama 2 has no generation prompt: a prompt ending in " [/INST]" is where the reply begins.
-        var sb = new StringBuilder();
         string? system = null;
         int i = 0;
         if (messages.Count > 0 && messages[0].Role == "system")
@@ -156,17 +161,17 @@ public sealed class ChatFormat
             var (role, content) = messages[i];
             if (role == "user")
             {
-                string text = content.Trim();
+                prompt.Markup("<s>[INST] ");
                 if (system is not null)
                 {
-                    text = $"<<SYS>>\n{system}\n<</SYS>>\n\n{text}";
+                    prompt.Markup("<<SYS>>\n").Content(system).Markup("\n<</SYS>>\n\n");
                     system = null;
                 }
-                sb.Append("<s>[INST] ").Append(text).Append(" [/INST]");
+                prompt.Content(content.Trim()).Markup(" [/INST]");
             }
             else if (role == "assistant")
             {
-                sb.Append(' ').Append(content.Trim()).Append(" </s>");
+                prompt.Markup(" ").Content(content.Trim()).Markup(" </s>");
             }
             else
             {
@@ -175,6 +180,5 @@ public sealed class ChatFormat
                     nameof(messages));
             }
         }
-        return sb.ToString();
     }
 }

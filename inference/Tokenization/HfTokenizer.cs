@@ -108,38 +108,70 @@ public sealed class HfTokenizer
 
     /// <summary>
     /// Token ids of <paramref name="text"/>. Added tokens written in the text (&lt;|im_start|&gt;) become their
-    /// single ids. With <paramref name="addSpecialTokens"/>, the tokens the file's post-processor or
-    /// tokenizer_config (add_bos_token) asks for are added, e.g. Llama 3's &lt;|begin_of_text|&gt;.
+    /// single ids, unless <paramref name="parseSpecialTokens"/> is false: then the whole text is ordinary text (for
+    /// text from people, who must not be able to forge a chat template's markers). With
+    /// <paramref name="addSpecialTokens"/>, the tokens the file's post-processor or tokenizer_config (add_bos_token)
+    /// asks for are added, e.g. Llama 3's &lt;|begin_of_text|&gt;.
     /// </summary>
-    public int[] Encode(string text, bool addSpecialTokens = false)
+    public int[] Encode(string text, bool addSpecialTokens = false, bool parseSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = new List<int>(text.Length / 3 + 4);
+        return Encode(new[] { new PromptSegment(text, IsMarkup: parseSpecialTokens) }, addSpecialTokens);
+    }
+
+    /// <summary>
+    /// Token ids of the concatenated <paramref name="segments"/>, where added tokens are recognised in markup segments
+    /// only. Ordinary text runs on across segment boundaries before it is split and merged, so the ids equal those of
+    /// <see cref="Encode(string, bool, bool)"/> on the concatenation whenever the contents spell no added token.
+    /// </summary>
+    public int[] Encode(IReadOnlyList<PromptSegment> segments, bool addSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        var ids = new List<int>(segments.Sum(s => s.Text?.Length ?? 0) / 3 + 4);
         if (addSpecialTokens)
         {
             ids.AddRange(_prefixIds);
         }
-        int start = 0;
-        while (start < text.Length)
+        var ordinary = new StringBuilder();
+        foreach (var segment in segments)
         {
-            var next = _addedTokens.FindNext(text, start);
-            int end = next?.Index ?? text.Length;
-            if (end > start)
+            string text = segment.Text ?? throw new ArgumentException("A prompt segment has no text.", nameof(segments));
+            if (!segment.IsMarkup)
             {
-                EncodeOrdinaryText(text.Substring(start, end - start), ids);
+                ordinary.Append(text);
+                continue;
             }
-            if (next is not { } hit)
+            int start = 0;
+            while (start < text.Length)
             {
-                break;
+                var next = _addedTokens.FindNext(text, start);
+                int end = next?.Index ?? text.Length;
+                ordinary.Append(text, start, end - start);
+                if (next is not { } hit)
+                {
+                    break;
+                }
+                FlushOrdinaryText(ordinary, ids);
+                ids.Add(hit.Token.Id);
+                start = hit.Index + hit.Token.Content.Length;
             }
-            ids.Add(hit.Token.Id);
-            start = hit.Index + hit.Token.Content.Length;
         }
+        FlushOrdinaryText(ordinary, ids);
         if (addSpecialTokens)
         {
             ids.AddRange(_suffixIds);
         }
         return ids.ToArray();
+    }
+
+    private void FlushOrdinaryText(StringBuilder ordinary, List<int> ids)
+    {
+        if (ordinary.Length == 0)
+        {
+            return;
+        }
+        EncodeOrdinaryText(ordinary.ToString(), ids);
+        ordinary.Clear();
     }
 
     private void EncodeOrdinaryText(string text, List<int> ids)

@@ -37,4 +37,17 @@ internal static class SessionTestHelpers
         await edge.DetachAsync();
         return (reply, prompt, stats);
     }
+
+    /// <summary>The tokens of the reply in progress (or the last one) and its finish reason, read from the stream.</summary>
+    public static async Task<(int[] Tokens, string? FinishReason)> StreamedReplyAsync(ISessionGrain session)
+    {
+        var tokens = new List<int>();
+        string? reason = null;
+        await foreach (var chunk in session.StreamReplyAsync())
+        {
+            tokens.AddRange(chunk.Tokens);
+            reason = chunk.FinishReason;
+        }
+        return (tokens.ToArray(), reason);
+    }
 }

@@ -1,0 +1,61 @@
+using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
+
+namespace SpecEdge.Grains.Sessions;
+
+/// <summary>
+/// Refuses settings and messages a session must not act on, before it does any work for them. The exception message
+/// is all an Orleans caller gets back, so each one names the field, the value and the limit (with its option name).
+/// </summary>
+internal static class SessionInputLimits
+{
+    /// <summary>Throws <see cref="ArgumentException"/> (or a subclass) naming the first field of <paramref name="settings"/> out of bounds.</summary>
+    public static void CheckSettings(GenerationSettings? settings, SpecEdgeSiloOptions limits)
+    {
+        if (settings is null) throw new ArgumentNullException(nameof(settings), "GenerationSettings must not be null.");
+
+        double temperature = settings.Temperature;
+        if (!double.IsFinite(temperature) || temperature < 0 || temperature > limits.MaxTemperature)
+            throw new ArgumentOutOfRangeException(nameof(settings.Temperature),
+                $"Temperature must be a finite number in [0, {limits.MaxTemperature}] (SpecEdge:MaxTemperature); got {temperature}.");
+        if (!(settings.TopP > 0 && settings.TopP <= 1))   // also refuses NaN
+            throw new ArgumentOutOfRangeException(nameof(settings.TopP), $"TopP must be in (0, 1]; got {settings.TopP}.");
+        if (settings.TopK < 0)
+            throw new ArgumentOutOfRangeException(nameof(settings.TopK), $"TopK must be 0 (off) or positive; got {settings.TopK}.");
+
+        int maxNewTokens = limits.EffectiveMaxNewTokens;
+        if (settings.MaxNewTokens < 1 || settings.MaxNewTokens > maxNewTokens)
+            throw new ArgumentOutOfRangeException(nameof(settings.MaxNewTokens),
+                $"MaxNewTokens must be in [1, {maxNewTokens}] (SpecEdge:MaxNewTokensLimit); got {settings.MaxNewTokens}.");
+
+        var stops = settings.StopStrings;
+        if (stops is null)
+            throw new ArgumentNullException(nameof(settings.StopStrings), "StopStrings must be an array (empty for none), not null.");
+        if (stops.Length > limits.MaxStopStrings)
+            throw new ArgumentOutOfRangeException(nameof(settings.StopStrings),
+                $"StopStrings has {stops.Length} entries; the limit is {limits.MaxStopStrings} (SpecEdge:MaxStopStrings).");
+        for (int i = 0; i < stops.Length; i++)
+        {
+            // An empty stop string would match everywhere and end every reply at its first token.
+            if (string.IsNullOrEmpty(stops[i]))
+                throw new ArgumentException($"StopStrings[{i}] is {(stops[i] is null ? "null" : "empty")}; every stop string needs at least one character.", nameof(settings.StopStrings));
+            if (stops[i].Length > limits.MaxStopStringChars)
+                throw new ArgumentOutOfRangeException(nameof(settings.StopStrings),
+                    $"StopStrings[{i}] has {stops[i].Length} characters; the limit is {limits.MaxStopStringChars} (SpecEdge:MaxStopStringChars).");
+        }
+
+        if (settings.SystemPrompt is { } system && system.Length > limits.MaxSystemPromptChars)
+            throw new ArgumentOutOfRangeException(nameof(settings.SystemPrompt),
+                $"SystemPrompt has {system.Length} characters; the limit is {limits.MaxSystemPromptChars} (SpecEdge:MaxSystemPromptChars).");
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> for a missing, empty or oversized user message; counts characters, so nothing is tokenised first.</summary>
+    public static void CheckMessage(string? text, SpecEdgeSiloOptions limits)
+    {
+        if (text is null) throw new ArgumentNullException(nameof(text), "The user message (text) must not be null.");
+        if (text.Length == 0) throw new ArgumentException("The user message (text) is empty.", nameof(text));
+        if (text.Length > limits.MaxMessageChars)
+            throw new ArgumentOutOfRangeException(nameof(text),
+                $"The user message (text) has {text.Length} characters; the limit is {limits.MaxMessageChars} (SpecEdge:MaxMessageChars).");
+    }
+}

@@ -1,0 +1,10 @@
+using SpecEdge.Grains.Hosting;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>The shared cluster's set-up with server-side speculative decoding: the silo drafts with the target's own weights.</summary>
+public sealed class ServerDraftClusterFixture : ClusterFixture
+{
+    // A perfect draft is accepted deeply, so the trees near the end of the context really have to shrink.
+    protected override void ConfigureModels(SpecEdgeSiloOptions options) => options.ServerDraftModel = TargetDir;
+}
