@@ -22,6 +22,8 @@ public sealed class CallerSafeErrorsFilter(ILogger<CallerSafeErrorsFilter> logge
         catch (Exception e) when (!IsCallerSafe(e))
         {
             logger.LogWarning(e, "{Method} failed; the caller gets a sanitised error", context.InterfaceMethod.Name);
+            if (e is Orleans.Storage.InconsistentStateException)
+                throw new InvalidOperationException("Another activation of this conversation wrote first (storage ETag conflict, InconsistentState); nothing of this request was kept. Retry.");
             if (!OurAssemblies.Contains(e.GetType().Assembly))
                 throw new InvalidOperationException("The server could not complete the request; the conversation is unchanged. Retry shortly.");
             // Our own messages are written for callers; keep the category (a refused input vs a state to retry).
