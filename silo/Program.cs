@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
+using SpecEdge.Grains.Security;
 using SpecEdge.Silo;
 
 // Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
@@ -46,12 +47,16 @@ builder.UseOrleans(silo =>
         });
     bool durable = !string.IsNullOrWhiteSpace(cluster.StorageConnectionString);
     silo.AddSpecEdge(builder.Configuration, inMemorySessions: !durable);
+    // Deny by default: every client call needs a signed credential (keys from Security:KeyFile, see docs/security.md).
+    silo.AddSpecEdgeSecurity(builder.Configuration);
     if (durable)
         silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = cluster.StorageConnectionString!; o.ContainerName = cluster.StorageContainer; });
 });
 builder.Services.AddHostedService<ModelWarmup>();
 
 var host = builder.Build();
+// Fail now, not on the first call, if the signing keys are missing or unreadable.
+_ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();
 log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, sessions in {Storage}",
     siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort,

@@ -14,7 +14,8 @@ public static class CallerCredential
     /// <summary>The token that calls of this async flow carry instead of the client's configured one, if any.</summary>
     public static string? Current => Override.Value;
 
-    public static IDisposable Use(string? token)
+    /// <summary>Calls in this async flow carry <paramref name="token"/>; an empty string means no credential at all.</summary>
+    public static IDisposable Use(string token)
     {
         var previous = Override.Value;
         Override.Value = token;

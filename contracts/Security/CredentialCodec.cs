@@ -55,6 +55,18 @@ public static class CredentialCodec
         return true;
     }
 
+    /// <summary>
+    /// The claims of a token without checking anything: for a client to learn which conversation and edge id its own
+    /// credential names. Never a basis for a decision (that is the silo's verified check).
+    /// </summary>
+    public static AccessCredential? ReadUnverified(string token)
+    {
+        var parts = token.Split('.');
+        if (parts.Length != 3) return null;
+        try { return JsonSerializer.Deserialize<AccessCredential>(FromBase64Url(parts[1])); }
+        catch (Exception e) when (e is FormatException or JsonException) { return null; }
+    }
+
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     private static byte[] FromBase64Url(string text)

@@ -15,7 +15,7 @@ public sealed class CredentialOutgoingFilter(IOptions<ClientCredentialOptions> o
     public Task Invoke(IOutgoingGrainCallContext context)
     {
         string? token = CallerCredential.Current ?? ConfiguredToken();
-        if (token is null) RequestContext.Remove(CallerCredential.RequestContextKey);
+        if (string.IsNullOrEmpty(token)) RequestContext.Remove(CallerCredential.RequestContextKey);
         else RequestContext.Set(CallerCredential.RequestContextKey, token);
         return context.Invoke();
     }

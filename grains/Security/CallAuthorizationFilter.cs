@@ -21,8 +21,19 @@ public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, ILo
 
     private const string BroadcastConsumerExtension = "Orleans.BroadcastChannel.IBroadcastChannelConsumerExtension";
 
+    /// <summary>
+    /// Grain timer ticks reach the grain as local messages through the same filters. Their invokable type has no
+    /// serializer, so no message from outside the silo can carry one: the concrete type proves the tick is local.
+    /// </summary>
+    private const string TimerTick = "Orleans.Runtime.GrainTimer+TimerTickInvoker";
+
     public async Task Invoke(IIncomingGrainCallContext context)
     {
+        if (context.Request.GetType().FullName == TimerTick)
+        {
+            await context.Invoke();
+            return;
+        }
         var target = Describe(context);
         var token = RequestContext.Get(CallerCredential.RequestContextKey) as string;
         if (target.Kind == CallTargetKind.ClientSystemTarget)
