@@ -78,3 +78,51 @@ stop_all() {
 edge() {
   (cd "$ROOT" && "$ROOT/edge-host/bin/Release/net10.0/linux-x64/SpecEdge.EdgeHost" "$@")
 }
+
+# --- Credentials (docs/security.md). The signing key lives in a file; it never appears on a command line. ---
+SECURITY="$STATE/security"
+
+ensure_signing_key() {
+  mkdir -p "$SECURITY" && chmod 700 "$SECURITY"
+  if [ ! -f "$SECURITY/keys.json" ]; then
+    log "creating a development signing key in .local/security/keys.json"
+    (umask 077; printf '{"activeKeyId": "dev1", "keys": {"dev1": "%s"}}\n' "$(openssl rand -base64 32)" >"$SECURITY/keys.json")
+  fi
+}
+
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+# hmac_sha256 KEY_BYTES_FILE < message > digest. Built from two plain SHA-256 runs (RFC 2104) so that the key is
+# never an argument of openssl, where any local user could read it in the process list.
+hmac_sha256() {
+  local keyhex ipad="" opad="" i b inner
+  keyhex=$(od -An -v -tx1 "$1" | tr -d ' \n')
+  while [ ${#keyhex} -lt 128 ]; do keyhex="${keyhex}00"; done
+  for ((i = 0; i < 128; i += 2)); do
+    b=$((16#${keyhex:i:2}))
+    ipad+=$(printf '\\x%02x' $((b ^ 0x36)))
+    opad+=$(printf '\\x%02x' $((b ^ 0x5c)))
+  done
+  inner=$(mktemp)
+  { printf "$ipad"; cat; } | openssl dgst -sha256 -binary >"$inner"
+  { printf "$opad"; cat "$inner"; } | openssl dgst -sha256 -binary
+  rm -f "$inner"
+}
+
+# issue_credential OUT_FILE CLAIMS_JSON_FIELDS LIFETIME_SECONDS: the format of contracts/Security/CredentialCodec.cs.
+issue_credential() {
+  local out=$1 claims=$2 lifetime=$3 keybytes payload body
+  keybytes=$(mktemp) && chmod 600 "$keybytes"
+  sed -E 's/.*"dev1": *"([^"]+)".*/\1/' "$SECURITY/keys.json" | base64 -d >"$keybytes"
+  payload=$(printf '{%s,"x":%d,"k":"dev1"}' "$claims" $(( $(date +%s) + lifetime )) | b64url)
+  body="v1.$payload"
+  (umask 077; printf '%s.%s\n' "$body" "$(printf '%s' "$body" | hmac_sha256 "$keybytes" | b64url)" >"$out")
+  rm -f "$keybytes"
+}
+
+# edge_credential SESSION EDGE_ID: an edge credential (role 0) with the chat right, valid 12 hours; prints its file.
+edge_credential() {
+  local file="$SECURITY/edge-${2}.token"
+  issue_credential "$file" "\"r\":0,\"t\":\"local\",\"c\":\"$1\",\"e\":\"$2\",\"u\":true" 43200
+  echo "$file"
+}
