@@ -57,6 +57,6 @@ public sealed class EdgeHostOptions
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
-        ["--credential-file"] = "Credential:TokenFile",
+        ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };
 }

@@ -27,6 +27,7 @@ builder.UseOrleansClient(client =>
     client.AddBroadcastChannel(ChannelNames.Provider);
     // The enrolment credential (a file written by whoever enrolled this edge, re-read when renewed) goes with every call.
     client.AddSpecEdgeCredential(builder.Configuration.GetSection(ClientCredentialOptions.Section));
+    client.UseSpecEdgeTls(builder.Configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions());
     // Keep trying to reach a gateway for a while at start-up instead of failing at once.
     int attempts = 0;
     client.UseConnectionRetryFilter(async (exception, cancellation) =>
