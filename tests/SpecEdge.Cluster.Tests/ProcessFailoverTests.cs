@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Persistence.Tests;
@@ -41,6 +42,12 @@ public class ProcessFailoverTests(ITestOutputHelper output)
         string key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         string keyFile = Path.Combine(Path.GetTempPath(), clusterId + "-keys.json");
         File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + key + "\"}}");
+        // TLS on: silos hold cluster-CA certificates (and check each other's); the test client enrols with the edge CA.
+        var clusterCa = TestCertificates.Authority("failover cluster CA");
+        var edgeCa = TestCertificates.Authority("failover edge CA");
+        string clusterCaPem = TestCertificates.WritePem(clusterCa, Path.Combine(Path.GetTempPath(), clusterId + "-cluster-ca.pem"));
+        string edgeCaPem = TestCertificates.WritePem(edgeCa, Path.Combine(Path.GetTempPath(), clusterId + "-edge-ca.pem"));
+        string clientPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "test-client"), Path.Combine(Path.GetTempPath(), clusterId + "-client.pfx"));
         string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() },
             SigningKeySet.Load(keyFile));
 
@@ -52,6 +59,8 @@ public class ProcessFailoverTests(ITestOutputHelper output)
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", (gateways[name] = ExternalProcess.FreePort()).ToString(),
             "--Cluster:StorageConnectionString", azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,
             "--Cluster:FailureDetectionSeconds", "2", "--SpecEdge:DType", dtype, "--Security:KeyFile", keyFile,
+            "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, name), Path.Combine(Path.GetTempPath(), $"{clusterId}-{name}.pfx")),
+            "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem,
         }, root);
         var silos = new Dictionary<string, ExternalProcess>();
         try
@@ -68,6 +77,7 @@ public class ProcessFailoverTests(ITestOutputHelper output)
                 c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(3));
                 c.AddBroadcastChannel(ChannelNames.Provider);
                 c.AddSpecEdgeCredential(o => o.Token = operatorToken);
+                c.UseSpecEdgeTls(new EdgeTlsOptions { CertificateFile = clientPfx, ClusterCaFile = clusterCaPem });
             });
             using var host = builder.Build();
             await host.StartAsync();
