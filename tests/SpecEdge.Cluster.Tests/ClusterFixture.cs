@@ -4,6 +4,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Security;
+using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using Xunit;
@@ -69,10 +70,26 @@ public class ClusterFixture : IAsyncLifetime
 
         var builder = new InProcessTestClusterBuilder(Silos);
         string target = TargetDir, key = SigningKeyBase64, operatorToken = OperatorToken;
+        // TLS on, as in production: silos with cluster-CA certificates, the client enrolled with the edge CA.
+        string pki = Directory.CreateTempSubdirectory("specedge-fixture-pki-").FullName;
+        var clusterCa = TestCertificates.Authority("fixture cluster CA");
+        var edgeCa = TestCertificates.Authority("fixture edge CA");
+        var tls = new SiloTlsOptions
+        {
+            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "fixture-silo"), Path.Combine(pki, "silo.pfx")),
+            ClusterCaFile = TestCertificates.WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
+            EdgeCaFile = TestCertificates.WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
+        };
+        var clientTls = new EdgeTlsOptions
+        {
+            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "fixture-client"), Path.Combine(pki, "client.pfx")),
+            ClusterCaFile = tls.ClusterCaFile,
+        };
         builder.ConfigureSilo((_, silo) =>
         {
             ConfigureStorage(silo);
             silo.AddSpecEdgeSecurity(o => { o.Keys["test"] = key; o.ActiveKeyId = "test"; });
+            silo.UseSpecEdgeTls(tls);
             silo.AddSpecEdge(o =>
         {
             o.TargetModel = target;
@@ -83,7 +100,7 @@ public class ClusterFixture : IAsyncLifetime
             ConfigureModels(o);
         }, inMemorySessions: false);
         });
-        builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider).AddSpecEdgeCredential(o => o.Token = operatorToken));
+        builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider).AddSpecEdgeCredential(o => o.Token = operatorToken).UseSpecEdgeTls(clientTls));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
