@@ -5,7 +5,9 @@ using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
+using SpecEdge.Cluster.Tests;
 using SpecEdge.Grains.Security;
+using System.Security.Cryptography.X509Certificates;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 
@@ -16,7 +18,7 @@ namespace SpecEdge.Benchmarks;
 /// credential checks (AddSpecEdgeSecurity + an edge credential on the client), measured interleaved so that machine
 /// load hits both alike. (1) A plain grain call round trip (GetAsync, sequential); (2) the per-step overhead of
 /// edge-assisted decoding (edge round trip minus verifier forward), direct-call transport, proactive drafting off.
-/// TLS is not part of this figure (not done yet).
+/// A third cluster adds TLS (cluster and edge certificates from a throwaway PKI) to the credential checks.
 /// </summary>
 public static class SecurityOverheadBenchmark
 {
@@ -37,19 +39,39 @@ public static class SecurityOverheadBenchmark
             ExpiresAt = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeSeconds(),
         }, keys);
 
-        async Task<InProcessTestCluster> Start(bool secured)
+        string pki = Directory.CreateTempSubdirectory("specedge-bench-pki-").FullName;
+        var clusterCa = TestCertificates.Authority("bench cluster CA");
+        var edgeCa = TestCertificates.Authority("bench edge CA");
+        var siloTls = new SiloTlsOptions
+        {
+            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "bench-silo"), Path.Combine(pki, "silo.pfx")),
+            ClusterCaFile = TestCertificates.WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
+            EdgeCaFile = TestCertificates.WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
+        };
+        var edgeTls = new EdgeTlsOptions
+        {
+            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "bench-edge"), Path.Combine(pki, "edge.pfx")),
+            ClusterCaFile = siloTls.ClusterCaFile,
+        };
+
+        async Task<InProcessTestCluster> Start(bool secured, bool tls = false)
         {
             var builder = new InProcessTestClusterBuilder(1);
             builder.ConfigureSilo((_, silo) =>
             {
                 silo.AddSpecEdge(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; });
                 if (secured) silo.AddSpecEdgeSecurity(s => { s.Keys["bench"] = key; s.ActiveKeyId = "bench"; });
+                if (tls) silo.UseSpecEdgeTls(siloTls);
             });
             // Both clients run the credential filter; only the secured silo checks what it sends. The test host itself
             // asks the management grain for liveness, so the client's own credential is an operator's; every measured
             // call runs under an edge credential (CallerCredential.Use).
             string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeSeconds() }, keys);
-            builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider).AddSpecEdgeCredential(o => o.Token = operatorToken));
+            builder.ConfigureClient(c =>
+            {
+                c.AddBroadcastChannel(ChannelNames.Provider).AddSpecEdgeCredential(o => o.Token = operatorToken);
+                if (tls) c.UseSpecEdgeTls(edgeTls);
+            });
             var cluster = builder.Build();
             await cluster.DeployAsync();
             return cluster;
@@ -57,8 +79,9 @@ public static class SecurityOverheadBenchmark
 
         var plain = await Start(secured: false);
         var secured = await Start(secured: true);
+        var encrypted = await Start(secured: true, tls: true);
         using var draft = CausalLm.Load(draftDir);
-        var modes = new (string Name, IClusterClient Client)[] { ("no checks", plain.Client), ("credential checks", secured.Client) };
+        var modes = new (string Name, IClusterClient Client)[] { ("no checks", plain.Client), ("credential checks", secured.Client), ("checks + TLS", encrypted.Client) };
         Console.WriteLine($"two clusters up; load average {File.ReadAllText("/proc/loadavg").Trim()}");
 
         // (1) Plain call round trips, alternating blocks of 100 between the clusters.
@@ -110,12 +133,14 @@ public static class SecurityOverheadBenchmark
         }
         double callDelta = P(callMs["credential checks"], 50) - P(callMs["no checks"], 50);
         double stepDelta = P(overheadMs["credential checks"], 50) - P(overheadMs["no checks"], 50);
-        Console.WriteLine($"credential checks add {callDelta:F3} ms p50 per call and {stepDelta:F3} ms p50 per step");
+        double tlsCallDelta = P(callMs["checks + TLS"], 50) - P(callMs["no checks"], 50);
+        double tlsStepDelta = P(overheadMs["checks + TLS"], 50) - P(overheadMs["no checks"], 50);
+        Console.WriteLine($"credential checks add {callDelta:F3} ms p50 per call and {stepDelta:F3} ms p50 per step; with TLS {tlsCallDelta:F3} and {tlsStepDelta:F3}");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-        File.WriteAllText(outPath, JsonSerializer.Serialize(new { rows, callDeltaP50Ms = callDelta, stepDeltaP50Ms = stepDelta, loadAverage = File.ReadAllText("/proc/loadavg").Trim() },
+        File.WriteAllText(outPath, JsonSerializer.Serialize(new { rows, callDeltaP50Ms = callDelta, stepDeltaP50Ms = stepDelta, tlsCallDeltaP50Ms = tlsCallDelta, tlsStepDeltaP50Ms = tlsStepDelta, loadAverage = File.ReadAllText("/proc/loadavg").Trim() },
             new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {outPath}");
-        foreach (var c in new[] { plain, secured }) { await c.StopAllSilosAsync(); await c.DisposeAsync(); }
+        foreach (var c in new[] { plain, secured, encrypted }) { await c.StopAllSilosAsync(); await c.DisposeAsync(); }
     }
 
     private static readonly string[] ClusterBenchmarkPrompts =
