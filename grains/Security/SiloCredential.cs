@@ -9,7 +9,10 @@ namespace SpecEdge.Grains.Security;
 public sealed class SiloCredential(SigningKeys keys, TimeProvider clock)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
-    private (string Token, DateTimeOffset RenewAt) _current;
+    // One reference swapped atomically: concurrent callers see a whole token, never half of an update.
+    private Minted? _current;
+
+    private sealed record Minted(string Token, DateTimeOffset RenewAt);
 
     public string Token
     {
@@ -17,9 +20,9 @@ public sealed class SiloCredential(SigningKeys keys, TimeProvider clock)
         {
             var current = _current;
             var now = clock.GetUtcNow();
-            if (current.Token is not null && now < current.RenewAt) return current.Token;
+            if (current is not null && now < current.RenewAt) return current.Token;
             var token = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Silo, ExpiresAt = (now + Lifetime).ToUnixTimeSeconds() }, keys.Value);
-            _current = (token, now + Lifetime / 2);
+            _current = new Minted(token, now + Lifetime / 2);
             return token;
         }
     }
