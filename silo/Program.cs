@@ -51,7 +51,7 @@ builder.UseOrleans(silo =>
     // Deny by default: every client call needs a signed credential (keys from Security:KeyFile, see docs/security.md).
     silo.AddSpecEdgeSecurity(builder.Configuration);
     // TLS with client certificates from the edge CA when Tls:CertificateFile is set (infra/local/run.sh sets it).
-    tls = silo.UseSpecEdgeTls(builder.Configuration);
+    tls = silo.UseSpecEdgeTls(builder.Configuration, gatewayPort: cluster.GatewayPort);
     if (durable)
         silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = cluster.StorageConnectionString!; o.ContainerName = cluster.StorageContainer; });
 });

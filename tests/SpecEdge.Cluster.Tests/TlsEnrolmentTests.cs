@@ -14,6 +14,31 @@ namespace SpecEdge.Cluster.Tests;
 /// </summary>
 public class TlsEnrolmentTests(ITestOutputHelper output)
 {
+    private async Task<bool> HandshakeAsync(int port, string pfx)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
+        using var ssl = new System.Net.Security.SslStream(tcp.GetStream(), false, (_, _, _, _) => true);
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+            {
+                TargetHost = "specedge-silo",
+                ClientCertificates = new() { System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(pfx, null) },
+            }).WaitAsync(TimeSpan.FromSeconds(15));
+            // The server checks a client certificate once the handshake is done and then drops the connection, so the
+            // verdict is whether the connection stays open (or the server speaks) for a moment.
+            var read = ssl.ReadAsync(new byte[64]).AsTask();
+            if (await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(2))) != read) return true;
+            return await read > 0;
+        }
+        catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or TimeoutException)
+        {
+            output.WriteLine($"handshake on port {port} with {Path.GetFileName(pfx)}: {e.GetType().Name}: {e.Message}");
+            return false;
+        }
+    }
+
     [Fact]
     public async Task OnlyEdgesWithAnUnrevokedCertificateFromTheEdgeCa_CanConnect()
     {
@@ -81,6 +106,11 @@ public class TlsEnrolmentTests(ITestOutputHelper output)
                 return null;
             }
         }
+
+        // At the TLS level: an edge certificate opens the gateway port but not the silo-to-silo port.
+        Assert.True(await HandshakeAsync(gatewayPort, enrolled));
+        Assert.False(await HandshakeAsync(siloPort, enrolled));
+        Assert.False(await HandshakeAsync(gatewayPort, stranger));
 
         Assert.Equal(conversation, await TryConnectAsync(enrolled));     // control: an enrolled edge connects and is served
         Assert.Equal(conversation, await TryConnectAsync(withdrawn));    // not yet withdrawn
