@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
@@ -13,7 +14,7 @@ namespace SpecEdge.EdgeHost;
 /// The edge host's user-facing loop: loads the draft model, attaches to a conversation and shows replies as they
 /// stream, interactively or for one prompt. Survives a lost step or gateway by re-attaching.
 /// </summary>
-public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions> options, IHostApplicationLifetime lifetime, ILogger<ConsoleChat> logger) : BackgroundService
+public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions> options, IOptions<ClientCredentialOptions> credential, IHostApplicationLifetime lifetime, ILogger<ConsoleChat> logger) : BackgroundService
 {
     private readonly EdgeHostOptions _o = options.Value;
 
@@ -37,8 +38,12 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
         logger.LogInformation("Draft {Dir}: {Params:F2}M params, {Layers} layers, {DType} on {Device}",
             _o.DraftModel, draft.Weights.All.Sum(t => t.numel()) / 1e6, draft.Config.NumHiddenLayers, TensorSettings.Name(draft.DType), _o.Device);
 
-        string sessionId = string.IsNullOrWhiteSpace(_o.Session) ? "chat-" + Guid.NewGuid().ToString("N")[..10] : _o.Session;
-        string edgeId = _o.EdgeId ?? $"{Environment.MachineName}-{Environment.ProcessId}";
+        // An enrolled edge works on the conversation its credential names, under the edge id it names (the silo uses
+        // those whatever we claim); without a credential file (an open development cluster) anything goes.
+        var enrolled = credential.Value.TokenFile is { Length: > 0 } file ? CredentialCodec.ReadUnverified(File.ReadAllText(file).Trim()) : null;
+        string sessionId = !string.IsNullOrWhiteSpace(_o.Session) ? _o.Session
+            : enrolled?.ConversationId ?? "chat-" + Guid.NewGuid().ToString("N")[..10];
+        string edgeId = _o.EdgeId ?? enrolled?.EdgeId ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
         using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport);
         var session = client.GetGrain<ISessionGrain>(sessionId);
@@ -50,7 +55,7 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
                 UseChatTemplate = !_o.Raw, SystemPrompt = _o.SystemPrompt,
             });
         var attachment = await edge.AttachAsync();
-        Console.WriteLine($"session {sessionId} ({existing.Messages.Length} earlier messages, on silo {existing.Silo}); edge {edgeId}");
+        Console.WriteLine($"session {sessionId} ({existing.Messages.Length} earlier messages{(existing.Silo is null ? "" : $", on silo {existing.Silo}")}); edge {edgeId}");
         foreach (var m in existing.Messages) Console.WriteLine($"[{m.Role}] {m.Content}");
         if (attachment.Generating) await ShowReplyAsync(edge, tokenizer, stopping);   // resume a reply in progress
 

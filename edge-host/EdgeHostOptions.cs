@@ -62,5 +62,6 @@ public sealed class EdgeHostOptions
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
+        ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };
 }

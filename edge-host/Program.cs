@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeHost;
 
 // Settings: appsettings.json (section Edge), environment (Edge__DraftModel), command line (--draft, --prompt, ... or --Edge:X).
@@ -24,6 +25,9 @@ builder.UseOrleansClient(client =>
     if (gateways.Length == 0) throw new InvalidOperationException("Edge:Gateways lists no gateway (host:port).");
     client.UseStaticClustering(gateways);
     client.AddBroadcastChannel(ChannelNames.Provider);
+    // The enrolment credential (a file written by whoever enrolled this edge, re-read when renewed) goes with every call.
+    client.AddSpecEdgeCredential(builder.Configuration.GetSection(ClientCredentialOptions.Section));
+    client.UseSpecEdgeTls(builder.Configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions());
     // Keep trying to reach a gateway for a while at start-up instead of failing at once.
     int attempts = 0;
     client.UseConnectionRetryFilter(async (exception, cancellation) =>

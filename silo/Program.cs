@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
+using SpecEdge.Grains.Security;
 using SpecEdge.Silo;
 
 // Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
@@ -15,6 +16,7 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 var cluster = builder.Configuration.GetSection(ClusterSettings.Section).Get<ClusterSettings>() ?? new ClusterSettings();
 string siloName = cluster.SiloName ?? $"{Environment.MachineName}-{cluster.SiloPort}";
 
+bool tls = false;
 builder.UseOrleans(silo =>
 {
     silo.Configure<ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
@@ -46,14 +48,20 @@ builder.UseOrleans(silo =>
         });
     bool durable = !string.IsNullOrWhiteSpace(cluster.StorageConnectionString);
     silo.AddSpecEdge(builder.Configuration, inMemorySessions: !durable);
+    // Deny by default: every client call needs a signed credential (keys from Security:KeyFile, see docs/security.md).
+    silo.AddSpecEdgeSecurity(builder.Configuration);
+    // TLS with client certificates from the edge CA when Tls:CertificateFile is set (infra/local/run.sh sets it).
+    tls = silo.UseSpecEdgeTls(builder.Configuration, gatewayPort: cluster.GatewayPort);
     if (durable)
         silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = cluster.StorageConnectionString!; o.ContainerName = cluster.StorageContainer; });
 });
 builder.Services.AddHostedService<ModelWarmup>();
 
 var host = builder.Build();
+// Fail now, not on the first call, if the signing keys are missing or unreadable.
+_ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();
-log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, sessions in {Storage}",
-    siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort,
+log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, TLS {Tls}, sessions in {Storage}",
+    siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort, tls ? "on" : "OFF (development only)",
     string.IsNullOrWhiteSpace(cluster.StorageConnectionString) ? "memory (not durable)" : $"Azure Blob container '{cluster.StorageContainer}'");
 await host.RunAsync();

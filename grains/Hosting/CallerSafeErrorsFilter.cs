@@ -39,6 +39,7 @@ public sealed class CallerSafeErrorsFilter(ILogger<CallerSafeErrorsFilter> logge
 
     /// <summary>Types every client can deserialize, whose messages we write ourselves.</summary>
     private static bool IsCallerSafe(Exception e) =>
-        e.GetType().Assembly == typeof(object).Assembly
-        && e is ArgumentException or InvalidOperationException or TimeoutException or OperationCanceledException or NotSupportedException;
+        e.GetType().Assembly == typeof(ISessionGrain).Assembly   // contract exceptions exist to reach callers
+        || (e.GetType().Assembly == typeof(object).Assembly
+            && e is ArgumentException or InvalidOperationException or TimeoutException or OperationCanceledException or NotSupportedException);
 }

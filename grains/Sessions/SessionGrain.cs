@@ -6,6 +6,7 @@ using Orleans.Placement;
 using Orleans.Storage;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Security;
 using SpecEdge.Grains.Verification;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
@@ -161,11 +162,14 @@ public sealed class SessionGrain(
         }
     }
 
+    // An edge sees neither the silo nor another edge's id.
     public Task<SessionSnapshot> GetAsync() => Task.FromResult(new SessionSnapshot(Id, S.Messages.ToArray(), S.Committed.Count,
-        S.Step, S.AttachedEdge, S.Generating, silo.Name, S.Settings.Seed));
+        S.Step, VerifiedCaller.IsEdge && S.AttachedEdge != VerifiedCaller.EdgeIdOr("") ? null : S.AttachedEdge, S.Generating,
+        VerifiedCaller.IsEdge ? null : silo.Name, S.Settings.Seed));
 
     public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
     {
+        edgeId = VerifiedCaller.EdgeIdOr(edgeId);   // an edge is who its credential says, whatever it claims
         ArgumentException.ThrowIfNullOrEmpty(edgeId);
         S.AttachedEdge = edgeId;
         _edge = observer;
@@ -179,25 +183,30 @@ public sealed class SessionGrain(
 
     public async Task DetachEdgeAsync(string edgeId)
     {
+        edgeId = VerifiedCaller.EdgeIdOr(edgeId);
         if (S.AttachedEdge != edgeId) return;
         await ReleaseEdgeAsync($"edge {edgeId} detached");
     }
 
     public async Task<StepVerdict> SubmitTreeAsync(TreeSubmission tree)
     {
+        tree = tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
         var (verdict, error) = await HandleTreeAsync(tree);
         return verdict ?? throw new ArgumentException(error);
     }
 
     private async Task OnTreePublishedAsync(TreeSubmission tree)
     {
+        tree = tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
         StepVerdict? verdict;
         string? error;
         try { (verdict, error) = await HandleTreeAsync(tree); }
         catch (Exception e)
         {
             logger.LogWarning(e, "Session {Session}: step {Step} failed", Id, tree.Step);
-            (verdict, error) = (null, $"Step {tree.Step} failed on the server: {e.Message}");
+            // Only our own validation messages reach the edge; runtime errors can name silos and addresses.
+            string why = e is ArgumentException or InvalidOperationException or TimeoutException ? $": {e.Message}" : "";
+            (verdict, error) = (null, $"Step {tree.Step} failed on the server{why}");
         }
         if (_edge is null || tree.EdgeId != S.AttachedEdge) return;
         if (verdict is not null) await _edge.OnVerdict(verdict);

@@ -38,7 +38,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     {
         _key = VerifierKey.Parse(this.GetPrimaryKeyString());
         if (_key.Device < 0 || _key.Device >= models.DeviceCount)
-            throw new InvalidOperationException($"Verifier {_key}: this silo has {models.DeviceCount} device(s).");
+            throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
         _verifier = new TargetVerifier(models.Target(_key.Device));
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
         return Task.CompletedTask;
@@ -127,7 +127,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private TargetSequence Get(string sessionId)
     {
         if (!_sequences.TryGetValue(sessionId, out var sequence))
-            throw new SessionNotLoadedException($"Verifier {_key} holds no sequence for session '{sessionId}'.");
+            throw new SessionNotLoadedException($"The verifier holds no sequence for session '{sessionId}'.");
         Touch(sessionId);
         return sequence;
     }

@@ -14,10 +14,12 @@ log "starting redis-server on 127.0.0.1:$REDIS_PORT"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$STATE/redis.log" 2>&1 &
 echo $! >"$STATE/redis.pid"
 wait_port "$REDIS_PORT" 20 redis
-REDIS=(--Cluster:Clustering redis --Cluster:RedisConnectionString "127.0.0.1:$REDIS_PORT" --Cluster:FailureDetectionSeconds 2
+ensure_signing_key
+REDIS=(--Security:KeyFile "$SECURITY/keys.json" --Cluster:Clustering redis --Cluster:RedisConnectionString "127.0.0.1:$REDIS_PORT" --Cluster:FailureDetectionSeconds 2
        --SpecEdge:TargetModel "$ROOT/models/demo/target")
-start_silo silo-a 11111 30000 "${REDIS[@]}"
-start_silo silo-b 11112 30001 "${REDIS[@]}"
+ensure_pki
+start_silo silo-a 11111 30000 "${REDIS[@]}" $(silo_tls_args silo-a)
+start_silo silo-b 11112 30001 "${REDIS[@]}" $(silo_tls_args silo-b)
 
 prompts=("The history of the city" "In the morning the farmers" "The president of the company" "She looked at the house and" "Most of the students")
 pids=()
@@ -25,7 +27,7 @@ for i in $(seq 0 $(( ${EDGES:-3} - 1 ))); do
   prompt="${prompts[$(( i % ${#prompts[@]} ))]}"
   log "edge host $i: \"$prompt\" (output in .local/edge-$i.out)"
   edge --gateways 127.0.0.1:30000,127.0.0.1:30001 --draft "$ROOT/models/demo/draft" --raw --max-new-tokens 48 \
-    --edge-id "edge-$i" --prompt "$prompt" >"$STATE/edge-$i.out" 2>&1 &
+    --credential-file "$(edge_credential "local/multi-$i-$(date +%s)" "edge-$i")" $(edge_tls_args "edge-$i") --prompt "$prompt" >"$STATE/edge-$i.out" 2>&1 &
   pids+=($!)
 done
 status=0

@@ -5,11 +5,21 @@
 #   bash infra/local/run.sh --prompt "The history of the city" --raw      one-shot reply, then everything stops
 #   bash infra/local/run.sh --session chat-1234                           resume a conversation (it survives restarts)
 # Everything stops when the edge host exits (or on Ctrl+C).
+# Security (docs/security.md): .local/security holds a development signing key, CAs and certificates; the edge is
+# enrolled (TLS client certificate + a 12-hour edge credential) for its one conversation.
 source "$(dirname "$0")/common.sh"
 need_tools
 trap stop_all EXIT
 build
 start_azurite
-start_silo silo-a 11111 30000 --SpecEdge:TargetModel "$ROOT/models/demo/target"
-log "edge host (draft models/demo/draft) -> gateway 127.0.0.1:30000"
-edge --gateways 127.0.0.1:30000 --draft "$ROOT/models/demo/draft" "$@"
+ensure_signing_key
+# The edge is enrolled for one conversation: the one asked for with --session, or a new one.
+session=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = "--session" ] && session="${args[i+1]:-}"; done
+if [ -z "$session" ]; then session="local/chat-$(date +%s)"; set -- "$@" --session "$session"; fi
+credential=$(edge_credential "$session" "edge-local")
+ensure_pki
+start_silo silo-a 11111 30000 --SpecEdge:TargetModel "$ROOT/models/demo/target" --Security:KeyFile "$SECURITY/keys.json" $(silo_tls_args silo-a)
+log "edge host (draft models/demo/draft, enrolled for $session) -> gateway 127.0.0.1:30000"
+edge --gateways 127.0.0.1:30000 --draft "$ROOT/models/demo/draft" --credential-file "$credential" $(edge_tls_args edge-local) "$@"

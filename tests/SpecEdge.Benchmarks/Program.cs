@@ -9,6 +9,7 @@ switch (command)
     case "cluster": await ClusterBenchmark.RunAsync(options); break;
     case "spec": SpeculativeBenchmark.Run(options); break;
     case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
+    case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -17,6 +18,8 @@ switch (command)
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).
+              security [--calls 3000] [--steps 200] [--out bench-results/security.json]
+                  Cost of credential checks: plain call round trip and per-step overhead, two clusters side by side.
               spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:

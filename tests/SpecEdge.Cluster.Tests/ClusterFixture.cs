@@ -1,7 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
 using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Security;
+using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using Xunit;
@@ -33,6 +36,19 @@ public class ClusterFixture : IAsyncLifetime
     public CausalLm PerfectDraft { get; private set; } = null!;
     public CausalLm UnrelatedDraft { get; private set; } = null!;
     public CausalLm Reference { get; private set; } = null!;
+    /// <summary>The cluster's signing key (random per fixture): tests mint credentials of every role with it.</summary>
+    public string SigningKeyBase64 { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+    public SigningKeySet Keys => SigningKeySet.FromBase64("test", new Dictionary<string, string> { ["test"] = SigningKeyBase64 });
+
+    /// <summary>What <see cref="Client"/> presents unless a test scopes another token with <see cref="CallerCredential.Use"/>.</summary>
+    public string OperatorToken => Issue(new AccessCredential { Role = CredentialRole.Operator });
+    public string ServiceToken(string tenant) => Issue(new AccessCredential { Role = CredentialRole.Service, Tenant = tenant });
+    public string EdgeToken(string conversationId, string edgeId, bool chat = false, TimeSpan? lifetime = null) =>
+        Issue(new AccessCredential { Role = CredentialRole.Edge, ConversationId = conversationId, EdgeId = edgeId, Chat = chat }, lifetime);
+
+    public string Issue(AccessCredential claims, TimeSpan? lifetime = null) =>
+        CredentialCodec.Sign(claims with { ExpiresAt = DateTimeOffset.UtcNow.Add(lifetime ?? TimeSpan.FromDays(1)).ToUnixTimeSeconds() }, Keys);
+
     public ModelHost Models => ((InProcessSiloHandle)Cluster.Silos[0]).ServiceProvider.GetRequiredService<ModelHost>();
 
     public virtual async Task InitializeAsync()
@@ -53,10 +69,27 @@ public class ClusterFixture : IAsyncLifetime
         Reference = CausalLm.Load(TargetDir);
 
         var builder = new InProcessTestClusterBuilder(Silos);
-        string target = TargetDir;
+        string target = TargetDir, key = SigningKeyBase64, operatorToken = OperatorToken;
+        // TLS on, as in production: silos with cluster-CA certificates, the client enrolled with the edge CA.
+        string pki = Directory.CreateTempSubdirectory("specedge-fixture-pki-").FullName;
+        var clusterCa = TestCertificates.Authority("fixture cluster CA");
+        var edgeCa = TestCertificates.Authority("fixture edge CA");
+        var tls = new SiloTlsOptions
+        {
+            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "fixture-silo"), Path.Combine(pki, "silo.pfx")),
+            ClusterCaFile = TestCertificates.WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
+            EdgeCaFile = TestCertificates.WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
+        };
+        var clientTls = new EdgeTlsOptions
+        {
+            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "fixture-client"), Path.Combine(pki, "client.pfx")),
+            ClusterCaFile = tls.ClusterCaFile,
+        };
         builder.ConfigureSilo((_, silo) =>
         {
             ConfigureStorage(silo);
+            silo.AddSpecEdgeSecurity(o => { o.Keys["test"] = key; o.ActiveKeyId = "test"; });
+            silo.UseSpecEdgeTls(tls);
             silo.AddSpecEdge(o =>
         {
             o.TargetModel = target;
@@ -67,7 +100,7 @@ public class ClusterFixture : IAsyncLifetime
             ConfigureModels(o);
         }, inMemorySessions: false);
         });
-        builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider));
+        builder.ConfigureClient(client => client.AddBroadcastChannel(ChannelNames.Provider).AddSpecEdgeCredential(o => o.Token = operatorToken).UseSpecEdgeTls(clientTls));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }

@@ -4,6 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Persistence.Tests;
@@ -36,6 +38,18 @@ public class ProcessFailoverTests(ITestOutputHelper output)
         await redis.WaitForPortAsync(redisPort, TimeSpan.FromSeconds(20));
         string redisConnection = $"127.0.0.1:{redisPort}";
         string clusterId = "failover-" + Guid.NewGuid().ToString("N")[..8];
+        // The silos read their signing key from a file (never the command line); the test client is an operator.
+        string key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        string keyFile = Path.Combine(Path.GetTempPath(), clusterId + "-keys.json");
+        File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + key + "\"}}");
+        // TLS on: silos hold cluster-CA certificates (and check each other's); the test client enrols with the edge CA.
+        var clusterCa = TestCertificates.Authority("failover cluster CA");
+        var edgeCa = TestCertificates.Authority("failover edge CA");
+        string clusterCaPem = TestCertificates.WritePem(clusterCa, Path.Combine(Path.GetTempPath(), clusterId + "-cluster-ca.pem"));
+        string edgeCaPem = TestCertificates.WritePem(edgeCa, Path.Combine(Path.GetTempPath(), clusterId + "-edge-ca.pem"));
+        string clientPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "test-client"), Path.Combine(Path.GetTempPath(), clusterId + "-client.pfx"));
+        string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() },
+            SigningKeySet.Load(keyFile));
 
         ExternalProcess StartSilo(string name) => new(name, siloExe, new[]
         {
@@ -44,7 +58,9 @@ public class ProcessFailoverTests(ITestOutputHelper output)
             "--Cluster:ClusterId", clusterId, "--Cluster:ServiceId", clusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", (gateways[name] = ExternalProcess.FreePort()).ToString(),
             "--Cluster:StorageConnectionString", azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,
-            "--Cluster:FailureDetectionSeconds", "2", "--SpecEdge:DType", dtype,
+            "--Cluster:FailureDetectionSeconds", "2", "--SpecEdge:DType", dtype, "--Security:KeyFile", keyFile,
+            "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, name), Path.Combine(Path.GetTempPath(), $"{clusterId}-{name}.pfx")),
+            "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem,
         }, root);
         var silos = new Dictionary<string, ExternalProcess>();
         try
@@ -60,6 +76,8 @@ public class ProcessFailoverTests(ITestOutputHelper output)
                 // Calls to a dead silo fail fast instead of waiting out the default 30 s response timeout.
                 c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(3));
                 c.AddBroadcastChannel(ChannelNames.Provider);
+                c.AddSpecEdgeCredential(o => o.Token = operatorToken);
+                c.UseSpecEdgeTls(new EdgeTlsOptions { CertificateFile = clientPfx, ClusterCaFile = clusterCaPem });
             });
             using var host = builder.Build();
             await host.StartAsync();

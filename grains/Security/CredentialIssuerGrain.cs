@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using SpecEdge.Contracts.Security;
+
+namespace SpecEdge.Grains.Security;
+
+/// <summary>
+/// Signs edge credentials for services (and operators). The tenant comes from the caller's verified credential, so a
+/// service can only enrol edges into its own conversations.
+/// </summary>
+[StatelessWorker]
+public sealed class CredentialIssuerGrain(SigningKeys keys, IOptions<SecurityOptions> options, TimeProvider clock) : Grain, ICredentialIssuerGrain
+{
+    public Task<string> IssueEdgeCredentialAsync(string conversationId, string edgeId, bool chat, TimeSpan lifetime)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(conversationId);
+        ArgumentException.ThrowIfNullOrEmpty(edgeId);
+        if (lifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(lifetime), "The lifetime must be positive.");
+        var caller = VerifiedCaller.Current ?? throw new AccessDeniedException("no credential was presented");
+        string tenant = caller.Role switch
+        {
+            CredentialRole.Service => caller.Tenant ?? throw new AccessDeniedException("the service credential names no tenant"),
+            CredentialRole.Operator or CredentialRole.Silo => conversationId.Split('/')[0],
+            _ => throw new AccessDeniedException("only services issue edge credentials"),
+        };
+        if (!conversationId.StartsWith(AccessCredential.TenantPrefix(tenant), StringComparison.Ordinal))
+            throw new AccessDeniedException("a service may only enrol edges into conversations of its own tenant");
+        if (lifetime > options.Value.MaxEdgeLifetime) lifetime = options.Value.MaxEdgeLifetime;
+        return Task.FromResult(CredentialCodec.Sign(new AccessCredential
+        {
+            Role = CredentialRole.Edge, Tenant = tenant, ConversationId = conversationId, EdgeId = edgeId, Chat = chat,
+            ExpiresAt = (clock.GetUtcNow() + lifetime).ToUnixTimeSeconds(),
+        }, keys.Value));
+    }
+}

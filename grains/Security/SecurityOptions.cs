@@ -1,0 +1,20 @@
+namespace SpecEdge.Grains.Security;
+
+/// <summary>
+/// Credential checking on a silo (configuration section <c>Security</c>). Keys come from <see cref="KeyFile"/> (or
+/// inline <see cref="Keys"/> in configuration, e.g. environment variables), never from a command line.
+/// </summary>
+public sealed class SecurityOptions
+{
+    public const string Section = "Security";
+
+    /// <summary>JSON file <c>{"activeKeyId": "k1", "keys": {"k1": "base64"}}</c>; see SigningKeySet.</summary>
+    public string? KeyFile { get; set; }
+    /// <summary>Inline keys (key id -> base64), when no file is given.</summary>
+    public Dictionary<string, string> Keys { get; set; } = new();
+    public string? ActiveKeyId { get; set; }
+    /// <summary>Longest lifetime of an edge credential issued through ICredentialIssuerGrain.</summary>
+    public TimeSpan MaxEdgeLifetime { get; set; } = TimeSpan.FromHours(12);
+    /// <summary>Verified tokens remembered, so that a step costs a lookup rather than an HMAC and a JSON parse.</summary>
+    public int VerifiedCacheSize { get; set; } = 10_000;
+}

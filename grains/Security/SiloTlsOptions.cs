@@ -1,0 +1,19 @@
+namespace SpecEdge.Grains.Security;
+
+/// <summary>
+/// TLS of a silo (configuration section <c>Tls</c>); no <see cref="CertificateFile"/> means no TLS (development only).
+/// One setting covers silo-to-silo and gateway connections (Orleans applies one TLS configuration to both).
+/// </summary>
+public sealed class SiloTlsOptions
+{
+    public const string Section = "Tls";
+
+    /// <summary>This silo's certificate with its private key (PKCS#12, no password; keep the file mode 600).</summary>
+    public string? CertificateFile { get; set; }
+    /// <summary>CA (PEM) that issues silo certificates: other silos must present one.</summary>
+    public string? ClusterCaFile { get; set; }
+    /// <summary>CA (PEM) that issues edge certificates at enrolment: clients must present one (or a cluster one).</summary>
+    public string? EdgeCaFile { get; set; }
+    /// <summary>Withdrawn certificates, thumbprints or serials one per line; re-read when it changes.</summary>
+    public string? RevocationFile { get; set; }
+}
