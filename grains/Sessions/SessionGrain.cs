@@ -55,15 +55,13 @@ public sealed class SessionGrain(
         {
             DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(0.5), Interleave = true,
         });
+        // The chunks readers saw are rebuilt from durable state, numbered as before.
+        RebuildChunks();
         if (S.Generating)
         {
             // A reply was in progress when the previous activation died: resume it on the server until an edge returns.
-            // Readers that re-stream from chunk 0 get the part generated before as the first chunk.
             S.AttachedEdge = null;
-            _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
-            var before = S.Committed.Skip(S.ReplyStart).ToArray();
-            if (before.Length > 0) PublishChunk(before, Visible(Detokenize(before, final: false), final: false), final: false, reason: null);
-            logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, before.Length);
+            logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, S.Committed.Count - S.ReplyStart);
             _serverLoop = RunServerAsync();
         }
         return Task.CompletedTask;
@@ -117,6 +115,8 @@ public sealed class SessionGrain(
         _verifierLoaded = true;
         S.Messages.Add(new ChatTurn("user", text));
         S.Committed.AddRange(appended);
+        S.ReplyChunkSizes.Clear();
+        S.ReplyFinish = null;
         S.ReplyStart = S.Committed.Count;
         S.Generating = true;
         await state.WriteStateAsync();
@@ -300,6 +300,8 @@ public sealed class SessionGrain(
         {
             logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
             S.Generating = false;
+            S.ReplyChunkSizes.Add(0);
+            S.ReplyFinish = "Error: " + e.Message;
             // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
             try { await state.WriteStateAsync(); }
             catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
@@ -327,6 +329,8 @@ public sealed class SessionGrain(
         }
         string delta = Visible(Detokenize(v.AcceptedTokens, v.Finished), v.Finished);
         if (v.Finished) S.Messages.Add(new ChatTurn("assistant", _replyText + delta));
+        S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
+        if (v.Finished) S.ReplyFinish = reason;
         try
         {
             await state.WriteStateAsync();
@@ -348,8 +352,10 @@ public sealed class SessionGrain(
             S.Messages.RemoveRange(messagesBefore, S.Messages.Count - messagesBefore);
             S.Step = v.Step;
             S.Generating = true;
+            S.ReplyChunkSizes.RemoveAt(S.ReplyChunkSizes.Count - 1);
+            S.ReplyFinish = null;
             _verifierLoaded = false;
-            RederiveReplyText();
+            RebuildChunks();
             throw new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved ({e.Message}); it was rolled back, resynchronise and retry.");
         }
         PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
@@ -383,12 +389,27 @@ public sealed class SessionGrain(
         return text[..(text.Length - hold)];
     }
 
-    /// <summary>Rebuilds the detokenizer and the held-back tail from the durable reply tokens (what readers have seen).</summary>
-    private void RederiveReplyText()
+    /// <summary>
+    /// Rebuilds the reply's chunks, the detokenizer and the held-back tail from durable state: the same tokens pushed
+    /// through the same steps give the same texts, so readers see exactly the chunks (and numbers) they saw before.
+    /// State written before chunk sizes were persisted gives one chunk for the reply so far.
+    /// </summary>
+    private void RebuildChunks()
     {
-        _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+        _chunks.Clear();
+        _replyText = "";
         _heldBack = "";
-        Visible(Detokenize(S.Committed.Skip(S.ReplyStart).ToArray(), final: false), final: false);
+        _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
+        var reply = S.Committed.Skip(S.ReplyStart).ToArray();
+        var sizes = S.ReplyChunkSizes.Sum() == reply.Length ? S.ReplyChunkSizes : reply.Length > 0 ? new List<int> { reply.Length } : new List<int>();
+        int position = 0;
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            bool final = !S.Generating && i == sizes.Count - 1;
+            var tokens = reply[position..(position + sizes[i])];
+            position += sizes[i];
+            PublishChunk(tokens, Visible(Detokenize(tokens, final), final), final, final ? S.ReplyFinish : null);
+        }
     }
 
     private void PublishChunk(int[] tokens, string text, bool final, string? reason)

@@ -17,4 +17,11 @@ public sealed class SessionState
     [Id(6)] public bool Generating { get; set; }
     /// <summary>Index in <see cref="Committed"/> where the current (or last) reply begins.</summary>
     [Id(7)] public int ReplyStart { get; set; }
+    /// <summary>
+    /// Tokens of each chunk of the current (or last) reply, in order, and why it ended: enough to rebuild the exact
+    /// chunks readers saw, so chunk numbering survives a failover and a reader resuming at chunk k misses and repeats
+    /// nothing.
+    /// </summary>
+    [Id(8)] public List<int> ReplyChunkSizes { get; set; } = new();
+    [Id(9)] public string? ReplyFinish { get; set; }
 }
