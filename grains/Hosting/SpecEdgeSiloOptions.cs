@@ -33,6 +33,8 @@ public sealed class SpecEdgeSiloOptions
     public int Threads { get; set; }
     /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>
     public int MaxQueuedSteps { get; set; } = 256;
+    /// <summary>Replies one tenant (the verified caller's) may have in progress at once; 0 = no limit. Operators are exempt.</summary>
+    public int MaxActiveRepliesPerTenant { get; set; } = 64;
     /// <summary>A step that waited this long for the device fails instead of running late.</summary>
     public double QueueTimeoutSeconds { get; set; } = 30;
 

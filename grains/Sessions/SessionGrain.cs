@@ -98,7 +98,46 @@ public sealed class SessionGrain(
 
     private async Task<TurnStarted> StartTurnAsync(string text)
     {
+        string? tenant = await ClaimQuotaAsync();
+        try { return await StartClaimedTurnAsync(text, tenant); }
+        catch
+        {
+            if (tenant is not null) ReleaseQuota(tenant);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Takes a reply slot of the verified caller's tenant: a service's own tenant, or for an edge its credential's
+    /// tenant (else the conversation id's "tenant/" prefix, else the conversation itself). Operators are not limited.
+    /// </summary>
+    private async Task<string?> ClaimQuotaAsync()
+    {
+        int limit = models.Options.MaxActiveRepliesPerTenant;
+        var caller = Security.VerifiedCaller.Current;
+        if (limit <= 0 || caller is null || caller.Role is not (Contracts.Security.CredentialRole.Service or Contracts.Security.CredentialRole.Edge)) return null;
+        string tenant = caller.Tenant is { Length: > 0 } t ? t : Id.Contains('/') ? Id[..Id.IndexOf('/')] : Id;
+        if (!await GrainFactory.GetGrain<ITenantQuotaGrain>(tenant).TryStartAsync(Id, limit))
+            throw new InvalidOperationException($"Your tenant already has {limit} replies in progress (SpecEdge:MaxActiveRepliesPerTenant); send this message when one has finished.");
+        return tenant;
+    }
+
+    private void ReleaseQuota(string tenant)
+    {
+        var release = GrainFactory.GetGrain<ITenantQuotaGrain>(tenant).EndAsync(Id);
+        release.ContinueWith(t => logger.LogWarning(t.Exception, "Session {Session}: could not release its reply slot", Id), TaskContinuationOptions.OnlyOnFaulted);
+    }
+
+    /// <summary>Frees the finished reply's quota slot, if it holds one.</summary>
+    private void EndOfReply()
+    {
+        if (S.QuotaTenant is { } tenant) ReleaseQuota(tenant);
+    }
+
+    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant)
+    {
         if (S.Settings.Seed is null) S.Settings = WithSeed(S.Settings);   // persisted with the turn below
+        S.QuotaTenant = tenant;
         var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
@@ -305,6 +344,7 @@ public sealed class SessionGrain(
             // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
             try { await state.WriteStateAsync(); }
             catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
+            EndOfReply();
             PublishChunk(Array.Empty<int>(), Visible(Detokenize(Array.Empty<int>(), final: true), final: true), final: true, reason: "Error: " + e.Message);
         }
         finally
@@ -359,6 +399,7 @@ public sealed class SessionGrain(
             throw new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved ({e.Message}); it was rolled back, resynchronise and retry.");
         }
         PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
+        if (v.Finished) EndOfReply();
     }
 
     /// <summary>New text for <paramref name="tokens"/>; never half a character, except what <paramref name="final"/> flushes.</summary>

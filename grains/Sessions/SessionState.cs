@@ -24,4 +24,6 @@ public sealed class SessionState
     /// </summary>
     [Id(8)] public List<int> ReplyChunkSizes { get; set; } = new();
     [Id(9)] public string? ReplyFinish { get; set; }
+    /// <summary>The tenant whose quota the reply in progress counts against (null: none, e.g. an operator's).</summary>
+    [Id(10)] public string? QuotaTenant { get; set; }
 }
