@@ -22,15 +22,21 @@ public sealed class CallerSafeErrorsFilter(ILogger<CallerSafeErrorsFilter> logge
         catch (Exception e) when (!IsCallerSafe(e))
         {
             logger.LogWarning(e, "{Method} failed; the caller gets a sanitised error", context.InterfaceMethod.Name);
-            if (e is Orleans.Storage.InconsistentStateException)
-                throw new InvalidOperationException("Another activation of this conversation wrote first (storage ETag conflict, InconsistentState); nothing of this request was kept. Retry.");
-            if (!OurAssemblies.Contains(e.GetType().Assembly))
-                throw new InvalidOperationException("The server could not complete the request; the conversation is unchanged. Retry shortly.");
-            // Our own messages are written for callers; keep the category (a refused input vs a state to retry).
-            if (e is ArgumentException) throw new ArgumentException(e.Message);
-            throw new InvalidOperationException(e.Message);
+            // Keep the category (a refused input vs a state to retry).
+            if (e is ArgumentException && OurAssemblies.Contains(e.GetType().Assembly)) throw new ArgumentException(e.Message);
+            throw new InvalidOperationException(MessageFor(e));
         }
     }
+
+    /// <summary>
+    /// The text of <paramref name="e"/> a caller may read (also used where an error travels as data: tree rejections,
+    /// a reply's error chunk): our own messages as they are, anything else as a generic retryable error.
+    /// </summary>
+    public static string MessageFor(Exception e) =>
+        e is Orleans.Storage.InconsistentStateException
+            ? "Another activation of this conversation wrote first (storage ETag conflict, InconsistentState); nothing of this request was kept. Retry."
+        : IsCallerSafe(e) || OurAssemblies.Contains(e.GetType().Assembly) ? e.Message
+        : "The server could not complete the request; the conversation is unchanged. Retry shortly.";
 
     private static readonly HashSet<System.Reflection.Assembly> OurAssemblies = new()
     {

@@ -243,9 +243,8 @@ public sealed class SessionGrain(
         catch (Exception e)
         {
             logger.LogWarning(e, "Session {Session}: step {Step} failed", Id, tree.Step);
-            // Only our own validation messages reach the edge; runtime errors can name silos and addresses.
-            string why = e is ArgumentException or InvalidOperationException or TimeoutException ? $": {e.Message}" : "";
-            (verdict, error) = (null, $"Step {tree.Step} failed on the server{why}");
+            // Only our own messages reach the edge; runtime errors can name silos and addresses.
+            (verdict, error) = (null, $"Step {tree.Step} failed on the server: {CallerSafeErrorsFilter.MessageFor(e)}");
         }
         if (_edge is null || tree.EdgeId != S.AttachedEdge) return;
         if (verdict is not null) await _edge.OnVerdict(verdict);
@@ -340,12 +339,12 @@ public sealed class SessionGrain(
             logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
             S.Generating = false;
             S.ReplyChunkSizes.Add(0);
-            S.ReplyFinish = "Error: " + e.Message;
+            S.ReplyFinish = "Error: " + CallerSafeErrorsFilter.MessageFor(e);   // every reader of the reply sees it
             // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
             try { await state.WriteStateAsync(); }
             catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
             EndOfReply();
-            PublishChunk(Array.Empty<int>(), Visible(Detokenize(Array.Empty<int>(), final: true), final: true), final: true, reason: "Error: " + e.Message);
+            PublishChunk(Array.Empty<int>(), Visible(Detokenize(Array.Empty<int>(), final: true), final: true), final: true, reason: S.ReplyFinish);
         }
         finally
         {

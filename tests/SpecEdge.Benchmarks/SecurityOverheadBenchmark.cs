@@ -39,20 +39,7 @@ public static class SecurityOverheadBenchmark
             ExpiresAt = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeSeconds(),
         }, keys);
 
-        string pki = Directory.CreateTempSubdirectory("specedge-bench-pki-").FullName;
-        var clusterCa = TestCertificates.Authority("bench cluster CA");
-        var edgeCa = TestCertificates.Authority("bench edge CA");
-        var siloTls = new SiloTlsOptions
-        {
-            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "bench-silo"), Path.Combine(pki, "silo.pfx")),
-            ClusterCaFile = TestCertificates.WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
-            EdgeCaFile = TestCertificates.WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
-        };
-        var edgeTls = new EdgeTlsOptions
-        {
-            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "bench-edge"), Path.Combine(pki, "edge.pfx")),
-            ClusterCaFile = siloTls.ClusterCaFile,
-        };
+        var (siloTls, edgeTls) = TestCertificates.Pki("bench");
 
         async Task<InProcessTestCluster> Start(bool secured, bool tls = false)
         {

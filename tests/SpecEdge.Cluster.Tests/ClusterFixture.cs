@@ -71,20 +71,7 @@ public class ClusterFixture : IAsyncLifetime
         var builder = new InProcessTestClusterBuilder(Silos);
         string target = TargetDir, key = SigningKeyBase64, operatorToken = OperatorToken;
         // TLS on, as in production: silos with cluster-CA certificates, the client enrolled with the edge CA.
-        string pki = Directory.CreateTempSubdirectory("specedge-fixture-pki-").FullName;
-        var clusterCa = TestCertificates.Authority("fixture cluster CA");
-        var edgeCa = TestCertificates.Authority("fixture edge CA");
-        var tls = new SiloTlsOptions
-        {
-            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "fixture-silo"), Path.Combine(pki, "silo.pfx")),
-            ClusterCaFile = TestCertificates.WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
-            EdgeCaFile = TestCertificates.WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
-        };
-        var clientTls = new EdgeTlsOptions
-        {
-            CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "fixture-client"), Path.Combine(pki, "client.pfx")),
-            ClusterCaFile = tls.ClusterCaFile,
-        };
+        var (tls, clientTls) = TestCertificates.Pki("fixture");
         builder.ConfigureSilo((_, silo) =>
         {
             ConfigureStorage(silo);

@@ -39,4 +39,27 @@ internal static class TestCertificates
         File.WriteAllBytes(path, certificate.Export(X509ContentType.Pkcs12));
         return path;
     }
+
+    /// <summary>
+    /// A throwaway PKI as in production, written to a temporary folder: a cluster CA and an edge CA, a silo certificate
+    /// from the cluster CA and a client certificate enrolled with the edge CA.
+    /// </summary>
+    public static (SpecEdge.Grains.Security.SiloTlsOptions Silo, SpecEdge.EdgeHost.EdgeTlsOptions Client) Pki(string label)
+    {
+        string pki = Directory.CreateTempSubdirectory($"specedge-{label}-pki-").FullName;
+        var clusterCa = Authority($"{label} cluster CA");
+        var edgeCa = Authority($"{label} edge CA");
+        var silo = new SpecEdge.Grains.Security.SiloTlsOptions
+        {
+            CertificateFile = WritePkcs12(Issue(clusterCa, $"{label}-silo"), Path.Combine(pki, "silo.pfx")),
+            ClusterCaFile = WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
+            EdgeCaFile = WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
+        };
+        var client = new SpecEdge.EdgeHost.EdgeTlsOptions
+        {
+            CertificateFile = WritePkcs12(Issue(edgeCa, $"{label}-client"), Path.Combine(pki, "client.pfx")),
+            ClusterCaFile = silo.ClusterCaFile,
+        };
+        return (silo, client);
+    }
 }

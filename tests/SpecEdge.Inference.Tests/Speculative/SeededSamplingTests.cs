@@ -23,14 +23,6 @@ public class SeededSamplingTests(ITestOutputHelper output)
         new() { Budget = 3, MaxDepth = 3, MaxBeams = 1, BranchWidth = 1, ProactiveDepth = 2 },
     };
 
-    public static IEnumerable<object[]> Cases()
-    {
-        foreach (var type in new[] { "llama", "qwen3" })
-        foreach (var kind in new[] { DraftKind.SameAsTarget, DraftKind.Perturbed, DraftKind.Unrelated })
-        foreach (var proactive in new[] { false, true })
-            yield return new object[] { type, kind, proactive };
-    }
-
     private static GenerationRequest[] Requests(int vocab, ulong seedBase)
     {
         var random = new Random(11);
@@ -42,7 +34,7 @@ public class SeededSamplingTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(LosslessGreedyTests.Cases), MemberType = typeof(LosslessGreedyTests))]
     public void SpeculativeSamples_EqualTargetOnlySamples_ForTheSameSeed(string type, DraftKind kind, bool proactive)
     {
         var (target, draft) = Pair(type, kind);
