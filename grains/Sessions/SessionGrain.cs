@@ -45,7 +45,9 @@ public sealed class SessionGrain(
     private IEdgeObserver? _edge;
     private DateTime _lastTreeAt;
     private IGrainTimer _serverStep = null!;
-    private int _failedServerSteps;
+    /// <summary>Step writes that failed in a row; the server gives a reply up after <see cref="MaxFailedWrites"/>.</summary>
+    private int _failedWrites;
+    private const int MaxFailedWrites = 3;
     private EdgeDrafter? _serverDrafter;
     private ReplyStream _reply = null!;
     /// <summary>The one state write in flight (a step's write completes after its verdict went out).</summary>
@@ -312,19 +314,28 @@ public sealed class SessionGrain(
 
     /// <summary>
     /// One step of server-side decoding while no edge is attached (a tick of <see cref="_serverStep"/>): plain, or
-    /// speculative with the server's draft model; then it arms the next tick. Three failed writes in a row, or any
-    /// other failure, end the reply with an error that every reader sees.
+    /// speculative with the server's draft model; then it arms the next tick. A step rolled back by a failed write is
+    /// redone after a pause; after <see cref="MaxFailedWrites"/> failed writes in a row, or any other failure, the reply
+    /// ends with an error that every reader sees.
     /// </summary>
     private async Task ServerStepAsync(CancellationToken cancellation)
     {
         if (!S.Generating || S.AttachedEdge is not null) return;
         try
         {
+            if (_failedWrites >= MaxFailedWrites)
+                throw new StepNotDurableException($"The conversation's state could not be saved {_failedWrites} times in a row; the reply was stopped at its last saved step.");
             await EnsureVerifierAsync();
             StepVerdict outcome;
             if (models.ServerDraft is { } draft)
             {
                 var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
+                if (_serverDrafter is not null && _serverDrafter.Committed.Count != S.Committed.Count)
+                {
+                    // It drafted on a step that a failed write rolled back.
+                    _serverDrafter.Dispose();
+                    _serverDrafter = null;
+                }
                 _serverDrafter ??= new EdgeDrafter(draft, S.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, S.Step)
                     { ContextLimit = models.Options.MaxContextTokens };
                 var drafter = _serverDrafter;
@@ -338,19 +349,18 @@ public sealed class SessionGrain(
                 outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
             }
             await CommitAsync(outcome);
-            _failedServerSteps = 0;
             if (S.Generating) ScheduleServerStep();
         }
-        catch (StepNotDurableException) when (++_failedServerSteps < 3)
+        catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
         {
-            // Rolled back to the durable state (see CommitAsync): redo the step from there after a pause.
+            // Verified on a step whose write failed: redo it from the durable state after a pause.
             _serverDrafter?.Dispose();
             _serverDrafter = null;
-            ScheduleServerStep(TimeSpan.FromMilliseconds(200 * _failedServerSteps));
+            ScheduleServerStep(TimeSpan.FromMilliseconds(200 * _failedWrites));
         }
         catch (InconsistentStateException)
         {
-            // A newer activation owns the conversation (CommitAsync deactivates this one): nothing to end here.
+            // A newer activation owns the conversation (the failed write deactivates this one): nothing to end here.
         }
         catch (Exception e)
         {
@@ -408,6 +418,7 @@ public sealed class SessionGrain(
         try
         {
             await state.WriteStateAsync();
+            _failedWrites = 0;
         }
         catch (InconsistentStateException e)
         {
@@ -423,6 +434,7 @@ public sealed class SessionGrain(
             // committed it, so it is made to rebuild from that state, the reply text is re-derived from it, and the edge
             // (which already has the verdict) is told to resynchronise.
             logger.LogWarning(e, "Session {Session}: state write failed at step {Step}; rolling back and resynchronising", Id, v.Step);
+            _failedWrites++;
             S.Committed.RemoveRange(rollback.Committed, S.Committed.Count - rollback.Committed);
             S.Messages.RemoveRange(rollback.Messages, S.Messages.Count - rollback.Messages);
             S.Step = rollback.Step;
