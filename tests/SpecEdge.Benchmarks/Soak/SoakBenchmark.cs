@@ -138,7 +138,8 @@ public static class SoakBenchmark
         {
             c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ClusterId; });
             c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, cluster.ClientGateway));
-            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+            // ChatAsync answers when its whole reply is done, which under a 100-session load takes more than 10 s.
+            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
             c.AddBroadcastChannel(ChannelNames.Provider);
             c.AddSpecEdgeCredential(o => o.Token = cluster.OperatorToken);
             c.UseSpecEdgeTls(cluster.ClientTls("soak-driver"));
