@@ -410,6 +410,7 @@ public sealed class SessionGrain(
         }
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
         _write = PersistStepAsync(v, text, rollback);
+        if (!models.Options.PipelinedStateWrites) await _write;
     }
 
     /// <summary>The write of one committed step; publishes the step to readers once durable, or rolls it back.</summary>
