@@ -48,7 +48,9 @@ public sealed class SessionGrain(
     /// <summary>Step writes that failed in a row; the server gives a reply up after <see cref="MaxFailedWrites"/>.</summary>
     private int _failedWrites;
     private const int MaxFailedWrites = 3;
-    private EdgeDrafter? _serverDrafter;
+    /// <summary>Server steps that failed in a row for reasons outside the conversation; the reply ends after this many.</summary>
+    private int _transientFailures;
+    private const int MaxTransientFailures = 8;
     private ReplyStream _reply = null!;
     /// <summary>The one state write in flight (a step's write completes after its verdict went out).</summary>
     private Task _write = Task.CompletedTask;
@@ -199,8 +201,6 @@ public sealed class SessionGrain(
         await WriteAsync();
 
         _reply.Reset();
-        _serverDrafter?.Dispose();
-        _serverDrafter = null;
         var turn = new TurnStarted(Id, appended, S.Committed.Count, S.Step);
         if (_edge is not null && S.AttachedEdge is not null)
         {
@@ -326,41 +326,31 @@ public sealed class SessionGrain(
             if (_failedWrites >= MaxFailedWrites)
                 throw new StepNotDurableException($"The conversation's state could not be saved {_failedWrites} times in a row; the reply was stopped at its last saved step.");
             await EnsureVerifierAsync();
-            StepVerdict outcome;
-            if (models.ServerDraft is { } draft)
-            {
-                var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
-                if (_serverDrafter is not null && _serverDrafter.Committed.Count != S.Committed.Count)
-                {
-                    // It drafted on a step that a failed write rolled back.
-                    _serverDrafter.Dispose();
-                    _serverDrafter = null;
-                }
-                _serverDrafter ??= new EdgeDrafter(draft, S.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, S.Step)
-                    { ContextLimit = models.Options.MaxContextTokens };
-                var drafter = _serverDrafter;
-                // On the device thread: the server draft model is shared by every session of this silo.
-                var message = await models.Worker(0).RunAsync(drafter.BuildTree);
-                outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
-                await models.Worker(0).RunAsync(() => { drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished)); return 0; });
-            }
-            else
-            {
-                outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
-            }
+            // The verifier drafts for the server (SpecEdge:ServerDraftModel) on its device thread, or decodes plainly.
+            var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
             await CommitAsync(outcome);
+            _transientFailures = 0;
             if (S.Generating) ScheduleServerStep();
         }
         catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
         {
             // Verified on a step whose write failed: redo it from the durable state after a pause.
-            _serverDrafter?.Dispose();
-            _serverDrafter = null;
             ScheduleServerStep(TimeSpan.FromMilliseconds(200 * _failedWrites));
         }
         catch (InconsistentStateException)
         {
             // A newer activation owns the conversation (the failed write deactivates this one): nothing to end here.
+        }
+        catch (Exception) when (cancellation.IsCancellationRequested)
+        {
+            // This activation is going away (e.g. its silo is shutting down): the next one resumes the reply.
+        }
+        catch (Exception e) when (IsTransient(e) && ++_transientFailures <= MaxTransientFailures)
+        {
+            // The verifier or the silo is briefly unavailable (busy, restarting, shutting down): retry the step later;
+            // ending the reply would make a passing fault permanent.
+            logger.LogWarning("Session {Session}: server step {Step} failed ({Error}); retry {Retry} of {Max}", Id, S.Step, e.GetType().Name, _transientFailures, MaxTransientFailures);
+            ScheduleServerStep(TimeSpan.FromMilliseconds(250 * _transientFailures));
         }
         catch (Exception e)
         {
@@ -368,12 +358,14 @@ public sealed class SessionGrain(
         }
     }
 
+    /// <summary>Failures that say nothing about the conversation: the runtime, a busy or restarting verifier, a timeout.</summary>
+    private static bool IsTransient(Exception e) =>
+        e is OrleansException or TimeoutException or VerifierBusyException or SessionNotLoadedException or ObjectDisposedException or OperationCanceledException;
+
     /// <summary>Ends the reply with an error chunk that every reader sees, and persists that end.</summary>
     private async Task FailReplyAsync(Exception e)
     {
         logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
-        _serverDrafter?.Dispose();
-        _serverDrafter = null;
         await SettleWriteAsync();
         S.Generating = false;
         S.ReplyChunkSizes.Add(0);
