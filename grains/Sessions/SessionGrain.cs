@@ -33,6 +33,8 @@ namespace SpecEdge.Grains.Sessions;
 /// </summary>
 [ActivationCountBasedPlacement]
 [ImplicitChannelSubscription(ChannelNames.TreeNamespace)]
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("session")]
 public sealed class SessionGrain(
     [PersistentState("session", "sessions")] IPersistentState<SessionState> state,
     ModelHost models,
@@ -369,7 +371,7 @@ public sealed class SessionGrain(
         await SettleWriteAsync();
         S.Generating = false;
         S.ReplyChunkSizes.Add(0);
-        S.ReplyFinish = "Error: " + CallerSafeErrorsFilter.MessageFor(e);   // every reader of the reply sees it
+        S.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
         // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
         try { await WriteAsync(); }
         catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
@@ -398,7 +400,7 @@ public sealed class SessionGrain(
         {
             S.Generating = false;
             S.Messages.Add(new ChatTurn("assistant", _reply.PreparedText));
-            S.ReplyFinish = v.FinishReason;
+            S.ReplyFinish = PersistedFinish.Write(v.FinishReason ?? ReplyFinish.EndOfSequence);
         }
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
         _write = PersistStepAsync(v, text, rollback);
@@ -440,7 +442,7 @@ public sealed class SessionGrain(
             if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, v.Step + 1, error.Message)));
             throw error;
         }
-        _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? v.FinishReason : null);
+        _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
         if (v.Finished) EndOfReply();
     }
 

@@ -18,6 +18,8 @@ namespace SpecEdge.Grains.Verification;
 /// queue, and a deadline for queued work.
 /// </summary>
 [SiloPinnedPlacement, Reentrant]
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("verifierbatch")]
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
     /// <summary>Work waiting for the device. <see cref="ServerDrafted"/>: the tree is drafted by the server on the device thread, just before the forward.</summary>
@@ -176,7 +178,16 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
     private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
-        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null, forwardMs);
+        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? ToReplyFinish(sequence.Finish) : null, forwardMs);
+
+    private static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
+    {
+        FinishReason.EndOfSequence => ReplyFinish.EndOfSequence,
+        FinishReason.MaxTokens => ReplyFinish.MaxTokens,
+        FinishReason.StopString => ReplyFinish.StopString,
+        FinishReason.ContextFull => ReplyFinish.ContextFull,
+        _ => throw new InvalidOperationException($"A finished sequence reported finish reason {reason}."),
+    };
 
     /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
     private static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,

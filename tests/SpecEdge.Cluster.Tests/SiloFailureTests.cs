@@ -98,7 +98,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
 
             var reply = new List<int>(i == 0 ? readBefore : new List<int>());
             int resumeAt = i == 0 ? seen : 0;
-            string? finish = null;
+            ReplyFinish? finish = null;
             await foreach (var chunk in sessions[i].StreamReplyAsync(resumeAt))
             {
                 Assert.Equal(resumeAt++, chunk.Index);
