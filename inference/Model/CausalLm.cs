@@ -7,8 +7,8 @@ namespace SpecEdge.Inference.Model;
 
 /// <summary>
 /// A Llama/Qwen3 decoder-only language model. <see cref="Forward"/> runs many sequences at once, each appending a token
-/// tree to its own KV cache (projections and MLP run over all tokens packed together; attention runs per sequence
-/// with a tree mask). <see cref="ForwardFull"/> is the plain causal forward without a cache, used for training and as
+/// tree to its own KV cache (projections and MLP run over all tokens packed together; attention is one call per layer
+/// over the padded batch, with tree masks built on the device, see <see cref="AttentionPath"/>). <see cref="ForwardFull"/> is the plain causal forward without a cache, used for training and as
 /// the reference the cached path is tested against.
 /// </summary>
 public sealed class CausalLm : IDisposable
@@ -22,6 +22,8 @@ public sealed class CausalLm : IDisposable
     public Device Device { get; }
     /// <summary>Generation settings from generation_config.json when the model was loaded from a directory.</summary>
     public GenerationConfig Generation { get; init; } = GenerationConfig.Default;
+    /// <summary>How attention runs over a batch; <see cref="AttentionPath.PerSequence"/> only for side-by-side measurement.</summary>
+    public AttentionPath Attention { get; set; } = AttentionPath.Batched;
 
     public CausalLm(ModelConfig config, ModelWeights weights, ScalarType dtype, Device device, CheckpointWeights? checkpoint = null)
     {
@@ -90,6 +92,7 @@ public sealed class CausalLm : IDisposable
         var ids = new long[total];
         var positions = new long[total];
         var masks = new Tensor?[batch.Count];
+        bool perSequence = Attention == AttentionPath.PerSequence;
         int offset = 0, maxPosition = 0;
         for (int b = 0; b < batch.Count; b++)
         {
@@ -103,19 +106,20 @@ public sealed class CausalLm : IDisposable
                 maxPosition = Math.Max(maxPosition, prefix + depth[i]);
             }
             // One token on a bare prefix sees everything: no mask needed. Otherwise the ancestor mask.
-            if (s.Tokens.Length > 1 || s.Cache.PendingCount > 0)
+            if (perSequence && (s.Tokens.Length > 1 || s.Cache.PendingCount > 0))
                 masks[b] = tensor(TreeLayout.AttentionMask(s.Parents, prefix, s.Cache.PendingParents),
                     new long[] { s.Tokens.Length, s.Cache.Length + s.Tokens.Length }, device: Device);
             offset += s.Tokens.Length;
         }
 
+        var layout = perSequence ? null : BatchAttentionLayout.Build(batch, Config.QueryGroups, Device);
         var (cos, sin) = _rope.Lookup(tensor(positions, device: Device), maxPosition, DType);
         var x = Weights.embed_tokens.index_select(0, tensor(ids, device: Device));     // [N, d]
         for (int l = 0; l < Weights.layers.Length; l++)
         {
             var w = Weights.layers[l];
             var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
-            x = x + CachedAttention(l, w, h, batch, masks, cos, sin);
+            x = x + (layout is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layout, cos, sin));
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
             x = x + Mlp(w, h);
         }
@@ -150,7 +154,45 @@ public sealed class CausalLm : IDisposable
         return result;
     }
 
-    private Tensor CachedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, Tensor?[] masks, Tensor cos, Tensor sin)
+    /// <summary>
+    /// Attention for the whole batch in one call: queries scattered into [B, Hkv, G*nmax, hd], keys and values of every
+    /// cache stacked into [B, Hkv, Tmax, hd] (a single sequence uses its cache's views, no copy), the layout's mask.
+    /// </summary>
+    private Tensor BatchedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, BatchAttentionLayout layout, Tensor cos, Tensor sin)
+    {
+        int heads = Config.NumAttentionHeads, kvHeads = Config.NumKeyValueHeads, hd = Config.HeadDim, groups = Config.QueryGroups;
+        int b = layout.Batch, nmax = layout.MaxNew, tmax = layout.MaxKeys;
+        var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N, H, hd], k/v [N, Hkv, hd]
+        var keys = new Tensor[b];
+        var values = new Tensor[b];
+        int offset = 0;
+        for (int s = 0; s < b; s++)
+        {
+            var cache = batch[s].Cache;
+            int n = batch[s].Tokens.Length;
+            cache.Write(layer, k.narrow(0, offset, n).transpose(0, 1), v.narrow(0, offset, n).transpose(0, 1));
+            // Slots past a sequence's own length are masked out; where the cache is shorter than the longest, pad.
+            (keys[s], values[s]) = cache.View(layer, Math.Min(tmax, cache.Capacity));
+            if (keys[s].shape[1] < tmax)
+            {
+                keys[s] = F.pad(keys[s], [0, 0, 0, tmax - keys[s].shape[1]]);
+                values[s] = F.pad(values[s], [0, 0, 0, tmax - values[s].shape[1]]);
+            }
+            offset += n;
+        }
+        var kAll = b == 1 ? keys[0].unsqueeze(0) : stack(keys);                              // [B, Hkv, Tmax, hd]
+        var vAll = b == 1 ? values[0].unsqueeze(0) : stack(values);
+        Tensor qPadded = b == 1 && nmax == q.shape[0] ? q
+            : zeros(new long[] { b * nmax, heads, hd }, dtype: q.dtype, device: q.device).index_copy_(0, layout.PaddedRow, q);
+        // Grouped-query attention without copying K/V: fold each KV head's query group into the row axis.
+        var qs = qPadded.view(b, nmax, kvHeads, groups, hd).permute(0, 2, 3, 1, 4).reshape(b, kvHeads, groups * nmax, hd);
+        var o = F.scaled_dot_product_attention(qs, kAll, vAll, layout.Mask);                // [B, Hkv, G*nmax, hd]
+        var rows = o.view(b, heads, nmax, hd).permute(0, 2, 1, 3).reshape(b * nmax, heads * hd);   // [B*nmax, H*hd]
+        var attn = b == 1 && nmax == q.shape[0] ? rows : rows.index_select(0, layout.PaddedRow);   // [N, H*hd]
+        return F.linear(attn, w.o_proj, w.o_proj_bias);
+    }
+
+    private Tensor PerSequenceAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, Tensor?[] masks, Tensor cos, Tensor sin)
     {
         int heads = Config.NumAttentionHeads, kvHeads = Config.NumKeyValueHeads, hd = Config.HeadDim, groups = Config.QueryGroups;
         var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N, H, hd], k/v [N, Hkv, hd]

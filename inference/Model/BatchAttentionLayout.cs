@@ -1,0 +1,79 @@
+using static TorchSharp.torch;
+
+namespace SpecEdge.Inference.Model;
+
+/// <summary>
+/// The padded layout of one batched forward, as device tensors built once and shared by every layer. Sequence
+/// <c>b</c> has <c>n_b</c> new tokens and <c>T_b</c> = cached + new key slots; queries are padded to
+/// <see cref="MaxNew"/> rows and keys to <see cref="MaxKeys"/> slots. The mask is derived on the device from the
+/// parent indices of each sequence's whole tree (its pending nodes, then the new ones): only small integer arrays
+/// cross from the host, never a mask. Disposed with the forward's dispose scope.
+/// </summary>
+internal sealed class BatchAttentionLayout
+{
+    public required int Batch { get; init; }
+    public required int MaxNew { get; init; }
+    public required int MaxKeys { get; init; }
+    /// <summary>For each packed token row (sequence-major), its row in the padded [Batch * MaxNew] layout.</summary>
+    public required Tensor PaddedRow { get; init; }
+    /// <summary>[Batch, 1, groups * MaxNew, MaxKeys] boolean: true where a query may attend; null when every row sees every key.</summary>
+    public required Tensor? Mask { get; init; }
+
+    public static BatchAttentionLayout Build(IReadOnlyList<SequenceInput> batch, int groups, Device device)
+    {
+        int b = batch.Count;
+        int maxNew = batch.Max(s => s.Tokens.Length);
+        int maxKeys = batch.Max(s => s.Cache.Length + s.Tokens.Length);
+        int maxTree = batch.Max(s => s.Cache.PendingCount + s.Tokens.Length);
+        var paddedRow = new long[batch.Sum(s => s.Tokens.Length)];
+        // Per sequence: committed prefix length, pending count, new count, and the parents of its whole tree with -1
+        // (off the prefix) and padding written as "own index" so the ancestor closure below needs no special case.
+        var prefix = new long[b];
+        var pending = new long[b];
+        var fresh = new long[b];
+        var parents = new long[b * maxTree];
+        bool needsMask = false;
+        int row = 0;
+        for (int s = 0; s < b; s++)
+        {
+            var input = batch[s];
+            int m = input.Cache.PendingCount, n = input.Tokens.Length;
+            prefix[s] = input.Cache.PrefixLength;
+            pending[s] = m;
+            fresh[s] = n;
+            for (int i = 0; i < n; i++) paddedRow[row++] = (long)s * maxNew + i;
+            for (int u = 0; u < maxTree; u++)
+            {
+                int p = u < m ? input.Cache.PendingParents[u] : u < m + n ? input.Parents[u - m] : -1;
+                parents[s * maxTree + u] = p < 0 ? u : p;
+            }
+            // One token on a bare prefix, alone in an unpadded batch, sees everything: no mask needed.
+            needsMask |= n > 1 || m > 0 || b > 1;
+        }
+        var paddedRowTensor = tensor(paddedRow, device: device);
+        if (!needsMask)
+        {
+            return new BatchAttentionLayout { Batch = b, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = null };
+        }
+
+        var prefixT = tensor(prefix, device: device).view(b, 1, 1);                          // [B, 1, 1]
+        var pendingT = tensor(pending, device: device).view(b, 1);                           // [B, 1]
+        var freshT = tensor(fresh, device: device).view(b, 1, 1);                            // [B, 1, 1]
+        var ancestors = TreeAncestry.AncestorOrSelf(tensor(parents, device: device).view(b, maxTree)); // [B, M, M] bool
+
+        // Query row i of sequence s is tree node pending_s + i; key slot c is prefix slot c, or tree node c - prefix_s.
+        var queryNode = (arange(maxNew, dtype: ScalarType.Int64, device: device).view(1, maxNew) + pendingT)
+            .clamp_max(maxTree - 1);                                                          // [B, nmax]
+        var slot = arange(maxKeys, dtype: ScalarType.Int64, device: device).view(1, 1, maxKeys);
+        var treeNode = slot - prefixT;                                                        // [B, 1, Tmax]
+        var treeRows = ancestors.gather(1, queryNode.unsqueeze(-1).expand(b, maxNew, maxTree)); // [B, nmax, M]
+        var seesNode = treeRows.gather(2, treeNode.clamp(0, maxTree - 1).expand(b, maxNew, maxKeys)); // [B, nmax, Tmax]
+        var inTree = treeNode.ge(0) & treeNode.lt(pendingT.unsqueeze(-1) + freshT);
+        var mask = slot.lt(prefixT) | (seesNode & inTree);
+        // Padding rows attend to everything (a row with no key would be NaN); their outputs are dropped.
+        var isPadding = arange(maxNew, dtype: ScalarType.Int64, device: device).view(1, maxNew, 1).ge(freshT);
+        mask = mask | isPadding;                                                              // [B, nmax, Tmax]
+        mask = mask.unsqueeze(1).expand(b, groups, maxNew, maxKeys).reshape(b, 1, groups * maxNew, maxKeys);
+        return new BatchAttentionLayout { Batch = b, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = mask };
+    }
+}
