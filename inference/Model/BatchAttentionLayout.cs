@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace SpecEdge.Inference.Model;
 
 /// <summary>
-/// The padded layout of one batched forward, as device tensors built once and shared by every layer. Sequence
+/// The padded layout of one attention call of a batched forward, as device tensors built once and shared by every layer. Sequence
 /// <c>b</c> has <c>n_b</c> new tokens and <c>T_b</c> = cached + new key slots; queries are padded to
 /// <see cref="MaxNew"/> rows and keys to <see cref="MaxKeys"/> slots. The mask is derived on the device from the
 /// parent indices of each sequence's whole tree (its pending nodes, then the new ones): only small integer arrays
@@ -11,7 +11,11 @@ namespace SpecEdge.Inference.Model;
 /// </summary>
 internal sealed class BatchAttentionLayout
 {
-    public required int Batch { get; init; }
+    /// <summary>Indices into the forward's batch of the sequences this layout covers, in order.</summary>
+    public required int[] Members { get; init; }
+    /// <summary>Packed rows (of the whole forward) of this layout's tokens; null when it covers the whole batch in order.</summary>
+    public required Tensor? PackedRows { get; init; }
+    public int Batch => Members.Length;
     public required int MaxNew { get; init; }
     public required int MaxKeys { get; init; }
     /// <summary>For each packed token row (sequence-major), its row in the padded [Batch * MaxNew] layout.</summary>
@@ -19,9 +23,44 @@ internal sealed class BatchAttentionLayout
     /// <summary>[Batch, 1, groups * MaxNew, MaxKeys] boolean: true where a query may attend; null when every row sees every key.</summary>
     public required Tensor? Mask { get; init; }
 
-    public static BatchAttentionLayout Build(IReadOnlyList<SequenceInput> batch, int groups, Device device)
+    /// <summary>
+    /// The layouts of one forward: one for the whole batch, unless padding every sequence to the longest would cost more
+    /// than <paramref name="maxPaddingOverhead"/> (a fraction) above the exact attention work; then sequences sorted by
+    /// key length are cut into consecutive groups that each stay within it, one attention call per group.
+    /// </summary>
+    public static BatchAttentionLayout[] Plan(IReadOnlyList<SequenceInput> all, int groups, Device device, double maxPaddingOverhead)
     {
-        int b = batch.Count;
+        var packedStart = new int[all.Count];
+        for (int s = 1; s < all.Count; s++) packedStart[s] = packedStart[s - 1] + all[s - 1].Tokens.Length;
+        long Keys(int s) => all[s].Cache.Length + all[s].Tokens.Length;
+        bool Fits(IReadOnlyList<int> members)
+        {
+            long nmax = members.Max(s => all[s].Tokens.Length), tmax = members.Max(Keys);
+            double exact = members.Sum(s => (double)all[s].Tokens.Length * Keys(s));
+            return members.Count * nmax * tmax <= (1 + maxPaddingOverhead) * exact;
+        }
+        var everyone = Enumerable.Range(0, all.Count).ToArray();
+        if (Fits(everyone))
+        {
+            return [Build(all, everyone, packedRows: null, groups, device)];
+        }
+        var cuts = new List<List<int>>();
+        foreach (int s in everyone.OrderBy(Keys))
+        {
+            if (cuts.Count > 0 && Fits([.. cuts[^1], s])) cuts[^1].Add(s);
+            else cuts.Add([s]);
+        }
+        return cuts.Select(members =>
+        {
+            var rows = members.SelectMany(s => Enumerable.Range(packedStart[s], all[s].Tokens.Length)).Select(r => (long)r).ToArray();
+            return Build(all, members.ToArray(), tensor(rows, device: device), groups, device);
+        }).ToArray();
+    }
+
+    private static BatchAttentionLayout Build(IReadOnlyList<SequenceInput> all, int[] members, Tensor? packedRows, int groups, Device device)
+    {
+        var batch = members.Select(m => all[m]).ToArray();
+        int b = batch.Length;
         int maxNew = batch.Max(s => s.Tokens.Length);
         int maxKeys = batch.Max(s => s.Cache.Length + s.Tokens.Length);
         int maxTree = batch.Max(s => s.Cache.PendingCount + s.Tokens.Length);
@@ -53,7 +92,7 @@ internal sealed class BatchAttentionLayout
         var paddedRowTensor = tensor(paddedRow, device: device);
         if (!needsMask)
         {
-            return new BatchAttentionLayout { Batch = b, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = null };
+            return new BatchAttentionLayout { Members = members, PackedRows = packedRows, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = null };
         }
 
         var prefixT = tensor(prefix, device: device).view(b, 1, 1);                          // [B, 1, 1]
@@ -74,6 +113,6 @@ internal sealed class BatchAttentionLayout
         var isPadding = arange(maxNew, dtype: ScalarType.Int64, device: device).view(1, maxNew, 1).ge(freshT);
         mask = mask | isPadding;                                                              // [B, nmax, Tmax]
         mask = mask.unsqueeze(1).expand(b, groups, maxNew, maxKeys).reshape(b, 1, groups * maxNew, maxKeys);
-        return new BatchAttentionLayout { Batch = b, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = mask };
+        return new BatchAttentionLayout { Members = members, PackedRows = packedRows, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = mask };
     }
 }

@@ -13,12 +13,17 @@ public class BatchedAttentionTests
 {
     private const double Tolerance = 2e-4;
 
+    public static IEnumerable<object[]> VariantsAndPadding() =>
+        TestModels.Variants().SelectMany(v => new[] { 100.0, 0.0 }.Select(overhead => v.Append(overhead).ToArray()));
+
+    /// <param name="overhead">100: one padded call for all five; 0: cut into length groups (several calls).</param>
     [Theory]
-    [MemberData(nameof(TestModels.Variants), MemberType = typeof(TestModels))]
-    public void MixedBatch_BatchedEqualsPerSequence(string type, bool tied, int kvHeads)
+    [MemberData(nameof(VariantsAndPadding))]
+    public void MixedBatch_BatchedEqualsPerSequence(string type, bool tied, int kvHeads, double overhead)
     {
         var config = TestModels.Config(type, tied, kvHeads);
         using var model = CausalLm.Load(TestModels.Write(config, seed: 4));
+        model.MaxPaddingOverhead = overhead;
         var random = new Random(9);
         int[] prefixLengths = { 5, 23, 1, 12, 8 };
         int[] capacities = { 64, 40, 30, 64, 35 };
