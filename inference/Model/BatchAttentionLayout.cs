@@ -96,6 +96,13 @@ internal sealed class BatchAttentionLayout
         }
 
         var prefixT = tensor(prefix, device: device).view(b, 1, 1);                          // [B, 1, 1]
+        var slot = arange(maxKeys, dtype: ScalarType.Int64, device: device).view(1, 1, maxKeys);
+        if (maxTree == 1)
+        {
+            // Plain decoding: one new token per sequence, no trees; each sees its prefix and itself.
+            var decodeMask = slot.le(prefixT).unsqueeze(1).expand(b, groups, 1, maxKeys).reshape(b, 1, groups, maxKeys);
+            return new BatchAttentionLayout { Members = members, PackedRows = packedRows, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = decodeMask };
+        }
         var pendingT = tensor(pending, device: device).view(b, 1);                           // [B, 1]
         var freshT = tensor(fresh, device: device).view(b, 1, 1);                            // [B, 1, 1]
         var ancestors = TreeAncestry.AncestorOrSelf(tensor(parents, device: device).view(b, maxTree)); // [B, M, M] bool
@@ -103,7 +110,6 @@ internal sealed class BatchAttentionLayout
         // Query row i of sequence s is tree node pending_s + i; key slot c is prefix slot c, or tree node c - prefix_s.
         var queryNode = (arange(maxNew, dtype: ScalarType.Int64, device: device).view(1, maxNew) + pendingT)
             .clamp_max(maxTree - 1);                                                          // [B, nmax]
-        var slot = arange(maxKeys, dtype: ScalarType.Int64, device: device).view(1, 1, maxKeys);
         var treeNode = slot - prefixT;                                                        // [B, 1, Tmax]
         var treeRows = ancestors.gather(1, queryNode.unsqueeze(-1).expand(b, maxNew, maxTree)); // [B, nmax, M]
         var seesNode = treeRows.gather(2, treeNode.clamp(0, maxTree - 1).expand(b, maxNew, maxKeys)); // [B, nmax, Tmax]
