@@ -41,7 +41,8 @@ internal static class WidthBenchmark
             int l0 = layerCounts.Min(), l1 = layerCounts.Max(), full = RealWidths.FullLayers(width);
             estimates[width] = perLayerCount[l0].Keys.ToDictionary(name => name, name =>
                 l1 == l0 ? perLayerCount[l0][name] * full / l0
-                : perLayerCount[l0][name] + (perLayerCount[l1][name] - perLayerCount[l0][name]) / (l1 - l0) * (full - l0));
+                // A noisy pair can slope downwards; a layer never costs less than nothing.
+                : perLayerCount[l0][name] + Math.Max(0, (perLayerCount[l1][name] - perLayerCount[l0][name]) / (l1 - l0)) * (full - l0));
         }
 
         var summary = new List<object>();
