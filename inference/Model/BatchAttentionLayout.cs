@@ -28,13 +28,20 @@ internal sealed class BatchAttentionLayout
     /// than <paramref name="maxPaddingOverhead"/> (a fraction) above the exact attention work; then sequences sorted by
     /// key length are cut into consecutive groups that each stay within it, one attention call per group.
     /// </summary>
-    public static BatchAttentionLayout[] Plan(IReadOnlyList<SequenceInput> all, int groups, Device device, double maxPaddingOverhead)
+    /// <param name="unmaskedDecodes">
+    /// Keep one-token decodes of unequal length apart (CPU): with a mask attention loses the fused kernel it uses
+    /// without one, which costs plain decoding more than the extra calls.
+    /// </param>
+    public static BatchAttentionLayout[] Plan(IReadOnlyList<SequenceInput> all, int groups, Device device, double maxPaddingOverhead, bool unmaskedDecodes)
     {
         var packedStart = new int[all.Count];
         for (int s = 1; s < all.Count; s++) packedStart[s] = packedStart[s - 1] + all[s - 1].Tokens.Length;
         long Keys(int s) => all[s].Cache.Length + all[s].Tokens.Length;
+        bool IsDecode(int s) => all[s].Tokens.Length == 1 && all[s].Cache.PendingCount == 0;
         bool Fits(IReadOnlyList<int> members)
         {
+            if (unmaskedDecodes && members.Count > 1 && members.All(IsDecode) && members.Select(Keys).Distinct().Count() > 1)
+                return false;
             long nmax = members.Max(s => all[s].Tokens.Length), tmax = members.Max(Keys);
             double exact = members.Sum(s => (double)all[s].Tokens.Length * Keys(s));
             return members.Count * nmax * tmax <= (1 + maxPaddingOverhead) * exact;
@@ -86,9 +93,10 @@ internal sealed class BatchAttentionLayout
                 int p = u < m ? input.Cache.PendingParents[u] : u < m + n ? input.Parents[u - m] : -1;
                 parents[s * maxTree + u] = p < 0 ? u : p;
             }
-            // One token on a bare prefix, alone in an unpadded batch, sees everything: no mask needed.
-            needsMask |= n > 1 || m > 0 || b > 1;
+            needsMask |= n > 1 || m > 0;
         }
+        // One token per sequence on bare prefixes of one length sees every key: no mask needed.
+        needsMask |= batch.Select(s => s.Cache.Length).Distinct().Count() > 1;
         var paddedRowTensor = tensor(paddedRow, device: device);
         if (!needsMask)
         {

@@ -121,7 +121,8 @@ public sealed class CausalLm : IDisposable
             offset += s.Tokens.Length;
         }
 
-        var layouts = perSequence ? null : BatchAttentionLayout.Plan(batch, Config.QueryGroups, Device, PaddingOverhead);
+        var layouts = perSequence ? null : BatchAttentionLayout.Plan(batch, Config.QueryGroups, Device, PaddingOverhead,
+            unmaskedDecodes: Device.type != TorchSharp.DeviceType.CUDA);
         var (cos, sin) = _rope.Lookup(tensor(positions, device: Device), maxPosition, DType);
         var x = Weights.embed_tokens.index_select(0, tensor(ids, device: Device));     // [N, d]
         for (int l = 0; l < Weights.layers.Length; l++)

@@ -71,6 +71,44 @@ public class BatchedAttentionTests
     }
 
     [Fact]
+    public void DecodeBatch_EqualAndUnequalLengths_BatchedEqualsPerSequence()
+    {
+        var config = TestModels.Config("qwen3", tied: true, kvHeads: 2);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 6));
+        var random = new Random(2);
+        int[] prefixLengths = { 5, 5, 9, 5, 2 };
+        var prefixes = prefixLengths.Select(n => TestModels.RandomTokens(random, n, config.VocabSize)).ToArray();
+        var next = TestModels.RandomTokens(random, prefixLengths.Length, config.VocabSize);
+        Tensor[] Run(AttentionPath path, KvCache[] caches)
+        {
+            model.Attention = path;
+            for (int i = 0; i < caches.Length; i++)
+                model.Forward(new[] { SequenceInput.Chain(caches[i], prefixes[i], lastLogitOnly: true) })[0].Dispose();
+            return model.Forward(caches.Select((c, i) => SequenceInput.Chain(c, new[] { next[i] })).ToArray());
+        }
+        var a = prefixLengths.Select(_ => model.NewCache(32)).ToArray();
+        var b = prefixLengths.Select(_ => model.NewCache(32)).ToArray();
+        try
+        {
+            foreach (double overhead in new[] { 0.25, 100.0 })
+            {
+                model.MaxPaddingOverhead = overhead;
+                foreach (var c in a.Concat(b)) c.Truncate(0);
+                var batched = Run(AttentionPath.Batched, a);
+                var perSequence = Run(AttentionPath.PerSequence, b);
+                for (int i = 0; i < prefixLengths.Length; i++)
+                    TestModels.AssertClose(TestModels.Row(perSequence[i], 0), TestModels.Row(batched[i], 0), Tolerance, $"overhead {overhead} seq {i}");
+                foreach (var t in batched.Concat(perSequence)) t.Dispose();
+            }
+        }
+        finally
+        {
+            model.Attention = AttentionPath.Batched;
+            foreach (var c in a.Concat(b)) c.Dispose();
+        }
+    }
+
+    [Fact]
     public void AncestorOrSelf_MatchesHostAncestors()
     {
         var random = new Random(3);
