@@ -131,3 +131,37 @@ public class DeviceSamplerTests
             Assert.Equal(Sampler.Sample(logits.AsSpan(r * vocab, vocab), settings[r], new SampleRng(settings[r].Seed).At(positions[r])), device[r]);
     }
 }
+
+/// <summary>DeviceTreeAcceptance against the rule's definition (TreeAcceptance) on random trees whose samples often match.</summary>
+public class DeviceTreeAcceptanceTests
+{
+    [Fact]
+    public void Accept_ManyRandomTrees_EqualsTreeAcceptance()
+    {
+        var random = new Random(11);
+        var trees = new List<(int[] Parents, int[] Tokens)>();
+        var samples = new List<long>();
+        for (int t = 0; t < 40; t++)
+        {
+            int n = 1 + random.Next(20);
+            var parents = Enumerable.Range(0, n).Select(i => i == 0 ? -1 : random.Next(i)).ToArray();
+            // Tokens from a tiny alphabet so that samples match often and paths get deep.
+            var tokens = Enumerable.Range(0, n).Select(_ => random.Next(3)).ToArray();
+            trees.Add((parents, tokens));
+            samples.AddRange(Enumerable.Range(0, n).Select(_ => (long)random.Next(3)));
+        }
+        using var onDevice = TorchSharp.torch.tensor(samples.ToArray());
+        var device = SpecEdge.Inference.Speculative.DeviceTreeAcceptance.Accept(trees, onDevice);
+        int offset = 0;
+        for (int t = 0; t < trees.Count; t++)
+        {
+            var (parents, tokens) = trees[t];
+            var treeSamples = samples.Skip(offset).Take(tokens.Length).Select(x => (int)x).ToArray();
+            var expected = SpecEdge.Inference.Speculative.TreeAcceptance.Accept(parents, tokens, treeSamples);
+            Assert.Equal(expected.Path, device[t].Path);
+            Assert.Equal(expected.Deepest, device[t].Deepest);
+            Assert.Equal(expected.Bonus, device[t].Bonus);
+            offset += tokens.Length;
+        }
+    }
+}
