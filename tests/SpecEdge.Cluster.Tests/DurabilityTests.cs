@@ -27,7 +27,9 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
         int attempts = control.Attempts;
         var tree = new TreeSubmission(id, "edge-held", turn.Step, turn.CommittedLength, new[] { turn.AppendedTokens[^1], 5 }, new[] { -1, 0 });
         var verdict = await session.SubmitTreeAsync(tree).WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(attempts + 1, control.Attempts);   // its write has started and is being held
+        // Its write reaches the storage (and is held there) just after the verdict went out.
+        for (int wait = 0; control.Attempts == attempts && wait < 200; wait++) await Task.Delay(25);
+        Assert.Equal(attempts + 1, control.Attempts);
 
         var read = session.GetAsync();
         var firstChunk = FirstChunkAsync(session);
