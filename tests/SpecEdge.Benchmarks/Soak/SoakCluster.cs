@@ -50,7 +50,7 @@ public sealed class SoakCluster : IDisposable
         {
             "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
-            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection,
+            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
             "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,
