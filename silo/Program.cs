@@ -44,9 +44,11 @@ builder.UseOrleans(silo =>
         silo.AddSpecEdgeBlobStorage("sessions", cluster.StorageConnectionString!, cluster.StorageContainer);
 });
 builder.Services.AddSpecEdgeHealth();
+builder.Services.AddSpecEdgeMetrics();
 
 var host = builder.Build();
 host.MapSpecEdgeHealth();
+host.MapSpecEdgeMetrics();
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();

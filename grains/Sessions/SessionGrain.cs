@@ -55,6 +55,7 @@ public sealed class SessionGrain(
         {
             DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(0.5), Interleave = true,
         });
+        SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
         RebuildChunks();
         if (S.Generating)
@@ -64,6 +65,12 @@ public sealed class SessionGrain(
             logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, S.Committed.Count - S.ReplyStart);
             _serverLoop = RunServerAsync();
         }
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        SpecEdgeMetrics.SessionDeactivated();
         return Task.CompletedTask;
     }
 
@@ -272,6 +279,7 @@ public sealed class SessionGrain(
         {
             await EnsureVerifierAsync();
             var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
+            SpecEdgeMetrics.TreeSize.Record(tree.Tokens!.Length - 1);
             await CommitAsync(outcome);
             return (outcome, null);
         }
@@ -309,6 +317,7 @@ public sealed class SessionGrain(
                         // On the device thread: the server draft model is shared by every session of this silo.
                         var message = await models.Worker(0).RunAsync(drafter.BuildTree);
                         outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
+                        SpecEdgeMetrics.TreeSize.Record(message.Tokens.Length - 1);
                         await models.Worker(0).RunAsync(() => { drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished)); return 0; });
                     }
                     else
@@ -370,9 +379,11 @@ public sealed class SessionGrain(
         if (v.Finished) S.Messages.Add(new ChatTurn("assistant", _replyText + delta));
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
         if (v.Finished) S.ReplyFinish = reason;
+        var writeClock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             await state.WriteStateAsync();
+            SpecEdgeMetrics.StateWrite.Record(writeClock.Elapsed.TotalSeconds);
         }
         catch (InconsistentStateException e)
         {
@@ -397,6 +408,8 @@ public sealed class SessionGrain(
             RebuildChunks();
             throw new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved ({e.Message}); it was rolled back, resynchronise and retry.");
         }
+        SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
+        SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
         PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
         if (v.Finished) EndOfReply();
     }

@@ -41,6 +41,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
         _verifier = new TargetVerifier(models.Target(_key.Device));
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
+        ReportMetrics();
         return Task.CompletedTask;
     }
 
@@ -48,6 +49,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     {
         foreach (var s in _sequences.Values) s.Dispose();
         _sequences.Clear();
+        SpecEdgeMetrics.ForgetVerifier(_key.ToString());
         return Task.CompletedTask;
     }
 
@@ -102,6 +104,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     {
         if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
         _lastUse.Remove(sessionId);
+        ReportMetrics();
         return Task.CompletedTask;
     }
 
@@ -159,6 +162,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         }
     }
 
+    private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _queue.Count,
+        _sequences.Values.Sum(s => s.Cache.Bytes), (long)models.Options.KvMemoryMb << 20);
+
     private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work)
     {
         if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
@@ -167,6 +173,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
         var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow);
         _queue.Add(pending);
+        ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return pending.Done.Task;
     }
@@ -193,6 +200,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 _queue.RemoveRange(0, batch.Count);
                 _running = batch;
                 _batchSizes.Add(batch.Count);
+                var started = DateTime.UtcNow;
+                foreach (var item in batch) SpecEdgeMetrics.QueueWait.Record((started - item.Enqueued).TotalSeconds);
+                SpecEdgeMetrics.BatchSize.Record(batch.Count);
+                ReportMetrics();
                 WorkResult[] results;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
@@ -212,6 +223,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 }
                 double ms = clock.Elapsed.TotalMilliseconds;
                 _forwardMs.Add(ms);
+                SpecEdgeMetrics.DeviceBusy.Add(ms / 1000);
+                var done = DateTime.UtcNow;
+                foreach (var item in batch) SpecEdgeMetrics.StepDuration.Record((done - item.Enqueued).TotalSeconds);
+                ReportMetrics();
                 for (int i = 0; i < batch.Count; i++)
                 {
                     if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms)); continue; }
