@@ -116,6 +116,9 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
                 while (!edge.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(200);
                 output.WriteLine("edge host output:\n" + edge.Output);
                 Assert.True(edge.HasExited, "the edge host did not finish its prompt within 120 s");
+                // Its first line says where it connects and as whom.
+                Assert.Contains($"connecting to {environments[0].Address}:30000,{environments[1].Address}:30000 (cluster {clusterId})", edge.Output);
+                Assert.Contains($"Edge for conversation {conversation}, edge edge-1, tenant netns, valid until", edge.Output);
             }
 
             string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() }, keys);
