@@ -51,7 +51,7 @@ public static class SiloConfigurationKeys
         catch (ReflectionTypeLoadException e) { return e.Types.OfType<Type>(); }
     }
 
-    private static Assembly SiloAssembly()
+    internal static Assembly SiloAssembly()
     {
         string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
         string path = Path.Combine(ClusterFixture.RepoRoot(), "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo.dll");
