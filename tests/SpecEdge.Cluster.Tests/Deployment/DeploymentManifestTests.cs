@@ -123,6 +123,7 @@ public sealed class DeploymentManifestTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("silo-gpu.Dockerfile", "silo --gpu", "silo-gpu", "SpecEdge.Silo")]
+    [InlineData("silo-cpu.Dockerfile", "silo", "silo", "SpecEdge.Silo")]
     [InlineData("edge-host.Dockerfile", "edge-host", "edge-host", "SpecEdge.EdgeHost")]
     public void Dockerfile_IsLintClean_AndCopiesThePublishOfItsProgram(string file, string publishArgs, string publishDir, string program)
     {
