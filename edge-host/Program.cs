@@ -9,6 +9,7 @@ using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeHost;
 
 // Settings: appsettings.json (section Edge), environment (Edge__DraftModel), command line (--draft, --prompt, ... or --Edge:X).
+if (args.Contains("--version")) { Console.WriteLine(StartupBanner.Version); return; }
 args = EdgeHostOptions.NormalizeArgs(args);
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddCommandLine(args, EdgeHostOptions.Switches);
@@ -16,6 +17,9 @@ builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Logging.AddFilter("SpecEdge", LogLevel.Information);
 var options = builder.Configuration.GetSection(EdgeHostOptions.Section).Get<EdgeHostOptions>() ?? new EdgeHostOptions();
 builder.Services.Configure<EdgeHostOptions>(builder.Configuration.GetSection(EdgeHostOptions.Section));
+Console.Error.WriteLine(StartupBanner.Describe(options,
+    builder.Configuration.GetSection(ClientCredentialOptions.Section).Get<ClientCredentialOptions>() ?? new ClientCredentialOptions(),
+    builder.Configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions()));
 
 builder.UseOrleansClient(client =>
 {

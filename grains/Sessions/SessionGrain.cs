@@ -76,6 +76,7 @@ public sealed class SessionGrain(
         {
             DueTime = Timeout.InfiniteTimeSpan, Period = Timeout.InfiniteTimeSpan, Interleave = false,
         });
+        SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
         RebuildReply();
         if (S.Generating)
@@ -85,6 +86,12 @@ public sealed class SessionGrain(
             logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, S.Committed.Count - S.ReplyStart);
             ScheduleServerStep();
         }
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        SpecEdgeMetrics.SessionDeactivated();
         return Task.CompletedTask;
     }
 
@@ -288,6 +295,7 @@ public sealed class SessionGrain(
         {
             await EnsureVerifierAsync();
             var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
+            SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             await CommitAsync(outcome);
             return (outcome, null);
         }
@@ -410,10 +418,12 @@ public sealed class SessionGrain(
     /// <summary>The write of one committed step; publishes the step to readers once durable, or rolls it back.</summary>
     private async Task PersistStepAsync(StepVerdict v, string text, (int Committed, int Messages, long Step) rollback)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             await state.WriteStateAsync();
             _failedWrites = 0;
+            SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
         }
         catch (InconsistentStateException e)
         {
@@ -442,6 +452,8 @@ public sealed class SessionGrain(
             if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, v.Step + 1, error.Message)));
             throw error;
         }
+        SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
+        SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
         _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
         if (v.Finished) EndOfReply();
     }

@@ -48,6 +48,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
         _verifier = new TargetVerifier(models.Target(_key.Device));
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
+        ReportMetrics();
         return Task.CompletedTask;
     }
 
@@ -57,6 +58,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _sequences.Clear();
         foreach (var d in _serverDrafters.Values) d.Dispose();
         _serverDrafters.Clear();
+        SpecEdgeMetrics.ForgetVerifier(_key.ToString());
         return Task.CompletedTask;
     }
 
@@ -110,6 +112,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     public Task CloseAsync(string sessionId)
     {
         Forget(sessionId);
+        ReportMetrics();
         return Task.CompletedTask;
     }
 
@@ -133,6 +136,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             {
                 var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
                 var tree = drafter.BuildTree();
+                SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
                 batch[i].Work.Sequence.Validate(tree, _verifier.Model.Config.VocabSize);
                 works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
                 drafted[i] = drafter;
@@ -249,6 +253,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         }
     }
 
+    private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _queue.Count,
+        _sequences.Values.Sum(s => s.Cache.Bytes), (long)models.Options.KvMemoryMb << 20);
+
     private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
     {
         if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
@@ -257,6 +264,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
         var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted);
         _queue.Add(pending);
+        ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return pending.Done.Task;
     }
@@ -283,6 +291,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 _queue.RemoveRange(0, batch.Count);
                 _running = batch;
                 _batchSizes.Add(batch.Count);
+                var started = DateTime.UtcNow;
+                foreach (var item in batch) SpecEdgeMetrics.QueueWait.Record((started - item.Enqueued).TotalSeconds);
+                SpecEdgeMetrics.BatchSize.Record(batch.Count);
+                ReportMetrics();
                 WorkResult[] results;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
@@ -302,6 +314,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 }
                 double ms = clock.Elapsed.TotalMilliseconds;
                 _forwardMs.Add(ms);
+                SpecEdgeMetrics.DeviceBusy.Add(ms / 1000);
+                var done = DateTime.UtcNow;
+                foreach (var item in batch) SpecEdgeMetrics.StepDuration.Record((done - item.Enqueued).TotalSeconds);
+                ReportMetrics();
                 for (int i = 0; i < batch.Count; i++)
                 {
                     if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms)); continue; }

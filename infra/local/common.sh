@@ -40,9 +40,10 @@ start_silo() {
   if (exec 3<>/dev/tcp/127.0.0.1/"$gateway") 2>/dev/null; then
     echo "port $gateway is already in use (another silo still running? see .local/*.pid)" >&2; return 1
   fi
-  log "starting silo $name (silo port $port, gateway $gateway); log in .local/$name.log"
+  log "starting silo $name (silo port $port, gateway $gateway, health on http://127.0.0.1:$(( 8080 + port - 11111 ))/health/ready); log in .local/$name.log"
   (cd "$ROOT" && exec "$ROOT/silo/bin/Release/net10.0/linux-x64/SpecEdge.Silo" \
     --Cluster:SiloName "$name" --Cluster:SiloPort "$port" --Cluster:GatewayPort "$gateway" \
+    --urls "http://127.0.0.1:$(( 8080 + port - 11111 ))" \
     --Cluster:StorageConnectionString "$AZURITE_CONN" "$@") >"$STATE/$name.log" 2>&1 &
   echo $! >"$STATE/$name.pid"
   wait_port "$gateway" 120 "silo $name" "$STATE/$name.log"

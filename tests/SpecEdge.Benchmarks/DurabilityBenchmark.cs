@@ -49,7 +49,7 @@ public static class DurabilityBenchmark
             builder.ConfigureSilo((_, silo) =>
             {
                 if (mode.Storage == "memory") silo.AddMemoryGrainStorage("sessions");
-                else silo.AddAzureBlobGrainStorage("sessions", s => { s.ConnectionString = azurite.ConnectionString; s.ContainerName = container; });
+                else silo.AddSpecEdgeBlobStorage("sessions", azurite.ConnectionString, container);
                 silo.AddSpecEdge(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; s.PipelinedStateWrites = mode.Pipelined; }, inMemorySessions: false);
             });
             builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));

@@ -10,6 +10,7 @@ switch (command)
     case "spec": SpeculativeBenchmark.Run(options); break;
     case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
     case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
+    case "storage": await StorageBenchmark.RunAsync(options); break;
     case "durability": await DurabilityBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
@@ -28,6 +29,9 @@ switch (command)
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
                   tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency.
+              storage [--conversations 4] [--steps 300] [--prompt 200] [--tokens-per-step 3] [--out bench-results/storage.json]
+                  Per-write latency of session state on Azurite (started by the command), grain storage providers side by
+                  side in one run, each resolved from an in-process silo; a decoding conversation's state written every step.
               soak [--seconds 90] [--edge-processes 2] [--edge-sessions 4] [--backends 2] [--server-sessions 2] [--hostile-rate 5]
                    [--max-new-tokens 24] [--kv-mb 512] [--kill-edge true] [--kill-silo true] [--check] [--out bench-results/soak.json]
                   Real processes (2 silos, Redis, Azurite, edge hosts) under honest load, a hostile caller in the second half,

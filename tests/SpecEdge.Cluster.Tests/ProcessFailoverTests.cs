@@ -53,8 +53,8 @@ public class ProcessFailoverTests(ITestOutputHelper output)
 
         ExternalProcess StartSilo(string name) => new(name, siloExe, new[]
         {
-            "--SpecEdge:TargetModel", target, "--SpecEdge:Threads", "1",
-            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", redisConnection,
+            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", target, "--SpecEdge:Threads", "1",
+            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", redisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", clusterId, "--Cluster:ServiceId", clusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", (gateways[name] = ExternalProcess.FreePort()).ToString(),
             "--Cluster:StorageConnectionString", azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,

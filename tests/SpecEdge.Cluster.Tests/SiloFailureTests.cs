@@ -28,7 +28,7 @@ public sealed class DurableTwoSiloFixture : ClusterFixture
     protected override void ConfigureStorage(ISiloBuilder silo)
     {
         string connection = _azurite!.ConnectionString;
-        silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = Container; });
+        silo.AddSpecEdgeBlobStorage("sessions", connection, Container);
     }
 
     public override async Task InitializeAsync()
@@ -132,7 +132,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         string connection = f.StorageConnectionString, target = f.TargetDir;
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = DurableTwoSiloFixture.Container; });
+            silo.AddSpecEdgeBlobStorage("sessions", connection, DurableTwoSiloFixture.Container);
             silo.AddSpecEdge(o => { o.TargetModel = target; o.MaxContextTokens = 512; }, inMemorySessions: false);
         });
         builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));

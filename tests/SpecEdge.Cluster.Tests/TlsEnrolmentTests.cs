@@ -66,7 +66,7 @@ public class TlsEnrolmentTests(ITestOutputHelper output)
         int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort();
         using var silo = new ExternalProcess("silo-tls", siloExe, new[]
         {
-            "--SpecEdge:TargetModel", Path.Combine(root, "models", "demo", "target"), "--SpecEdge:Threads", "1",
+            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", Path.Combine(root, "models", "demo", "target"), "--SpecEdge:Threads", "1",
             "--Cluster:SiloName", "silo-tls", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
             "--Cluster:ClusterId", "tls-test", "--Cluster:ServiceId", "tls-test",
             "--Security:KeyFile", keyFile, "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem,

@@ -83,9 +83,9 @@ public sealed class SoakCluster : IDisposable
         Gateways[name] = gateway;
         Silos[name] = new ExternalProcess(name, _siloExe, new[]
         {
-            "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
+            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
-            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection,
+            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
             "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,

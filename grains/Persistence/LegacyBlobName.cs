@@ -5,11 +5,12 @@ using Orleans.Runtime;
 namespace SpecEdge.Grains.Persistence;
 
 /// <summary>
-/// Maps (grain type, grain key, state name) to a blob name <c>{type}/{key}/{state}.json</c>. Each part is escaped
+/// The blob layout of the provider that preceded Orleans' own (removed 2026-12-01, see LegacyBlobFallbackGrainStorage):
+/// (grain type, grain key, state name) maps to a blob name <c>{type}/{key}/{state}.json</c>. Each part is escaped
 /// injectively (letters, digits, '-' and '_' stay; every other UTF-8 byte becomes <c>~XX</c>), so distinct grains
 /// never share a blob, and '/' or '.' inside a key cannot create extra path segments or trailing dots.
 /// </summary>
-internal static class GrainStateBlobName
+internal static class LegacyBlobName
 {
     // Azure allows 1,024 characters per blob name and 254 per path segment; long keys keep a readable prefix plus a hash.
     private const int MaxSegmentLength = 200;
