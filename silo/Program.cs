@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,11 +10,16 @@ using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
 using SpecEdge.Grains.Security;
+using SpecEdge.OpenAi;
 using SpecEdge.Silo;
+using SpecEdge.Silo.OpenAi;
 
 // Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
 // (e.g. --SpecEdge:TargetModel models/demo/target --Cluster:SiloPort 11112).
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// An ASP.NET Core host, as Orleans recommends for a front end: the HTTP API runs in the silo process and calls grains
+// locally. Kestrel listens on the standard "urls" setting (--urls, ASPNETCORE_URLS), by default loopback port 8080.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+if (string.IsNullOrWhiteSpace(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://127.0.0.1:8080");
 var cluster = builder.Configuration.GetSection(ClusterSettings.Section).Get<ClusterSettings>() ?? new ClusterSettings();
 string siloName = cluster.SiloName ?? $"{Environment.MachineName}-{cluster.SiloPort}";
 
@@ -56,12 +63,17 @@ builder.UseOrleans(silo =>
         silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = cluster.StorageConnectionString!; o.ContainerName = cluster.StorageContainer; });
 });
 builder.Services.AddHostedService<ModelWarmup>();
+// OpenAI-compatible API (/v1/...): keys are service credentials, checked like any Orleans client's (docs/security.md).
+builder.Services.AddOpenAiApi<GrainOpenAiBackend>(builder.Configuration);
 
 var host = builder.Build();
+host.MapOpenAiApi();
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();
 log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, TLS {Tls}, sessions in {Storage}",
     siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort, tls ? "on" : "OFF (development only)",
     string.IsNullOrWhiteSpace(cluster.StorageConnectionString) ? "memory (not durable)" : $"Azure Blob container '{cluster.StorageContainer}'");
-await host.RunAsync();
+await host.StartAsync();
+log.LogInformation("HTTP API listening on {Urls}", string.Join(", ", host.Urls));
+await host.WaitForShutdownAsync();

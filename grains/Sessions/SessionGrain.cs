@@ -88,7 +88,7 @@ public sealed class SessionGrain(
         _turnStarting = true;
         try
         {
-            return await StartTurnAsync(text);
+            return await StartTurnAsync(text, Array.Empty<ChatTurn>());
         }
         finally
         {
@@ -96,10 +96,39 @@ public sealed class SessionGrain(
         }
     }
 
-    private async Task<TurnStarted> StartTurnAsync(string text)
+    public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        SessionInputLimits.CheckSettings(request.Settings, models.Options);
+        SessionInputLimits.CheckMessage(request.Text, models.Options);
+        SessionInputLimits.CheckHistory(request.History, models.Options);
+        if (S.Generating || _turnStarting)
+            throw new InvalidOperationException($"Session '{Id}' already has a reply in progress; send the next message when it has finished.");
+        if (request.History.Length > 0 && S.Committed.Count > 0)
+            throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
+        // Claimed before the first await, as in SendUserMessageAsync.
+        _turnStarting = true;
+        var previous = S.Settings;
+        try
+        {
+            S.Settings = WithSeed(request.Settings);   // persisted with the turn
+            return await StartTurnAsync(request.Text, request.History);
+        }
+        catch
+        {
+            if (!S.Generating) S.Settings = previous;
+            throw;
+        }
+        finally
+        {
+            _turnStarting = false;
+        }
+    }
+
+    private async Task<TurnStarted> StartTurnAsync(string text, IReadOnlyList<ChatTurn> history)
     {
         string? tenant = await ClaimQuotaAsync();
-        try { return await StartClaimedTurnAsync(text, tenant); }
+        try { return await StartClaimedTurnAsync(text, history, tenant); }
         catch
         {
             if (tenant is not null) ReleaseQuota(tenant);
@@ -134,11 +163,13 @@ public sealed class SessionGrain(
         if (S.QuotaTenant is { } tenant) ReleaseQuota(tenant);
     }
 
-    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant)
+    private async Task<TurnStarted> StartClaimedTurnAsync(string text, IReadOnlyList<ChatTurn> history, string? tenant)
     {
         if (S.Settings.Seed is null) S.Settings = WithSeed(S.Settings);   // persisted with the turn below
         S.QuotaTenant = tenant;
-        var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
+        var appended = history.Count > 0
+            ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, S.Settings, history, text)
+            : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
@@ -152,6 +183,7 @@ public sealed class SessionGrain(
             catch (SessionNotLoadedException) { await _verifier.OpenAsync(Id, opening); }
         }
         _verifierLoaded = true;
+        S.Messages.AddRange(history);
         S.Messages.Add(new ChatTurn("user", text));
         S.Committed.AddRange(appended);
         S.ReplyChunkSizes.Clear();
