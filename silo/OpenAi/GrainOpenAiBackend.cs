@@ -38,59 +38,28 @@ public sealed class GrainOpenAiBackend(
 
     public async Task<ReplyRun> StartAsync(OpenAiCaller caller, ReplyJob job, CancellationToken cancellationToken)
     {
-        string prefix = AccessCredential.TenantPrefix(caller.Tenant);
-        var index = grains.GetGrain<IConversationIndexGrain>(caller.Tenant);
-        string? claimedKey = null;
-        string sessionId;
-        IReadOnlyList<ChatTurn> history = Array.Empty<ChatTurn>();
-        if (job.SessionId is { } named)
-        {
-            if (!named.StartsWith(prefix, StringComparison.Ordinal))
-                throw new OpenAiException(403, $"The session must be one of your tenant's: its id must start with '{prefix}'.", "session", "permission_error");
-            sessionId = named;
-        }
-        else if (job.IsChat && job.Turns.Count > 1)
-        {
-            var earlier = job.Turns.Take(job.Turns.Count - 1).ToArray();
-            string key = ConversationKey.Of(caller.Tenant, job.Model, job.Settings.SystemPrompt, earlier);
-            if (await index.ClaimAsync(key) is { } claimed)
-            {
-                (sessionId, claimedKey) = (claimed, key);
-            }
-            else
-            {
-                sessionId = NewSessionId(prefix);
-                history = earlier;
-            }
-        }
-        else
-        {
-            sessionId = NewSessionId(prefix);
-        }
-
-        var session = grains.GetGrain<ISessionGrain>(sessionId);
+        var index = new GrainConversationIndex(grains.GetGrain<IConversationIndexGrain>(caller.Tenant));
+        var plan = await ConversationPlan.ForAsync(caller, job, index);
+        var session = grains.GetGrain<ISessionGrain>(plan.SessionId);
         TurnStarted started;
         try
         {
             using (CallerCredential.Use(caller.ApiKey))
-                started = await session.BeginTurnAsync(new TurnRequest { Settings = job.Settings, History = history.ToArray(), Text = job.Text });
+                started = await session.BeginTurnAsync(plan.TurnFor(job));
         }
         catch (Exception e)
         {
-            // The conversation was not extended: give it back, so the next request that carries it still finds it.
-            if (claimedKey is not null) await index.RecordAsync(claimedKey, sessionId);
-            if (SessionErrors.ToOpenAi(e, job) is { } refusal) throw refusal;
+            await plan.UndoAsync(index);
+            if (SessionRefusals.ToOpenAi(e, job) is { } refusal) throw refusal;
             throw;
         }
-        logger.LogDebug("Session {Session}: {Kind} turn, {Prompt} prompt tokens of which {Cached} reused", sessionId,
-            claimedKey is not null ? "continued" : "new", started.CommittedLength, started.CommittedLength - started.AppendedTokens.Length);
+        logger.LogDebug("Session {Session}: {Kind} turn, {Prompt} prompt tokens of which {Cached} reused", plan.SessionId,
+            plan.Continues ? "continued" : "new", started.CommittedLength, started.CommittedLength - started.AppendedTokens.Length);
         return new GrainReplyRun(session, caller, job, index)
         {
-            SessionId = sessionId,
+            SessionId = plan.SessionId,
             PromptTokens = started.CommittedLength,
             CachedTokens = started.CommittedLength - started.AppendedTokens.Length,
         };
     }
-
-    private static string NewSessionId(string prefix) => prefix + "oa-" + Guid.NewGuid().ToString("N");
 }

@@ -1,17 +1,15 @@
 using System.Runtime.CompilerServices;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
-using SpecEdge.Grains.Conversations;
 using SpecEdge.OpenAi;
 
 namespace SpecEdge.Silo.OpenAi;
 
 /// <summary>
 /// A reply in a SessionGrain, read from its reply stream under the caller's credential. When it has been delivered in
-/// full, its conversation (the request's messages plus the reply as returned) is indexed to this session, so the next
-/// request carrying that conversation continues here.
+/// full, its conversation is indexed to this session, so the next request carrying that conversation continues here.
 /// </summary>
-internal sealed class GrainReplyRun(ISessionGrain session, OpenAiCaller caller, ReplyJob job, IConversationIndexGrain index) : ReplyRun
+internal sealed class GrainReplyRun(ISessionGrain session, OpenAiCaller caller, ReplyJob job, IConversationIndex index) : ReplyRun
 {
     public override async IAsyncEnumerable<ReplyChunk> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -35,10 +33,5 @@ internal sealed class GrainReplyRun(ISessionGrain session, OpenAiCaller caller, 
         }
     }
 
-    public override Task CompleteAsync(string replyText)
-    {
-        if (!job.IsChat || job.SessionId is not null) return Task.CompletedTask;
-        var conversation = job.Turns.Append(new ChatTurn("assistant", replyText));
-        return index.RecordAsync(ConversationKey.Of(caller.Tenant, job.Model, job.Settings.SystemPrompt, conversation), SessionId);
-    }
+    public override Task CompleteAsync(string replyText) => ConversationPlan.RecordReplyAsync(index, caller, job, SessionId, replyText);
 }

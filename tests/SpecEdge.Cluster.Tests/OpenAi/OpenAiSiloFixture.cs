@@ -28,6 +28,8 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     private string _dir = "";
 
     public string BaseUrl { get; private set; } = "";
+    public int GatewayPort { get; private set; }
+    public const string ClusterId = "openai-test";
     public SigningKeySet Keys { get; } = SigningKeySet.CreateRandom("k1");
     public ModelHost Models { get; private set; } = null!;
     public IClusterClient Client => _client!.Services.GetRequiredService<IClusterClient>();
@@ -51,11 +53,12 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
 
         int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort(), httpPort = ExternalProcess.FreePort();
         BaseUrl = $"http://127.0.0.1:{httpPort}";
+        GatewayPort = gatewayPort;
         _silo = new ExternalProcess("silo-openai", siloExe, new[]
         {
             "--SpecEdge:TargetModel", target, "--SpecEdge:Threads", "1",
             "--Cluster:SiloName", "silo-openai", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
-            "--Cluster:ClusterId", "openai-test", "--Cluster:ServiceId", "openai-test",
+            "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId,
             "--Security:KeyFile", keyFile, "--urls", BaseUrl,
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
@@ -64,7 +67,7 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
         var builder = Host.CreateApplicationBuilder();
         builder.UseOrleansClient(c =>
         {
-            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = "openai-test"; o.ServiceId = "openai-test"; });
+            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = ClusterId; o.ServiceId = ClusterId; });
             c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort));
             c.AddSpecEdgeCredential(o => o.Token = operatorToken);
         });

@@ -1,15 +1,15 @@
 using System.Text.RegularExpressions;
 using SpecEdge.Contracts.Security;
-using SpecEdge.OpenAi;
 
-namespace SpecEdge.Silo.OpenAi;
+namespace SpecEdge.OpenAi;
 
 /// <summary>
 /// A session's refusal in OpenAI's words: its argument errors name a settings field, mapped here to the request
 /// parameter; access refusals are 403; a busy tenant is 429; a conversation too long for the context is OpenAI's
-/// context_length_exceeded. Anything else is not the caller's fault and stays a server error.
+/// context_length_exceeded. Anything else is not the caller's fault and stays a server error. Shared by every host
+/// that serves the API over session grains (the silo, the edge host).
 /// </summary>
-internal static partial class SessionErrors
+public static partial class SessionRefusals
 {
     public static OpenAiException? ToOpenAi(Exception e, ReplyJob job) => e switch
     {
