@@ -26,8 +26,8 @@ if (serve)
     web.Services.AddOpenAiApi<EdgeOpenAiBackend>(web.Configuration);
     var app = web.Build();
     app.MapOpenAiApi();
+    _ = app.Services.GetRequiredService<IOpenAiBackend>();   // the draft models and the key, before the port opens
     await app.StartAsync();
-    _ = app.Services.GetRequiredService<IOpenAiBackend>();   // loads the draft models and the key now, not on the first request
     app.Services.GetRequiredService<ILogger<EdgeOpenAiBackend>>().LogInformation("OpenAI-compatible API listening on {Urls}", string.Join(", ", app.Urls));
     await app.WaitForShutdownAsync();
 }
