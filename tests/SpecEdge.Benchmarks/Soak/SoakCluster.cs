@@ -54,7 +54,7 @@ public sealed class SoakCluster : IDisposable
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
             "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,
-            "--Cluster:FailureDetectionSeconds", "2",
+            "--Cluster:FailureDetectionSeconds", "2", "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
         }, _root);
         _all.Add(Silos[name]);
         await Silos[name].WaitForPortAsync(gateway, TimeSpan.FromSeconds(120));
