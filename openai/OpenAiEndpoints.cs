@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -38,13 +39,13 @@ public static class OpenAiEndpoints
         }));
         app.MapPost("/v1/chat/completions", context => RunAsync(context, async (backend, caller, options) =>
         {
-            var request = await ReadAsync<ChatCompletionRequest>(context);
+            var request = await ReadAsync<ChatCompletionRequest>(context, options);
             var job = RequestValidator.Chat(request, context.Request.Headers[SessionHeader].FirstOrDefault(), backend.ModelIds, options);
             await ReplyWriter.WriteAsync(context, backend, caller, job);
         }));
         app.MapPost("/v1/completions", context => RunAsync(context, async (backend, caller, options) =>
         {
-            var request = await ReadAsync<CompletionRequest>(context);
+            var request = await ReadAsync<CompletionRequest>(context, options);
             var job = RequestValidator.Completion(request, backend.ModelIds, options);
             await ReplyWriter.WriteAsync(context, backend, caller, job);
         }));
@@ -82,11 +83,16 @@ public static class OpenAiEndpoints
         return header["Bearer ".Length..].Trim();
     }
 
-    private static async Task<T?> ReadAsync<T>(HttpContext context) where T : class
+    private static async Task<T?> ReadAsync<T>(HttpContext context, OpenAiOptions options) where T : class
     {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = options.MaxRequestBytes;
         try
         {
             return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, OpenAiJson.Options, context.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new OpenAiException(413, $"The request body is larger than {options.MaxRequestBytes} bytes (OpenAi:MaxRequestBytes).", "body");
         }
         catch (JsonException e)
         {

@@ -10,4 +10,7 @@ public sealed class OpenAiOptions
 
     /// <summary><c>max_tokens</c> when a request gives none (OpenAI's own default is "until the context is full").</summary>
     public int DefaultMaxTokens { get; set; } = 512;
+
+    /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
+    public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
 }

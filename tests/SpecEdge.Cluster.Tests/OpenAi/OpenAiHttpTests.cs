@@ -216,7 +216,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
     }
 
     [Fact]
-    public async Task AMessageOverTheSilosLimit_IsRefusedNamingMessages_AndOthersAreServed()
+    public async Task AMessageOverTheSilosLimit_OrABodyOverTheApisLimit_IsRefused_AndOthersAreServed()
     {
         string key = f.ServiceKey("limits");
         var (status, body, _) = await f.PostAsync("/v1/chat/completions", Chat(new[] { User(new string('x', 40_000)) }, 8), key);
@@ -226,6 +226,14 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
         var completion = await f.PostAsync("/v1/completions", new { model = "target", prompt = "", max_tokens = 4 }, key);
         Assert.Equal(400, completion.Status);
         Assert.Equal("prompt", (string?)completion.Body!["error"]!["param"]);
+        // A 6 MB body: refused before it is parsed (curl, which reads the early answer while still sending).
+        string file = Path.GetTempFileName();
+        File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Chat(Enumerable.Range(0, 200).Select(_ => User(new string('y', 30_000))).ToArray(), 8)));
+        string huge = await CurlAsync("-s", "-w", "\n%{http_code}", f.BaseUrl + "/v1/chat/completions", "-H", "Authorization: Bearer " + key,
+            "-H", "Content-Type: application/json", "--data-binary", "@" + file);
+        File.Delete(file);
+        Assert.EndsWith("\n413", huge);
+        Assert.Contains("MaxRequestBytes", huge);
         var fine = await f.PostAsync("/v1/chat/completions", Chat(new[] { User("hi") }, 4), key);
         Assert.Equal(200, fine.Status);
     }
