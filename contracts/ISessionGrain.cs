@@ -1,9 +1,11 @@
+using Orleans.Concurrency;
 namespace SpecEdge.Contracts;
 
 /// <summary>
 /// One conversation, keyed by session id. Backend services call it directly; edge hosts attach to it and push draft
 /// trees (through the <see cref="ChannelNames.Provider"/> broadcast channel, or <see cref="SubmitTreeAsync"/>).
 /// With no edge attached the server decodes on its own; at temperature 0 the reply is the same either way.
+/// Requests that change the conversation run one at a time; reads, chats and reply streams interleave with them.
 /// </summary>
 public interface ISessionGrain : IGrainWithStringKey
 {
@@ -31,12 +33,18 @@ public interface ISessionGrain : IGrainWithStringKey
     /// </summary>
     Task<TurnStarted> BeginTurnAsync(TurnRequest request);
 
-    /// <summary>Sends a user message and waits for the whole reply (backend convenience).</summary>
+    /// <summary>
+    /// Sends a user message and waits for the whole reply (backend convenience). Interleaves with the session's other
+    /// requests while it waits; the turn itself starts as an ordinary request.
+    /// </summary>
+    [AlwaysInterleave]
     Task<string> ChatAsync(string text);
 
     /// <summary>The reply in progress (or the last one) as it is generated, from chunk <paramref name="fromChunk"/> on.</summary>
     IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0);
 
+    /// <summary>The conversation as durably stored (never a step whose state write is still in flight). Interleaves.</summary>
+    [AlwaysInterleave]
     Task<SessionSnapshot> GetAsync();
 
     /// <summary>Attaches an edge host; it replaces any other edge. Verdicts go to <paramref name="observer"/>.</summary>

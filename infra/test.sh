@@ -35,4 +35,17 @@ count() { awk -v key="$1:" '$1 == key && $2 ~ /^[0-9]+$/ {s += $2} END {print s 
 passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
+# The soak of the sessions-that-hold issue, short: real processes (two silos, Azurite, Redis, edge processes), honest
+# and hostile callers, an edge process and a silo killed; fails on any token lost, duplicated or differing from greedy.
+# Skipped when arguments select tests (e.g. --filter) or with SPECEDGE_SKIP_SOAK=1.
+if [ $# -eq 0 ] && [ "${SPECEDGE_SKIP_SOAK:-0}" != 1 ]; then
+  echo "== soak: 60 s through real processes (tests/SpecEdge.Benchmarks soak --check)"
+  set +e
+  tests/SpecEdge.Benchmarks/bin/Release/net10.0/linux-x64/SpecEdge.Benchmarks soak --seconds 60 --check --out bench-results/soak-ci.json 2>&1 \
+    | grep -vE '^\s+at |^(warn|info|fail): |^\s{6}' 
+  soak=${PIPESTATUS[0]}
+  set -e
+  echo "soak: exit $soak"
+  [ "$soak" = 0 ] || status=1
+fi
 exit "$status"

@@ -29,6 +29,11 @@ public sealed class SpecEdgeSiloOptions
     public int MaxTreeNodes { get; set; } = 64;
     /// <summary>An attached edge that sends no tree for this long while a reply is due loses the reply to the server.</summary>
     public double EdgeLeaseSeconds { get; set; } = 5;
+    /// <summary>
+    /// Send a step's verdict to the edge while its state write runs (readers still see the step only once durable).
+    /// false makes the verdict wait for the write: the behaviour before, kept for comparison (the durability benchmark).
+    /// </summary>
+    public bool PipelinedStateWrites { get; set; } = true;
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
     public int Threads { get; set; }
     /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>

@@ -25,8 +25,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     private readonly Dictionary<string, long> _lastUse = new();
     private readonly List<Pending> _queue = new();
-    private readonly List<int> _batchSizes = new();
-    private readonly List<double> _forwardMs = new();
+    /// <summary>How many statistics of recent forwards are kept (older ones only count).</summary>
+    public const int RecentForwards = 4096;
+    private readonly RecentWindow<int> _batchSizes = new(RecentForwards);
+    private readonly RecentWindow<double> _forwardMs = new(RecentForwards);
     private List<Pending> _running = new();
     private TargetVerifier _verifier = null!;
     private VerifierKey _key;
@@ -105,7 +107,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return Task.CompletedTask;
     }
 
-    public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Count,
+    public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Total,
         _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray()));
 
     private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>

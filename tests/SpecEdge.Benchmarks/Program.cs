@@ -11,6 +11,7 @@ switch (command)
     case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
     case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
     case "openai": await OpenAiBenchmark.RunAsync(options); break;
+    case "durability": await DurabilityBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -19,6 +20,9 @@ switch (command)
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).
+              durability [--rounds 20] [--max-new-tokens 48] [--out bench-results/durability.json]
+                  What session persistence adds to an edge's step: memory vs Azure Blob (Azurite) with the verdict sent
+                  before / after the step's state write, three in-process clusters side by side in one run.
               security [--calls 3000] [--steps 200] [--out bench-results/security.json]
                   Cost of credential checks: plain call round trip and per-step overhead, two clusters side by side.
               openai [--requests 200] [--streams 20] [--stream-tokens 32] [--follow-ups 10] [--history-words 400] [--out bench-results/openai.json]
