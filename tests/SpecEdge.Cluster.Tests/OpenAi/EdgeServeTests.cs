@@ -72,6 +72,17 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             Assert.Equal(streamedSession, followUp.Session);
             Assert.Equal((int)fromEdge.Body!["usage"]!["total_tokens"]!, (int)followUp.Body!["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
 
+            // Two replies at once with one draft slot: one is drafted here, the other decoded by the cluster alone;
+            // both are still the silo's bytes.
+            var questions = new[] { "Write a short note about rivers", "In the morning the farmers" };
+            object Ask(string q) => new Dictionary<string, object> { ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 16, ["messages"] = new[] { new { role = "user", content = q } } };
+            var together = await Task.WhenAll(questions.Select(q => PostAsync(edgeUrl, Ask(q), localKey)));
+            for (int i = 0; i < questions.Length; i++)
+            {
+                Assert.True(together[i].Status == 200, together[i].Body?.ToJsonString());
+                Assert.Equal(Text((await f.PostAsync("/v1/chat/completions", Ask(questions[i]), f.ServiceKey("gamer"))).Body!), Text(together[i].Body!));
+            }
+
             // Local apps need the edge host's key: a cluster key or a guess is refused.
             Assert.Equal(401, (await PostAsync(edgeUrl, request, serviceKey)).Status);
             Assert.Equal(401, (await PostAsync(edgeUrl, request, "sk-guess-0000000000000000")).Status);
