@@ -6,7 +6,7 @@ namespace SpecEdge.Contracts;
 /// the whole conversation) recreates a conversation it has no session for: its turns ("user" or "assistant", in order)
 /// are encoded with the chat template as if they had happened here; the system prompt is <see cref="GenerationSettings.SystemPrompt"/>.
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.TurnRequest")]
 public sealed record TurnRequest
 {
     [Id(0)] public GenerationSettings Settings { get; init; } = new();

@@ -8,7 +8,8 @@ if ! command -v npm >/dev/null; then
   echo "== installing Node.js and npm (apt)"
   as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm >/dev/null
 fi
-if [ -f tests/tokenizer-reference/package.json ] && [ ! -d tests/tokenizer-reference/node_modules ]; then
+# Keyed on a file of the newest package, so a checkout that installed an older package set installs again.
+if [ -f tests/tokenizer-reference/package.json ] && [ ! -f tests/tokenizer-reference/node_modules/@huggingface/jinja/package.json ]; then
   echo "== installing reference tokenizer files (npm)"
   (cd tests/tokenizer-reference && npm ci --no-audit --no-fund --loglevel=error)
 fi

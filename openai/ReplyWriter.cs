@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using SpecEdge.Contracts;
 
 namespace SpecEdge.OpenAi;
 
@@ -25,15 +26,15 @@ internal static class ReplyWriter
     {
         var text = new StringBuilder();
         int tokens = 0;
-        string? reason = null;
+        ReplyFinish? reason = null;
         await foreach (var chunk in run.ReadAsync(cancel))
         {
             text.Append(chunk.Text);
             tokens += chunk.Tokens.Length;
             if (chunk.Final) reason = chunk.FinishReason;
+            if (reason == ReplyFinish.Error)
+                throw new OpenAiException(500, "The reply failed: " + (chunk.Error ?? "server error"), type: "server_error");
         }
-        if (FinishReasons.IsError(reason))
-            throw new OpenAiException(500, "The reply failed: " + FinishReasons.ErrorText(reason!), type: "server_error");
         string reply = text.ToString();
         await run.CompleteAsync(reply);
         var usage = Usage.Of(run.PromptTokens, run.CachedTokens, tokens);
@@ -54,15 +55,15 @@ internal static class ReplyWriter
             await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(0, new ChunkDelta("assistant", ""), null) }), cancel);
         var text = new StringBuilder();
         int tokens = 0;
-        string? reason = null;
+        ReplyFinish? reason = null;
         await foreach (var chunk in run.ReadAsync(cancel))
         {
             tokens += chunk.Tokens.Length;
             if (chunk.Final) reason = chunk.FinishReason;
-            if (FinishReasons.IsError(reason))
+            if (reason == ReplyFinish.Error)
             {
                 // OpenAI's clients raise an error event as an API error.
-                await events.WriteAsync(new OpenAiException(500, "The reply failed: " + FinishReasons.ErrorText(reason!), type: "server_error").ToResponse(), cancel);
+                await events.WriteAsync(new OpenAiException(500, "The reply failed: " + (chunk.Error ?? "server error"), type: "server_error").ToResponse(), cancel);
                 return;
             }
             string? finish = chunk.Final ? FinishReasons.ToOpenAi(reason) : null;

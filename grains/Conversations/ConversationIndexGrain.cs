@@ -9,6 +9,8 @@ namespace SpecEdge.Grains.Conversations;
 /// forgotten, and a key keeps at most <see cref="SessionsPerKey"/> sessions (a forgotten conversation is re-encoded on
 /// its next turn, nothing worse).
 /// </summary>
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("conversationindex")]
 public sealed class ConversationIndexGrain(
     [PersistentState("conversation-index", "sessions")] IPersistentState<ConversationIndexState> state,
     IOptions<SpecEdgeSiloOptions> options) : Grain, IConversationIndexGrain

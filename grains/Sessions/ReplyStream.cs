@@ -39,7 +39,7 @@ public sealed class ReplyStream(HfTokenizer tokenizer)
     /// Rebuilds the chunks from durable state: the reply's tokens, cut at <paramref name="chunkSizes"/> (one chunk for
     /// the whole reply if the sizes do not add up, as in state written before sizes were persisted).
     /// </summary>
-    public void Rebuild(int[] reply, IReadOnlyList<int> chunkSizes, bool generating, string? finishReason, IReadOnlyList<string> stopStrings)
+    public void Rebuild(int[] reply, IReadOnlyList<int> chunkSizes, bool generating, string? persistedFinish, IReadOnlyList<string> stopStrings)
     {
         Reset();
         var sizes = chunkSizes.Sum() == reply.Length ? chunkSizes : reply.Length > 0 ? new[] { reply.Length } : Array.Empty<int>();
@@ -49,7 +49,7 @@ public sealed class ReplyStream(HfTokenizer tokenizer)
             bool final = !generating && i == sizes.Count - 1;
             var tokens = reply[position..(position + sizes[i])];
             position += sizes[i];
-            Publish(tokens, Prepare(tokens, final, stopStrings), final, final ? finishReason : null);
+            Publish(tokens, Prepare(tokens, final, stopStrings), final, final ? persistedFinish : null);
         }
     }
 
@@ -79,11 +79,12 @@ public sealed class ReplyStream(HfTokenizer tokenizer)
         return visible;
     }
 
-    /// <summary>Makes a prepared step visible to readers as the next chunk.</summary>
-    public void Publish(int[] tokens, string text, bool final, string? finishReason)
+    /// <summary>Makes a prepared step visible to readers as the next chunk; a final one carries why the reply ended (as persisted, see <see cref="PersistedFinish"/>).</summary>
+    public void Publish(int[] tokens, string text, bool final, string? persistedFinish)
     {
         Text += text;
-        _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, finishReason));
+        var (reason, error) = PersistedFinish.Read(persistedFinish);
+        _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, reason, error));
         Signal();
     }
 

@@ -33,6 +33,8 @@ namespace SpecEdge.Grains.Sessions;
 /// </summary>
 [ActivationCountBasedPlacement]
 [ImplicitChannelSubscription(ChannelNames.TreeNamespace)]
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("session")]
 public sealed class SessionGrain(
     [PersistentState("session", "sessions")] IPersistentState<SessionState> state,
     ModelHost models,
@@ -48,7 +50,9 @@ public sealed class SessionGrain(
     /// <summary>Step writes that failed in a row; the server gives a reply up after <see cref="MaxFailedWrites"/>.</summary>
     private int _failedWrites;
     private const int MaxFailedWrites = 3;
-    private EdgeDrafter? _serverDrafter;
+    /// <summary>Server steps that failed in a row for reasons outside the conversation; the reply ends after this many.</summary>
+    private int _transientFailures;
+    private const int MaxTransientFailures = 8;
     private ReplyStream _reply = null!;
     /// <summary>The one state write in flight (a step's write completes after its verdict went out).</summary>
     private Task _write = Task.CompletedTask;
@@ -230,8 +234,6 @@ public sealed class SessionGrain(
         await WriteAsync();
 
         _reply.Reset();
-        _serverDrafter?.Dispose();
-        _serverDrafter = null;
         var turn = new TurnStarted(Id, appended, S.Committed.Count, S.Step);
         if (_edge is not null && S.AttachedEdge is not null)
         {
@@ -357,41 +359,31 @@ public sealed class SessionGrain(
             if (_failedWrites >= MaxFailedWrites)
                 throw new StepNotDurableException($"The conversation's state could not be saved {_failedWrites} times in a row; the reply was stopped at its last saved step.");
             await EnsureVerifierAsync();
-            StepVerdict outcome;
-            if (models.ServerDraft is { } draft)
-            {
-                var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
-                if (_serverDrafter is not null && _serverDrafter.Committed.Count != S.Committed.Count)
-                {
-                    // It drafted on a step that a failed write rolled back.
-                    _serverDrafter.Dispose();
-                    _serverDrafter = null;
-                }
-                _serverDrafter ??= new EdgeDrafter(draft, S.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, S.Step)
-                    { ContextLimit = models.Options.MaxContextTokens };
-                var drafter = _serverDrafter;
-                // On the device thread: the server draft model is shared by every session of this silo.
-                var message = await models.Worker(0).RunAsync(drafter.BuildTree);
-                outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
-                await models.Worker(0).RunAsync(() => { drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished)); return 0; });
-            }
-            else
-            {
-                outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
-            }
+            // The verifier drafts for the server (SpecEdge:ServerDraftModel) on its device thread, or decodes plainly.
+            var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
             await CommitAsync(outcome);
+            _transientFailures = 0;
             if (S.Generating) ScheduleServerStep();
         }
         catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
         {
             // Verified on a step whose write failed: redo it from the durable state after a pause.
-            _serverDrafter?.Dispose();
-            _serverDrafter = null;
             ScheduleServerStep(TimeSpan.FromMilliseconds(200 * _failedWrites));
         }
         catch (InconsistentStateException)
         {
             // A newer activation owns the conversation (the failed write deactivates this one): nothing to end here.
+        }
+        catch (Exception) when (cancellation.IsCancellationRequested)
+        {
+            // This activation is going away (e.g. its silo is shutting down): the next one resumes the reply.
+        }
+        catch (Exception e) when (IsTransient(e) && ++_transientFailures <= MaxTransientFailures)
+        {
+            // The verifier or the silo is briefly unavailable (busy, restarting, shutting down): retry the step later;
+            // ending the reply would make a passing fault permanent.
+            logger.LogWarning("Session {Session}: server step {Step} failed ({Error}); retry {Retry} of {Max}", Id, S.Step, e.GetType().Name, _transientFailures, MaxTransientFailures);
+            ScheduleServerStep(TimeSpan.FromMilliseconds(250 * _transientFailures));
         }
         catch (Exception e)
         {
@@ -399,16 +391,18 @@ public sealed class SessionGrain(
         }
     }
 
+    /// <summary>Failures that say nothing about the conversation: the runtime, a busy or restarting verifier, a timeout.</summary>
+    private static bool IsTransient(Exception e) =>
+        e is OrleansException or TimeoutException or VerifierBusyException or SessionNotLoadedException or ObjectDisposedException or OperationCanceledException;
+
     /// <summary>Ends the reply with an error chunk that every reader sees, and persists that end.</summary>
     private async Task FailReplyAsync(Exception e)
     {
         logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
-        _serverDrafter?.Dispose();
-        _serverDrafter = null;
         await SettleWriteAsync();
         S.Generating = false;
         S.ReplyChunkSizes.Add(0);
-        S.ReplyFinish = "Error: " + CallerSafeErrorsFilter.MessageFor(e);   // every reader of the reply sees it
+        S.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
         // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
         try { await WriteAsync(); }
         catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
@@ -437,7 +431,7 @@ public sealed class SessionGrain(
         {
             S.Generating = false;
             S.Messages.Add(new ChatTurn("assistant", _reply.PreparedText));
-            S.ReplyFinish = v.FinishReason;
+            S.ReplyFinish = PersistedFinish.Write(v.FinishReason ?? ReplyFinish.EndOfSequence);
         }
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
         _write = PersistStepAsync(v, text, rollback);
@@ -479,7 +473,7 @@ public sealed class SessionGrain(
             if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, v.Step + 1, error.Message)));
             throw error;
         }
-        _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? v.FinishReason : null);
+        _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
         if (v.Finished) EndOfReply();
     }
 

@@ -5,7 +5,7 @@ namespace SpecEdge.Grains.Verification;
 /// <see cref="VerifierBatchGrain.RecentForwards"/>: <see cref="BatchSizes"/> ends with forward number <see cref="Forwards"/>),
 /// sessions and KV memory held.
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.VerifierStats")]
 public sealed record VerifierStats(
     [property: Id(0)] string Key,
     [property: Id(1)] long Forwards,

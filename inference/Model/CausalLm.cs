@@ -7,8 +7,8 @@ namespace SpecEdge.Inference.Model;
 
 /// <summary>
 /// A Llama/Qwen3 decoder-only language model. <see cref="Forward"/> runs many sequences at once, each appending a token
-/// tree to its own KV cache (projections and MLP run over all tokens packed together; attention runs per sequence
-/// with a tree mask). <see cref="ForwardFull"/> is the plain causal forward without a cache, used for training and as
+/// tree to its own KV cache (projections and MLP run over all tokens packed together; attention is one call per layer
+/// over the padded batch, with tree masks built on the device, see <see cref="AttentionPath"/>). <see cref="ForwardFull"/> is the plain causal forward without a cache, used for training and as
 /// the reference the cached path is tested against.
 /// </summary>
 public sealed class CausalLm : IDisposable
@@ -22,6 +22,17 @@ public sealed class CausalLm : IDisposable
     public Device Device { get; }
     /// <summary>Generation settings from generation_config.json when the model was loaded from a directory.</summary>
     public GenerationConfig Generation { get; init; } = GenerationConfig.Default;
+    /// <summary>How attention runs over a batch; <see cref="AttentionPath.PerSequence"/> only for side-by-side measurement.</summary>
+    public AttentionPath Attention { get; set; } = AttentionPath.Batched;
+
+    /// <summary>
+    /// How much more attention work than exact (a fraction) padding a batch to its longest sequence may cost before the
+    /// batch is cut into length-sorted groups, one attention call each. Padding is wasted compute on a CPU, so the
+    /// default there is 0.25; on a GPU one call saves kernel launches, so the default allows 3x the exact work.
+    /// </summary>
+    public double MaxPaddingOverhead { get; set; } = double.NaN;
+
+    private double PaddingOverhead => double.IsNaN(MaxPaddingOverhead) ? (Device.type == TorchSharp.DeviceType.CUDA ? 2.0 : 0.25) : MaxPaddingOverhead;
 
     public CausalLm(ModelConfig config, ModelWeights weights, ScalarType dtype, Device device, CheckpointWeights? checkpoint = null)
     {
@@ -90,6 +101,7 @@ public sealed class CausalLm : IDisposable
         var ids = new long[total];
         var positions = new long[total];
         var masks = new Tensor?[batch.Count];
+        bool perSequence = Attention == AttentionPath.PerSequence;
         int offset = 0, maxPosition = 0;
         for (int b = 0; b < batch.Count; b++)
         {
@@ -103,19 +115,21 @@ public sealed class CausalLm : IDisposable
                 maxPosition = Math.Max(maxPosition, prefix + depth[i]);
             }
             // One token on a bare prefix sees everything: no mask needed. Otherwise the ancestor mask.
-            if (s.Tokens.Length > 1 || s.Cache.PendingCount > 0)
+            if (perSequence && (s.Tokens.Length > 1 || s.Cache.PendingCount > 0))
                 masks[b] = tensor(TreeLayout.AttentionMask(s.Parents, prefix, s.Cache.PendingParents),
                     new long[] { s.Tokens.Length, s.Cache.Length + s.Tokens.Length }, device: Device);
             offset += s.Tokens.Length;
         }
 
+        var layouts = perSequence ? null : BatchAttentionLayout.Plan(batch, Config.QueryGroups, Device, PaddingOverhead,
+            unmaskedDecodes: Device.type != TorchSharp.DeviceType.CUDA);
         var (cos, sin) = _rope.Lookup(tensor(positions, device: Device), maxPosition, DType);
         var x = Weights.embed_tokens.index_select(0, tensor(ids, device: Device));     // [N, d]
         for (int l = 0; l < Weights.layers.Length; l++)
         {
             var w = Weights.layers[l];
             var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
-            x = x + CachedAttention(l, w, h, batch, masks, cos, sin);
+            x = x + (layouts is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layouts, cos, sin));
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
             x = x + Mlp(w, h);
         }
@@ -150,7 +164,66 @@ public sealed class CausalLm : IDisposable
         return result;
     }
 
-    private Tensor CachedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, Tensor?[] masks, Tensor cos, Tensor sin)
+    /// <summary>
+    /// Attention for the whole batch in one call per layout (normally one): queries scattered into
+    /// [B, Hkv, G*nmax, hd], keys and values of every cache stacked into [B, Hkv, Tmax, hd] (a single sequence uses its
+    /// cache's views, no copy), the layout's device-built mask.
+    /// </summary>
+    private Tensor BatchedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, BatchAttentionLayout[] layouts, Tensor cos, Tensor sin)
+    {
+        var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N, H, hd], k/v [N, Hkv, hd]
+        int offset = 0;
+        foreach (var s in batch)
+        {
+            int n = s.Tokens.Length;
+            s.Cache.Write(layer, k.narrow(0, offset, n).transpose(0, 1), v.narrow(0, offset, n).transpose(0, 1));
+            offset += n;
+        }
+        Tensor attn;
+        if (layouts.Length == 1)
+        {
+            attn = AttendGroup(layer, q, batch, layouts[0]);
+        }
+        else
+        {
+            attn = empty(new long[] { q.shape[0], Config.NumAttentionHeads * Config.HeadDim }, dtype: q.dtype, device: q.device);
+            foreach (var layout in layouts)
+                attn.index_copy_(0, layout.PackedRows!, AttendGroup(layer, q.index_select(0, layout.PackedRows!), batch, layout));
+        }
+        return F.linear(attn, w.o_proj, w.o_proj_bias);
+    }
+
+    /// <summary>One attention call for the sequences of <paramref name="layout"/>; <paramref name="q"/> holds their query rows, packed.</summary>
+    private Tensor AttendGroup(int layer, Tensor q, IReadOnlyList<SequenceInput> batch, BatchAttentionLayout layout)
+    {
+        int heads = Config.NumAttentionHeads, kvHeads = Config.NumKeyValueHeads, hd = Config.HeadDim, groups = Config.QueryGroups;
+        int b = layout.Batch, nmax = layout.MaxNew, tmax = layout.MaxKeys;
+        var keys = new Tensor[b];
+        var values = new Tensor[b];
+        for (int s = 0; s < b; s++)
+        {
+            var cache = batch[layout.Members[s]].Cache;
+            // Slots past a sequence's own length are masked out; where the cache is shorter than the longest, pad.
+            (keys[s], values[s]) = cache.View(layer, Math.Min(tmax, cache.Capacity));
+            if (keys[s].shape[1] < tmax)
+            {
+                keys[s] = F.pad(keys[s], [0, 0, 0, tmax - keys[s].shape[1]]);
+                values[s] = F.pad(values[s], [0, 0, 0, tmax - values[s].shape[1]]);
+            }
+        }
+        var kAll = b == 1 ? keys[0].unsqueeze(0) : stack(keys);                              // [B, Hkv, Tmax, hd]
+        var vAll = b == 1 ? values[0].unsqueeze(0) : stack(values);
+        bool unpadded = b == 1;
+        Tensor qPadded = unpadded ? q
+            : zeros(new long[] { b * nmax, heads, hd }, dtype: q.dtype, device: q.device).index_copy_(0, layout.PaddedRow, q);
+        // Grouped-query attention without copying K/V: fold each KV head's query group into the row axis.
+        var qs = qPadded.view(b, nmax, kvHeads, groups, hd).permute(0, 2, 3, 1, 4).reshape(b, kvHeads, groups * nmax, hd);
+        var o = F.scaled_dot_product_attention(qs, kAll, vAll, layout.Mask);                // [B, Hkv, G*nmax, hd]
+        var rows = o.view(b, heads, nmax, hd).permute(0, 2, 1, 3).reshape(b * nmax, heads * hd);   // [B*nmax, H*hd]
+        return unpadded ? rows : rows.index_select(0, layout.PaddedRow);                    // [n, H*hd]
+    }
+
+    private Tensor PerSequenceAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, Tensor?[] masks, Tensor cos, Tensor sin)
     {
         int heads = Config.NumAttentionHeads, kvHeads = Config.NumKeyValueHeads, hd = Config.HeadDim, groups = Config.QueryGroups;
         var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N, H, hd], k/v [N, Hkv, hd]

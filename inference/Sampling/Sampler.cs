@@ -4,7 +4,8 @@ namespace SpecEdge.Inference.Sampling;
 
 /// <summary>
 /// The one sampler of the project: plain decoding, the draft and the verifier all use it, which is what makes tree
-/// verification lossless (every emitted token is a draw of this function at the accepted prefix).
+/// verification lossless (every emitted token is a draw of this function at the accepted prefix). <see cref="Sample"/>
+/// is the definition; <see cref="SampleRows"/> computes it on the logits' device (<see cref="DeviceSampler"/>).
 /// </summary>
 public static class Sampler
 {
@@ -21,13 +22,8 @@ public static class Sampler
             using var arg = logits.argmax(-1);
             return arg.data<long>().Select(x => (int)x).ToArray();
         }
-        int rows = (int)logits.shape[0], vocab = (int)logits.shape[1];
-        using var cpu = logits.to_type(ScalarType.Float32).cpu().contiguous();
-        var all = cpu.data<float>().ToArray();
-        var result = new int[rows];
-        var rng = new SampleRng(p.Seed);
-        for (int r = 0; r < rows; r++) result[r] = Sample(all.AsSpan(r * vocab, vocab), p, rng.At(positions[r]));
-        return result;
+        // The same function as Sample, row by row, computed where the logits are: only the ids come back.
+        return DeviceSampler.SampleRows(logits, Enumerable.Repeat(p, positions.Count).ToArray(), positions);
     }
 
     /// <summary>

@@ -85,6 +85,9 @@ public sealed class TargetVerifier(CausalLm target)
             throw;
         }
 
+        // Every node of every sequence sampled in one device call; only the ids come back.
+        var samples = SampleAll(work, index, logits);
+
         // Decide: nothing below changes a sequence, so an exception here fails one item and leaves the rest intact.
         var plans = new StepPlan?[work.Count];
         var results = new WorkResult[work.Count];
@@ -92,7 +95,7 @@ public sealed class TargetVerifier(CausalLm target)
         {
             var sequence = work[i].Sequence;
             using var rows = index[i] >= 0 ? logits[index[i]] : null;
-            try { plans[i] = Decide(work[i], rows); }
+            try { plans[i] = Decide(work[i], rows, samples?[i]); }
             catch (Exception e)
             {
                 Restore(sequence, prefixBefore[i]);
@@ -130,7 +133,74 @@ public sealed class TargetVerifier(CausalLm target)
     /// <summary>What a step will commit, decided from the logits without touching the sequence.</summary>
     private sealed record StepPlan(int[]? Path, int[]? Tokens, int Keep, FinishReason Reason);
 
-    private static StepPlan Decide(TargetWork work, TorchSharp.torch.Tensor? rows)
+    /// <summary>An item's target samples, and for a verify item its acceptance as decided on the device.</summary>
+    private sealed record Sampled(int[] Samples, (int[] Path, int Deepest, int Bonus)? Acceptance);
+
+    /// <summary>
+    /// The target samples of every verify and decode item, from one <see cref="DeviceSampler"/> call over all their
+    /// logit rows, each row with its sequence's settings and the draw of the position it decides, and the acceptance of
+    /// every tree from one <see cref="DeviceTreeAcceptance"/> call on those samples. Null if either call fails: each item
+    /// then samples and accepts on its own, so a failure stays with the item that caused it.
+    /// </summary>
+    private static Sampled?[]? SampleAll(IReadOnlyList<TargetWork> work, int[] index, TorchSharp.torch.Tensor[] logits)
+    {
+        var parts = new List<TorchSharp.torch.Tensor>();
+        var settings = new List<SamplingParams>();
+        var positions = new List<long>();
+        var counts = new int[work.Count];
+        var trees = new List<(int[] Parents, int[] Tokens)>();
+        var treeRows = new List<long>();
+        for (int i = 0; i < work.Count; i++)
+        {
+            var sequence = work[i].Sequence;
+            long[]? rowPositions = work[i] switch
+            {
+                VerifyWork v => NodePositions(v.Tree.Parents, sequence.Committed.Count),
+                DecodeWork => new long[] { sequence.Committed.Count },
+                _ => null,
+            };
+            if (rowPositions is null || index[i] < 0) continue;
+            if (work[i] is VerifyWork verify)
+            {
+                trees.Add((verify.Tree.Parents, verify.Tree.Tokens));
+                treeRows.AddRange(Enumerable.Range(positions.Count, rowPositions.Length).Select(r => (long)r));
+            }
+            parts.Add(logits[index[i]]);
+            positions.AddRange(rowPositions);
+            settings.AddRange(Enumerable.Repeat(sequence.Sampling, rowPositions.Length));
+            counts[i] = rowPositions.Length;
+        }
+        if (parts.Count == 0) return null;
+        try
+        {
+            using var all = parts.Count == 1 ? parts[0].alias() : TorchSharp.torch.cat(parts, 0);
+            using var onDevice = DeviceSampler.SampleRowsOnDevice(all, settings, positions);
+            (int[] Path, int Deepest, int Bonus)[] accepted = [];
+            if (trees.Count > 0)
+            {
+                using var rows = TorchSharp.torch.tensor(treeRows.ToArray(), device: onDevice.device);
+                using var treeSamples = onDevice.index_select(0, rows);
+                accepted = DeviceTreeAcceptance.Accept(trees, treeSamples);
+            }
+            using var host = onDevice.cpu();
+            var ids = host.data<long>().Select(x => (int)x).ToArray();
+            var result = new Sampled?[work.Count];
+            int offset = 0, tree = 0;
+            for (int i = 0; i < work.Count; i++)
+            {
+                if (counts[i] == 0) continue;
+                result[i] = new Sampled(ids[offset..(offset + counts[i])], work[i] is VerifyWork ? accepted[tree++] : null);
+                offset += counts[i];
+            }
+            return result;
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+    }
+
+    private static StepPlan Decide(TargetWork work, TorchSharp.torch.Tensor? rows, Sampled? sampled)
     {
         var sequence = work.Sequence;
         switch (work)
@@ -142,15 +212,15 @@ public sealed class TargetVerifier(CausalLm target)
                     // emitted at that position is the inverse-CDF sample of the target's distribution at the accepted
                     // prefix with that position's draw. That is exactly what target-only decoding with this seed emits,
                     // token by token; the draft only decides how many of those tokens one forward confirms, never which.
-                    var samples = Sampler.SampleRows(rows!, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count));
-                    var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
+                    var (path, _, bonus) = sampled?.Acceptance ?? TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens,
+                        Sampler.SampleRows(rows!, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count)));
                     var tokens = path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray();
                     var (keep, reason) = sequence.Cut(tokens);
                     return new StepPlan(path, tokens, keep, reason);
                 }
             case DecodeWork:
                 {
-                    var tokens = new[] { Sampler.SampleRows(rows!, sequence.Sampling, new long[] { sequence.Committed.Count })[0] };
+                    var tokens = new[] { (sampled?.Samples ?? Sampler.SampleRows(rows!, sequence.Sampling, new long[] { sequence.Committed.Count }))[0] };
                     var (keep, reason) = sequence.Cut(tokens);
                     return new StepPlan(null, tokens, keep, reason);
                 }

@@ -1,7 +1,7 @@
 namespace SpecEdge.Inference.Tokenization;
 
 /// <summary>
-/// Turns a conversation into the prompt string a chat model was trained on, for the three layouts we serve
+/// Turns a conversation into the prompt string a chat model was trained on, for the layouts we serve
 /// (hand-written equivalents of the published Jinja templates, which .NET cannot run). The string contains
 /// special tokens as text; <see cref="HfTokenizer.Encode(string, bool, bool)"/> turns each into its single id, so encode
 /// it without addSpecialTokens (the formats write their own BOS). Text from people (message contents) must not become
@@ -34,8 +34,9 @@ public sealed class ChatFormat
 
     /// <summary>
     /// The format of a tokenizer: <paramref name="overrideKind"/> if given, else from the chat template of
-    /// tokenizer_config.json, else from the vocabulary (&lt;|im_start|&gt; -> ChatML, &lt;|start_header_id|&gt; ->
-    /// Llama 3, otherwise Llama 2).
+    /// tokenizer_config.json (a template with [INST] is Llama 2 when it has &lt;&lt;SYS&gt;&gt;, else Mistral: V3 when it
+    /// writes "[INST]" without the spaces around it), else from the vocabulary (&lt;|im_start|&gt; -> ChatML,
+    /// &lt;|start_header_id|&gt; -> Llama 3, a [INST] control token -> Mistral V3, otherwise Llama 2).
     /// </summary>
     public static ChatFormat For(HfTokenizer tokenizer, ChatFormatKind? overrideKind = null)
     {
@@ -50,12 +51,21 @@ public sealed class ChatFormat
         ChatFormatKind kind = overrideKind
             ?? (chatTemplate?.Contains("<|im_start|>") == true ? ChatFormatKind.ChatMl
             : chatTemplate?.Contains("<|start_header_id|>") == true ? ChatFormatKind.Llama3
-            : chatTemplate?.Contains("[INST]") == true ? ChatFormatKind.Llama2
+            : chatTemplate?.Contains("[INST]") == true ? InstTemplateKind(chatTemplate)
             : hasToken("<|im_start|>") ? ChatFormatKind.ChatMl
             : hasToken("<|start_header_id|>") ? ChatFormatKind.Llama3
+            : hasToken("[INST]") ? ChatFormatKind.MistralV3
             : ChatFormatKind.Llama2);
         return new ChatFormat(kind, thinking && kind == ChatFormatKind.ChatMl);
     }
+
+    /// <summary>Which [INST] family a template belongs to; Llama 2 and Mistral differ in spaces and the system prompt.</summary>
+    private static ChatFormatKind InstTemplateKind(string template) =>
+        template.Contains("<<SYS>>", StringComparison.Ordinal) ? ChatFormatKind.Llama2
+        // V3 templates write the markers bare ("[INST]" + content + "[/INST]") and know tool calls.
+        : template.Contains("[AVAILABLE_TOOLS]", StringComparison.Ordinal) || !template.Contains(" [INST]", StringComparison.Ordinal)
+            ? ChatFormatKind.MistralV3
+        : ChatFormatKind.Mistral;
 
     /// <summary>
     /// The prompt for <paramref name="messages"/>; with <paramref name="addGenerationPrompt"/> it ends where the
@@ -79,6 +89,8 @@ public sealed class ChatFormat
             case ChatFormatKind.ChatMl: RenderChatMl(prompt, messages, addGenerationPrompt, enableThinking); break;
             case ChatFormatKind.Llama3: RenderLlama3(prompt, messages, addGenerationPrompt); break;
             case ChatFormatKind.Llama2: RenderLlama2(prompt, messages); break;
+            case ChatFormatKind.Mistral: MistralTemplates.RenderV1(prompt, messages); break;
+            case ChatFormatKind.MistralV3: MistralTemplates.RenderV3(prompt, messages); break;
             default: throw new InvalidOperationException($"Unknown chat format {Kind}.");
         }
         return prompt.Segments;

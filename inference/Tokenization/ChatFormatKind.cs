@@ -11,4 +11,16 @@ public enum ChatFormatKind
 
     /// <summary>Llama 2: &lt;s&gt;[INST] &lt;&lt;SYS&gt;&gt;...&lt;&lt;/SYS&gt;&gt; user [/INST] assistant &lt;/s&gt;.</summary>
     Llama2,
+
+    /// <summary>
+    /// Mistral's first instruct template (Mistral-7B-Instruct v0.1/v0.2, Mixtral 8x7B): &lt;s&gt; [INST] user [/INST]
+    /// assistant&lt;/s&gt;, a system prompt in front of the first user message.
+    /// </summary>
+    Mistral,
+
+    /// <summary>
+    /// Mistral's template for its V3 tokenizers (Mistral-7B-Instruct v0.3, Nemo, Large 2407):
+    /// &lt;s&gt;[INST]user[/INST]assistant&lt;/s&gt; without spaces, a system prompt in front of the last user message.
+    /// </summary>
+    MistralV3,
 }

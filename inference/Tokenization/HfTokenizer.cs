@@ -5,24 +5,29 @@ using Microsoft.ML.Tokenizers;
 namespace SpecEdge.Inference.Tokenization;
 
 /// <summary>
-/// A Hugging Face byte-level BPE tokenizer (Qwen2/Qwen3, Llama 3 style) loaded from a model directory's
-/// tokenizer.json (+ optional tokenizer_config.json, generation_config.json), giving the same token ids
-/// as Hugging Face's own tokenizer. Thread-safe after <see cref="Load"/>; loading a 150k vocabulary takes
+/// A Hugging Face BPE tokenizer loaded from a model directory's tokenizer.json (+ optional tokenizer_config.json,
+/// generation_config.json), giving the same token ids as Hugging Face's own tokenizer: byte-level BPE (Qwen2/Qwen3,
+/// Llama 3) or SentencePiece-style BPE with byte fallback (Llama 2, Mistral; tokenizer.model is not needed). Thread-safe after <see cref="Load"/>; loading a 150k vocabulary takes
 /// about a second, so load once and share.
 /// </summary>
 /// <remarks>
 /// Encoding: added tokens (e.g. &lt;|im_start|&gt;) are found in the raw text first and become single ids;
 /// the text between them is NFC-normalized when the file asks for it, split by the file's regex
 /// (code-point-aware, see <see cref="CodePointRegexPreTokenizer"/>), and each piece goes through
-/// Microsoft.ML.Tokenizers' byte-level BPE. Files this class cannot reproduce exactly (SentencePiece-style
-/// BPE with byte fallback as in Llama 2, other models, normalizers or pre-tokenizers) make
+/// Microsoft.ML.Tokenizers' byte-level BPE. In a SentencePiece-style file each piece between added tokens gets
+/// its spaces spelled '▁' (and a leading '▁' as the file says), then goes through <see cref="SentencePieceBpe"/>.
+/// Files this class cannot reproduce exactly (other models, normalizers, pre-tokenizers or decoders) make
 /// <see cref="Load"/> throw <see cref="NotSupportedException"/> naming the component.
 /// </remarks>
 public sealed class HfTokenizer
 {
-    private readonly BpeTokenizer _bpe;
+    private readonly BpeTokenizer? _bpe;
+    private readonly CodePointRegexPreTokenizer? _splitter;
+    private readonly SentencePieceBpe? _sentencePieceBpe;
+    private readonly SentencePieceSettings? _sentencePiece;
+    /// <summary>Which ids are &lt;0xNN&gt; fallback bytes (their runs decode as one UTF-8 sequence or as U+FFFDs).</summary>
+    private readonly bool[] _fallbackByte;
     private readonly AddedTokenMatcher _addedTokens;
-    private readonly CodePointRegexPreTokenizer _splitter;
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int> _addedByContent;
     private readonly byte[]?[] _tokenBytes;
@@ -44,10 +49,30 @@ public sealed class HfTokenizer
         ChatTemplateSource = definition.ChatTemplate;
         _addedByContent = definition.AddedTokens.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
         _addedTokens = new AddedTokenMatcher(definition.AddedTokens);
+        int maxId = Math.Max(definition.Vocab.Values.DefaultIfEmpty(-1).Max(),
+            definition.AddedTokens.Select(t => t.Id).DefaultIfEmpty(-1).Max());
+        VocabSize = maxId + 1;
+        _tokenBytes = new byte[VocabSize][];
+        _special = new bool[VocabSize];
+        _fallbackByte = new bool[VocabSize];
+
+        if (definition.SentencePiece is { } sentencePiece)
+        {
+            _sentencePiece = sentencePiece;
+            _sentencePieceBpe = new SentencePieceBpe(definition.Vocab, definition.Merges, definition.ByteFallback,
+                definition.UnknownToken, definition.FuseUnknown);
+            foreach (var (token, id) in definition.Vocab)
+            {
+                _tokenBytes[id] = SentencePieceBpe.TokenBytes(token, sentencePiece.Replacement);
+                _fallbackByte[id] = SentencePieceBpe.FallbackByte(token) is not null;
+            }
+            AddAddedTokenBytes(definition);
+            return;
+        }
 
         // Hugging Face's regex is Oniguruma; the patterns these files use (\p{L}, \p{N}, \s, (?i:...),
         // (?!\S), {1,3}) mean the same in .NET once non-BMP characters are handled by the splitter.
-        var regex = new Regex(definition.SplitPattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+        var regex = new Regex(definition.SplitPattern!, RegexOptions.Compiled | RegexOptions.CultureInvariant);
         _splitter = new CodePointRegexPreTokenizer(regex, addedTokens: null);
 
         // Added tokens go both to the BPE options (so a piece equal to one maps to its id) and to the
@@ -63,26 +88,33 @@ public sealed class HfTokenizer
             Normalizer = definition.NormalizeNfc ? NfcNormalizer.Instance : null,
         });
 
-        int maxId = Math.Max(definition.Vocab.Values.DefaultIfEmpty(-1).Max(),
-            definition.AddedTokens.Select(t => t.Id).DefaultIfEmpty(-1).Max());
-        VocabSize = maxId + 1;
-        _tokenBytes = new byte[VocabSize][];
-        _special = new bool[VocabSize];
         foreach (var (token, id) in definition.Vocab)
         {
             _tokenBytes[id] = ByteLevelAlphabet.ToBytes(token);
         }
+        AddAddedTokenBytes(definition);
+    }
+
+    private void AddAddedTokenBytes(HfTokenizerDefinition definition)
+    {
         foreach (var token in definition.AddedTokens)
         {
             // Added tokens are stored as plain text, not in the byte-level alphabet.
             _tokenBytes[token.Id] = Encoding.UTF8.GetBytes(token.Content);
             _special[token.Id] = token.Special;
+            _fallbackByte[token.Id] = false;
         }
     }
 
     /// <summary>The underlying Microsoft.ML.Tokenizers model, complete with pre-tokenizer, added tokens and
     /// normalizer (it lacks only ignore_merges and the post-processor).</summary>
-    internal BpeTokenizer Bpe => _bpe;
+    internal BpeTokenizer Bpe => _bpe ?? throw new InvalidOperationException("A SentencePiece-style tokenizer has no byte-level BPE model.");
+
+    /// <summary>
+    /// How many leading spaces <see cref="Decode"/> removes from a decoded text (the decoder's Strip, 1 for Llama 2:
+    /// the '▁' the encoder put before the text). <see cref="StreamingDetokenizer"/> strips the same from a stream.
+    /// </summary>
+    public int DecodeStripsLeadingSpaces => _sentencePiece?.DecodeStripSpaces ?? 0;
 
     /// <summary>Number of token ids including added tokens (highest id + 1): the model's minimum vocab size.</summary>
     public int VocabSize { get; }
@@ -133,6 +165,9 @@ public sealed class HfTokenizer
             ids.AddRange(_prefixIds);
         }
         var ordinary = new StringBuilder();
+        // Whether the pending ordinary text starts the input (no added token before it): a Metaspace "first"
+        // prepend applies to that piece only.
+        bool atInputStart = true;
         foreach (var segment in segments)
         {
             string text = segment.Text ?? throw new ArgumentException("A prompt segment has no text.", nameof(segments));
@@ -151,12 +186,13 @@ public sealed class HfTokenizer
                 {
                     break;
                 }
-                FlushOrdinaryText(ordinary, ids);
+                FlushOrdinaryText(ordinary, ids, atInputStart);
+                atInputStart = false;
                 ids.Add(hit.Token.Id);
                 start = hit.Index + hit.Token.Content.Length;
             }
         }
-        FlushOrdinaryText(ordinary, ids);
+        FlushOrdinaryText(ordinary, ids, atInputStart);
         if (addSpecialTokens)
         {
             ids.AddRange(_suffixIds);
@@ -164,14 +200,56 @@ public sealed class HfTokenizer
         return ids.ToArray();
     }
 
-    private void FlushOrdinaryText(StringBuilder ordinary, List<int> ids)
+    private void FlushOrdinaryText(StringBuilder ordinary, List<int> ids, bool atInputStart)
     {
         if (ordinary.Length == 0)
         {
             return;
         }
-        EncodeOrdinaryText(ordinary.ToString(), ids);
+        if (_sentencePiece is not null)
+        {
+            EncodeSentencePieceText(ordinary.ToString(), atInputStart, ids);
+        }
+        else
+        {
+            EncodeOrdinaryText(ordinary.ToString(), ids);
+        }
         ordinary.Clear();
+    }
+
+    private void EncodeSentencePieceText(string text, bool atInputStart, List<int> ids)
+    {
+        var settings = _sentencePiece!;
+        char mark = settings.Replacement;
+        string spelled = text.Replace(' ', mark);
+        bool prepend = settings.Prepend switch
+        {
+            MetaspacePrepend.EveryPiece => true,
+            MetaspacePrepend.Always => spelled[0] != mark,
+            MetaspacePrepend.First => atInputStart && spelled[0] != mark,
+            _ => false,
+        };
+        if (prepend)
+        {
+            spelled = mark + spelled;
+        }
+        var bpe = _sentencePieceBpe!;
+        if (!settings.SplitWords && !bpe.WordStartsAreBoundaries)
+        {
+            bpe.EncodeWord(spelled, ids);
+            return;
+        }
+        // Metaspace split: every '▁' begins a word (the first word may lack one). Without split, the text is one
+        // word for Hugging Face, and only a run of '▁' after other characters is a safe place to cut.
+        int start = 0;
+        for (int i = 1; i <= spelled.Length; i++)
+        {
+            if (i == spelled.Length || (spelled[i] == mark && (settings.SplitWords || spelled[i - 1] != mark)))
+            {
+                bpe.EncodeWord(spelled.AsSpan(start, i - start), ids);
+                start = i;
+            }
+        }
     }
 
     private void EncodeOrdinaryText(string text, List<int> ids)
@@ -180,7 +258,7 @@ public sealed class HfTokenizer
         {
             text = NfcNormalizer.Instance.Normalize(text);
         }
-        foreach (var (offset, length) in _splitter.Split(text))
+        foreach (var (offset, length) in _splitter!.Split(text))
         {
             var piece = text.AsSpan(offset, length);
             if (_ignoreMerges && TryWholeWord(piece, out int id))
@@ -190,7 +268,7 @@ public sealed class HfTokenizer
                 ids.Add(id);
                 continue;
             }
-            ids.AddRange(_bpe.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false));
+            ids.AddRange(_bpe!.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false));
         }
     }
 
@@ -204,10 +282,58 @@ public sealed class HfTokenizer
         return _vocab.TryGetValue(ByteLevelAlphabet.FromBytes(target[..n]), out id);
     }
 
-    /// <summary>Text of <paramref name="ids"/>; invalid UTF-8 (a character cut between ids) becomes U+FFFD.</summary>
+    /// <summary>
+    /// Text of <paramref name="ids"/> as Hugging Face decodes it; invalid UTF-8 (a character cut between ids) becomes
+    /// U+FFFD. A SentencePiece-style tokenizer turns '▁' into spaces, a run of &lt;0xNN&gt; tokens into its UTF-8
+    /// text (or one U+FFFD per byte when the run is not valid UTF-8), and drops the leading spaces its decoder strips.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An id is negative, at least <see cref="VocabSize"/>, or unused.</exception>
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
-        Encoding.UTF8.GetString(DecodeBytes(ids, skipSpecialTokens));
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    {
+        if (_sentencePiece is null)
+        {
+            return Encoding.UTF8.GetString(DecodeBytes(ids, skipSpecialTokens));
+        }
+        ArgumentNullException.ThrowIfNull(ids);
+        var text = new StringBuilder();
+        var run = new List<byte>();
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        void FlushRun()
+        {
+            if (run.Count == 0) return;
+            try
+            {
+                text.Append(strict.GetString(run.ToArray()));
+            }
+            catch (DecoderFallbackException)
+            {
+                text.Append('\uFFFD', run.Count);
+            }
+            run.Clear();
+        }
+        foreach (int id in ids)
+        {
+            var bytes = TokenBytes(id);
+            if (skipSpecialTokens && IsSpecial(id))
+            {
+                continue;
+            }
+            if (_fallbackByte[id])
+            {
+                run.Add(bytes[0]);
+                continue;
+            }
+            FlushRun();
+            text.Append(Encoding.UTF8.GetString(bytes));
+        }
+        FlushRun();
+        int strip = 0;
+        while (strip < _sentencePiece.DecodeStripSpaces && strip < text.Length && text[strip] == ' ')
+        {
+            strip++;
+        }
+        return text.ToString(strip, text.Length - strip);
+    }
 
     /// <summary>The UTF-8 bytes of <paramref name="ids"/>, which may end inside a character (for streaming).</summary>
     public byte[] DecodeBytes(IEnumerable<int> ids, bool skipSpecialTokens = false)

@@ -15,7 +15,13 @@ internal sealed class HfTokenizerDefinition
     public required Dictionary<string, int> Vocab { get; init; }
     public required List<string> Merges { get; init; }
     public required List<AddedToken> AddedTokens { get; init; }
-    public required string SplitPattern { get; init; }
+    /// <summary>The byte-level split regex; null for a SentencePiece-style file.</summary>
+    public required string? SplitPattern { get; init; }
+    /// <summary>Set for a SentencePiece-style file (BPE with byte fallback and '▁' for spaces, Llama 2 / Mistral).</summary>
+    public required SentencePieceSettings? SentencePiece { get; init; }
+    public required bool ByteFallback { get; init; }
+    public string? UnknownToken { get; init; }
+    public required bool FuseUnknown { get; init; }
     public required bool NormalizeNfc { get; init; }
     public required bool IgnoreMerges { get; init; }
     /// <summary>Ids put before / after the text when special tokens are added (BOS, EOS, template tokens).</summary>
@@ -38,7 +44,19 @@ internal sealed class HfTokenizerDefinition
         var root = tokenizerJson.RootElement;
         var model = root.GetProperty("model");
 
-        CheckModel(model, root);
+        bool byteFallback = CheckModel(model);
+        var sentencePiece = ReadSentencePiece(root);
+        if (byteFallback != sentencePiece is not null)
+        {
+            throw new NotSupportedException(byteFallback
+                ? "tokenizer.json model type 'BPE' with byte_fallback needs SentencePiece-style spaces: a Prepend+Replace('▁') " +
+                  "normalizer or a Metaspace pre-tokenizer, and a Replace/ByteFallback/Fuse decoder."
+                : "tokenizer.json with SentencePiece-style spaces ('▁') but without byte_fallback is not supported.");
+        }
+        if (sentencePiece is null)
+        {
+            CheckByteLevelDecoder(root);
+        }
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in model.GetProperty("vocab").EnumerateObject())
         {
@@ -47,7 +65,7 @@ internal sealed class HfTokenizerDefinition
         var merges = new List<string>();
         foreach (var merge in model.GetProperty("merges").EnumerateArray())
         {
-            // Older files write "a b", newer ones ["a", "b"]; byte-level tokens never contain a space.
+            // Older files write "a b", newer ones ["a", "b"]; neither byte-level nor '▁'-spelled tokens contain a space.
             merges.Add(merge.ValueKind == JsonValueKind.Array
                 ? merge[0].GetString() + " " + merge[1].GetString()
                 : merge.GetString()!);
@@ -64,6 +82,12 @@ internal sealed class HfTokenizerDefinition
                         throw new NotSupportedException(
                             $"Added token '{t.GetProperty("content").GetString()}' uses '{flag}', which HfTokenizer does not implement.");
                     }
+                }
+                if (sentencePiece is not null && t.TryGetProperty("normalized", out var nz) && nz.ValueKind == JsonValueKind.True)
+                {
+                    // Hugging Face finds such a token only after '▁' replaced the spaces, which splits text differently.
+                    throw new NotSupportedException(
+                        $"Added token '{t.GetProperty("content").GetString()}' is 'normalized' in a SentencePiece-style tokenizer, which HfTokenizer does not implement.");
                 }
                 added.Add(new AddedToken(t.GetProperty("id").GetInt32(), t.GetProperty("content").GetString()!,
                     t.TryGetProperty("special", out var s) && s.GetBoolean()));
@@ -108,8 +132,12 @@ internal sealed class HfTokenizerDefinition
             Vocab = vocab,
             Merges = merges,
             AddedTokens = added,
-            SplitPattern = ReadPreTokenizer(root),
-            NormalizeNfc = ReadNormalizer(root),
+            SplitPattern = sentencePiece is null ? ReadPreTokenizer(root) : null,
+            SentencePiece = sentencePiece,
+            ByteFallback = byteFallback,
+            UnknownToken = model.TryGetProperty("unk_token", out var unk) && unk.ValueKind == JsonValueKind.String ? unk.GetString() : null,
+            FuseUnknown = model.TryGetProperty("fuse_unk", out var fuse) && fuse.ValueKind == JsonValueKind.True,
+            NormalizeNfc = sentencePiece is null && ReadNormalizer(root),
             IgnoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True,
             PrefixIds = prefix.ToArray(),
             SuffixIds = suffix.ToArray(),
@@ -141,19 +169,15 @@ internal sealed class HfTokenizerDefinition
         };
     }
 
-    private static void CheckModel(JsonElement model, JsonElement root)
+    /// <summary>Refuses BPE options this implementation does not reproduce; returns byte_fallback.</summary>
+    private static bool CheckModel(JsonElement model)
     {
         string type = model.TryGetProperty("type", out var t) ? t.GetString() ?? "?" : "?";
         if (type != "BPE")
         {
             throw new NotSupportedException(
-                $"tokenizer.json model type '{type}' is not supported: HfTokenizer handles byte-level BPE (Qwen, Llama 3).");
-        }
-        if (model.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True)
-        {
-            throw new NotSupportedException(
-                "tokenizer.json model type 'BPE' with byte_fallback (SentencePiece-style BPE with '▁', as in Llama 2) " +
-                "is not supported: HfTokenizer handles byte-level BPE (Qwen, Llama 3).");
+                $"tokenizer.json model type '{type}' is not supported: HfTokenizer handles BPE (byte-level as in Qwen and " +
+                "Llama 3, or SentencePiece-style with byte fallback as in Llama 2 and Mistral).");
         }
         foreach (var name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
         {
@@ -166,15 +190,114 @@ internal sealed class HfTokenizerDefinition
         {
             throw new NotSupportedException("tokenizer.json BPE dropout is not supported.");
         }
+        return model.TryGetProperty("byte_fallback", out var bf) && bf.ValueKind == JsonValueKind.True;
+    }
+
+    private static void CheckByteLevelDecoder(JsonElement root)
+    {
         if (root.TryGetProperty("decoder", out var decoder) && decoder.ValueKind != JsonValueKind.Null)
         {
             string decoderType = decoder.GetProperty("type").GetString()!;
             if (decoderType != "ByteLevel")
             {
                 throw new NotSupportedException(
-                    $"tokenizer.json decoder '{decoderType}' is not supported: HfTokenizer handles the ByteLevel decoder.");
+                    $"tokenizer.json decoder '{decoderType}' is not supported for byte-level BPE: HfTokenizer handles the ByteLevel decoder.");
             }
         }
+    }
+
+    /// <summary>
+    /// The '▁' handling of a SentencePiece-style file, or null when the file has none of it. Two layouts exist: the
+    /// legacy one (normalizer Prepend('▁') + Replace(' ' -> '▁'), no pre-tokenizer; Llama 2, Mistral v0.1) and the
+    /// newer one (no normalizer, a Metaspace pre-tokenizer). Both decode with Replace('▁' -> ' '), ByteFallback, Fuse
+    /// and optionally Strip(' ', n, 0).
+    /// </summary>
+    private static SentencePieceSettings? ReadSentencePiece(JsonElement root)
+    {
+        JsonElement? normalizer = root.TryGetProperty("normalizer", out var n) && n.ValueKind != JsonValueKind.Null ? n : null;
+        JsonElement? preTokenizer = root.TryGetProperty("pre_tokenizer", out var p) && p.ValueKind != JsonValueKind.Null ? p : null;
+        char replacement;
+        MetaspacePrepend prepend;
+        bool split;
+        if (preTokenizer is { } pre && pre.GetProperty("type").GetString() == "Metaspace")
+        {
+            if (normalizer is not null)
+            {
+                throw new NotSupportedException("tokenizer.json with a Metaspace pre-tokenizer and a normalizer is not supported.");
+            }
+            replacement = SingleChar(pre.GetProperty("replacement").GetString(), "Metaspace replacement");
+            string scheme = pre.TryGetProperty("prepend_scheme", out var ps) ? ps.GetString() ?? "always"
+                : pre.TryGetProperty("add_prefix_space", out var aps) && !aps.GetBoolean() ? "never" : "always";
+            prepend = scheme switch
+            {
+                "first" => MetaspacePrepend.First,
+                "always" => MetaspacePrepend.Always,
+                "never" => MetaspacePrepend.Never,
+                _ => throw new NotSupportedException($"Metaspace prepend_scheme '{scheme}' is not supported."),
+            };
+            split = !pre.TryGetProperty("split", out var sp) || sp.GetBoolean();
+        }
+        else if (normalizer is { } norm && norm.GetProperty("type").GetString() == "Sequence"
+            && norm.GetProperty("normalizers").EnumerateArray().Select(e => e.GetProperty("type").GetString()).SequenceEqual(["Prepend", "Replace"]))
+        {
+            if (preTokenizer is { } other)
+            {
+                throw new NotSupportedException(
+                    $"tokenizer.json with a Prepend/Replace normalizer and pre-tokenizer '{other.GetProperty("type").GetString()}' is not supported.");
+            }
+            var steps = norm.GetProperty("normalizers");
+            replacement = SingleChar(steps[0].GetProperty("prepend").GetString(), "Prepend normalizer");
+            var replace = steps[1];
+            if (!replace.GetProperty("pattern").TryGetProperty("String", out var from) || from.GetString() != " "
+                || replace.GetProperty("content").GetString() != replacement.ToString())
+            {
+                throw new NotSupportedException("tokenizer.json Replace normalizer must turn ' ' into the prepended character.");
+            }
+            prepend = MetaspacePrepend.EveryPiece;
+            split = false;
+        }
+        else
+        {
+            return null;
+        }
+        return new SentencePieceSettings(replacement, prepend, split, ReadSentencePieceDecoder(root, replacement));
+    }
+
+    private static char SingleChar(string? text, string what) =>
+        text is { Length: 1 } ? text[0] : throw new NotSupportedException($"tokenizer.json {what} '{text}' is not one character.");
+
+    /// <summary>Checks the decoder is Replace('▁' -> ' '), ByteFallback, Fuse[, Strip(' ', n, 0)]; returns n.</summary>
+    private static int ReadSentencePieceDecoder(JsonElement root, char replacement)
+    {
+        const string Expected = "a SentencePiece-style tokenizer needs the decoder Sequence[Replace('▁' -> ' '), ByteFallback, Fuse, optional Strip(' ', n, 0)]";
+        if (!root.TryGetProperty("decoder", out var decoder) || decoder.ValueKind == JsonValueKind.Null
+            || decoder.GetProperty("type").GetString() != "Sequence")
+        {
+            string type = root.TryGetProperty("decoder", out var d) && d.ValueKind == JsonValueKind.Object ? d.GetProperty("type").GetString()! : "none";
+            throw new NotSupportedException($"tokenizer.json decoder '{type}' is not supported: {Expected}.");
+        }
+        var steps = decoder.GetProperty("decoders").EnumerateArray().ToList();
+        var types = steps.Select(s => s.GetProperty("type").GetString()).ToList();
+        if (types.Count < 3 || types[0] != "Replace" || types[1] != "ByteFallback" || types[2] != "Fuse"
+            || (types.Count == 4 && types[3] != "Strip") || types.Count > 4)
+        {
+            throw new NotSupportedException($"tokenizer.json decoder Sequence[{string.Join(", ", types)}] is not supported: {Expected}.");
+        }
+        if (!steps[0].GetProperty("pattern").TryGetProperty("String", out var from) || from.GetString() != replacement.ToString()
+            || steps[0].GetProperty("content").GetString() != " ")
+        {
+            throw new NotSupportedException($"tokenizer.json decoder Replace is not '{replacement}' -> ' ': {Expected}.");
+        }
+        if (types.Count < 4)
+        {
+            return 0;
+        }
+        var strip = steps[3];
+        if (strip.GetProperty("content").GetString() != " " || strip.GetProperty("stop").GetInt32() != 0)
+        {
+            throw new NotSupportedException($"tokenizer.json decoder Strip other than leading spaces is not supported: {Expected}.");
+        }
+        return strip.GetProperty("start").GetInt32();
     }
 
     private static bool ReadNormalizer(JsonElement root)

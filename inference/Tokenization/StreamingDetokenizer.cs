@@ -6,7 +6,8 @@ namespace SpecEdge.Inference.Tokenization;
 /// Turns generated token ids into text as they arrive. A byte-level token can end in the middle of a UTF-8
 /// character (an emoji often spans two or three tokens); those bytes are held back until the character is
 /// complete, so no chunk ever carries a U+FFFD that the full text would not have. One instance per
-/// sequence; not thread-safe.
+/// sequence; not thread-safe. The stream's text equals <see cref="HfTokenizer.Decode"/> of all its ids, including the
+/// leading space a SentencePiece-style decoder strips (Llama 2's reply "▁Hello" reads "Hello").
 /// </summary>
 public sealed class StreamingDetokenizer
 {
@@ -15,11 +16,14 @@ public sealed class StreamingDetokenizer
     // A stateful UTF-8 decoder keeps an incomplete trailing sequence between calls: exactly the hold-back.
     private readonly Decoder _decoder = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false).GetDecoder();
     private char[] _chars = new char[64];
+    /// <summary>Leading spaces still to drop: the decoder's Strip applies to the start of the whole text only.</summary>
+    private int _stripRemaining;
 
     public StreamingDetokenizer(HfTokenizer tokenizer, bool skipSpecialTokens = false)
     {
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         _skipSpecialTokens = skipSpecialTokens;
+        _stripRemaining = tokenizer.DecodeStripsLeadingSpaces;
     }
 
     /// <summary>The text completed by <paramref name="tokenId"/>; empty while a character is still incomplete.</summary>
@@ -56,6 +60,16 @@ public sealed class StreamingDetokenizer
             _chars = new char[Math.Max(needed, _chars.Length * 2)];
         }
         int n = _decoder.GetChars(bytes, _chars, flush);
-        return new string(_chars, 0, n);
+        int skip = 0;
+        while (_stripRemaining > 0 && skip < n && _chars[skip] == ' ')
+        {
+            skip++;
+            _stripRemaining--;
+        }
+        if (skip < n)
+        {
+            _stripRemaining = 0;
+        }
+        return new string(_chars, skip, n - skip);
     }
 }

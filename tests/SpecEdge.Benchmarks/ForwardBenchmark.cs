@@ -7,7 +7,9 @@ namespace SpecEdge.Benchmarks;
 
 /// <summary>
 /// Forward latency of the model runtime: one token on a long prefix (plain decoding), a draft-sized tree on the same
-/// prefix (one verification), and a batch of such trees (one batched verification). Median of repeated runs.
+/// prefix (one verification), and a batch of such trees at equal and at mixed prefix lengths (one batched
+/// verification). Every case runs both attention paths (batched: one call per layer; per-sequence: the old loop),
+/// interleaved run by run in this one process, so their ratio is measured under the same load. Median of repeated runs.
 /// </summary>
 public static class ForwardBenchmark
 {
@@ -34,22 +36,39 @@ public static class ForwardBenchmark
             var caches = Enumerable.Range(0, batch).Select(_ => model.NewCache(prefix + treeSize + 8)).ToArray();
             foreach (var cache in caches)
                 model.Forward(new[] { SequenceInput.Chain(cache, RandomTokens(random, prefix, config.VocabSize), lastLogitOnly: true) })[0].Dispose();
+            // Mixed prefix lengths spread around the same mean (1/8 .. 15/8 of prefix): the padded path's worst shape.
+            var mixedPrefixes = Enumerable.Range(0, batch).Select(i => Math.Max(1, prefix * (2 * i + 1) / batch)).ToArray();
+            var mixed = mixedPrefixes.Select(p => model.NewCache(p + treeSize + 8)).ToArray();
+            for (int i = 0; i < batch; i++)
+                model.Forward(new[] { SequenceInput.Chain(mixed[i], RandomTokens(random, mixedPrefixes[i], config.VocabSize), lastLogitOnly: true) })[0].Dispose();
             var tokens = Enumerable.Range(0, batch).Select(_ => RandomTokens(random, treeSize, config.VocabSize)).ToArray();
             var parents = Enumerable.Range(0, batch).Select(_ => RandomTree(random, treeSize)).ToArray();
 
-            double Time(Func<SequenceInput[]> inputs)
+            void Reset()
             {
-                var samples = new List<double>();
+                foreach (var c in caches) c.Truncate(prefix);   // every run sees the same prefix
+                for (int i = 0; i < batch; i++) mixed[i].Truncate(mixedPrefixes[i]);
+            }
+            (double Batched, double PerSequence) Time(Func<SequenceInput[]> inputs)
+            {
+                var samples = new Dictionary<AttentionPath, List<double>> { [AttentionPath.Batched] = new(), [AttentionPath.PerSequence] = new() };
                 for (int r = 0; r < repeats + 2; r++)
                 {
-                    var sw = Stopwatch.StartNew();
-                    foreach (var t in model.Forward(inputs())) t.Dispose();
-                    sw.Stop();
-                    foreach (var c in caches) c.Truncate(prefix);   // every run sees the same prefix
-                    if (r >= 2) samples.Add(sw.Elapsed.TotalMilliseconds); // two warm-up runs
+                    // Alternate which path goes first, so neither always runs right after the other's allocations.
+                    var order = r % 2 == 0 ? new[] { AttentionPath.Batched, AttentionPath.PerSequence } : new[] { AttentionPath.PerSequence, AttentionPath.Batched };
+                    foreach (var path in order)
+                    {
+                        model.Attention = path;
+                        var sw = Stopwatch.StartNew();
+                        foreach (var t in model.Forward(inputs())) t.Dispose();
+                        sw.Stop();
+                        Reset();
+                        if (r >= 2) samples[path].Add(sw.Elapsed.TotalMilliseconds); // two warm-up runs
+                    }
                 }
-                samples.Sort();
-                return samples[samples.Count / 2];
+                model.Attention = AttentionPath.Batched;
+                double Median(List<double> x) { x.Sort(); return x[x.Count / 2]; }
+                return (Median(samples[AttentionPath.Batched]), Median(samples[AttentionPath.PerSequence]));
             }
 
             var cases = new (string Name, Func<SequenceInput[]> Inputs)[]
@@ -57,14 +76,21 @@ public static class ForwardBenchmark
                 ($"1 token, {prefix} prefix", () => new[] { SequenceInput.Chain(caches[0], new[] { tokens[0][0] }) }),
                 ($"{treeSize}-node tree, {prefix} prefix", () => new[] { new SequenceInput(caches[0], tokens[0], parents[0]) }),
                 ($"{batch} x {treeSize}-node trees batched", () => caches.Select((c, i) => new SequenceInput(c, tokens[i], parents[i])).ToArray()),
+                ($"{batch} x {treeSize}-node trees, mixed prefixes", () => mixed.Select((c, i) => new SequenceInput(c, tokens[i], parents[i])).ToArray()),
+                ($"{batch} x 1 token, mixed prefixes", () => mixed.Select((c, i) => SequenceInput.Chain(c, new[] { tokens[i][0] })).ToArray()),
             };
             foreach (var (name, inputs) in cases)
             {
-                double ms = Time(inputs);
-                rows.Add(new() { ["dtype"] = TensorSettings.Name(dtype), ["case"] = name, ["median_ms"] = Math.Round(ms, 2) });
-                Console.WriteLine($"  {TensorSettings.Name(dtype),-5} {name,-32} {ms,9:F2} ms");
+                var (batchedMs, perSequenceMs) = Time(inputs);
+                double ratio = batchedMs / perSequenceMs;
+                rows.Add(new()
+                {
+                    ["dtype"] = TensorSettings.Name(dtype), ["case"] = name, ["median_ms"] = Math.Round(batchedMs, 2),
+                    ["per_sequence_median_ms"] = Math.Round(perSequenceMs, 2), ["batched_over_per_sequence"] = Math.Round(ratio, 3),
+                });
+                Console.WriteLine($"  {TensorSettings.Name(dtype),-5} {name,-36} batched {batchedMs,9:F2} ms  per-sequence {perSequenceMs,9:F2} ms  ratio {ratio:F3}");
             }
-            foreach (var c in caches) c.Dispose();
+            foreach (var c in caches.Concat(mixed)) c.Dispose();
 
             // Rebuilding a lost KV cache: prefill of a 1000-token conversation in one forward (only the last logits).
             using (var rebuild = model.NewCache(1024))
@@ -86,9 +112,10 @@ public static class ForwardBenchmark
         }
 
         Console.WriteLine();
-        Console.WriteLine($"| dtype | case | median ms ({repeats} runs) |");
-        Console.WriteLine("|---|---|---|");
-        foreach (var r in rows) Console.WriteLine($"| {r["dtype"]} | {r["case"]} | {r["median_ms"]} |");
+        Console.WriteLine($"| dtype | case | batched, median ms ({repeats} runs) | per-sequence, median ms | batched / per-sequence |");
+        Console.WriteLine("|---|---|---:|---:|---:|");
+        foreach (var r in rows)
+            Console.WriteLine($"| {r["dtype"]} | {r["case"]} | {r["median_ms"]} | {r.GetValueOrDefault("per_sequence_median_ms", "-")} | {r.GetValueOrDefault("batched_over_per_sequence", "-")} |");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(new
         {

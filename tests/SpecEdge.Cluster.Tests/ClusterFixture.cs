@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
@@ -74,6 +75,8 @@ public class ClusterFixture : IAsyncLifetime
         var (tls, clientTls) = TestCertificates.Pki("fixture");
         builder.ConfigureSilo((_, silo) =>
         {
+            if (Environment.GetEnvironmentVariable("SPECEDGE_TEST_LOG") is { Length: > 0 } log)
+                silo.Services.AddLogging(logging => logging.AddProvider(new FileLoggerProvider(log)));
             ConfigureStorage(silo);
             silo.AddSpecEdgeSecurity(o => { o.Keys["test"] = key; o.ActiveKeyId = "test"; });
             silo.UseSpecEdgeTls(tls);

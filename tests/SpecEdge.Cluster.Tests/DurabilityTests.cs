@@ -120,7 +120,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
 
         Assert.Equal(2, control.Failed);
         Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 20), tokens);
-        Assert.DoesNotContain("Error", reason ?? "");
+        Assert.NotEqual(ReplyFinish.Error, reason);
         var final = await session.GetAsync();
         Assert.Equal(turn.CommittedLength + tokens.Length, final.CommittedTokens);
     }
@@ -136,7 +136,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
         var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[4]);
         var (tokens, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(TimeSpan.FromSeconds(60));
 
-        Assert.StartsWith("Error", reason);
+        Assert.Equal(ReplyFinish.Error, reason);
         // What readers saw is exactly the durable part, a prefix of the target's own reply.
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 20);
         Assert.Equal(expected.Take(tokens.Length), tokens);

@@ -75,7 +75,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         Assert.Equal(expected, snapshot.Messages[^1].Content);
         var chunks = new List<ReplyChunk>();
         await foreach (var chunk in stopped.StreamReplyAsync()) chunks.Add(chunk);
-        Assert.Equal("StopString", chunks[^1].FinishReason);
+        Assert.Equal(ReplyFinish.StopString, chunks[^1].FinishReason);
     }
 
     [Fact]

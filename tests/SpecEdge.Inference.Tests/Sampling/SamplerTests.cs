@@ -83,3 +83,85 @@ public class SamplerTests
         Assert.InRange(counts[2] / (double)n, 0.15 / 0.9 - 0.01, 0.15 / 0.9 + 0.01);
     }
 }
+
+/// <summary>
+/// DeviceSampler (all rows in one call, on the logits' device) against the scalar definition, Sampler.Sample, with
+/// the same position-keyed draws: every row of every setting must pick the same id.
+/// </summary>
+public class DeviceSamplerTests
+{
+    public static TheoryData<double, int, double> Settings => new()
+    {
+        { 1.0, 0, 1.0 }, { 0.7, 0, 1.0 }, { 1.3, 40, 1.0 }, { 0.8, 0, 0.9 }, { 1.0, 50, 0.95 }, { 2.0, 3, 0.5 }, { 0.05, 0, 0.99 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Settings))]
+    public void SampleRows_EqualsScalarSampleWithTheSameDraws(double temperature, int topK, double topP)
+    {
+        var random = new Random(17);
+        const int rows = 64, vocab = 301;
+        var logits = new float[rows * vocab];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(random.NextDouble() * 8 - 4);
+        // Ties on purpose: the order among equal probabilities must be the scalar sampler's (lower id first).
+        for (int r = 0; r < rows; r += 4) logits[r * vocab + 7] = logits[r * vocab + 9];
+        var settings = Enumerable.Range(0, rows).Select(r => new SamplingParams(temperature, topK, topP, Seed: (ulong)(r % 5))).ToArray();
+        var positions = Enumerable.Range(0, rows).Select(r => (long)(r * 13 + 2)).ToArray();
+
+        using var tensor = TorchSharp.torch.tensor(logits).view(rows, vocab);
+        var device = DeviceSampler.SampleRows(tensor, settings, positions);
+        for (int r = 0; r < rows; r++)
+        {
+            int expected = Sampler.Sample(logits.AsSpan(r * vocab, vocab), settings[r], new SampleRng(settings[r].Seed).At(positions[r]));
+            Assert.True(expected == device[r], $"row {r}: scalar {expected}, device {device[r]}");
+        }
+    }
+
+    [Fact]
+    public void SampleRows_MixedGreedyAndSampledRows_EachFollowsItsOwnSettings()
+    {
+        var random = new Random(5);
+        const int rows = 6, vocab = 50;
+        var logits = Enumerable.Range(0, rows * vocab).Select(_ => (float)random.NextDouble()).ToArray();
+        var settings = new[] { SamplingParams.Greedy, new SamplingParams(1.0, Seed: 3), SamplingParams.Greedy, new SamplingParams(0.5, 5, 1.0, 9), new SamplingParams(1.0, 0, 0.3, 1), SamplingParams.Greedy };
+        var positions = new long[] { 0, 1, 2, 3, 4, 5 };
+        using var tensor = TorchSharp.torch.tensor(logits).view(rows, vocab);
+        var device = DeviceSampler.SampleRows(tensor, settings, positions);
+        for (int r = 0; r < rows; r++)
+            Assert.Equal(Sampler.Sample(logits.AsSpan(r * vocab, vocab), settings[r], new SampleRng(settings[r].Seed).At(positions[r])), device[r]);
+    }
+}
+
+/// <summary>DeviceTreeAcceptance against the rule's definition (TreeAcceptance) on random trees whose samples often match.</summary>
+public class DeviceTreeAcceptanceTests
+{
+    [Fact]
+    public void Accept_ManyRandomTrees_EqualsTreeAcceptance()
+    {
+        var random = new Random(11);
+        var trees = new List<(int[] Parents, int[] Tokens)>();
+        var samples = new List<long>();
+        for (int t = 0; t < 40; t++)
+        {
+            int n = 1 + random.Next(20);
+            var parents = Enumerable.Range(0, n).Select(i => i == 0 ? -1 : random.Next(i)).ToArray();
+            // Tokens from a tiny alphabet so that samples match often and paths get deep.
+            var tokens = Enumerable.Range(0, n).Select(_ => random.Next(3)).ToArray();
+            trees.Add((parents, tokens));
+            samples.AddRange(Enumerable.Range(0, n).Select(_ => (long)random.Next(3)));
+        }
+        using var onDevice = TorchSharp.torch.tensor(samples.ToArray());
+        var device = SpecEdge.Inference.Speculative.DeviceTreeAcceptance.Accept(trees, onDevice);
+        int offset = 0;
+        for (int t = 0; t < trees.Count; t++)
+        {
+            var (parents, tokens) = trees[t];
+            var treeSamples = samples.Skip(offset).Take(tokens.Length).Select(x => (int)x).ToArray();
+            var expected = SpecEdge.Inference.Speculative.TreeAcceptance.Accept(parents, tokens, treeSamples);
+            Assert.Equal(expected.Path, device[t].Path);
+            Assert.Equal(expected.Deepest, device[t].Deepest);
+            Assert.Equal(expected.Bonus, device[t].Bonus);
+            offset += tokens.Length;
+        }
+    }
+}

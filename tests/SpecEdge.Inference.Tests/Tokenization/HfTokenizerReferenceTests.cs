@@ -4,10 +4,13 @@ using Xunit;
 
 namespace SpecEdge.Inference.Tests.Tokenization;
 
-/// <summary>HfTokenizer against ids produced by Hugging Face's tokenizer on the same files (reference-ids.json).</summary>
+/// <summary>
+/// HfTokenizer against ids produced by Hugging Face's tokenizer on the same files (reference-ids.json): byte-level
+/// (Qwen3, Llama 3) and SentencePiece-style with byte fallback (Llama 2 as shipped, and as Metaspace variants).
+/// </summary>
 public class HfTokenizerReferenceTests
 {
-    public static TheoryData<string> Models => new() { "qwen3", "llama3" };
+    public static TheoryData<string> Models => new(ReferenceTokenizers.AllModels);
 
     [Theory]
     [MemberData(nameof(Models))]
