@@ -29,6 +29,15 @@ public interface ISessionGrain : IGrainWithStringKey
     Task<TurnStarted> SendUserMessageAsync(string text);
 
     /// <summary>
+    /// <see cref="ConfigureAsync"/> and <see cref="SendUserMessageAsync"/> in one call and one state write (a stateless
+    /// API sets sampling per request). <see cref="TurnRequest.History"/> is only accepted while the conversation is
+    /// empty (otherwise <see cref="InvalidOperationException"/>); each of its turns is checked like a user message and
+    /// must have the role "user" or "assistant". Settings and message errors are those of the two methods it replaces.
+    /// </summary>
+    [Alias("BeginTurnAsync")]
+    Task<TurnStarted> BeginTurnAsync(TurnRequest request);
+
+    /// <summary>
     /// Sends a user message and waits for the whole reply (backend convenience). Interleaves with the session's other
     /// requests while it waits; the turn itself starts as an ordinary request.
     /// </summary>

@@ -65,9 +65,18 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     }
 
     /// <summary>Sends a user message; the reply is then produced by <see cref="RunReplyAsync"/>.</summary>
-    public async Task SendAsync(string text)
+    public async Task SendAsync(string text) => await FollowTurnAsync(await _session.SendUserMessageAsync(text));
+
+    /// <summary>Starts a turn with its own settings (and, in a new conversation, earlier turns); then as <see cref="SendAsync"/>.</summary>
+    public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
     {
-        var turn = await _session.SendUserMessageAsync(text);
+        var turn = await _session.BeginTurnAsync(request);
+        await FollowTurnAsync(turn);
+        return turn;
+    }
+
+    private async Task FollowTurnAsync(TurnStarted turn)
+    {
         if (_drafter is null || _drafter.Committed.Count + turn.AppendedTokens.Length != turn.CommittedLength)
             await AttachAsync();   // out of sync (first turn, or someone else wrote): take the session's tokens
         else

@@ -17,6 +17,10 @@ if [ -f tests/azurite/package.json ] && [ ! -d tests/azurite/node_modules ]; the
   echo "== installing Azurite, the Azure Storage emulator for the grain-storage tests (npm)"
   (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [ -f tests/openai-client/package.json ] && [ ! -d tests/openai-client/node_modules ]; then
+  echo "== installing the official OpenAI client for the HTTP API tests (npm)"
+  (cd tests/openai-client && npm ci --no-audit --no-fund --loglevel=error)
+fi
 if ! command -v redis-server >/dev/null; then
   echo "== installing redis-server (apt) for the multi-process failover test"
   as_root apt-get update -qq && as_root apt-get install -y -qq redis-server >/dev/null

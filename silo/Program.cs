@@ -1,14 +1,17 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.AspNetCore.Builder;
 using Orleans.Configuration;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
 using SpecEdge.Grains.Security;
+using SpecEdge.OpenAi;
 using SpecEdge.Silo;
+using SpecEdge.Silo.OpenAi;
 
 // Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
 // (e.g. --SpecEdge:TargetModel models/demo/target --Cluster:SiloPort 11112).
@@ -45,14 +48,19 @@ builder.UseOrleans(silo =>
 });
 builder.Services.AddSpecEdgeHealth();
 builder.Services.AddSpecEdgeMetrics();
+// OpenAI-compatible API (/v1/...): keys are service credentials, checked like any Orleans client's (docs/security.md).
+builder.Services.AddOpenAiApi<GrainOpenAiBackend>(builder.Configuration);
 
 var host = builder.Build();
 host.MapSpecEdgeHealth();
 host.MapSpecEdgeMetrics();
+host.MapOpenAiApi();
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();
 log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, HTTP {Urls}, TLS {Tls}, sessions in {Storage}",
     siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort, builder.Configuration["urls"] ?? SiloHttpExtensions.DefaultUrl, tls ? "on" : "OFF (development only)",
     string.IsNullOrWhiteSpace(cluster.StorageConnectionString) ? "memory (not durable)" : $"Azure Blob container '{cluster.StorageContainer}'");
-await host.RunAsync();
+await host.StartAsync();
+log.LogInformation("HTTP API listening on {Urls}", string.Join(", ", host.Urls));
+await host.WaitForShutdownAsync();

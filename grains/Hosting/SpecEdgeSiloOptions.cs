@@ -40,6 +40,11 @@ public sealed class SpecEdgeSiloOptions
     public int MaxQueuedSteps { get; set; } = 256;
     /// <summary>Replies one tenant (the verified caller's) may have in progress at once; 0 = no limit. Operators are exempt.</summary>
     public int MaxActiveRepliesPerTenant { get; set; } = 64;
+    /// <summary>
+    /// Conversations the OpenAI-compatible API remembers per tenant for continuing a session from a stateless request;
+    /// past it the oldest are forgotten (and re-encoded if they come back).
+    /// </summary>
+    public int MaxIndexedConversations { get; set; } = 10_000;
     /// <summary>A step that waited this long for the device fails instead of running late.</summary>
     public double QueueTimeoutSeconds { get; set; } = 30;
 

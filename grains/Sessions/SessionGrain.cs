@@ -116,6 +116,29 @@ public sealed class SessionGrain(
         return await StartTurnAsync(text, tenant);
     }
 
+    public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        SessionInputLimits.CheckSettings(request.Settings, models.Options);
+        SessionInputLimits.CheckMessage(request.Text, models.Options);
+        SessionInputLimits.CheckHistory(request.History, models.Options);
+        await SettleWriteAsync();
+        ThrowIfReplyInProgress();
+        if (request.History.Length > 0 && S.Committed.Count > 0)
+            throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
+        string? tenant = await ClaimQuotaAsync();
+        try
+        {
+            // The settings become the session's with the turn, in its one state write.
+            return await StartClaimedTurnAsync(request.Text, tenant, request.History, WithSeed(request.Settings));
+        }
+        catch
+        {
+            if (tenant is not null) ReleaseQuota(tenant);
+            throw;
+        }
+    }
+
     public async Task<string> ChatAsync(string text)
     {
         // Interleaved (it waits for the whole reply): everything that changes the conversation happens in the
@@ -182,10 +205,17 @@ public sealed class SessionGrain(
         if (S.QuotaTenant is { } tenant) ReleaseQuota(tenant);
     }
 
-    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant)
+    /// <summary>
+    /// Starts a turn: <paramref name="history"/> (earlier turns, only into an empty conversation) and the message are
+    /// encoded, under <paramref name="settings"/> if given (else the session's own).
+    /// </summary>
+    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? settings = null)
     {
-        var settings = S.Settings.Seed is null ? WithSeed(S.Settings) : S.Settings;
-        var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text);
+        history ??= Array.Empty<ChatTurn>();
+        settings ??= S.Settings.Seed is null ? WithSeed(S.Settings) : S.Settings;
+        var appended = history.Count > 0
+            ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, settings, history, text)
+            : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
@@ -201,6 +231,7 @@ public sealed class SessionGrain(
         _verifierLoaded = true;
         S.Settings = settings;
         S.QuotaTenant = tenant;
+        S.Messages.AddRange(history);
         S.Messages.Add(new ChatTurn("user", text));
         S.Committed.AddRange(appended);
         S.ReplyChunkSizes.Clear();

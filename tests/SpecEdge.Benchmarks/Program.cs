@@ -11,6 +11,7 @@ switch (command)
     case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
     case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
     case "storage": await StorageBenchmark.RunAsync(options); break;
+    case "openai": await OpenAiBenchmark.RunAsync(options); break;
     case "durability": await DurabilityBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
@@ -25,6 +26,9 @@ switch (command)
                   before / after the step's state write, three in-process clusters side by side in one run.
               security [--calls 3000] [--steps 200] [--out bench-results/security.json]
                   Cost of credential checks: plain call round trip and per-step overhead, two clusters side by side.
+              openai [--requests 200] [--streams 20] [--stream-tokens 32] [--follow-ups 10] [--history-words 400] [--out bench-results/openai.json]
+                  The OpenAI-compatible HTTP API of a real silo process: overhead per request and per streamed token over
+                  direct grain calls, and time to first token of a follow-up turn with the session continued vs re-encoded.
               spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:

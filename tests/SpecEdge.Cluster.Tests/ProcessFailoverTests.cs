@@ -59,6 +59,7 @@ public class ProcessFailoverTests(ITestOutputHelper output)
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", (gateways[name] = ExternalProcess.FreePort()).ToString(),
             "--Cluster:StorageConnectionString", azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,
             "--Cluster:FailureDetectionSeconds", "2", "--SpecEdge:DType", dtype, "--Security:KeyFile", keyFile,
+            "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",   // each silo's HTTP API on its own port
             "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, name), Path.Combine(Path.GetTempPath(), $"{clusterId}-{name}.pfx")),
             "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem,
         }, root);

@@ -70,7 +70,7 @@ public class TlsEnrolmentTests(ITestOutputHelper output)
             "--Cluster:SiloName", "silo-tls", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
             "--Cluster:ClusterId", "tls-test", "--Cluster:ServiceId", "tls-test",
             "--Security:KeyFile", keyFile, "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem,
-            "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations,
+            "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
         }, root);
         await silo.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(90));
 

@@ -89,7 +89,7 @@ public sealed class SoakCluster : IDisposable
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
             "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,
-            "--Cluster:FailureDetectionSeconds", "2", "--Security:KeyFile", _keyFile,
+            "--Cluster:FailureDetectionSeconds", "2", "--Security:KeyFile", _keyFile, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
             "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(_clusterCa, name), Path.Combine(_security, $"{name}.pfx")),
             "--Tls:ClusterCaFile", _clusterCaPem, "--Tls:EdgeCaFile", _edgeCaPem,
         }, _root);
