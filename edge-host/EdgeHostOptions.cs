@@ -1,3 +1,4 @@
+using SpecEdge.EdgeClient;
 namespace SpecEdge.EdgeHost;
 
 /// <summary>

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.EdgeHost.OpenAi;
 using SpecEdge.OpenAi;

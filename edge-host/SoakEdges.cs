@@ -6,6 +6,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.EdgeClient;
 
 namespace SpecEdge.EdgeHost;
 

@@ -1,5 +1,6 @@
 using System.Reflection;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 
 namespace SpecEdge.EdgeHost;
 

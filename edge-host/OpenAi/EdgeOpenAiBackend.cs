@@ -4,6 +4,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.OpenAi;
+using SpecEdge.EdgeClient;
 
 namespace SpecEdge.EdgeHost.OpenAi;
 

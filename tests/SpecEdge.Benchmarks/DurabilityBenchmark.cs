@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;

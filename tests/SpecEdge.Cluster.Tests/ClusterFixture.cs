@@ -5,6 +5,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;

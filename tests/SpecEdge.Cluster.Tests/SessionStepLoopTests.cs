@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Orleans.BroadcastChannel;
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using Xunit;
 

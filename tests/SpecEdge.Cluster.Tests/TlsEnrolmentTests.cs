@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using Xunit;
 using Xunit.Abstractions;

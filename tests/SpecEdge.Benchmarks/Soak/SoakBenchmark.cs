@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Verification;

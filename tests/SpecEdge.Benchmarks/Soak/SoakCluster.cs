@@ -1,5 +1,6 @@
 using SpecEdge.Cluster.Tests;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Persistence.Tests;
 using System.Security.Cryptography.X509Certificates;

@@ -1,4 +1,4 @@
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeClient;
 
 /// <summary>
 /// TLS of an edge host (configuration section <c>Tls</c>): the certificate it received at enrolment (PKCS#12 with its

@@ -1,4 +1,4 @@
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeClient;
 
 /// <summary>
 /// What one reply cost on the edge: steps, tokens, time spent drafting vs waiting for verdicts, and per step the round

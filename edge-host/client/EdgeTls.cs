@@ -1,7 +1,7 @@
 using Orleans.Connections.Security;
 using SpecEdge.Contracts.Security;
 
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeClient;
 
 /// <summary>Client-side TLS: present the enrolment certificate; accept only gateways whose certificate the cluster CA issued.</summary>
 public static class EdgeTls

@@ -4,7 +4,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeClient;
 
 /// <summary>
 /// An edge host's side of one conversation: attaches to the session grain, drafts a tree per step with the local draft
