@@ -45,6 +45,8 @@ builder.UseOrleans(silo =>
     tls = silo.UseSpecEdgeTls(builder.Configuration, gatewayPort: cluster.GatewayPort);
     if (durable)
         silo.AddSpecEdgeBlobStorage("sessions", cluster.StorageConnectionString!, cluster.StorageContainer);
+    // The Orleans Dashboard at /dashboard, operators only (Dashboard:Enabled, off by default).
+    silo.AddSpecEdgeDashboard(builder.Configuration);
 });
 builder.Services.AddSpecEdgeHealth();
 builder.Services.AddSpecEdgeMetrics();
@@ -54,6 +56,7 @@ builder.Services.AddOpenAiApi<GrainOpenAiBackend>(builder.Configuration);
 var host = builder.Build();
 host.MapSpecEdgeHealth();
 host.MapSpecEdgeMetrics();
+host.MapSpecEdgeDashboard();
 host.MapOpenAiApi();
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;

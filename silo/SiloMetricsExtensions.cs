@@ -30,28 +30,14 @@ public static class SiloMetricsExtensions
     {
         app.Use(async (context, next) =>
         {
-            if (context.Request.Path.StartsWithSegments(Path) && Refusal(context) is { } refusal)
+            if (context.Request.Path.StartsWithSegments(Path) && OperatorHttpAuth.Refusal(context, "metrics") is { } refusal)
             {
-                context.Response.StatusCode = refusal.Status;
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                await context.Response.WriteAsync(refusal.Message);
+                await OperatorHttpAuth.RefuseAsync(context, refusal, basic: false);
                 return;
             }
             await next();
         });
         app.MapPrometheusScrapingEndpoint(Path);
         return app;
-    }
-
-    private static (int Status, string Message)? Refusal(HttpContext context)
-    {
-        string header = context.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return (StatusCodes.Status401Unauthorized, "metrics need an operator credential: Authorization: Bearer <token>\n");
-        var credentials = context.RequestServices.GetRequiredService<VerifiedCredentials>();
-        if (!credentials.TryVerify(header["Bearer ".Length..].Trim(), out var credential, out var error))
-            return (StatusCodes.Status401Unauthorized, $"credential refused: {error}\n");
-        return credential!.Role == CredentialRole.Operator ? null
-            : (StatusCodes.Status403Forbidden, "metrics are for operator credentials only\n");
     }
 }
