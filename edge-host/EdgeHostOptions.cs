@@ -46,6 +46,11 @@ public sealed class EdgeHostOptions
     public string? Serve { get; set; }
     /// <summary>File holding the key local apps must present (Authorization: Bearer); created with a random key if absent.</summary>
     public string ServeKeyFile { get; set; } = "edge-api.key";
+    /// <summary>
+    /// Serve this edge's metrics (meter SpecEdge.Edge and Orleans' client meter) in Prometheus format on this host:port,
+    /// e.g. 127.0.0.1:9464 (path /metrics). Unauthenticated, so keep it on loopback. Empty: no metrics endpoint.
+    /// </summary>
+    public string? MetricsListen { get; set; }
     /// <summary>Replies drafted here at once (one draft model each); further concurrent replies are decoded by the cluster alone.</summary>
     public int ServeDraftSlots { get; set; } = 1;
 
@@ -73,7 +78,7 @@ public sealed class EdgeHostOptions
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
-        ["--serve"] = "Edge:Serve", ["--serve-key-file"] = "Edge:ServeKeyFile", ["--serve-draft-slots"] = "Edge:ServeDraftSlots",
+        ["--serve"] = "Edge:Serve", ["--metrics"] = "Edge:MetricsListen", ["--serve-key-file"] = "Edge:ServeKeyFile", ["--serve-draft-slots"] = "Edge:ServeDraftSlots",
         ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
 using Orleans.Configuration;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
@@ -54,6 +55,15 @@ static EdgeHostOptions Configure(IHostApplicationBuilder builder, string[] args)
     Console.Error.WriteLine(StartupBanner.Describe(options,
         builder.Configuration.GetSection(ClientCredentialOptions.Section).Get<ClientCredentialOptions>() ?? new ClientCredentialOptions(),
         builder.Configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions()));
+
+    if (!string.IsNullOrWhiteSpace(options.MetricsListen))
+    {
+        // The edge's own metrics (EdgeMetrics) and Orleans' client meter, for a Prometheus on this PC.
+        var listen = IPEndPoint.Parse(options.MetricsListen);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(EdgeMetrics.MeterName, "Microsoft.Orleans")
+            .AddPrometheusHttpListener(o => { o.Host = listen.Address.ToString(); o.Port = listen.Port; }));
+    }
 
     builder.UseOrleansClient(client =>
     {

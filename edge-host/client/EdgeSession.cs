@@ -98,6 +98,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             clock.Restart();
             var tree = drafter.BuildTree();
             draftSeconds += clock.Elapsed.TotalSeconds;
+            EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);
+            EdgeMetrics.TreeNodes.Record(tree.Tokens.Length);
             var submission = new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
 
             var step = Stopwatch.StartNew();
@@ -109,6 +111,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             catch (Exception e) when (e is TimeoutException or ArgumentException or InvalidOperationException)
             {
                 // Lost or refused step (stale after a server takeover, gateway change): resynchronise and go on.
+                EdgeMetrics.Resyncs.Add(1);
                 var attachment = await AttachAsync();
                 if (!attachment.Generating) break;
                 continue;
@@ -119,6 +122,10 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
             steps++;
             tokens += verdict.AcceptedTokens.Length;
+            EdgeMetrics.Steps.Add(1);
+            EdgeMetrics.Tokens.Add(verdict.AcceptedTokens.Length);
+            EdgeMetrics.TokensPerStep.Record(verdict.AcceptedTokens.Length);
+            EdgeMetrics.StepMilliseconds.Record(step.Elapsed.TotalMilliseconds);
             onTokens?.Invoke(verdict.AcceptedTokens);
         }
         return new ReplyStats(steps, tokens, draftSeconds, waitSeconds, wall.Elapsed.TotalSeconds,

@@ -23,9 +23,10 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
         string credentialFile = Path.Combine(dir, "service.token");
         File.WriteAllText(credentialFile, serviceKey);
         string keyFile = Path.Combine(dir, "edge-api.key");
-        int port = ExternalProcess.FreePort();
+        int port = ExternalProcess.FreePort(), metricsPort = ExternalProcess.FreePort();
         using var edge = new ExternalProcess("edge-serve", edgeExe, new[]
         {
+            "--metrics", $"127.0.0.1:{metricsPort}",
             "--serve", $"127.0.0.1:{port}", "--gateways", $"127.0.0.1:{f.GatewayPort}", "--draft", Path.Combine(root, "models", "demo", "draft"),
             "--credential-file", credentialFile, "--serve-key-file", keyFile, "--Edge:ClusterId", OpenAiSiloFixture.ClusterId,
             "--Edge:ServiceId", OpenAiSiloFixture.ClusterId, "--OpenAi:ModelName", OpenAiSiloFixture.Model,
@@ -61,6 +62,16 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             // Drafted here, not by the cluster alone.
             await WaitForAsync(() => edge.Output.Contains($"Session {fromEdge.Session}: drafted"), TimeSpan.FromSeconds(30));
             output.WriteLine(edge.Output);
+
+            // The edge's own metrics (--metrics): its steps and tokens are counted.
+            using (var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+            {
+                string metrics = await scraper.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics");
+                double Total(string name) => metrics.Split('\n').Where(l => l.StartsWith(name + "{") || l.StartsWith(name + " "))
+                    .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+                Assert.True(Total("specedge_edge_steps_total") > 0, metrics);
+                Assert.True(Total("specedge_edge_tokens_total") >= Total("specedge_edge_steps_total"), metrics);
+            }
 
             // A follow-up through the edge host continues a session holding that conversation (two do: the last one).
             request["messages"] = ((object[])request["messages"]).Concat(new object[]
