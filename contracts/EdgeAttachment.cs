@@ -8,7 +8,7 @@ namespace SpecEdge.Contracts;
 /// them refused: at most MaxTreeNodes nodes besides the root, and no more than the context has room for
 /// (MaxContextTokens minus the committed tokens). 0 means the silo did not say (an older silo).
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.EdgeAttachment")]
 public sealed record EdgeAttachment(
     [property: Id(0)] string SessionId,
     [property: Id(1)] int[] Committed,

@@ -6,7 +6,7 @@ namespace SpecEdge.Contracts;
 /// <see cref="Seed"/> decides every sample at temperature &gt; 0: the same seed gives the same reply on every path
 /// (edge-assisted or not, any draft, after a handoff or a failover). Left null, the session picks a random one.
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.GenerationSettings")]
 public sealed record GenerationSettings
 {
     [Id(0)] public double Temperature { get; init; }

@@ -4,7 +4,7 @@ namespace SpecEdge.Contracts;
 /// A read-only view of a conversation. <see cref="Seed"/> is the sampling seed in force (the caller's, or the random
 /// one the session chose): configuring it again reproduces the conversation's samples.
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.SessionSnapshot")]
 public sealed record SessionSnapshot(
     [property: Id(0)] string SessionId,
     [property: Id(1)] ChatTurn[] Messages,

@@ -2,16 +2,15 @@ namespace SpecEdge.Contracts;
 
 /// <summary>
 /// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
-/// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why (EndOfSequence, MaxTokens, StopString, or ContextFull: the conversation
-/// reached the silo's MaxContextTokens).
+/// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why.
 /// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
 /// step's round trip is transport, queueing and drafting).
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
     [property: Id(0)] string SessionId,
     [property: Id(1)] long Step,
     [property: Id(2)] int[] AcceptedTokens,
     [property: Id(3)] bool Finished,
-    [property: Id(4)] string? FinishReason,
+    [property: Id(4)] ReplyFinish? FinishReason,
     [property: Id(5)] double ServerMilliseconds = 0);

@@ -5,7 +5,7 @@ namespace SpecEdge.Contracts;
 /// committed tokens. Node 0 is the root (the last committed token, parent -1); every other node's parent is an earlier
 /// node. About a hundred bytes: no logits, masks or positions cross the network; the server derives those.
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.TreeSubmission")]
 public sealed record TreeSubmission(
     [property: Id(0)] string SessionId,
     [property: Id(1)] string EdgeId,

@@ -4,7 +4,7 @@ namespace SpecEdge.Contracts;
 /// A reply has begun: <see cref="AppendedTokens"/> (the formatted user message) were committed, so the conversation
 /// now has <see cref="CommittedLength"/> tokens and the next tree is for step <see cref="Step"/>.
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.TurnStarted")]
 public sealed record TurnStarted(
     [property: Id(0)] string SessionId,
     [property: Id(1)] int[] AppendedTokens,

@@ -7,6 +7,7 @@ using SpecEdge.Contracts.Security;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
+using SpecEdge.EdgeClient;
 
 namespace SpecEdge.EdgeHost;
 

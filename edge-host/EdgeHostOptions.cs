@@ -1,3 +1,4 @@
+using SpecEdge.EdgeClient;
 namespace SpecEdge.EdgeHost;
 
 /// <summary>
@@ -38,6 +39,16 @@ public sealed class EdgeHostOptions
     /// <summary>Conversation id prefix of the soak sessions (stable, so a restarted process resumes them).</summary>
     public string SoakPrefix { get; set; } = "soak";
 
+    /// <summary>
+    /// Serve the OpenAI-compatible API on this host:port (e.g. 127.0.0.1:8081) instead of chatting in the console:
+    /// apps on this PC get the cluster's model with drafting done here. The cluster credential must be a service's.
+    /// </summary>
+    public string? Serve { get; set; }
+    /// <summary>File holding the key local apps must present (Authorization: Bearer); created with a random key if absent.</summary>
+    public string ServeKeyFile { get; set; } = "edge-api.key";
+    /// <summary>Replies drafted here at once (one draft model each); further concurrent replies are decoded by the cluster alone.</summary>
+    public int ServeDraftSlots { get; set; } = 1;
+
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
     public static readonly string[] Flags = { "--raw", "--proactive" };
 
@@ -62,6 +73,7 @@ public sealed class EdgeHostOptions
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
+        ["--serve"] = "Edge:Serve", ["--serve-key-file"] = "Edge:ServeKeyFile", ["--serve-draft-slots"] = "Edge:ServeDraftSlots",
         ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };
 }

@@ -3,8 +3,10 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.EdgeClient;
 
 namespace SpecEdge.EdgeHost;
 
@@ -13,6 +15,9 @@ namespace SpecEdge.EdgeHost;
 /// a libtorch process per session), each holding conversations of a few greedy turns, until stopped or killed.
 /// Every finished reply is printed as one JSON line on stdout (session, turn, steps, step latencies, time) for the
 /// driver to read; conversation ids are stable per (prefix, slot, generation), so a restarted process resumes them.
+/// The process holds a service credential (the prefix is its tenant's, "tenant/..."): it enrols one edge per
+/// conversation through <see cref="ICredentialIssuerGrain"/> and plays that edge under the edge credential, as a backend
+/// enrolling many gamer PCs would.
 /// </summary>
 public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
 {
@@ -53,9 +58,12 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
         for (int generation = 0; !stopping.IsCancellationRequested; generation++)
         {
             string sessionId = $"{_o.SoakPrefix}-{slot}-{generation}";
-            using var edge = new EdgeSession(client, draft, sessionId, $"{_o.SoakPrefix}-edge-{slot}", tree, capacity: 4096, _o.Transport);
+            string edgeId = $"{_o.SoakPrefix}-edge-{slot}";
+            using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport);
             try
             {
+                string token = await client.GetGrain<ICredentialIssuerGrain>(0).IssueEdgeCredentialAsync(sessionId, edgeId, chat: true, TimeSpan.FromHours(1));
+                using var asEdge = CallerCredential.Use(token);
                 var session = client.GetGrain<ISessionGrain>(sessionId);
                 var existing = await session.GetAsync();
                 int turn = existing.Messages.Count(m => m.Role == "user");

@@ -5,12 +5,23 @@ public sealed class ClusterSettings
 {
     public const string Section = "Cluster";
 
-    /// <summary>"localhost" (one machine, development) or "redis" (several silos).</summary>
+    /// <summary>
+    /// "localhost" (one machine, development), "azuretable" (Azure Table membership: the cloud default) or "redis".
+    /// </summary>
     public string Clustering { get; set; } = "localhost";
     public string? RedisConnectionString { get; set; }
+    /// <summary>Azure Storage connection string for "azuretable" membership; empty: <see cref="StorageConnectionString"/>.</summary>
+    public string? ClusteringConnectionString { get; set; }
+    /// <summary>
+    /// The address other silos and clients reach this silo at ("azuretable"/"redis"). Empty: the environment variable
+    /// POD_IP (Kubernetes downward API), else this machine's first non-loopback IPv4 address.
+    /// </summary>
+    public string? AdvertisedAddress { get; set; }
+    /// <summary>Listen on every interface (0.0.0.0) instead of only the advertised address, e.g. behind NAT.</summary>
+    public bool ListenOnAnyAddress { get; set; }
     public string ClusterId { get; set; } = "specedge";
     public string ServiceId { get; set; } = "specedge";
-    /// <summary>Unique silo name; verifiers are pinned by it. Default: machine name + silo port.</summary>
+    /// <summary>Unique silo name; verifiers are pinned by it. Default: POD_NAME, else machine name + silo port.</summary>
     public string? SiloName { get; set; }
     public int SiloPort { get; set; } = 11111;
     public int GatewayPort { get; set; } = 30000;

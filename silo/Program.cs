@@ -1,42 +1,33 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using System.Net;
 using Orleans.Configuration;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
 using SpecEdge.Grains.Security;
+using SpecEdge.OpenAi;
 using SpecEdge.Silo;
+using SpecEdge.Silo.OpenAi;
 
 // Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
 // (e.g. --SpecEdge:TargetModel models/demo/target --Cluster:SiloPort 11112).
-var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// An ASP.NET Core host: Kestrel on `urls`/ASPNETCORE_URLS, http://127.0.0.1:8080 by default (SiloHttpExtensions).
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.UseSpecEdgeHttpDefaults();
 var cluster = builder.Configuration.GetSection(ClusterSettings.Section).Get<ClusterSettings>() ?? new ClusterSettings();
-string siloName = cluster.SiloName ?? $"{Environment.MachineName}-{cluster.SiloPort}";
+string siloName = SiloClusteringExtensions.SiloName(cluster);
 
 bool tls = false;
 builder.UseOrleans(silo =>
 {
     silo.Configure<ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
     silo.Configure<SiloOptions>(o => o.SiloName = siloName);
-    switch (cluster.Clustering.ToLowerInvariant())
-    {
-        case "localhost":
-            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort,
-                cluster.PrimarySiloPort is int primary ? new IPEndPoint(IPAddress.Loopback, primary) : null,
-                cluster.ServiceId, cluster.ClusterId);
-            break;
-        case "redis":
-            if (string.IsNullOrWhiteSpace(cluster.RedisConnectionString))
-                throw new InvalidOperationException("Cluster:Clustering is 'redis' but Cluster:RedisConnectionString is empty.");
-            silo.UseRedisClustering(cluster.RedisConnectionString);
-            silo.ConfigureEndpoints(IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort);
-            break;
-        default:
-            throw new InvalidOperationException($"Cluster:Clustering '{cluster.Clustering}' is not supported: use 'localhost' or 'redis'.");
-    }
+    // Membership (localhost / azuretable / redis) and the address this silo advertises (SiloClusteringExtensions).
+    silo.UseSpecEdgeClustering(cluster);
     if (cluster.FailureDetectionSeconds > 0)
         silo.Configure<ClusterMembershipOptions>(o =>
         {
@@ -53,15 +44,23 @@ builder.UseOrleans(silo =>
     // TLS with client certificates from the edge CA when Tls:CertificateFile is set (infra/local/run.sh sets it).
     tls = silo.UseSpecEdgeTls(builder.Configuration, gatewayPort: cluster.GatewayPort);
     if (durable)
-        silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = cluster.StorageConnectionString!; o.ContainerName = cluster.StorageContainer; });
+        silo.AddSpecEdgeBlobStorage("sessions", cluster.StorageConnectionString!, cluster.StorageContainer);
 });
-builder.Services.AddHostedService<ModelWarmup>();
+builder.Services.AddSpecEdgeHealth();
+builder.Services.AddSpecEdgeMetrics();
+// OpenAI-compatible API (/v1/...): keys are service credentials, checked like any Orleans client's (docs/security.md).
+builder.Services.AddOpenAiApi<GrainOpenAiBackend>(builder.Configuration);
 
 var host = builder.Build();
+host.MapSpecEdgeHealth();
+host.MapSpecEdgeMetrics();
+host.MapOpenAiApi();
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();
-log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, TLS {Tls}, sessions in {Storage}",
-    siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort, tls ? "on" : "OFF (development only)",
+log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, gateway port {GatewayPort}, HTTP {Urls}, TLS {Tls}, sessions in {Storage}",
+    siloName, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort, builder.Configuration["urls"] ?? SiloHttpExtensions.DefaultUrl, tls ? "on" : "OFF (development only)",
     string.IsNullOrWhiteSpace(cluster.StorageConnectionString) ? "memory (not durable)" : $"Azure Blob container '{cluster.StorageContainer}'");
-await host.RunAsync();
+await host.StartAsync();
+log.LogInformation("HTTP API listening on {Urls}", string.Join(", ", host.Urls));
+await host.WaitForShutdownAsync();

@@ -18,7 +18,9 @@ public sealed class ModelHost : IDisposable
     public SpecEdgeSiloOptions Options { get; }
     public HfTokenizer Tokenizer { get; }
     public ChatFormat ChatFormat { get; }
-    public CausalLm? ServerDraft { get; }
+    private readonly CausalLm[]? _serverDrafts;
+    /// <summary>Whether the server drafts for itself (SpecEdge:ServerDraftModel) when no edge is attached.</summary>
+    public bool HasServerDraft => _serverDrafts is not null;
     public int DeviceCount => _targets.Length;
     public int VocabSize => _targets[0].Config.VocabSize;
     /// <summary>Ids that end a reply: the model's EOS ids, the tokenizer's and the chat format's end of turn.</summary>
@@ -36,8 +38,9 @@ public sealed class ModelHost : IDisposable
         _workers = devices.Select(d => new DeviceWorker(d)).ToArray();
         Tokenizer = HfTokenizer.Load(Options.TargetModel);
         ChatFormat = ChatFormat.For(Tokenizer);
+        // One server draft per device, driven only by that device's worker thread (models are not thread-safe).
         if (Options.ServerDraftModel is { Length: > 0 } draftDir)
-            ServerDraft = CausalLm.Load(draftDir, Options.DType, devices[0]);
+            _serverDrafts = devices.Select(d => CausalLm.Load(draftDir, Options.DType, d)).ToArray();
 
         var stop = new HashSet<int>(_targets[0].Generation.EosTokenIds);
         stop.UnionWith(Tokenizer.EosTokenIds);
@@ -55,7 +58,10 @@ public sealed class ModelHost : IDisposable
 
     public CausalLm Target(int device) => _targets[device];
 
-    /// <summary>The thread that runs all model work of <paramref name="device"/> (the server draft lives on device 0).</summary>
+    /// <summary>The server's draft model on <paramref name="device"/>; null when the server does not draft.</summary>
+    public CausalLm? ServerDraft(int device) => _serverDrafts?[device];
+
+    /// <summary>The thread that runs all model work of <paramref name="device"/>: its target, its server draft.</summary>
     public DeviceWorker Worker(int device) => _workers[device];
 
     /// <summary>Stop criteria for a reply under <paramref name="maxNewTokens"/> and <paramref name="stopStrings"/>.</summary>
@@ -66,6 +72,6 @@ public sealed class ModelHost : IDisposable
     {
         foreach (var w in _workers) w.Dispose();
         foreach (var t in _targets) t.Dispose();
-        ServerDraft?.Dispose();
+        foreach (var d in _serverDrafts ?? Array.Empty<CausalLm>()) d.Dispose();
     }
 }

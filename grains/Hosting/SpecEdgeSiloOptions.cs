@@ -29,12 +29,22 @@ public sealed class SpecEdgeSiloOptions
     public int MaxTreeNodes { get; set; } = 64;
     /// <summary>An attached edge that sends no tree for this long while a reply is due loses the reply to the server.</summary>
     public double EdgeLeaseSeconds { get; set; } = 5;
+    /// <summary>
+    /// Send a step's verdict to the edge while its state write runs (readers still see the step only once durable).
+    /// false makes the verdict wait for the write: the behaviour before, kept for comparison (the durability benchmark).
+    /// </summary>
+    public bool PipelinedStateWrites { get; set; } = true;
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
     public int Threads { get; set; }
     /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>
     public int MaxQueuedSteps { get; set; } = 256;
     /// <summary>Replies one tenant (the verified caller's) may have in progress at once; 0 = no limit. Operators are exempt.</summary>
     public int MaxActiveRepliesPerTenant { get; set; } = 64;
+    /// <summary>
+    /// Conversations the OpenAI-compatible API remembers per tenant for continuing a session from a stateless request;
+    /// past it the oldest are forgotten (and re-encoded if they come back).
+    /// </summary>
+    public int MaxIndexedConversations { get; set; } = 10_000;
     /// <summary>A step that waited this long for the device fails instead of running late.</summary>
     public double QueueTimeoutSeconds { get; set; } = 30;
 

@@ -11,7 +11,7 @@ namespace SpecEdge.Grains.Security;
 /// every silo's outgoing call with a silo credential; a client cannot tell the silo apart from a client by any header it
 /// could forge (the sending grain id is the client's to choose), so the credential is what proves it.
 /// </summary>
-public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, ILogger<CallAuthorizationFilter> logger) : IIncomingGrainCallFilter
+public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, EdgeCallRateLimiter edgeRate, ILogger<CallAuthorizationFilter> logger) : IIncomingGrainCallFilter
 {
     /// <summary>Client-side system targets clients cannot work without; they expose no conversation data.</summary>
     private static readonly HashSet<string> ClientSystemTargets = new(StringComparer.Ordinal)
@@ -44,6 +44,8 @@ public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, ILo
         }
         if (!credentials.TryVerify(token, out var credential, out var error)) Deny(context, target, error);
         if (CallPolicy.Check(credential!, target) is { } reason) Deny(context, target, reason);
+        if (credential!.Role == CredentialRole.Edge && !edgeRate.TryTake(credential))
+            throw new InvalidOperationException($"Too many calls from this edge: at most {edgeRate.CallsPerSecond:G} a second (Security:MaxEdgeCallsPerSecond); slow down.");
 
         VerifiedCaller.Set(credential);
         if (credential!.Role != CredentialRole.Edge)

@@ -9,6 +9,8 @@ namespace SpecEdge.Grains.Security;
 /// service can only enrol edges into its own conversations.
 /// </summary>
 [StatelessWorker]
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("credentialissuer")]
 public sealed class CredentialIssuerGrain(SigningKeys keys, IOptions<SecurityOptions> options, TimeProvider clock) : Grain, ICredentialIssuerGrain
 {
     public Task<string> IssueEdgeCredentialAsync(string conversationId, string edgeId, bool chat, TimeSpan lifetime)

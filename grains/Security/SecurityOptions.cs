@@ -17,4 +17,9 @@ public sealed class SecurityOptions
     public TimeSpan MaxEdgeLifetime { get; set; } = TimeSpan.FromHours(12);
     /// <summary>Verified tokens remembered, so that a step costs a lookup rather than an HMAC and a JSON parse.</summary>
     public int VerifiedCacheSize { get; set; } = 10_000;
+    /// <summary>
+    /// Calls one edge may make per second on one silo (bursts of twice that); more are refused before any grain code.
+    /// An honest edge makes about one call per decoding step. 0 = no limit.
+    /// </summary>
+    public double MaxEdgeCallsPerSecond { get; set; } = 500;
 }

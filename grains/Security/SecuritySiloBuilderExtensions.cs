@@ -27,6 +27,7 @@ public static class SecuritySiloBuilderExtensions
         silo.Services.TryAddSingleton(TimeProvider.System);
         silo.Services.AddSingleton<SigningKeys>();
         silo.Services.AddSingleton<VerifiedCredentials>();
+        silo.Services.AddSingleton<EdgeCallRateLimiter>();
         silo.Services.AddSingleton<SiloCredential>();
         silo.AddIncomingGrainCallFilter<CallAuthorizationFilter>();
         silo.AddOutgoingGrainCallFilter<SiloCredentialOutgoingFilter>();

@@ -16,32 +16,46 @@ namespace SpecEdge.Grains.Sessions;
 /// <summary>
 /// One conversation. It is the authority on committed tokens and steps: it validates every tree from an edge, hands
 /// it to the verifier on its own silo, commits and persists the result, and answers the edge. With no edge attached
-/// (or when the attached edge goes quiet past its lease) it decodes on the server. Reentrant so that streaming readers,
-/// attaches and trees interleave; every state change happens between awaits, and one step at a time is in flight.
+/// (or when the attached edge goes quiet past its lease) it decodes on the server.
+/// <para>
+/// Not reentrant: every request that changes the conversation (settings, a turn, attach, detach, an edge's tree by call
+/// or by channel) and every server step (a non-interleaved timer tick) runs alone, start to finish, so an edge and the
+/// server are two interchangeable sources of trees for one step loop. Only what must interleave does, by attribute on
+/// the contract: <see cref="GetAsync"/>, reply streaming (Orleans' enumeration extension interleaves) and
+/// <see cref="ChatAsync"/>, which waits for a whole reply.
+/// </para>
+/// <para>
+/// Durability: a step's verdict goes to the edge as soon as it is committed in memory, and its state write runs on
+/// while the edge drafts the next tree; readers (chunks, chats, snapshots) see a step only once its write has completed.
+/// One write is in flight at a time: the next step, and every other change, first waits for it. A failed write rolls
+/// the session back to its durable state, makes the verifier rebuild from it, and tells the edge to resynchronise.
+/// </para>
 /// </summary>
-[Reentrant]
 [ActivationCountBasedPlacement]
 [ImplicitChannelSubscription(ChannelNames.TreeNamespace)]
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("session")]
 public sealed class SessionGrain(
     [PersistentState("session", "sessions")] IPersistentState<SessionState> state,
     ModelHost models,
     ILocalSiloDetails silo,
-    ILogger<SessionGrain> logger) : Grain, ISessionGrain, IOnBroadcastChannelSubscribed
+    ILogger<SessionGrain> logger) : Grain, ISessionGrain, ISessionControl, IOnBroadcastChannelSubscribed
 {
     // Not persisted: handles and caches that belong to this activation only.
     private IVerifierBatchGrain _verifier = null!;
     private bool _verifierLoaded;
     private IEdgeObserver? _edge;
     private DateTime _lastTreeAt;
-    private bool _stepInFlight;
-    private bool _turnStarting;
-    private Task _serverLoop = Task.CompletedTask;
-    private EdgeDrafter? _serverDrafter;
-    private readonly List<ReplyChunk> _chunks = new();
-    private StreamingDetokenizer? _detokenizer;
-    private string _replyText = "";
-    private string _heldBack = "";
-    private TaskCompletionSource _changed = NewSignal();
+    private IGrainTimer _serverStep = null!;
+    /// <summary>Step writes that failed in a row; the server gives a reply up after <see cref="MaxFailedWrites"/>.</summary>
+    private int _failedWrites;
+    private const int MaxFailedWrites = 3;
+    /// <summary>Server steps that failed in a row for reasons outside the conversation; the reply ends after this many.</summary>
+    private int _transientFailures;
+    private const int MaxTransientFailures = 8;
+    private ReplyStream _reply = null!;
+    /// <summary>The one state write in flight (a step's write completes after its verdict went out).</summary>
+    private Task _write = Task.CompletedTask;
 
     private string Id => this.GetPrimaryKeyString();
     private SessionState S => state.State;
@@ -51,19 +65,33 @@ public sealed class SessionGrain(
         // Co-locate with a verifier of this silo; spread sessions over its devices.
         int device = (int)((uint)Id.GetHashCode() % (uint)models.DeviceCount);
         _verifier = GrainFactory.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo.Name, device).ToString());
+        _reply = new ReplyStream(models.Tokenizer);
         this.RegisterGrainTimer(CheckEdgeLeaseAsync, new GrainTimerCreationOptions
         {
-            DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(0.5), Interleave = true,
+            DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(0.5), Interleave = false,
         });
+        // Server decoding is one step per tick of this timer, armed for one tick at a time; not interleaved, so a server
+        // step and an edge's request never overlap.
+        _serverStep = this.RegisterGrainTimer(ServerStepAsync, new GrainTimerCreationOptions
+        {
+            DueTime = Timeout.InfiniteTimeSpan, Period = Timeout.InfiniteTimeSpan, Interleave = false,
+        });
+        SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
-        RebuildChunks();
+        RebuildReply();
         if (S.Generating)
         {
             // A reply was in progress when the previous activation died: resume it on the server until an edge returns.
             S.AttachedEdge = null;
             logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, S.Committed.Count - S.ReplyStart);
-            _serverLoop = RunServerAsync();
+            ScheduleServerStep();
         }
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        SpecEdgeMetrics.SessionDeactivated();
         return Task.CompletedTask;
     }
 
@@ -73,33 +101,76 @@ public sealed class SessionGrain(
     public async Task ConfigureAsync(GenerationSettings settings)
     {
         SessionInputLimits.CheckSettings(settings, models.Options);
-        if (S.Generating || _turnStarting) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
+        await SettleWriteAsync();
+        if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
         S.Settings = WithSeed(settings);
-        await state.WriteStateAsync();
+        await WriteAsync();
     }
 
     public async Task<TurnStarted> SendUserMessageAsync(string text)
     {
         SessionInputLimits.CheckMessage(text, models.Options);
-        if (S.Generating || _turnStarting)
-            throw new InvalidOperationException($"Session '{Id}' already has a reply in progress; send the next message when it has finished.");
-        // Claimed before the first await: this grain is reentrant, so a second call may run while this one awaits the
-        // verifier, and S.Generating is only set once the turn is in place.
-        _turnStarting = true;
+        await SettleWriteAsync();
+        ThrowIfReplyInProgress();
+        string? tenant = await ClaimQuotaAsync();
+        return await StartTurnAsync(text, tenant);
+    }
+
+    public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        SessionInputLimits.CheckSettings(request.Settings, models.Options);
+        SessionInputLimits.CheckMessage(request.Text, models.Options);
+        SessionInputLimits.CheckHistory(request.History, models.Options);
+        await SettleWriteAsync();
+        ThrowIfReplyInProgress();
+        if (request.History.Length > 0 && S.Committed.Count > 0)
+            throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
+        string? tenant = await ClaimQuotaAsync();
         try
         {
-            return await StartTurnAsync(text);
+            // The settings become the session's with the turn, in its one state write.
+            return await StartClaimedTurnAsync(request.Text, tenant, request.History, WithSeed(request.Settings));
         }
-        finally
+        catch
         {
-            _turnStarting = false;
+            if (tenant is not null) ReleaseQuota(tenant);
+            throw;
         }
     }
 
-    private async Task<TurnStarted> StartTurnAsync(string text)
+    public async Task<string> ChatAsync(string text)
     {
+        // Interleaved (it waits for the whole reply): everything that changes the conversation happens in the
+        // non-interleaved StartTurnAsync request. The quota is taken here, under the caller's verified identity.
+        SessionInputLimits.CheckMessage(text, models.Options);
+        ThrowIfReplyInProgress();
         string? tenant = await ClaimQuotaAsync();
-        try { return await StartClaimedTurnAsync(text, tenant); }
+        try { await this.AsReference<ISessionControl>().StartTurnAsync(text, tenant); }
+        catch
+        {
+            if (tenant is not null) ReleaseQuota(tenant);
+            throw;
+        }
+        return await _reply.WaitForEndAsync();
+    }
+
+    private void ThrowIfReplyInProgress()
+    {
+        if (S.Generating)
+            throw new InvalidOperationException($"Session '{Id}' already has a reply in progress; send the next message when it has finished.");
+    }
+
+    /// <summary>Starts a turn whose quota slot (if any) is already taken; gives the slot back if the turn does not start.</summary>
+    public async Task<TurnStarted> StartTurnAsync(string text, string? tenant)
+    {
+        try
+        {
+            SessionInputLimits.CheckMessage(text, models.Options);
+            await SettleWriteAsync();
+            ThrowIfReplyInProgress();
+            return await StartClaimedTurnAsync(text, tenant);
+        }
         catch
         {
             if (tenant is not null) ReleaseQuota(tenant);
@@ -114,7 +185,7 @@ public sealed class SessionGrain(
     private async Task<string?> ClaimQuotaAsync()
     {
         int limit = models.Options.MaxActiveRepliesPerTenant;
-        var caller = Security.VerifiedCaller.Current;
+        var caller = VerifiedCaller.Current;
         if (limit <= 0 || caller is null || caller.Role is not (Contracts.Security.CredentialRole.Service or Contracts.Security.CredentialRole.Edge)) return null;
         string tenant = caller.Tenant is { Length: > 0 } t ? t : Id.Contains('/') ? Id[..Id.IndexOf('/')] : Id;
         if (!await GrainFactory.GetGrain<ITenantQuotaGrain>(tenant).TryStartAsync(Id, limit))
@@ -134,87 +205,81 @@ public sealed class SessionGrain(
         if (S.QuotaTenant is { } tenant) ReleaseQuota(tenant);
     }
 
-    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant)
+    /// <summary>
+    /// Starts a turn: <paramref name="history"/> (earlier turns, only into an empty conversation) and the message are
+    /// encoded, under <paramref name="settings"/> if given (else the session's own).
+    /// </summary>
+    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? settings = null)
     {
-        if (S.Settings.Seed is null) S.Settings = WithSeed(S.Settings);   // persisted with the turn below
-        S.QuotaTenant = tenant;
-        var appended = TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, S.Settings, text);
+        history ??= Array.Empty<ChatTurn>();
+        settings ??= S.Settings.Seed is null ? WithSeed(S.Settings) : S.Settings;
+        var appended = history.Count > 0
+            ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, settings, history, text)
+            : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
         // The verifier learns the turn first; only then does it become part of the persisted conversation.
         var committed = S.Committed.Concat(appended).ToArray();
-        var opening = new SequenceSnapshot(committed, committed.Length, S.Settings, S.Step, Generating: true);
+        var opening = new SequenceSnapshot(committed, committed.Length, settings, S.Step, Generating: true);
         if (!_verifierLoaded || S.Committed.Count == 0) await _verifier.OpenAsync(Id, opening);
         else
         {
-            try { await _verifier.StartTurnAsync(Id, appended, S.Settings, S.Committed.Count); }
+            try { await _verifier.StartTurnAsync(Id, appended, settings, S.Committed.Count); }
             catch (SessionNotLoadedException) { await _verifier.OpenAsync(Id, opening); }
         }
         _verifierLoaded = true;
+        S.Settings = settings;
+        S.QuotaTenant = tenant;
+        S.Messages.AddRange(history);
         S.Messages.Add(new ChatTurn("user", text));
         S.Committed.AddRange(appended);
         S.ReplyChunkSizes.Clear();
         S.ReplyFinish = null;
         S.ReplyStart = S.Committed.Count;
         S.Generating = true;
-        await state.WriteStateAsync();
+        await WriteAsync();
 
-        _chunks.Clear();
-        _replyText = "";
-        _heldBack = "";
-        _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
-        _serverDrafter?.Dispose();
-        _serverDrafter = null;
+        _reply.Reset();
         var turn = new TurnStarted(Id, appended, S.Committed.Count, S.Step);
         if (_edge is not null && S.AttachedEdge is not null)
         {
             _lastTreeAt = DateTime.UtcNow;
-            _ = _edge.OnTurnStarted(turn);
+            Notify(_edge.OnTurnStarted(turn));
         }
         else
         {
-            _serverLoop = RunServerAsync();
+            ScheduleServerStep();
         }
-        Signal();
         return turn;
     }
 
-    public async Task<string> ChatAsync(string text)
-    {
-        await SendUserMessageAsync(text);
-        while (_chunks.Count == 0 || !_chunks[^1].Final) await _changed.Task;
-        return _replyText;
-    }
-
-    public async IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0)
+    public IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0)
     {
         if (fromChunk < 0) throw new ArgumentOutOfRangeException(nameof(fromChunk), $"fromChunk must be 0 or more; got {fromChunk}.");
-        int next = fromChunk;
-        while (true)
-        {
-            var signal = _changed.Task;
-            while (next < _chunks.Count) yield return _chunks[next++];
-            // End on the final chunk, not on the Generating flag: it drops while the last step is being persisted.
-            if (_chunks.Count > 0 ? _chunks[^1].Final : !S.Generating) yield break;
-            await signal;
-        }
+        return _reply.ReadAsync(fromChunk, () => S.Generating);
     }
 
-    // An edge sees neither the silo nor another edge's id.
-    public Task<SessionSnapshot> GetAsync() => Task.FromResult(new SessionSnapshot(Id, S.Messages.ToArray(), S.Committed.Count,
-        S.Step, VerifiedCaller.IsEdge && S.AttachedEdge != VerifiedCaller.EdgeIdOr("") ? null : S.AttachedEdge, S.Generating,
-        VerifiedCaller.IsEdge ? null : silo.Name, S.Settings.Seed));
+    public async Task<SessionSnapshot> GetAsync()
+    {
+        // Interleaved: report durable state only, never a step whose write is still in flight.
+        while (!_write.IsCompleted) await SettleWriteAsync();
+        // An edge sees neither the silo nor another edge's id.
+        return new SessionSnapshot(Id, S.Messages.ToArray(), S.Committed.Count, S.Step,
+            VerifiedCaller.IsEdge && S.AttachedEdge != VerifiedCaller.EdgeIdOr("") ? null : S.AttachedEdge, S.Generating,
+            VerifiedCaller.IsEdge ? null : silo.Name, S.Settings.Seed);
+    }
 
     public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
     {
         edgeId = VerifiedCaller.EdgeIdOr(edgeId);   // an edge is who its credential says, whatever it claims
         ArgumentException.ThrowIfNullOrEmpty(edgeId);
+        // No server step runs now (steps do not interleave with requests); from here on the edge owns the reply.
+        await SettleWriteAsync();
         S.AttachedEdge = edgeId;
         _edge = observer;
         _lastTreeAt = DateTime.UtcNow;
-        await _serverLoop;   // the server finishes its current step and yields the reply to the edge
-        await state.WriteStateAsync();
+        await WriteAsync();
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
         return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature,
             models.Options.MaxTreeNodes, models.Options.MaxContextTokens);
@@ -247,31 +312,21 @@ public sealed class SessionGrain(
             (verdict, error) = (null, $"Step {tree.Step} failed on the server: {CallerSafeErrorsFilter.MessageFor(e)}");
         }
         if (_edge is null || tree.EdgeId != S.AttachedEdge) return;
-        if (verdict is not null) await _edge.OnVerdict(verdict);
-        else await _edge.OnRejected(new TreeRejection(Id, tree.Step, error!));
+        // Not awaited: this request (and with it the step loop) must not wait a round trip for the edge's ack.
+        Notify(verdict is not null ? _edge.OnVerdict(verdict) : _edge.OnRejected(new TreeRejection(Id, tree.Step, error!)));
     }
 
     /// <summary>Validates a tree against the conversation, verifies it, commits the result. Returns the verdict or the reason for refusal.</summary>
     private async Task<(StepVerdict? Verdict, string? Error)> HandleTreeAsync(TreeSubmission tree)
     {
-        string? error =
-            tree.SessionId != Id ? $"Tree is addressed to session '{tree.SessionId}', not '{Id}'."
-            : S.AttachedEdge is null || tree.EdgeId != S.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{Id}'."
-            : !S.Generating ? $"Session '{Id}' has no reply in progress."
-            : _stepInFlight ? $"Step {S.Step} of session '{Id}' is already being verified."
-            : tree.Step != S.Step ? $"Tree is for step {tree.Step} but session '{Id}' is at step {S.Step}."
-            : tree.CommittedLength != S.Committed.Count ? $"Tree assumes {tree.CommittedLength} committed tokens but session '{Id}' has {S.Committed.Count}."
-            : tree.Tokens is null || tree.Parents is null ? "Tree has no tokens or parents."
-            : tree.Tokens.Length - 1 > models.Options.MaxTreeNodes ? $"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {models.Options.MaxTreeNodes}."
-            : null;
+        string? error = CheckTree(tree);
         if (error is not null) return (null, error);
-
-        _stepInFlight = true;
         _lastTreeAt = DateTime.UtcNow;
         try
         {
             await EnsureVerifierAsync();
             var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
+            SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             await CommitAsync(outcome);
             return (outcome, null);
         }
@@ -281,98 +336,125 @@ public sealed class SessionGrain(
         }
         finally
         {
-            _stepInFlight = false;
             _lastTreeAt = DateTime.UtcNow;
         }
     }
 
-    /// <summary>Server-side decoding while no edge is attached: plain steps, or speculative with a server draft model.</summary>
-    private async Task RunServerAsync()
+    /// <summary>Why a tree from an edge cannot be the session's next step, or null. The tree's own shape is the verifier's to check.</summary>
+    private string? CheckTree(TreeSubmission tree) =>
+        tree.SessionId != Id ? $"Tree is addressed to session '{tree.SessionId}', not '{Id}'."
+        : S.AttachedEdge is null || tree.EdgeId != S.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{Id}'."
+        : !S.Generating ? $"Session '{Id}' has no reply in progress."
+        : tree.Step != S.Step ? $"Tree is for step {tree.Step} but session '{Id}' is at step {S.Step}."
+        : tree.CommittedLength != S.Committed.Count ? $"Tree assumes {tree.CommittedLength} committed tokens but session '{Id}' has {S.Committed.Count}."
+        : tree.Tokens is null || tree.Parents is null ? "Tree has no tokens or parents."
+        : tree.Tokens.Length - 1 > models.Options.MaxTreeNodes ? $"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {models.Options.MaxTreeNodes}."
+        : null;
+
+    private void ScheduleServerStep(TimeSpan? after = null) => _serverStep.Change(after ?? TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+
+    /// <summary>
+    /// One step of server-side decoding while no edge is attached (a tick of <see cref="_serverStep"/>): plain, or
+    /// speculative with the server's draft model; then it arms the next tick. A step rolled back by a failed write is
+    /// redone after a pause; after <see cref="MaxFailedWrites"/> failed writes in a row, or any other failure, the reply
+    /// ends with an error that every reader sees.
+    /// </summary>
+    private async Task ServerStepAsync(CancellationToken cancellation)
     {
-        await Task.Yield();
-        int failedWrites = 0;
+        if (!S.Generating || S.AttachedEdge is not null) return;
         try
         {
-            while (S.Generating && S.AttachedEdge is null)
-            {
-                _stepInFlight = true;
-                StepVerdict outcome;
-                try
-                {
-                    await EnsureVerifierAsync();
-                    if (models.ServerDraft is { } draft)
-                    {
-                        var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
-                        _serverDrafter ??= new EdgeDrafter(draft, S.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, S.Step)
-                            { ContextLimit = models.Options.MaxContextTokens };
-                        var drafter = _serverDrafter;
-                        // On the device thread: the server draft model is shared by every session of this silo.
-                        var message = await models.Worker(0).RunAsync(drafter.BuildTree);
-                        outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(new TreeSubmission(Id, "server", message.Step, message.CommittedLength, message.Tokens, message.Parents)));
-                        await models.Worker(0).RunAsync(() => { drafter.ApplyVerdict(new VerdictMessage(outcome.Step, outcome.AcceptedTokens, outcome.Finished)); return 0; });
-                    }
-                    else
-                    {
-                        outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
-                    }
-                }
-                finally
-                {
-                    _stepInFlight = false;
-                }
-                try
-                {
-                    await CommitAsync(outcome);
-                    failedWrites = 0;
-                }
-                catch (Exception e) when (e is not InconsistentStateException && ++failedWrites < 3)
-                {
-                    // Rolled back to the durable state (see CommitAsync): redo the step from there after a pause.
-                    _serverDrafter?.Dispose();
-                    _serverDrafter = null;
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * failedWrites));
-                }
-            }
+            if (_failedWrites >= MaxFailedWrites)
+                throw new StepNotDurableException($"The conversation's state could not be saved {_failedWrites} times in a row; the reply was stopped at its last saved step.");
+            await EnsureVerifierAsync();
+            // The verifier drafts for the server (SpecEdge:ServerDraftModel) on its device thread, or decodes plainly.
+            var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
+            await CommitAsync(outcome);
+            _transientFailures = 0;
+            if (S.Generating) ScheduleServerStep();
+        }
+        catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
+        {
+            // Verified on a step whose write failed: redo it from the durable state after a pause.
+            ScheduleServerStep(TimeSpan.FromMilliseconds(200 * _failedWrites));
+        }
+        catch (InconsistentStateException)
+        {
+            // A newer activation owns the conversation (the failed write deactivates this one): nothing to end here.
+        }
+        catch (Exception) when (cancellation.IsCancellationRequested)
+        {
+            // This activation is going away (e.g. its silo is shutting down): the next one resumes the reply.
+        }
+        catch (Exception e) when (IsTransient(e) && ++_transientFailures <= MaxTransientFailures)
+        {
+            // The verifier or the silo is briefly unavailable (busy, restarting, shutting down): retry the step later;
+            // ending the reply would make a passing fault permanent.
+            logger.LogWarning("Session {Session}: server step {Step} failed ({Error}); retry {Retry} of {Max}", Id, S.Step, e.GetType().Name, _transientFailures, MaxTransientFailures);
+            ScheduleServerStep(TimeSpan.FromMilliseconds(250 * _transientFailures));
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
-            S.Generating = false;
-            S.ReplyChunkSizes.Add(0);
-            S.ReplyFinish = "Error: " + CallerSafeErrorsFilter.MessageFor(e);   // every reader of the reply sees it
-            // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
-            try { await state.WriteStateAsync(); }
-            catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
-            EndOfReply();
-            PublishChunk(Array.Empty<int>(), Visible(Detokenize(Array.Empty<int>(), final: true), final: true), final: true, reason: S.ReplyFinish);
-        }
-        finally
-        {
-            _serverDrafter?.Dispose();
-            _serverDrafter = null;
+            await FailReplyAsync(e);
         }
     }
 
-    /// <summary>Applies a verifier outcome: commit, persist (before anyone sees it as final), then publish.</summary>
+    /// <summary>Failures that say nothing about the conversation: the runtime, a busy or restarting verifier, a timeout.</summary>
+    private static bool IsTransient(Exception e) =>
+        e is OrleansException or TimeoutException or VerifierBusyException or SessionNotLoadedException or ObjectDisposedException or OperationCanceledException;
+
+    /// <summary>Ends the reply with an error chunk that every reader sees, and persists that end.</summary>
+    private async Task FailReplyAsync(Exception e)
+    {
+        logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
+        await SettleWriteAsync();
+        S.Generating = false;
+        S.ReplyChunkSizes.Add(0);
+        S.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
+        // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
+        try { await WriteAsync(); }
+        catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
+        EndOfReply();
+        _reply.Publish(Array.Empty<int>(), _reply.Prepare(Array.Empty<int>(), final: true, S.Settings.StopStrings), final: true, S.ReplyFinish);
+    }
+
+    /// <summary>
+    /// Applies a verifier outcome in memory and starts its state write; returns without waiting for the write, so the
+    /// verdict can go out (to the edge) while it runs. Readers see the step when the write completes. If the previous
+    /// step's write failed, the session was rolled back under this step and it is refused.
+    /// </summary>
     private async Task CommitAsync(StepVerdict v)
     {
-        if (v.Step != S.Step) throw new InvalidOperationException($"Verifier answered step {v.Step} while session '{Id}' is at step {S.Step}.");
-        int committedBefore = S.Committed.Count, messagesBefore = S.Messages.Count;
+        await SettleWriteAsync();
+        if (v.Step != S.Step)
+        {
+            _verifierLoaded = false;   // the verifier ran ahead of the durable state: rebuild it from there
+            throw new StepNotDurableException($"Step {v.Step} of session '{Id}' was verified on a step that could not be saved; the session is back at step {S.Step}: resynchronise and retry.");
+        }
+        var rollback = (Committed: S.Committed.Count, Messages: S.Messages.Count, S.Step);
         S.Committed.AddRange(v.AcceptedTokens);
         S.Step = v.Step + 1;
-        string? reason = null;
+        string text = _reply.Prepare(v.AcceptedTokens, v.Finished, S.Settings.StopStrings);
         if (v.Finished)
         {
             S.Generating = false;
-            reason = v.FinishReason;
+            S.Messages.Add(new ChatTurn("assistant", _reply.PreparedText));
+            S.ReplyFinish = PersistedFinish.Write(v.FinishReason ?? ReplyFinish.EndOfSequence);
         }
-        string delta = Visible(Detokenize(v.AcceptedTokens, v.Finished), v.Finished);
-        if (v.Finished) S.Messages.Add(new ChatTurn("assistant", _replyText + delta));
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
-        if (v.Finished) S.ReplyFinish = reason;
+        _write = PersistStepAsync(v, text, rollback);
+        if (!models.Options.PipelinedStateWrites) await _write;
+    }
+
+    /// <summary>The write of one committed step; publishes the step to readers once durable, or rolls it back.</summary>
+    private async Task PersistStepAsync(StepVerdict v, string text, (int Committed, int Messages, long Step) rollback)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             await state.WriteStateAsync();
+            _failedWrites = 0;
+            SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
         }
         catch (InconsistentStateException e)
         {
@@ -385,83 +467,51 @@ public sealed class SessionGrain(
         catch (Exception e)
         {
             // The step is not durable, so nobody may see it: back to the last durable state. The verifier already
-            // committed it, so it is made to rebuild from that state, and the reply text is re-derived from it.
+            // committed it, so it is made to rebuild from that state, the reply text is re-derived from it, and the edge
+            // (which already has the verdict) is told to resynchronise.
             logger.LogWarning(e, "Session {Session}: state write failed at step {Step}; rolling back and resynchronising", Id, v.Step);
-            S.Committed.RemoveRange(committedBefore, S.Committed.Count - committedBefore);
-            S.Messages.RemoveRange(messagesBefore, S.Messages.Count - messagesBefore);
-            S.Step = v.Step;
+            _failedWrites++;
+            S.Committed.RemoveRange(rollback.Committed, S.Committed.Count - rollback.Committed);
+            S.Messages.RemoveRange(rollback.Messages, S.Messages.Count - rollback.Messages);
+            S.Step = rollback.Step;
             S.Generating = true;
             S.ReplyChunkSizes.RemoveAt(S.ReplyChunkSizes.Count - 1);
             S.ReplyFinish = null;
             _verifierLoaded = false;
-            RebuildChunks();
-            throw new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved ({e.Message}); it was rolled back, resynchronise and retry.");
+            RebuildReply();
+            var error = new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
+            if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, v.Step + 1, error.Message)));
+            throw error;
         }
-        PublishChunk(v.AcceptedTokens, delta, v.Finished, reason);
+        SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
+        SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
+        _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
         if (v.Finished) EndOfReply();
     }
 
-    /// <summary>New text for <paramref name="tokens"/>; never half a character, except what <paramref name="final"/> flushes.</summary>
-    private string Detokenize(int[] tokens, bool final)
+    /// <summary>Waits until no state write is in flight. A failed step write has already rolled the session back.</summary>
+    private async Task SettleWriteAsync()
     {
-        _detokenizer ??= new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
-        return _detokenizer.Push(tokens) + (final ? _detokenizer.Flush() : "");
+        try { await _write; }
+        catch (Exception) { }
     }
 
-    /// <summary>
-    /// What readers may see of new text: a tail that could still grow into a stop string is held back until it either
-    /// does (then it and what follows are dropped) or cannot any more. So no reader ever sees part of a stop string.
-    /// </summary>
-    private string Visible(string delta, bool final)
+    /// <summary>Writes the state now (after any write in flight) and waits for it.</summary>
+    private async Task WriteAsync()
     {
-        string text = _heldBack + delta;
-        var stops = S.Settings.StopStrings;
-        if (final)
-        {
-            _heldBack = "";
-            return StopCriteria.TrimAtStopString(text, stops);
-        }
-        int hold = 0;
-        foreach (var stop in stops)
-            for (int n = Math.Min(stop.Length - 1, text.Length); n > hold; n--)
-                if (text.AsSpan(text.Length - n).SequenceEqual(stop.AsSpan(0, n))) { hold = n; break; }
-        _heldBack = text[(text.Length - hold)..];
-        return text[..(text.Length - hold)];
+        await SettleWriteAsync();
+        var write = state.WriteStateAsync();
+        _write = write;
+        await write;
     }
 
-    /// <summary>
-    /// Rebuilds the reply's chunks, the detokenizer and the held-back tail from durable state: the same tokens pushed
-    /// through the same steps give the same texts, so readers see exactly the chunks (and numbers) they saw before.
-    /// State written before chunk sizes were persisted gives one chunk for the reply so far.
-    /// </summary>
-    private void RebuildChunks()
-    {
-        _chunks.Clear();
-        _replyText = "";
-        _heldBack = "";
-        _detokenizer = new StreamingDetokenizer(models.Tokenizer, skipSpecialTokens: true);
-        var reply = S.Committed.Skip(S.ReplyStart).ToArray();
-        var sizes = S.ReplyChunkSizes.Sum() == reply.Length ? S.ReplyChunkSizes : reply.Length > 0 ? new List<int> { reply.Length } : new List<int>();
-        int position = 0;
-        for (int i = 0; i < sizes.Count; i++)
-        {
-            bool final = !S.Generating && i == sizes.Count - 1;
-            var tokens = reply[position..(position + sizes[i])];
-            position += sizes[i];
-            PublishChunk(tokens, Visible(Detokenize(tokens, final), final), final, final ? S.ReplyFinish : null);
-        }
-    }
-
-    private void PublishChunk(int[] tokens, string text, bool final, string? reason)
-    {
-        _replyText += text;
-        _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, reason));
-        Signal();
-    }
+    /// <summary>Rebuilds the reply's chunks from durable state: readers see exactly the chunks (and numbers) they saw before.</summary>
+    private void RebuildReply() =>
+        _reply.Rebuild(S.Committed.Skip(S.ReplyStart).ToArray(), S.ReplyChunkSizes, S.Generating, S.ReplyFinish, S.Settings.StopStrings);
 
     private async Task CheckEdgeLeaseAsync(CancellationToken cancellationToken)
     {
-        if (!S.Generating || S.AttachedEdge is null || _stepInFlight) return;
+        if (!S.Generating || S.AttachedEdge is null) return;
         if (DateTime.UtcNow - _lastTreeAt < TimeSpan.FromSeconds(models.Options.EdgeLeaseSeconds)) return;
         await ReleaseEdgeAsync($"edge {S.AttachedEdge} sent no tree for {models.Options.EdgeLeaseSeconds:F1}s");
     }
@@ -469,10 +519,11 @@ public sealed class SessionGrain(
     private async Task ReleaseEdgeAsync(string why)
     {
         logger.LogInformation("Session {Session}: {Why}; the server continues the reply at step {Step}", Id, why, S.Step);
+        await SettleWriteAsync();
         S.AttachedEdge = null;
         _edge = null;
-        await state.WriteStateAsync();
-        if (S.Generating && _serverLoop.IsCompleted) _serverLoop = RunServerAsync();
+        await WriteAsync();
+        if (S.Generating) ScheduleServerStep();
     }
 
     private async Task EnsureVerifierAsync()
@@ -494,9 +545,11 @@ public sealed class SessionGrain(
         }
     }
 
-    private async Task CallVerifierAsync(Func<Task> call) => await CallVerifierAsync(async () => { await call(); return 0; });
-
     private SequenceSnapshot Snapshot() => new(S.Committed.ToArray(), S.ReplyStart, S.Settings, S.Step, S.Generating);
+
+    /// <summary>Sends a notification to the edge without waiting for it; a lost one is logged (the lease covers a dead edge).</summary>
+    private void Notify(Task notification) =>
+        notification.ContinueWith(t => logger.LogDebug(t.Exception, "Session {Session}: a notification to the edge failed", Id), TaskContinuationOptions.OnlyOnFaulted);
 
     /// <summary>
     /// The caller's seed, or a fresh random one: a known default (0) would let anyone predict every sample, and a seed
@@ -504,13 +557,4 @@ public sealed class SessionGrain(
     /// </summary>
     private static GenerationSettings WithSeed(GenerationSettings settings) =>
         settings.Seed is null ? settings with { Seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) } : settings;
-
-    private void Signal()
-    {
-        var old = _changed;
-        _changed = NewSignal();
-        old.TrySetResult();
-    }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -58,4 +58,25 @@ internal static class SessionInputLimits
             throw new ArgumentOutOfRangeException(nameof(text),
                 $"The user message (text) has {text.Length} characters; the limit is {limits.MaxMessageChars} (SpecEdge:MaxMessageChars).");
     }
+
+    /// <summary>
+    /// Earlier turns replayed into a new conversation: each one "user" or "assistant" and within the message limit, and
+    /// no more of them than the context could hold (every turn costs at least two tokens of template markup).
+    /// </summary>
+    public static void CheckHistory(ChatTurn[]? history, SpecEdgeSiloOptions limits)
+    {
+        if (history is null) throw new ArgumentNullException(nameof(history), "History must be an array (empty for none), not null.");
+        if (history.Length > limits.MaxContextTokens / 2)
+            throw new ArgumentOutOfRangeException(nameof(history),
+                $"History has {history.Length} turns; a {limits.MaxContextTokens}-token context (SpecEdge:MaxContextTokens) cannot hold them.");
+        for (int i = 0; i < history.Length; i++)
+        {
+            if (history[i] is not { Role: "user" or "assistant" } turn)
+                throw new ArgumentException($"History[{i}] must have the role 'user' or 'assistant'; got '{history[i]?.Role}'.", nameof(history));
+            if (turn.Content is null) throw new ArgumentNullException(nameof(history), $"History[{i}] has no content.");
+            if (turn.Content.Length > limits.MaxMessageChars)
+                throw new ArgumentOutOfRangeException(nameof(history),
+                    $"History[{i}] has {turn.Content.Length} characters; the limit is {limits.MaxMessageChars} (SpecEdge:MaxMessageChars).");
+        }
+    }
 }

@@ -5,7 +5,7 @@ namespace SpecEdge.Grains.Sessions;
 /// <summary>
 /// The persisted part of a conversation: enough to rebuild everything else (KV caches are rebuilt by prefill).
 /// </summary>
-[GenerateSerializer]
+[GenerateSerializer, Alias("specedge.SessionState")]
 public sealed class SessionState
 {
     [Id(0)] public List<ChatTurn> Messages { get; set; } = new();
@@ -23,6 +23,7 @@ public sealed class SessionState
     /// nothing.
     /// </summary>
     [Id(8)] public List<int> ReplyChunkSizes { get; set; } = new();
+    /// <summary>Why the last reply ended, as <see cref="PersistedFinish"/> writes it.</summary>
     [Id(9)] public string? ReplyFinish { get; set; }
     /// <summary>The tenant whose quota the reply in progress counts against (null: none, e.g. an operator's).</summary>
     [Id(10)] public string? QuotaTenant { get; set; }

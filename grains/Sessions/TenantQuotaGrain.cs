@@ -5,6 +5,8 @@ namespace SpecEdge.Grains.Sessions;
 /// session was reactivated) frees itself after <see cref="StaleAfter"/>, so a lost count can never lock a tenant out.
 /// After this grain's own failover the count restarts from zero: the quota is soft for a moment, never stuck.
 /// </summary>
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("tenantquota")]
 public sealed class TenantQuotaGrain : Grain, ITenantQuotaGrain
 {
     private static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(10);

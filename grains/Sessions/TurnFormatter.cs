@@ -40,4 +40,20 @@ public static class TurnFormatter
         segments.Insert(0, PromptSegment.Markup(prefix));
         return tokenizer.Encode(segments);
     }
+
+    /// <summary>
+    /// A whole conversation for an empty session: the system prompt, <paramref name="history"/> (earlier user and
+    /// assistant turns, replayed) and the new user message, rendered by the template as one prompt. Every content is
+    /// ordinary text, as in <see cref="Tokens"/>.
+    /// </summary>
+    public static int[] ConversationTokens(HfTokenizer tokenizer, ChatFormat format, GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text)
+    {
+        if (!settings.UseChatTemplate)
+            throw new ArgumentException("Earlier turns can only be replayed with the chat template on (UseChatTemplate).", nameof(history));
+        var messages = new List<ChatMessage>();
+        if (settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
+        messages.AddRange(history.Select(t => new ChatMessage(t.Role, t.Content)));
+        messages.Add(new ChatMessage("user", text));
+        return tokenizer.Encode(format.RenderSegments(messages, addGenerationPrompt: true));
+    }
 }

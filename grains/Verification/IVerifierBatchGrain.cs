@@ -7,21 +7,28 @@ namespace SpecEdge.Grains.Verification;
 /// sessions and runs their work in batched forwards: whenever the device is free it takes everything waiting (up to
 /// MaxBatch) and runs ONE forward. Calls for a session it does not hold throw <see cref="SessionNotLoadedException"/>.
 /// </summary>
+[Alias("specedge.IVerifierBatchGrain")]
 public interface IVerifierBatchGrain : IGrainWithStringKey
 {
     /// <summary>(Re)builds the session's sequence from <paramref name="snapshot"/> and prefills its KV cache.</summary>
+    [Alias("OpenAsync")]
     Task OpenAsync(string sessionId, SequenceSnapshot snapshot);
 
     /// <summary>Appends a new turn's prompt tokens and prefills them.</summary>
+    [Alias("StartTurnAsync")]
     Task StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted);
 
     /// <summary>Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus.</summary>
+    [Alias("VerifyAsync")]
     Task<StepVerdict> VerifyAsync(TreeSubmission tree);
 
     /// <summary>One plain decoding step (server-side decoding without a draft).</summary>
+    [Alias("DecodeAsync")]
     Task<StepVerdict> DecodeAsync(string sessionId, long step);
 
+    [Alias("CloseAsync")]
     Task CloseAsync(string sessionId);
 
+    [Alias("GetStatsAsync")]
     Task<VerifierStats> GetStatsAsync();
 }

@@ -7,7 +7,7 @@ namespace SpecEdge.Grains.Verification;
 /// the settings (with the resolved seed) and the step number. Sent when a verifier meets a session for the first time, or
 /// after it lost the session's KV cache (restart, eviction).
 /// </summary>
-[GenerateSerializer, Immutable]
+[GenerateSerializer, Immutable, Alias("specedge.SequenceSnapshot")]
 public sealed record SequenceSnapshot(
     [property: Id(0)] int[] Committed,
     [property: Id(1)] int ReplyStart,

@@ -1,7 +1,7 @@
 namespace SpecEdge.Grains.Verification;
 
 /// <summary>The verifier holds no sequence for the session (first contact, restart or eviction): send a snapshot.</summary>
-[GenerateSerializer]
+[GenerateSerializer, Alias("specedge.SessionNotLoadedException")]
 public sealed class SessionNotLoadedException : Exception
 {
     public SessionNotLoadedException() { }

@@ -18,15 +18,22 @@ namespace SpecEdge.Grains.Verification;
 /// queue, and a deadline for queued work.
 /// </summary>
 [SiloPinnedPlacement, Reentrant]
+// Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
+[GrainType("verifierbatch")]
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
-    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done, DateTime Enqueued);
+    /// <summary>Work waiting for the device. <see cref="ServerDrafted"/>: the tree is drafted by the server on the device thread, just before the forward.</summary>
+    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done, DateTime Enqueued, bool ServerDrafted = false);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
+    /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
+    private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
     private readonly Dictionary<string, long> _lastUse = new();
     private readonly List<Pending> _queue = new();
-    private readonly List<int> _batchSizes = new();
-    private readonly List<double> _forwardMs = new();
+    /// <summary>How many statistics of recent forwards are kept (older ones only count).</summary>
+    public const int RecentForwards = 4096;
+    private readonly RecentWindow<int> _batchSizes = new(RecentForwards);
+    private readonly RecentWindow<double> _forwardMs = new(RecentForwards);
     private List<Pending> _running = new();
     private TargetVerifier _verifier = null!;
     private VerifierKey _key;
@@ -41,6 +48,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
         _verifier = new TargetVerifier(models.Target(_key.Device));
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
+        ReportMetrics();
         return Task.CompletedTask;
     }
 
@@ -48,12 +56,15 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     {
         foreach (var s in _sequences.Values) s.Dispose();
         _sequences.Clear();
+        foreach (var d in _serverDrafters.Values) d.Dispose();
+        _serverDrafters.Clear();
+        SpecEdgeMetrics.ForgetVerifier(_key.ToString());
         return Task.CompletedTask;
     }
 
     public async Task OpenAsync(string sessionId, SequenceSnapshot snapshot)
     {
-        if (_sequences.Remove(sessionId, out var old)) old.Dispose();
+        Forget(sessionId);
         MakeRoom();
         var s = snapshot.Settings;
         var cache = _verifier.Model.NewCache(models.Options.MaxContextTokens);
@@ -94,22 +105,93 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var sequence = Get(sessionId);
         if (sequence.Step != step) throw Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
-        var (verdict, ms) = await Enqueue(sessionId, new DecodeWork(sequence));
+        var (verdict, ms) = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
         return Outcome(sessionId, sequence, verdict, ms);
     }
 
     public Task CloseAsync(string sessionId)
     {
-        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
-        _lastUse.Remove(sessionId);
+        Forget(sessionId);
+        ReportMetrics();
         return Task.CompletedTask;
     }
 
-    public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Count,
+    public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Total,
         _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray()));
 
+    /// <summary>
+    /// One device job (on the device thread): drafts the trees of server-drafted items, runs the whole batch in one
+    /// target forward, and applies the verdicts to the server drafters. A draft that fails makes its item a plain
+    /// decoding step: the output is the target's either way.
+    /// </summary>
+    private WorkResult[] RunOnDevice(List<Pending> batch)
+    {
+        var works = new TargetWork[batch.Count];
+        var drafted = new EdgeDrafter?[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            works[i] = batch[i].Work;
+            if (!batch[i].ServerDrafted) continue;
+            try
+            {
+                var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
+                var tree = drafter.BuildTree();
+                SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
+                batch[i].Work.Sequence.Validate(tree, _verifier.Model.Config.VocabSize);
+                works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
+                drafted[i] = drafter;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Verifier {Key}: server draft for session {Session} failed; decoding the step plainly", _key, batch[i].SessionId);
+                if (_serverDrafters.Remove(batch[i].SessionId, out var broken)) broken.Dispose();
+            }
+        }
+        var results = _verifier.Execute(works);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (drafted[i] is not { } drafter) continue;
+            if (results[i].Verdict is { } verdict) drafter.ApplyVerdict(verdict);
+            else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// The session's server draft state, in step with its target sequence: kept across steps, moved on to a new turn,
+    /// rebuilt from the committed tokens when an edge decoded in between (or anything else moved the sequence).
+    /// </summary>
+    private EdgeDrafter ServerDrafter(string sessionId, TargetSequence sequence)
+    {
+        if (_serverDrafters.TryGetValue(sessionId, out var drafter))
+        {
+            if (drafter.Step == sequence.Step && drafter.Committed.Count == sequence.Committed.Count && !drafter.Finished) return drafter;
+            if (drafter.Step == sequence.Step && drafter.Committed.Count < sequence.Committed.Count)
+            {
+                drafter.StartTurn(sequence.Committed.Skip(drafter.Committed.Count).ToArray(), sequence.Step);
+                return drafter;
+            }
+            _serverDrafters.Remove(sessionId);
+            drafter.Dispose();
+        }
+        var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false, GreedyVerification = sequence.Sampling.IsGreedy };
+        drafter = new EdgeDrafter(models.ServerDraft(_key.Device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
+            { ContextLimit = models.Options.MaxContextTokens };
+        _serverDrafters[sessionId] = drafter;
+        return drafter;
+    }
+
     private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
-        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? sequence.Finish.ToString() : null, forwardMs);
+        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? ToReplyFinish(sequence.Finish) : null, forwardMs);
+
+    private static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
+    {
+        FinishReason.EndOfSequence => ReplyFinish.EndOfSequence,
+        FinishReason.MaxTokens => ReplyFinish.MaxTokens,
+        FinishReason.StopString => ReplyFinish.StopString,
+        FinishReason.ContextFull => ReplyFinish.ContextFull,
+        _ => throw new InvalidOperationException($"A finished sequence reported finish reason {reason}."),
+    };
 
     /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
     private static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
@@ -119,9 +201,16 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private SessionNotLoadedException Drop(string sessionId, string why)
     {
         logger.LogWarning("Verifier {Key}: {Why}; dropping the sequence so the session rebuilds it", _key, why);
-        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
-        _lastUse.Remove(sessionId);
+        Forget(sessionId);
         return new SessionNotLoadedException(why);
+    }
+
+    /// <summary>Frees a session's target cache and server draft state (never while its work is on the device).</summary>
+    private void Forget(string sessionId)
+    {
+        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
+        if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+        _lastUse.Remove(sessionId);
     }
 
     private TargetSequence Get(string sessionId)
@@ -140,6 +229,13 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         long budget = (long)models.Options.KvMemoryMb << 20;
         long perSequence = 2L * _verifier.Model.Config.NumHiddenLayers * _verifier.Model.Config.NumKeyValueHeads
             * models.Options.MaxContextTokens * _verifier.Model.Config.HeadDim * _verifier.Model.Weights.embed_tokens.ElementSize;
+        if (models.ServerDraft(_key.Device) is { } draft)
+        {
+            // A server-decoded session also holds a draft cache on this device (reply-sized headroom included).
+            var d = draft.Config;
+            perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + new DraftTreeOptions().DraftCacheHeadroom)
+                * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
+        }
         // Never evict a sequence that is queued or inside the forward running right now.
         var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
         while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
@@ -151,22 +247,24 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} sequences, all busy); refusing a new one", _key, models.Options.KvMemoryMb, _sequences.Count);
                 throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} conversations are being decoded on this device); try again shortly.");
             }
-            _sequences.Remove(victim, out var evicted);
-            evicted!.Dispose();
-            _lastUse.Remove(victim);
+            Forget(victim);
             _evictions++;
             logger.LogInformation("Verifier {Key} evicted the KV cache of session {Session} (budget {Mb} MB)", _key, victim, models.Options.KvMemoryMb);
         }
     }
 
-    private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work)
+    private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _queue.Count,
+        _sequences.Values.Sum(s => s.Cache.Bytes), (long)models.Options.KvMemoryMb << 20);
+
+    private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
     {
         if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= models.Options.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
-        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow);
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted);
         _queue.Add(pending);
+        ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return pending.Done.Task;
     }
@@ -193,11 +291,15 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 _queue.RemoveRange(0, batch.Count);
                 _running = batch;
                 _batchSizes.Add(batch.Count);
+                var started = DateTime.UtcNow;
+                foreach (var item in batch) SpecEdgeMetrics.QueueWait.Record((started - item.Enqueued).TotalSeconds);
+                SpecEdgeMetrics.BatchSize.Record(batch.Count);
+                ReportMetrics();
                 WorkResult[] results;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
-                    results = await models.Worker(_key.Device).RunAsync(() => _verifier.Execute(batch.Select(p => p.Work).ToArray()));
+                    results = await models.Worker(_key.Device).RunAsync(() => RunOnDevice(batch));
                 }
                 catch (Exception e)
                 {
@@ -212,6 +314,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 }
                 double ms = clock.Elapsed.TotalMilliseconds;
                 _forwardMs.Add(ms);
+                SpecEdgeMetrics.DeviceBusy.Add(ms / 1000);
+                var done = DateTime.UtcNow;
+                foreach (var item in batch) SpecEdgeMetrics.StepDuration.Record((done - item.Enqueued).TotalSeconds);
+                ReportMetrics();
                 for (int i = 0; i < batch.Count; i++)
                 {
                     if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms)); continue; }

@@ -4,7 +4,7 @@ namespace SpecEdge.Grains.Verification;
 /// The verifier is at capacity (KV budget full of busy conversations, or its queue full): the request was refused
 /// before any work, and may be retried later. The message names no other session or silo.
 /// </summary>
-[GenerateSerializer]
+[GenerateSerializer, Alias("specedge.VerifierBusyException")]
 public sealed class VerifierBusyException : InvalidOperationException
 {
     public VerifierBusyException() { }

@@ -1,13 +1,21 @@
 namespace SpecEdge.Grains.Verification;
 
-/// <summary>What a verifier has done: forwards run, how many items each batch carried, sessions and KV memory held.</summary>
-[GenerateSerializer, Immutable]
+/// <summary>
+/// What a verifier has done: forwards run, how many items each recent batch carried (the last
+/// <see cref="VerifierBatchGrain.RecentForwards"/>: <see cref="BatchSizes"/> ends with forward number <see cref="Forwards"/>),
+/// sessions and KV memory held.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("specedge.VerifierStats")]
 public sealed record VerifierStats(
     [property: Id(0)] string Key,
-    [property: Id(1)] int Forwards,
+    [property: Id(1)] long Forwards,
     [property: Id(2)] int[] BatchSizes,
     [property: Id(3)] int Sessions,
     [property: Id(4)] long KvBytes,
     [property: Id(5)] string Silo,
     [property: Id(6)] int Evictions,
-    [property: Id(7)] double[] ForwardMilliseconds);
+    [property: Id(7)] double[] ForwardMilliseconds)
+{
+    /// <summary>Sizes of the batches run after the first <paramref name="forwardsBefore"/> forwards (as far as the window reaches back).</summary>
+    public int[] BatchesSince(long forwardsBefore) => BatchSizes[^(int)Math.Clamp(Forwards - forwardsBefore, 0, BatchSizes.Length)..];
+}

@@ -34,15 +34,17 @@ start_azurite() {
   wait_port "$AZURITE_PORT" 30 Azurite
 }
 
-# start_silo NAME SILO_PORT GATEWAY_PORT [extra args...]
+# start_silo NAME SILO_PORT GATEWAY_PORT [extra args...]; its OpenAI-compatible API listens on 127.0.0.1:8080 for silo
+# port 11111, 8081 for 11112, and so on.
 start_silo() {
   local name=$1 port=$2 gateway=$3; shift 3
+  local http=$((8080 + port - 11111))
   if (exec 3<>/dev/tcp/127.0.0.1/"$gateway") 2>/dev/null; then
     echo "port $gateway is already in use (another silo still running? see .local/*.pid)" >&2; return 1
   fi
-  log "starting silo $name (silo port $port, gateway $gateway); log in .local/$name.log"
+  log "starting silo $name (silo port $port, gateway $gateway, HTTP http://127.0.0.1:$http: OpenAI API, /health/ready, /metrics); log in .local/$name.log"
   (cd "$ROOT" && exec "$ROOT/silo/bin/Release/net10.0/linux-x64/SpecEdge.Silo" \
-    --Cluster:SiloName "$name" --Cluster:SiloPort "$port" --Cluster:GatewayPort "$gateway" \
+    --Cluster:SiloName "$name" --Cluster:SiloPort "$port" --Cluster:GatewayPort "$gateway" --urls "http://127.0.0.1:$http" \
     --Cluster:StorageConnectionString "$AZURITE_CONN" "$@") >"$STATE/$name.log" 2>&1 &
   echo $! >"$STATE/$name.pid"
   wait_port "$gateway" 120 "silo $name" "$STATE/$name.log"
@@ -124,6 +126,14 @@ issue_credential() {
 edge_credential() {
   local file="$SECURITY/edge-${2}.token"
   issue_credential "$file" "\"r\":0,\"t\":\"local\",\"c\":\"$1\",\"e\":\"$2\",\"u\":true" 43200
+  echo "$file"
+}
+
+# service_credential TENANT: a service credential (role 1) for TENANT, valid 12 hours, e.g. an API key for the silo's
+# OpenAI-compatible API (Authorization: Bearer $(cat FILE)); prints its file.
+service_credential() {
+  local file="$SECURITY/service-${1}.token"
+  issue_credential "$file" "\"r\":1,\"t\":\"$1\"" 43200
   echo "$file"
 }
 

@@ -15,7 +15,9 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$
 echo $! >"$STATE/redis.pid"
 wait_port "$REDIS_PORT" 20 redis
 ensure_signing_key
+# One machine: advertise loopback explicitly (silos on several machines advertise their own address, the default).
 REDIS=(--Security:KeyFile "$SECURITY/keys.json" --Cluster:Clustering redis --Cluster:RedisConnectionString "127.0.0.1:$REDIS_PORT" --Cluster:FailureDetectionSeconds 2
+       --Cluster:AdvertisedAddress 127.0.0.1
        --SpecEdge:TargetModel "$ROOT/models/demo/target")
 ensure_pki
 start_silo silo-a 11111 30000 "${REDIS[@]}" $(silo_tls_args silo-a)

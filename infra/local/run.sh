@@ -21,5 +21,6 @@ if [ -z "$session" ]; then session="local/chat-$(date +%s)"; set -- "$@" --sessi
 credential=$(edge_credential "$session" "edge-local")
 ensure_pki
 start_silo silo-a 11111 30000 --SpecEdge:TargetModel "$ROOT/models/demo/target" --Security:KeyFile "$SECURITY/keys.json" $(silo_tls_args silo-a)
+log "OpenAI-compatible API: http://127.0.0.1:8080/v1, API key (tenant 'local') in $(service_credential local)"
 log "edge host (draft models/demo/draft, enrolled for $session) -> gateway 127.0.0.1:30000"
 edge --gateways 127.0.0.1:30000 --draft "$ROOT/models/demo/draft" --credential-file "$credential" $(edge_tls_args edge-local) "$@"

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Verification;
@@ -89,12 +90,12 @@ public static class ClusterBenchmark
         var verifier = client.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());
         foreach (int clients in clientCounts)
         {
-            int before = (await verifier.GetStatsAsync()).BatchSizes.Length;
+            long before = (await verifier.GetStatsAsync()).Forwards;
             var wall = Stopwatch.StartNew();
             var all = await Task.WhenAll(Enumerable.Range(0, clients).Select(i =>
                 ReplyAsync(client, draft, $"load-{clients}-{i}", Prompts[i % Prompts.Length], TreeTransport.Channel, proactive: true, maxNew)));
             wall.Stop();
-            var batches = (await verifier.GetStatsAsync()).BatchSizes.Skip(before).ToArray();
+            var batches = (await verifier.GetStatsAsync()).BatchesSince(before);
             int tokens = all.Sum(s => s.Tokens), steps = all.Sum(s => s.Steps);
             var row = new
             {

@@ -10,6 +10,9 @@ switch (command)
     case "spec": SpeculativeBenchmark.Run(options); break;
     case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
     case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
+    case "storage": await StorageBenchmark.RunAsync(options); break;
+    case "openai": await OpenAiBenchmark.RunAsync(options); break;
+    case "durability": await DurabilityBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -18,12 +21,21 @@ switch (command)
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).
+              durability [--rounds 20] [--max-new-tokens 48] [--out bench-results/durability.json]
+                  What session persistence adds to an edge's step: memory vs Azure Blob (Azurite) with the verdict sent
+                  before / after the step's state write, three in-process clusters side by side in one run.
               security [--calls 3000] [--steps 200] [--out bench-results/security.json]
                   Cost of credential checks: plain call round trip and per-step overhead, two clusters side by side.
+              openai [--requests 200] [--streams 20] [--stream-tokens 32] [--follow-ups 10] [--history-words 400] [--out bench-results/openai.json]
+                  The OpenAI-compatible HTTP API of a real silo process: overhead per request and per streamed token over
+                  direct grain calls, and time to first token of a follow-up turn with the session continued vs re-encoded.
               spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
                   tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency.
+              storage [--conversations 4] [--steps 300] [--prompt 200] [--tokens-per-step 3] [--out bench-results/storage.json]
+                  Per-write latency of session state on Azurite (started by the command), grain storage providers side by
+                  side in one run, each resolved from an in-process silo; a decoding conversation's state written every step.
               soak [--seconds 90] [--edge-processes 2] [--edge-sessions 4] [--backends 2] [--server-sessions 2] [--hostile-rate 5]
                    [--max-new-tokens 24] [--kv-mb 512] [--kill-edge true] [--kill-silo true] [--check] [--out bench-results/soak.json]
                   Real processes (2 silos, Redis, Azurite, edge hosts) under honest load, a hostile caller in the second half,

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Cluster.Tests;

@@ -1,9 +1,11 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
@@ -74,6 +76,8 @@ public class ClusterFixture : IAsyncLifetime
         var (tls, clientTls) = TestCertificates.Pki("fixture");
         builder.ConfigureSilo((_, silo) =>
         {
+            if (Environment.GetEnvironmentVariable("SPECEDGE_TEST_LOG") is { Length: > 0 } log)
+                silo.Services.AddLogging(logging => logging.AddProvider(new FileLoggerProvider(log)));
             ConfigureStorage(silo);
             silo.AddSpecEdgeSecurity(o => { o.Keys["test"] = key; o.ActiveKeyId = "test"; });
             silo.UseSpecEdgeTls(tls);

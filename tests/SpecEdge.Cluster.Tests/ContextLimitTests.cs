@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Sessions;
 using SpecEdge.Inference.Speculative;
@@ -28,7 +29,7 @@ public class ContextLimitTests(ClusterFixture f)
         Assert.Equal(prompt, turn.AppendedTokens);
 
         var (reply, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(Patience);
-        Assert.Equal(nameof(FinishReason.ContextFull), reason);
+        Assert.Equal(ReplyFinish.ContextFull, reason);
         Assert.Equal(expected, reply);
         var snapshot = await session.GetAsync();
         Assert.Equal(Context, snapshot.CommittedTokens);
@@ -61,7 +62,7 @@ public class ContextLimitTests(ClusterFixture f)
         Assert.True(stats.TokensPerStep > 1, "a perfect draft must still be accepted deeply near the end of the context");
 
         var (reply, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(Patience);
-        Assert.Equal(nameof(FinishReason.ContextFull), reason);
+        Assert.Equal(ReplyFinish.ContextFull, reason);
         Assert.Equal(expected, reply);
         Assert.Equal(Context, (await session.GetAsync()).CommittedTokens);
         await edge.DetachAsync();

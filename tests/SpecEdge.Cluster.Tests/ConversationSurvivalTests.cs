@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Speculative;
 using Xunit;

@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Verification;
 using Xunit;
@@ -75,7 +76,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         Assert.Equal(expected, snapshot.Messages[^1].Content);
         var chunks = new List<ReplyChunk>();
         await foreach (var chunk in stopped.StreamReplyAsync()) chunks.Add(chunk);
-        Assert.Equal("StopString", chunks[^1].FinishReason);
+        Assert.Equal(ReplyFinish.StopString, chunks[^1].FinishReason);
     }
 
     [Fact]
@@ -112,12 +113,12 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         for (int burst = 0; burst < 10 && largest < 2; burst++)
         {
             for (int i = 0; i < 8; i++) await verifier.OpenAsync($"direct-{i}", new SequenceSnapshot(prompts[i], prompts[i].Length, greedy, 0, true));
-            int before = (await verifier.GetStatsAsync()).BatchSizes.Length;
+            long before = (await verifier.GetStatsAsync()).Forwards;
             var fill = verifier.OpenAsync("batch-filler", new SequenceSnapshot(filler, filler.Length, greedy, 0, false));
             var steps = Enumerable.Range(0, 8).Select(i => verifier.DecodeAsync($"direct-{i}", 0)).ToArray();
             await fill;
             var batched = await Task.WhenAll(steps);
-            var sizes = (await verifier.GetStatsAsync()).BatchSizes.Skip(before).ToArray();
+            var sizes = (await verifier.GetStatsAsync()).BatchesSince(before);
             output.WriteLine($"burst {burst}: batch sizes {string.Join(",", sizes)}");
             largest = sizes.Max();
             for (int i = 0; i < 8; i++) Assert.Equal(f.ReferenceGreedy(prompts[i], 1), batched[i].AcceptedTokens);

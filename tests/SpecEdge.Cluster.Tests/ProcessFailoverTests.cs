@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Inference.Speculative;
@@ -53,12 +54,13 @@ public class ProcessFailoverTests(ITestOutputHelper output)
 
         ExternalProcess StartSilo(string name) => new(name, siloExe, new[]
         {
-            "--SpecEdge:TargetModel", target, "--SpecEdge:Threads", "1",
-            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", redisConnection,
+            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", target, "--SpecEdge:Threads", "1",
+            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", redisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", clusterId, "--Cluster:ServiceId", clusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", (gateways[name] = ExternalProcess.FreePort()).ToString(),
             "--Cluster:StorageConnectionString", azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,
             "--Cluster:FailureDetectionSeconds", "2", "--SpecEdge:DType", dtype, "--Security:KeyFile", keyFile,
+            "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",   // each silo's HTTP API on its own port
             "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, name), Path.Combine(Path.GetTempPath(), $"{clusterId}-{name}.pfx")),
             "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem,
         }, root);

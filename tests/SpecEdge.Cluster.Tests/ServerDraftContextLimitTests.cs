@@ -17,7 +17,7 @@ public class ServerDraftContextLimitTests(ServerDraftClusterFixture f) : IClassF
         Assert.Equal(prompt, turn.AppendedTokens);
 
         var (reply, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(ContextLimitTests.Patience);
-        Assert.Equal(nameof(FinishReason.ContextFull), reason);
+        Assert.Equal(ReplyFinish.ContextFull, reason);
         Assert.Equal(expected, reply);
         Assert.Equal(ContextLimitTests.Context, (await session.GetAsync()).CommittedTokens);
     }

@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Verification;
 using Xunit;

@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
@@ -39,10 +40,10 @@ internal static class SessionTestHelpers
     }
 
     /// <summary>The tokens of the reply in progress (or the last one) and its finish reason, read from the stream.</summary>
-    public static async Task<(int[] Tokens, string? FinishReason)> StreamedReplyAsync(ISessionGrain session)
+    public static async Task<(int[] Tokens, ReplyFinish? FinishReason)> StreamedReplyAsync(ISessionGrain session)
     {
         var tokens = new List<int>();
-        string? reason = null;
+        ReplyFinish? reason = null;
         await foreach (var chunk in session.StreamReplyAsync())
         {
             tokens.AddRange(chunk.Tokens);

@@ -28,7 +28,7 @@ public sealed class DurableTwoSiloFixture : ClusterFixture
     protected override void ConfigureStorage(ISiloBuilder silo)
     {
         string connection = _azurite!.ConnectionString;
-        silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = Container; });
+        silo.AddSpecEdgeBlobStorage("sessions", connection, Container);
     }
 
     public override async Task InitializeAsync()
@@ -98,12 +98,14 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
 
             var reply = new List<int>(i == 0 ? readBefore : new List<int>());
             int resumeAt = i == 0 ? seen : 0;
+            ReplyFinish? finish = null;
             await foreach (var chunk in sessions[i].StreamReplyAsync(resumeAt))
             {
                 Assert.Equal(resumeAt++, chunk.Index);
                 reply.AddRange(chunk.Tokens);
+                finish = chunk.FinishReason;
             }
-            output.WriteLine($"{ids[i]} (temperature {settings[i].Temperature}): killed {home} with {beforeKill[i].CommittedTokens - turns[i].CommittedLength} reply tokens committed; back on {snapshot.Silo} {comeback.TotalSeconds:F2}s after the kill; reply {reply.Count} tokens");
+            output.WriteLine($"{ids[i]} (temperature {settings[i].Temperature}): killed {home} with {beforeKill[i].CommittedTokens - turns[i].CommittedLength} reply tokens committed; back on {snapshot.Silo} {comeback.TotalSeconds:F2}s after the kill; reply {reply.Count} tokens, finished: {finish}");
             var final = await sessions[i].GetAsync();
             Assert.False(final.Generating);
             Assert.Equal(turns[i].CommittedLength + reply.Count, final.CommittedTokens);
@@ -130,7 +132,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         string connection = f.StorageConnectionString, target = f.TargetDir;
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddAzureBlobGrainStorage("sessions", o => { o.ConnectionString = connection; o.ContainerName = DurableTwoSiloFixture.Container; });
+            silo.AddSpecEdgeBlobStorage("sessions", connection, DurableTwoSiloFixture.Container);
             silo.AddSpecEdge(o => { o.TargetModel = target; o.MaxContextTokens = 512; }, inMemorySessions: false);
         });
         builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using SpecEdge.EdgeClient;
 
 namespace SpecEdge.Cluster.Tests;
 
@@ -44,7 +45,7 @@ internal static class TestCertificates
     /// A throwaway PKI as in production, written to a temporary folder: a cluster CA and an edge CA, a silo certificate
     /// from the cluster CA and a client certificate enrolled with the edge CA.
     /// </summary>
-    public static (SpecEdge.Grains.Security.SiloTlsOptions Silo, SpecEdge.EdgeHost.EdgeTlsOptions Client) Pki(string label)
+    public static (SpecEdge.Grains.Security.SiloTlsOptions Silo, SpecEdge.EdgeClient.EdgeTlsOptions Client) Pki(string label)
     {
         string pki = Directory.CreateTempSubdirectory($"specedge-{label}-pki-").FullName;
         var clusterCa = Authority($"{label} cluster CA");
@@ -55,7 +56,7 @@ internal static class TestCertificates
             ClusterCaFile = WritePem(clusterCa, Path.Combine(pki, "cluster-ca.pem")),
             EdgeCaFile = WritePem(edgeCa, Path.Combine(pki, "edge-ca.pem")),
         };
-        var client = new SpecEdge.EdgeHost.EdgeTlsOptions
+        var client = new SpecEdge.EdgeClient.EdgeTlsOptions
         {
             CertificateFile = WritePkcs12(Issue(edgeCa, $"{label}-client"), Path.Combine(pki, "client.pfx")),
             ClusterCaFile = silo.ClusterCaFile,

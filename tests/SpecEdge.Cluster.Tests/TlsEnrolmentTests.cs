@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using Xunit;
 using Xunit.Abstractions;
@@ -66,11 +67,11 @@ public class TlsEnrolmentTests(ITestOutputHelper output)
         int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort();
         using var silo = new ExternalProcess("silo-tls", siloExe, new[]
         {
-            "--SpecEdge:TargetModel", Path.Combine(root, "models", "demo", "target"), "--SpecEdge:Threads", "1",
+            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", Path.Combine(root, "models", "demo", "target"), "--SpecEdge:Threads", "1",
             "--Cluster:SiloName", "silo-tls", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
             "--Cluster:ClusterId", "tls-test", "--Cluster:ServiceId", "tls-test",
             "--Security:KeyFile", keyFile, "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem,
-            "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations,
+            "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
         }, root);
         await silo.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(90));
 

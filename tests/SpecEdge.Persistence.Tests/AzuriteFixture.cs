@@ -6,7 +6,7 @@ using System.Text;
 namespace SpecEdge.Persistence.Tests;
 
 /// <summary>
-/// Starts Azurite's blob service (npm package in tests/azurite) on a free loopback port, in memory, and stops it on
+/// Starts Azurite's blob and table services (npm package in tests/azurite) on free ports, in memory, and stops it on
 /// dispose. Shared by every test class in the "Azurite" collection; tests isolate themselves with
 /// <see cref="NewContainerName"/>. The process also dies with the test host: it runs under a small wrapper that exits
 /// when its stdin pipe closes, which the kernel does even when the test host is killed outright.
@@ -20,16 +20,24 @@ public sealed class AzuriteFixture : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    public AzuriteFixture()
+    /// <summary>On loopback, as the test collections use it.</summary>
+    public AzuriteFixture() : this("127.0.0.1") { }
+
+    /// <param name="host">Address the services listen on (another address than loopback for silos in network namespaces).</param>
+    /// <remarks>Internal: xunit wants one public constructor on a collection fixture.</remarks>
+    internal AzuriteFixture(string host)
     {
+        Host = host;
         var azuriteDir = Path.Combine(FindRepositoryRoot(), "tests", "azurite");
-        var wrapper = Path.Combine(azuriteDir, "blob-until-stdin-closes.js");
-        var main = Path.Combine(azuriteDir, "node_modules", "azurite", "dist", "src", "blob", "main.js");
+        var wrapper = Path.Combine(azuriteDir, "until-stdin-closes.js");
+        var main = Path.Combine(azuriteDir, "node_modules", "azurite", "dist", "src", "azurite.js");
         if (!File.Exists(main))
             throw new InvalidOperationException(
                 $"Azurite is not installed ({main} is missing). Run `npm ci` in {azuriteDir} (infra/test.sh does it).");
 
         Port = FreeLoopbackPort();
+        TablePort = FreeLoopbackPort();
+        int queuePort = FreeLoopbackPort(); // not used, but the all-in-one launcher starts it and must not clash
         var workDir = Directory.CreateTempSubdirectory("specedge-azurite-").FullName; // Azurite touches its cwd
         var start = new ProcessStartInfo("node")
         {
@@ -41,7 +49,8 @@ public sealed class AzuriteFixture : IDisposable
         };
         foreach (var arg in new[]
                  {
-                     wrapper, "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(), "--inMemoryPersistence",
+                     wrapper, "--blobHost", host, "--blobPort", Port.ToString(), "--tableHost", host, "--tablePort", TablePort.ToString(),
+                     "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(), "--inMemoryPersistence",
                      "--extentMemoryLimit", "256", "--skipApiVersionCheck", "--silent", "--disableTelemetry",
                  })
             start.ArgumentList.Add(arg);
@@ -65,15 +74,23 @@ public sealed class AzuriteFixture : IDisposable
         StartupTime = stopwatch.Elapsed;
     }
 
+    /// <summary>The blob service's port.</summary>
     public int Port { get; }
+
+    public int TablePort { get; }
+
+    public string Host { get; }
 
     /// <summary>Time from process start until the blob port accepted a connection.</summary>
     public TimeSpan StartupTime { get; }
 
-    public string BlobEndpoint => $"http://127.0.0.1:{Port}/devstoreaccount1";
+    public string BlobEndpoint => $"http://{Host}:{Port}/devstoreaccount1";
 
+    public string TableEndpoint => $"http://{Host}:{TablePort}/devstoreaccount1";
+
+    /// <summary>Blob and table endpoints: sessions (blob) and cluster membership (table) in one string.</summary>
     public string ConnectionString =>
-        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};";
+        $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};BlobEndpoint={BlobEndpoint};TableEndpoint={TableEndpoint};";
 
     /// <summary>A container name no other test uses (valid: lowercase, digits, hyphens).</summary>
     public static string NewContainerName(string prefix = "test") => $"{prefix}-{Guid.NewGuid():N}";
@@ -105,7 +122,9 @@ public sealed class AzuriteFixture : IDisposable
             try
             {
                 using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, Port);
+                probe.Connect(IPAddress.Parse(Host), Port);
+                using var tableProbe = new TcpClient();
+                tableProbe.Connect(IPAddress.Parse(Host), TablePort);
                 return;
             }
             catch (SocketException)
@@ -113,7 +132,7 @@ public sealed class AzuriteFixture : IDisposable
                 Thread.Sleep(50);
             }
         }
-        throw new TimeoutException($"Azurite did not listen on port {Port} within {StartTimeout.TotalSeconds} s:\n{Output()}");
+        throw new TimeoutException($"Azurite did not listen on ports {Port} and {TablePort} within {StartTimeout.TotalSeconds} s:\n{Output()}");
     }
 
     private string Output()

@@ -6,6 +6,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
+using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Verification;
 using SpecEdge.Inference.Speculative;
@@ -53,12 +56,14 @@ public static class SoakBenchmark
         var honest = new HashSet<string>();
         string? RandomHonest() { lock (honest) return honest.Count == 0 ? null : honest.ElementAt(Random.Shared.Next(honest.Count)); }
         using var models = new ModelHost(Options.Create(new SpecEdgeSiloOptions { TargetModel = target }), NullLogger<ModelHost>.Instance);
-        var hostile = new HostileCaller(client, RandomHonest, models.VocabSize);
+        var hostile = new HostileCaller(client, RandomHonest, models.VocabSize, cluster.Issue);
 
         double hostileFrom = seconds / 2.0;
         var loops = new List<Task>();
-        for (int k = 0; k < backends; k++) loops.Add(BackendLoopAsync(client, $"soak-backend-{k}", maxNew, honest, report, stop.Token));
-        for (int k = 0; k < streams; k++) loops.Add(StreamLoopAsync(client, $"soak-stream-{k}", maxNew, honest, report, stop.Token));
+        // Backend services act for the honest tenant (service credential), so the quota and tenant scoping are live.
+        string service = cluster.ServiceToken(SoakCluster.Tenant), tenant = AccessCredential.TenantPrefix(SoakCluster.Tenant);
+        for (int k = 0; k < backends; k++) loops.Add(BackendLoopAsync(client, service, $"{tenant}backend-{k}", maxNew, honest, report, stop.Token));
+        for (int k = 0; k < streams; k++) loops.Add(StreamLoopAsync(client, service, $"{tenant}stream-{k}", maxNew, honest, report, stop.Token));
         loops.Add(Task.Run(async () =>
         {
             try { await Task.Delay(TimeSpan.FromSeconds(hostileFrom), stop.Token); } catch (OperationCanceledException) { return; }
@@ -125,6 +130,7 @@ public static class SoakBenchmark
         return check && !clean ? 1 : 0;
     }
 
+    /// <summary>The driver's own client: an operator (statistics, reading every conversation at the end).</summary>
     private static async Task<IHost> ConnectAsync(SoakCluster cluster)
     {
         var builder = Host.CreateApplicationBuilder();
@@ -133,8 +139,11 @@ public static class SoakBenchmark
         {
             c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ClusterId; });
             c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, cluster.ClientGateway));
-            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+            // ChatAsync answers when its whole reply is done, which under a 100-session load takes more than 10 s.
+            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
             c.AddBroadcastChannel(ChannelNames.Provider);
+            c.AddSpecEdgeCredential(o => o.Token = cluster.OperatorToken);
+            c.UseSpecEdgeTls(cluster.ClientTls("soak-driver"));
         });
         var host = builder.Build();
         await host.StartAsync();
@@ -142,8 +151,9 @@ public static class SoakBenchmark
     }
 
     /// <summary>A backend service: multi-turn chats through <c>ChatAsync</c>, a new conversation every three turns.</summary>
-    private static async Task BackendLoopAsync(IClusterClient client, string prefix, int maxNew, HashSet<string> honest, SoakReport report, CancellationToken stop)
+    private static async Task BackendLoopAsync(IClusterClient client, string credential, string prefix, int maxNew, HashSet<string> honest, SoakReport report, CancellationToken stop)
     {
+        using var asService = CallerCredential.Use(credential);
         for (int generation = 0; !stop.IsCancellationRequested; generation++)
         {
             string id = $"{prefix}-{generation}";
@@ -165,8 +175,9 @@ public static class SoakBenchmark
     }
 
     /// <summary>A reader of streamed replies: resumes at the next chunk index after any failure, so it sees what a client would.</summary>
-    private static async Task StreamLoopAsync(IClusterClient client, string prefix, int maxNew, HashSet<string> honest, SoakReport report, CancellationToken stop)
+    private static async Task StreamLoopAsync(IClusterClient client, string credential, string prefix, int maxNew, HashSet<string> honest, SoakReport report, CancellationToken stop)
     {
+        using var asService = CallerCredential.Use(credential);
         for (int generation = 0; !stop.IsCancellationRequested; generation++)
         {
             string id = $"{prefix}-{generation}";

@@ -1,11 +1,18 @@
 using SpecEdge.Cluster.Tests;
+using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
+using SpecEdge.EdgeHost;
 using SpecEdge.Persistence.Tests;
+using System.Security.Cryptography.X509Certificates;
 
 namespace SpecEdge.Benchmarks.Soak;
 
 /// <summary>
 /// The real processes of a soak run on this machine: redis-server (membership), Azurite (session state), two silo
 /// executables with the demo target, and edge-host processes in soak mode. Knows how to kill and restart them.
+/// Secured as in production: silos hold a signing key file and cluster-CA certificates, every client enrols with the
+/// edge CA, the driver is an operator and each edge process holds a service credential of tenant <see cref="Tenant"/>,
+/// with which it enrols its conversations' edges (<see cref="ICredentialIssuerGrain"/>).
 /// </summary>
 public sealed class SoakCluster : IDisposable
 {
@@ -13,6 +20,12 @@ public sealed class SoakCluster : IDisposable
     private readonly AzuriteFixture _azurite;
     private readonly ExternalProcess _redis;
     private readonly int _kvMb, _maxNewTokens, _edgeSessions;
+    private readonly string _security;
+    private readonly SigningKeySet _keys;
+    private readonly X509Certificate2 _clusterCa, _edgeCa;
+    private readonly string _keyFile, _clusterCaPem, _edgeCaPem;
+    /// <summary>The tenant of the honest services and edges: their conversation ids start with "soak/".</summary>
+    public const string Tenant = "soak";
     public Dictionary<string, ExternalProcess> Silos { get; } = new();
     public Dictionary<string, int> Gateways { get; } = new();
     public Dictionary<string, ExternalProcess> Edges { get; } = new();
@@ -40,7 +53,30 @@ public sealed class SoakCluster : IDisposable
         _redis = new ExternalProcess("redis", redisServer, new[] { "--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" }, Path.GetTempPath());
         RedisConnection = $"127.0.0.1:{redisPort}";
         _redis.WaitForPortAsync(redisPort, TimeSpan.FromSeconds(20)).GetAwaiter().GetResult();
+
+        _security = Directory.CreateTempSubdirectory("specedge-soak-security-").FullName;
+        _keys = SigningKeySet.CreateRandom();
+        _keyFile = Path.Combine(_security, "keys.json");
+        File.WriteAllText(_keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + Convert.ToBase64String(_keys.ActiveKey) + "\"}}");
+        _clusterCa = TestCertificates.Authority("soak cluster CA");
+        _edgeCa = TestCertificates.Authority("soak edge CA");
+        _clusterCaPem = TestCertificates.WritePem(_clusterCa, Path.Combine(_security, "cluster-ca.pem"));
+        _edgeCaPem = TestCertificates.WritePem(_edgeCa, Path.Combine(_security, "edge-ca.pem"));
     }
+
+    /// <summary>A credential signed with the run's key, valid for two hours.</summary>
+    public string Issue(AccessCredential claims) =>
+        CredentialCodec.Sign(claims with { ExpiresAt = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeSeconds() }, _keys);
+
+    public string OperatorToken => Issue(new AccessCredential { Role = CredentialRole.Operator });
+    public string ServiceToken(string tenant) => Issue(new AccessCredential { Role = CredentialRole.Service, Tenant = tenant });
+
+    /// <summary>TLS settings of a client enrolled with the edge CA (a fresh certificate per call).</summary>
+    public EdgeTlsOptions ClientTls(string name) => new()
+    {
+        CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(_edgeCa, name), Path.Combine(_security, $"{name}.pfx")),
+        ClusterCaFile = _clusterCaPem,
+    };
 
     public async Task StartSiloAsync(string name)
     {
@@ -48,13 +84,15 @@ public sealed class SoakCluster : IDisposable
         Gateways[name] = gateway;
         Silos[name] = new ExternalProcess(name, _siloExe, new[]
         {
-            "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
+            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
-            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection,
+            "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
             "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,
-            "--Cluster:FailureDetectionSeconds", "2",
+            "--Cluster:FailureDetectionSeconds", "2", "--Security:KeyFile", _keyFile, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
+            "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(_clusterCa, name), Path.Combine(_security, $"{name}.pfx")),
+            "--Tls:ClusterCaFile", _clusterCaPem, "--Tls:EdgeCaFile", _edgeCaPem,
         }, _root);
         _all.Add(Silos[name]);
         await Silos[name].WaitForPortAsync(gateway, TimeSpan.FromSeconds(120));
@@ -63,11 +101,15 @@ public sealed class SoakCluster : IDisposable
     /// <summary>Starts (or restarts after a kill) an edge-host process running <c>--soak</c> sessions named by <paramref name="name"/>.</summary>
     public void StartEdge(string name)
     {
+        string credential = Path.Combine(_security, $"{name}.credential");
+        File.WriteAllText(credential, ServiceToken(Tenant));
+        var tls = ClientTls(name);
         var process = new ExternalProcess(name, _edgeExe, new[]
         {
             "--gateways", $"127.0.0.1:{ClientGateway}",
             "--Edge:ClusterId", ClusterId, "--Edge:ServiceId", ClusterId,
-            "--draft", _draft, "--soak", _edgeSessions.ToString(), "--soak-prefix", "soak-" + name,
+            "--credential-file", credential, "--certificate", tls.CertificateFile!, "--cluster-ca", tls.ClusterCaFile!,
+            "--draft", _draft, "--soak", _edgeSessions.ToString(), "--soak-prefix", AccessCredential.TenantPrefix(Tenant) + name,
             "--max-new-tokens", _maxNewTokens.ToString(), "--budget", "16", "--proactive", "true",
         }, _root, line => { lock (EdgeLines) EdgeLines.Add(line); });
         Edges[name] = process;
@@ -99,5 +141,6 @@ public sealed class SoakCluster : IDisposable
         foreach (var s in Silos.Values) s.Dispose();
         _redis.Dispose();
         _azurite.Dispose();
+        try { Directory.Delete(_security, recursive: true); } catch (IOException) { }
     }
 }

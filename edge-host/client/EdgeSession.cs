@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using Orleans.BroadcastChannel;
+using SpecEdge.Contracts;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.EdgeClient;
+
+/// <summary>
+/// An edge host's side of one conversation: attaches to the session grain, drafts a tree per step with the local draft
+/// model, pushes it to the cluster, pre-drafts the next tree while the verdict travels, and applies the verdict.
+/// Verdicts arrive through a one-way grain observer; a step that gets no answer in time triggers a re-attach.
+/// </summary>
+public sealed class EdgeSession : IEdgeObserver, IDisposable
+{
+    private readonly IClusterClient _client;
+    private readonly CausalLm _draft;
+    private readonly DraftTreeOptions _options;
+    private readonly int _capacity;
+    private readonly TreeTransport _transport;
+    private readonly ISessionGrain _session;
+    private IBroadcastChannelWriter<TreeSubmission>? _writer;
+    private IEdgeObserver? _observerReference;   // strong reference: observers are weakly held by Orleans
+    private EdgeDrafter? _drafter;
+    private TaskCompletionSource<StepVerdict>? _awaiting;
+    private long _awaitingStep = -1;
+    private TaskCompletionSource<TurnStarted> _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string SessionId { get; }
+    public string EdgeId { get; }
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public IReadOnlyList<int> Committed => _drafter?.Committed ?? Array.Empty<int>();
+
+    public EdgeSession(IClusterClient client, CausalLm draft, string sessionId, string edgeId, DraftTreeOptions options, int capacity, TreeTransport transport = TreeTransport.Channel)
+    {
+        _client = client; _draft = draft; _options = options; _capacity = capacity; _transport = transport;
+        SessionId = sessionId; EdgeId = edgeId;
+        _session = client.GetGrain<ISessionGrain>(sessionId);
+    }
+
+    /// <summary>Attaches (or re-attaches) to the session and rebuilds the draft state from its committed tokens.</summary>
+    public async Task<EdgeAttachment> AttachAsync()
+    {
+        _observerReference ??= _client.CreateObjectReference<IEdgeObserver>(this);
+        if (_transport == TreeTransport.Channel)
+            _writer ??= _client.GetBroadcastChannelProvider(ChannelNames.Provider)
+                .GetChannelWriter<TreeSubmission>(ChannelId.Create(ChannelNames.TreeNamespace, SessionId));
+        var attachment = await _session.AttachEdgeAsync(EdgeId, _observerReference);
+        if (attachment.VocabSize != _draft.Config.VocabSize)
+            throw new InvalidOperationException($"Draft vocabulary ({_draft.Config.VocabSize}) differs from the target's ({attachment.VocabSize}): the models must share a tokenizer.");
+        _drafter?.Dispose();
+        // Trees shaped to the verifier's limits are never refused for their size, even at the end of the context.
+        var options = _options with
+        {
+            GreedyVerification = attachment.Temperature <= 0,
+            Budget = attachment.MaxTreeNodes > 0 ? Math.Min(_options.Budget, attachment.MaxTreeNodes) : _options.Budget,
+        };
+        int contextLimit = attachment.MaxContextTokens > 0 ? attachment.MaxContextTokens : int.MaxValue;
+        // A conversation can now run up to the verifier's context: the draft cache must hold that and a step's candidates.
+        int capacity = attachment.MaxContextTokens > 0 ? Math.Max(_capacity, attachment.MaxContextTokens + options.DraftCacheHeadroom) : _capacity;
+        _drafter = attachment.Committed.Length > 0
+            ? new EdgeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step) { ContextLimit = contextLimit }
+            : null;
+        return attachment;
+    }
+
+    /// <summary>Sends a user message; the reply is then produced by <see cref="RunReplyAsync"/>.</summary>
+    public async Task SendAsync(string text) => await FollowTurnAsync(await _session.SendUserMessageAsync(text));
+
+    /// <summary>Starts a turn with its own settings (and, in a new conversation, earlier turns); then as <see cref="SendAsync"/>.</summary>
+    public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
+    {
+        var turn = await _session.BeginTurnAsync(request);
+        await FollowTurnAsync(turn);
+        return turn;
+    }
+
+    private async Task FollowTurnAsync(TurnStarted turn)
+    {
+        if (_drafter is null || _drafter.Committed.Count + turn.AppendedTokens.Length != turn.CommittedLength)
+            await AttachAsync();   // out of sync (first turn, or someone else wrote): take the session's tokens
+        else
+            _drafter.StartTurn(turn.AppendedTokens, turn.Step);
+    }
+
+    /// <summary>Drafts and submits trees until the reply is finished; <paramref name="onTokens"/> sees each step's new tokens.</summary>
+    public async Task<ReplyStats> RunReplyAsync(Action<int[]>? onTokens = null, CancellationToken cancellation = default)
+    {
+        var wall = Stopwatch.StartNew();
+        var clock = new Stopwatch();
+        double draftSeconds = 0, waitSeconds = 0;
+        int steps = 0, tokens = 0, hits0 = _drafter?.ProactiveHits ?? 0, misses0 = _drafter?.ProactiveMisses ?? 0;
+        var stepMs = new List<double>();
+        var serverMs = new List<double>();
+        while (_drafter is { Finished: false } drafter)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            clock.Restart();
+            var tree = drafter.BuildTree();
+            draftSeconds += clock.Elapsed.TotalSeconds;
+            var submission = new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
+
+            var step = Stopwatch.StartNew();
+            StepVerdict verdict;
+            try
+            {
+                verdict = await SubmitAsync(submission, drafter, () => { clock.Restart(); drafter.PreDraft(); draftSeconds += clock.Elapsed.TotalSeconds; });
+            }
+            catch (Exception e) when (e is TimeoutException or ArgumentException or InvalidOperationException)
+            {
+                // Lost or refused step (stale after a server takeover, gateway change): resynchronise and go on.
+                var attachment = await AttachAsync();
+                if (!attachment.Generating) break;
+                continue;
+            }
+            stepMs.Add(step.Elapsed.TotalMilliseconds);
+            serverMs.Add(verdict.ServerMilliseconds);
+            waitSeconds += step.Elapsed.TotalSeconds;
+            drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
+            steps++;
+            tokens += verdict.AcceptedTokens.Length;
+            onTokens?.Invoke(verdict.AcceptedTokens);
+        }
+        return new ReplyStats(steps, tokens, draftSeconds, waitSeconds, wall.Elapsed.TotalSeconds,
+            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs);
+    }
+
+    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, EdgeDrafter drafter, Action preDraft)
+    {
+        if (_transport == TreeTransport.DirectCall)
+        {
+            var call = _session.SubmitTreeAsync(tree);
+            if (_options.Proactive) preDraft();
+            return await call;
+        }
+        var waiter = new TaskCompletionSource<StepVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _awaitingStep, tree.Step);
+        _awaiting = waiter;
+        await _writer!.Publish(tree);
+        if (_options.Proactive) preDraft();   // hides draft work behind the round trip
+        var done = await Task.WhenAny(waiter.Task, Task.Delay(StepTimeout));
+        if (done != waiter.Task) throw new TimeoutException($"No verdict for step {tree.Step} of session '{SessionId}' within {StepTimeout.TotalSeconds:F0}s.");
+        return await waiter.Task;
+    }
+
+    public Task OnVerdict(StepVerdict verdict)
+    {
+        if (verdict.Step == Volatile.Read(ref _awaitingStep)) _awaiting?.TrySetResult(verdict);
+        return Task.CompletedTask;
+    }
+
+    public Task OnRejected(TreeRejection rejection)
+    {
+        if (rejection.Step == Volatile.Read(ref _awaitingStep)) _awaiting?.TrySetException(new ArgumentException(rejection.Error));
+        return Task.CompletedTask;
+    }
+
+    public Task OnTurnStarted(TurnStarted turn)
+    {
+        _turnStarted.TrySetResult(turn);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits until someone else (e.g. a backend) starts a reply in this session.</summary>
+    public async Task<TurnStarted> WaitForTurnAsync()
+    {
+        var turn = await _turnStarted.Task;
+        _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await AttachAsync();
+        return turn;
+    }
+
+    public async Task DetachAsync() => await _session.DetachEdgeAsync(EdgeId);
+
+    public void Dispose()
+    {
+        _drafter?.Dispose();
+        if (_observerReference is not null) _client.DeleteObjectReference<IEdgeObserver>(_observerReference);
+    }
+}

@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using SpecEdge.Contracts.Security;
+
+namespace SpecEdge.Grains.Security;
+
+/// <summary>
+/// A token bucket per edge (conversation and edge id of its verified credential, so a re-issued token does not refill
+/// it): an edge may make <see cref="SecurityOptions.MaxEdgeCallsPerSecond"/> calls a second on this silo, in bursts of
+/// twice that. Edges are untrusted and may send at any rate; a flood is refused before any grain code runs, at the cost
+/// of a dictionary lookup. Services and operators are trusted for their own load and are not limited here (a tenant's
+/// work is bounded by its reply quota).
+/// </summary>
+public sealed class EdgeCallRateLimiter(IOptions<SecurityOptions> options)
+{
+    private sealed class Bucket
+    {
+        public double Tokens;
+        public long Last;
+    }
+
+    private const int PruneAbove = 10_000;
+    private readonly ConcurrentDictionary<(string?, string?), Bucket> _buckets = new();
+
+    public double CallsPerSecond => options.Value.MaxEdgeCallsPerSecond;
+
+    /// <summary>Takes one call from the edge's bucket; false when it is empty (the call is refused).</summary>
+    public bool TryTake(AccessCredential edge)
+    {
+        double rate = CallsPerSecond;
+        if (rate <= 0) return true;
+        double burst = 2 * rate;
+        long now = Stopwatch.GetTimestamp();
+        if (_buckets.Count > PruneAbove) Prune(now, burst / rate);
+        var bucket = _buckets.GetOrAdd((edge.ConversationId, edge.EdgeId), _ => new Bucket { Tokens = burst, Last = now });
+        lock (bucket)
+        {
+            bucket.Tokens = Math.Min(burst, bucket.Tokens + (now - bucket.Last) * rate / Stopwatch.Frequency);
+            bucket.Last = now;
+            if (bucket.Tokens < 1) return false;
+            bucket.Tokens -= 1;
+            return true;
+        }
+    }
+
+    /// <summary>Forgets edges idle long enough for their bucket to be full again: it would start full anyway.</summary>
+    private void Prune(long now, double refillSeconds)
+    {
+        long idle = (long)(refillSeconds * Stopwatch.Frequency);
+        foreach (var (key, bucket) in _buckets)
+            if (now - Volatile.Read(ref bucket.Last) > idle) _buckets.TryRemove(key, out _);
+    }
+}

@@ -1,0 +1,28 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SpecEdge.OpenAi;
+
+/// <summary>
+/// <c>POST /v1/chat/completions</c>. The supported parameters are properties; every other field lands in
+/// <see cref="Other"/>, and one that asks for something (a non-default value) is refused naming it. <see cref="Session"/>
+/// (or the <c>X-SpecEdge-Session</c> header) names a conversation explicitly instead of sending its history.
+/// </summary>
+public sealed record ChatCompletionRequest
+{
+    public string? Model { get; init; }
+    public List<RequestMessage?>? Messages { get; init; }
+    public double? Temperature { get; init; }
+    public double? TopP { get; init; }
+    public int? MaxTokens { get; init; }
+    public int? MaxCompletionTokens { get; init; }
+    /// <summary>A string or an array of strings.</summary>
+    public JsonElement? Stop { get; init; }
+    public long? Seed { get; init; }
+    public bool? Stream { get; init; }
+    public StreamOptions? StreamOptions { get; init; }
+    public string? User { get; init; }
+    public int? N { get; init; }
+    public string? Session { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
+}

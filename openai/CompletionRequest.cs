@@ -1,0 +1,24 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SpecEdge.OpenAi;
+
+/// <summary>
+/// <c>POST /v1/completions</c> (legacy text completion): <see cref="Prompt"/> is a string (or an array holding one),
+/// continued as raw text without the chat template. Other fields as in <see cref="ChatCompletionRequest"/>.
+/// </summary>
+public sealed record CompletionRequest
+{
+    public string? Model { get; init; }
+    public JsonElement? Prompt { get; init; }
+    public double? Temperature { get; init; }
+    public double? TopP { get; init; }
+    public int? MaxTokens { get; init; }
+    public JsonElement? Stop { get; init; }
+    public long? Seed { get; init; }
+    public bool? Stream { get; init; }
+    public StreamOptions? StreamOptions { get; init; }
+    public string? User { get; init; }
+    public int? N { get; init; }
+    [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
+}

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SpecEdge.Contracts;
+
+namespace SpecEdge.OpenAi;
+
+/// <summary>
+/// The OpenAI-compatible routes: <c>GET /v1/models</c>, <c>POST /v1/chat/completions</c>, <c>POST /v1/completions</c>.
+/// Every route needs <c>Authorization: Bearer &lt;key&gt;</c>; the <see cref="IOpenAiBackend"/> registered in DI decides
+/// what a key may do. Errors have OpenAI's shape; a reply that fails mid-stream ends with an error event.
+/// </summary>
+public static class OpenAiEndpoints
+{
+    public const string SessionHeader = "X-SpecEdge-Session";
+
+    public static IServiceCollection AddOpenAiApi<TBackend>(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
+        where TBackend : class, IOpenAiBackend
+    {
+        services.AddOptions<OpenAiOptions>().Bind(configuration.GetSection(OpenAiOptions.Section));
+        services.AddSingleton<IOpenAiBackend, TBackend>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/models", context => RunAsync(context, (backend, _, _) =>
+            JsonAsync(context, 200, new ModelList(backend.ModelIds.Select(id => new ModelCard(id, 0, "specedge")).ToArray()))));
+        app.MapGet("/v1/models/{id}", context => RunAsync(context, (backend, _, _) =>
+        {
+            string id = (string)context.Request.RouteValues["id"]!;
+            RequestValidator.Model(id, backend.ModelIds);
+            return JsonAsync(context, 200, new ModelCard(id, 0, "specedge"));
+        }));
+        app.MapPost("/v1/chat/completions", context => RunAsync(context, async (backend, caller, options) =>
+        {
+            var request = await ReadAsync<ChatCompletionRequest>(context, options);
+            var job = RequestValidator.Chat(request, context.Request.Headers[SessionHeader].FirstOrDefault(), backend.ModelIds, options);
+            await ReplyWriter.WriteAsync(context, backend, caller, job);
+        }));
+        app.MapPost("/v1/completions", context => RunAsync(context, async (backend, caller, options) =>
+        {
+            var request = await ReadAsync<CompletionRequest>(context, options);
+            var job = RequestValidator.Completion(request, backend.ModelIds, options);
+            await ReplyWriter.WriteAsync(context, backend, caller, job);
+        }));
+        return app;
+    }
+
+    private static async Task RunAsync(HttpContext context, Func<IOpenAiBackend, OpenAiCaller, OpenAiOptions, Task> handle)
+    {
+        var backend = context.RequestServices.GetRequiredService<IOpenAiBackend>();
+        var options = context.RequestServices.GetRequiredService<IOptions<OpenAiOptions>>().Value;
+        try
+        {
+            var caller = backend.Authenticate(ApiKey(context.Request));
+            await handle(backend, caller, options);
+        }
+        catch (OpenAiException e) when (!context.Response.HasStarted)
+        {
+            if (e.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
+            await JsonAsync(context, e.Status, e.ToResponse());
+        }
+        catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints))
+                .LogError(e, "{Method} {Path} failed", context.Request.Method, context.Request.Path);
+            await JsonAsync(context, 500, new OpenAiException(500, "The server failed to handle the request; try again.", type: "server_error").ToResponse());
+        }
+    }
+
+    /// <summary>The bearer token; 401 in OpenAI's words when there is none.</summary>
+    private static string ApiKey(HttpRequest request)
+    {
+        string? header = request.Headers.Authorization.FirstOrDefault();
+        if (header is null || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= "Bearer ".Length)
+            throw new OpenAiException(401, "You didn't provide an API key. Send it in the Authorization header as 'Bearer <key>'.", code: "invalid_api_key");
+        return header["Bearer ".Length..].Trim();
+    }
+
+    private static async Task<T?> ReadAsync<T>(HttpContext context, OpenAiOptions options) where T : class
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = options.MaxRequestBytes;
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, OpenAiJson.Options, context.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw new OpenAiException(413, $"The request body is larger than {options.MaxRequestBytes} bytes (OpenAi:MaxRequestBytes).", "body");
+        }
+        catch (JsonException e)
+        {
+            string param = e.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : "body";
+            throw OpenAiException.BadRequest(param, $"The request body is not valid JSON for this endpoint at '{e.Path ?? "$"}': {e.Message.Split(" Path:")[0]}");
+        }
+    }
+
+    internal static Task JsonAsync<T>(HttpContext context, int status, T body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        return context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(body, OpenAiJson.Options), context.RequestAborted).AsTask();
+    }
+}

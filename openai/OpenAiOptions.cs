@@ -1,0 +1,16 @@
+namespace SpecEdge.OpenAi;
+
+/// <summary>Configuration section <c>OpenAi</c> of a host that serves the API.</summary>
+public sealed class OpenAiOptions
+{
+    public const string Section = "OpenAi";
+
+    /// <summary>The model id clients send and <c>GET /v1/models</c> lists; empty: the host picks one (the target model's directory name).</summary>
+    public string? ModelName { get; set; }
+
+    /// <summary><c>max_tokens</c> when a request gives none (OpenAI's own default is "until the context is full").</summary>
+    public int DefaultMaxTokens { get; set; } = 512;
+
+    /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
+    public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
+}

@@ -1,0 +1,25 @@
+using SpecEdge.Contracts;
+
+namespace SpecEdge.OpenAi;
+
+/// <summary>
+/// A validated request, the same for both endpoints: the settings of the reply and what to reply to. For a chat,
+/// <see cref="Turns"/> are the user and assistant messages in order (the last one is the user's new message; the system
+/// message is <see cref="GenerationSettings.SystemPrompt"/>); for a text completion <see cref="Turns"/> is empty and
+/// <see cref="Prompt"/> is continued as raw text. <see cref="SessionId"/> names a conversation explicitly.
+/// </summary>
+public sealed record ReplyJob(
+    string Model,
+    GenerationSettings Settings,
+    IReadOnlyList<ChatTurn> Turns,
+    string? Prompt,
+    string? SessionId,
+    bool Stream,
+    bool IncludeUsage,
+    string? User)
+{
+    public bool IsChat => Prompt is null;
+
+    /// <summary>The new text the model replies to: the user's last message, or the prompt.</summary>
+    public string Text => Prompt ?? Turns[^1].Content;
+}

@@ -1,0 +1,166 @@
+using System.Text.Json;
+using SpecEdge.Contracts;
+
+namespace SpecEdge.OpenAi;
+
+/// <summary>
+/// Turns a request into a <see cref="ReplyJob"/> or refuses it with a 400 naming the parameter. Only the shape and
+/// OpenAI's own ranges are checked here; the session's limits (message size, stop strings, max tokens) are the silo's,
+/// and its refusals are mapped back to parameter names by the backend.
+/// </summary>
+public static class RequestValidator
+{
+    /// <summary>Fields that may be present with any value because they change nothing without a field we refuse (tools).</summary>
+    private static readonly HashSet<string> Ignorable = new(StringComparer.Ordinal) { "parallel_tool_calls" };
+
+    public static ReplyJob Chat(ChatCompletionRequest? r, string? sessionHeader, IReadOnlyList<string> models, OpenAiOptions options)
+    {
+        if (r is null) throw OpenAiException.BadRequest("body", "The request body must be a JSON object.");
+        RefuseUnsupported(r.Other, "");
+        string model = Model(r.Model, models);
+        CheckN(r.N);
+        if (r.Messages is not { Count: > 0 } messages) throw OpenAiException.BadRequest("messages", "'messages' must be a non-empty array.");
+
+        string? system = null;
+        var turns = new List<ChatTurn>();
+        for (int i = 0; i < messages.Count; i++)
+        {
+            string at = $"messages[{i}]";
+            var m = messages[i] ?? throw OpenAiException.BadRequest(at, $"'{at}' must be an object.");
+            RefuseUnsupported(m.Other, at + ".");
+            string content = Content(m.Content, at + ".content");
+            switch (m.Role)
+            {
+                case "system" or "developer" when i == 0:
+                    system = content;
+                    break;
+                case "system" or "developer":
+                    throw OpenAiException.BadRequest(at + ".role", $"A {m.Role} message is only supported as the first message; '{at}' is not.");
+                case "user" or "assistant":
+                    turns.Add(new ChatTurn(m.Role, content));
+                    break;
+                case null:
+                    throw OpenAiException.BadRequest(at + ".role", $"'{at}.role' is required.");
+                default:
+                    throw OpenAiException.BadRequest(at + ".role", $"'{at}.role' is '{m.Role}'; supported roles are system, developer, user and assistant (no tools).");
+            }
+        }
+        if (turns.Count == 0 || turns[^1].Role != "user")
+            throw OpenAiException.BadRequest("messages", "The last message must have the role 'user'.");
+
+        string? session = Session(r.Session ?? sessionHeader);
+        if (session is not null && turns.Count != 1)
+            throw OpenAiException.BadRequest("messages", "With a session named explicitly, 'messages' holds only the new user message (and optionally a system message for a new session); the session holds the rest.");
+
+        int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
+        var settings = Settings(r.Temperature, r.TopP, r.Seed, r.Stop, maxTokens) with { SystemPrompt = system, UseChatTemplate = true };
+        var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
+        return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User);
+    }
+
+    public static ReplyJob Completion(CompletionRequest? r, IReadOnlyList<string> models, OpenAiOptions options)
+    {
+        if (r is null) throw OpenAiException.BadRequest("body", "The request body must be a JSON object.");
+        RefuseUnsupported(r.Other, "");
+        string model = Model(r.Model, models);
+        CheckN(r.N);
+        string prompt = r.Prompt switch
+        {
+            { ValueKind: JsonValueKind.String } s => s.GetString()!,
+            { ValueKind: JsonValueKind.Array } a when a.GetArrayLength() == 1 && a[0].ValueKind == JsonValueKind.String => a[0].GetString()!,
+            null => throw OpenAiException.BadRequest("prompt", "'prompt' is required."),
+            _ => throw OpenAiException.BadRequest("prompt", "'prompt' must be a string (or an array of one string; token arrays and batches are not supported)."),
+        };
+        if (prompt.Length == 0) throw OpenAiException.BadRequest("prompt", "'prompt' is empty.");
+        int maxTokens = MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
+        var settings = Settings(r.Temperature, r.TopP, r.Seed, r.Stop, maxTokens) with { UseChatTemplate = false };
+        var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
+        return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User);
+    }
+
+    /// <summary>The model named must be one the backend serves (404 model_not_found otherwise, as OpenAI answers).</summary>
+    public static string Model(string? model, IReadOnlyList<string> models)
+    {
+        if (string.IsNullOrEmpty(model)) throw OpenAiException.BadRequest("model", "'model' is required.");
+        if (!models.Contains(model, StringComparer.Ordinal))
+            throw new OpenAiException(404, $"The model '{model}' does not exist; this server serves {string.Join(", ", models)}.", "model", code: "model_not_found");
+        return model;
+    }
+
+    private static GenerationSettings Settings(double? temperature, double? topP, long? seed, JsonElement? stop, int maxTokens)
+    {
+        // OpenAI's ranges and defaults (temperature 1, top_p 1).
+        double t = temperature ?? 1.0;
+        if (!(t >= 0 && t <= 2)) throw OpenAiException.BadRequest("temperature", $"'temperature' must be in [0, 2]; got {t}.");
+        double p = topP ?? 1.0;
+        if (!(p > 0 && p <= 1)) throw OpenAiException.BadRequest("top_p", $"'top_p' must be in (0, 1]; got {p}.");
+        return new GenerationSettings
+        {
+            Temperature = t, TopP = p, TopK = 0, MaxNewTokens = maxTokens, StopStrings = StopStrings(stop),
+            // Any 64-bit integer is a seed; a negative one keeps its bits.
+            Seed = seed is long s ? unchecked((ulong)s) : null,
+        };
+    }
+
+    private static string[] StopStrings(JsonElement? stop) => stop switch
+    {
+        null or { ValueKind: JsonValueKind.Null } => Array.Empty<string>(),
+        { ValueKind: JsonValueKind.String } s => new[] { s.GetString()! },
+        { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select((e, i) => e.ValueKind == JsonValueKind.String
+            ? e.GetString()! : throw OpenAiException.BadRequest("stop", $"'stop[{i}]' must be a string.")).ToArray(),
+        _ => throw OpenAiException.BadRequest("stop", "'stop' must be a string or an array of strings."),
+    };
+
+    private static int? MaxTokens(int? value, string param) =>
+        value is int v && v < 1 ? throw OpenAiException.BadRequest(param, $"'{param}' must be at least 1; got {v}.") : value;
+
+    private static void CheckN(int? n)
+    {
+        if (n is int v && v != 1) throw OpenAiException.BadRequest("n", $"'n' must be 1 (one choice per request); got {v}.");
+    }
+
+    private static (bool Stream, bool IncludeUsage) Streaming(bool? stream, StreamOptions? options)
+    {
+        if (options is not null && stream != true)
+            throw OpenAiException.BadRequest("stream_options", "'stream_options' is only allowed when 'stream' is true.");
+        return (stream == true, options?.IncludeUsage == true);
+    }
+
+    private static string? Session(string? session) =>
+        session is null ? null
+        : session.Length is > 0 and <= 256 ? session
+        : throw OpenAiException.BadRequest("session", "'session' (or the X-SpecEdge-Session header) must be 1 to 256 characters.");
+
+    /// <summary>A message's text: a string, or an array of text parts (concatenated).</summary>
+    private static string Content(JsonElement? content, string param) => content switch
+    {
+        { ValueKind: JsonValueKind.String } s => s.GetString()!,
+        { ValueKind: JsonValueKind.Array } parts => string.Concat(parts.EnumerateArray().Select((part, i) =>
+            part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var type) && type.ValueEquals("text")
+                && part.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String
+                ? text.GetString()!
+                : throw OpenAiException.BadRequest($"{param}[{i}]", $"'{param}[{i}]' is not a text part; only {{\"type\": \"text\", \"text\": ...}} parts are supported."))),
+        _ => throw OpenAiException.BadRequest(param, $"'{param}' must be a string or an array of text parts."),
+    };
+
+    /// <summary>A field we do not implement is refused unless its value asks for nothing (null, false, 0, empty).</summary>
+    private static void RefuseUnsupported(Dictionary<string, JsonElement>? other, string prefix)
+    {
+        if (other is null) return;
+        foreach (var (name, value) in other)
+        {
+            if (Ignorable.Contains(name) || AsksForNothing(name, value)) continue;
+            throw OpenAiException.BadRequest(prefix + name, $"'{prefix}{name}' is not supported by this server.");
+        }
+    }
+
+    private static bool AsksForNothing(string name, JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Null or JsonValueKind.False => true,
+        JsonValueKind.Number => value.TryGetDouble(out double d) && (d == 0 || (d == 1 && name == "best_of")),
+        JsonValueKind.String => value.GetString()!.Length == 0,
+        JsonValueKind.Array => value.GetArrayLength() == 0,
+        JsonValueKind.Object => !value.EnumerateObject().Any(),
+        _ => false,
+    };
+}

@@ -1,0 +1,48 @@
+using System.Text.RegularExpressions;
+using SpecEdge.Contracts.Security;
+
+namespace SpecEdge.OpenAi;
+
+/// <summary>
+/// A session's refusal in OpenAI's words: its argument errors name a settings field, mapped here to the request
+/// parameter; access refusals are 403; a busy tenant is 429; a server at its KV budget 503; a conversation too long for the context is OpenAI's
+/// context_length_exceeded. Anything else is not the caller's fault and stays a server error. Shared by every host
+/// that serves the API over session grains (the silo, the edge host).
+/// </summary>
+public static partial class SessionRefusals
+{
+    public static OpenAiException? ToOpenAi(Exception e, ReplyJob job) => e switch
+    {
+        AccessDeniedException => new OpenAiException(403, e.Message, type: "permission_error"),
+        ArgumentException a => OpenAiException.BadRequest(Param(a, job), WithoutParameterSuffix(a.Message)),
+        InvalidOperationException when e.Message.Contains("MaxActiveRepliesPerTenant", StringComparison.Ordinal) =>
+            new OpenAiException(429, e.Message, type: "rate_limit_error", code: "rate_limit_exceeded"),
+        InvalidOperationException when e.Message.Contains("at capacity", StringComparison.Ordinal) =>
+            new OpenAiException(503, e.Message, type: "server_error", code: "server_overloaded"),
+        InvalidOperationException when e.Message.Contains("MaxContextTokens", StringComparison.Ordinal) =>
+            new OpenAiException(400, e.Message, job.IsChat ? "messages" : "prompt", code: "context_length_exceeded"),
+        InvalidOperationException => new OpenAiException(409, e.Message, job.SessionId is null ? null : "session", code: "conversation_busy"),
+        _ => null,
+    };
+
+    private static string Param(ArgumentException e, ReplyJob job)
+    {
+        var suffix = ParameterSuffix().Match(e.Message);
+        string? name = e.ParamName ?? (suffix.Success ? suffix.Groups[1].Value : null);
+        return name switch
+        {
+            "Temperature" => "temperature",
+            "TopP" => "top_p",
+            "MaxNewTokens" => "max_tokens",
+            "StopStrings" => "stop",
+            "SystemPrompt" => "messages[0].content",
+            "Seed" => "seed",
+            _ => job.IsChat ? "messages" : "prompt",
+        };
+    }
+
+    private static string WithoutParameterSuffix(string message) => ParameterSuffix().Replace(message, "");
+
+    [GeneratedRegex(@" \(Parameter '([^']*)'\)$")]
+    private static partial Regex ParameterSuffix();
+}

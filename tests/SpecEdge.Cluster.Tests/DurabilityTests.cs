@@ -1,0 +1,162 @@
+using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
+using SpecEdge.EdgeHost;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>
+/// The durability rule: a step's verdict reaches the edge before its state write completes, but no reader (snapshot,
+/// reply stream, chat) sees a step before it is durable; a failed write rolls the step back, the edge resynchronises,
+/// and the reply still equals the target's own greedy decoding, with nothing lost or repeated on the stream.
+/// </summary>
+[Collection(StorageFaultCollection.Name)]
+public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task AVerdictReachesTheEdgeBeforeItsWrite_ButReadersSeeTheStepOnlyOnceDurable()
+    {
+        const string id = "durability-held";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(8));
+        await session.AttachEdgeAsync("edge-held", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[0]);
+
+        control.Hold();
+        int attempts = control.Attempts;
+        var tree = new TreeSubmission(id, "edge-held", turn.Step, turn.CommittedLength, new[] { turn.AppendedTokens[^1], 5 }, new[] { -1, 0 });
+        var verdict = await session.SubmitTreeAsync(tree).WaitAsync(TimeSpan.FromSeconds(30));
+        // Its write reaches the storage (and is held there) just after the verdict went out.
+        for (int wait = 0; control.Attempts == attempts && wait < 200; wait++) await Task.Delay(25);
+        Assert.Equal(attempts + 1, control.Attempts);
+
+        var read = session.GetAsync();
+        var firstChunk = FirstChunkAsync(session);
+        await Task.Delay(500);
+        Assert.False(read.IsCompleted, "a snapshot must not show a step whose write is in flight");
+        Assert.False(firstChunk.IsCompleted, "a reply stream must not show a step whose write is in flight");
+
+        control.Release();
+        var snapshot = await read.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(turn.CommittedLength + verdict.AcceptedTokens.Length, snapshot.CommittedTokens);
+        Assert.Equal(verdict.AcceptedTokens, (await firstChunk.WaitAsync(TimeSpan.FromSeconds(30))).Tokens);
+        await session.DetachEdgeAsync("edge-held");
+    }
+
+    [Fact]
+    public async Task AReaderNeverSeesAStepThatWasRolledBack_EvenWhenItsRedoIsCutDifferently()
+    {
+        const string id = "durability-rollback-reader";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
+        await session.AttachEdgeAsync("edge-rb", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[5]);
+        var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
+        var streamed = SessionTestHelpers.StreamedReplyAsync(session);
+
+        // A perfect four-node chain: five tokens in one step, whose write is held and then fails.
+        control.Hold();
+        control.FailNext(1);
+        var chain = new[] { turn.AppendedTokens[^1] }.Concat(expected.Take(4)).ToArray();
+        var first = await session.SubmitTreeAsync(new TreeSubmission(id, "edge-rb", turn.Step, turn.CommittedLength, chain, new[] { -1, 0, 1, 2, 3 }))
+            .WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(expected.Take(5), first.AcceptedTokens);
+        control.Release();
+        while (control.Failed == 0) await Task.Delay(20);
+
+        // The same step again, cut differently: a wrong one-node guess gives one token. A reader that had seen the
+        // rolled-back five-token chunk would now see tokens twice.
+        int wrong = (expected[0] + 1) % f.Models.VocabSize;
+        var redo = await session.SubmitTreeAsync(new TreeSubmission(id, "edge-rb", turn.Step, turn.CommittedLength, new[] { turn.AppendedTokens[^1], wrong }, new[] { -1, 0 }))
+            .WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(expected.Take(1), redo.AcceptedTokens);
+        await session.DetachEdgeAsync("edge-rb");   // the server finishes the reply
+
+        var (tokens, _) = await streamed.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(expected, tokens);
+    }
+
+    [Theory]
+    [InlineData(TreeTransport.Channel)]
+    [InlineData(TreeTransport.DirectCall)]
+    public async Task AFailedStepWrite_RollsBack_TheEdgeResynchronises_AndReplyAndStreamEqualGreedy(TreeTransport transport)
+    {
+        string id = $"durability-edge-{transport}";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(24));
+        using var edge = new EdgeSession(f.Client, f.UnrelatedDraft, id, "edge-" + id, new() { Budget = 8 }, capacity: 600, transport) { StepTimeout = TimeSpan.FromSeconds(5) };
+        await edge.AttachAsync();
+        await edge.SendAsync(SessionTestHelpers.Prompts[3]);
+        var prompt = edge.Committed.ToArray();
+        var streamed = SessionTestHelpers.StreamedReplyAsync(session);
+
+        control.FailNext(1, after: 2);   // the third step's write fails
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var stats = await edge.RunReplyAsync(cancellation: timeout.Token);
+        output.WriteLine($"{transport}: {stats.Steps} steps, {control.Failed} failed write(s)");
+
+        Assert.Equal(1, control.Failed);
+        var expected = f.ReferenceGreedy(prompt, 24);
+        Assert.Equal(expected, edge.Committed.Skip(prompt.Length).ToArray());
+        var (tokens, _) = await streamed.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(expected, tokens);
+        var final = await session.GetAsync();
+        Assert.False(final.Generating);
+        Assert.Equal(prompt.Length + expected.Length, final.CommittedTokens);
+        await edge.DetachAsync();
+    }
+
+    [Fact]
+    public async Task AFailedStepWrite_OnTheServerPath_IsRedone_AndTheStreamEqualsGreedy()
+    {
+        const string id = "durability-server";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
+        control.FailNext(2, after: 4);   // the turn's write, three steps, then two failures in a row
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[1]);
+        var (tokens, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(2, control.Failed);
+        Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 20), tokens);
+        Assert.NotEqual(ReplyFinish.Error, reason);
+        var final = await session.GetAsync();
+        Assert.Equal(turn.CommittedLength + tokens.Length, final.CommittedTokens);
+    }
+
+    [Fact]
+    public async Task StorageThatKeepsFailing_EndsTheReplyWithAnErrorEveryReaderSees_AndTheSessionTakesANewTurn()
+    {
+        const string id = "durability-outage";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
+        control.FailNext(3, after: 2);   // the turn's write and one step succeed, then three step writes fail
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[4]);
+        var (tokens, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(ReplyFinish.Error, reason);
+        // What readers saw is exactly the durable part, a prefix of the target's own reply.
+        var expected = f.ReferenceGreedy(turn.AppendedTokens, 20);
+        Assert.Equal(expected.Take(tokens.Length), tokens);
+        Assert.True(tokens.Length < expected.Length);
+        var ended = await session.GetAsync();
+        Assert.False(ended.Generating);
+        Assert.Equal(turn.CommittedLength + tokens.Length, ended.CommittedTokens);
+
+        // The storage is back: the conversation goes on.
+        string reply = await session.ChatAsync("and then?").WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False((await session.GetAsync()).Generating);
+        Assert.NotNull(reply);
+    }
+
+    private static async Task<ReplyChunk> FirstChunkAsync(ISessionGrain session)
+    {
+        await foreach (var chunk in session.StreamReplyAsync()) return chunk;
+        throw new InvalidOperationException("the reply ended without a chunk");
+    }
+}

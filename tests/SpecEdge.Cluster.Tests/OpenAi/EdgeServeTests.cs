@@ -1,0 +1,120 @@
+using System.Text.Json.Nodes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SpecEdge.Cluster.Tests.OpenAi;
+
+/// <summary>
+/// The edge host's <c>--serve</c> mode as a real process next to the real silo: the same request gives the same bytes of
+/// text as the silo's endpoint at temperature 0 (streamed and not), the reply is drafted on the edge, its follow-up
+/// continues the session, and local apps need the edge host's own key.
+/// </summary>
+[Collection(OpenAiCollection.Name)]
+public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task EdgeHostServe_AnswersWithTheSilosBytes_DraftingLocally()
+    {
+        string root = ClusterFixture.RepoRoot();
+        string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
+        string edgeExe = Path.Combine(root, "edge-host", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.EdgeHost");
+        string dir = Directory.CreateTempSubdirectory("specedge-serve-").FullName;
+        string serviceKey = f.ServiceKey("gamer");
+        string credentialFile = Path.Combine(dir, "service.token");
+        File.WriteAllText(credentialFile, serviceKey);
+        string keyFile = Path.Combine(dir, "edge-api.key");
+        int port = ExternalProcess.FreePort();
+        using var edge = new ExternalProcess("edge-serve", edgeExe, new[]
+        {
+            "--serve", $"127.0.0.1:{port}", "--gateways", $"127.0.0.1:{f.GatewayPort}", "--draft", Path.Combine(root, "models", "demo", "draft"),
+            "--credential-file", credentialFile, "--serve-key-file", keyFile, "--Edge:ClusterId", OpenAiSiloFixture.ClusterId,
+            "--Edge:ServiceId", OpenAiSiloFixture.ClusterId, "--OpenAi:ModelName", OpenAiSiloFixture.Model,
+        }, root);
+        try
+        {
+            await edge.WaitForPortAsync(port, TimeSpan.FromSeconds(90));
+            string localKey = File.ReadAllText(keyFile).Trim();
+            string edgeUrl = $"http://127.0.0.1:{port}";
+
+            var request = new Dictionary<string, object>
+            {
+                ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 40,
+                ["messages"] = new object[] { new { role = "system", content = "Answer briefly." }, new { role = "user", content = "Tell me a story about the river" } },
+            };
+            var fromSilo = await f.PostAsync("/v1/chat/completions", request, f.ServiceKey("gamer"));
+            var fromEdge = await PostAsync(edgeUrl, request, localKey);
+            Assert.True(fromEdge.Status == 200, fromEdge.Body?.ToJsonString() + edge.Output);
+            Assert.StartsWith("gamer/", fromEdge.Session);
+            Assert.Equal(Text(fromSilo.Body!), Text(fromEdge.Body!));
+            Assert.Equal(fromSilo.Body!["usage"]!.ToJsonString(), fromEdge.Body!["usage"]!.ToJsonString());
+            Assert.Equal(await f.SessionReplyTokensAsync(fromSilo.Session!), await f.SessionReplyTokensAsync(fromEdge.Session!));
+
+            // Streamed through curl: the same bytes again.
+            string body = System.Text.Json.JsonSerializer.Serialize(request.Append(new("stream", true)).ToDictionary(p => p.Key, p => p.Value));
+            string streamed = await OpenAiHttpTests.CurlAsync("-sS", "-N", "-D", "-", edgeUrl + "/v1/chat/completions", "-H", "Authorization: Bearer " + localKey, "-d", body);
+            var lines = streamed.Replace("\r", "").Split('\n');
+            string streamedSession = lines.First(l => l.StartsWith("X-SpecEdge-Session:", StringComparison.OrdinalIgnoreCase)).Split(':', 2)[1].Trim();
+            var data = lines.Where(l => l.StartsWith("data: ")).Select(l => l["data: ".Length..]).ToList();
+            Assert.Equal("[DONE]", data[^1]);
+            Assert.Equal(Text(fromSilo.Body!), string.Concat(data.SkipLast(1).Select(d => (string?)JsonNode.Parse(d)!["choices"]![0]!["delta"]!["content"] ?? "")));
+
+            // Drafted here, not by the cluster alone.
+            await WaitForAsync(() => edge.Output.Contains($"Session {fromEdge.Session}: drafted"), TimeSpan.FromSeconds(30));
+            output.WriteLine(edge.Output);
+
+            // A follow-up through the edge host continues a session holding that conversation (two do: the last one).
+            request["messages"] = ((object[])request["messages"]).Concat(new object[]
+            {
+                new { role = "assistant", content = Text(fromEdge.Body!) }, new { role = "user", content = "And then?" },
+            }).ToArray();
+            var followUp = await PostAsync(edgeUrl, request, localKey);
+            Assert.True(followUp.Status == 200, followUp.Body?.ToJsonString());
+            Assert.Equal(streamedSession, followUp.Session);
+            Assert.Equal((int)fromEdge.Body!["usage"]!["total_tokens"]!, (int)followUp.Body!["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
+
+            // Two replies at once with one draft slot: one is drafted here, the other decoded by the cluster alone;
+            // both are still the silo's bytes.
+            var questions = new[] { "Write a short note about rivers", "In the morning the farmers" };
+            object Ask(string q) => new Dictionary<string, object> { ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 16, ["messages"] = new[] { new { role = "user", content = q } } };
+            var together = await Task.WhenAll(questions.Select(q => PostAsync(edgeUrl, Ask(q), localKey)));
+            for (int i = 0; i < questions.Length; i++)
+            {
+                Assert.True(together[i].Status == 200, together[i].Body?.ToJsonString());
+                Assert.Equal(Text((await f.PostAsync("/v1/chat/completions", Ask(questions[i]), f.ServiceKey("gamer"))).Body!), Text(together[i].Body!));
+            }
+
+            // Local apps need the edge host's key: a cluster key or a guess is refused.
+            Assert.Equal(401, (await PostAsync(edgeUrl, request, serviceKey)).Status);
+            Assert.Equal(401, (await PostAsync(edgeUrl, request, "sk-guess-0000000000000000")).Status);
+        }
+        finally
+        {
+            edge.Dispose();
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static string Text(JsonNode body) => (string)body["choices"]![0]!["message"]!["content"]!;
+
+    private async Task<(int Status, JsonNode? Body, string? Session)> PostAsync(string baseUrl, object body, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/v1/chat/completions")
+        {
+            Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(body), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Authorization = new("Bearer", key);
+        using var response = await f.Http.SendAsync(request);
+        string text = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, JsonNode.Parse(text), response.Headers.TryGetValues("X-SpecEdge-Session", out var v) ? v.First() : null);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException("condition not met in time");
+            await Task.Delay(100);
+        }
+    }
+}

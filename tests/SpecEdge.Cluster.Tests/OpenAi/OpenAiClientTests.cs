@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SpecEdge.Contracts;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SpecEdge.Cluster.Tests.OpenAi;
+
+/// <summary>
+/// The official <c>openai</c> npm client (tests/openai-client, version pinned in its package.json) against the real
+/// silo's API: streaming and not, stop strings, max tokens, seeds, errors, a bad key and a follow-up turn. Node runs the
+/// requests (scenarios.mjs) and reports what the client parsed; the assertions compare it with target-only decoding.
+/// </summary>
+[Collection(OpenAiCollection.Name)]
+public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
+{
+    private static GenerationSettings Greedy(int maxTokens, params string[] stops) => new() { Temperature = 0, MaxNewTokens = maxTokens, Seed = 0, StopStrings = stops };
+
+    [Fact]
+    public async Task OfficialClient_GetsTargetGreedyText_StreamedOrNot_AndItsErrors()
+    {
+        const string riverQuestion = "Write a short note about rivers", cityQuestion = "The history of the city begins";
+        var riverPrompt = f.NewConversationPrompt(Greedy(20), Array.Empty<ChatTurn>(), riverQuestion);
+        string riverGreedy = f.Decode(f.ReferenceReply(riverPrompt, Greedy(20)));
+        string stop = riverGreedy.Substring(riverGreedy.Length / 2, 2);
+        var seeded = new GenerationSettings { Temperature = 1.1, TopP = 0.9, Seed = 99, MaxNewTokens = 16 };
+        var cityPrompt = f.NewConversationPrompt(seeded, Array.Empty<ChatTurn>(), cityQuestion);
+
+        object User(string text) => new[] { new { role = "user", content = text } };
+        var scenarios = new object[]
+        {
+            new { name = "whole", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 20 } },
+            new { name = "streamed", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_completion_tokens = 20, stream = true, stream_options = new { include_usage = true } } },
+            new { name = "stopped", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 20, stop = stop, stream = true } },
+            new { name = "short", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 3 } },
+            new { name = "seeded", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, user = "player-7" } },
+            new { name = "completion", endpoint = "completions", @params = new { model = "target", prompt = "Two plus two equals", temperature = 0, max_tokens = 10, stream = true } },
+            new { name = "twoChoices", endpoint = "chat", @params = new { model = "target", messages = User("hi"), n = 2 } },
+            new { name = "badKey", endpoint = "chat", apiKey = "sk-guess", @params = new { model = "target", messages = User("hi") } },
+            new { name = "followUp", endpoint = "chat", followUp = new { of = "whole", text = "Tell me more." }, @params = new { model = "target", temperature = 0, max_tokens = 12 } },
+        };
+        var results = await RunClientAsync(scenarios);
+
+        var whole = results["whole"]!;
+        Assert.Equal(riverGreedy, (string)whole["text"]!);
+        Assert.Equal("chat.completion", (string)whole["object"]!);
+        Assert.Equal(riverPrompt.Length, (int)whole["usage"]!["prompt_tokens"]!);
+
+        var streamed = results["streamed"]!;
+        Assert.Equal(riverGreedy, (string)streamed["text"]!);
+        Assert.Equal("assistant", (string)streamed["role"]!);
+        Assert.Equal((string)whole["finish"]!, (string)streamed["finish"]!);
+        Assert.Equal((int)whole["usage"]!["completion_tokens"]!, (int)streamed["usage"]!["completion_tokens"]!);
+        Assert.True((int)streamed["events"]! > 3);
+
+        var stopped = results["stopped"]!;
+        Assert.Equal(riverGreedy[..riverGreedy.IndexOf(stop, StringComparison.Ordinal)], (string)stopped["text"]!);
+        Assert.Equal("stop", (string)stopped["finish"]!);
+        Assert.Equal(f.ReferenceReply(riverPrompt, Greedy(20, stop)), await f.SessionReplyTokensAsync((string)stopped["session"]!));
+
+        var shortReply = results["short"]!;
+        Assert.Equal("length", (string)shortReply["finish"]!);
+        Assert.Equal(3, (int)shortReply["usage"]!["completion_tokens"]!);
+        Assert.Equal(f.ReferenceReply(riverPrompt, Greedy(3)), await f.SessionReplyTokensAsync((string)shortReply["session"]!));
+
+        var sample = f.ReferenceReply(cityPrompt, seeded);
+        Assert.Equal(sample, await f.SessionReplyTokensAsync((string)results["seeded"]!["session"]!));
+        Assert.Equal(f.Decode(sample), (string)results["seeded"]!["text"]!);
+
+        var completionSettings = Greedy(10) with { UseChatTemplate = false };
+        var completion = f.ReferenceReply(f.NewConversationPrompt(completionSettings, Array.Empty<ChatTurn>(), "Two plus two equals"), completionSettings);
+        Assert.Equal(f.Decode(completion), (string)results["completion"]!["text"]!);
+
+        Assert.Equal(400, (int)results["twoChoices"]!["error"]!["status"]!);
+        Assert.Equal("n", (string)results["twoChoices"]!["error"]!["param"]!);
+        Assert.Equal(401, (int)results["badKey"]!["error"]!["status"]!);
+        Assert.Equal("invalid_api_key", (string)results["badKey"]!["error"]!["code"]!);
+
+        // The follow-up, built by the client from the conversation as returned, continues a session that holds it
+        // ("whole" and "streamed" hold the same conversation; the most recent one is continued).
+        var followUp = results["followUp"]!;
+        Assert.True(followUp["error"] is null, followUp.ToJsonString());
+        Assert.Equal((string)streamed["session"]!, (string)followUp["session"]!);
+        int committed = (int)whole["usage"]!["total_tokens"]!;
+        Assert.Equal(committed, (int)followUp["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
+        var riverReply = f.ReferenceReply(riverPrompt, Greedy(20));
+        var prior = riverPrompt.Concat(riverReply).ToArray();
+        var prompt2 = prior.Concat(f.NextTurn(prior, Greedy(12), "Tell me more.")).ToArray();
+        Assert.Equal(f.ReferenceReply(prompt2, Greedy(12)), await f.SessionReplyTokensAsync((string)followUp["session"]!));
+    }
+
+    private async Task<JsonObject> RunClientAsync(object[] scenarios)
+    {
+        string dir = Path.Combine(ClusterFixture.RepoRoot(), "tests", "openai-client");
+        Assert.True(Directory.Exists(Path.Combine(dir, "node_modules", "openai")), "tests/openai-client has no node_modules: run infra/test.sh (it runs npm ci there).");
+        var start = new ProcessStartInfo("node", "scenarios.mjs")
+        {
+            WorkingDirectory = dir, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        await process.StandardInput.WriteAsync(JsonSerializer.Serialize(new { baseURL = f.BaseUrl + "/v1", apiKey = f.ServiceKey("node"), scenarios }));
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+        output.WriteLine(stderr);
+        Assert.True(process.ExitCode == 0, $"node exited with {process.ExitCode}: {stderr}");
+        string json = await stdout;
+        output.WriteLine(json);
+        return JsonNode.Parse(json)!.AsObject();
+    }
+}

@@ -1,0 +1,288 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
+using SpecEdge.Inference.Speculative;
+using Xunit;
+
+namespace SpecEdge.Cluster.Tests.OpenAi;
+
+/// <summary>
+/// The OpenAI-compatible API of a real silo process, over plain HTTP and curl: replies equal target-only decoding token
+/// for token, conversations continue their session, and bad requests and bad keys get OpenAI's errors naming the problem.
+/// </summary>
+[Collection(OpenAiCollection.Name)]
+public class OpenAiHttpTests(OpenAiSiloFixture f)
+{
+    private static GenerationSettings Greedy(int maxTokens, string? system = null, params string[] stops) =>
+        new() { Temperature = 0, MaxNewTokens = maxTokens, Seed = 0, SystemPrompt = system, StopStrings = stops };
+
+    private static object Chat(object[] messages, int maxTokens, double temperature = 0, object? stop = null, long? seed = null, bool stream = false) =>
+        new Dictionary<string, object?>
+        {
+            ["model"] = OpenAiSiloFixture.Model, ["messages"] = messages, ["max_tokens"] = maxTokens, ["temperature"] = temperature,
+            ["stop"] = stop, ["seed"] = seed, ["stream"] = stream ? true : null,
+        }.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => p.Value);
+
+    private static object User(string text) => new { role = "user", content = text };
+
+    [Fact]
+    public async Task ChatAtTemperatureZero_EqualsTargetGreedy_AndCountsUsage()
+    {
+        string key = f.ServiceKey("greedy");
+        var (status, body, session) = await f.PostAsync("/v1/chat/completions",
+            Chat(new object[] { new { role = "system", content = "You are terse." }, User("The history of the city begins") }, 24), key);
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.StartsWith("greedy/", session);
+
+        var prompt = f.NewConversationPrompt(Greedy(24, "You are terse."), Array.Empty<ChatTurn>(), "The history of the city begins");
+        var expected = f.ReferenceReply(prompt, Greedy(24));
+        Assert.Equal(expected, await f.SessionReplyTokensAsync(session!));
+        Assert.Equal(f.Decode(expected), (string)body!["choices"]![0]!["message"]!["content"]!);
+        Assert.Equal("assistant", (string)body["choices"]![0]!["message"]!["role"]!);
+        Assert.Equal("chat.completion", (string)body["object"]!);
+        Assert.Equal(expected.Length == 24 ? "length" : "stop", (string)body["choices"]![0]!["finish_reason"]!);
+        Assert.Equal(prompt.Length, (int)body["usage"]!["prompt_tokens"]!);
+        Assert.Equal(expected.Length, (int)body["usage"]!["completion_tokens"]!);
+        Assert.Equal(prompt.Length + expected.Length, (int)body["usage"]!["total_tokens"]!);
+    }
+
+    [Fact]
+    public async Task CompletionStreamedThroughCurl_IsServerSentEvents_EqualToTargetGreedy()
+    {
+        string key = f.ServiceKey("curl");
+        string request = """{"model": "target", "prompt": "In the morning the farmers", "max_tokens": 12, "temperature": 0, "stream": true, "stream_options": {"include_usage": true}}""";
+        string output = await CurlAsync("-sS", "-N", "-D", "-", f.BaseUrl + "/v1/completions", "-H", "Authorization: Bearer " + key,
+            "-H", "Content-Type: application/json", "-d", request);
+        var lines = output.Replace("\r", "").Split('\n');
+        string session = lines.First(l => l.StartsWith("X-SpecEdge-Session:", StringComparison.OrdinalIgnoreCase)).Split(':', 2)[1].Trim();
+        Assert.Contains(lines, l => l.StartsWith("Content-Type: text/event-stream", StringComparison.OrdinalIgnoreCase));
+        var data = lines.Where(l => l.StartsWith("data: ")).Select(l => l["data: ".Length..]).ToList();
+        Assert.Equal("[DONE]", data[^1]);
+        var events = data.SkipLast(1).Select(d => JsonNode.Parse(d)!).ToList();
+        string text = string.Concat(events.SelectMany(e => e["choices"]!.AsArray()).Select(c => (string?)c!["text"] ?? ""));
+        var usage = events[^1]["usage"]!;
+        Assert.Empty(events[^1]["choices"]!.AsArray());
+        Assert.Equal("length", (string)events[^2]["choices"]![0]!["finish_reason"]!);
+
+        var settings = Greedy(12) with { UseChatTemplate = false };
+        var prompt = f.NewConversationPrompt(settings, Array.Empty<ChatTurn>(), "In the morning the farmers");
+        var expected = f.ReferenceReply(prompt, settings);
+        Assert.Equal(expected, await f.SessionReplyTokensAsync(session));
+        Assert.Equal(f.Decode(expected), text);
+        Assert.Equal(prompt.Length, (int)usage["prompt_tokens"]!);
+        Assert.Equal(12, (int)usage["completion_tokens"]!);
+    }
+
+    [Fact]
+    public async Task StopString_EndsTheReplyBeforeIt_WithFinishReasonStop()
+    {
+        string key = f.ServiceKey("stops");
+        const string question = "Write a short note about rivers";
+        var prompt = f.NewConversationPrompt(Greedy(40), Array.Empty<ChatTurn>(), question);
+        string full = f.Decode(f.ReferenceReply(prompt, Greedy(40)));
+        // A stop string taken from the middle of the greedy reply (past its first few characters).
+        string stop = full.Substring(full.Length / 2, 3);
+        var (status, body, session) = await f.PostAsync("/v1/chat/completions", Chat(new[] { User(question) }, 40, stop: new[] { stop, "never-appears" }), key);
+        Assert.True(status == 200, body?.ToJsonString());
+        var expected = f.ReferenceReply(prompt, Greedy(40, null, stop, "never-appears"));
+        Assert.Equal(expected, await f.SessionReplyTokensAsync(session!));
+        string text = (string)body!["choices"]![0]!["message"]!["content"]!;
+        Assert.Equal(full[..full.IndexOf(stop, StringComparison.Ordinal)], text);
+        Assert.Equal("stop", (string)body["choices"]![0]!["finish_reason"]!);
+    }
+
+    [Fact]
+    public async Task Seed_GivesTheSameSampleAsTargetOnlySamplingWithThatSeed()
+    {
+        string key = f.ServiceKey("seeds");
+        const string question = "What is the capital of the state";
+        var request = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 20, ["temperature"] = 0.9, ["top_p"] = 0.95, ["seed"] = 4242 };
+        var (status, body, session) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(status == 200, body?.ToJsonString());
+        var settings = new GenerationSettings { Temperature = 0.9, TopP = 0.95, Seed = 4242, MaxNewTokens = 20 };
+        var expected = f.ReferenceReply(f.NewConversationPrompt(settings, Array.Empty<ChatTurn>(), question), settings);
+        Assert.Equal(expected, await f.SessionReplyTokensAsync(session!));
+        Assert.Equal(f.Decode(expected), (string)body!["choices"]![0]!["message"]!["content"]!);
+        // The same request again is the same sample; another seed is another one.
+        var again = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.Equal(body.ToJsonString().Split("\"choices\"")[1], again.Body!.ToJsonString().Split("\"choices\"")[1]);
+        request["seed"] = 4243;
+        var other = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.NotEqual(expected, await f.SessionReplyTokensAsync(other.Session!));
+    }
+
+    [Fact]
+    public async Task FollowUpTurn_ContinuesItsSession_AndConcurrentExtensionsFork()
+    {
+        string key = f.ServiceKey("follow");
+        var first = new[] { new ChatTurn("user", "He said that the committee would") };
+        var (s1, b1, session1) = await f.PostAsync("/v1/chat/completions", Chat(Messages(first), 16), key);
+        Assert.True(s1 == 200, b1?.ToJsonString());
+        var prompt1 = f.NewConversationPrompt(Greedy(16), Array.Empty<ChatTurn>(), first[0].Content);
+        var reply1 = await f.SessionReplyTokensAsync(session1!);
+        Assert.Equal(f.ReferenceReply(prompt1, Greedy(16)), reply1);
+
+        // The follow-up carries the conversation exactly as returned: it continues the same session from its cache.
+        var second = first.Append(new ChatTurn("assistant", (string)b1!["choices"]![0]!["message"]!["content"]!)).Append(new ChatTurn("user", "And then?")).ToArray();
+        var (s2, b2, session2) = await f.PostAsync("/v1/chat/completions", Chat(Messages(second), 16), key);
+        Assert.True(s2 == 200, b2?.ToJsonString());
+        Assert.Equal(session1, session2);
+        var committed = prompt1.Concat(reply1).ToArray();
+        var prompt2 = committed.Concat(f.NextTurn(committed, Greedy(16), "And then?")).ToArray();
+        Assert.Equal(prompt2.Length, (int)b2!["usage"]!["prompt_tokens"]!);
+        Assert.Equal(committed.Length, (int)b2["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
+        Assert.Equal(f.ReferenceReply(prompt2, Greedy(16)), await f.SessionReplyTokensAsync(session2!));
+
+        // Two concurrent extensions of that conversation: one continues the session, the other forks a new one
+        // (re-encoded, nothing cached); each equals greedy decoding of its own prompt.
+        var third = second.Append(new ChatTurn("assistant", (string)b2["choices"]![0]!["message"]!["content"]!)).ToArray();
+        var a = third.Append(new ChatTurn("user", "Tell me more.")).ToArray();
+        var b = third.Append(new ChatTurn("user", "Why?")).ToArray();
+        var results = await Task.WhenAll(f.PostAsync("/v1/chat/completions", Chat(Messages(a), 12), key), f.PostAsync("/v1/chat/completions", Chat(Messages(b), 12), key));
+        Assert.All(results, r => Assert.True(r.Status == 200, r.Body?.ToJsonString()));
+        Assert.Single(results, r => r.Session == session1);
+        Assert.Single(results, r => r.Session != session1 && (int)r.Body!["usage"]!["prompt_tokens_details"]!["cached_tokens"]! == 0);
+        var fork = results.Single(r => r.Session != session1);
+        var forked = fork == results[0] ? a : b;
+        var forkPrompt = f.NewConversationPrompt(Greedy(12), forked[..^1], forked[^1].Content);
+        Assert.Equal(forkPrompt.Length, (int)fork.Body!["usage"]!["prompt_tokens"]!);
+        Assert.Equal(f.ReferenceReply(forkPrompt, Greedy(12)), await f.SessionReplyTokensAsync(fork.Session!));
+    }
+
+    [Fact]
+    public async Task ExplicitSession_ContinuesTheNamedConversation_OfTheCallersTenantOnly()
+    {
+        string key = f.ServiceKey("named");
+        string session = "named/chat-" + Guid.NewGuid().ToString("N");
+        var (s1, b1, h1) = await f.PostAsync("/v1/chat/completions", Chat(new[] { User("Two plus two equals") }, 8), key, sessionHeader: session);
+        Assert.True(s1 == 200, b1?.ToJsonString());
+        Assert.Equal(session, h1);
+        var (s2, b2, _) = await f.PostAsync("/v1/chat/completions",
+            new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User("Again") }, ["max_tokens"] = 8, ["temperature"] = 0, ["session"] = session }, key);
+        Assert.True(s2 == 200, b2?.ToJsonString());
+        int cached = (int)b2!["usage"]!["prompt_tokens_details"]!["cached_tokens"]!;
+        Assert.Equal((int)b1!["usage"]!["total_tokens"]!, cached);
+        var snapshot = await f.Client.GetGrain<ISessionGrain>(session).GetAsync();
+        Assert.Equal(4, snapshot.Messages.Length);
+
+        // Another tenant's key cannot name it (refused before any grain call), and the conversation is unchanged.
+        var (s3, b3, _) = await f.PostAsync("/v1/chat/completions", Chat(new[] { User("Hijack") }, 8), f.ServiceKey("mallory"), sessionHeader: session);
+        Assert.Equal(403, s3);
+        Assert.Equal("session", (string?)b3!["error"]!["param"]);
+        Assert.Equal(4, (await f.Client.GetGrain<ISessionGrain>(session).GetAsync()).Messages.Length);
+    }
+
+    [Fact]
+    public async Task AnotherTenantSendingTheSameConversation_DoesNotContinueIt()
+    {
+        var first = new[] { new ChatTurn("user", "Translate: the house is red") };
+        var (_, b1, session1) = await f.PostAsync("/v1/chat/completions", Chat(Messages(first), 8), f.ServiceKey("alice"));
+        var next = first.Append(new ChatTurn("assistant", (string)b1!["choices"]![0]!["message"]!["content"]!)).Append(new ChatTurn("user", "Thanks")).ToArray();
+        var (s2, b2, session2) = await f.PostAsync("/v1/chat/completions", Chat(Messages(next), 8), f.ServiceKey("bob"));
+        Assert.True(s2 == 200, b2?.ToJsonString());
+        Assert.StartsWith("bob/", session2);
+        Assert.NotEqual(session1, session2);
+        Assert.Equal(0, (int)b2!["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
+    }
+
+    [Theory]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 2}""", 400, "n")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]}""", 400, "tools")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "logprobs": true}""", 400, "logprobs")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "temperature": 3}""", 400, "temperature")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "temperature": "warm"}""", 400, "temperature")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "top_p": 0}""", 400, "top_p")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}""", 400, "max_tokens")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 100000}""", 400, "max_tokens")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "stop": ["a", ""]}""", 400, "stop")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "stop": 5}""", 400, "stop")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "stream_options": {"include_usage": true}}""", 400, "stream_options")]
+    [InlineData("""{"model": "target", "messages": [{"role": "assistant", "content": "hi"}]}""", 400, "messages")]
+    [InlineData("""{"model": "target", "messages": [{"role": "tool", "content": "hi"}]}""", 400, "messages[0].role")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}""", 400, "messages[0].content[0]")]
+    [InlineData("""{"model": "target", "messages": []}""", 400, "messages")]
+    [InlineData("""{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}""", 404, "model")]
+    [InlineData("""{"messages": [{"role": "user", "content": "hi"}]}""", 400, "model")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}""", 400, null)]
+    public async Task BadRequests_GetOpenAisErrorShape_NamingTheParameter(string body, int status, string? param)
+    {
+        var (code, response, _) = await f.PostAsync("/v1/chat/completions", body, f.ServiceKey("errors"));
+        Assert.Equal(status, code);
+        var error = response!["error"]!;
+        Assert.False(string.IsNullOrWhiteSpace((string?)error["message"]));
+        Assert.NotNull((string?)error["type"]);
+        if (param is not null) Assert.Equal(param, (string?)error["param"]);
+    }
+
+    [Fact]
+    public async Task AMessageOverTheSilosLimit_OrABodyOverTheApisLimit_IsRefused_AndOthersAreServed()
+    {
+        string key = f.ServiceKey("limits");
+        var (status, body, _) = await f.PostAsync("/v1/chat/completions", Chat(new[] { User(new string('x', 40_000)) }, 8), key);
+        Assert.Equal(400, status);
+        Assert.Equal("messages", (string?)body!["error"]!["param"]);
+        Assert.Contains("MaxMessageChars", (string)body["error"]!["message"]!);
+        var completion = await f.PostAsync("/v1/completions", new { model = "target", prompt = "", max_tokens = 4 }, key);
+        Assert.Equal(400, completion.Status);
+        Assert.Equal("prompt", (string?)completion.Body!["error"]!["param"]);
+        // A 6 MB body: refused before it is parsed (curl, which reads the early answer while still sending).
+        string file = Path.GetTempFileName();
+        File.WriteAllText(file, System.Text.Json.JsonSerializer.Serialize(Chat(Enumerable.Range(0, 200).Select(_ => User(new string('y', 30_000))).ToArray(), 8)));
+        string huge = await CurlAsync("-s", "-w", "\n%{http_code}", f.BaseUrl + "/v1/chat/completions", "-H", "Authorization: Bearer " + key,
+            "-H", "Content-Type: application/json", "--data-binary", "@" + file);
+        File.Delete(file);
+        Assert.EndsWith("\n413", huge);
+        Assert.Contains("MaxRequestBytes", huge);
+        var fine = await f.PostAsync("/v1/chat/completions", Chat(new[] { User("hi") }, 4), key);
+        Assert.Equal(200, fine.Status);
+    }
+
+    [Fact]
+    public async Task AuthFailures_Are401InOpenAisShape_AndNoKeyReachesAGrain()
+    {
+        object request = Chat(new[] { User("hi") }, 4);
+        string good = f.ServiceKey("auth");
+        string tampered = good[..^2] + (good[^2] == 'A' ? "B" : "A") + good[^1];
+        string expired = f.Issue(new AccessCredential { Role = CredentialRole.Service, Tenant = "auth" }, TimeSpan.FromSeconds(-10));
+        string forged = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Service, Tenant = "auth", ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() }, SigningKeySet.CreateRandom("k1"));
+        string edge = f.Issue(new AccessCredential { Role = CredentialRole.Edge, Tenant = "auth", ConversationId = "auth/x", EdgeId = "e", Chat = true });
+        string op = f.Issue(new AccessCredential { Role = CredentialRole.Operator });
+        foreach (var (name, key) in new (string, string?)[] { ("none", null), ("garbage", "sk-not-a-credential"), ("tampered", tampered), ("expired", expired), ("forged", forged), ("edge", edge), ("operator", op) })
+        {
+            var (status, body, session) = await f.PostAsync("/v1/chat/completions", request, key);
+            Assert.True(status == 401, $"{name}: {status} {body?.ToJsonString()}");
+            Assert.Equal("invalid_api_key", (string?)body!["error"]!["code"]);
+            Assert.Null(session);
+        }
+        using var models = new HttpRequestMessage(HttpMethod.Get, f.BaseUrl + "/v1/models");
+        Assert.Equal(401, (int)(await f.Http.SendAsync(models)).StatusCode);
+        string curl = await CurlAsync("-s", "-o", "/dev/null", "-w", "%{http_code}", f.BaseUrl + "/v1/chat/completions", "-H", "Authorization: Bearer " + tampered, "-d", "{}");
+        Assert.Equal("401", curl.Trim());
+        Assert.Equal(200, (await f.PostAsync("/v1/chat/completions", request, good)).Status);
+    }
+
+    [Fact]
+    public async Task Models_ListsTheServedModel()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, f.BaseUrl + "/v1/models");
+        request.Headers.Authorization = new("Bearer", f.ServiceKey("models"));
+        var body = JsonNode.Parse(await (await f.Http.SendAsync(request)).Content.ReadAsStringAsync())!;
+        Assert.Equal("list", (string)body["object"]!);
+        Assert.Equal(OpenAiSiloFixture.Model, (string)body["data"]![0]!["id"]!);
+    }
+
+    private static object[] Messages(IEnumerable<ChatTurn> turns) => turns.Select(t => (object)new { role = t.Role, content = t.Content }).ToArray();
+
+    internal static async Task<string> CurlAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        string error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"curl exited with {process.ExitCode}: {error}");
+        return output;
+    }
+}
