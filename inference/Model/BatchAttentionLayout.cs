@@ -16,6 +16,8 @@ internal sealed class BatchAttentionLayout
     /// <summary>Packed rows (of the whole forward) of this layout's tokens; null when it covers the whole batch in order.</summary>
     public required Tensor? PackedRows { get; init; }
     public int Batch => Members.Length;
+    /// <summary>First packed row of this layout's tokens when they are one contiguous range (a single sequence).</summary>
+    public int PackedStart { get; init; }
     public required int MaxNew { get; init; }
     public required int MaxKeys { get; init; }
     /// <summary>For each packed token row (sequence-major), its row in the padded [Batch * MaxNew] layout.</summary>
@@ -60,9 +62,16 @@ internal sealed class BatchAttentionLayout
         return cuts.Select(members =>
         {
             var rows = members.SelectMany(s => Enumerable.Range(packedStart[s], all[s].Tokens.Length)).Select(r => (long)r).ToArray();
-            return Build(all, members.ToArray(), tensor(rows, device: device), groups, device);
+            var layout = Build(all, members.ToArray(), tensor(rows, device: device), groups, device);
+            return members.Count == 1 ? layout.With(packedStart[members[0]]) : layout;
         }).ToArray();
     }
+
+    private BatchAttentionLayout With(int packedStart) => new()
+    {
+        Members = Members, PackedRows = PackedRows, PackedStart = packedStart, MaxNew = MaxNew, MaxKeys = MaxKeys,
+        PaddedRow = PaddedRow, Mask = Mask,
+    };
 
     private static BatchAttentionLayout Build(IReadOnlyList<SequenceInput> all, int[] members, Tensor? packedRows, int groups, Device device)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace SpecEdge.Inference.Tokenization;
@@ -94,6 +95,8 @@ internal sealed class SentencePieceBpe
     public static string ByteTokenName(byte b) => "<0x" + b.ToString("X2", CultureInfo.InvariantCulture) + ">";
 
     /// <summary>Appends the ids of one pre-tokenized word (already in '▁' spelling) to <paramref name="ids"/>.</summary>
+    // Fully optimised from the first call: a prompt is encoded once, so tiered JIT would run most of it unoptimised.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void EncodeWord(ReadOnlySpan<char> word, List<int> ids)
     {
         if (word.IsEmpty)
@@ -156,6 +159,7 @@ internal sealed class SentencePieceBpe
     /// Applies merges in place: a heap of candidate pairs keyed by (rank, position); an entry is stale when either
     /// side has changed since it was queued, which the merged id check detects.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Merge(List<int> symbols)
     {
         int count = symbols.Count;
