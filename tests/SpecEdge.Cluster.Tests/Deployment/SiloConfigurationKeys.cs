@@ -55,7 +55,21 @@ public static class SiloConfigurationKeys
     {
         string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
         string path = Path.Combine(ClusterFixture.RepoRoot(), "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo.dll");
-        return File.Exists(path) ? Assembly.LoadFrom(path) : throw new FileNotFoundException($"silo build missing: {path}");
+        if (!File.Exists(path)) throw new FileNotFoundException($"silo build missing: {path}");
+        return new SiloInspectionContext(path).LoadFromAssemblyPath(path);
+    }
+
+    /// <summary>
+    /// The silo assembly is loaded for inspection in a context of its own, never into the test host's default one:
+    /// Orleans scans every assembly of the default context when a client or silo starts in this process, and would then
+    /// try to load the silo's dependencies (e.g. Orleans.Dashboard), which the test host does not carry.
+    /// </summary>
+    private sealed class SiloInspectionContext(string path) : System.Runtime.Loader.AssemblyLoadContext("silo-inspection")
+    {
+        private readonly System.Runtime.Loader.AssemblyDependencyResolver _resolver = new(path);
+
+        protected override Assembly? Load(AssemblyName name) =>
+            _resolver.ResolveAssemblyToPath(name) is { } file ? LoadFromAssemblyPath(file) : null;
     }
 
     private static IEnumerable<string> SiloSources() =>
