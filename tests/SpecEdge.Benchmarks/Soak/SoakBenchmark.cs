@@ -228,6 +228,7 @@ public static class SoakBenchmark
                 var victim = cluster.Edges.Keys.First();
                 cluster.Edges[victim].Kill();
                 report.Events.Add($"{seconds * 0.35:F0}s: killed edge process {victim} (kill -9), restarted it");
+                report.KillsUnixMs.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 cluster.StartEdge(victim);
             }
             if (killSilo)
@@ -235,6 +236,7 @@ public static class SoakBenchmark
                 await Task.Delay(TimeSpan.FromSeconds(seconds * (0.7 - (killEdge ? 0.35 : 0))), stop);
                 cluster.Silos["silo-b"].Kill();
                 report.Events.Add($"{seconds * 0.7:F0}s: killed silo-b (kill -9)");
+                report.KillsUnixMs.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
             }
         }
         catch (OperationCanceledException) { }
@@ -272,6 +274,15 @@ public static class SoakBenchmark
         }
         long when = r.GetProperty("time").GetInt64();
         bool underAttack = when >= report.StartedUnixMs + (long)(hostileFrom * 1000);
+        // Compare like with like: leave out replies that ended during the warm-up (the first 30 % of the calm half, 15 % of the run:
+        // processes starting, caches filling) or within 10 s after a kill, in either half.
+        bool warmUp = when < report.StartedUnixMs + (long)(hostileFrom * 1000 * 0.3);
+        bool afterKill = report.KillsUnixMs.Any(k => when >= k && when < k + 10_000);
+        if (warmUp || afterKill)
+        {
+            foreach (var ms in r.GetProperty("stepMs").EnumerateArray()) report.StepMsExcluded.Add(ms.GetDouble());
+            return;
+        }
         var target = underAttack ? report.StepMsUnderAttack : report.StepMsCalm;
         foreach (var ms in r.GetProperty("stepMs").EnumerateArray()) target.Add(ms.GetDouble());
     }

@@ -20,6 +20,9 @@ public sealed class SoakReport
     public List<string> Examples { get; } = new();
     public List<double> StepMsCalm { get; } = new();
     public List<double> StepMsUnderAttack { get; } = new();
+    /// <summary>Steps of replies that ended during the warm-up or within 10 s after a kill: counted, not compared.</summary>
+    public List<double> StepMsExcluded { get; } = new();
+    public List<long> KillsUnixMs { get; } = new();
     public double SiloRssHighWaterMiB { get; set; }
     public long KvHighWaterBytes { get; set; }
     public long KvBudgetBytes { get; set; }
@@ -51,6 +54,8 @@ public sealed class SoakReport
         Console.WriteLine($"| stream chunk gaps | {ChunkGaps} |");
         Console.WriteLine($"| honest edge step p50 / p99, calm (ms) | {Percentile(StepMsCalm, 0.5):F1} / {Percentile(StepMsCalm, 0.99):F1} ({StepMsCalm.Count} steps) |");
         Console.WriteLine($"| honest edge step p50 / p99, under attack (ms) | {Percentile(StepMsUnderAttack, 0.5):F1} / {Percentile(StepMsUnderAttack, 0.99):F1} ({StepMsUnderAttack.Count} steps) |");
+        Console.WriteLine($"| p99 under attack / calm | {Percentile(StepMsUnderAttack, 0.99) / Percentile(StepMsCalm, 0.99):F2} |");
+        Console.WriteLine($"| steps left out (warm-up, 10 s after a kill): p50 / p99 (ms) | {Percentile(StepMsExcluded, 0.5):F1} / {Percentile(StepMsExcluded, 0.99):F1} ({StepMsExcluded.Count} steps) |");
         Console.WriteLine($"| hostile requests | {HostileRequests} ({HostilePerSecond:F1}/s) |");
         Console.WriteLine($"| KV high-water / budget (MB) | {KvHighWaterBytes / 1048576.0:F1} / {KvBudgetBytes / 1048576.0:F0} |");
         Console.WriteLine($"| silo RSS high-water (MiB) | {SiloRssHighWaterMiB:F0} |");
