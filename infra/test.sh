@@ -50,6 +50,8 @@ echo "$passed passed, $failed failed, $skipped skipped"
 if [ $# -eq 0 ] && [ "${SPECEDGE_SKIP_SOAK:-0}" != 1 ]; then
   echo "== soak: 60 s through real processes (tests/SpecEdge.Benchmarks soak --check)"
   set +e
+  # dotnet test builds the test projects (and the silo and edge host they start), not the benchmark command.
+  dotnet build tests/SpecEdge.Benchmarks -c Release --nologo -v q 2>&1 | grep -E " error |rror\(s\)" | sort -u
   tests/SpecEdge.Benchmarks/bin/Release/net10.0/linux-x64/SpecEdge.Benchmarks soak --seconds 60 --check --out bench-results/soak-ci.json 2>&1 \
     | grep -vE '^\s+at |^(warn|info|fail): |^\s{6}' 
   soak=${PIPESTATUS[0]}
