@@ -56,6 +56,8 @@ public sealed class SessionGrain(
     private ReplyStream _reply = null!;
     /// <summary>The one state write in flight (a step's write completes after its verdict went out).</summary>
     private Task _write = Task.CompletedTask;
+    /// <summary>What the last completed write stored: all that <see cref="GetAsync"/> shows.</summary>
+    private DurableView _durable = null!;
 
     private string Id => this.GetPrimaryKeyString();
     private SessionState S => state.State;
@@ -78,6 +80,7 @@ public sealed class SessionGrain(
         });
         SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
+        _durable = Capture();
         RebuildReply();
         if (S.Generating)
         {
@@ -260,15 +263,21 @@ public sealed class SessionGrain(
         return _reply.ReadAsync(fromChunk, () => S.Generating);
     }
 
-    public async Task<SessionSnapshot> GetAsync()
+    public Task<SessionSnapshot> GetAsync()
     {
-        // Interleaved: report durable state only, never a step whose write is still in flight.
-        while (!_write.IsCompleted) await SettleWriteAsync();
+        // Interleaved, and never waiting: what the last completed write stored, never a step whose write is in flight
+        // (waiting for "no write in flight" could wait for a whole reply while steps follow each other).
+        var d = _durable;
         // An edge sees neither the silo nor another edge's id.
-        return new SessionSnapshot(Id, S.Messages.ToArray(), S.Committed.Count, S.Step,
-            VerifiedCaller.IsEdge && S.AttachedEdge != VerifiedCaller.EdgeIdOr("") ? null : S.AttachedEdge, S.Generating,
-            VerifiedCaller.IsEdge ? null : silo.Name, S.Settings.Seed);
+        return Task.FromResult(new SessionSnapshot(Id, d.Messages, d.Committed, d.Step,
+            VerifiedCaller.IsEdge && d.AttachedEdge != VerifiedCaller.EdgeIdOr("") ? null : d.AttachedEdge, d.Generating,
+            VerifiedCaller.IsEdge ? null : silo.Name, d.Seed));
     }
+
+    /// <summary>The part of the state a snapshot shows, as one write stores it.</summary>
+    private sealed record DurableView(ChatTurn[] Messages, int Committed, long Step, string? AttachedEdge, bool Generating, ulong? Seed);
+
+    private DurableView Capture() => new(S.Messages.ToArray(), S.Committed.Count, S.Step, S.AttachedEdge, S.Generating, S.Settings.Seed);
 
     public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
     {
@@ -450,9 +459,11 @@ public sealed class SessionGrain(
     private async Task PersistStepAsync(StepVerdict v, string text, (int Committed, int Messages, long Step) rollback)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        var written = Capture();
         try
         {
             await state.WriteStateAsync();
+            _durable = written;
             _failedWrites = 0;
             SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
         }
@@ -500,9 +511,11 @@ public sealed class SessionGrain(
     private async Task WriteAsync()
     {
         await SettleWriteAsync();
+        var written = Capture();
         var write = state.WriteStateAsync();
         _write = write;
         await write;
+        _durable = written;
     }
 
     /// <summary>Rebuilds the reply's chunks from durable state: readers see exactly the chunks (and numbers) they saw before.</summary>
