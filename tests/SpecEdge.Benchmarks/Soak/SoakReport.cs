@@ -62,6 +62,6 @@ public sealed class SoakReport
         foreach (var e in Events) Console.WriteLine($"event: {e}");
         foreach (var (kind, n) in Errors.OrderBy(kv => kv.Key)) Console.WriteLine($"error seen by honest callers: {kind} x{n}");
         foreach (var (kind, n) in HostileOutcomes.OrderBy(kv => kv.Key)) Console.WriteLine($"hostile: {kind} x{n}");
-        foreach (var x in Examples.Take(10)) Console.WriteLine($"difference: {x}");
+        foreach (var x in Examples.Take(10)) Console.WriteLine($"example (an error an honest caller saw, or a difference): {x}");
     }
 }
