@@ -23,7 +23,7 @@ namespace SpecEdge.Benchmarks;
 /// </summary>
 public static class ClusterBenchmark
 {
-    private static readonly string[] Prompts =
+    internal static readonly string[] Prompts =
     {
         "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
         "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
@@ -74,11 +74,11 @@ public static class ClusterBenchmark
         var overheadRows = new List<object>();
         foreach (var (transport, values) in overhead)
         {
-            var row = new { transport = transport.ToString(), steps = values.Count, roundTripP50 = P(roundTrips[transport], 50), p50 = P(values, 50), p99 = P(values, 99) };
+            var row = new { transport = transport.ToString(), steps = values.Count, roundTripP50 = Percentile.Of(roundTrips[transport], 50), p50 = Percentile.Of(values, 50), p99 = Percentile.Of(values, 99) };
             overheadRows.Add(row);
             Console.WriteLine($"| {row.transport} | {row.steps} | {row.roundTripP50:F2} | {row.p50:F3} | {row.p99:F3} |");
         }
-        double extra = P(overhead[TreeTransport.Channel], 50) - P(overhead[TreeTransport.DirectCall], 50);
+        double extra = Percentile.Of(overhead[TreeTransport.Channel], 50) - Percentile.Of(overhead[TreeTransport.DirectCall], 50);
         Console.WriteLine($"channel - direct call (p50): {extra:+0.000;-0.000} ms per step");
 
         // (2) Throughput with concurrent edge clients.
@@ -140,7 +140,8 @@ public static class ClusterBenchmark
         await cluster.DisposeAsync();
     }
 
-    private static async Task<ReplyStats> ReplyAsync(IClusterClient client, CausalLm draft, string sessionId, string prompt, TreeTransport transport, bool proactive, int maxNew)
+    /// <summary>One greedy edge-assisted reply in a fresh conversation, with the edge's per-step statistics.</summary>
+    internal static async Task<ReplyStats> ReplyAsync(IClusterClient client, CausalLm draft, string sessionId, string prompt, TreeTransport transport, bool proactive, int maxNew)
     {
         var session = client.GetGrain<ISessionGrain>(sessionId);
         await session.ConfigureAsync(new GenerationSettings { Temperature = 0, MaxNewTokens = maxNew, UseChatTemplate = false });
@@ -152,10 +153,4 @@ public static class ClusterBenchmark
         return stats;
     }
 
-    private static double P(List<double> values, int percentile)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.OrderBy(v => v).ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
-    }
 }

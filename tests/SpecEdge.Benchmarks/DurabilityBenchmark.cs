@@ -19,12 +19,6 @@ namespace SpecEdge.Benchmarks;
 /// </summary>
 public static class DurabilityBenchmark
 {
-    private static readonly string[] Prompts =
-    {
-        "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
-        "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
-    };
-
     private sealed record Mode(string Name, string Storage, bool Pipelined);
 
     public static async Task RunAsync(BenchOptions o)
@@ -67,7 +61,7 @@ public static class DurabilityBenchmark
         {
             for (int m = 0; m < modes.Length; m++)
             {
-                var stats = await ReplyAsync(clusters[m].Client, draft, $"durability-{round}", Prompts[round % Prompts.Length], maxNew);
+                var stats = await ClusterBenchmark.ReplyAsync(clusters[m].Client, draft, $"durability-{round}", ClusterBenchmark.Prompts[round % ClusterBenchmark.Prompts.Length], TreeTransport.Channel, proactive: false, maxNew);
                 // Skip each reply's first step: it carries the prefill of the new turn.
                 for (int i = 1; i < stats.StepMilliseconds.Count; i++)
                 {
@@ -82,12 +76,12 @@ public static class DurabilityBenchmark
         Console.WriteLine("Per-step overhead = edge round trip (tree sent -> verdict received) - verifier forward time");
         Console.WriteLine("| sessions stored | steps | round trip p50 ms | overhead p50 ms | overhead p99 ms | p50 over memory ms |");
         Console.WriteLine("|---|---|---|---|---|---|");
-        double memoryP50 = P(overhead[modes[0].Name], 50);
+        double memoryP50 = Percentile.Of(overhead[modes[0].Name], 50);
         var rows = new List<object>();
         foreach (var mode in modes)
         {
             var values = overhead[mode.Name];
-            var row = new { mode = mode.Name, steps = values.Count, roundTripP50 = P(roundTrip[mode.Name], 50), p50 = P(values, 50), p99 = P(values, 99), overMemoryP50 = P(values, 50) - memoryP50 };
+            var row = new { mode = mode.Name, steps = values.Count, roundTripP50 = Percentile.Of(roundTrip[mode.Name], 50), p50 = Percentile.Of(values, 50), p99 = Percentile.Of(values, 99), overMemoryP50 = Percentile.Of(values, 50) - memoryP50 };
             rows.Add(row);
             Console.WriteLine($"| {row.mode} | {row.steps} | {row.roundTripP50:F2} | {row.p50:F3} | {row.p99:F3} | {row.overMemoryP50:+0.000;-0.000} |");
         }
@@ -103,24 +97,5 @@ public static class DurabilityBenchmark
             await cluster.StopAllSilosAsync();
             await cluster.DisposeAsync();
         }
-    }
-
-    private static async Task<ReplyStats> ReplyAsync(IClusterClient client, CausalLm draft, string sessionId, string prompt, int maxNew)
-    {
-        var session = client.GetGrain<ISessionGrain>(sessionId);
-        await session.ConfigureAsync(new GenerationSettings { Temperature = 0, MaxNewTokens = maxNew, UseChatTemplate = false });
-        using var edge = new EdgeSession(client, draft, sessionId, "bench-" + sessionId, new DraftTreeOptions { Proactive = false }, capacity: 2048, TreeTransport.Channel);
-        await edge.AttachAsync();
-        await edge.SendAsync(prompt);
-        var stats = await edge.RunReplyAsync();
-        await edge.DetachAsync();
-        return stats;
-    }
-
-    private static double P(List<double> values, int percentile)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.OrderBy(v => v).ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
     }
 }

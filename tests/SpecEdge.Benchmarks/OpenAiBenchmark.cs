@@ -177,28 +177,28 @@ public static class OpenAiBenchmark
             }
         }
 
-        double reqDelta = P(httpMs, 50) - P(directMs, 50);
-        double tokDelta = P(httpGaps, 50) - P(directGaps, 50);
+        double reqDelta = Percentile.Of(httpMs, 50) - Percentile.Of(directMs, 50);
+        double tokDelta = Percentile.Of(httpGaps, 50) - Percentile.Of(directGaps, 50);
         Console.WriteLine();
         Console.WriteLine("| measure | direct grain calls p50 ms | p99 ms | HTTP API p50 ms | p99 ms | HTTP - direct p50 ms | n |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
-        Console.WriteLine($"| request (1 new token) | {P(directMs, 50):F3} | {P(directMs, 99):F3} | {P(httpMs, 50):F3} | {P(httpMs, 99):F3} | {reqDelta:+0.000;-0.000} | {requests} |");
-        Console.WriteLine($"| per streamed token | {P(directGaps, 50):F3} | {P(directGaps, 99):F3} | {P(httpGaps, 50):F3} | {P(httpGaps, 99):F3} | {tokDelta:+0.000;-0.000} | {directGaps.Count}/{httpGaps.Count} |");
+        Console.WriteLine($"| request (1 new token) | {Percentile.Of(directMs, 50):F3} | {Percentile.Of(directMs, 99):F3} | {Percentile.Of(httpMs, 50):F3} | {Percentile.Of(httpMs, 99):F3} | {reqDelta:+0.000;-0.000} | {requests} |");
+        Console.WriteLine($"| per streamed token | {Percentile.Of(directGaps, 50):F3} | {Percentile.Of(directGaps, 99):F3} | {Percentile.Of(httpGaps, 50):F3} | {Percentile.Of(httpGaps, 99):F3} | {tokDelta:+0.000;-0.000} | {directGaps.Count}/{httpGaps.Count} |");
         Console.WriteLine();
         Console.WriteLine($"follow-up turn (prompt {reusedPrompt.FirstOrDefault()} tokens, {cachedTokens.FirstOrDefault()} of them cached when continued):");
         Console.WriteLine("| follow-up | TTFT p50 ms | p99 ms | n |");
         Console.WriteLine("|---|---:|---:|---:|");
-        Console.WriteLine($"| session continued (prefix reused) | {P(reusedTtft, 50):F1} | {P(reusedTtft, 99):F1} | {reusedTtft.Count} |");
-        Console.WriteLine($"| conversation re-encoded | {P(encodedTtft, 50):F1} | {P(encodedTtft, 99):F1} | {encodedTtft.Count} |");
-        Console.WriteLine($"re-encoding / reuse TTFT p50: {P(encodedTtft, 50) / P(reusedTtft, 50):F2}x");
+        Console.WriteLine($"| session continued (prefix reused) | {Percentile.Of(reusedTtft, 50):F1} | {Percentile.Of(reusedTtft, 99):F1} | {reusedTtft.Count} |");
+        Console.WriteLine($"| conversation re-encoded | {Percentile.Of(encodedTtft, 50):F1} | {Percentile.Of(encodedTtft, 99):F1} | {encodedTtft.Count} |");
+        Console.WriteLine($"re-encoding / reuse TTFT p50: {Percentile.Of(encodedTtft, 50) / Percentile.Of(reusedTtft, 50):F2}x");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(new
         {
-            requestDirectP50Ms = P(directMs, 50), requestHttpP50Ms = P(httpMs, 50), requestOverheadP50Ms = reqDelta,
-            requestDirectP99Ms = P(directMs, 99), requestHttpP99Ms = P(httpMs, 99),
-            tokenDirectP50Ms = P(directGaps, 50), tokenHttpP50Ms = P(httpGaps, 50), tokenOverheadP50Ms = tokDelta,
+            requestDirectP50Ms = Percentile.Of(directMs, 50), requestHttpP50Ms = Percentile.Of(httpMs, 50), requestOverheadP50Ms = reqDelta,
+            requestDirectP99Ms = Percentile.Of(directMs, 99), requestHttpP99Ms = Percentile.Of(httpMs, 99),
+            tokenDirectP50Ms = Percentile.Of(directGaps, 50), tokenHttpP50Ms = Percentile.Of(httpGaps, 50), tokenOverheadP50Ms = tokDelta,
             followUpPromptTokens = reusedPrompt.FirstOrDefault(), followUpCachedTokens = cachedTokens.FirstOrDefault(),
-            ttftReusedP50Ms = P(reusedTtft, 50), ttftReencodedP50Ms = P(encodedTtft, 50), ttftReusedP99Ms = P(reusedTtft, 99), ttftReencodedP99Ms = P(encodedTtft, 99),
+            ttftReusedP50Ms = Percentile.Of(reusedTtft, 50), ttftReencodedP50Ms = Percentile.Of(encodedTtft, 50), ttftReusedP99Ms = Percentile.Of(reusedTtft, 99), ttftReencodedP99Ms = Percentile.Of(encodedTtft, 99),
             requests, streams, streamTokens, followUps, historyWords, loadAverage = File.ReadAllText("/proc/loadavg").Trim(),
         }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {outPath}");
@@ -218,10 +218,4 @@ public static class OpenAiBenchmark
         throw new InvalidOperationException("Cannot find the repository root (SpecEdge.Orleans.sln) above " + AppContext.BaseDirectory);
     }
 
-    private static double P(List<double> values, int percentile)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.OrderBy(v => v).ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
-    }
 }

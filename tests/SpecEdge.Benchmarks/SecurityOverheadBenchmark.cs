@@ -114,15 +114,15 @@ public static class SecurityOverheadBenchmark
         var rows = new List<object>();
         foreach (var (name, _) in modes)
         {
-            var row = new { mode = name, calls = callMs[name].Count, callP50 = P(callMs[name], 50), callP99 = P(callMs[name], 99),
-                steps = overheadMs[name].Count, stepP50 = P(overheadMs[name], 50), stepP99 = P(overheadMs[name], 99) };
+            var row = new { mode = name, calls = callMs[name].Count, callP50 = Percentile.Of(callMs[name], 50), callP99 = Percentile.Of(callMs[name], 99),
+                steps = overheadMs[name].Count, stepP50 = Percentile.Of(overheadMs[name], 50), stepP99 = Percentile.Of(overheadMs[name], 99) };
             rows.Add(row);
             Console.WriteLine($"| {row.mode} | {row.calls} | {row.callP50:F3} | {row.callP99:F3} | {row.steps} | {row.stepP50:F3} | {row.stepP99:F3} |");
         }
-        double callDelta = P(callMs["credential checks"], 50) - P(callMs["no checks"], 50);
-        double stepDelta = P(overheadMs["credential checks"], 50) - P(overheadMs["no checks"], 50);
-        double tlsCallDelta = P(callMs["checks + TLS"], 50) - P(callMs["no checks"], 50);
-        double tlsStepDelta = P(overheadMs["checks + TLS"], 50) - P(overheadMs["no checks"], 50);
+        double callDelta = Percentile.Of(callMs["credential checks"], 50) - Percentile.Of(callMs["no checks"], 50);
+        double stepDelta = Percentile.Of(overheadMs["credential checks"], 50) - Percentile.Of(overheadMs["no checks"], 50);
+        double tlsCallDelta = Percentile.Of(callMs["checks + TLS"], 50) - Percentile.Of(callMs["no checks"], 50);
+        double tlsStepDelta = Percentile.Of(overheadMs["checks + TLS"], 50) - Percentile.Of(overheadMs["no checks"], 50);
         Console.WriteLine($"credential checks add {callDelta:F3} ms p50 per call and {stepDelta:F3} ms p50 per step; with TLS {tlsCallDelta:F3} and {tlsStepDelta:F3}");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(new { rows, callDeltaP50Ms = callDelta, stepDeltaP50Ms = stepDelta, tlsCallDeltaP50Ms = tlsCallDelta, tlsStepDeltaP50Ms = tlsStepDelta, loadAverage = File.ReadAllText("/proc/loadavg").Trim() },
@@ -136,10 +136,4 @@ public static class SecurityOverheadBenchmark
         "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
     };
 
-    private static double P(List<double> values, int percentile)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.OrderBy(v => v).ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(percentile / 100.0 * sorted.Count) - 1)];
-    }
 }
