@@ -244,6 +244,20 @@ public class TrustBoundaryTests(ClusterFixture f)
     }
 
     [Fact]
+    public async Task TheSilosOwnTurnStart_IsRefusedToServicesAndEdges_EvenOnTheirOwnConversation()
+    {
+        // ChatAsync starts its turn through ISessionControl after taking the caller's quota; a client calling it
+        // directly would skip the quota, so it is a silo-only interface.
+        const string id = "acme/silo-only-turn";
+        var control = f.Client.GetGrain<SpecEdge.Grains.Sessions.ISessionControl>(id);
+        await Refused(f.ServiceToken("acme"), () => control.StartTurnAsync("hello", null));
+        await Refused(f.EdgeToken(id, "edge-x", chat: true), () => control.StartTurnAsync("hello", null));
+        var snapshot = await f.Client.GetGrain<ISessionGrain>(id).GetAsync();
+        Assert.Empty(snapshot.Messages);
+        Assert.False(snapshot.Generating);
+    }
+
+    [Fact]
     public async Task AnEdgeObserver_NeverReceivesTheServicesOrTheSilosCredential()
     {
         string id = NewId("tenant-a", "observed");
