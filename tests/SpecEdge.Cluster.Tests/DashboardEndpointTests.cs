@@ -16,29 +16,10 @@ public sealed class DashboardEndpointTests
     [Fact]
     public async Task Dashboard_IsForOperatorsOnly_AndItsDataCallsAnswer()
     {
-        string root = ClusterFixture.RepoRoot();
-        string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
-        string siloExe = Path.Combine(root, "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo");
-        string dir = Directory.CreateTempSubdirectory("specedge-dashboard-").FullName;
-        var keys = SigningKeySet.CreateRandom("k1");
-        string keyFile = Path.Combine(dir, "keys.json");
-        File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + Convert.ToBase64String(keys.ActiveKey) + "\"}}");
-        int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort(), httpPort = ExternalProcess.FreePort();
-        using var silo = new ExternalProcess("silo-dashboard", siloExe, new[]
-        {
-            "--urls", $"http://127.0.0.1:{httpPort}", "--SpecEdge:TargetModel", Path.Combine(root, "models", "demo", "target"), "--SpecEdge:Threads", "1",
-            "--Cluster:SiloName", "silo-dashboard", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
-            "--Cluster:ClusterId", "dashboard-test", "--Cluster:ServiceId", "dashboard-test", "--Security:KeyFile", keyFile,
-            "--Dashboard:Enabled", "true",
-        }, root);
-        await silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
-
-        string Sign(CredentialRole role) => CredentialCodec.Sign(new AccessCredential
-        {
-            Role = role, Tenant = "t", ConversationId = "t/x", EdgeId = "edge-1",
-            ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
-        }, keys);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        using var silo = new SecuredSiloProcess("silo-dashboard", "--Dashboard:Enabled", "true");
+        await silo.WaitReadyAsync();
+        string Sign(CredentialRole role) => silo.Sign(role);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
         async Task<HttpResponseMessage> GetAsync(string path, string? basicPassword)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, path);

@@ -20,28 +20,10 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     [Fact]
     public async Task Metrics_ScrapedDuringDecoding_CountersMove_AndOnlyOperatorsMayScrape()
     {
-        string root = ClusterFixture.RepoRoot();
-        string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
-        string siloExe = Path.Combine(root, "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo");
-        string dir = Directory.CreateTempSubdirectory("specedge-metrics-").FullName;
-        var keys = SigningKeySet.CreateRandom("k1");
-        string keyFile = Path.Combine(dir, "keys.json");
-        File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + Convert.ToBase64String(keys.ActiveKey) + "\"}}");
-        int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort(), httpPort = ExternalProcess.FreePort();
-        using var silo = new ExternalProcess("silo-metrics", siloExe, new[]
-        {
-            "--urls", $"http://127.0.0.1:{httpPort}", "--SpecEdge:TargetModel", Path.Combine(root, "models", "demo", "target"), "--SpecEdge:Threads", "1",
-            "--Cluster:SiloName", "silo-metrics", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
-            "--Cluster:ClusterId", "metrics-test", "--Cluster:ServiceId", "metrics-test", "--Security:KeyFile", keyFile,
-        }, root);
-        await silo.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(90));
-        await silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(30));   // Kestrel starts after the silo and the models
-
-        string Sign(CredentialRole role) => CredentialCodec.Sign(new AccessCredential
-        {
-            Role = role, Tenant = "t", ConversationId = "t/metrics", EdgeId = "edge-1", Chat = true,
-            ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
-        }, keys);
+        using var silo = new SecuredSiloProcess("silo-metrics");
+        await silo.WaitReadyAsync();
+        string Sign(CredentialRole role) => silo.Sign(role, "t/metrics");
+        int gatewayPort = silo.GatewayPort, httpPort = silo.HttpPort;
         string operatorToken = Sign(CredentialRole.Operator);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(10) };
         async Task<(HttpStatusCode Status, string Body)> ScrapeAsync(string? token)
@@ -59,7 +41,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         var builder = Host.CreateApplicationBuilder();
         builder.UseOrleansClient(c =>
         {
-            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = "metrics-test"; o.ServiceId = "metrics-test"; });
+            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = silo.ClusterId; o.ServiceId = silo.ClusterId; });
             c.UseStaticClustering(new IPEndPoint(IPAddress.Loopback, gatewayPort));
             c.AddBroadcastChannel(ChannelNames.Provider);
             c.AddSpecEdgeCredential(o => o.Token = operatorToken);
