@@ -58,6 +58,13 @@ public sealed class SessionGrain(
     /// <summary>Server steps that failed in a row for reasons outside the conversation; the reply ends after this many.</summary>
     private int _transientFailures;
     private const int MaxTransientFailures = 8;
+    /// <summary>Since when the server's steps of this reply have been refused for capacity (null: they are not).</summary>
+    private DateTime? _waitingForCapacitySince;
+    /// <summary>
+    /// How long a reply in progress waits for capacity on its device before it ends with the error: replies ahead of it
+    /// end within their token limit, so a wait is normally short.
+    /// </summary>
+    private static readonly TimeSpan MaxCapacityWait = TimeSpan.FromSeconds(120);
     private ReplyStream _reply = null!;
     /// <summary>
     /// The one state write in flight, or for steps the chain of writes that runs until no committed step is unwritten
@@ -399,6 +406,7 @@ public sealed class SessionGrain(
             var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
             await CommitAsync(outcome);
             _transientFailures = 0;
+            _waitingForCapacitySince = null;
             if (S.Generating) ScheduleServerStep();
         }
         catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
@@ -414,6 +422,13 @@ public sealed class SessionGrain(
         {
             // This activation is going away (e.g. its silo is shutting down): the next one resumes the reply.
         }
+        catch (VerifierBusyException e) when (StillWaitingForCapacity())
+        {
+            // The device is full of replies in progress: this reply (already admitted once, now being rebuilt after a
+            // failover or resync) waits for one of them to end rather than failing.
+            logger.LogInformation("Session {Session}: server step {Step} waits for capacity ({Error})", Id, S.Step, e.Message);
+            ScheduleServerStep(TimeSpan.FromMilliseconds(500));
+        }
         catch (Exception e) when (IsTransient(e) && ++_transientFailures <= MaxTransientFailures)
         {
             // The verifier or the silo is briefly unavailable (busy, restarting, shutting down): retry the step later;
@@ -425,6 +440,13 @@ public sealed class SessionGrain(
         {
             await FailReplyAsync(e);
         }
+    }
+
+    /// <summary>Whether a reply refused for capacity may keep waiting (up to <see cref="MaxCapacityWait"/> in all).</summary>
+    private bool StillWaitingForCapacity()
+    {
+        _waitingForCapacitySince ??= DateTime.UtcNow;
+        return DateTime.UtcNow - _waitingForCapacitySince < MaxCapacityWait;
     }
 
     /// <summary>Failures that say nothing about the conversation: the runtime, a busy or restarting verifier, a timeout.</summary>

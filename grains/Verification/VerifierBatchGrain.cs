@@ -14,8 +14,10 @@ namespace SpecEdge.Grains.Verification;
 /// next one. It never waits for a batch to fill. The KV caches are plain fields: they die with the activation and are
 /// rebuilt from the sessions' persisted tokens. Whenever this verifier and a session disagree (step, length, a failed
 /// item), it drops its copy and answers <see cref="SessionNotLoadedException"/>: the session rebuilds it from durable state.
-/// Limits: a hard KV budget (a new sequence that does not fit and has no idle one to evict is refused), a bounded
-/// queue, and a deadline for queued work.
+/// Limits: a hard KV budget, a bounded queue, and a deadline for queued work. The budget is admission control by reply:
+/// a sequence whose reply is in progress is never evicted (evicting it between steps would make it fight its way back
+/// in for every step, and under load fail its reply), so a new sequence that does not fit and finds no cache without a
+/// reply in progress to evict is refused with "at capacity" before any work is done for it.
 /// </summary>
 [SiloPinnedPlacement, Reentrant]
 // Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
@@ -28,7 +30,13 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
     private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
-    private readonly Dictionary<string, long> _lastUse = new();
+    /// <summary>When each sequence was last used: the order (least recently used is evicted first) and the time.</summary>
+    private readonly Dictionary<string, (long Order, DateTime At)> _lastUse = new();
+    /// <summary>
+    /// A sequence with a reply in progress but no step for this long is treated as abandoned (its session is gone
+    /// without closing it) and may be evicted; live replies step far more often (an edge's lease is seconds).
+    /// </summary>
+    private static readonly TimeSpan AbandonedAfter = TimeSpan.FromSeconds(30);
     private readonly List<Pending> _queue = new();
     /// <summary>How many statistics of recent forwards are kept (older ones only count).</summary>
     public const int RecentForwards = 4096;
@@ -221,7 +229,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return sequence;
     }
 
-    private void Touch(string sessionId) => _lastUse[sessionId] = ++_clock;
+    private void Touch(string sessionId) => _lastUse[sessionId] = (++_clock, DateTime.UtcNow);
 
     // Evict least-recently-used idle sequences until one more cache fits the KV budget.
     private void MakeRoom()
@@ -236,16 +244,19 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + new DraftTreeOptions().DraftCacheHeadroom)
                 * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
         }
-        // Never evict a sequence that is queued or inside the forward running right now.
+        // Never evict a sequence that is queued or inside the forward running right now, nor one whose reply is in
+        // progress (unless abandoned): only caches between replies make room.
         var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
+        var now = DateTime.UtcNow;
+        bool Evictable(string k) => !busy.Contains(k) && (_sequences[k].Finished || now - _lastUse.GetValueOrDefault(k).At > AbandonedAfter);
         while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
         {
-            var victim = _sequences.Keys.Where(k => !busy.Contains(k)).OrderBy(k => _lastUse.GetValueOrDefault(k)).FirstOrDefault();
+            var victim = _sequences.Keys.Where(Evictable).OrderBy(k => _lastUse.GetValueOrDefault(k).Order).FirstOrDefault();
             if (victim is null)
             {
-                // Hard budget: every cache is in use right now, so admitting one more would exceed the memory we may use.
-                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} sequences, all busy); refusing a new one", _key, models.Options.KvMemoryMb, _sequences.Count);
-                throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} conversations are being decoded on this device); try again shortly.");
+                // Hard budget: every cache holds a reply in progress, so admitting one more would exceed the memory we may use.
+                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} replies in progress); refusing a new sequence", _key, models.Options.KvMemoryMb, _sequences.Count);
+                throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} replies are in progress on this device); try again shortly.");
             }
             Forget(victim);
             _evictions++;
