@@ -60,14 +60,19 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        foreach (var s in _sequences.Values) s.Dispose();
+        var sequences = _sequences.Values.ToList();
         _sequences.Clear();
-        foreach (var d in _serverDrafters.Values) d.Dispose();
-        _serverDrafters.Clear();
         SpecEdgeMetrics.ForgetVerifier(_key.ToString());
-        return Task.CompletedTask;
+        // On the device thread, after any forward still running (see Forget).
+        await models.Worker(_key.Device).RunAsync(() =>
+        {
+            foreach (var s in sequences) s.Dispose();
+            foreach (var d in _serverDrafters.Values) d.Dispose();
+            _serverDrafters.Clear();
+            return true;
+        }).WaitAsync(cancellationToken).ContinueWith(_ => { });
     }
 
     public async Task OpenAsync(string sessionId, SequenceSnapshot snapshot)
@@ -213,12 +218,34 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return new SessionNotLoadedException(why);
     }
 
-    /// <summary>Frees a session's target cache and server draft state (never while its work is on the device).</summary>
+    /// <summary>
+    /// Forgets a session's target sequence and server draft state. Its queued work fails (the session rebuilds from
+    /// durable state). The tensors are freed on the device thread, after the forward in progress: a session may re-open
+    /// while a step of its own is still running (its call timed out under load), and freeing a cache from this thread in
+    /// the middle of that forward corrupts it (seen in the soak as a batch failing inside libtorch).
+    /// </summary>
     private void Forget(string sessionId)
     {
-        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
-        if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+        foreach (var stale in _queue.Where(p => p.SessionId == sessionId).ToList())
+        {
+            _queue.Remove(stale);
+            stale.Done.TrySetException(new SessionNotLoadedException($"The verifier's sequence of session '{sessionId}' was replaced while this step waited."));
+        }
+        _sequences.Remove(sessionId, out var sequence);
         _lastUse.Remove(sessionId);
+        _ = models.Worker(_key.Device).RunAsync(() =>
+        {
+            // Device thread, in order: later batches of this session (with a new sequence) come after this.
+            if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+            sequence?.Dispose();
+            return true;
+        });
+    }
+
+    /// <summary>Drops a session's sequence only if it is still <paramref name="sequence"/> (not one re-opened meanwhile).</summary>
+    private void DropIfCurrent(string sessionId, TargetSequence sequence, string why)
+    {
+        if (_sequences.TryGetValue(sessionId, out var current) && ReferenceEquals(current, sequence)) Drop(sessionId, why);
     }
 
     private TargetSequence Get(string sessionId)
@@ -269,7 +296,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
     {
-        if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
+        // One step at a time per sequence. A step of a sequence that was replaced meanwhile (re-opened) may still be
+        // running: it works on the old, forgotten cache and does not hold the new one back.
+        if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId && ReferenceEquals(p.Work.Sequence, work.Sequence)))
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= models.Options.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
@@ -316,7 +345,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 {
                     // The forward itself failed: nothing was committed. Every sequence of the batch is rebuilt by its session.
                     logger.LogError(e, "Verifier {Key}: forward of a batch of {Count} failed", _key, batch.Count);
-                    foreach (var item in batch) item.Done.TrySetException(Drop(item.SessionId, $"the forward failed ({e.Message})"));
+                    foreach (var item in batch)
+                    {
+                        DropIfCurrent(item.SessionId, item.Work.Sequence, $"the forward failed ({e.Message})");
+                        item.Done.TrySetException(new SessionNotLoadedException($"The forward of session '{item.SessionId}' failed; rebuild it."));
+                    }
                     continue;
                 }
                 finally
@@ -335,7 +368,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                     var error = results[i].Error!;
                     logger.LogWarning(error, "Verifier {Key}: step of session {Session} failed alone", _key, batch[i].SessionId);
                     // A failed item's sequence was restored, unless it faulted half-way: then only a rebuild is safe.
-                    if (batch[i].Work.Sequence.Faulted) Drop(batch[i].SessionId, "a commit failed half-way");
+                    if (batch[i].Work.Sequence.Faulted) DropIfCurrent(batch[i].SessionId, batch[i].Work.Sequence, "a commit failed half-way");
                     batch[i].Done.TrySetException(error);
                 }
             }
