@@ -86,6 +86,9 @@ public sealed class SoakCluster : IDisposable
         {
             "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
+            // The honest tenant runs every session of the soak: its reply quota is not what the run measures (the KV
+            // budget's admission is); the hostile tenant stays under the same quota.
+            "--SpecEdge:MaxActiveRepliesPerTenant", "256",
             "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
