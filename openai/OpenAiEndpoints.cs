@@ -24,6 +24,7 @@ public static class OpenAiEndpoints
     {
         services.AddOptions<OpenAiOptions>().Bind(configuration.GetSection(OpenAiOptions.Section));
         services.AddSingleton<IOpenAiBackend, TBackend>();
+        services.AddSingleton<ApiKeyRateLimiter>();
         return services;
     }
 
@@ -59,6 +60,12 @@ public static class OpenAiEndpoints
         try
         {
             var caller = backend.Authenticate(ApiKey(context.Request));
+            if (!context.RequestServices.GetRequiredService<ApiKeyRateLimiter>().TryAcquire(caller, out var retryAfter))
+            {
+                context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new OpenAiException(429, $"Too many requests with this API key: at most {options.MaxRequestsPerSecondPerKey:G} a second (OpenAi:MaxRequestsPerSecondPerKey); retry after the Retry-After header's seconds.",
+                    type: "requests", code: "rate_limit_exceeded");
+            }
             await handle(backend, caller, options);
         }
         catch (OpenAiException e) when (!context.Response.HasStarted)

@@ -11,6 +11,13 @@ public sealed class OpenAiOptions
     /// <summary><c>max_tokens</c> when a request gives none (OpenAI's own default is "until the context is full").</summary>
     public int DefaultMaxTokens { get; set; } = 512;
 
+    /// <summary>
+    /// Requests a second one API key may make, in bursts of twice that; more get 429 <c>rate_limit_exceeded</c> with a
+    /// <c>Retry-After</c> header. 0 turns the limit off. Concurrent replies are bounded separately, by the tenant's
+    /// reply quota (<c>SpecEdge:MaxActiveRepliesPerTenant</c>).
+    /// </summary>
+    public double MaxRequestsPerSecondPerKey { get; set; } = 50;
+
     /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
     public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
 }

@@ -274,6 +274,35 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
 
     private static object[] Messages(IEnumerable<ChatTurn> turns) => turns.Select(t => (object)new { role = t.Role, content = t.Content }).ToArray();
 
+    [Fact]
+    public async Task AFloodFromOneKey_Gets429WithRetryAfter_WhileAnotherKeyIsServed()
+    {
+        // The fixture's silo allows 10 requests a second per key, in bursts of 20.
+        string flooder = f.ServiceKey("flood"), neighbour = f.ServiceKey("calm");
+        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => ModelsAsync(flooder)));
+        int refused = responses.Count(r => r.StatusCode == System.Net.HttpStatusCode.TooManyRequests);
+        int served = responses.Count(r => r.StatusCode == System.Net.HttpStatusCode.OK);
+        Assert.Equal(200, refused + served);
+        Assert.InRange(served, 20, 199);
+        var sample = responses.First(r => r.StatusCode == System.Net.HttpStatusCode.TooManyRequests);
+        Assert.True(sample.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "a 429 says when to retry");
+        using var error = System.Text.Json.JsonDocument.Parse(await sample.Content.ReadAsStringAsync());
+        Assert.Equal("rate_limit_exceeded", error.RootElement.GetProperty("error").GetProperty("code").GetString());
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(neighbour)).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));   // the bucket refills: the flooder is served again
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(flooder)).StatusCode);
+    }
+
+    private async Task<HttpResponseMessage> ModelsAsync(string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, f.BaseUrl + "/v1/models");
+        request.Headers.Authorization = new("Bearer", key);
+        var response = await f.Http.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
     internal static async Task<string> CurlAsync(params string[] arguments)
     {
         var start = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -60,6 +60,8 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             "--Cluster:SiloName", "silo-openai", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId,
             "--Security:KeyFile", keyFile, "--urls", BaseUrl,
+            // Low enough for a flood test to cross it quickly; no other test sends more than a few requests per key.
+            "--OpenAi:MaxRequestsPerSecondPerKey", "10",
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
 
