@@ -106,7 +106,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             cancellation.ThrowIfCancellationRequested();
             clock.Restart();
             var tree = drafter.BuildTree();
-            if (clock.Elapsed < EmulatedDraftTime) await Task.Delay(EmulatedDraftTime - clock.Elapsed, cancellation);
+            // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
+            while (clock.Elapsed < EmulatedDraftTime) await Task.Delay(EmulatedDraftTime - clock.Elapsed + TimeSpan.FromMilliseconds(0.5), cancellation);
             double draftMs = clock.Elapsed.TotalMilliseconds;
             draftSeconds += clock.Elapsed.TotalSeconds;
             EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);

@@ -82,8 +82,9 @@ public sealed class DelayingTcpProxy : IDisposable
             {
                 await foreach (var (data, due) in chunks.Reader.ReadAllAsync(_stop.Token))
                 {
-                    long wait = due - Stopwatch.GetTimestamp();
-                    if (wait > 0) await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), _stop.Token);
+                    // Timers follow a coarse clock here and may fire early: wait until the due time has really passed.
+                    for (long wait; (wait = due - Stopwatch.GetTimestamp()) > 0;)
+                        await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency + 0.0005), _stop.Token);
                     long late = Stopwatch.GetTimestamp() - due;
                     Interlocked.Add(ref _addedTicks, TimeSpan.FromSeconds((double)late / Stopwatch.Frequency).Ticks + OneWayDelay.Ticks);
                     Interlocked.Increment(ref _chunks);
