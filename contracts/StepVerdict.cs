@@ -4,7 +4,8 @@ namespace SpecEdge.Contracts;
 /// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
 /// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why.
 /// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
-/// step's round trip is transport, queueing and drafting).
+/// step's round trip is transport, queueing and drafting). <see cref="Timing"/>: the silo's breakdown of the step, only
+/// when the silo is configured to send it (<c>SpecEdge:StepTimings</c>).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
@@ -13,4 +14,5 @@ public sealed record StepVerdict(
     [property: Id(2)] int[] AcceptedTokens,
     [property: Id(3)] bool Finished,
     [property: Id(4)] ReplyFinish? FinishReason,
-    [property: Id(5)] double ServerMilliseconds = 0);
+    [property: Id(5)] double ServerMilliseconds = 0,
+    [property: Id(6)] StepTiming? Timing = null);

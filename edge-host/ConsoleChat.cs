@@ -46,7 +46,8 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
             : enrolled?.ConversationId ?? "chat-" + Guid.NewGuid().ToString("N")[..10];
         string edgeId = _o.EdgeId ?? enrolled?.EdgeId ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
-        using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport);
+        using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)
+            { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
         var session = client.GetGrain<ISessionGrain>(sessionId);
         var existing = await session.GetAsync();
         if (existing.Messages.Length == 0 || !string.IsNullOrWhiteSpace(_o.Prompt))

@@ -38,6 +38,20 @@ public sealed class EdgeHostOptions
     public int Soak { get; set; }
     /// <summary>Conversation id prefix of the soak sessions (stable, so a restarted process resumes them).</summary>
     public string SoakPrefix { get; set; } = "soak";
+    /// <summary>End-to-end benchmark mode: this many conversations in this process, one JSON line per reply (0 = off).</summary>
+    public int Bench { get; set; }
+    /// <summary>Bench mode: "edge" (draft here, per-step breakdown) or "server" (no edge: stream the server-decoded reply).</summary>
+    public string BenchMode { get; set; } = "edge";
+    public string BenchPrefix { get; set; } = "bench";
+    /// <summary>Bench mode: replies per conversation.</summary>
+    public int BenchReplies { get; set; } = 1;
+    /// <summary>Bench mode: wait until this file exists before the first message (so that all processes start together).</summary>
+    public string? BenchGoFile { get; set; }
+    /// <summary>
+    /// Each draft tree takes at least this many milliseconds (the rest of the real draft time is waited out): stands for
+    /// an edge GPU's draft time when emulated edges share a few CPU cores. 0 = off.
+    /// </summary>
+    public double DraftDelayMs { get; set; }
 
     /// <summary>
     /// Serve the OpenAI-compatible API on this host:port (e.g. 127.0.0.1:8081) instead of chatting in the console:
@@ -78,6 +92,8 @@ public sealed class EdgeHostOptions
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
+        ["--bench"] = "Edge:Bench", ["--bench-mode"] = "Edge:BenchMode", ["--bench-prefix"] = "Edge:BenchPrefix", ["--bench-replies"] = "Edge:BenchReplies",
+        ["--bench-go-file"] = "Edge:BenchGoFile", ["--draft-delay-ms"] = "Edge:DraftDelayMs",
         ["--serve"] = "Edge:Serve", ["--metrics"] = "Edge:MetricsListen", ["--serve-key-file"] = "Edge:ServeKeyFile", ["--serve-draft-slots"] = "Edge:ServeDraftSlots",
         ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };

@@ -38,7 +38,8 @@ else
 {
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
     var options = Configure(builder, args);
-    if (options.Soak > 0) builder.Services.AddHostedService<SoakEdges>();
+    if (options.Bench > 0) builder.Services.AddHostedService<BenchEdges>();
+    else if (options.Soak > 0) builder.Services.AddHostedService<SoakEdges>();
     else builder.Services.AddHostedService<ConsoleChat>();
     await builder.Build().RunAsync();
 }

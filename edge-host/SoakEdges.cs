@@ -59,7 +59,8 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
         {
             string sessionId = $"{_o.SoakPrefix}-{slot}-{generation}";
             string edgeId = $"{_o.SoakPrefix}-edge-{slot}";
-            using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport);
+            using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)
+                { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
             try
             {
                 string token = await client.GetGrain<ICredentialIssuerGrain>(0).IssueEdgeCredentialAsync(sessionId, edgeId, chat: true, TimeSpan.FromHours(1));

@@ -24,7 +24,14 @@ public sealed class ClusterSettings
     /// <summary>Unique silo name; verifiers are pinned by it. Default: POD_NAME, else machine name + silo port.</summary>
     public string? SiloName { get; set; }
     public int SiloPort { get; set; } = 11111;
+    /// <summary>The gateway port clients are given (and address the silo's gateway by).</summary>
     public int GatewayPort { get; set; } = 30000;
+    /// <summary>
+    /// The port the gateway actually binds, when clients reach it on another (<see cref="GatewayPort"/>) through a port
+    /// forward or a TCP proxy; empty: <see cref="GatewayPort"/>. Clients address the gateway by the advertised endpoint,
+    /// so a proxy on another port only works when the silo advertises the proxy's port.
+    /// </summary>
+    public int? GatewayListenPort { get; set; }
     /// <summary>For localhost clustering: the first silo's port, when this is a second silo on the same machine.</summary>
     public int? PrimarySiloPort { get; set; }
     /// <summary>Azure Blob connection string for session state; empty keeps sessions in memory.</summary>

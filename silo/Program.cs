@@ -42,7 +42,7 @@ builder.UseOrleans(silo =>
     // Deny by default: every client call needs a signed credential (keys from Security:KeyFile, see docs/security.md).
     silo.AddSpecEdgeSecurity(builder.Configuration);
     // TLS with client certificates from the edge CA when Tls:CertificateFile is set (infra/local/run.sh sets it).
-    tls = silo.UseSpecEdgeTls(builder.Configuration, gatewayPort: cluster.GatewayPort);
+    tls = silo.UseSpecEdgeTls(builder.Configuration, gatewayPort: cluster.GatewayListenPort ?? cluster.GatewayPort);   // the port connections arrive on
     if (durable)
         silo.AddSpecEdgeBlobStorage("sessions", cluster.StorageConnectionString!, cluster.StorageContainer);
     // The Orleans Dashboard at /dashboard, operators only (Dashboard:Enabled, off by default).

@@ -38,7 +38,10 @@ public static class SiloClusteringExtensions
             default:
                 throw new InvalidOperationException($"Cluster:Clustering '{cluster.Clustering}' is not supported: use 'localhost', 'azuretable' or 'redis'.");
         }
-        silo.ConfigureEndpoints(AdvertisedAddress(cluster), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: cluster.ListenOnAnyAddress);
+        var advertised = AdvertisedAddress(cluster);
+        silo.ConfigureEndpoints(advertised, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: cluster.ListenOnAnyAddress);
+        if (cluster.GatewayListenPort is int listen)
+            silo.Configure<EndpointOptions>(o => o.GatewayListeningEndpoint = new IPEndPoint(cluster.ListenOnAnyAddress ? IPAddress.Any : advertised, listen));
         return silo;
     }
 

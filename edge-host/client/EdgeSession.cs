@@ -24,11 +24,19 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     private EdgeDrafter? _drafter;
     private TaskCompletionSource<StepVerdict>? _awaiting;
     private long _awaitingStep = -1;
+    /// <summary>When the awaited verdict arrived (Unix microseconds), taken in the observer call before any continuation runs.</summary>
+    private long _verdictArrived;
     private TaskCompletionSource<TurnStarted> _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public string SessionId { get; }
     public string EdgeId { get; }
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Benchmarks: a tree takes at least this long to draft (the real draft runs, then the rest is waited out). It stands
+    /// for the draft time of the edge's own GPU when many emulated edges share a few CPU cores, so that what is measured
+    /// is the cluster's schedule, not CPU contention. Zero: drafting takes what it takes.
+    /// </summary>
+    public TimeSpan EmulatedDraftTime { get; init; }
     public IReadOnlyList<int> Committed => _drafter?.Committed ?? Array.Empty<int>();
 
     public EdgeSession(IClusterClient client, CausalLm draft, string sessionId, string edgeId, DraftTreeOptions options, int capacity, TreeTransport transport = TreeTransport.Channel)
@@ -92,21 +100,27 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         int steps = 0, tokens = 0, hits0 = _drafter?.ProactiveHits ?? 0, misses0 = _drafter?.ProactiveMisses ?? 0;
         var stepMs = new List<double>();
         var serverMs = new List<double>();
+        var timings = new List<EdgeStepTiming>();
         while (_drafter is { Finished: false } drafter)
         {
             cancellation.ThrowIfCancellationRequested();
             clock.Restart();
             var tree = drafter.BuildTree();
+            // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
+            while (clock.Elapsed < EmulatedDraftTime) await Task.Delay(EmulatedDraftTime - clock.Elapsed + TimeSpan.FromMilliseconds(0.5), cancellation);
+            double draftMs = clock.Elapsed.TotalMilliseconds;
             draftSeconds += clock.Elapsed.TotalSeconds;
             EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);
             EdgeMetrics.TreeNodes.Record(tree.Tokens.Length);
             var submission = new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
 
             var step = Stopwatch.StartNew();
+            long sent = StepTiming.NowUnixMicroseconds();
+            double preDraftMs = 0;
             StepVerdict verdict;
             try
             {
-                verdict = await SubmitAsync(submission, drafter, () => { clock.Restart(); drafter.PreDraft(); draftSeconds += clock.Elapsed.TotalSeconds; });
+                verdict = await SubmitAsync(submission, drafter, () => { clock.Restart(); drafter.PreDraft(); draftSeconds += clock.Elapsed.TotalSeconds; preDraftMs = clock.Elapsed.TotalMilliseconds; });
             }
             catch (Exception e) when (e is TimeoutException or ArgumentException or InvalidOperationException)
             {
@@ -119,6 +133,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             stepMs.Add(step.Elapsed.TotalMilliseconds);
             serverMs.Add(verdict.ServerMilliseconds);
             waitSeconds += step.Elapsed.TotalSeconds;
+            long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
+            clock.Restart();
             drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
             steps++;
             tokens += verdict.AcceptedTokens.Length;
@@ -127,9 +143,10 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             EdgeMetrics.TokensPerStep.Record(verdict.AcceptedTokens.Length);
             EdgeMetrics.StepMilliseconds.Record(step.Elapsed.TotalMilliseconds);
             onTokens?.Invoke(verdict.AcceptedTokens);
+            timings.Add(new EdgeStepTiming(draftMs, sent, arrived, clock.Elapsed.TotalMilliseconds, preDraftMs, verdict.AcceptedTokens.Length, verdict.Timing));
         }
         return new ReplyStats(steps, tokens, draftSeconds, waitSeconds, wall.Elapsed.TotalSeconds,
-            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs);
+            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs) { Timings = timings };
     }
 
     private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, EdgeDrafter drafter, Action preDraft)
@@ -152,7 +169,11 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
 
     public Task OnVerdict(StepVerdict verdict)
     {
-        if (verdict.Step == Volatile.Read(ref _awaitingStep)) _awaiting?.TrySetResult(verdict);
+        if (verdict.Step == Volatile.Read(ref _awaitingStep))
+        {
+            Volatile.Write(ref _verdictArrived, StepTiming.NowUnixMicroseconds());
+            _awaiting?.TrySetResult(verdict);
+        }
         return Task.CompletedTask;
     }
 

@@ -34,6 +34,13 @@ public sealed class SpecEdgeSiloOptions
     /// false makes the verdict wait for the write: the behaviour before, kept for comparison (the durability benchmark).
     /// </summary>
     public bool PipelinedStateWrites { get; set; } = true;
+    /// <summary>
+    /// How a verifier fills its forwards: WorkConserving (everything waiting) or PipelineAware (edge trees split into
+    /// groups that take turns when edges need about a forward's time to come back; see PipelineBatchPlanner).
+    /// </summary>
+    public SpecEdge.Grains.Verification.BatchingPolicy Batching { get; set; } = SpecEdge.Grains.Verification.BatchingPolicy.WorkConserving;
+    /// <summary>Send each edge step's silo-side breakdown (queue, verify, persist) in its verdict: ~20 bytes, for benchmarks.</summary>
+    public bool StepTimings { get; set; }
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
     public int Threads { get; set; }
     /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>

@@ -354,6 +354,8 @@ public sealed class SessionGrain(
     /// <summary>Validates a tree against the conversation, verifies it, commits the result. Returns the verdict or the reason for refusal.</summary>
     private async Task<(StepVerdict? Verdict, string? Error)> HandleTreeAsync(TreeSubmission tree)
     {
+        long received = StepTiming.NowUnixMicroseconds();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         string? error = CheckTree(tree);
         if (error is not null) return (null, error);
         _lastTreeAt = DateTime.UtcNow;
@@ -362,8 +364,9 @@ public sealed class SessionGrain(
             await EnsureVerifierAsync();
             var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
+            var committing = clock.Elapsed;
             await CommitAsync(outcome);
-            return (outcome, null);
+            return (WithTiming(outcome, received, clock.Elapsed - committing, clock.Elapsed), null);
         }
         catch (ArgumentException e)   // InvalidDraftException and friends: the tree was refused, nothing changed
         {
@@ -374,6 +377,18 @@ public sealed class SessionGrain(
             _lastTreeAt = DateTime.UtcNow;
         }
     }
+
+    /// <summary>
+    /// The verdict as it goes to the edge: with the step's breakdown (the verifier's queue and forward times, this
+    /// session's commit and total) when <c>SpecEdge:StepTimings</c> is on, else without any (tokens only on the wire).
+    /// </summary>
+    private StepVerdict WithTiming(StepVerdict verdict, long received, TimeSpan persist, TimeSpan total) =>
+        verdict with
+        {
+            Timing = models.Options.StepTimings && verdict.Timing is { } t
+                ? t with { ReceivedUnixMicroseconds = received, PersistMicroseconds = (int)(persist.Ticks / 10), SessionMicroseconds = (int)(total.Ticks / 10) }
+                : null,
+        };
 
     /// <summary>Why a tree from an edge cannot be the session's next step, or null. The tree's own shape is the verifier's to check.</summary>
     private string? CheckTree(TreeSubmission tree) =>

@@ -24,8 +24,12 @@ namespace SpecEdge.Grains.Verification;
 [GrainType("verifierbatch")]
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
-    /// <summary>Work waiting for the device. <see cref="ServerDrafted"/>: the tree is drafted by the server on the device thread, just before the forward.</summary>
-    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done, DateTime Enqueued, bool ServerDrafted = false);
+    /// <summary>Work waiting for the device. <see cref="ServerDrafted"/>: the tree is drafted by the server on the device thread, just before the forward.
+    /// <see cref="FromEdge"/>: an edge's tree (what pipeline-aware batching schedules).</summary>
+    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<Executed> Done, DateTime Enqueued, bool ServerDrafted = false, bool FromEdge = false);
+
+    /// <summary>A verdict with the device time of its forward and how long it waited for the device.</summary>
+    private readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
@@ -42,6 +46,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     public const int RecentForwards = 4096;
     private readonly RecentWindow<int> _batchSizes = new(RecentForwards);
     private readonly RecentWindow<double> _forwardMs = new(RecentForwards);
+    /// <summary>When each recent forward started (Unix microseconds): with <see cref="_forwardMs"/>, when the device was busy.</summary>
+    private readonly RecentWindow<long> _forwardStarts = new(RecentForwards);
+    /// <summary>Used only under <see cref="BatchingPolicy.PipelineAware"/>; fed either way (cheap), so switching needs no warm-up.</summary>
+    private readonly PipelineBatchPlanner _planner = new();
     private List<Pending> _running = new();
     private TargetVerifier _verifier = null!;
     private VerifierKey _key;
@@ -109,8 +117,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
         sequence.Validate(message, _verifier.Model.Config.VocabSize);
-        var (verdict, ms) = await Enqueue(tree.SessionId, new VerifyWork(sequence, message));
-        return Outcome(tree.SessionId, sequence, verdict, ms);
+        var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true);
+        return Outcome(tree.SessionId, sequence, executed);
     }
 
     public async Task<StepVerdict> DecodeAsync(string sessionId, long step)
@@ -118,8 +126,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var sequence = Get(sessionId);
         if (sequence.Step != step) throw Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
-        var (verdict, ms) = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
-        return Outcome(sessionId, sequence, verdict, ms);
+        var executed = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
+        return Outcome(sessionId, sequence, executed);
     }
 
     public Task CloseAsync(string sessionId)
@@ -130,7 +138,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
     public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Total,
-        _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray()));
+        _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray(), _forwardStarts.ToArray()));
 
     /// <summary>
     /// One device job (on the device thread): drafts the trees of server-drafted items, runs the whole batch in one
@@ -194,8 +202,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return drafter;
     }
 
-    private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
-        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? ToReplyFinish(sequence.Finish) : null, forwardMs);
+    /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
+    private static StepVerdict Outcome(string sessionId, TargetSequence sequence, Executed e) =>
+        new(sessionId, e.Verdict.Step, e.Verdict.AcceptedTokens, e.Verdict.Finished, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
+            new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0));
 
     private static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {
@@ -233,6 +243,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         }
         _sequences.Remove(sessionId, out var sequence);
         _lastUse.Remove(sessionId);
+        _planner.Forget(sessionId);
         _ = models.Worker(_key.Device).RunAsync(() =>
         {
             // Device thread, in order: later batches of this session (with a new sequence) come after this.
@@ -294,7 +305,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _queue.Count,
         _sequences.Values.Sum(s => s.Cache.Bytes), (long)models.Options.KvMemoryMb << 20);
 
-    private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
+    private Task<Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false)
     {
         // One step at a time per sequence. A step of a sequence that was replaced meanwhile (re-opened) may still be
         // running: it works on the old, forgotten cache and does not hold the new one back.
@@ -302,11 +313,33 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= models.Options.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
-        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted);
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted, fromEdge);
+        if (fromEdge) _planner.OnTreeQueued(sessionId, pending.Enqueued);
         _queue.Add(pending);
         ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return pending.Done.Task;
+    }
+
+    /// <summary>
+    /// The next forward's items, in arrival order, up to MaxBatch. Work-conserving: everything. Pipeline-aware: edge
+    /// trees only up to the planner's group size (prefills and server steps always go), the rest wait for the next forward.
+    /// </summary>
+    private List<Pending> NextBatch()
+    {
+        int max = models.Options.MaxBatch;
+        int edgeLimit = models.Options.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(DateTime.UtcNow, max) : max;
+        var batch = new List<Pending>();
+        int edgeTrees = 0;
+        foreach (var item in _queue)
+        {
+            if (batch.Count == max) break;
+            if (item.FromEdge && edgeTrees == edgeLimit) continue;
+            if (item.FromEdge) edgeTrees++;
+            batch.Add(item);
+        }
+        foreach (var item in batch) _queue.Remove(item);
+        return batch;
     }
 
     /// <summary>
@@ -326,12 +359,12 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                     _queue.Remove(stale);
                     stale.Done.TrySetException(new TimeoutException($"The step waited more than {models.Options.QueueTimeoutSeconds:F0}s for the device."));
                 }
-                var batch = _queue.Take(models.Options.MaxBatch).ToList();
+                var batch = NextBatch();
                 if (batch.Count == 0) break;
-                _queue.RemoveRange(0, batch.Count);
                 _running = batch;
                 _batchSizes.Add(batch.Count);
                 var started = DateTime.UtcNow;
+                _forwardStarts.Add(StepTiming.NowUnixMicroseconds());
                 foreach (var item in batch) SpecEdgeMetrics.QueueWait.Record((started - item.Enqueued).TotalSeconds);
                 SpecEdgeMetrics.BatchSize.Record(batch.Count);
                 ReportMetrics();
@@ -358,13 +391,19 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 }
                 double ms = clock.Elapsed.TotalMilliseconds;
                 _forwardMs.Add(ms);
+                _planner.OnForward(batch.Count, ms);
                 SpecEdgeMetrics.DeviceBusy.Add(ms / 1000);
                 var done = DateTime.UtcNow;
                 foreach (var item in batch) SpecEdgeMetrics.StepDuration.Record((done - item.Enqueued).TotalSeconds);
                 ReportMetrics();
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms)); continue; }
+                    if (results[i].Verdict is { } verdict)
+                    {
+                        if (batch[i].FromEdge) _planner.OnVerdict(batch[i].SessionId, done, verdict.Finished);
+                        batch[i].Done.TrySetResult(new Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds));
+                        continue;
+                    }
                     var error = results[i].Error!;
                     logger.LogWarning(error, "Verifier {Key}: step of session {Session} failed alone", _key, batch[i].SessionId);
                     // A failed item's sequence was restored, unless it faulted half-way: then only a rebuild is safe.

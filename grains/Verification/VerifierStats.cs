@@ -3,7 +3,7 @@ namespace SpecEdge.Grains.Verification;
 /// <summary>
 /// What a verifier has done: forwards run, how many items each recent batch carried (the last
 /// <see cref="VerifierBatchGrain.RecentForwards"/>: <see cref="BatchSizes"/> ends with forward number <see cref="Forwards"/>),
-/// sessions and KV memory held.
+/// sessions and KV memory held; for each recent forward its device time and (<see cref="ForwardStartUnixMicroseconds"/>) when it started.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.VerifierStats")]
 public sealed record VerifierStats(
@@ -14,8 +14,12 @@ public sealed record VerifierStats(
     [property: Id(4)] long KvBytes,
     [property: Id(5)] string Silo,
     [property: Id(6)] int Evictions,
-    [property: Id(7)] double[] ForwardMilliseconds)
+    [property: Id(7)] double[] ForwardMilliseconds,
+    [property: Id(8)] long[]? ForwardStartUnixMicroseconds = null)
 {
+    /// <summary>Device milliseconds of the forwards run after the first <paramref name="forwardsBefore"/> (as far as the window reaches back).</summary>
+    public double[] ForwardMillisecondsSince(long forwardsBefore) => ForwardMilliseconds[^(int)Math.Clamp(Forwards - forwardsBefore, 0, ForwardMilliseconds.Length)..];
+
     /// <summary>Sizes of the batches run after the first <paramref name="forwardsBefore"/> forwards (as far as the window reaches back).</summary>
     public int[] BatchesSince(long forwardsBefore) => BatchSizes[^(int)Math.Clamp(Forwards - forwardsBefore, 0, BatchSizes.Length)..];
 }

@@ -13,6 +13,7 @@ switch (command)
     case "storage": await StorageBenchmark.RunAsync(options); break;
     case "openai": await OpenAiBenchmark.RunAsync(options); break;
     case "durability": await DurabilityBenchmark.RunAsync(options); break;
+    case "e2e": Environment.ExitCode = await SpecEdge.Benchmarks.E2e.E2eBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -24,6 +25,11 @@ switch (command)
               durability [--rounds 20] [--max-new-tokens 48] [--out bench-results/durability.json]
                   What session persistence adds to an edge's step: memory vs Azure Blob (Azurite) with the verdict sent
                   before / after the step's state write, three in-process clusters side by side in one run.
+              e2e [--edge-processes 2] [--sessions 2] [--max-new-tokens 32] [--rtt-ms 0,15,50] [--max-batch 8] [--pipeline true]
+                  [--pipeline-sessions 4] [--pipeline-rtt-ms 15] [--pipeline-draft-ms auto] [--pipeline-rounds 2] [--out bench-results/e2e.json]
+                  Real processes (silos with Azurite, edge-host processes) behind a delaying TCP proxy (emulated WAN): AR, server-only
+                  SD, edge-assisted, edge-assisted + proactive side by side; per-step breakdown; then work-conserving vs
+                  pipeline-aware batching with emulated edge draft time (idle fraction, throughput).
               security [--calls 3000] [--steps 200] [--out bench-results/security.json]
                   Cost of credential checks: plain call round trip and per-step overhead, two clusters side by side.
               openai [--requests 200] [--streams 20] [--stream-tokens 32] [--follow-ups 10] [--history-words 400] [--out bench-results/openai.json]

@@ -51,6 +51,14 @@ public sealed class ExternalProcess : IDisposable
         throw new TimeoutException($"{Name} did not open port {port} within {timeout.TotalSeconds:F0}s:\n{Output}");
     }
 
+    /// <summary>Waits for the process to exit by itself; false if it is still running after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        try { await _process.WaitForExitAsync(cancel.Token); return true; }
+        catch (OperationCanceledException) { return false; }
+    }
+
     /// <summary>Kills the process outright (no shutdown hooks): a crash, as far as the cluster can tell.</summary>
     public void Kill()
     {

@@ -160,14 +160,16 @@ public static class SoakBenchmark
     }
 
     /// <summary>The driver's own client: an operator (statistics, reading every conversation at the end).</summary>
-    private static async Task<IHost> ConnectAsync(SoakCluster cluster)
+    internal static async Task<IHost> ConnectAsync(SoakCluster cluster, int? gatewayPort = null, string? clusterId = null)
     {
+        gatewayPort ??= cluster.ClientGateway;
+        clusterId ??= cluster.ClusterId;
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.UseOrleansClient(c =>
         {
-            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ClusterId; });
-            c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, cluster.ClientGateway));
+            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = clusterId; });
+            c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort.Value));
             // ChatAsync answers when its whole reply is done, which under a 100-session load takes more than 10 s.
             c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
             c.AddBroadcastChannel(ChannelNames.Provider);
@@ -350,7 +352,7 @@ public static class SoakBenchmark
         return (attachment.Committed, attachment.Generating, answered);
     }
 
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "SpecEdge.Orleans.sln"))) return dir.FullName;

@@ -78,9 +78,21 @@ public sealed class SoakCluster : IDisposable
         ClusterCaFile = _clusterCaPem,
     };
 
-    public async Task StartSiloAsync(string name)
+    /// <summary>
+    /// Starts a silo process. <paramref name="clusterId"/>: a cluster of its own (default: the run's); <paramref name="extra"/>:
+    /// further settings (they override the ones here, e.g. <c>--SpecEdge:ServerDraftModel DIR</c>).
+    /// </summary>
+    public Task StartSiloAsync(string name, string? clusterId = null, params string[] extra) => StartSiloAsync(name, clusterId, null, extra);
+
+    /// <summary>
+    /// As above; with <paramref name="gatewayListenPort"/> the gateway binds that port while clients are given
+    /// <see cref="Gateways"/>[name] (where a proxy in front of it listens, e.g. an emulated WAN link).
+    /// </summary>
+    public async Task StartSiloAsync(string name, string? clusterId, int? gatewayListenPort, params string[] extra)
     {
+        clusterId ??= ClusterId;
         int gateway = ExternalProcess.FreePort();
+        if (gatewayListenPort is int listen) extra = extra.Concat(new[] { "--Cluster:GatewayListenPort", listen.ToString() }).ToArray();
         Gateways[name] = gateway;
         Silos[name] = new ExternalProcess(name, _siloExe, new[]
         {
@@ -90,33 +102,45 @@ public sealed class SoakCluster : IDisposable
             // budget's admission is); the hostile tenant stays under the same quota.
             "--SpecEdge:MaxActiveRepliesPerTenant", "256",
             "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
-            "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
+            "--Cluster:ClusterId", clusterId, "--Cluster:ServiceId", clusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
-            "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", ClusterId,
+            "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,
             "--Cluster:FailureDetectionSeconds", "2", "--Security:KeyFile", _keyFile, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
             "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(_clusterCa, name), Path.Combine(_security, $"{name}.pfx")),
             "--Tls:ClusterCaFile", _clusterCaPem, "--Tls:EdgeCaFile", _edgeCaPem,
-        }, _root);
+        }.Concat(extra), _root);
         _all.Add(Silos[name]);
-        await Silos[name].WaitForPortAsync(gateway, TimeSpan.FromSeconds(120));
+        await Silos[name].WaitForPortAsync(gatewayListenPort ?? gateway, TimeSpan.FromSeconds(120));
     }
 
     /// <summary>Starts (or restarts after a kill) an edge-host process running <c>--soak</c> sessions named by <paramref name="name"/>.</summary>
     public void StartEdge(string name)
+    {
+        Edges[name] = StartEdgeProcess(name, ClientGateway, ClusterId, new[]
+        {
+            "--soak", _edgeSessions.ToString(), "--soak-prefix", AccessCredential.TenantPrefix(Tenant) + name,
+            "--max-new-tokens", _maxNewTokens.ToString(), "--budget", "16", "--proactive", "true",
+        }, line => { lock (EdgeLines) EdgeLines.Add(line); });
+    }
+
+    /// <summary>
+    /// Starts an edge-host process of tenant <see cref="Tenant"/> (service credential, edge-CA certificate) against the
+    /// gateway at <paramref name="gatewayPort"/> of cluster <paramref name="clusterId"/>, in the mode <paramref name="modeArgs"/> choose.
+    /// </summary>
+    public ExternalProcess StartEdgeProcess(string name, int gatewayPort, string clusterId, IEnumerable<string> modeArgs, Action<string>? onLine = null)
     {
         string credential = Path.Combine(_security, $"{name}.credential");
         File.WriteAllText(credential, ServiceToken(Tenant));
         var tls = ClientTls(name);
         var process = new ExternalProcess(name, _edgeExe, new[]
         {
-            "--gateways", $"127.0.0.1:{ClientGateway}",
-            "--Edge:ClusterId", ClusterId, "--Edge:ServiceId", ClusterId,
+            "--gateways", $"127.0.0.1:{gatewayPort}",
+            "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId,
             "--credential-file", credential, "--certificate", tls.CertificateFile!, "--cluster-ca", tls.ClusterCaFile!,
-            "--draft", _draft, "--soak", _edgeSessions.ToString(), "--soak-prefix", AccessCredential.TenantPrefix(Tenant) + name,
-            "--max-new-tokens", _maxNewTokens.ToString(), "--budget", "16", "--proactive", "true",
-        }, _root, line => { lock (EdgeLines) EdgeLines.Add(line); });
-        Edges[name] = process;
+            "--draft", _draft,
+        }.Concat(modeArgs), _root, onLine);
         _all.Add(process);
+        return process;
     }
 
     /// <summary>Writes every process's output (restarted ones too) to <paramref name="directory"/>, for the post-mortem.</summary>

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.EdgeHost;
+
+/// <summary>
+/// Measurement mode for the end-to-end benchmark (<c>--bench N</c>): N conversations in this process, each one greedy
+/// reply per prompt, started together once the file named by <c>--bench-go-file</c> exists (so that every edge process
+/// of a run starts at once). <c>--bench-mode edge</c> drafts here (one draft model per conversation) and reports every
+/// step's timestamps and the silo's breakdown; <c>--bench-mode server</c> is the user of a server-decoded reply (no
+/// edge attached): it sends the message and reads the streamed chunks. One JSON line per reply on stdout.
+/// The process holds a service credential and enrols one edge per conversation, as the soak's edge processes do.
+/// </summary>
+public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
+{
+    private static readonly string[] Prompts =
+    {
+        "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
+        "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
+    };
+    private readonly EdgeHostOptions _o = options.Value;
+    private readonly object _stdout = new();
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
+        bool edge = _o.BenchMode switch
+        {
+            "edge" => true,
+            "server" => false,
+            _ => throw new ArgumentException($"Edge:BenchMode must be 'edge' or 'server', not '{_o.BenchMode}'."),
+        };
+        var drafts = new List<CausalLm>();
+        try
+        {
+            // Loaded one after the other: TorchSharp's first use is not safe to race.
+            if (edge) for (int i = 0; i < _o.Bench; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
+            var credentials = new string[_o.Bench];
+            for (int i = 0; i < _o.Bench; i++)
+                credentials[i] = await client.GetGrain<ICredentialIssuerGrain>(0).IssueEdgeCredentialAsync(SessionId(i), EdgeId(i), chat: true, TimeSpan.FromHours(1));
+            Print(new { ready = true });
+            while (_o.BenchGoFile is { Length: > 0 } go && !File.Exists(go)) await Task.Delay(5, stopping);
+            await Task.WhenAll(Enumerable.Range(0, _o.Bench).Select(i => Task.Run(() => edge
+                ? EdgeRepliesAsync(i, drafts[i], credentials[i], stopping)
+                : ServerRepliesAsync(i, stopping))));
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested) { }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Bench mode failed: {Message}", e.Message);
+            Print(new { error = e.GetType().Name + ": " + e.Message });
+            Environment.ExitCode = 1;
+        }
+        finally
+        {
+            foreach (var d in drafts) d.Dispose();
+            lifetime.StopApplication();
+        }
+    }
+
+    private string SessionId(int slot) => $"{_o.BenchPrefix}-{slot}";
+    private string EdgeId(int slot) => $"{_o.BenchPrefix}-edge-{slot}";
+
+    private async Task EdgeRepliesAsync(int slot, CausalLm draft, string credential, CancellationToken stopping)
+    {
+        using var asEdge = CallerCredential.Use(credential);
+        var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
+        using var edge = new EdgeSession(client, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport)
+            { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+        var session = client.GetGrain<ISessionGrain>(SessionId(slot));
+        await session.ConfigureAsync(Settings());
+        await edge.AttachAsync();
+        for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            long sendAt = StepTiming.NowUnixMicroseconds();
+            double firstMs = double.NaN;
+            await edge.SendAsync(Prompts[(slot + r) % Prompts.Length]);
+            var stats = await edge.RunReplyAsync(_ => { if (double.IsNaN(firstMs)) firstMs = clock.Elapsed.TotalMilliseconds; }, stopping);
+            Print(new
+            {
+                session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens = stats.Tokens,
+                proactiveHits = stats.ProactiveHits, proactiveBets = stats.ProactiveHits + stats.ProactiveMisses,
+                steps = stats.Timings.Select(t => new
+                {
+                    draftMs = t.DraftMs, sent = t.SentUnixMicroseconds, verdict = t.VerdictUnixMicroseconds, displayMs = t.DisplayMs, preDraftMs = t.PreDraftMs, tokens = t.Tokens,
+                    received = t.Server?.ReceivedUnixMicroseconds, queueUs = t.Server?.QueueMicroseconds, verifyUs = t.Server?.VerifyMicroseconds,
+                    persistUs = t.Server?.PersistMicroseconds, sessionUs = t.Server?.SessionMicroseconds,
+                }),
+            });
+        }
+        await edge.DetachAsync();
+    }
+
+    /// <summary>A user of server-side decoding: sends the message and times each streamed chunk's arrival.</summary>
+    private async Task ServerRepliesAsync(int slot, CancellationToken stopping)
+    {
+        var session = client.GetGrain<ISessionGrain>(SessionId(slot));
+        await session.ConfigureAsync(Settings());
+        for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            long sendAt = StepTiming.NowUnixMicroseconds();
+            var turn = await session.SendUserMessageAsync(Prompts[(slot + r) % Prompts.Length]);
+            var chunks = new List<object>();
+            int tokens = 0;
+            double firstMs = double.NaN;
+            await foreach (var chunk in session.StreamReplyAsync(0).WithCancellation(stopping))
+            {
+                if (chunk.Tokens.Length > 0 && double.IsNaN(firstMs)) firstMs = clock.Elapsed.TotalMilliseconds;
+                tokens += chunk.Tokens.Length;
+                chunks.Add(new { at = StepTiming.NowUnixMicroseconds(), tokens = chunk.Tokens.Length });
+                if (chunk.Final) break;
+            }
+            Print(new { session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens, chunks });
+        }
+    }
+
+    private GenerationSettings Settings() => new() { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens, UseChatTemplate = !_o.Raw };
+
+    private void Print(object line)
+    {
+        lock (_stdout) Console.Out.WriteLine(JsonSerializer.Serialize(line));
+    }
+}

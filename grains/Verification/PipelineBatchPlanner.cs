@@ -1,0 +1,113 @@
+namespace SpecEdge.Grains.Verification;
+
+/// <summary>
+/// Pipeline-aware batching (ALGORITHM.md, "Pipeline-aware scheduling"): decides how many edge trees the next forward may
+/// take so that the device keeps working while the other edges draft and their trees travel.
+/// <para>
+/// Work-conserving batching has an absorbing state: once the edges' trees arrive together they are verified together,
+/// come back together, and the device idles for the whole edge turnaround (verdict out, draft, tree in) every step.
+/// This planner learns that turnaround (time from a session's verdict to its next tree, averaged) and the forward cost
+/// as a function of batch size (a least-squares line over recent forwards), and splits the active edge sessions into
+/// the number of groups G (1..<see cref="MaxGroups"/>) that maximises the modelled throughput: G groups take turns on
+/// the device, so a cycle lasts max(G · forward(S/G), forward(S/G) + turnaround). G = 1 is work-conserving batching;
+/// a split is taken only if it beats fewer groups by <see cref="MinGain"/>. It never delays work: the device still runs
+/// as soon as anything waits; it only leaves some trees for the next forward. Pure bookkeeping, no model or tensors:
+/// driven by the verifier grain and testable with hand-made figures.
+/// </para>
+/// </summary>
+public sealed class PipelineBatchPlanner
+{
+    /// <summary>Most groups the edges are split into.</summary>
+    public int MaxGroups { get; init; } = 4;
+    /// <summary>A split must shorten the modelled cycle by this fraction over fewer groups to be taken.</summary>
+    public double MinGain { get; init; } = 0.05;
+    /// <summary>Weight of a new turnaround sample in the running average.</summary>
+    public double Smoothing { get; init; } = 0.2;
+
+    private readonly Dictionary<string, DateTime> _lastEvent = new();
+    private readonly Dictionary<string, DateTime> _verdictAt = new();
+    private readonly RecentWindow<(int Items, double Ms)> _forwards = new(64);
+
+    /// <summary>Average edge turnaround in milliseconds (verdict out -> next tree in); NaN until measured.</summary>
+    public double TurnaroundMs { get; private set; } = double.NaN;
+
+    /// <summary>An edge's tree for <paramref name="sessionId"/> was queued: a turnaround sample if its previous verdict is known.</summary>
+    public void OnTreeQueued(string sessionId, DateTime at)
+    {
+        if (_verdictAt.Remove(sessionId, out var verdict))
+        {
+            double ms = (at - verdict).TotalMilliseconds;
+            // A pause longer than a few seconds is a user, a new turn or a lost edge, not the edge's pipeline.
+            if (ms >= 0 && ms < 5000) TurnaroundMs = double.IsNaN(TurnaroundMs) ? ms : TurnaroundMs + Smoothing * (ms - TurnaroundMs);
+        }
+        _lastEvent[sessionId] = at;
+    }
+
+    /// <summary>A verdict for an edge's tree left the device; a finished reply leaves the pipeline.</summary>
+    public void OnVerdict(string sessionId, DateTime at, bool finished)
+    {
+        if (finished) { Forget(sessionId); return; }
+        _verdictAt[sessionId] = at;
+        _lastEvent[sessionId] = at;
+    }
+
+    public void Forget(string sessionId)
+    {
+        _lastEvent.Remove(sessionId);
+        _verdictAt.Remove(sessionId);
+    }
+
+    /// <summary>A forward of <paramref name="items"/> items took <paramref name="ms"/> milliseconds.</summary>
+    public void OnForward(int items, double ms) => _forwards.Add((items, ms));
+
+    /// <summary>Edge sessions in the pipeline: seen (verdict or tree) within a few turnarounds.</summary>
+    public int ActiveSessions(DateTime now)
+    {
+        var horizon = TimeSpan.FromMilliseconds(Math.Max(1000, 4 * (double.IsNaN(TurnaroundMs) ? 0 : TurnaroundMs)));
+        foreach (var stale in _lastEvent.Where(e => now - e.Value > horizon).Select(e => e.Key).ToList()) Forget(stale);
+        return _lastEvent.Count;
+    }
+
+    /// <summary>Modelled forward time of a batch of <paramref name="items"/> (ms): a line fitted to recent forwards.</summary>
+    public double ForwardMs(int items)
+    {
+        var f = _forwards.ToArray();
+        if (f.Length == 0) return double.NaN;
+        double meanN = f.Average(x => x.Items), meanMs = f.Average(x => x.Ms);
+        double sxx = f.Sum(x => (x.Items - meanN) * (x.Items - meanN));
+        double slope = sxx > 0 ? f.Sum(x => (x.Items - meanN) * (x.Ms - meanMs)) / sxx : 0;
+        // Batches of one size only, or noise that says bigger is cheaper: assume the cost does not depend on the size.
+        if (slope <= 0) return meanMs;
+        double intercept = Math.Max(0, meanMs - slope * meanN);
+        return intercept + slope * items;
+    }
+
+    /// <summary>How many groups the <paramref name="sessions"/> active edge sessions should form (1: no split).</summary>
+    public int Groups(int sessions)
+    {
+        if (sessions < 2 || double.IsNaN(TurnaroundMs) || double.IsNaN(ForwardMs(1))) return 1;
+        int best = 1;
+        double bestCycle = Cycle(sessions, 1);
+        for (int g = 2; g <= Math.Min(MaxGroups, sessions); g++)
+        {
+            double cycle = Cycle(sessions, g);
+            if (cycle < bestCycle * (1 - MinGain)) { best = g; bestCycle = cycle; }
+        }
+        return best;
+    }
+
+    /// <summary>Most edge trees the next forward should take, given the device's own limit.</summary>
+    public int EdgeTreeLimit(DateTime now, int maxBatch)
+    {
+        int sessions = ActiveSessions(now);
+        int groups = Groups(sessions);
+        return groups == 1 ? maxBatch : Math.Min(maxBatch, (sessions + groups - 1) / groups);
+    }
+
+    /// <summary>Modelled time for every session to get one step done with <paramref name="groups"/> groups taking turns.</summary>
+    private double Cycle(int sessions, int groups)
+    {
+        double forward = ForwardMs((sessions + groups - 1) / groups);
+        return Math.Max(groups * forward, forward + TurnaroundMs);
+    }
+}

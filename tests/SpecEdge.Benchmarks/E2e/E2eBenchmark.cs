@@ -1,0 +1,178 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using SpecEdge.Benchmarks.Soak;
+using SpecEdge.Cluster.Tests;
+using SpecEdge.Contracts.Security;
+using SpecEdge.Grains.Verification;
+
+namespace SpecEdge.Benchmarks.E2e;
+
+/// <summary>
+/// End to end through real processes: silo processes with Azurite session storage (secured, TLS, as in production), and
+/// edge-host processes in bench mode (<c>--bench</c>) that reach the silo's gateway through a <see cref="DelayingTcpProxy"/>
+/// adding the emulated WAN round trip. Side by side, per round trip: target-only AR and server-only tree SD (the user
+/// streams a server-decoded reply), edge-assisted and edge-assisted + proactive (the edge processes draft). Edge steps
+/// are broken down with timestamps from both sides (same machine, same clock). Then the pipeline comparison (issue 13,
+/// item 3): edges whose emulated draft time plus round trip is about one verify of half of them, against a silo with
+/// today's work-conserving batching and one with pipeline-aware batching, in the same run.
+/// Three silos, each in a cluster of its own: "edge" (no server draft: AR and the edge modes), "sd" (a server draft
+/// model: server-only SD), "pipe" (as "edge", pipeline-aware batching).
+/// </summary>
+public static class E2eBenchmark
+{
+    private sealed record Mode(string Name, string Silo, string BenchMode, bool Proactive);
+
+    private static readonly Mode[] Modes =
+    {
+        new("target-only AR", "edge", "server", false),
+        new("server-only tree SD", "sd", "server", false),
+        new("edge-assisted", "edge", "edge", false),
+        new("edge-assisted + proactive", "edge", "edge", true),
+    };
+
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive" };
+
+    public static async Task<int> RunAsync(BenchOptions o)
+    {
+        string root = SoakBenchmark.RepoRoot();
+        string target = Path.GetFullPath(Path.Combine(root, o.String("target", "models/demo/target")));
+        string draft = Path.GetFullPath(Path.Combine(root, o.String("draft", "models/demo/draft")));
+        int processes = o.Int("edge-processes", 2), sessions = o.Int("sessions", 2), maxNew = o.Int("max-new-tokens", 32), maxBatch = o.Int("max-batch", 8);
+        int[] rtts = o.Ints("rtt-ms", new[] { 0, 15, 50 });
+        bool pipeline = o.String("pipeline", "true") == "true";
+        var modes = o.String("modes", "ar,sd,edge,proactive").Split(',').Select(m => Modes[Array.IndexOf(ModeKeys, m) is >= 0 and var i ? i
+            : throw new ArgumentException($"--modes lists '{m}'; the modes are {string.Join(", ", ModeKeys)}.")]).ToArray();
+        int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2);
+        double pipeDraftMs = o.Double("pipeline-draft-ms", double.NaN);
+        string outPath = o.String("out", "bench-results/e2e.json");
+        string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
+        var clock = Stopwatch.StartNew();
+        Console.WriteLine($"e2e: {processes} edge processes x {sessions} conversations per cell, {maxNew} new tokens, greedy raw continuation, round trips {string.Join(", ", rtts)} ms; load {loadBefore}");
+
+        using var cluster = new SoakCluster(root, target, draft, kvMb: 512, maxNewTokens: maxNew, edgeSessions: sessions);
+        string logs = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "e2e-logs");
+        try { return await MeasureAsync(); }
+        finally
+        {
+            cluster.SaveLogs(logs);
+            Console.WriteLine($"process logs in {logs}");
+        }
+
+        async Task<int> MeasureAsync()
+        {
+        var common = new[] { "--SpecEdge:StepTimings", "true", "--SpecEdge:MaxBatch", maxBatch.ToString(), "--SpecEdge:EdgeLeaseSeconds", "10" };
+        var silos = new Dictionary<string, string[]>
+        {
+            ["edge"] = common,
+            ["sd"] = common.Concat(new[] { "--SpecEdge:ServerDraftModel", draft }).ToArray(),
+            ["pipe"] = common.Concat(new[] { "--SpecEdge:Batching", "PipelineAware" }).ToArray(),
+        };
+        if (!pipeline) silos.Remove("pipe");
+        var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);
+        // One after the other: model loading of three silos at once on two cores only makes each slower to start.
+        // Clients reach each silo only through its proxy (the advertised gateway port); the silo binds another.
+        var proxies = new Dictionary<string, DelayingTcpProxy>();
+        foreach (var (name, extra) in silos)
+        {
+            int listen = ExternalProcess.FreePort();
+            await cluster.StartSiloAsync(name, ids[name], listen, extra);
+            proxies[name] = new DelayingTcpProxy(cluster.Gateways[name], listen);
+        }
+        // The driver (operator: verifier statistics) goes through the proxy too; its few calls happen outside the measured window.
+        var drivers = new Dictionary<string, IHost>();
+        foreach (var name in silos.Keys) drivers[name] = await SoakBenchmark.ConnectAsync(cluster, cluster.Gateways[name], ids[name]);
+        Console.WriteLine($"silos up after {clock.Elapsed.TotalSeconds:F0}s");
+
+        var cells = new List<E2eCell>();
+        var edgeForwards = new List<(int Batch, double Ms)>();   // the edge modes' forwards: what the pipeline's draft time is fitted on
+        int cellNumber = 0;
+        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs)
+        {
+            var proxy = proxies[silo];
+            proxy.OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
+            var verifier = drivers[silo].Services.GetRequiredService<IClusterClient>().GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());
+            long before = (await verifier.GetStatsAsync()).Forwards;
+            string go = Path.Combine(Path.GetTempPath(), $"e2e-go-{Guid.NewGuid():N}");
+            var lines = new List<string>();
+            int ready = 0;
+            var edges = new List<ExternalProcess>();
+            int n = cellNumber++;
+            for (int p = 0; p < processes; p++)
+            {
+                edges.Add(cluster.StartEdgeProcess($"c{n}-p{p}", cluster.Gateways[silo], ids[silo], new[]
+                {
+                    "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(SoakCluster.Tenant) + $"c{n}-p{p}",
+                    "--bench-go-file", go, "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
+                    "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
+                }, line =>
+                {
+                    if (line.StartsWith("{\"ready\"")) Interlocked.Increment(ref ready);
+                    else lock (lines) lines.Add(line);
+                }));
+            }
+            var wait = Stopwatch.StartNew();
+            while (Volatile.Read(ref ready) < processes && wait.Elapsed < TimeSpan.FromSeconds(120) && edges.All(e => !e.HasExited)) await Task.Delay(50);
+            proxy.ResetCounters();
+            File.WriteAllText(go, "go");
+            foreach (var e in edges)
+                if (!await e.WaitForExitAsync(TimeSpan.FromSeconds(180))) { lock (lines) lines.Add("{\"error\":\"edge process timed out\"}"); e.Kill(); }
+            File.Delete(go);
+            long bytesUp = proxy.BytesUp, bytesDown = proxy.BytesDown;
+            double addedMs = proxy.MeanAddedMs;
+            var stats = await verifier.GetStatsAsync();
+            var ms = stats.ForwardMillisecondsSince(before);
+            var batches = stats.BatchesSince(before);
+            var starts = stats.ForwardStartUnixMicroseconds ?? Array.Empty<long>();
+            starts = starts[^Math.Min(starts.Length, ms.Length)..];
+            var forwards = Enumerable.Range(0, Math.Min(starts.Length, Math.Min(ms.Length, batches.Length)))
+                .Select(i => (starts[i], ms[ms.Length - starts.Length + i], batches[batches.Length - starts.Length + i])).ToList();
+            if (benchMode == "edge") edgeForwards.AddRange(forwards.Select(f => (f.Item3, f.Item2)));
+            var cell = new E2eCell { Mode = mode, RttMs = rtt, Sessions = processes * perProcess, ProxyAddedOneWayMs = addedMs };
+            List<string> copy;
+            lock (lines) copy = lines.ToList();
+            cell.Compute(copy, forwards, bytesUp, bytesDown);
+            if (cell.Errors.Count > 0 || cell.Replies < cell.Sessions)
+                foreach (var e in edges) Console.WriteLine($"--- {e.Name} (exited: {e.HasExited}), last lines:\n" + string.Join("\n", e.Output.Split('\n').TakeLast(15)));
+            Console.WriteLine($"  {mode} @ {rtt} ms: {cell.Replies} replies, {cell.Tokens} tokens, {cell.TokensPerSecondPerSession:F1} tokens/s per session{(cell.Errors.Count > 0 ? ", errors: " + string.Join("; ", cell.Errors.Distinct()) : "")} ({clock.Elapsed.TotalSeconds:F0}s)");
+            return cell;
+        }
+
+        foreach (int rtt in rtts)
+            foreach (var m in modes)
+                cells.Add(await RunCellAsync(m.Name, m.Silo, m.BenchMode, m.Proactive, rtt, sessions, maxNew, 0));
+        E2eTable.PrintCells(cells);
+
+        // Pipeline comparison: S edges, draft + round trip ~ one verify of S/2 trees (the forward cost fitted on this run).
+        var pipeCells = new List<E2eCell>();
+        if (pipeline)
+        {
+            int total = processes * pipeSessions;
+            if (double.IsNaN(pipeDraftMs))
+            {
+                var fit = new PipelineBatchPlanner();
+                foreach (var (batch, ms) in edgeForwards.TakeLast(64)) fit.OnForward(batch, ms);
+                pipeDraftMs = Math.Max(1, Math.Round(fit.ForwardMs((total + 1) / 2) - pipeRtt));
+                Console.WriteLine($"pipeline: forward of {(total + 1) / 2} trees ~{fit.ForwardMs((total + 1) / 2):F1} ms (fitted), round trip {pipeRtt} ms -> emulated draft {pipeDraftMs} ms");
+            }
+            for (int round = 0; round < pipeRounds; round++)
+                foreach (var (silo, name) in new[] { ("edge", "work-conserving"), ("pipe", "pipeline-aware") })
+                    pipeCells.Add(await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs));
+            E2eTable.PrintPipeline(pipeCells, pipeDraftMs);
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllText(outPath, JsonSerializer.Serialize(new
+        {
+            benchmark = "e2e", date = DateTime.UtcNow.ToString("u"), target, draft, edgeProcesses = processes, sessionsPerProcess = sessions, maxNewTokens = maxNew,
+            maxBatch, loadBefore, loadAfter = File.ReadAllText("/proc/loadavg").Trim(), seconds = clock.Elapsed.TotalSeconds, cells,
+            pipeline = new { sessions = processes * pipeSessions, rttMs = pipeRtt, draftMs = pipeDraftMs, maxNewTokens = pipeMaxNew, cells = pipeCells },
+        }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        Console.WriteLine($"wrote {outPath}; {clock.Elapsed.TotalSeconds:F0}s in all");
+        foreach (var d in drivers.Values) await d.StopAsync();
+        foreach (var p in proxies.Values) p.Dispose();
+        return cells.Concat(pipeCells).Any(c => c.Errors.Count > 0 || c.Replies == 0) ? 1 : 0;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using SpecEdge.Grains.Verification;
+using Xunit;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>The pipeline planner driven with hand-made figures: no model, no cluster.</summary>
+public class PipelineBatchPlannerTests
+{
+    private static readonly DateTime T0 = new(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>A planner that has seen <paramref name="sessions"/> edges come back after <paramref name="turnaroundMs"/>, with forwards costing fixed + perItem · n ms.</summary>
+    private static PipelineBatchPlanner Trained(int sessions, double turnaroundMs, double fixedMs, double perItemMs)
+    {
+        var planner = new PipelineBatchPlanner();
+        foreach (int n in new[] { 1, 2, 4, 8, 3, 6 }) planner.OnForward(n, fixedMs + perItemMs * n);
+        for (int s = 0; s < sessions; s++)
+        {
+            planner.OnVerdict($"s{s}", T0, finished: false);
+            planner.OnTreeQueued($"s{s}", T0.AddMilliseconds(turnaroundMs));
+            planner.OnVerdict($"s{s}", T0.AddMilliseconds(turnaroundMs + 1), finished: false);
+        }
+        return planner;
+    }
+
+    [Fact]
+    public void FastEdges_KeepWorkConservingBatches()
+    {
+        // Edges back almost at once: splitting would only make each group wait for the other's forward.
+        var planner = Trained(8, turnaroundMs: 1, fixedMs: 5, perItemMs: 4);
+        Assert.Equal(1, planner.Groups(8));
+        Assert.Equal(8, planner.EdgeTreeLimit(T0.AddMilliseconds(10), maxBatch: 8));
+    }
+
+    [Fact]
+    public void EdgesAwayForAboutHalfTheWork_AreSplitInTwo()
+    {
+        // Forward of 4 = 21 ms, edge turnaround 21 ms: one batch of 8 cycles in 37 + 21 = 58 ms; two groups of 4 in 42 ms.
+        var planner = Trained(8, turnaroundMs: 21, fixedMs: 5, perItemMs: 4);
+        Assert.Equal(21, planner.TurnaroundMs, 3);
+        Assert.Equal(21, planner.ForwardMs(4), 3);
+        Assert.Equal(2, planner.Groups(8));
+        Assert.Equal(4, planner.EdgeTreeLimit(T0.AddMilliseconds(30), maxBatch: 8));
+    }
+
+    [Fact]
+    public void FlatForwardCost_NeverSplitsForNothing()
+    {
+        // A GPU-like forward whose cost does not grow with the batch: groups cannot finish the cycle sooner than one batch.
+        var planner = Trained(8, turnaroundMs: 30, fixedMs: 20, perItemMs: 0);
+        Assert.Equal(1, planner.Groups(8));
+    }
+
+    [Fact]
+    public void FinishedAndSilentSessions_LeaveThePipeline()
+    {
+        var planner = Trained(8, turnaroundMs: 21, fixedMs: 5, perItemMs: 4);
+        for (int s = 0; s < 6; s++) planner.OnVerdict($"s{s}", T0.AddMilliseconds(40), finished: true);
+        Assert.Equal(2, planner.ActiveSessions(T0.AddMilliseconds(50)));
+        Assert.Equal(0, planner.ActiveSessions(T0.AddSeconds(10)));   // gone quiet for many turnarounds
+        Assert.Equal(1, planner.Groups(0));
+    }
+
+    [Fact]
+    public void UnknownTurnaround_MeansNoSplit()
+    {
+        var planner = new PipelineBatchPlanner();
+        planner.OnForward(4, 20);
+        planner.OnVerdict("a", T0, false);
+        planner.OnVerdict("b", T0, false);
+        Assert.True(double.IsNaN(planner.TurnaroundMs));
+        Assert.Equal(8, planner.EdgeTreeLimit(T0, maxBatch: 8));
+    }
+}
