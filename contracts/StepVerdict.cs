@@ -4,7 +4,9 @@ namespace SpecEdge.Contracts;
 /// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
 /// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why.
 /// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
-/// step's round trip is transport, queueing and drafting).
+/// step's round trip is transport, queueing and drafting). <see cref="BatchSize"/> and <see cref="QueueLength"/> are the
+/// verifier's load when the step ran (trees in its forward, steps still waiting): an edge with adaptive trees sizes its
+/// next tree to them. 0 from an older silo.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
@@ -13,4 +15,6 @@ public sealed record StepVerdict(
     [property: Id(2)] int[] AcceptedTokens,
     [property: Id(3)] bool Finished,
     [property: Id(4)] ReplyFinish? FinishReason,
-    [property: Id(5)] double ServerMilliseconds = 0);
+    [property: Id(5)] double ServerMilliseconds = 0,
+    [property: Id(6)] int BatchSize = 0,
+    [property: Id(7)] int QueueLength = 0);

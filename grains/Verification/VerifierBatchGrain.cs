@@ -23,7 +23,7 @@ namespace SpecEdge.Grains.Verification;
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
     /// <summary>Work waiting for the device. <see cref="ServerDrafted"/>: the tree is drafted by the server on the device thread, just before the forward.</summary>
-    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double)> Done, DateTime Enqueued, bool ServerDrafted = false);
+    private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<(VerdictMessage, double, int, int)> Done, DateTime Enqueued, bool ServerDrafted = false);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
@@ -96,8 +96,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
         sequence.Validate(message, _verifier.Model.Config.VocabSize);
-        var (verdict, ms) = await Enqueue(tree.SessionId, new VerifyWork(sequence, message));
-        return Outcome(tree.SessionId, sequence, verdict, ms);
+        var (verdict, ms, batch, queue) = await Enqueue(tree.SessionId, new VerifyWork(sequence, message));
+        return Outcome(tree.SessionId, sequence, verdict, ms, batch, queue);
     }
 
     public async Task<StepVerdict> DecodeAsync(string sessionId, long step)
@@ -105,8 +105,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var sequence = Get(sessionId);
         if (sequence.Step != step) throw Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
-        var (verdict, ms) = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
-        return Outcome(sessionId, sequence, verdict, ms);
+        var (verdict, ms, batch, queue) = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
+        return Outcome(sessionId, sequence, verdict, ms, batch, queue);
     }
 
     public Task CloseAsync(string sessionId)
@@ -151,7 +151,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         for (int i = 0; i < batch.Count; i++)
         {
             if (drafted[i] is not { } drafter) continue;
-            if (results[i].Verdict is { } verdict) drafter.ApplyVerdict(verdict);
+            if (results[i].Verdict is { } verdict)
+            {
+                drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
+                drafter.ApplyVerdict(verdict);
+            }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
         }
         return results;
@@ -175,14 +179,16 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             drafter.Dispose();
         }
         var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false, GreedyVerification = sequence.Sampling.IsGreedy };
+        if (models.Options.AdaptiveServerTrees)
+            options = options with { Budget = Math.Min(48, models.Options.MaxTreeNodes), MaxDepth = 8, Adaptive = new AdaptiveTreeOptions { MinBudget = Math.Min(4, models.Options.MaxTreeNodes) } };
         drafter = new EdgeDrafter(models.ServerDraft(_key.Device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
             { ContextLimit = models.Options.MaxContextTokens };
         _serverDrafters[sessionId] = drafter;
         return drafter;
     }
 
-    private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs) =>
-        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? ToReplyFinish(sequence.Finish) : null, forwardMs);
+    private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs, int batch, int queue) =>
+        new(sessionId, v.Step, v.AcceptedTokens, v.Finished, v.Finished ? ToReplyFinish(sequence.Finish) : null, forwardMs, batch, queue);
 
     private static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {
@@ -256,13 +262,13 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _queue.Count,
         _sequences.Values.Sum(s => s.Cache.Bytes), (long)models.Options.KvMemoryMb << 20);
 
-    private Task<(VerdictMessage, double)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
+    private Task<(VerdictMessage, double, int, int)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
     {
         if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= models.Options.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
-        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted);
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<(VerdictMessage, double, int, int)>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted);
         _queue.Add(pending);
         ReportMetrics();
         if (!_flushing) _ = FlushAsync();
@@ -320,7 +326,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 ReportMetrics();
                 for (int i = 0; i < batch.Count; i++)
                 {
-                    if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms)); continue; }
+                    // Batch and queue travel with the verdict: an adaptive edge sizes its next tree to the load.
+                    if (results[i].Verdict is { } verdict) { batch[i].Done.TrySetResult((verdict, ms, batch.Count, _queue.Count)); continue; }
                     var error = results[i].Error!;
                     logger.LogWarning(error, "Verifier {Key}: step of session {Session} failed alone", _key, batch[i].SessionId);
                     // A failed item's sequence was restored, unless it faulted half-way: then only a rebuild is safe.

@@ -145,7 +145,7 @@ public static class DraftDistiller
     /// Trainable fp32 weights: copies of the target's where the shapes allow (same width and head layout), random
     /// otherwise. Returns the target layers copied, in draft layer order.
     /// </summary>
-    private static (ModelWeights Weights, int[] Copied) InitialWeights(CausalLm target, ModelConfig draft, long seed)
+    public static (ModelWeights Weights, int[] Copied) InitialWeights(CausalLm target, ModelConfig draft, long seed)
     {
         var t = target.Config;
         bool sameShape = draft.HiddenSize == t.HiddenSize && draft.IntermediateSize == t.IntermediateSize && draft.HeadDim == t.HeadDim

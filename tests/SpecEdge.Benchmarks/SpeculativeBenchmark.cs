@@ -46,8 +46,10 @@ public static class SpeculativeBenchmark
         var trees = o.String("trees", "fixed").Split(',').Select(t => t switch
         {
             "fixed" => (Name: "fixed", Options: fixedTree),
+            // The fixed tree as main had it before the greedy score temperature: paper-style T=1 scores.
+            "fixed-t1" => (Name: "fixed-t1", Options: fixedTree with { GreedyScoreTemperature = 1.0 }),
             "adaptive" => (Name: "adaptive", Options: adaptiveTree),
-            _ => throw new ArgumentException($"--trees takes fixed and/or adaptive, not '{t}'."),
+            _ => throw new ArgumentException($"--trees takes fixed, fixed-t1 and/or adaptive, not '{t}'."),
         }).ToList();
         foreach (var (_, t) in trees) t.Validate();
         if (threads > 0) set_num_threads(threads);

@@ -3,8 +3,8 @@ using SpecEdge.Inference.Training;
 using SpecEdge.Tools;
 
 const string Usage = """
-    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 3] [--seed 1] [--threads N]
-             Trains the demo target/draft pair on the Brown corpus and writes DIR/target and DIR/draft.
+    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 5.5] [--seed 1] [--threads N]
+             Trains the demo target on the Brown corpus, distils the draft from it, writes DIR/target and DIR/draft.
            SpecEdge.Tools distill --target DIR --out DIR [--minutes 6] [--seed 1] [--hidden H] [--layers 1] [--intermediate M]
                           [--heads N] [--kv-heads N] [--temperature 1] [--kl-weight 0.9] [--lr 1.5e-3] [--compare DIR] [--threads N]
              Distils a draft from any Hugging Face target directory on the Brown training split (target's tokenizer);
@@ -60,7 +60,7 @@ var report = DemoPairRecipe.Run(new DemoPairRecipe.Options
     CorpusDirectory = corpus,
     OutputDirectory = Path.GetFullPath(values["out"]),
     TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 13)),
-    DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 3)),
+    DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 5.5)),
     Seed = (long)Number("seed", 1),
 }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
 Console.WriteLine($"Done in {report.TotalSeconds / 60:F1} min: tokenizer {report.TokenizerSeconds:F0} s, target {report.TargetSeconds:F0} s, " +
