@@ -178,13 +178,20 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             _serverDrafters.Remove(sessionId);
             drafter.Dispose();
         }
-        var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false, GreedyVerification = sequence.Sampling.IsGreedy };
-        if (models.Options.AdaptiveServerTrees)
-            options = options with { Budget = Math.Min(48, models.Options.MaxTreeNodes), MaxDepth = 8, Adaptive = new AdaptiveTreeOptions { MinBudget = Math.Min(4, models.Options.MaxTreeNodes) } };
+        var options = ServerTreeOptions() with { GreedyVerification = sequence.Sampling.IsGreedy };
         drafter = new EdgeDrafter(models.ServerDraft(_key.Device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
             { ContextLimit = models.Options.MaxContextTokens };
         _serverDrafters[sessionId] = drafter;
         return drafter;
+    }
+
+    /// <summary>The server drafter's trees: fixed 32 nodes, depth 4, or adaptive up to 48 nodes, depth 8 (both within MaxTreeNodes).</summary>
+    private DraftTreeOptions ServerTreeOptions()
+    {
+        var fixedTree = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
+        return models.Options.AdaptiveServerTrees
+            ? fixedTree with { Budget = Math.Min(48, models.Options.MaxTreeNodes), MaxDepth = 8, Adaptive = new AdaptiveTreeOptions { MinBudget = Math.Min(4, models.Options.MaxTreeNodes) } }
+            : fixedTree;
     }
 
     private static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerdictMessage v, double forwardMs, int batch, int queue) =>
@@ -239,7 +246,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         {
             // A server-decoded session also holds a draft cache on this device (reply-sized headroom included).
             var d = draft.Config;
-            perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + new DraftTreeOptions().DraftCacheHeadroom)
+            perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + ServerTreeOptions().DraftCacheHeadroom)
                 * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
         }
         // Never evict a sequence that is queued or inside the forward running right now.
