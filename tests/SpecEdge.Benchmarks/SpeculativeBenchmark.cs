@@ -49,9 +49,13 @@ public static class SpeculativeBenchmark
             // The fixed tree as main had it before the greedy score temperature: paper-style T=1 scores.
             "fixed-t1" => (Name: "fixed-t1", Options: fixedTree with { GreedyScoreTemperature = 1.0 }),
             "adaptive" => (Name: "adaptive", Options: adaptiveTree),
-            _ => throw new ArgumentException($"--trees takes fixed, fixed-t1 and/or adaptive, not '{t}'."),
+            // The same policy told the verifier's token knee: trees shrink as the batch grows (budget <= knee / batch - 1).
+            "adaptive-knee" => (Name: "adaptive-knee", Options: adaptiveTree with { Adaptive = adaptiveTree.Adaptive! with { VerifierTokenKnee = o.Int("knee", 256) } }),
+            _ => throw new ArgumentException($"--trees takes fixed, fixed-t1, adaptive and/or adaptive-knee, not '{t}'."),
         }).ToList();
         foreach (var (_, t) in trees) t.Validate();
+        // --variants old:fixed-t1,new:fixed,new:adaptive keeps only these draft:tree pairs of the cross product.
+        var only = o.String("variants", "").Length > 0 ? o.String("variants", "").Split(',').ToHashSet() : null;
         if (threads > 0) set_num_threads(threads);
         var total = Stopwatch.StartNew();
         string loadBefore = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
@@ -101,7 +105,7 @@ public static class SpeculativeBenchmark
             var groups = requests.Chunk(batch).ToArray();
             var variants = new List<(DecodeKind Kind, CausalLm? Draft, DraftTreeOptions Tree, string Variant)> { (DecodeKind.Autoregressive, null, fixedTree, "") };
             foreach (var d in drafts)
-                foreach (var t in trees)
+                foreach (var t in trees.Where(t => only is null || only.Contains($"{d.Name}:{t.Name}")))
                     foreach (var kind in kinds)
                         variants.Add((kind, d.Model, t.Options, string.Join(", ",
                             new[] { drafts.Count > 1 ? d.Name : "", trees.Count > 1 ? t.Name : "" }.Where(x => x.Length > 0))));
