@@ -42,9 +42,16 @@ public static class SpecEdgeMetrics
     /// <summary>Seconds the device spent in forwards; its rate is the device's busy fraction.</summary>
     public static readonly Counter<double> DeviceBusy = Meter.CreateCounter<double>("specedge.device.busy", "s", "Time the device spent running forwards (rate = busy fraction)");
 
-    /// <summary>Time to persist a session's state after a step.</summary>
-    public static readonly Histogram<double> StateWrite = Meter.CreateHistogram<double>("specedge.session.state_write.duration", "s", "Session state write per step",
+    /// <summary>Time to persist a session's state after one or more steps.</summary>
+    public static readonly Histogram<double> StateWrite = Meter.CreateHistogram<double>("specedge.session.state_write.duration", "s", "Session state write of committed steps",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1] });
+
+    /// <summary>
+    /// Steps one state write made durable: 1 while storage keeps up with the steps; more when it is slower, since the
+    /// steps committed during a write go out together in the next one.
+    /// </summary>
+    public static readonly Histogram<int> StepsPerWrite = Meter.CreateHistogram<int>("specedge.session.state_write.steps", "{step}", "Steps made durable by one state write",
+        advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 3, 4, 6, 8, 12, 16, 32] });
 
     private static long _sessionsActive;
     private static readonly ConcurrentDictionary<string, (int QueueDepth, long KvBytes, long KvBudget)> Verifiers = new();

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.BroadcastChannel;
 using Orleans.Concurrency;
 using Orleans.Placement;
+using Orleans.Serialization;
 using Orleans.Storage;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
@@ -26,9 +27,12 @@ namespace SpecEdge.Grains.Sessions;
 /// </para>
 /// <para>
 /// Durability: a step's verdict goes to the edge as soon as it is committed in memory, and its state write runs on
-/// while the edge drafts the next tree; readers (chunks, chats, snapshots) see a step only once its write has completed.
-/// One write is in flight at a time: the next step, and every other change, first waits for it. A failed write rolls
-/// the session back to its durable state, makes the verifier rebuild from it, and tells the edge to resynchronise.
+/// while the edge drafts the next tree; readers (chunks, chats, snapshots) see a step only once a write that holds it
+/// has completed. One write is in flight at a time. Steps committed while it runs wait in memory and go out together in
+/// the next write (group commit), so slow storage means fewer, larger writes instead of a queue of them, and never a
+/// step that waits for the previous step's write. Every other change first waits until nothing is unwritten. A failed
+/// write rolls the session back to its durable state (with every step committed after it), makes the verifier rebuild
+/// from it, and tells the edge to resynchronise.
 /// </para>
 /// </summary>
 [ActivationCountBasedPlacement]
@@ -38,6 +42,7 @@ namespace SpecEdge.Grains.Sessions;
 public sealed class SessionGrain(
     [PersistentState("session", "sessions")] IPersistentState<SessionState> state,
     ModelHost models,
+    DeepCopier<SessionState> copier,
     ILocalSiloDetails silo,
     ILogger<SessionGrain> logger) : Grain, ISessionGrain, ISessionControl, IOnBroadcastChannelSubscribed
 {
@@ -53,14 +58,31 @@ public sealed class SessionGrain(
     /// <summary>Server steps that failed in a row for reasons outside the conversation; the reply ends after this many.</summary>
     private int _transientFailures;
     private const int MaxTransientFailures = 8;
+    /// <summary>Since when the server's steps of this reply have been refused for capacity (null: they are not).</summary>
+    private DateTime? _waitingForCapacitySince;
+    /// <summary>
+    /// How long a reply in progress waits for capacity on its device before it ends with the error: replies ahead of it
+    /// end within their token limit, so a wait is normally short.
+    /// </summary>
+    private static readonly TimeSpan MaxCapacityWait = TimeSpan.FromSeconds(120);
     private ReplyStream _reply = null!;
-    /// <summary>The one state write in flight (a step's write completes after its verdict went out).</summary>
+    /// <summary>
+    /// The one state write in flight, or for steps the chain of writes that runs until no committed step is unwritten
+    /// (a step's write completes after its verdict went out).
+    /// </summary>
     private Task _write = Task.CompletedTask;
+    /// <summary>Steps committed in memory that no write has started to store yet, oldest first.</summary>
+    private readonly List<PendingStep> _unwritten = new();
+    /// <summary>
+    /// The conversation as this activation knows it, including steps not yet durable. The storage provider is handed a
+    /// copy for each write, so what a write stores is the state when it began, whatever is committed while it runs.
+    /// </summary>
+    private SessionState _live = null!;
     /// <summary>What the last completed write stored: all that <see cref="GetAsync"/> shows.</summary>
     private DurableView _durable = null!;
 
     private string Id => this.GetPrimaryKeyString();
-    private SessionState S => state.State;
+    private SessionState S => _live;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -78,6 +100,7 @@ public sealed class SessionGrain(
         {
             DueTime = Timeout.InfiniteTimeSpan, Period = Timeout.InfiniteTimeSpan, Interleave = false,
         });
+        _live = state.State;
         SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
         _durable = Capture();
@@ -92,10 +115,13 @@ public sealed class SessionGrain(
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        // A graceful deactivation (idle, silo shutdown) stores the steps still unwritten, so the next activation resumes
+        // after them; the edge already has their verdicts. A failed write has already rolled them back.
+        try { await SettleWriteAsync().WaitAsync(cancellationToken); }
+        catch (OperationCanceledException) { }
         SpecEdgeMetrics.SessionDeactivated();
-        return Task.CompletedTask;
     }
 
     public Task OnSubscribed(IBroadcastChannelSubscription subscription) =>
@@ -380,6 +406,7 @@ public sealed class SessionGrain(
             var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
             await CommitAsync(outcome);
             _transientFailures = 0;
+            _waitingForCapacitySince = null;
             if (S.Generating) ScheduleServerStep();
         }
         catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
@@ -395,6 +422,13 @@ public sealed class SessionGrain(
         {
             // This activation is going away (e.g. its silo is shutting down): the next one resumes the reply.
         }
+        catch (VerifierBusyException e) when (StillWaitingForCapacity())
+        {
+            // The device is full of replies in progress: this reply (already admitted once, now being rebuilt after a
+            // failover or resync) waits for one of them to end rather than failing.
+            logger.LogInformation("Session {Session}: server step {Step} waits for capacity ({Error})", Id, S.Step, e.Message);
+            ScheduleServerStep(TimeSpan.FromMilliseconds(500));
+        }
         catch (Exception e) when (IsTransient(e) && ++_transientFailures <= MaxTransientFailures)
         {
             // The verifier or the silo is briefly unavailable (busy, restarting, shutting down): retry the step later;
@@ -406,6 +440,13 @@ public sealed class SessionGrain(
         {
             await FailReplyAsync(e);
         }
+    }
+
+    /// <summary>Whether a reply refused for capacity may keep waiting (up to <see cref="MaxCapacityWait"/> in all).</summary>
+    private bool StillWaitingForCapacity()
+    {
+        _waitingForCapacitySince ??= DateTime.UtcNow;
+        return DateTime.UtcNow - _waitingForCapacitySince < MaxCapacityWait;
     }
 
     /// <summary>Failures that say nothing about the conversation: the runtime, a busy or restarting verifier, a timeout.</summary>
@@ -428,19 +469,19 @@ public sealed class SessionGrain(
     }
 
     /// <summary>
-    /// Applies a verifier outcome in memory and starts its state write; returns without waiting for the write, so the
-    /// verdict can go out (to the edge) while it runs. Readers see the step when the write completes. If the previous
-    /// step's write failed, the session was rolled back under this step and it is refused.
+    /// Applies a verifier outcome in memory and makes sure a write will store it: it starts one if none is in flight,
+    /// else the write chain in flight takes it next. Returns without waiting for the write, so the verdict can go out
+    /// (to the edge) while it runs; readers see the step when a write holding it completes. If an earlier step's write
+    /// failed, the session was rolled back under this step and it is refused.
     /// </summary>
     private async Task CommitAsync(StepVerdict v)
     {
-        await SettleWriteAsync();
         if (v.Step != S.Step)
         {
             _verifierLoaded = false;   // the verifier ran ahead of the durable state: rebuild it from there
             throw new StepNotDurableException($"Step {v.Step} of session '{Id}' was verified on a step that could not be saved; the session is back at step {S.Step}: resynchronise and retry.");
         }
-        var rollback = (Committed: S.Committed.Count, Messages: S.Messages.Count, S.Step);
+        var rollback = new StepRollback(S.Committed.Count, S.Messages.Count, S.Step, S.ReplyChunkSizes.Count);
         S.Committed.AddRange(v.AcceptedTokens);
         S.Step = v.Step + 1;
         string text = _reply.Prepare(v.AcceptedTokens, v.Finished, S.Settings.StopStrings);
@@ -451,56 +492,91 @@ public sealed class SessionGrain(
             S.ReplyFinish = PersistedFinish.Write(v.FinishReason ?? ReplyFinish.EndOfSequence);
         }
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
-        _write = PersistStepAsync(v, text, rollback);
+        _unwritten.Add(new PendingStep(v, text, rollback));
+        if (_write.IsCompleted) _write = PersistStepsAsync();
         if (!models.Options.PipelinedStateWrites) await _write;
     }
 
-    /// <summary>The write of one committed step; publishes the step to readers once durable, or rolls it back.</summary>
-    private async Task PersistStepAsync(StepVerdict v, string text, (int Committed, int Messages, long Step) rollback)
+    /// <summary>A step committed in memory: its verdict, its prepared text, and the state to return to if it is not saved.</summary>
+    private sealed record PendingStep(StepVerdict Verdict, string Text, StepRollback Rollback);
+
+    /// <summary>The state just before a step: the session returns here if that step (or any after it) cannot be saved.</summary>
+    private readonly record struct StepRollback(int Committed, int Messages, long Step, int Chunks);
+
+    /// <summary>
+    /// Writes the unwritten steps, all of them in one write, and repeats while steps were committed during the write;
+    /// publishes each write's steps to readers, in order, once it is durable, or rolls them back.
+    /// </summary>
+    private async Task PersistStepsAsync()
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var written = Capture();
-        try
+        while (_unwritten.Count > 0)
         {
-            await state.WriteStateAsync();
-            _durable = written;
-            _failedWrites = 0;
-            SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
+            var steps = _unwritten.ToArray();
+            _unwritten.Clear();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var written = Capture();
+            try
+            {
+                await StartWrite();
+                _durable = written;
+                _failedWrites = 0;
+                SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
+                SpecEdgeMetrics.StepsPerWrite.Record(steps.Length);
+            }
+            catch (InconsistentStateException e)
+            {
+                // Another activation of this session wrote first (e.g. during a failover): this one is stale. It must not
+                // publish tokens it could not make durable; deactivate so the next call reloads the stored conversation.
+                logger.LogWarning(e, "Session {Session}: stale activation lost a storage race at step {Step}; deactivating", Id, steps[^1].Verdict.Step);
+                _unwritten.Clear();
+                DeactivateOnIdle();
+                throw;
+            }
+            catch (Exception e)
+            {
+                // The steps are not durable, so nobody may see them, nor any step committed on top of them meanwhile: back
+                // to the last durable state. The verifier already committed them, so it is made to rebuild from that
+                // state, the reply text is re-derived from it, and the edge (which has the verdicts) is told to resync.
+                var back = steps[0].Rollback;
+                logger.LogWarning(e, "Session {Session}: state write failed for steps {First}-{Last}; rolling back to step {Step} and resynchronising", Id, steps[0].Verdict.Step, S.Step - 1, back.Step);
+                _failedWrites++;
+                _unwritten.Clear();
+                S.Committed.RemoveRange(back.Committed, S.Committed.Count - back.Committed);
+                S.Messages.RemoveRange(back.Messages, S.Messages.Count - back.Messages);
+                S.ReplyChunkSizes.RemoveRange(back.Chunks, S.ReplyChunkSizes.Count - back.Chunks);
+                S.Step = back.Step;
+                S.Generating = true;
+                S.ReplyFinish = null;
+                _verifierLoaded = false;
+                RebuildReply();
+                var error = new StepNotDurableException($"Step {steps[0].Verdict.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
+                if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, back.Step + 1, error.Message)));
+                throw error;
+            }
+            foreach (var (v, text, _) in steps)
+            {
+                SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
+                SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
+                _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
+                if (v.Finished) EndOfReply();
+            }
         }
-        catch (InconsistentStateException e)
-        {
-            // Another activation of this session wrote first (e.g. during a failover): this one is stale. It must not
-            // publish tokens it could not make durable; deactivate so the next call reloads the stored conversation.
-            logger.LogWarning(e, "Session {Session}: stale activation lost a storage race at step {Step}; deactivating", Id, v.Step);
-            DeactivateOnIdle();
-            throw;
-        }
-        catch (Exception e)
-        {
-            // The step is not durable, so nobody may see it: back to the last durable state. The verifier already
-            // committed it, so it is made to rebuild from that state, the reply text is re-derived from it, and the edge
-            // (which already has the verdict) is told to resynchronise.
-            logger.LogWarning(e, "Session {Session}: state write failed at step {Step}; rolling back and resynchronising", Id, v.Step);
-            _failedWrites++;
-            S.Committed.RemoveRange(rollback.Committed, S.Committed.Count - rollback.Committed);
-            S.Messages.RemoveRange(rollback.Messages, S.Messages.Count - rollback.Messages);
-            S.Step = rollback.Step;
-            S.Generating = true;
-            S.ReplyChunkSizes.RemoveAt(S.ReplyChunkSizes.Count - 1);
-            S.ReplyFinish = null;
-            _verifierLoaded = false;
-            RebuildReply();
-            var error = new StepNotDurableException($"Step {v.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
-            if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, v.Step + 1, error.Message)));
-            throw error;
-        }
-        SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
-        SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
-        _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
-        if (v.Finished) EndOfReply();
     }
 
-    /// <summary>Waits until no state write is in flight. A failed step write has already rolled the session back.</summary>
+    /// <summary>
+    /// Starts writing the conversation as it is now. The provider gets a copy: steps committed while the write runs
+    /// change the live state, never what this write stores (whenever the provider serializes it).
+    /// </summary>
+    private Task StartWrite()
+    {
+        state.State = copier.Copy(_live);
+        return state.WriteStateAsync();
+    }
+
+    /// <summary>
+    /// Waits until no state write is in flight and no committed step is unwritten (the chain of step writes ends only
+    /// then). A failed step write has already rolled the session back.
+    /// </summary>
     private async Task SettleWriteAsync()
     {
         try { await _write; }
@@ -512,7 +588,7 @@ public sealed class SessionGrain(
     {
         await SettleWriteAsync();
         var written = Capture();
-        var write = state.WriteStateAsync();
+        var write = StartWrite();
         _write = write;
         await write;
         _durable = written;

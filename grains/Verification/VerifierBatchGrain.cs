@@ -14,8 +14,10 @@ namespace SpecEdge.Grains.Verification;
 /// next one. It never waits for a batch to fill. The KV caches are plain fields: they die with the activation and are
 /// rebuilt from the sessions' persisted tokens. Whenever this verifier and a session disagree (step, length, a failed
 /// item), it drops its copy and answers <see cref="SessionNotLoadedException"/>: the session rebuilds it from durable state.
-/// Limits: a hard KV budget (a new sequence that does not fit and has no idle one to evict is refused), a bounded
-/// queue, and a deadline for queued work.
+/// Limits: a hard KV budget, a bounded queue, and a deadline for queued work. The budget is admission control by reply:
+/// a sequence whose reply is in progress is never evicted (evicting it between steps would make it fight its way back
+/// in for every step, and under load fail its reply), so a new sequence that does not fit and finds no cache without a
+/// reply in progress to evict is refused with "at capacity" before any work is done for it.
 /// </summary>
 [SiloPinnedPlacement, Reentrant]
 // Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
@@ -28,7 +30,13 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
     private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
-    private readonly Dictionary<string, long> _lastUse = new();
+    /// <summary>When each sequence was last used: the order (least recently used is evicted first) and the time.</summary>
+    private readonly Dictionary<string, (long Order, DateTime At)> _lastUse = new();
+    /// <summary>
+    /// A sequence with a reply in progress but no step for this long is treated as abandoned (its session is gone
+    /// without closing it) and may be evicted; live replies step far more often (an edge's lease is seconds).
+    /// </summary>
+    private static readonly TimeSpan AbandonedAfter = TimeSpan.FromSeconds(30);
     private readonly List<Pending> _queue = new();
     /// <summary>How many statistics of recent forwards are kept (older ones only count).</summary>
     public const int RecentForwards = 4096;
@@ -52,14 +60,19 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        foreach (var s in _sequences.Values) s.Dispose();
+        var sequences = _sequences.Values.ToList();
         _sequences.Clear();
-        foreach (var d in _serverDrafters.Values) d.Dispose();
-        _serverDrafters.Clear();
         SpecEdgeMetrics.ForgetVerifier(_key.ToString());
-        return Task.CompletedTask;
+        // On the device thread, after any forward still running (see Forget).
+        await models.Worker(_key.Device).RunAsync(() =>
+        {
+            foreach (var s in sequences) s.Dispose();
+            foreach (var d in _serverDrafters.Values) d.Dispose();
+            _serverDrafters.Clear();
+            return true;
+        }).WaitAsync(cancellationToken).ContinueWith(_ => { });
     }
 
     public async Task OpenAsync(string sessionId, SequenceSnapshot snapshot)
@@ -218,12 +231,34 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return new SessionNotLoadedException(why);
     }
 
-    /// <summary>Frees a session's target cache and server draft state (never while its work is on the device).</summary>
+    /// <summary>
+    /// Forgets a session's target sequence and server draft state. Its queued work fails (the session rebuilds from
+    /// durable state). The tensors are freed on the device thread, after the forward in progress: a session may re-open
+    /// while a step of its own is still running (its call timed out under load), and freeing a cache from this thread in
+    /// the middle of that forward corrupts it (seen in the soak as a batch failing inside libtorch).
+    /// </summary>
     private void Forget(string sessionId)
     {
-        if (_sequences.Remove(sessionId, out var sequence)) sequence.Dispose();
-        if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+        foreach (var stale in _queue.Where(p => p.SessionId == sessionId).ToList())
+        {
+            _queue.Remove(stale);
+            stale.Done.TrySetException(new SessionNotLoadedException($"The verifier's sequence of session '{sessionId}' was replaced while this step waited."));
+        }
+        _sequences.Remove(sessionId, out var sequence);
         _lastUse.Remove(sessionId);
+        _ = models.Worker(_key.Device).RunAsync(() =>
+        {
+            // Device thread, in order: later batches of this session (with a new sequence) come after this.
+            if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+            sequence?.Dispose();
+            return true;
+        });
+    }
+
+    /// <summary>Drops a session's sequence only if it is still <paramref name="sequence"/> (not one re-opened meanwhile).</summary>
+    private void DropIfCurrent(string sessionId, TargetSequence sequence, string why)
+    {
+        if (_sequences.TryGetValue(sessionId, out var current) && ReferenceEquals(current, sequence)) Drop(sessionId, why);
     }
 
     private TargetSequence Get(string sessionId)
@@ -234,7 +269,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return sequence;
     }
 
-    private void Touch(string sessionId) => _lastUse[sessionId] = ++_clock;
+    private void Touch(string sessionId) => _lastUse[sessionId] = (++_clock, DateTime.UtcNow);
 
     // Evict least-recently-used idle sequences until one more cache fits the KV budget.
     private void MakeRoom()
@@ -249,16 +284,19 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + ServerTreeOptions().DraftCacheHeadroom)
                 * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
         }
-        // Never evict a sequence that is queued or inside the forward running right now.
+        // Never evict a sequence that is queued or inside the forward running right now, nor one whose reply is in
+        // progress (unless abandoned): only caches between replies make room.
         var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
+        var now = DateTime.UtcNow;
+        bool Evictable(string k) => !busy.Contains(k) && (_sequences[k].Finished || now - _lastUse.GetValueOrDefault(k).At > AbandonedAfter);
         while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
         {
-            var victim = _sequences.Keys.Where(k => !busy.Contains(k)).OrderBy(k => _lastUse.GetValueOrDefault(k)).FirstOrDefault();
+            var victim = _sequences.Keys.Where(Evictable).OrderBy(k => _lastUse.GetValueOrDefault(k).Order).FirstOrDefault();
             if (victim is null)
             {
-                // Hard budget: every cache is in use right now, so admitting one more would exceed the memory we may use.
-                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} sequences, all busy); refusing a new one", _key, models.Options.KvMemoryMb, _sequences.Count);
-                throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} conversations are being decoded on this device); try again shortly.");
+                // Hard budget: every cache holds a reply in progress, so admitting one more would exceed the memory we may use.
+                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} replies in progress); refusing a new sequence", _key, models.Options.KvMemoryMb, _sequences.Count);
+                throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} replies are in progress on this device); try again shortly.");
             }
             Forget(victim);
             _evictions++;
@@ -271,7 +309,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     private Task<(VerdictMessage, double, int, int)> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false)
     {
-        if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId))
+        // One step at a time per sequence. A step of a sequence that was replaced meanwhile (re-opened) may still be
+        // running: it works on the old, forgotten cache and does not hold the new one back.
+        if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId && ReferenceEquals(p.Work.Sequence, work.Sequence)))
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= models.Options.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
@@ -318,7 +358,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 {
                     // The forward itself failed: nothing was committed. Every sequence of the batch is rebuilt by its session.
                     logger.LogError(e, "Verifier {Key}: forward of a batch of {Count} failed", _key, batch.Count);
-                    foreach (var item in batch) item.Done.TrySetException(Drop(item.SessionId, $"the forward failed ({e.Message})"));
+                    foreach (var item in batch)
+                    {
+                        DropIfCurrent(item.SessionId, item.Work.Sequence, $"the forward failed ({e.Message})");
+                        item.Done.TrySetException(new SessionNotLoadedException($"The forward of session '{item.SessionId}' failed; rebuild it."));
+                    }
                     continue;
                 }
                 finally
@@ -338,7 +382,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                     var error = results[i].Error!;
                     logger.LogWarning(error, "Verifier {Key}: step of session {Session} failed alone", _key, batch[i].SessionId);
                     // A failed item's sequence was restored, unless it faulted half-way: then only a rebuild is safe.
-                    if (batch[i].Work.Sequence.Faulted) Drop(batch[i].SessionId, "a commit failed half-way");
+                    if (batch[i].Work.Sequence.Faulted) DropIfCurrent(batch[i].SessionId, batch[i].Work.Sequence, "a commit failed half-way");
                     batch[i].Done.TrySetException(error);
                 }
             }

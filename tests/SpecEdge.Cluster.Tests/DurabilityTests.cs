@@ -157,6 +157,91 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
         Assert.NotNull(reply);
     }
 
+    [Fact]
+    public async Task StepsCommittedWhileAWriteIsHeld_DoNotWaitForIt_AndGoOutTogetherInTheNextWrite()
+    {
+        const string id = "durability-group-commit";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
+        await session.AttachEdgeAsync("edge-gc", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[2]);
+        var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
+        var streamed = SessionTestHelpers.StreamedReplyAsync(session);
+
+        control.Hold();
+        int attempts = control.Attempts;
+        // Three steps of one token each (a wrong one-node guess yields the target's own token): each verdict comes back
+        // while the first step's write is held. A step that waited for the previous step's write would time out here.
+        var committed = turn.AppendedTokens.ToList();
+        for (int k = 0; k < 3; k++)
+        {
+            int wrong = (expected[k] + 1) % f.Models.VocabSize;
+            var verdict = await session.SubmitTreeAsync(new TreeSubmission(id, "edge-gc", turn.Step + k, turn.CommittedLength + k, new[] { committed[^1], wrong }, new[] { -1, 0 }))
+                .WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(new[] { expected[k] }, verdict.AcceptedTokens);
+            committed.AddRange(verdict.AcceptedTokens);
+        }
+        for (int wait = 0; control.Attempts == attempts && wait < 200; wait++) await Task.Delay(25);
+        Assert.Equal(attempts + 1, control.Attempts);   // one write in flight; the other two steps wait in memory
+        Assert.Equal(turn.CommittedLength, (await session.GetAsync()).CommittedTokens);
+
+        control.Release();
+        SessionSnapshot snapshot;
+        int polls = 0;
+        do { await Task.Delay(25); snapshot = await session.GetAsync(); } while (snapshot.CommittedTokens < turn.CommittedLength + 3 && ++polls < 400);
+        Assert.Equal(turn.CommittedLength + 3, snapshot.CommittedTokens);
+        Assert.Equal(turn.Step + 3, snapshot.Step);
+        Assert.Equal(attempts + 2, control.Attempts);   // the held write, then one write for the two steps behind it
+
+        await session.DetachEdgeAsync("edge-gc");   // the server finishes the reply
+        var (tokens, _) = await streamed.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(expected, tokens);
+    }
+
+    [Fact]
+    public async Task AFailedWrite_RollsBackEveryStepCommittedOnTopOfIt_AndNoReaderSeesAnyOfThem()
+    {
+        const string id = "durability-group-rollback";
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
+        await session.AttachEdgeAsync("edge-gr", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[6]);
+        var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
+        var streamed = SessionTestHelpers.StreamedReplyAsync(session);
+
+        control.Hold();
+        control.FailNext(1);
+        var committed = turn.AppendedTokens.ToList();
+        for (int k = 0; k < 2; k++)
+        {
+            // Two-token steps (a perfect one-node chain): a redo cut into one-token steps must not show them twice.
+            var verdict = await session.SubmitTreeAsync(new TreeSubmission(id, "edge-gr", turn.Step + k, turn.CommittedLength + 2 * k, new[] { committed[^1], expected[2 * k] }, new[] { -1, 0 }))
+                .WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(expected.Skip(2 * k).Take(2), verdict.AcceptedTokens);
+            committed.AddRange(verdict.AcceptedTokens);
+        }
+        control.Release();
+        while (control.Failed == 0) await Task.Delay(20);
+
+        // Both steps are gone: the session is back at the turn, and a tree for the step after them is refused.
+        SessionSnapshot back;
+        int polls = 0;
+        do { await Task.Delay(25); back = await session.GetAsync(); } while (back.Step != turn.Step && ++polls < 200);
+        Assert.Equal(turn.Step, back.Step);
+        Assert.Equal(turn.CommittedLength, back.CommittedTokens);
+        await Assert.ThrowsAnyAsync<Exception>(() => session.SubmitTreeAsync(new TreeSubmission(id, "edge-gr", turn.Step + 2, turn.CommittedLength + 4, new[] { committed[^1], expected[4] }, new[] { -1, 0 })));
+
+        int wrong = (expected[0] + 1) % f.Models.VocabSize;
+        var redo = await session.SubmitTreeAsync(new TreeSubmission(id, "edge-gr", turn.Step, turn.CommittedLength, new[] { turn.AppendedTokens[^1], wrong }, new[] { -1, 0 }))
+            .WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(expected.Take(1), redo.AcceptedTokens);
+        await session.DetachEdgeAsync("edge-gr");
+        var (tokens, _) = await streamed.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(expected, tokens);
+    }
+
     private static async Task<ReplyChunk> FirstChunkAsync(ISessionGrain session)
     {
         await foreach (var chunk in session.StreamReplyAsync()) return chunk;

@@ -15,6 +15,38 @@ namespace SpecEdge.Cluster.Tests;
 public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
 {
     [Fact]
+    public async Task ReopeningASequenceWhileItsOwnStepIsQueuedOrRunning_ReplacesIt_AndNoForwardUsesAFreedCache()
+    {
+        // A session whose call timed out under load re-opens its sequence while its old step is still queued or on the
+        // device. The old step must fail alone (queued) or finish on the old cache (running): the cache is never freed
+        // under a forward, the re-open is never refused, and neighbours in the same batches stay exact.
+        var silo = (await f.Client.GetGrain<ISessionGrain>("reopen-anchor").GetAsync()).Silo!;
+        var verifier = f.Client.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());
+        var greedy = SessionTestHelpers.Greedy(4) with { Seed = 0 };
+        var prompts = Enumerable.Range(0, 4).Select(i => f.Models.Tokenizer.Encode(SessionTestHelpers.Prompts[i])).ToArray();
+        var filler = Enumerable.Range(0, 450).Select(i => 10 + i % 50).ToArray();
+        var fillerSnapshot = new SequenceSnapshot(filler, filler.Length, greedy, 0, true);
+        int replacedWhileQueued = 0;
+        for (int round = 0; round < 6; round++)
+        {
+            for (int i = 0; i < prompts.Length; i++) await verifier.OpenAsync($"reopen-n{i}", new SequenceSnapshot(prompts[i], prompts[i].Length, greedy, 0, true));
+            var first = verifier.OpenAsync("reopen", fillerSnapshot);
+            var neighbours = Enumerable.Range(0, prompts.Length).Select(i => verifier.DecodeAsync($"reopen-n{i}", 0)).ToArray();
+            var second = verifier.OpenAsync("reopen", fillerSnapshot);
+            try { await first; }
+            catch (SessionNotLoadedException) { replacedWhileQueued++; }
+            await second;
+            var step = await verifier.DecodeAsync("reopen", 0);
+            Assert.Equal(f.ReferenceGreedy(filler, 1), step.AcceptedTokens);
+            var stepped = await Task.WhenAll(neighbours);
+            for (int i = 0; i < prompts.Length; i++) Assert.Equal(f.ReferenceGreedy(prompts[i], 1), stepped[i].AcceptedTokens);
+        }
+        output.WriteLine($"old step replaced while queued in {replacedWhileQueued} of 6 rounds (else it was running)");
+        for (int i = 0; i < prompts.Length; i++) await verifier.CloseAsync($"reopen-n{i}");
+        await verifier.CloseAsync("reopen");
+    }
+
+    [Fact]
     public async Task VerifierAheadOfItsSession_IsRebuilt_AndTheEdgeReplyStaysExact()
     {
         const string id = "verifier-ahead";

@@ -193,6 +193,46 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task RepliesInProgressAreNeverEvicted_ATurnBeyondCapacityIsRefusedClearly_AndGetsInOnceOneEnds()
+    {
+        // Turns whose edges stay silent hold their caches with a reply in progress. Evicting one of them for a newcomer
+        // (what an LRU of caches between steps did) would make it fight its way back for every step; instead the
+        // newcomer is refused, before anything changes in its conversation.
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
+        var started = new List<(ISessionGrain Session, TurnStarted Turn)>();
+        ISessionGrain? refused = null;
+        string? refusal = null;
+        for (int i = 0; i < 40 && refused is null; i++)
+        {
+            var session = f.Client.GetGrain<ISessionGrain>($"capacity-{i}");
+            await session.ConfigureAsync(SessionTestHelpers.Greedy(8));
+            await session.AttachEdgeAsync("silent-edge", observer);
+            try { started.Add((session, await session.SendUserMessageAsync(SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length]))); }
+            catch (Exception e) { (refused, refusal) = (session, e.Message); }
+        }
+        output.WriteLine($"{started.Count} replies in progress; refused: {refusal}");
+        Assert.NotNull(refused);
+        Assert.Contains("at capacity", refusal);
+        var untouched = await refused!.GetAsync();
+        Assert.False(untouched.Generating);
+        Assert.Equal(0, untouched.CommittedTokens);
+
+        // The silent edges' leases run out, the server finishes their replies (exactly), and the refused turn gets in.
+        TurnStarted? late = null;
+        for (int attempt = 0; late is null && attempt < 120; attempt++)
+        {
+            try { late = await refused.SendUserMessageAsync(SessionTestHelpers.Prompts[0]); }
+            catch (Exception e) when (e.Message.Contains("at capacity")) { await Task.Delay(500); }
+        }
+        Assert.NotNull(late);
+        foreach (var (session, turn) in started.Append((refused, late!)))
+        {
+            var (tokens, _) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(TimeSpan.FromSeconds(120));
+            Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 8), tokens);
+        }
+    }
+
     private static async Task<string> Outcome(Func<Task<string>> call)
     {
         try { await call(); return "ok"; }

@@ -18,14 +18,20 @@ public sealed class AzuriteFixture : IDisposable
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
     private readonly Process _process;
+    private readonly string _workDir;
     private readonly StringBuilder _output = new();
 
     /// <summary>On loopback, as the test collections use it.</summary>
     public AzuriteFixture() : this("127.0.0.1") { }
 
     /// <param name="host">Address the services listen on (another address than loopback for silos in network namespaces).</param>
+    /// <param name="onDisk">
+    /// Keep blob contents in files under a temporary folder instead of memory. For long runs: Azurite frees the
+    /// contents of overwritten blobs only every 10 minutes, and in memory it then answers writes past its limit with
+    /// 409 MemoryExtentStoreAtSizeLimit, which Orleans' provider reports as an ETag conflict (InconsistentStateException).
+    /// </param>
     /// <remarks>Internal: xunit wants one public constructor on a collection fixture.</remarks>
-    internal AzuriteFixture(string host)
+    internal AzuriteFixture(string host, bool onDisk = false)
     {
         Host = host;
         var azuriteDir = Path.Combine(FindRepositoryRoot(), "tests", "azurite");
@@ -38,7 +44,7 @@ public sealed class AzuriteFixture : IDisposable
         Port = FreeLoopbackPort();
         TablePort = FreeLoopbackPort();
         int queuePort = FreeLoopbackPort(); // not used, but the all-in-one launcher starts it and must not clash
-        var workDir = Directory.CreateTempSubdirectory("specedge-azurite-").FullName; // Azurite touches its cwd
+        var workDir = _workDir = Directory.CreateTempSubdirectory("specedge-azurite-").FullName; // Azurite touches its cwd
         var start = new ProcessStartInfo("node")
         {
             WorkingDirectory = workDir,
@@ -50,9 +56,10 @@ public sealed class AzuriteFixture : IDisposable
         foreach (var arg in new[]
                  {
                      wrapper, "--blobHost", host, "--blobPort", Port.ToString(), "--tableHost", host, "--tablePort", TablePort.ToString(),
-                     "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(), "--inMemoryPersistence",
-                     "--extentMemoryLimit", "256", "--skipApiVersionCheck", "--silent", "--disableTelemetry",
+                     "--queueHost", "127.0.0.1", "--queuePort", queuePort.ToString(), "--skipApiVersionCheck", "--silent", "--disableTelemetry",
                  })
+            start.ArgumentList.Add(arg);
+        foreach (var arg in onDisk ? new[] { "--location", Path.Combine(workDir, "data") } : new[] { "--inMemoryPersistence", "--extentMemoryLimit", "256" })
             start.ArgumentList.Add(arg);
 
         var stopwatch = Stopwatch.StartNew();
@@ -111,6 +118,8 @@ public sealed class AzuriteFixture : IDisposable
         {
             // Already gone.
         }
+        try { Directory.Delete(_workDir, recursive: true); }
+        catch (IOException) { }   // best effort: it is a temporary folder
     }
 
     private void WaitUntilListening(Stopwatch stopwatch)

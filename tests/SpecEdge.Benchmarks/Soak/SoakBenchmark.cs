@@ -88,12 +88,14 @@ public static class SoakBenchmark
 
         // Verify every honest conversation against the target's greedy decoding, turn by turn.
         var header = models.Tokenizer.Encode("<|im_start|>assistant\n");
+        int endOfTurn = models.Tokenizer.TokenToId("<|im_end|>") ?? -1;
         var verifier = new TargetVerifier(models.Target(0));
         foreach (var id in ids)
         {
             int[]? committed = null;
             bool generating = false;
-            try { (committed, generating) = await ReadCommittedAsync(client, id); }
+            bool[] answered = Array.Empty<bool>();
+            try { (committed, generating, answered) = await ReadCommittedAsync(client, id); }
             catch (Exception e) { report.Examples.Add($"{id} unreadable: {e.GetType().Name}: {e.Message}"); }
             if (committed is null) { report.Unreadable++; continue; }
             var starts = Enumerable.Range(header.Length, Math.Max(0, committed.Length - header.Length + 1))
@@ -107,6 +109,20 @@ public static class SoakBenchmark
                 var actual = committed[start..end];
                 report.TokensCommitted += actual.Length;
                 bool unfinished = generating && t == starts.Length - 1;
+                if (!unfinished && answered.Length == starts.Length && !answered[t])
+                {
+                    // The reply ended with an error (e.g. refused for capacity while being rebuilt): no assistant message.
+                    // What it committed must be a prefix of greedy, up to the end-of-turn the next turn closed it with.
+                    int cut = Array.IndexOf(committed, endOfTurn, start, end - start);
+                    var partial = committed[start..(cut < 0 ? end : cut)];
+                    report.EndedByError++;
+                    if (partial.Length >= expected.Length || !expected.Take(partial.Length).SequenceEqual(partial))
+                    {
+                        report.Differing++;
+                        report.Examples.Add($"{id} turn {t} (ended by an error): its {partial.Length} tokens are not a prefix of greedy");
+                    }
+                    continue;
+                }
                 if (unfinished)
                 {
                     // Still being generated when the run ended (a saturated machine): what exists must be a prefix.
@@ -318,13 +334,20 @@ public static class SoakBenchmark
         }
     }
 
-    private static async Task<(int[] Committed, bool Generating)> ReadCommittedAsync(IClusterClient client, string id)
+    /// <summary>
+    /// A conversation's tokens, whether a reply is in progress, and for each user turn whether it was answered (an
+    /// assistant message follows it; a reply that ended with an error leaves none).
+    /// </summary>
+    private static async Task<(int[] Committed, bool Generating, bool[] Answered)> ReadCommittedAsync(IClusterClient client, string id)
     {
         var session = client.GetGrain<ISessionGrain>(id);
         var observer = client.CreateObjectReference<IEdgeObserver>(new ReaderObserver());
         var attachment = await session.AttachEdgeAsync("soak-reader", observer);
         await session.DetachEdgeAsync("soak-reader");
-        return (attachment.Committed, attachment.Generating);
+        var messages = (await session.GetAsync()).Messages;
+        var answered = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == "user")
+            .Select(x => x.i + 1 < messages.Length && messages[x.i + 1].Role == "assistant").ToArray();
+        return (attachment.Committed, attachment.Generating, answered);
     }
 
     private static string RepoRoot()

@@ -48,7 +48,7 @@ public sealed class SoakCluster : IDisposable
             if (!File.Exists(exe)) throw new FileNotFoundException($"{exe} is missing: build the solution first (dotnet build -c {configuration}).");
         string redisServer = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server (infra/test.sh does it).");
-        _azurite = new AzuriteFixture();
+        _azurite = new AzuriteFixture("127.0.0.1", onDisk: true);   // a long run outgrows the in-memory store between its clean-ups
         int redisPort = ExternalProcess.FreePort();
         _redis = new ExternalProcess("redis", redisServer, new[] { "--port", redisPort.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" }, Path.GetTempPath());
         RedisConnection = $"127.0.0.1:{redisPort}";
@@ -86,6 +86,9 @@ public sealed class SoakCluster : IDisposable
         {
             "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
+            // The honest tenant runs every session of the soak: its reply quota is not what the run measures (the KV
+            // budget's admission is); the hostile tenant stays under the same quota.
+            "--SpecEdge:MaxActiveRepliesPerTenant", "256",
             "--Cluster:Clustering", "redis", "--Cluster:RedisConnectionString", RedisConnection, "--Cluster:AdvertisedAddress", "127.0.0.1",
             "--Cluster:ClusterId", ClusterId, "--Cluster:ServiceId", ClusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),

@@ -13,6 +13,8 @@ public sealed class SoakReport
     public int Unreadable { get; set; }
     /// <summary>Replies still being generated when the run ended: checked as prefixes of greedy, not counted as replies.</summary>
     public int Unfinished { get; set; }
+    /// <summary>Replies that ended with an error (no assistant message): checked as prefixes of greedy, not counted as replies.</summary>
+    public int EndedByError { get; set; }
     public int ChunkGaps { get; set; }
     public int HostileRequests { get; set; }
     public double HostilePerSecond { get; set; }
@@ -54,6 +56,7 @@ public sealed class SoakReport
         Console.WriteLine($"| replies differing from target greedy | {Differing} |");
         Console.WriteLine($"| conversations unreadable at the end | {Unreadable} |");
         Console.WriteLine($"| replies unfinished at the end (prefix of greedy checked) | {Unfinished} |");
+        Console.WriteLine($"| replies ended by an error (prefix of greedy checked) | {EndedByError} |");
         Console.WriteLine($"| stream chunk gaps | {ChunkGaps} |");
         Console.WriteLine($"| honest edge step p50 / p99, calm (ms) | {Percentile(StepMsCalm, 0.5):F1} / {Percentile(StepMsCalm, 0.99):F1} ({StepMsCalm.Count} steps) |");
         Console.WriteLine($"| honest edge step p50 / p99, under attack (ms) | {Percentile(StepMsUnderAttack, 0.5):F1} / {Percentile(StepMsUnderAttack, 0.99):F1} ({StepMsUnderAttack.Count} steps) |");
