@@ -4,8 +4,10 @@ namespace SpecEdge.Contracts;
 /// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
 /// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why.
 /// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
-/// step's round trip is transport, queueing and drafting). <see cref="Timing"/>: the silo's breakdown of the step, only
-/// when the silo is configured to send it (<c>SpecEdge:StepTimings</c>).
+/// step's round trip is transport, queueing and drafting). <see cref="BatchSize"/> and <see cref="QueueLength"/> are the
+/// verifier's load when the step ran (trees in its forward, steps still waiting): an edge with adaptive trees sizes its
+/// next tree to them. 0 from an older silo. <see cref="Timing"/>: the silo's breakdown of the step, only when the silo
+/// is configured to send it (<c>SpecEdge:StepTimings</c>).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
@@ -15,4 +17,6 @@ public sealed record StepVerdict(
     [property: Id(3)] bool Finished,
     [property: Id(4)] ReplyFinish? FinishReason,
     [property: Id(5)] double ServerMilliseconds = 0,
-    [property: Id(6)] StepTiming? Timing = null);
+    [property: Id(6)] int BatchSize = 0,
+    [property: Id(7)] int QueueLength = 0,
+    [property: Id(8)] StepTiming? Timing = null);

@@ -45,7 +45,7 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
         string sessionId = !string.IsNullOrWhiteSpace(_o.Session) ? _o.Session
             : enrolled?.ConversationId ?? "chat-" + Guid.NewGuid().ToString("N")[..10];
         string edgeId = _o.EdgeId ?? enrolled?.EdgeId ?? $"{Environment.MachineName}-{Environment.ProcessId}";
-        var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
+        var tree = _o.Tree();
         using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)
             { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
         var session = client.GetGrain<ISessionGrain>(sessionId);

@@ -33,6 +33,24 @@ public sealed class EdgeHostOptions
     public bool Proactive { get; set; } = true;
     public int Budget { get; set; } = 32;
     public int MaxDepth { get; set; } = 4;
+    /// <summary>
+    /// "fixed": every tree has Budget nodes and MaxDepth levels. "adaptive": each step's budget and depth follow the
+    /// session's acceptance, the verifier's batch and queue and the round trip, with Budget and MaxDepth as ceilings
+    /// (e.g. --tree-policy adaptive --budget 48 --max-depth 8), never above the server's limit.
+    /// </summary>
+    public string TreePolicy { get; set; } = "fixed";
+
+    /// <summary>The draft tree settings these options describe.</summary>
+    public SpecEdge.Inference.Speculative.DraftTreeOptions Tree() => new()
+    {
+        Budget = Budget, MaxDepth = MaxDepth, Proactive = Proactive, ProactiveDepth = Math.Min(3, MaxDepth),
+        Adaptive = TreePolicy switch
+        {
+            "fixed" => null,
+            "adaptive" => new SpecEdge.Inference.Speculative.AdaptiveTreeOptions { MinBudget = Math.Min(4, Budget), MinDepth = Math.Min(2, MaxDepth) },
+            _ => throw new InvalidOperationException($"Edge:TreePolicy must be 'fixed' or 'adaptive', not '{TreePolicy}'."),
+        },
+    };
     public TreeTransport Transport { get; set; } = TreeTransport.Channel;
     /// <summary>Soak load mode: run this many honest edge sessions in this process (0 = interactive chat).</summary>
     public int Soak { get; set; }
@@ -89,7 +107,7 @@ public sealed class EdgeHostOptions
         ["--gateways"] = "Edge:Gateways", ["--draft"] = "Edge:DraftModel", ["--device"] = "Edge:Device", ["--dtype"] = "Edge:DType",
         ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
-        ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth",
+        ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth", ["--tree-policy"] = "Edge:TreePolicy",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
         ["--bench"] = "Edge:Bench", ["--bench-mode"] = "Edge:BenchMode", ["--bench-prefix"] = "Edge:BenchPrefix", ["--bench-replies"] = "Edge:BenchReplies",

@@ -54,7 +54,7 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
 
     private async Task RunSlotAsync(int slot, CausalLm draft, CancellationToken stopping)
     {
-        var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
+        var tree = _o.Tree();
         for (int generation = 0; !stopping.IsCancellationRequested; generation++)
         {
             string sessionId = $"{_o.SoakPrefix}-{slot}-{generation}";

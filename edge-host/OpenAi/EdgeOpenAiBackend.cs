@@ -67,7 +67,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
             }
             else
             {
-                var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
+                var tree = _o.Tree();
                 edge = new EdgeSession(_client, draft, plan.SessionId, _o.EdgeId ?? "edge-serve", tree, capacity: 4096, _o.Transport);
                 // Attached before the turn starts, so the cluster leaves the drafting to this host from the first step.
                 await edge.AttachAsync();

@@ -63,6 +63,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             GreedyVerification = attachment.Temperature <= 0,
             Budget = attachment.MaxTreeNodes > 0 ? Math.Min(_options.Budget, attachment.MaxTreeNodes) : _options.Budget,
         };
+        // The server's limit is the adaptive policy's ceiling too: its minimum may not exceed it.
+        if (options.Adaptive is { } adaptive && adaptive.MinBudget > options.Budget) options = options with { Adaptive = adaptive with { MinBudget = options.Budget } };
         int contextLimit = attachment.MaxContextTokens > 0 ? attachment.MaxContextTokens : int.MaxValue;
         // A conversation can now run up to the verifier's context: the draft cache must hold that and a step's candidates.
         int capacity = attachment.MaxContextTokens > 0 ? Math.Max(_capacity, attachment.MaxContextTokens + options.DraftCacheHeadroom) : _capacity;
@@ -135,6 +137,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             waitSeconds += step.Elapsed.TotalSeconds;
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             clock.Restart();
+            drafter.ObserveServer(verdict.BatchSize, verdict.QueueLength, verdict.ServerMilliseconds, step.Elapsed.TotalMilliseconds);
             drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
             steps++;
             tokens += verdict.AcceptedTokens.Length;

@@ -27,6 +27,11 @@ public sealed class SpecEdgeSiloOptions
     public int MaxContextTokens { get; set; } = 2048;
     /// <summary>Largest draft tree accepted from an edge (nodes besides the root).</summary>
     public int MaxTreeNodes { get; set; } = 64;
+    /// <summary>
+    /// Server-drafted sessions (no edge) get adaptive trees: budget and depth per step from the session's acceptance and
+    /// the batch (ceilings 48 nodes, capped by MaxTreeNodes, and depth 8). False: the fixed 32-node depth-4 tree.
+    /// </summary>
+    public bool AdaptiveServerTrees { get; set; }
     /// <summary>An attached edge that sends no tree for this long while a reply is due loses the reply to the server.</summary>
     public double EdgeLeaseSeconds { get; set; } = 5;
     /// <summary>

@@ -28,8 +28,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     /// <see cref="FromEdge"/>: an edge's tree (what pipeline-aware batching schedules).</summary>
     private sealed record Pending(string SessionId, TargetWork Work, TaskCompletionSource<Executed> Done, DateTime Enqueued, bool ServerDrafted = false, bool FromEdge = false);
 
-    /// <summary>A verdict with the device time of its forward and how long it waited for the device.</summary>
-    private readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs);
+    /// <summary>
+    /// A verdict with the device time of its forward, how long it waited for the device, and the verifier's load when it
+    /// ran (trees in the forward, steps still queued), which an adaptive edge sizes its next tree to.
+    /// </summary>
+    private readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
@@ -172,7 +175,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         for (int i = 0; i < batch.Count; i++)
         {
             if (drafted[i] is not { } drafter) continue;
-            if (results[i].Verdict is { } verdict) drafter.ApplyVerdict(verdict);
+            if (results[i].Verdict is { } verdict)
+            {
+                drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
+                drafter.ApplyVerdict(verdict);
+            }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
         }
         return results;
@@ -195,17 +202,26 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             _serverDrafters.Remove(sessionId);
             drafter.Dispose();
         }
-        var options = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false, GreedyVerification = sequence.Sampling.IsGreedy };
+        var options = ServerTreeOptions() with { GreedyVerification = sequence.Sampling.IsGreedy };
         drafter = new EdgeDrafter(models.ServerDraft(_key.Device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
             { ContextLimit = models.Options.MaxContextTokens };
         _serverDrafters[sessionId] = drafter;
         return drafter;
     }
 
+    /// <summary>The server drafter's trees: fixed 32 nodes, depth 4, or adaptive up to 48 nodes, depth 8 (both within MaxTreeNodes).</summary>
+    private DraftTreeOptions ServerTreeOptions()
+    {
+        var fixedTree = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
+        return models.Options.AdaptiveServerTrees
+            ? fixedTree with { Budget = Math.Min(48, models.Options.MaxTreeNodes), MaxDepth = 8, Adaptive = new AdaptiveTreeOptions { MinBudget = Math.Min(4, models.Options.MaxTreeNodes) } }
+            : fixedTree;
+    }
+
     /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
     private static StepVerdict Outcome(string sessionId, TargetSequence sequence, Executed e) =>
         new(sessionId, e.Verdict.Step, e.Verdict.AcceptedTokens, e.Verdict.Finished, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
-            new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0));
+            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0));
 
     private static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {
@@ -279,7 +295,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         {
             // A server-decoded session also holds a draft cache on this device (reply-sized headroom included).
             var d = draft.Config;
-            perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + new DraftTreeOptions().DraftCacheHeadroom)
+            perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + ServerTreeOptions().DraftCacheHeadroom)
                 * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
         }
         // Never evict a sequence that is queued or inside the forward running right now, nor one whose reply is in
@@ -401,7 +417,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                     if (results[i].Verdict is { } verdict)
                     {
                         if (batch[i].FromEdge) _planner.OnVerdict(batch[i].SessionId, done, verdict.Finished);
-                        batch[i].Done.TrySetResult(new Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds));
+                        // Batch and queue travel with the verdict: an adaptive edge sizes its next tree to the load.
+                        batch[i].Done.TrySetResult(new Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _queue.Count));
                         continue;
                     }
                     var error = results[i].Error!;

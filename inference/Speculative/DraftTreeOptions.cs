@@ -15,6 +15,21 @@ public sealed record DraftTreeOptions
     public int BranchWidth { get; init; } = 16;
     /// <summary>Per-level score decay: child score = parent score + ln(decay) + log p_draft.</summary>
     public double Decay { get; init; } = 0.9;
+    /// <summary>
+    /// Temperature of the draft log-probabilities that score nodes (1 = the paper's). Below 1 sharpens them: a greedy
+    /// verifier accepts the draft's first choice far more often than the draft's own probability of it says (top-1
+    /// agreement ~60 % where that probability is ~30 %), so at T=1 trees come out wide and shallow (2-3 levels) and
+    /// deep paths the verifier would accept are never sent. Any score is lossless; this only reshapes the tree.
+    /// </summary>
+    public double ScoreTemperature { get; init; } = 1.0;
+    /// <summary>
+    /// The score temperature used instead when <see cref="GreedyVerification"/> is set. Measured on the demo pair with
+    /// the distilled draft (held-out Brown prompts, fixed 32-node depth-4 tree): 2.8 tokens per target forward at 1.0,
+    /// 3.3 at 0.5, 3.56 at 0.3.
+    /// </summary>
+    public double GreedyScoreTemperature { get; init; } = 0.3;
+    /// <summary>The temperature the tree search actually scores with.</summary>
+    public double EffectiveScoreTemperature => GreedyVerification ? GreedyScoreTemperature : ScoreTemperature;
     public bool Proactive { get; init; } = true;
     /// <summary>Depth of the subtree pre-drafted under the predicted bonus token.</summary>
     public int ProactiveDepth { get; init; } = 3;
@@ -24,6 +39,11 @@ public sealed record DraftTreeOptions
     /// chain instead of the paper's score (see <see cref="EdgeDrafter.PreDraft"/>).
     /// </summary>
     public bool GreedyVerification { get; init; }
+    /// <summary>
+    /// Null: every tree uses <see cref="Budget"/> and <see cref="MaxDepth"/> (the fixed tree). Set: each step's budget and
+    /// depth are chosen by an <see cref="AdaptiveTreePolicy"/>, with Budget and MaxDepth as ceilings.
+    /// </summary>
+    public AdaptiveTreeOptions? Adaptive { get; init; }
 
     /// <summary>
     /// Most draft tokens the draft KV cache holds beyond the committed ones during a step: every round adds at most
@@ -38,8 +58,11 @@ public sealed record DraftTreeOptions
         if (MaxDepth < 1) throw new ArgumentOutOfRangeException(nameof(MaxDepth), MaxDepth, "max_depth must be at least 1.");
         if (MaxBeams < 1) throw new ArgumentOutOfRangeException(nameof(MaxBeams), MaxBeams, "max_beams must be at least 1.");
         if (BranchWidth < 1) throw new ArgumentOutOfRangeException(nameof(BranchWidth), BranchWidth, "branch_width must be at least 1.");
+        if (!(ScoreTemperature > 0)) throw new ArgumentOutOfRangeException(nameof(ScoreTemperature), ScoreTemperature, "score temperature must be > 0.");
+        if (!(GreedyScoreTemperature > 0)) throw new ArgumentOutOfRangeException(nameof(GreedyScoreTemperature), GreedyScoreTemperature, "greedy score temperature must be > 0.");
         if (!(Decay > 0 && Decay <= 1)) throw new ArgumentOutOfRangeException(nameof(Decay), Decay, "decay must be in (0, 1].");
         if (ProactiveDepth < 1 || ProactiveDepth > MaxDepth)
             throw new ArgumentOutOfRangeException(nameof(ProactiveDepth), ProactiveDepth, $"proactive depth must be in [1, max_depth={MaxDepth}].");
+        Adaptive?.Validate(this);
     }
 }

@@ -20,6 +20,8 @@ public sealed class EdgeDrafter : IDisposable
     private List<int> _catchUpPending = new(); // pending indices of committed tokens computed along with the root
     private (int Node, int Token, DraftSearch Subtree)? _bet;   // proactive bet: deepest accepted node, bonus, pre-drafted subtree
     private DraftSearch? _carried;         // pre-drafted subtree that won its bet: the start of the next tree
+    private readonly AdaptiveTreePolicy? _policy;   // null: the fixed tree of Options
+    private int _depth;                    // depth limit of the outstanding tree
 
     public DraftTreeOptions Options { get; }
     public KvCache Cache { get; }
@@ -31,6 +33,16 @@ public sealed class EdgeDrafter : IDisposable
     /// tree never has more nodes besides the root, hence no more depth, than the context has room left for.
     /// </summary>
     public int ContextLimit { get; init; } = int.MaxValue;
+
+    /// <summary>Budget and depth limit of the last tree built (the fixed options unless trees are adaptive).</summary>
+    public (int Budget, int Depth) LastTreeShape { get; private set; }
+
+    /// <summary>
+    /// The verifier's side of the last step, for adaptive trees: batch, queue, forward time and measured round trip.
+    /// Ignored with fixed trees.
+    /// </summary>
+    public void ObserveServer(int batch, int queue, double serverMs, double roundTripMs) =>
+        _policy?.ObserveServer(batch, queue, serverMs, roundTripMs);
 
     /// <summary>Steps whose pre-drafted subtree was used / thrown away (proactive drafting statistics).</summary>
     public int ProactiveHits { get; private set; }
@@ -49,6 +61,7 @@ public sealed class EdgeDrafter : IDisposable
         Options = options;
         Step = step;
         Cache = draft.NewCache(capacity);
+        _policy = options.Adaptive is null ? null : new AdaptiveTreePolicy(options);
         _catchUpCount = _committed.Count - 1;
     }
 
@@ -74,22 +87,25 @@ public sealed class EdgeDrafter : IDisposable
     {
         if (Finished) throw new InvalidOperationException("The generation has finished.");
         if (_search is not null) throw new InvalidOperationException($"Step {Step} already has a tree in flight; apply its verdict first.");
+        var (budgetCap, depth) = _policy?.Next() ?? (Options.Budget, Options.MaxDepth);
         int rounds;
         if (_carried is not null)
         {
             _search = _carried;
             _carried = null;
-            rounds = Options.MaxDepth - Options.ProactiveDepth;
+            rounds = Math.Max(0, depth - Options.ProactiveDepth);
         }
         else
         {
             if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
             _search = new DraftSearch(_committed[^1]);
-            rounds = Options.MaxDepth;
+            rounds = depth;
         }
         var search = _search;
-        int budget = Math.Clamp(ContextLimit - _committed.Count, 0, Options.Budget);
-        if (budget > 0) search.Run(rounds, budget, Options.MaxBeams, Options.MaxDepth, Options.Decay, nodes => Compute(search, nodes));
+        int budget = Math.Clamp(ContextLimit - _committed.Count, 0, budgetCap);
+        _depth = depth;
+        LastTreeShape = (budget, depth);
+        if (budget > 0) search.Run(rounds, budget, Options.MaxBeams, depth, Options.Decay, nodes => Compute(search, nodes));
         _sent = _search.Select(budget);
         var index = new Dictionary<int, int>();
         for (int i = 0; i < _sent.Length; i++) index[_sent[i]] = i;
@@ -167,6 +183,7 @@ public sealed class EdgeDrafter : IDisposable
         }
         _committed.AddRange(tokens);
         Finished = verdict.Finished;
+        _policy?.ObserveStep(matched, _depth);
 
         var commit = _catchUpPending.ToList();
         foreach (int s in path)
@@ -232,7 +249,10 @@ public sealed class EdgeDrafter : IDisposable
 
         using var scope = NewDisposeScope();
         var logits = _draft.Forward(new[] { new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()) })[0];
-        var logProbs = logits.narrow(0, first, nodes.Count).log_softmax(-1);
+        var scored = logits.narrow(0, first, nodes.Count);
+        double temperature = Options.EffectiveScoreTemperature;
+        if (temperature != 1.0) scored = scored.to(ScalarType.Float32) / temperature;
+        var logProbs = scored.log_softmax(-1);
         var (values, indices) = logProbs.topk(Math.Min(Options.BranchWidth, (int)logProbs.shape[1]), dim: -1);
         var v = values.to_type(ScalarType.Float64).data<double>().ToArray();
         var ix = indices.data<long>().ToArray();

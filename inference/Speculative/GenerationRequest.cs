@@ -20,6 +20,9 @@ public sealed class DecodeTimings
     public double TargetSeconds { get; set; }
     public double DraftSeconds { get; set; }
     public int TargetForwards { get; set; }
+    /// <summary>Trees verified and their nodes besides the root, summed (tree SD only).</summary>
+    public long Trees { get; set; }
+    public long TreeNodes { get; set; }
     /// <summary>Per target step: (batch size, seconds).</summary>
     public List<(int Batch, double Seconds)> Steps { get; } = new();
     /// <summary>Per sequence per step: draft seconds spent before the tree could be sent (the part not hidden).</summary>

@@ -41,6 +41,7 @@ public static class SpeculativeDecoder
                     timings?.DraftLatencies.Add(clock.Elapsed.TotalSeconds);
                     if (timings is not null) timings.DraftSeconds += clock.Elapsed.TotalSeconds;
                     sequences[i].Validate(tree, verifier.Model.Config.VocabSize);
+                    if (timings is not null) { timings.Trees++; timings.TreeNodes += tree.Tokens.Length - 1; }
                     batch.Add((sequences[i], tree));
                 }
                 if (options.Proactive)
@@ -67,6 +68,8 @@ public static class SpeculativeDecoder
                 for (int k = 0; k < active.Length; k++)
                 {
                     forwards[active[k]]++;
+                    // In one process there is no queue and no network: the batch and the forward time are the load.
+                    drafters[active[k]].ObserveServer(active.Length, 0, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds);
                     drafters[active[k]].ApplyVerdict(verdicts[k]);
                 }
             }

@@ -8,9 +8,10 @@ namespace SpecEdge.Inference.Training;
 
 /// <summary>
 /// Produces the demo target/draft pair: the Brown corpus split 90/10 by document, a 2,048-token byte-level BPE trained
-/// on the training part, a ~3.6M-parameter Qwen3-style target and a ~0.66M-parameter draft trained from scratch in
-/// fp32 for a fixed wall-clock time each, then held-out bits/byte, draft-vs-target top-1 agreement, and both written
-/// in bf16 as Hugging Face directories sharing the tokenizer files.
+/// on the training part, a ~3.6M-parameter Qwen3-style target trained from scratch in fp32, then a ~1.3M-parameter
+/// draft distilled from it (<see cref="DraftDistiller"/>: the target's width, its embeddings and first layer as the
+/// start, KL to the target's logits), each for a fixed wall-clock time, then held-out bits/byte, draft-vs-target top-1
+/// agreement, and both written in bf16 as Hugging Face directories sharing the tokenizer files.
 /// </summary>
 public static class DemoPairRecipe
 {
@@ -22,7 +23,7 @@ public static class DemoPairRecipe
         public required string CorpusDirectory { get; init; }
         public required string OutputDirectory { get; init; }
         public TimeSpan TargetTime { get; init; } = TimeSpan.FromMinutes(13);
-        public TimeSpan DraftTime { get; init; } = TimeSpan.FromMinutes(3);
+        public TimeSpan DraftTime { get; init; } = TimeSpan.FromMinutes(5.5);
         public long Seed { get; init; } = 1;
         public int VocabSize { get; init; } = 2048;
         public int Context { get; init; } = 128;
@@ -45,13 +46,6 @@ public static class DemoPairRecipe
         TieWordEmbeddings = true, EosTokenIds = new[] { eosId },
     };
 
-    public static ModelConfig DraftConfig(int vocabSize, int eosId) => new()
-    {
-        ModelType = "qwen3", VocabSize = vocabSize, HiddenSize = 128, IntermediateSize = 384, NumHiddenLayers = 2,
-        NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDim = 64, RopeTheta = 10000, MaxPositionEmbeddings = 2048,
-        TieWordEmbeddings = true, EosTokenIds = new[] { eosId },
-    };
-
     public static Report Run(Options o, Action<string> log)
     {
         var total = Stopwatch.StartNew();
@@ -68,59 +62,45 @@ public static class DemoPairRecipe
         log($"Tokenizer: {tokenizer.VocabSize} tokens in {tokenizerSeconds:F1} s; {trainIds.Length:N0} training tokens " +
             $"({(double)trainBytes / trainIds.Length:F2} bytes/token), {heldOutIds.Length:N0} held out");
 
-        var results = new List<(CausalLm Model, TrainingReport Training)>();
-        try
+        var config = TargetConfig(tokenizer.VocabSize, eos);
+        using var target = new CausalLm(config, ModelWeights.Random(config, o.Seed, ScalarType.Float32, requiresGrad: true), ScalarType.Float32, CPU);
+        const double targetLr = 3e-3;
+        log($"Training target: {Parameters(target):N0} parameters, {o.TargetTime.TotalMinutes:F1} min, batch {o.BatchSize} x {o.Context} tokens, peak lr {targetLr}");
+        var targetTraining = LanguageModelTrainer.Train(target, trainIds, new TrainingOptions
         {
-            foreach (var (name, config, time, lr) in new[]
-            {
-                ("target", TargetConfig(tokenizer.VocabSize, eos), o.TargetTime, 3e-3),
-                ("draft", DraftConfig(tokenizer.VocabSize, eos), o.DraftTime, 3e-3),
-            })
-            {
-                var weights = ModelWeights.Random(config, o.Seed, ScalarType.Float32, requiresGrad: true);
-                var model = new CausalLm(config, weights, ScalarType.Float32, CPU);
-                log($"Training {name}: {Parameters(model):N0} parameters, {time.TotalMinutes:F1} min, batch {o.BatchSize} x {o.Context} tokens, peak lr {lr}");
-                var training = LanguageModelTrainer.Train(model, trainIds, new TrainingOptions
-                {
-                    Duration = time, Context = o.Context, BatchSize = o.BatchSize, PeakLearningRate = lr, Seed = o.Seed,
-                }, log);
-                results.Add((model, training));
-                log($"Trained {name}: {training.Steps} steps, {training.TokensPerSecond:N0} tok/s, last-50-step loss {training.MeanLastLoss(50):F3}");
-            }
-            var (target, targetTraining) = results[0];
-            var (draft, draftTraining) = results[1];
+            Duration = o.TargetTime, Context = o.Context, BatchSize = o.BatchSize, PeakLearningRate = targetLr, Seed = o.Seed,
+        }, log);
+        log($"Trained target: {targetTraining.Steps} steps, {targetTraining.TokensPerSecond:N0} tok/s, last-50-step loss {targetTraining.MeanLastLoss(50):F3}");
+        string targetDir = Path.Combine(o.OutputDirectory, "target"), draftDir = Path.Combine(o.OutputDirectory, "draft");
+        SaveBf16(target, targetDir);
+        TokenizerJsonWriter.Write(tokenizer, targetDir, EndOfText, target.Config.MaxPositionEmbeddings);
+        WriteGenerationConfig(targetDir, eos);
 
-            double targetBpb = LanguageModelEvaluator.BitsPerByte(target, heldOutIds, tokenizer, o.Context, o.BatchSize);
-            double draftBpb = LanguageModelEvaluator.BitsPerByte(draft, heldOutIds, tokenizer, o.Context, o.BatchSize);
-            double agreement = LanguageModelEvaluator.Top1Agreement(draft, target, heldOutIds, o.Context, o.BatchSize, maxWindows: 256);
-            log($"Held out: target {targetBpb:F3} bits/byte, draft {draftBpb:F3} bits/byte; draft top-1 = target top-1 on {agreement:P1} of positions");
-
-            string targetDir = Path.Combine(o.OutputDirectory, "target"), draftDir = Path.Combine(o.OutputDirectory, "draft");
-            foreach (var (model, dir) in new[] { (target, targetDir), (draft, draftDir) })
-            {
-                SaveBf16(model, dir);
-                TokenizerJsonWriter.Write(tokenizer, dir, EndOfText, model.Config.MaxPositionEmbeddings);
-                WriteGenerationConfig(dir, eos);
-            }
-            string prompt = "The jury said";
-            string targetSample = prompt + Sample(target, tokenizer, prompt, 40, o.Seed);
-            string draftSample = prompt + Sample(draft, tokenizer, prompt, 40, o.Seed);
-            log($"Sample (target, T=0.8): {targetSample}");
-            log($"Sample (draft,  T=0.8): {draftSample}");
-
-            var report = new Report(tokenizerSeconds, targetTraining.Elapsed.TotalSeconds, draftTraining.Elapsed.TotalSeconds,
-                total.Elapsed.TotalSeconds, trainBytes, heldOutBytes, trainIds.Length, heldOutIds.Length,
-                Parameters(target), Parameters(draft), targetTraining.Steps, draftTraining.Steps,
-                targetTraining.TokensPerSecond, draftTraining.TokensPerSecond, targetBpb, draftBpb, agreement,
-                DirectoryBytes(targetDir), DirectoryBytes(draftDir), targetSample, draftSample);
-            File.WriteAllText(Path.Combine(o.OutputDirectory, "train-report.json"),
-                JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
-            return report;
-        }
-        finally
+        // The draft learns the shipped (bf16) target, the model it will be verified against.
+        var distilled = DraftDistiller.Run(new DraftDistiller.Options
         {
-            foreach (var (model, _) in results) model.Dispose();
-        }
+            TargetDirectory = targetDir, OutputDirectory = draftDir, CorpusDirectory = o.CorpusDirectory, Duration = o.DraftTime, Seed = o.Seed,
+            Context = o.Context, BatchSize = o.BatchSize,
+        }, log);
+        using var draft = CausalLm.Load(draftDir, "float32");
+
+        double targetBpb = LanguageModelEvaluator.BitsPerByte(target, heldOutIds, tokenizer, o.Context, o.BatchSize);
+        double draftBpb = LanguageModelEvaluator.BitsPerByte(draft, heldOutIds, tokenizer, o.Context, o.BatchSize);
+        log($"Held out: target {targetBpb:F3} bits/byte, draft {draftBpb:F3} bits/byte; draft top-1 = target top-1 on {distilled.Top1Agreement:P1} of positions");
+        string prompt = "The jury said";
+        string targetSample = prompt + Sample(target, tokenizer, prompt, 40, o.Seed);
+        string draftSample = prompt + Sample(draft, tokenizer, prompt, 40, o.Seed);
+        log($"Sample (target, T=0.8): {targetSample}");
+        log($"Sample (draft,  T=0.8): {draftSample}");
+
+        var report = new Report(tokenizerSeconds, targetTraining.Elapsed.TotalSeconds, distilled.TrainSeconds,
+            total.Elapsed.TotalSeconds, trainBytes, heldOutBytes, trainIds.Length, heldOutIds.Length,
+            Parameters(target), distilled.DraftParameters, targetTraining.Steps, distilled.Steps,
+            targetTraining.TokensPerSecond, distilled.TokensPerSecond, targetBpb, draftBpb, distilled.Top1Agreement,
+            DirectoryBytes(targetDir), DirectoryBytes(draftDir), targetSample, draftSample);
+        File.WriteAllText(Path.Combine(o.OutputDirectory, "train-report.json"),
+            JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        return report;
     }
 
     /// <summary>Documents' token ids concatenated, each followed by the end-of-text token.</summary>

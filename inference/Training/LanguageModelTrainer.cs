@@ -12,11 +12,23 @@ namespace SpecEdge.Inference.Training;
 /// requiresGrad) on a token stream: random windows of <see cref="TrainingOptions.Context"/> + 1 tokens, next-token
 /// cross-entropy, AdamW (weight decay on matrices only), gradient clipping, warmup + cosine learning rate.
 /// Every step runs in its own dispose scope: without it native memory grows by ~100 MB per step here.
+/// A caller may replace the loss (knowledge distillation: <see cref="DraftDistiller"/>).
 /// </summary>
 public static class LanguageModelTrainer
 {
-    public static TrainingReport Train(CausalLm model, int[] tokens, TrainingOptions options, Action<string>? log = null)
+    /// <summary>
+    /// The training loss of one batch: input ids [B, T], the model's logits [B, T, V] and the next-token labels [B, T]
+    /// in; a differentiable scalar out.
+    /// </summary>
+    public delegate Tensor BatchLoss(Tensor input, Tensor logits, Tensor labels);
+
+    /// <summary>Next-token cross-entropy against the corpus (the default loss).</summary>
+    public static Tensor CrossEntropy(Tensor input, Tensor logits, Tensor labels) =>
+        F.cross_entropy(logits.reshape(-1, logits.shape[2]).to(ScalarType.Float32), labels.reshape(-1));
+
+    public static TrainingReport Train(CausalLm model, int[] tokens, TrainingOptions options, Action<string>? log = null, BatchLoss? loss = null)
     {
+        loss ??= CrossEntropy;
         int ctx = options.Context, batch = options.BatchSize;
         if (tokens.Length < ctx + 2)
             throw new ArgumentException($"Training needs more than {ctx + 1} tokens; got {tokens.Length}.", nameof(tokens));
@@ -48,24 +60,24 @@ public static class LanguageModelTrainer
                 int start = random.Next(tokens.Length - ctx);
                 for (int t = 0; t <= ctx; t++) window[b * (ctx + 1) + t] = tokens[start + t];
             }
-            double loss;
+            double value;
             using (NewDisposeScope())
             {
                 var data = torch.tensor(window, new long[] { batch, ctx + 1 });
                 var input = data.narrow(1, 0, ctx);
                 var target = data.narrow(1, 1, ctx);
                 var logits = model.ForwardFull(input);                                     // [B, T, V]
-                var l = F.cross_entropy(logits.reshape(-1, logits.shape[2]).to(ScalarType.Float32), target.reshape(-1));
+                var l = loss(input, logits, target);
                 optimizer.zero_grad();
                 l.backward();
                 nn.utils.clip_grad_norm_(parameters, options.ClipNorm);
                 optimizer.step();
-                loss = l.item<float>();
+                value = l.item<float>();
             }
-            if (!double.IsFinite(loss)) throw new InvalidOperationException($"Training diverged at step {losses.Count}: loss {loss}.");
-            losses.Add(loss);
+            if (!double.IsFinite(value)) throw new InvalidOperationException($"Training diverged at step {losses.Count}: loss {value}.");
+            losses.Add(value);
             seen += (long)batch * ctx;
-            smoothed = double.IsNaN(smoothed) ? loss : 0.95 * smoothed + 0.05 * loss;
+            smoothed = double.IsNaN(smoothed) ? value : 0.95 * smoothed + 0.05 * value;
             if (log is not null && clock.Elapsed >= nextReport)
             {
                 nextReport += options.ProgressEvery;

@@ -37,8 +37,11 @@ switch (command)
                   direct grain calls, and time to first token of a follow-up turn with the session continued vs re-encoded.
               spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
+                   [--drafts old=DIR,new=DIR] [--trees fixed,fixed-t1,adaptive,adaptive-knee] [--knee 256] [--variants old:fixed-t1,new:adaptive] [--prompt-set builtin|heldout] [--prompt-tokens 32]
+                   [--proactive true|false] [--budget 32 --max-depth 4] [--adaptive-budget 48 --adaptive-depth 8] [--nodes-per-level 8] [--verifier-token-knee 0]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
-                  tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency.
+                  tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency;
+                  optionally several drafts and tree policies side by side, on held-out Brown prompts the demo pair never saw.
               storage [--conversations 4] [--steps 300] [--prompt 200] [--tokens-per-step 3] [--out bench-results/storage.json]
                   Per-write latency of session state on Azurite (started by the command), grain storage providers side by
                   side in one run, each resolved from an in-process silo; a decoding conversation's state written every step.

