@@ -67,6 +67,7 @@ public static class SpeculativeDecoder
                 for (int k = 0; k < active.Length; k++)
                 {
                     forwards[active[k]]++;
+                    timings?.StepTokens.Add(verdicts[k].AcceptedTokens.Length);
                     drafters[active[k]].ApplyVerdict(verdicts[k]);
                 }
             }

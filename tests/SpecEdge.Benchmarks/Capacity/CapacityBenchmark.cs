@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Tokenization;
+using static TorchSharp.torch;
+
+namespace SpecEdge.Benchmarks.Capacity;
+
+/// <summary>
+/// The capacity command: (1) calibrates the simulator on this machine (verify cost fitted to target forwards measured
+/// now; acceptance and draft times from a spec run now), (2) predicts the spec run's and a cluster run's MEASURED
+/// tokens/s and ITL and prints the error, (3) projects the paper's setting and an H200 with roofline costs, (4) plots
+/// throughput and ITL against the number of edges. Prints tables, writes JSON and a PNG.
+/// </summary>
+public static class CapacityBenchmark
+{
+    public static async Task RunAsync(BenchOptions o)
+    {
+        string targetDir = o.String("target", "models/demo/target"), draftDir = o.String("draft", "models/demo/draft");
+        int[] batches = o.Ints("batches", new[] { 1, 4, 8 }), rtts = o.Ints("rtt-ms", new[] { 0, 15 }), clients = o.Ints("clients", new[] { 1, 4, 8 });
+        int maxNew = o.Int("max-new-tokens", 64), promptCount = o.Int("prompts", BenchmarkPrompts.All.Count), repeats = o.Int("repeats", 2);
+        int forwardRepeats = o.Int("forward-repeats", 7), clusterReplies = o.Int("cluster-replies", 2), seed = o.Int("seed", 1);
+        bool runCluster = o.String("cluster", "true") != "false";
+        int[] sessions = o.Ints("sessions", new[] { 1, 2, 4, 8, 16, 32, 64, 128 });
+        double alpha = o.Double("alpha", 0.8), itlTargetMs = o.Double("itl-target-ms", 50), launchUsPerLayer = o.Double("launch-us-per-layer", 50);
+        double paperRttMs = o.Double("paper-rtt-ms", 14);
+        int prompt = o.Int("projection-prompt", 256), reply = o.Int("projection-reply", 256), projectionBatch = o.Int("projection-max-batch", 32);
+        string outPath = o.String("out", "bench-results/capacity.json"), plotPath = o.String("plot", "bench-results/capacity.png");
+        if (promptCount < 1 || promptCount > BenchmarkPrompts.All.Count) throw new ArgumentException($"--prompts must be 1..{BenchmarkPrompts.All.Count}, not {promptCount}.");
+        if (alpha is < 0 or > 1) throw new ArgumentException($"--alpha is a per-level acceptance probability in [0, 1], not {alpha}.");
+        set_num_threads(o.Int("threads", 1));
+        var total = Stopwatch.StartNew();
+        string Load() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+        string loadBefore = Load();
+        Console.WriteLine($"capacity: {Environment.ProcessorCount} cores, {get_num_threads()} intra-op thread(s); load before: {loadBefore}");
+
+        var tokenizer = HfTokenizer.Load(targetDir);
+        using var target = CausalLm.Load(targetDir, "float32");
+        using var draft = CausalLm.Load(draftDir, "float32");
+        var chat = ChatFormat.For(tokenizer);
+        var eos = tokenizer.EosTokenIds.Concat(tokenizer.TokenToId(chat.EndOfTurnToken) is int eot ? new[] { eot } : Array.Empty<int>()).ToHashSet();
+        var prompts = BenchmarkPrompts.All.Take(promptCount).Select(p => tokenizer.Encode(p.Text)).ToArray();
+
+        // (1a) Verify cost: measured forwards of the target, fitted.
+        Console.WriteLine("(1) calibration on this machine");
+        var tree = new SpecEdge.Inference.Speculative.DraftTreeOptions();
+        var calibration = VerifyCostCalibration.Measure(target, new[] { 1, 2, 4, 8 }, new[] { 1, tree.Budget + 1 }, new[] { 16, 96 }, forwardRepeats, Console.WriteLine);
+        var cost = calibration.Cost;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  verify cost fit: {cost.Fixed * 1000:F3} ms + per sequence {cost.PerSequence * 1000:F3} ms + per token {cost.PerToken * 1e6:F1} us + per token x context {cost.PerTokenContext * 1e9:F2} ns; mean |error| on its samples {calibration.FitError:P1}"));
+        // (1b) Acceptance and draft times: a short spec run, which is also what (2) predicts.
+        var spec = SpecCalibrationRun.Execute(target, draft, prompts, batches, maxNew, repeats, eos, Console.WriteLine);
+        Console.WriteLine($"  acceptance: {spec.Acceptance.Description}; draft: {spec.DraftTime.Description}");
+
+        // (2) Predictions of measured figures.
+        Console.WriteLine("(2) predicted vs measured");
+        var predictions = SpecPrediction.Predict(spec, cost, rtts, seed);
+        ClusterCalibrationRun.Result? cluster = null;
+        double clusterPromptTokens = ClusterBenchmark.Prompts.Take(8).Average(p => tokenizer.Encode(p).Length);
+        if (runCluster)
+        {
+            cluster = await ClusterCalibrationRun.ExecuteAsync(Path.GetFullPath(targetDir), draft, clients, maxNew, clusterReplies, Console.WriteLine);
+            predictions.AddRange(ClusterPrediction.Predict(cluster, spec, cost, clusterPromptTokens, maxNew, Environment.ProcessorCount, seed));
+        }
+
+        // (3) Roofline projections.
+        Console.WriteLine("(3) roofline projections");
+        var acceptance = AcceptanceModel.PerDepth(alpha, tree.MaxDepth);
+        var projections = new[] { HardwareSpec.A100Sxm80, HardwareSpec.H200Sxm }.Select(server => RooflineProjection.Run(
+            new ProjectionSetting(server, HardwareSpec.Rtx4090, ModelShape.Qwen3_14B, ModelShape.Qwen3_1_7B, paperRttMs / 1000, acceptance,
+                prompt, reply, tree.Budget, tree.MaxDepth, projectionBatch, launchUsPerLayer * 1e-6), sessions, 4, itlTargetMs, seed)).ToList();
+
+        // (4) The plot.
+        CapacityPlot.Save(projections, plotPath);
+        string loadAfter = Load();
+
+        var report = new StringBuilder();
+        report.AppendLine("Predicted vs measured (measured: this run; predicted: the simulator calibrated on this run's forward timings, spec-run acceptance and draft times):");
+        report.AppendLine();
+        report.AppendLine("| benchmark | setting | figure | measured | predicted | error |");
+        report.AppendLine("|---|---|---|---:|---:|---:|");
+        foreach (var p in predictions)
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {p.Benchmark} | {p.Setting} | {p.Figure} | {p.Measured:F2} | {p.Predicted:F2} | {p.Error:+0.0%;-0.0%} |");
+        var core = predictions.Where(p => p.Figure.StartsWith("server tok/s") || p.Figure.StartsWith("tokens/s") || p.Figure.StartsWith("ITL ms") || p.Figure == "ITL mean ms").ToList();
+        report.AppendLine();
+        report.AppendLine(CultureInfo.InvariantCulture, $"tokens/s and mean ITL figures: {core.Count(p => Math.Abs(p.Error) <= 0.15)} of {core.Count} within 15 %, " +
+            $"mean |error| {core.Average(p => Math.Abs(p.Error)):P1}, worst {core.Max(p => Math.Abs(p.Error)):P1}");
+        foreach (var projection in projections)
+        {
+            report.AppendLine();
+            report.AppendLine(projection.Table());
+            report.AppendLine(projection.Headline());
+        }
+        Console.WriteLine();
+        Console.WriteLine(report);
+        Console.WriteLine($"load before: {loadBefore}; after: {loadAfter}; total {total.Elapsed.TotalSeconds:F0} s; wrote {plotPath}");
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllText(outPath, JsonSerializer.Serialize(new
+        {
+            benchmark = "capacity", date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture),
+            machine = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}", load_before = loadBefore, load_after = loadAfter,
+            target = targetDir, draft = draftDir, threads = get_num_threads(),
+            verify_cost = new { fixed_ms = cost.Fixed * 1000, per_sequence_ms = cost.PerSequence * 1000, per_token_us = cost.PerToken * 1e6, per_token_context_ns = cost.PerTokenContext * 1e9, fit_error = calibration.FitError,
+                samples = calibration.Samples.Select(s => new { s.Batch, s.Tokens, s.Context, s.MeasuredMs, predicted_ms = cost.Seconds(s.Items) * 1000 }) },
+            acceptance = spec.Acceptance.Description, draft_time = spec.DraftTime.Description, cluster_overhead = cluster?.Overhead.Description,
+            predictions = predictions.Select(p => new { p.Benchmark, p.Setting, p.Figure, p.Measured, p.Predicted, p.Error }),
+            projections = projections.Select(p => new
+            {
+                server = p.Setting.Server.Name, server_source = p.Setting.Server.Source, edge = p.Setting.Edge.Name, edge_source = p.Setting.Edge.Source,
+                target = p.Setting.Target, draft_model = p.Setting.Draft, target_parameters = p.Setting.Target.Parameters, draft_parameters = p.Setting.Draft.Parameters,
+                rtt_ms = p.Setting.RttSeconds * 1000, acceptance = p.Setting.Acceptance.Description, p.Setting.PromptTokens, p.Setting.ReplyTokens, p.Setting.MaxBatch,
+                launch_us_per_layer = p.Setting.LaunchSecondsPerLayer * 1e6, itl_target_ms = p.ItlTargetMs,
+                sessions_per_gpu = p.SessionsPerGpu.ToDictionary(kv => kv.Key, kv => new { by_itl = kv.Value.ByItl, by_memory = kv.Value.ByMemory }),
+                rows = p.Rows.Select(r => new
+                {
+                    r.Mode, r.Sessions, tokens_per_second = r.Result.SteadyTokensPerSecond, busy_fraction = r.Result.BusyFraction, itl_mean_ms = r.Result.ItlMeanMs,
+                    itl_p50_ms = r.Result.ItlP50Ms, itl_p95_ms = r.Result.ItlP95Ms, ttft_p50_ms = r.Result.TtftP50Ms, mean_batch = r.Result.MeanBatch,
+                    tokens_per_step = r.Result.TokensPerStep, tokens_per_dollar = r.TokensPerDollar,
+                }),
+                headline = p.Headline(),
+            }),
+            report = report.ToString(),
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"wrote {outPath}");
+    }
+}

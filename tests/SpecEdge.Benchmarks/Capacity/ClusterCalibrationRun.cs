@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using Orleans.TestingHost;
+using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Verification;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.Benchmarks.Capacity;
+
+/// <summary>
+/// The core of the cluster benchmark's throughput table, run in the capacity command's process: one in-process silo
+/// (real Orleans, loopback TCP to its gateway, memory storage) with the demo target, max batch 8, and 1, 4, 8 concurrent
+/// edge clients (the edge host's <see cref="EdgeSession"/>, the demo draft), greedy, 64 new tokens, everything on this
+/// machine's cores. Proactive drafting is OFF (the simulator does not model it; the cluster benchmark runs it on).
+/// First a single-client phase measures the cluster's own per-step overhead (edge round trip minus verifier forward),
+/// which becomes the simulated round trip; then the measured phase.
+/// </summary>
+public static class ClusterCalibrationRun
+{
+    public sealed record Measured(int Clients, int Tokens, double WallSeconds, double ItlMeanMs, double ItlP50Ms, double ItlP95Ms, double TtftP50Ms,
+        double TokensPerStep, double MeanBatch)
+    {
+        public double TokensPerSecond => Tokens / WallSeconds;
+    }
+
+    public sealed record Result(IReadOnlyList<Measured> Rows, DurationDistribution Overhead, int MaxBatch, int RepliesPerClient);
+
+    public static async Task<Result> ExecuteAsync(string targetDir, CausalLm draft, int[] clientCounts, int maxNew, int replies, Action<string> log)
+    {
+        const int maxBatch = 8;
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) => silo.AddSpecEdge(s => { s.TargetModel = targetDir; s.MaxBatch = maxBatch; s.MaxContextTokens = 1024; s.Threads = 0; }));
+        builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        try
+        {
+            var client = cluster.Client;
+            // Overhead phase: one client, every step but each reply's first (which carries the prefill).
+            var overhead = new List<double>();
+            for (int r = 0; r < 4; r++)
+            {
+                var one = await ReplyAsync(client, draft, $"capacity-overhead-{r}", ClusterBenchmark.Prompts[r % ClusterBenchmark.Prompts.Length], maxNew);
+                for (int i = 1; i < one.Stats.StepMilliseconds.Count; i++)
+                    overhead.Add(Math.Max(0, one.Stats.StepMilliseconds[i] - one.Stats.ServerMilliseconds[i]) / 1000);
+            }
+            var overheadDistribution = DurationDistribution.Empirical(overhead, "cluster overhead phase (round trip - forward)");
+            log($"  cluster: per-step overhead p50 {Percentile.Of(overhead, 50) * 1000:F2} ms over {overhead.Count} steps");
+
+            var verifier = client.GetGrain<IVerifierBatchGrain>(new VerifierKey(cluster.Silos[0].Name, 0).ToString());
+            var rows = new List<Measured>();
+            foreach (int clients in clientCounts)
+            {
+                long before = (await verifier.GetStatsAsync()).Forwards;
+                var wall = Stopwatch.StartNew();
+                var all = await Task.WhenAll(Enumerable.Range(0, clients).Select(async i =>
+                {
+                    var mine = new List<Reply>();
+                    for (int r = 0; r < replies; r++)
+                        mine.Add(await ReplyAsync(client, draft, $"capacity-{clients}-{i}-{r}", ClusterBenchmark.Prompts[(i + r) % ClusterBenchmark.Prompts.Length], maxNew));
+                    return mine;
+                }));
+                wall.Stop();
+                var batches = (await verifier.GetStatsAsync()).BatchesSince(before);
+                var flat = all.SelectMany(x => x).ToList();
+                var itl = flat.SelectMany(x => x.ItlSeconds).ToList();
+                var row = new Measured(clients, flat.Sum(x => x.Stats.Tokens), wall.Elapsed.TotalSeconds, itl.Average() * 1000,
+                    Percentile.Of(itl, 50) * 1000, Percentile.Of(itl, 95) * 1000, Percentile.Of(flat.Select(x => x.TtftSeconds).ToList(), 50) * 1000,
+                    (double)flat.Sum(x => x.Stats.Tokens) / flat.Sum(x => x.Stats.Steps), batches.Length == 0 ? 0 : batches.Average());
+                rows.Add(row);
+                log($"  cluster: {clients} client(s) x {replies} replies: {row.TokensPerSecond:F1} tok/s, ITL mean {row.ItlMeanMs:F2} ms, mean batch {row.MeanBatch:F2}");
+            }
+            return new Result(rows, overheadDistribution, maxBatch, replies);
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    private sealed record Reply(ReplyStats Stats, double TtftSeconds, List<double> ItlSeconds);
+
+    /// <summary>One greedy edge-assisted reply in a fresh conversation; TTFT from sending the prompt to the first verdict, then per-step gaps spread over their tokens.</summary>
+    private static async Task<Reply> ReplyAsync(IClusterClient client, CausalLm draft, string sessionId, string prompt, int maxNew)
+    {
+        var session = client.GetGrain<ISessionGrain>(sessionId);
+        await session.ConfigureAsync(new GenerationSettings { Temperature = 0, MaxNewTokens = maxNew, UseChatTemplate = false });
+        using var edge = new EdgeSession(client, draft, sessionId, "capacity-" + sessionId, new DraftTreeOptions { Proactive = false }, capacity: 2048);
+        await edge.AttachAsync();
+        var clock = Stopwatch.StartNew();
+        await edge.SendAsync(prompt);
+        double ttft = double.NaN, last = 0;
+        var itl = new List<double>();
+        var stats = await edge.RunReplyAsync(tokens =>
+        {
+            double now = clock.Elapsed.TotalSeconds;
+            if (double.IsNaN(ttft)) ttft = now;
+            else for (int i = 0; i < tokens.Length; i++) itl.Add((now - last) / tokens.Length);
+            last = now;
+        });
+        await edge.DetachAsync();
+        return new Reply(stats, ttft, itl);
+    }
+}
