@@ -29,32 +29,12 @@ public static class ForwardTimer
 
     /// <summary>
     /// Median time of one batched forward: every prefix its own cached sequence, each fed a chain of
-    /// <paramref name="nodes"/> tokens (verify-sized when nodes = budget + 1, a decoding step when 1). The capacity
-    /// command fits its verify cost model on these.
+    /// <paramref name="nodes"/> tokens (verify-sized when nodes = budget + 1, a decoding step when 1).
     /// </summary>
     public static double MedianMs(CausalLm model, IReadOnlyList<int[]> prefixes, int nodes, int repeats)
     {
-        var caches = prefixes.Select(p => model.NewCache(p.Length + nodes + 8)).ToArray();
-        try
-        {
-            for (int i = 0; i < caches.Length; i++)
-                foreach (var t in model.Forward(new[] { SequenceInput.Chain(caches[i], prefixes[i], lastLogitOnly: true) })) t.Dispose();
-            var tokens = prefixes.Select(p => Enumerable.Range(0, nodes).Select(i => p[i % p.Length]).ToArray()).ToArray();
-            var samples = new List<double>();
-            for (int r = 0; r < repeats + 2; r++)
-            {
-                var sw = Stopwatch.StartNew();
-                foreach (var t in model.Forward(caches.Select((c, i) => SequenceInput.Chain(c, tokens[i])).ToArray())) t.Dispose();
-                sw.Stop();
-                for (int i = 0; i < caches.Length; i++) caches[i].Truncate(prefixes[i].Length);
-                if (r >= 2) samples.Add(sw.Elapsed.TotalMilliseconds);
-            }
-            samples.Sort();
-            return samples[samples.Count / 2];
-        }
-        finally
-        {
-            foreach (var c in caches) c.Dispose();
-        }
+        using var forward = new BatchedForwardCase(model, prefixes, nodes);
+        var samples = Enumerable.Range(0, repeats + 2).Select(_ => forward.TimeOnceMs()).Skip(2).OrderBy(x => x).ToList();
+        return samples[samples.Count / 2];
     }
 }

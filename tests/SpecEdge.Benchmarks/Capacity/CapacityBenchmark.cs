@@ -21,7 +21,7 @@ public static class CapacityBenchmark
         string targetDir = o.String("target", "models/demo/target"), draftDir = o.String("draft", "models/demo/draft");
         int[] batches = o.Ints("batches", new[] { 1, 4, 8 }), rtts = o.Ints("rtt-ms", new[] { 0, 15 }), clients = o.Ints("clients", new[] { 1, 4, 8 });
         int maxNew = o.Int("max-new-tokens", 64), promptCount = o.Int("prompts", BenchmarkPrompts.All.Count), repeats = o.Int("repeats", 2);
-        int forwardRepeats = o.Int("forward-repeats", 7), clusterReplies = o.Int("cluster-replies", 2), seed = o.Int("seed", 1);
+        int forwardRounds = o.Int("forward-rounds", 9), clusterReplies = o.Int("cluster-replies", 2), seed = o.Int("seed", 1);
         bool runCluster = o.String("cluster", "true") != "false";
         int[] sessions = o.Ints("sessions", new[] { 1, 2, 4, 8, 16, 32, 64, 128 });
         double alpha = o.Double("alpha", 0.8), itlTargetMs = o.Double("itl-target-ms", 50), launchUsPerLayer = o.Double("launch-us-per-layer", 50);
@@ -46,7 +46,7 @@ public static class CapacityBenchmark
         // (1a) Verify cost: measured forwards of the target, fitted.
         Console.WriteLine("(1) calibration on this machine");
         var tree = new SpecEdge.Inference.Speculative.DraftTreeOptions();
-        var calibration = VerifyCostCalibration.Measure(target, new[] { 1, 2, 4, 8 }, new[] { 1, tree.Budget + 1 }, new[] { 16, 96 }, forwardRepeats, Console.WriteLine);
+        var calibration = VerifyCostCalibration.Measure(target, new[] { 1, 2, 4, 8 }, new[] { 1, tree.Budget + 1 }, new[] { 16, 96 }, forwardRounds, Console.WriteLine);
         var cost = calibration.Cost;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  verify cost fit: {cost.Fixed * 1000:F3} ms + per sequence {cost.PerSequence * 1000:F3} ms + per token {cost.PerToken * 1e6:F1} us + per token x context {cost.PerTokenContext * 1e9:F2} ns; mean |error| on its samples {calibration.FitError:P1}"));
@@ -56,13 +56,19 @@ public static class CapacityBenchmark
 
         // (2) Predictions of measured figures.
         Console.WriteLine("(2) predicted vs measured");
-        var predictions = SpecPrediction.Predict(spec, cost, rtts, seed);
+        var inRunCost = spec.InRunCost();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  in-run verify cost (fitted to the spec run's {spec.VerifySteps.Count} verify steps, diagnostic): {inRunCost.Fixed * 1000:F3} ms + per sequence {inRunCost.PerSequence * 1000:F3} ms + per token {inRunCost.PerToken * 1e6:F1} us + per token x context {inRunCost.PerTokenContext * 1e9:F2} ns"));
+        foreach (var g in spec.VerifySteps.GroupBy(v => (v.Batch, v.Tokens)).OrderBy(g => g.Key.Tokens).ThenBy(g => g.Key.Batch))
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"    spec-run verify of {g.Key.Batch} x {g.Key.Tokens} tokens: measured mean {g.Average(v => v.MeasuredMs):F2} ms over {g.Count()} steps; forward-timer fit {cost.Seconds(g.First().Items) * 1000:F2} ms"));
+        var predictions = SpecPrediction.Predict(spec, cost, inRunCost, rtts, seed);
         ClusterCalibrationRun.Result? cluster = null;
         double clusterPromptTokens = ClusterBenchmark.Prompts.Take(8).Average(p => tokenizer.Encode(p).Length);
         if (runCluster)
         {
             cluster = await ClusterCalibrationRun.ExecuteAsync(Path.GetFullPath(targetDir), draft, clients, maxNew, clusterReplies, Console.WriteLine);
-            predictions.AddRange(ClusterPrediction.Predict(cluster, spec, cost, clusterPromptTokens, maxNew, Environment.ProcessorCount, seed));
+            predictions.AddRange(ClusterPrediction.Predict(cluster, cost, inRunCost, clusterPromptTokens, maxNew, Environment.ProcessorCount, seed));
         }
 
         // (3) Roofline projections.
@@ -77,16 +83,23 @@ public static class CapacityBenchmark
         string loadAfter = Load();
 
         var report = new StringBuilder();
-        report.AppendLine("Predicted vs measured (measured: this run; predicted: the simulator calibrated on this run's forward timings, spec-run acceptance and draft times):");
+        report.AppendLine("Predicted vs measured. Measured: this run. Predicted: the simulator with the verify cost fitted to this run's forward timings");
+        report.AppendLine("(A) and, as a diagnostic, to the spec run's own verify steps (B); spec: acceptance and draft times of the spec run; cluster:");
+        report.AppendLine("round trip, edge time per step and acceptance of the cluster's single-client calibration phase.");
         report.AppendLine();
-        report.AppendLine("| benchmark | setting | figure | measured | predicted | error |");
-        report.AppendLine("|---|---|---|---:|---:|---:|");
+        report.AppendLine("| benchmark | setting | figure | measured | predicted A | error A | predicted B | error B |");
+        report.AppendLine("|---|---|---|---:|---:|---:|---:|---:|");
         foreach (var p in predictions)
-            report.AppendLine(CultureInfo.InvariantCulture, $"| {p.Benchmark} | {p.Setting} | {p.Figure} | {p.Measured:F2} | {p.Predicted:F2} | {p.Error:+0.0%;-0.0%} |");
+            report.AppendLine(CultureInfo.InvariantCulture, $"| {p.Benchmark} | {p.Setting} | {p.Figure} | {p.Measured:F2} | {p.Predicted:F2} | {p.Error:+0.0%;-0.0%} | {p.PredictedInRunCost:F2} | {p.InRunCostError:+0.0%;-0.0%} |");
         var core = predictions.Where(p => p.Figure.StartsWith("server tok/s") || p.Figure.StartsWith("tokens/s") || p.Figure.StartsWith("ITL ms") || p.Figure == "ITL mean ms").ToList();
         report.AppendLine();
-        report.AppendLine(CultureInfo.InvariantCulture, $"tokens/s and mean ITL figures: {core.Count(p => Math.Abs(p.Error) <= 0.15)} of {core.Count} within 15 %, " +
-            $"mean |error| {core.Average(p => Math.Abs(p.Error)):P1}, worst {core.Max(p => Math.Abs(p.Error)):P1}");
+        foreach (var bench in core.Select(p => p.Benchmark).Distinct())
+        {
+            var mine = core.Where(p => p.Benchmark == bench).ToList();
+            report.AppendLine(CultureInfo.InvariantCulture, $"{bench}, tokens/s and mean ITL: A {mine.Count(p => Math.Abs(p.Error) <= 0.15)} of {mine.Count} within 15 % " +
+                $"(mean |error| {mine.Average(p => Math.Abs(p.Error)):P1}, worst {mine.Max(p => Math.Abs(p.Error)):P1}); B {mine.Count(p => Math.Abs(p.InRunCostError) <= 0.15)} of {mine.Count} " +
+                $"(mean |error| {mine.Average(p => Math.Abs(p.InRunCostError)):P1}, worst {mine.Max(p => Math.Abs(p.InRunCostError)):P1})");
+        }
         foreach (var projection in projections)
         {
             report.AppendLine();
@@ -105,8 +118,10 @@ public static class CapacityBenchmark
             target = targetDir, draft = draftDir, threads = get_num_threads(),
             verify_cost = new { fixed_ms = cost.Fixed * 1000, per_sequence_ms = cost.PerSequence * 1000, per_token_us = cost.PerToken * 1e6, per_token_context_ns = cost.PerTokenContext * 1e9, fit_error = calibration.FitError,
                 samples = calibration.Samples.Select(s => new { s.Batch, s.Tokens, s.Context, s.MeasuredMs, predicted_ms = cost.Seconds(s.Items) * 1000 }) },
-            acceptance = spec.Acceptance.Description, draft_time = spec.DraftTime.Description, cluster_overhead = cluster?.Overhead.Description,
-            predictions = predictions.Select(p => new { p.Benchmark, p.Setting, p.Figure, p.Measured, p.Predicted, p.Error }),
+            in_run_verify_cost = new { fixed_ms = inRunCost.Fixed * 1000, per_sequence_ms = inRunCost.PerSequence * 1000, per_token_us = inRunCost.PerToken * 1e6, per_token_context_ns = inRunCost.PerTokenContext * 1e9 },
+            acceptance = spec.Acceptance.Description, draft_time = spec.DraftTime.Description,
+            cluster_calibration = cluster is null ? null : new { overhead = cluster.Overhead.Description, edge_step = cluster.EdgeStep.Description, acceptance = cluster.Acceptance.Description, server_forward_ms = cluster.ServerForwardMs },
+            predictions = predictions.Select(p => new { p.Benchmark, p.Setting, p.Figure, p.Measured, predicted_forward_fit = p.Predicted, error_forward_fit = p.Error, predicted_in_run_fit = p.PredictedInRunCost, error_in_run_fit = p.InRunCostError }),
             projections = projections.Select(p => new
             {
                 server = p.Setting.Server.Name, server_source = p.Setting.Server.Source, edge = p.Setting.Edge.Name, edge_source = p.Setting.Edge.Source,

@@ -14,8 +14,10 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// (real Orleans, loopback TCP to its gateway, memory storage) with the demo target, max batch 8, and 1, 4, 8 concurrent
 /// edge clients (the edge host's <see cref="EdgeSession"/>, the demo draft), greedy, 64 new tokens, everything on this
 /// machine's cores. Proactive drafting is OFF (the simulator does not model it; the cluster benchmark runs it on).
-/// First a single-client phase measures the cluster's own per-step overhead (edge round trip minus verifier forward),
-/// which becomes the simulated round trip; then the measured phase.
+/// First a single-client calibration phase (its own conversations) measures what is not forward compute, per step:
+/// the cluster's overhead (edge round trip minus the verifier's forward time), which becomes the simulated round trip;
+/// the edge's own time (tree build + verdict handling), which becomes the simulated draft time; and tokens per step.
+/// Then the measured phase, which the simulator predicts.
 /// </summary>
 public static class ClusterCalibrationRun
 {
@@ -25,7 +27,8 @@ public static class ClusterCalibrationRun
         public double TokensPerSecond => Tokens / WallSeconds;
     }
 
-    public sealed record Result(IReadOnlyList<Measured> Rows, DurationDistribution Overhead, int MaxBatch, int RepliesPerClient);
+    public sealed record Result(IReadOnlyList<Measured> Rows, DurationDistribution Overhead, DurationDistribution EdgeStep, AcceptanceModel Acceptance,
+        double ServerForwardMs, int MaxBatch, int RepliesPerClient);
 
     public static async Task<Result> ExecuteAsync(string targetDir, CausalLm draft, int[] clientCounts, int maxNew, int replies, Action<string> log)
     {
@@ -38,16 +41,26 @@ public static class ClusterCalibrationRun
         try
         {
             var client = cluster.Client;
-            // Overhead phase: one client, every step but each reply's first (which carries the prefill).
+            // Calibration phase: one client, every step but each reply's first (which carries the prefill).
             var overhead = new List<double>();
+            var edgeStep = new List<double>();
+            var serverMs = new List<double>();
+            var stepTokens = new List<int>();
             for (int r = 0; r < 4; r++)
             {
-                var one = await ReplyAsync(client, draft, $"capacity-overhead-{r}", ClusterBenchmark.Prompts[r % ClusterBenchmark.Prompts.Length], maxNew);
-                for (int i = 1; i < one.Stats.StepMilliseconds.Count; i++)
+                var one = await ReplyAsync(client, draft, $"capacity-calibration-{r}", ClusterBenchmark.Prompts[r % ClusterBenchmark.Prompts.Length], maxNew);
+                for (int i = 1; i < one.Stats.StepMilliseconds.Count && i < one.StepGaps.Count; i++)
+                {
                     overhead.Add(Math.Max(0, one.Stats.StepMilliseconds[i] - one.Stats.ServerMilliseconds[i]) / 1000);
+                    edgeStep.Add(Math.Max(0, one.StepGaps[i] - one.Stats.StepMilliseconds[i] / 1000));
+                    serverMs.Add(one.Stats.ServerMilliseconds[i]);
+                    stepTokens.Add(one.StepTokens[i]);
+                }
             }
-            var overheadDistribution = DurationDistribution.Empirical(overhead, "cluster overhead phase (round trip - forward)");
-            log($"  cluster: per-step overhead p50 {Percentile.Of(overhead, 50) * 1000:F2} ms over {overhead.Count} steps");
+            var overheadDistribution = DurationDistribution.Empirical(overhead, "cluster calibration phase, round trip - forward");
+            var edgeDistribution = DurationDistribution.Empirical(edgeStep, "cluster calibration phase, edge tree build + verdict handling");
+            log($"  cluster calibration (1 client, {overhead.Count} steps): overhead p50 {Percentile.Of(overhead, 50) * 1000:F2} ms, edge time per step p50 " +
+                $"{Percentile.Of(edgeStep, 50) * 1000:F2} ms, verifier forward p50 {Percentile.Of(serverMs, 50):F2} ms, {stepTokens.Average():F2} tokens/step");
 
             var verifier = client.GetGrain<IVerifierBatchGrain>(new VerifierKey(cluster.Silos[0].Name, 0).ToString());
             var rows = new List<Measured>();
@@ -72,7 +85,8 @@ public static class ClusterCalibrationRun
                 rows.Add(row);
                 log($"  cluster: {clients} client(s) x {replies} replies: {row.TokensPerSecond:F1} tok/s, ITL mean {row.ItlMeanMs:F2} ms, mean batch {row.MeanBatch:F2}");
             }
-            return new Result(rows, overheadDistribution, maxBatch, replies);
+            return new Result(rows, overheadDistribution, edgeDistribution, AcceptanceModel.Measured(stepTokens, "cluster calibration phase"),
+                serverMs.Average(), maxBatch, replies);
         }
         finally
         {
@@ -81,7 +95,8 @@ public static class ClusterCalibrationRun
         }
     }
 
-    private sealed record Reply(ReplyStats Stats, double TtftSeconds, List<double> ItlSeconds);
+    /// <summary>A reply's statistics; per step (index as in the stats): seconds since the previous verdict (or since sending, for the first) and tokens.</summary>
+    private sealed record Reply(ReplyStats Stats, double TtftSeconds, List<double> ItlSeconds, List<double> StepGaps, List<int> StepTokens);
 
     /// <summary>One greedy edge-assisted reply in a fresh conversation; TTFT from sending the prompt to the first verdict, then per-step gaps spread over their tokens.</summary>
     private static async Task<Reply> ReplyAsync(IClusterClient client, CausalLm draft, string sessionId, string prompt, int maxNew)
@@ -94,14 +109,18 @@ public static class ClusterCalibrationRun
         await edge.SendAsync(prompt);
         double ttft = double.NaN, last = 0;
         var itl = new List<double>();
+        var gaps = new List<double>();
+        var counts = new List<int>();
         var stats = await edge.RunReplyAsync(tokens =>
         {
             double now = clock.Elapsed.TotalSeconds;
             if (double.IsNaN(ttft)) ttft = now;
             else for (int i = 0; i < tokens.Length; i++) itl.Add((now - last) / tokens.Length);
+            gaps.Add(now - last);
+            counts.Add(tokens.Length);
             last = now;
         });
         await edge.DetachAsync();
-        return new Reply(stats, ttft, itl);
+        return new Reply(stats, ttft, itl, gaps, counts);
     }
 }

@@ -18,7 +18,8 @@ public sealed record LinearVerifyCost(double Fixed, double PerSequence, double P
     };
 
     /// <summary>
-    /// Least-squares fit to measured (batch, seconds) samples. Coefficients that come out negative (noise on a loaded
+    /// Least-squares fit of relative error to measured (batch, seconds) samples: each sample's equation is divided by its
+    /// measured time, so a 6 ms decoding step weighs as much as an 80 ms batch of trees. Coefficients that come out negative (noise on a loaded
     /// machine) are dropped one at a time and the rest refitted, so the model never predicts a cheaper forward for more work.
     /// </summary>
     public static LinearVerifyCost Fit(IReadOnlyList<(IReadOnlyList<VerifyItem> Batch, double Seconds)> samples)
@@ -26,8 +27,8 @@ public sealed record LinearVerifyCost(double Fixed, double PerSequence, double P
         var active = new List<int> { 0, 1, 2, 3 };
         while (true)
         {
-            var rows = samples.Select(s => { var f = Features(s.Batch); return active.Select(k => f[k]).ToArray(); }).ToList();
-            var solved = LeastSquares.Solve(rows, samples.Select(s => s.Seconds).ToList());
+            var rows = samples.Select(s => { var f = Features(s.Batch); return active.Select(k => f[k] / s.Seconds).ToArray(); }).ToList();
+            var solved = LeastSquares.Solve(rows, samples.Select(_ => 1.0).ToList());
             int worst = Enumerable.Range(0, solved.Length).Where(k => solved[k] < 0).OrderBy(k => solved[k]).DefaultIfEmpty(-1).First();
             if (worst < 0 || active.Count == 1)
             {

@@ -11,8 +11,17 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// all SD runs into the acceptance and draft-time distributions the simulator samples.
 /// </summary>
 public sealed record SpecCalibrationRun(IReadOnlyList<SpecModeResult> Rows, AcceptanceModel Acceptance, DurationDistribution DraftTime,
-    double MeanPromptTokens, int Prompts, int MaxNewTokens)
+    double MeanPromptTokens, int Prompts, int MaxNewTokens, IReadOnlyList<VerifyCostSample> VerifySteps)
 {
+    /// <summary>
+    /// The verify cost fitted to this run's own verify steps (every AR and SD step: batch size and wall time; the context
+    /// of a step is not recorded, so each counts as the mean prompt plus half a reply). In-sample for the spec figures;
+    /// it tells apart what the simulator gets wrong from what the forward timings miss (verify work beyond the forward:
+    /// acceptance, KV compaction; and the load of the moment).
+    /// </summary>
+    public LinearVerifyCost InRunCost() =>
+        LinearVerifyCost.Fit(VerifySteps.Select(s => (s.Items, s.MeasuredMs / 1000)).ToList());
+
     public static SpecCalibrationRun Execute(CausalLm target, CausalLm draft, int[][] prompts, int[] batches, int maxNew, int repeats,
         IReadOnlySet<int> eos, Action<string> log)
     {
@@ -23,6 +32,8 @@ public sealed record SpecCalibrationRun(IReadOnlyList<SpecModeResult> Rows, Acce
         var rows = new List<SpecModeResult>();
         var stepTokens = new List<int>();
         var draftSeconds = new List<double>();
+        var verifySteps = new List<VerifyCostSample>();
+        int context = (int)Math.Round(prompts.Average(p => p.Length) + maxNew / 2.0);
         foreach (int batch in batches)
         {
             var groups = requests.Chunk(batch).ToArray();
@@ -37,6 +48,8 @@ public sealed record SpecCalibrationRun(IReadOnlyList<SpecModeResult> Rows, Acce
                     var run = new SpecRun(kind, batch, results.Select(x => x.Tokens).ToArray(), results.Sum(x => x.TargetForwards), 0, 0, timings);
                     if (best is null || run.ComputeSeconds < best.ComputeSeconds) best = run;
                 }
+                int nodes = kind == DecodeKind.Autoregressive ? 1 : tree.Budget + 1;
+                verifySteps.AddRange(best!.Timings.Steps.Select(st => new VerifyCostSample(st.Batch, nodes, context, st.Seconds * 1000)));
                 if (kind == DecodeKind.Autoregressive) rows.Add(new SpecModeResult("target-only AR", DraftPlacement.None, best!));
                 else
                 {
@@ -49,7 +62,7 @@ public sealed record SpecCalibrationRun(IReadOnlyList<SpecModeResult> Rows, Acce
             }
         }
         return new SpecCalibrationRun(rows, AcceptanceModel.Measured(stepTokens, "spec run, all SD steps"),
-            DurationDistribution.Empirical(draftSeconds, "spec run, tree build times"), prompts.Average(p => p.Length), prompts.Length, maxNew);
+            DurationDistribution.Empirical(draftSeconds, "spec run, tree build times"), prompts.Average(p => p.Length), prompts.Length, maxNew, verifySteps);
     }
 
     private static GenerationResult[] Run(TargetVerifier verifier, CausalLm draft, GenerationRequest[] group, DecodeKind kind,

@@ -8,7 +8,7 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// </summary>
 public static class SpecPrediction
 {
-    public static List<PredictionRow> Predict(SpecCalibrationRun spec, IVerifyCost cost, int[] rtts, int seed)
+    public static List<PredictionRow> Predict(SpecCalibrationRun spec, IVerifyCost cost, IVerifyCost inRunCost, int[] rtts, int seed)
     {
         var rows = new List<PredictionRow>();
         foreach (var measured in spec.Rows)
@@ -19,12 +19,13 @@ public static class SpecPrediction
                 // Server-side modes do not see the round trip: compute their one simulation, at the first RTT only.
                 if (measured.Placement != DraftPlacement.Edge && rtt != rtts[0]) continue;
                 var result = Simulator.Run(Config(spec, cost, measured.Placement, batch, rtt, seed));
+                var inRun = Simulator.Run(Config(spec, inRunCost, measured.Placement, batch, rtt, seed));
                 string setting = $"batch {batch}, {measured.Mode}";
                 if (rtt == rtts[0])
-                    rows.Add(new PredictionRow("spec", setting, "server tok/s", measured.ServerThroughput, result.TokensPerBusySecond));
+                    rows.Add(new PredictionRow("spec", setting, "server tok/s", measured.ServerThroughput, result.TokensPerBusySecond, inRun.TokensPerBusySecond));
                 if (measured.Placement != DraftPlacement.Edge)
-                    foreach (int r in rtts) rows.Add(new PredictionRow("spec", setting, $"ITL ms @{r} ms RTT", measured.InterTokenLatencyMs(r), result.ItlMeanMs));
-                else rows.Add(new PredictionRow("spec", setting, $"ITL ms @{rtt} ms RTT", measured.InterTokenLatencyMs(rtt), result.ItlMeanMs));
+                    rows.Add(new PredictionRow("spec", setting, "ITL ms (any RTT)", measured.InterTokenLatencyMs(rtt), result.ItlMeanMs, inRun.ItlMeanMs));
+                else rows.Add(new PredictionRow("spec", setting, $"ITL ms @{rtt} ms RTT", measured.InterTokenLatencyMs(rtt), result.ItlMeanMs, inRun.ItlMeanMs));
             }
         }
         return rows;
