@@ -35,7 +35,7 @@ public sealed class Simulator
         config.Validate();
         _c = config;
         _random = new Random(config.Seed);
-        _cores = new CorePool(config.SharedCores, Schedule);
+        _cores = new CorePool(config.SharedCores);
         _sessions = Enumerable.Range(0, config.Sessions).Select(i => new Session(i)).ToArray();
     }
 
@@ -81,7 +81,12 @@ public sealed class Simulator
         var draft = _c.EdgeDraft[_c.EdgeDraft.Count == 1 ? 0 : s.Id].Sample(_random);
         _edgeBusy += draft;
         s.StepRtt = _c.RoundTrip.Sample(_random);
-        _cores.Run(now, draft, drafted => Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t)));
+        _cores.Acquire(now, start => Schedule(start + draft, drafted =>
+        {
+            // Hand the tree in before freeing the core, so a verifier waiting for that core sees it at the same instant.
+            Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t));
+            _cores.Release(drafted);
+        }));
     }
 
     private void Enqueue(Queued item, double now)
@@ -99,19 +104,28 @@ public sealed class Simulator
             int expected = Math.Min(_c.MaxBatch, _sessions.Count(s => s.InReply));
             if (_queue.Count < expected) return;
         }
-        var batch = _queue.Take(_c.MaxBatch).ToList();
-        _queue.RemoveRange(0, batch.Count);
-        var items = batch.Select(q => q.Prefill
-            ? new VerifyItem(_c.PromptTokens, 0)
-            : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : _c.TreeTokens, q.Session.Context)).ToList();
-        int trees = batch.Count(q => !q.Prefill);
-        double seconds = _c.Verify.Seconds(items);
-        if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
         _verifierBusy = true;
-        _serverBusy += seconds;
-        _batches++;
-        _batchedItems += batch.Count;
-        _cores.Run(now, seconds, done => CompleteBatch(batch, done));
+        // Form the batch after every other event of this instant: trees that arrive at the same moment share the forward.
+        Schedule(now, t => _cores.Acquire(t, granted => Schedule(granted, start =>
+        {
+            // The batch is whatever is queued when the device (core) is ours, up to the max batch.
+            var batch = _queue.Take(_c.MaxBatch).ToList();
+            _queue.RemoveRange(0, batch.Count);
+            var items = batch.Select(q => q.Prefill
+                ? new VerifyItem(_c.PromptTokens, 0)
+                : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : _c.TreeTokens, q.Session.Context)).ToList();
+            int trees = batch.Count(q => !q.Prefill);
+            double seconds = _c.Verify.Seconds(items);
+            if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
+            _serverBusy += seconds;
+            _batches++;
+            _batchedItems += batch.Count;
+            Schedule(start + seconds, done =>
+            {
+                _cores.Release(done);
+                CompleteBatch(batch, done);
+            });
+        })));
     }
 
     private void CompleteBatch(List<Queued> batch, double now)
