@@ -130,6 +130,20 @@ public class SimulatorTests
     }
 
     [Fact]
+    public void Proactive_WonBets_LeaveAQuarterOfTheDraft_AndThePreDraftHidesInTheWait()
+    {
+        // Draft 4 ms, RTT 10, verify 6; every bet won. First step: 4 + 10 + 6 = 20 ms. Later steps: 1 ms left to draft
+        // (the 3 ms pre-draft fits in the 16 ms wait) + 16 = 17 ms. Edge time: 4 + 9 x (1 + 3) = 40 ms.
+        var config = Edge(1, 0.004, 0.010, new LinearVerifyCost(0.006, 0, 0, 0)) with { RepliesPerSession = 1, ProactiveHitRate = 1 };
+        var r = Simulator.Run(config);
+        Assert.Equal((20 + 9 * 17) / 30.0, r.ItlMeanMs, 6);
+        Assert.Equal(0.040, r.EdgeBusySeconds, 9);
+        // A pre-draft longer than the wait shows: 30 ms pre-draft (fraction 7.5 of 4 ms) outlasts the 16 ms wait by 14.
+        var slow = Simulator.Run(config with { PreDraftFraction = 7.5 });
+        Assert.Equal((20 + 9 * (1 + 14 + 16)) / 30.0, slow.ItlMeanMs, 6);
+    }
+
+    [Fact]
     public void Config_WithoutServerDraftCost_IsRefusedWithItsName()
     {
         var config = new SimulationConfig { Placement = DraftPlacement.Server, Sessions = 1, Verify = new LinearVerifyCost(0.001, 0, 0, 0), Acceptance = ThreeTokens };

@@ -26,6 +26,9 @@ public static class CapacityBenchmark
         int[] sessions = o.Ints("sessions", new[] { 1, 2, 4, 8, 16, 32, 64, 128 });
         double alpha = o.Double("alpha", 0.8), itlTargetMs = o.Double("itl-target-ms", 50), launchUsPerLayer = o.Double("launch-us-per-layer", 50);
         double paperRttMs = o.Double("paper-rtt-ms", 14);
+        // A won bet needs the whole path to the bet's leaf accepted and the bonus guessed: under the per-depth model,
+        // alpha^(depth + 1) (an assumption of this model, not a measured rate).
+        double hitRate = o.Double("proactive-hit-rate", Math.Pow(alpha, new SpecEdge.Inference.Speculative.DraftTreeOptions().MaxDepth + 1));
         int prompt = o.Int("projection-prompt", 256), reply = o.Int("projection-reply", 256), projectionBatch = o.Int("projection-max-batch", 32);
         string outPath = o.String("out", "bench-results/capacity.json"), plotPath = o.String("plot", "bench-results/capacity.png");
         if (promptCount < 1 || promptCount > BenchmarkPrompts.All.Count) throw new ArgumentException($"--prompts must be 1..{BenchmarkPrompts.All.Count}, not {promptCount}.");
@@ -76,7 +79,7 @@ public static class CapacityBenchmark
         var acceptance = AcceptanceModel.PerDepth(alpha, tree.MaxDepth);
         var projections = new[] { HardwareSpec.A100Sxm80, HardwareSpec.H200Sxm }.Select(server => RooflineProjection.Run(
             new ProjectionSetting(server, HardwareSpec.Rtx4090, ModelShape.Qwen3_14B, ModelShape.Qwen3_1_7B, paperRttMs / 1000, acceptance,
-                prompt, reply, tree.Budget, tree.MaxDepth, projectionBatch, launchUsPerLayer * 1e-6), sessions, 4, itlTargetMs, seed)).ToList();
+                prompt, reply, tree.Budget, tree.MaxDepth, projectionBatch, launchUsPerLayer * 1e-6, hitRate), sessions, 4, itlTargetMs, seed)).ToList();
 
         // (4) The plot.
         CapacityPlot.Save(projections, plotPath);
@@ -127,7 +130,7 @@ public static class CapacityBenchmark
                 server = p.Setting.Server.Name, server_source = p.Setting.Server.Source, edge = p.Setting.Edge.Name, edge_source = p.Setting.Edge.Source,
                 target = p.Setting.Target, draft_model = p.Setting.Draft, target_parameters = p.Setting.Target.Parameters, draft_parameters = p.Setting.Draft.Parameters,
                 rtt_ms = p.Setting.RttSeconds * 1000, acceptance = p.Setting.Acceptance.Description, p.Setting.PromptTokens, p.Setting.ReplyTokens, p.Setting.MaxBatch,
-                launch_us_per_layer = p.Setting.LaunchSecondsPerLayer * 1e6, itl_target_ms = p.ItlTargetMs,
+                launch_us_per_layer = p.Setting.LaunchSecondsPerLayer * 1e6, itl_target_ms = p.ItlTargetMs, proactive_hit_rate = p.Setting.ProactiveHitRate,
                 sessions_per_gpu = p.SessionsPerGpu.ToDictionary(kv => kv.Key, kv => new { by_itl = kv.Value.ByItl, by_memory = kv.Value.ByMemory }),
                 rows = p.Rows.Select(r => new
                 {

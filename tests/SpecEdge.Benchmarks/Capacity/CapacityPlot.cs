@@ -9,16 +9,20 @@ public static class CapacityPlot
     {
         var throughput = new Plot();
         var itl = new Plot();
-        var colors = new Dictionary<DraftPlacement, Color> { [DraftPlacement.None] = Colors.Gray, [DraftPlacement.Server] = Colors.OrangeRed, [DraftPlacement.Edge] = Colors.RoyalBlue };
+        var colors = new Dictionary<string, Color>
+        {
+            ["target-only AR"] = Colors.Gray, ["server-only SD"] = Colors.OrangeRed, ["edge-assisted SD"] = Colors.RoyalBlue,
+            ["edge-assisted SD + proactive"] = Colors.SeaGreen,
+        };
         for (int p = 0; p < projections.Count; p++)
         {
             var projection = projections[p];
-            foreach (var group in projection.Rows.GroupBy(r => (r.Mode, r.Placement)))
+            foreach (var group in projection.Rows.GroupBy(r => r.Mode))
             {
                 double[] xs = group.Select(r => Math.Log2(r.Sessions)).ToArray();
-                string label = $"{group.Key.Mode}, {projection.Setting.Server.Name}";
-                var t = throughput.Add.Scatter(xs, group.Select(r => r.Result.SteadyTokensPerSecond).ToArray(), colors[group.Key.Placement]);
-                var l = itl.Add.Scatter(xs, group.Select(r => r.Result.ItlMeanMs).ToArray(), colors[group.Key.Placement]);
+                string label = $"{group.Key}, {projection.Setting.Server.Name}";
+                var t = throughput.Add.Scatter(xs, group.Select(r => r.Result.SteadyTokensPerSecond).ToArray(), colors[group.Key]);
+                var l = itl.Add.Scatter(xs, group.Select(r => r.Result.ItlMeanMs).ToArray(), colors[group.Key]);
                 foreach (var s in new[] { t, l })
                 {
                     s.LegendText = label;

@@ -11,20 +11,23 @@ namespace SpecEdge.Benchmarks.Capacity;
 public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList<ProjectionRow> Rows, IReadOnlyDictionary<string, (int ByItl, int ByMemory)> SessionsPerGpu,
     double ItlTargetMs)
 {
-    public static readonly (string Mode, DraftPlacement Placement)[] Modes =
-        { ("target-only AR", DraftPlacement.None), ("server-only SD", DraftPlacement.Server), ("edge-assisted SD", DraftPlacement.Edge) };
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive)[] Modes =
+    {
+        ("target-only AR", DraftPlacement.None, false), ("server-only SD", DraftPlacement.Server, false),
+        ("edge-assisted SD", DraftPlacement.Edge, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true),
+    };
 
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
-        foreach (var (mode, placement) in Modes)
+        foreach (var (mode, placement, proactive) in Modes)
         {
             foreach (int n in sessions)
-                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, n, replies, seed)),
+                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed)),
                     setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
             int memory = setting.KvCapacitySessions(placement);
-            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, n, Math.Min(replies, 2), seed)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
             perGpu[mode] = (byItl, memory);
         }
         return new RooflineProjection(setting, rows, perGpu, itlTargetMs);
@@ -36,7 +39,7 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
         var i = CultureInfo.InvariantCulture;
         s.AppendLine(i, $"Server {Setting.Server.Name} ({Setting.Server.BandwidthBytesPerSecond / 1e12:F2} TB/s, {Setting.Server.PeakFlopsPerSecond / 1e12:F0} TFLOPS, {Setting.Server.DollarsPerHour:F2} $/h), " +
             $"target {Setting.Target.Name}; edges {Setting.Edge.Name} ({Setting.Edge.DollarsPerHour:F2} $/h) with {Setting.Draft.Name}; RTT {Setting.RttSeconds * 1000:F0} ms; " +
-            $"{Setting.Acceptance.Description}; prompt {Setting.PromptTokens}, reply {Setting.ReplyTokens} tokens; max batch {Setting.MaxBatch}");
+            $"{Setting.Acceptance.Description}; proactive hit rate {Setting.ProactiveHitRate:P0}; prompt {Setting.PromptTokens}, reply {Setting.ReplyTokens} tokens; max batch {Setting.MaxBatch}");
         s.AppendLine(i, $"roofline: target verify of one {Setting.TreeBudget + 1}-token tree {Setting.TargetOnServer.Seconds(new[] { new VerifyItem(Setting.TreeBudget + 1, Setting.MeanContext) }) * 1000:F2} ms, " +
             $"of 8 trees {Setting.TargetOnServer.Seconds(Enumerable.Repeat(new VerifyItem(Setting.TreeBudget + 1, Setting.MeanContext), 8).ToList()) * 1000:F2} ms, " +
             $"one AR token {Setting.TargetOnServer.Seconds(new[] { new VerifyItem(1, Setting.MeanContext) }) * 1000:F2} ms; " +
@@ -61,18 +64,18 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
         var i = CultureInfo.InvariantCulture;
         foreach (var group in Rows.GroupBy(r => r.Sessions))
         {
-            var server = group.Single(r => r.Placement == DraftPlacement.Server);
-            var edge = group.Single(r => r.Placement == DraftPlacement.Edge);
-            var ar = group.Single(r => r.Placement == DraftPlacement.None);
-            s.AppendLine(i, $"  {group.Key,3} sessions: server throughput x{edge.Result.SteadyTokensPerSecond / server.Result.SteadyTokensPerSecond:F2}, " +
-                $"tokens per $ x{edge.TokensPerDollar / server.TokensPerDollar:F2}, ITL {(edge.Result.ItlMeanMs / server.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %" +
-                $"  | vs AR: throughput x{edge.Result.SteadyTokensPerSecond / ar.Result.SteadyTokensPerSecond:F2}, ITL {(edge.Result.ItlMeanMs / ar.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %");
+            var server = group.Single(r => r.Mode == "server-only SD");
+            var ar = group.Single(r => r.Mode == "target-only AR");
+            foreach (var edge in group.Where(r => r.Placement == DraftPlacement.Edge))
+                s.AppendLine(i, $"  {group.Key,3} sessions, {edge.Mode}: server throughput x{edge.Result.SteadyTokensPerSecond / server.Result.SteadyTokensPerSecond:F2}, " +
+                    $"tokens per $ x{edge.TokensPerDollar / server.TokensPerDollar:F2}, ITL {(edge.Result.ItlMeanMs / server.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %" +
+                    $"  | vs AR: throughput x{edge.Result.SteadyTokensPerSecond / ar.Result.SteadyTokensPerSecond:F2}, ITL {(edge.Result.ItlMeanMs / ar.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %");
         }
-        var e = SessionsPerGpu["edge-assisted SD"].ByItl;
-        var so = SessionsPerGpu["server-only SD"].ByItl;
-        int arSessions = SessionsPerGpu["target-only AR"].ByItl;
-        string ratio = so > 0 ? string.Create(i, $" (x{(double)e / so:F2})") : "";
-        s.AppendLine(string.Create(i, $"  sessions per GPU at ITL <= {ItlTargetMs:F0} ms: edge-assisted {e}, server-only SD {so}, AR {arSessions}") + ratio);
+        int so = SessionsPerGpu["server-only SD"].ByItl;
+        s.Append(i, $"  sessions per GPU at ITL <= {ItlTargetMs:F0} ms:");
+        foreach (var (mode, (byItl, _)) in SessionsPerGpu)
+            s.Append(i, $" {mode} {byItl}{(so > 0 && mode.StartsWith("edge") ? string.Create(i, $" (x{(double)byItl / so:F2})") : "")};");
+        s.AppendLine();
         return s.ToString();
     }
 }

@@ -20,7 +20,7 @@ public sealed record SpecCalibrationRun(IReadOnlyList<SpecModeResult> Rows, Acce
     /// acceptance, KV compaction; and the load of the moment).
     /// </summary>
     public LinearVerifyCost InRunCost() =>
-        LinearVerifyCost.Fit(VerifySteps.Select(s => (s.Items, s.MeasuredMs / 1000)).ToList());
+        LinearVerifyCost.Fit(VerifySteps.Select(s => (s.Items, s.MeasuredMs / 1000)).ToList(), withContext: false);
 
     public static SpecCalibrationRun Execute(CausalLm target, CausalLm draft, int[][] prompts, int[] batches, int maxNew, int repeats,
         IReadOnlySet<int> eos, Action<string> log)

@@ -22,9 +22,10 @@ public sealed record LinearVerifyCost(double Fixed, double PerSequence, double P
     /// measured time, so a 6 ms decoding step weighs as much as an 80 ms batch of trees. Coefficients that come out negative (noise on a loaded
     /// machine) are dropped one at a time and the rest refitted, so the model never predicts a cheaper forward for more work.
     /// </summary>
-    public static LinearVerifyCost Fit(IReadOnlyList<(IReadOnlyList<VerifyItem> Batch, double Seconds)> samples)
+    /// <param name="withContext">false when every sample has the same context, so tokens·context cannot be told apart from tokens.</param>
+    public static LinearVerifyCost Fit(IReadOnlyList<(IReadOnlyList<VerifyItem> Batch, double Seconds)> samples, bool withContext = true)
     {
-        var active = new List<int> { 0, 1, 2, 3 };
+        var active = withContext ? new List<int> { 0, 1, 2, 3 } : new List<int> { 0, 1, 2 };
         while (true)
         {
             var rows = samples.Select(s => { var f = Features(s.Batch); return active.Select(k => f[k] / s.Seconds).ToArray(); }).ToList();

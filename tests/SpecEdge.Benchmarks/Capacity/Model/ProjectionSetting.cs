@@ -5,7 +5,8 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// per-forward launch overhead (not a published figure: eager-mode kernel launches, about 10 kernels of ~5 µs per layer).
 /// </summary>
 public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, ModelShape Target, ModelShape Draft, double RttSeconds,
-    AcceptanceModel Acceptance, int PromptTokens, int ReplyTokens, int TreeBudget, int TreeDepth, int MaxBatch, double LaunchSecondsPerLayer)
+    AcceptanceModel Acceptance, int PromptTokens, int ReplyTokens, int TreeBudget, int TreeDepth, int MaxBatch, double LaunchSecondsPerLayer,
+    double ProactiveHitRate)
 {
     public RooflineCost TargetOnServer => new(Target, Server, LaunchSecondsPerLayer * Target.Layers);
     public RooflineCost DraftOnServer => new(Draft, Server, LaunchSecondsPerLayer * Draft.Layers);
@@ -28,8 +29,9 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
-    public SimulationConfig Config(DraftPlacement placement, int sessions, int replies, int seed) => new()
+    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed) => new()
     {
+        ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },
         ServerDraft = (n, _) => ServerDraftSeconds(n),

@@ -34,6 +34,16 @@ public sealed record SimulationConfig
     /// null = every edge has its own device and the verifier its own (the deployment SpecEdge is for).
     /// </summary>
     public int? SharedCores { get; init; }
+    /// <summary>
+    /// Proactive edge drafting (edge mode): the probability that the edge's bet on a step's outcome wins. While a tree is
+    /// out, the edge pre-drafts <see cref="PreDraftFraction"/> of a tree's draft time (edge seconds, hidden unless it
+    /// outlasts the wait); after a win only <see cref="HitDraftFraction"/> of a tree is left to draft. 0 = off.
+    /// </summary>
+    public double ProactiveHitRate { get; init; }
+    /// <summary>Share of a tree's draft time that pre-drafting takes (proactive depth 3 of 4 rounds).</summary>
+    public double PreDraftFraction { get; init; } = 0.75;
+    /// <summary>Share of a tree's draft time left after a won bet (4 - 3 = 1 of 4 rounds).</summary>
+    public double HitDraftFraction { get; init; } = 0.25;
     public int Seed { get; init; } = 1;
 
     public void Validate()
@@ -45,6 +55,8 @@ public sealed record SimulationConfig
         if (SharedCores is < 1) throw new ArgumentOutOfRangeException(nameof(SharedCores), SharedCores, "Shared cores must be at least 1.");
         if (Placement == DraftPlacement.Edge && EdgeDraft.Count != 1 && EdgeDraft.Count != Sessions)
             throw new ArgumentException($"Edge-assisted mode needs one draft-time distribution per session ({Sessions}) or one for all, not {EdgeDraft.Count}.");
+        if (ProactiveHitRate is < 0 or > 1 || PreDraftFraction < 0 || HitDraftFraction is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(ProactiveHitRate), "Proactive hit rate and draft fractions are shares in [0, 1] (pre-draft >= 0).");
         if (Placement == DraftPlacement.Server && ServerDraft is null)
             throw new ArgumentException("Server-only SD needs the server's draft cost (ServerDraft).");
     }

@@ -12,8 +12,8 @@ public sealed class Simulator
     {
         public int Id { get; } = id;
         public int Remaining, Context, RepliesDone;
-        public double ReplyStart, StepStart, StepRtt;
-        public bool InReply, FirstTokenSeen;
+        public double ReplyStart, StepStart, StepRtt, TreeSent;
+        public bool InReply, FirstTokenSeen, BetWon;
     }
 
     private readonly record struct Queued(Session Session, bool Prefill);
@@ -78,12 +78,21 @@ public sealed class Simulator
     {
         s.StepStart = now;
         if (_c.Placement != DraftPlacement.Edge) { Enqueue(new Queued(s, false), now); return; }
-        var draft = _c.EdgeDraft[_c.EdgeDraft.Count == 1 ? 0 : s.Id].Sample(_random);
+        var tree = _c.EdgeDraft[_c.EdgeDraft.Count == 1 ? 0 : s.Id];
+        double draft = tree.Sample(_random);
+        if (_c.ProactiveHitRate > 0 && s.FirstTokenSeen)
+        {
+            // The pre-draft ran while the last tree was out; only what outlasted that wait delays this step.
+            double preDraft = _c.PreDraftFraction * tree.Sample(_random);
+            _edgeBusy += preDraft;
+            draft = (s.BetWon ? _c.HitDraftFraction * draft : draft) + Math.Max(0, preDraft - (now - s.TreeSent));
+        }
         _edgeBusy += draft;
         s.StepRtt = _c.RoundTrip.Sample(_random);
         _cores.Acquire(now, start => Schedule(start + draft, drafted =>
         {
             // Hand the tree in before freeing the core, so a verifier waiting for that core sees it at the same instant.
+            s.TreeSent = drafted;
             Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t));
             _cores.Release(drafted);
         }));
@@ -136,6 +145,7 @@ public sealed class Simulator
             double back = now + (_c.Placement == DraftPlacement.Edge ? s.StepRtt / 2 : 0);
             if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
             int k = Math.Min(s.Remaining, _c.Placement == DraftPlacement.None ? 1 : _c.Acceptance.Sample(_random));
+            if (_c.ProactiveHitRate > 0) s.BetWon = _random.NextDouble() < _c.ProactiveHitRate;
             s.Remaining -= k;
             s.Context += k;
             _treeSteps++;
