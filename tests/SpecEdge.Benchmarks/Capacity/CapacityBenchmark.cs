@@ -20,8 +20,8 @@ public static class CapacityBenchmark
     {
         string targetDir = o.String("target", "models/demo/target"), draftDir = o.String("draft", "models/demo/draft");
         int[] batches = o.Ints("batches", new[] { 1, 4, 8 }), rtts = o.Ints("rtt-ms", new[] { 0, 15 }), clients = o.Ints("clients", new[] { 1, 4, 8 });
-        int maxNew = o.Int("max-new-tokens", 64), promptCount = o.Int("prompts", BenchmarkPrompts.All.Count), repeats = o.Int("repeats", 2);
-        int forwardRounds = o.Int("forward-rounds", 9), clusterReplies = o.Int("cluster-replies", 2), seed = o.Int("seed", 1);
+        int maxNew = o.Int("max-new-tokens", 64), promptCount = o.Int("prompts", BenchmarkPrompts.All.Count), repeats = o.Int("repeats", 3);
+        int forwardRounds = o.Int("forward-rounds", 3), clusterReplies = o.Int("cluster-replies", 2), seed = o.Int("seed", 1);
         bool runCluster = o.String("cluster", "true") != "false";
         int[] sessions = o.Ints("sessions", new[] { 1, 2, 4, 8, 16, 32, 64, 128 });
         double alpha = o.Double("alpha", 0.8), itlTargetMs = o.Double("itl-target-ms", 50), launchUsPerLayer = o.Double("launch-us-per-layer", 50);
@@ -49,12 +49,16 @@ public static class CapacityBenchmark
         // (1a) Verify cost: measured forwards of the target, fitted.
         Console.WriteLine("(1) calibration on this machine");
         var tree = new SpecEdge.Inference.Speculative.DraftTreeOptions();
-        var calibration = VerifyCostCalibration.Measure(target, new[] { 1, 2, 4, 8 }, new[] { 1, tree.Budget + 1 }, new[] { 16, 96 }, forwardRounds, Console.WriteLine);
-        var cost = calibration.Cost;
+        using var calibration = new VerifyCostCalibration(target, new[] { 1, 2, 4, 8 }, new[] { 1, tree.Budget + 1 }, new[] { 16, 96 });
+        // (1b) Acceptance and draft times: a short spec run, which is also what (2) predicts; the forward calibration
+        //      runs forwardRounds rounds before each of its rounds, so both see the same load over the same minutes.
+        var spec = SpecCalibrationRun.Execute(target, draft, prompts, batches, maxNew, repeats, eos,
+            () => { for (int r = 0; r < forwardRounds; r++) calibration.Round(); }, Console.WriteLine);
+        foreach (var sample in calibration.Samples)
+            Console.WriteLine($"  forward: batch {sample.Batch,2} x {sample.Tokens,2} tokens on {sample.Context,3} context: {sample.MeasuredMs,8:F2} ms (fastest of {calibration.Rounds})");
+        var cost = calibration.Fit();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  verify cost fit: {cost.Fixed * 1000:F3} ms + per sequence {cost.PerSequence * 1000:F3} ms + per token {cost.PerToken * 1e6:F1} us + per token x context {cost.PerTokenContext * 1e9:F2} ns; mean |error| on its samples {calibration.FitError:P1}"));
-        // (1b) Acceptance and draft times: a short spec run, which is also what (2) predicts.
-        var spec = SpecCalibrationRun.Execute(target, draft, prompts, batches, maxNew, repeats, eos, Console.WriteLine);
         Console.WriteLine($"  acceptance: {spec.Acceptance.Description}; draft: {spec.DraftTime.Description}");
 
         // (2) Predictions of measured figures.
@@ -103,6 +107,22 @@ public static class CapacityBenchmark
                 $"(mean |error| {mine.Average(p => Math.Abs(p.Error)):P1}, worst {mine.Max(p => Math.Abs(p.Error)):P1}); B {mine.Count(p => Math.Abs(p.InRunCostError) <= 0.15)} of {mine.Count} " +
                 $"(mean |error| {mine.Average(p => Math.Abs(p.InRunCostError)):P1}, worst {mine.Max(p => Math.Abs(p.InRunCostError)):P1})");
         }
+        if (cluster is not null)
+        {
+            var c = cluster.CalibrationPhase;
+            var one = cluster.Rows.FirstOrDefault(r => r.Clients == 1);
+            report.AppendLine();
+            report.AppendLine("Cluster phases as measured (CPU cores obtained = CPU seconds of this process / wall seconds; the model assumes all " +
+                $"{Environment.ProcessorCount} cores):");
+            report.AppendLine();
+            report.AppendLine("| phase | clients | tokens | wall s | tokens/s | ITL mean ms | ITL p95 ms | TTFT p50 ms | tokens/step | mean batch | CPU cores obtained |");
+            report.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var (name, m) in new[] { ("calibration", c) }.Concat(cluster.Rows.Select(r => ("measured", r))))
+                report.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {m.Clients} | {m.Tokens} | {m.WallSeconds:F2} | {m.TokensPerSecond:F1} | {m.ItlMeanMs:F2} | {m.ItlP95Ms:F2} | {m.TtftP50Ms:F1} | {m.TokensPerStep:F2} | {m.MeanBatch:F2} | {m.CoresObtained:F2} |");
+            if (one is not null)
+                report.AppendLine(CultureInfo.InvariantCulture, $"\nRepeatability: one client measured twice in this run (calibration phase, then measured phase, other conversations): " +
+                    $"tokens/s {c.TokensPerSecond:F1} vs {one.TokensPerSecond:F1} ({one.TokensPerSecond / c.TokensPerSecond - 1:+0.0%;-0.0%}), ITL mean {c.ItlMeanMs:F2} vs {one.ItlMeanMs:F2} ms.");
+        }
         foreach (var projection in projections)
         {
             report.AppendLine();
@@ -123,7 +143,8 @@ public static class CapacityBenchmark
                 samples = calibration.Samples.Select(s => new { s.Batch, s.Tokens, s.Context, s.MeasuredMs, predicted_ms = cost.Seconds(s.Items) * 1000 }) },
             in_run_verify_cost = new { fixed_ms = inRunCost.Fixed * 1000, per_sequence_ms = inRunCost.PerSequence * 1000, per_token_us = inRunCost.PerToken * 1e6, per_token_context_ns = inRunCost.PerTokenContext * 1e9 },
             acceptance = spec.Acceptance.Description, draft_time = spec.DraftTime.Description,
-            cluster_calibration = cluster is null ? null : new { overhead = cluster.Overhead.Description, edge_step = cluster.EdgeStep.Description, acceptance = cluster.Acceptance.Description, server_forward_ms = cluster.ServerForwardMs },
+            cluster_calibration = cluster is null ? null : new { overhead = cluster.Overhead.Description, edge_step = cluster.EdgeStep.Description, acceptance = cluster.Acceptance.Description, server_forward_ms = cluster.ServerForwardMs, phase = cluster.CalibrationPhase },
+            cluster_measured = cluster?.Rows,
             predictions = predictions.Select(p => new { p.Benchmark, p.Setting, p.Figure, p.Measured, predicted_forward_fit = p.Predicted, error_forward_fit = p.Error, predicted_in_run_fit = p.PredictedInRunCost, error_in_run_fit = p.InRunCostError }),
             projections = projections.Select(p => new
             {

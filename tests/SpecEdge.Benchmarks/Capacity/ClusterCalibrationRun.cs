@@ -21,14 +21,18 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// </summary>
 public static class ClusterCalibrationRun
 {
+    /// <summary>
+    /// One measured phase. <see cref="CoresObtained"/>: CPU seconds this process got per wall second: with other
+    /// engineers' jobs on the same two cores, the share of the machine the cluster actually ran on.
+    /// </summary>
     public sealed record Measured(int Clients, int Tokens, double WallSeconds, double ItlMeanMs, double ItlP50Ms, double ItlP95Ms, double TtftP50Ms,
-        double TokensPerStep, double MeanBatch)
+        double TokensPerStep, double MeanBatch, double CoresObtained)
     {
         public double TokensPerSecond => Tokens / WallSeconds;
     }
 
-    public sealed record Result(IReadOnlyList<Measured> Rows, DurationDistribution Overhead, DurationDistribution EdgeStep, AcceptanceModel Acceptance,
-        double ServerForwardMs, int MaxBatch, int RepliesPerClient);
+    public sealed record Result(IReadOnlyList<Measured> Rows, Measured CalibrationPhase, DurationDistribution Overhead, DurationDistribution EdgeStep,
+        AcceptanceModel Acceptance, double ServerForwardMs, int MaxBatch, int RepliesPerClient);
 
     public static async Task<Result> ExecuteAsync(string targetDir, CausalLm draft, int[] clientCounts, int maxNew, int replies, Action<string> log)
     {
@@ -46,6 +50,9 @@ public static class ClusterCalibrationRun
             var edgeStep = new List<double>();
             var serverMs = new List<double>();
             var stepTokens = new List<int>();
+            var calibrationReplies = new List<Reply>();
+            var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
+            var phase = Stopwatch.StartNew();
             for (int r = 0; r < 4; r++)
             {
                 var one = await ReplyAsync(client, draft, $"capacity-calibration-{r}", ClusterBenchmark.Prompts[r % ClusterBenchmark.Prompts.Length], maxNew);
@@ -56,10 +63,14 @@ public static class ClusterCalibrationRun
                     serverMs.Add(one.Stats.ServerMilliseconds[i]);
                     stepTokens.Add(one.StepTokens[i]);
                 }
+                calibrationReplies.Add(one);
             }
+            var calibrationPhase = Summarise(1, calibrationReplies, phase.Elapsed.TotalSeconds, batches: new[] { 1.0 },
+                (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
             var overheadDistribution = DurationDistribution.Empirical(overhead, "cluster calibration phase, round trip - forward");
             var edgeDistribution = DurationDistribution.Empirical(edgeStep, "cluster calibration phase, edge tree build + verdict handling");
-            log($"  cluster calibration (1 client, {overhead.Count} steps): overhead p50 {Percentile.Of(overhead, 50) * 1000:F2} ms, edge time per step p50 " +
+            log($"  cluster calibration (1 client, 4 replies, {overhead.Count} steps): {calibrationPhase.TokensPerSecond:F1} tok/s, ITL mean {calibrationPhase.ItlMeanMs:F2} ms, " +
+                $"CPU cores obtained {calibrationPhase.CoresObtained:F2}; overhead p50 {Percentile.Of(overhead, 50) * 1000:F2} ms, edge time per step p50 " +
                 $"{Percentile.Of(edgeStep, 50) * 1000:F2} ms, verifier forward p50 {Percentile.Of(serverMs, 50):F2} ms, {stepTokens.Average():F2} tokens/step");
 
             var verifier = client.GetGrain<IVerifierBatchGrain>(new VerifierKey(cluster.Silos[0].Name, 0).ToString());
@@ -67,6 +78,7 @@ public static class ClusterCalibrationRun
             foreach (int clients in clientCounts)
             {
                 long before = (await verifier.GetStatsAsync()).Forwards;
+                var cpuBefore = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
                 var wall = Stopwatch.StartNew();
                 var all = await Task.WhenAll(Enumerable.Range(0, clients).Select(async i =>
                 {
@@ -77,15 +89,12 @@ public static class ClusterCalibrationRun
                 }));
                 wall.Stop();
                 var batches = (await verifier.GetStatsAsync()).BatchesSince(before);
-                var flat = all.SelectMany(x => x).ToList();
-                var itl = flat.SelectMany(x => x.ItlSeconds).ToList();
-                var row = new Measured(clients, flat.Sum(x => x.Stats.Tokens), wall.Elapsed.TotalSeconds, itl.Average() * 1000,
-                    Percentile.Of(itl, 50) * 1000, Percentile.Of(itl, 95) * 1000, Percentile.Of(flat.Select(x => x.TtftSeconds).ToList(), 50) * 1000,
-                    (double)flat.Sum(x => x.Stats.Tokens) / flat.Sum(x => x.Stats.Steps), batches.Length == 0 ? 0 : batches.Average());
+                var row = Summarise(clients, all.SelectMany(x => x).ToList(), wall.Elapsed.TotalSeconds, batches.Select(b => (double)b).ToArray(),
+                    (System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds);
                 rows.Add(row);
-                log($"  cluster: {clients} client(s) x {replies} replies: {row.TokensPerSecond:F1} tok/s, ITL mean {row.ItlMeanMs:F2} ms, mean batch {row.MeanBatch:F2}");
+                log($"  cluster: {clients} client(s) x {replies} replies: {row.TokensPerSecond:F1} tok/s, ITL mean {row.ItlMeanMs:F2} ms, mean batch {row.MeanBatch:F2}, CPU cores obtained {row.CoresObtained:F2}");
             }
-            return new Result(rows, overheadDistribution, edgeDistribution, AcceptanceModel.Measured(stepTokens, "cluster calibration phase"),
+            return new Result(rows, calibrationPhase, overheadDistribution, edgeDistribution, AcceptanceModel.Measured(stepTokens, "cluster calibration phase"),
                 serverMs.Average(), maxBatch, replies);
         }
         finally
@@ -96,6 +105,15 @@ public static class ClusterCalibrationRun
     }
 
     /// <summary>A reply's statistics; per step (index as in the stats): seconds since the previous verdict (or since sending, for the first) and tokens.</summary>
+    private static Measured Summarise(int clients, List<Reply> replies, double wallSeconds, double[] batches, double cpuSeconds)
+    {
+        var itl = replies.SelectMany(x => x.ItlSeconds).ToList();
+        int tokens = replies.Sum(x => x.Stats.Tokens);
+        return new Measured(clients, tokens, wallSeconds, itl.Average() * 1000, Percentile.Of(itl, 50) * 1000, Percentile.Of(itl, 95) * 1000,
+            Percentile.Of(replies.Select(x => x.TtftSeconds).ToList(), 50) * 1000, (double)tokens / replies.Sum(x => x.Stats.Steps),
+            batches.Length == 0 ? 0 : batches.Average(), cpuSeconds / wallSeconds);
+    }
+
     private sealed record Reply(ReplyStats Stats, double TtftSeconds, List<double> ItlSeconds, List<double> StepGaps, List<int> StepTokens);
 
     /// <summary>One greedy edge-assisted reply in a fresh conversation; TTFT from sending the prompt to the first verdict, then per-step gaps spread over their tokens.</summary>

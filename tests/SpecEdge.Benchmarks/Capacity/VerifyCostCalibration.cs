@@ -4,44 +4,55 @@ namespace SpecEdge.Benchmarks.Capacity;
 
 /// <summary>
 /// Measures target forwards on this machine at a grid of batch sizes, tokens per sequence (1 = a decoding step,
-/// budget + 1 = a tree) and context lengths, with <see cref="ForwardTimer"/>, and fits <see cref="LinearVerifyCost"/>
-/// to them. The samples and the fit's own error on them are kept for the report.
+/// budget + 1 = a tree) and context lengths, with <see cref="BatchedForwardCase"/> (the forward timing of the
+/// benchmarks), and fits <see cref="LinearVerifyCost"/> to them. Measured in rounds, every case once per round, and the
+/// rounds are meant to be spread over the spec run (see <see cref="SpecCalibrationRun"/>): other engineers' jobs share
+/// these cores, so timings drift by tens of percent within minutes, and spreading both over the same window makes them
+/// see the same load. Of each case the fastest run is kept, as the spec run keeps its fastest.
 /// </summary>
-public sealed record VerifyCostCalibration(LinearVerifyCost Cost, IReadOnlyList<VerifyCostSample> Samples)
+public sealed class VerifyCostCalibration : IDisposable
 {
-    public static VerifyCostCalibration Measure(CausalLm target, int[] batches, int[] tokens, int[] contexts, int rounds, Action<string> log)
+    private readonly List<(int Batch, int Tokens, int Context, BatchedForwardCase Forward, List<double> Ms)> _cases = new();
+
+    public VerifyCostCalibration(CausalLm target, int[] batches, int[] tokens, int[] contexts)
     {
         var random = new Random(7);
         int vocab = target.Config.VocabSize;
-        var cases = new List<(int Batch, int Tokens, int Context, BatchedForwardCase Forward, List<double> Ms)>();
-        try
-        {
-            foreach (int context in contexts)
-                foreach (int batch in batches)
-                    foreach (int n in tokens)
-                    {
-                        var prefixes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, context).Select(_ => random.Next(vocab)).ToArray()).ToArray();
-                        cases.Add((batch, n, context, new BatchedForwardCase(target, prefixes, n), new List<double>()));
-                    }
-            // Interleaved rounds (two warm-up rounds discarded); of each case keep the fastest run, the least disturbed by
-            // the other processes on these cores, as the spec benchmark keeps its fastest run.
-            for (int r = 0; r < rounds + 2; r++)
-                foreach (var c in cases)
+        foreach (int context in contexts)
+            foreach (int batch in batches)
+                foreach (int n in tokens)
                 {
-                    double ms = c.Forward.TimeOnceMs();
-                    if (r >= 2) c.Ms.Add(ms);
+                    var prefixes = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, context).Select(_ => random.Next(vocab)).ToArray()).ToArray();
+                    var forward = new BatchedForwardCase(target, prefixes, n);
+                    forward.TimeOnceMs();   // warm-up, discarded
+                    _cases.Add((batch, n, context, forward, new List<double>()));
                 }
-        }
-        finally
-        {
-            foreach (var c in cases) c.Forward.Dispose();
-        }
-        var samples = cases.Select(c => new VerifyCostSample(c.Batch, c.Tokens, c.Context, c.Ms.Min())).ToList();
-        foreach (var s in samples) log($"  forward: batch {s.Batch,2} x {s.Tokens,2} tokens on {s.Context,3} context: {s.MeasuredMs,8:F2} ms (fastest of {rounds})");
-        var fit = LinearVerifyCost.Fit(samples.Select(s => ((IReadOnlyList<VerifyItem>)s.Items, s.MeasuredMs / 1000)).ToList());
-        return new VerifyCostCalibration(fit, samples);
     }
 
+    /// <summary>Times every case once.</summary>
+    public void Round()
+    {
+        foreach (var c in _cases) c.Ms.Add(c.Forward.TimeOnceMs());
+    }
+
+    public IReadOnlyList<VerifyCostSample> Samples => _cases.Select(c => new VerifyCostSample(c.Batch, c.Tokens, c.Context, c.Ms.Min())).ToList();
+
+    public LinearVerifyCost Fit() => LinearVerifyCost.Fit(Samples.Select(s => (s.Items, s.MeasuredMs / 1000)).ToList());
+
     /// <summary>Mean absolute relative error of the fit on its own samples.</summary>
-    public double FitError => Samples.Average(s => Math.Abs(Cost.Seconds(s.Items) * 1000 - s.MeasuredMs) / s.MeasuredMs);
+    public double FitError
+    {
+        get
+        {
+            var cost = Fit();
+            return Samples.Average(s => Math.Abs(cost.Seconds(s.Items) * 1000 - s.MeasuredMs) / s.MeasuredMs);
+        }
+    }
+
+    public int Rounds => _cases.Count == 0 ? 0 : _cases[0].Ms.Count;
+
+    public void Dispose()
+    {
+        foreach (var c in _cases) c.Forward.Dispose();
+    }
 }
