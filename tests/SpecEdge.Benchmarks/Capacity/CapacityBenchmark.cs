@@ -55,7 +55,7 @@ public static class CapacityBenchmark
         var spec = SpecCalibrationRun.Execute(target, draft, prompts, batches, maxNew, repeats, eos,
             () => { for (int r = 0; r < forwardRounds; r++) calibration.Round(); }, Console.WriteLine);
         foreach (var sample in calibration.Samples)
-            Console.WriteLine($"  forward: batch {sample.Batch,2} x {sample.Tokens,2} tokens on {sample.Context,3} context: {sample.MeasuredMs,8:F2} ms (fastest of {calibration.Rounds})");
+            Console.WriteLine($"  forward: batch {sample.Batch,2} x {sample.Tokens,2} tokens on {sample.Context,3} context: {sample.MeasuredMs,8:F2} ms (median of {calibration.Rounds})");
         var cost = calibration.Fit();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  verify cost fit: {cost.Fixed * 1000:F3} ms + per sequence {cost.PerSequence * 1000:F3} ms + per token {cost.PerToken * 1e6:F1} us + per token x context {cost.PerTokenContext * 1e9:F2} ns; mean |error| on its samples {calibration.FitError:P1}"));
@@ -75,7 +75,10 @@ public static class CapacityBenchmark
         if (runCluster)
         {
             cluster = await ClusterCalibrationRun.ExecuteAsync(Path.GetFullPath(targetDir), draft, clients, maxNew, clusterReplies, Console.WriteLine);
-            predictions.AddRange(ClusterPrediction.Predict(cluster, cost, inRunCost, clusterPromptTokens, maxNew, Environment.ProcessorCount, seed));
+            // The cores the cluster actually got in its calibration phase (other engineers' jobs share the machine), at least one.
+            int cores = Math.Clamp((int)Math.Round(cluster.CalibrationPhase.CoresObtained), 1, Environment.ProcessorCount);
+            Console.WriteLine($"  cluster prediction with {cores} shared core(s) (calibration phase obtained {cluster.CalibrationPhase.CoresObtained:F2} of {Environment.ProcessorCount})");
+            predictions.AddRange(ClusterPrediction.Predict(cluster, cost, inRunCost, clusterPromptTokens, maxNew, cores, seed));
         }
 
         // (3) Roofline projections.
@@ -112,8 +115,8 @@ public static class CapacityBenchmark
             var c = cluster.CalibrationPhase;
             var one = cluster.Rows.FirstOrDefault(r => r.Clients == 1);
             report.AppendLine();
-            report.AppendLine("Cluster phases as measured (CPU cores obtained = CPU seconds of this process / wall seconds; the model assumes all " +
-                $"{Environment.ProcessorCount} cores):");
+            report.AppendLine("Cluster phases as measured (CPU cores obtained = CPU seconds of this process / wall seconds; the simulation uses the " +
+                "calibration phase's, rounded, at least 1):");
             report.AppendLine();
             report.AppendLine("| phase | clients | tokens | wall s | tokens/s | ITL mean ms | ITL p95 ms | TTFT p50 ms | tokens/step | mean batch | CPU cores obtained |");
             report.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
