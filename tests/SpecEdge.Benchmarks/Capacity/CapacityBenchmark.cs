@@ -75,10 +75,10 @@ public static class CapacityBenchmark
         if (runCluster)
         {
             cluster = await ClusterCalibrationRun.ExecuteAsync(Path.GetFullPath(targetDir), draft, clients, maxNew, clusterReplies, Console.WriteLine);
-            // The cores the cluster actually got in its calibration phase (other engineers' jobs share the machine), at least one.
-            int cores = Math.Clamp((int)Math.Round(cluster.CalibrationPhase.CoresObtained), 1, Environment.ProcessorCount);
-            Console.WriteLine($"  cluster prediction with {cores} shared core(s) (calibration phase obtained {cluster.CalibrationPhase.CoresObtained:F2} of {Environment.ProcessorCount})");
-            predictions.AddRange(ClusterPrediction.Predict(cluster, cost, inRunCost, clusterPromptTokens, maxNew, cores, seed));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  cluster verifier path: {ClusterPrediction.VerifierPath(cluster, cost, clusterPromptTokens, maxNew).Factor:F2} x the forward-timer fit " +
+                $"({cluster.ServerForwardMs:F2} ms mean verifier forward in the calibration phase)"));
+            predictions.AddRange(ClusterPrediction.Predict(cluster, cost, inRunCost, clusterPromptTokens, maxNew, Environment.ProcessorCount, seed));
         }
 
         // (3) Roofline projections.
@@ -115,8 +115,8 @@ public static class CapacityBenchmark
             var c = cluster.CalibrationPhase;
             var one = cluster.Rows.FirstOrDefault(r => r.Clients == 1);
             report.AppendLine();
-            report.AppendLine("Cluster phases as measured (CPU cores obtained = CPU seconds of this process / wall seconds; the simulation uses the " +
-                "calibration phase's, rounded, at least 1):");
+            report.AppendLine("Cluster phases as measured (CPU cores obtained = CPU seconds of this process / wall seconds; the simulation assumes " +
+                $"all {Environment.ProcessorCount} cores are the cluster's):");
             report.AppendLine();
             report.AppendLine("| phase | clients | tokens | wall s | tokens/s | ITL mean ms | ITL p95 ms | TTFT p50 ms | tokens/step | mean batch | CPU cores obtained |");
             report.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

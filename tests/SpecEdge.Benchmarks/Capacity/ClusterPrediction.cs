@@ -5,7 +5,8 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// each reply starting with a prefill, the measured per-step cluster overhead as the round trip, and (because edges and
 /// verifier share this machine) every draft and every forward holding one of its cores. Round trip, edge time per step
 /// and tokens per step come from the cluster's single-client calibration phase (other conversations than the measured
-/// ones); the verify cost from the forward timings (or, as a diagnostic, the spec run's verify steps).
+/// ones); the verify cost from the forward timings (or, as a diagnostic, the spec run's verify steps), scaled by the
+/// ratio of the verifier's own forward times in that phase to what the fit predicts for them (<see cref="ScaledVerifyCost"/>).
 /// </summary>
 public static class ClusterPrediction
 {
@@ -13,6 +14,8 @@ public static class ClusterPrediction
         double promptTokens, int maxNew, int cores, int seed)
     {
         var rows = new List<PredictionRow>();
+        cost = VerifierPath(cluster, cost, promptTokens, maxNew);
+        inRunCost = VerifierPath(cluster, inRunCost, promptTokens, maxNew);
         foreach (var m in cluster.Rows)
         {
             var a = Simulator.Run(Config(cluster, cost, m.Clients, promptTokens, maxNew, cores, seed));
@@ -26,6 +29,13 @@ public static class ClusterPrediction
             rows.Add(new PredictionRow("cluster", setting, "mean verifier batch", m.MeanBatch, a.MeanBatch, b.MeanBatch));
         }
         return rows;
+    }
+
+    /// <summary>The cost scaled so that a single tree at the reply's mean context costs what the cluster's verifier measured.</summary>
+    public static ScaledVerifyCost VerifierPath(ClusterCalibrationRun.Result cluster, IVerifyCost cost, double promptTokens, int maxNew)
+    {
+        var single = new[] { new VerifyItem(33, (int)Math.Round(promptTokens + maxNew / 2.0)) };
+        return new ScaledVerifyCost(cost, cluster.ServerForwardMs / 1000 / cost.Seconds(single));
     }
 
     public static SimulationConfig Config(ClusterCalibrationRun.Result cluster, IVerifyCost cost, int clients,
