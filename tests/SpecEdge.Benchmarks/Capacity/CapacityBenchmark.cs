@@ -105,7 +105,7 @@ public static class CapacityBenchmark
         report.AppendLine();
         foreach (var bench in core.Select(p => p.Benchmark).Distinct())
         {
-            var mine = core.Where(p => p.Benchmark == bench).ToList();
+            var mine = core.Where(p => p.Benchmark == bench && !p.Setting.Contains("in-sample")).ToList();
             report.AppendLine(CultureInfo.InvariantCulture, $"{bench}, tokens/s and mean ITL: A {mine.Count(p => Math.Abs(p.Error) <= 0.15)} of {mine.Count} within 15 % " +
                 $"(mean |error| {mine.Average(p => Math.Abs(p.Error)):P1}, worst {mine.Max(p => Math.Abs(p.Error)):P1}); B {mine.Count(p => Math.Abs(p.InRunCostError) <= 0.15)} of {mine.Count} " +
                 $"(mean |error| {mine.Average(p => Math.Abs(p.InRunCostError)):P1}, worst {mine.Max(p => Math.Abs(p.InRunCostError)):P1})");

@@ -16,6 +16,14 @@ public static class ClusterPrediction
         var rows = new List<PredictionRow>();
         cost = VerifierPath(cluster, cost, promptTokens, maxNew);
         inRunCost = VerifierPath(cluster, inRunCost, promptTokens, maxNew);
+        // The phase the inputs came from, predicted back: how well the model reproduces the run it was calibrated on.
+        foreach (var (m, setting) in new[] { (cluster.CalibrationPhase, "1 edge client, calibration phase (in-sample)") })
+        {
+            var a = Simulator.Run(Config(cluster, cost, 1, promptTokens, maxNew, cores, seed) with { RepliesPerSession = 4 });
+            var b = Simulator.Run(Config(cluster, inRunCost, 1, promptTokens, maxNew, cores, seed) with { RepliesPerSession = 4 });
+            rows.Add(new PredictionRow("cluster", setting, "tokens/s (wall)", m.TokensPerSecond, a.TokensPerSecond, b.TokensPerSecond));
+            rows.Add(new PredictionRow("cluster", setting, "ITL mean ms", m.ItlMeanMs, a.ItlMeanMs, b.ItlMeanMs));
+        }
         foreach (var m in cluster.Rows)
         {
             var a = Simulator.Run(Config(cluster, cost, m.Clients, promptTokens, maxNew, cores, seed));
