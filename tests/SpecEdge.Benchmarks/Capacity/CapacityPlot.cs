@@ -11,7 +11,8 @@ public static class CapacityPlot
         var itl = new Plot();
         var colors = new Dictionary<string, Color>
         {
-            ["target-only AR"] = Colors.Gray, ["server-only SD"] = Colors.OrangeRed, ["edge-assisted SD"] = Colors.RoyalBlue,
+            ["target-only AR"] = Colors.Gray, ["server-only SD"] = Colors.OrangeRed, ["server-only SD, trees drafted one by one"] = Colors.Purple,
+            ["edge-assisted SD"] = Colors.RoyalBlue,
             ["edge-assisted SD + proactive"] = Colors.SeaGreen,
         };
         for (int p = 0; p < projections.Count; p++)

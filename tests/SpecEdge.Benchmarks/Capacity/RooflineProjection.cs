@@ -11,23 +11,25 @@ namespace SpecEdge.Benchmarks.Capacity;
 public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList<ProjectionRow> Rows, IReadOnlyDictionary<string, (int ByItl, int ByMemory)> SessionsPerGpu,
     double ItlTargetMs)
 {
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive)[] Modes =
+    /// <summary>The modes projected; server-only SD twice: drafts batched over the batch (a strong baseline) and one tree after another.</summary>
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne)[] Modes =
     {
-        ("target-only AR", DraftPlacement.None, false), ("server-only SD", DraftPlacement.Server, false),
-        ("edge-assisted SD", DraftPlacement.Edge, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true),
+        ("target-only AR", DraftPlacement.None, false, false), ("server-only SD", DraftPlacement.Server, false, false),
+        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true),
+        ("edge-assisted SD", DraftPlacement.Edge, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false),
     };
 
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
-        foreach (var (mode, placement, proactive) in Modes)
+        foreach (var (mode, placement, proactive, oneByOne) in Modes)
         {
             foreach (int n in sessions)
-                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed)),
+                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne)),
                     setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
             int memory = setting.KvCapacitySessions(placement);
-            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
             perGpu[mode] = (byItl, memory);
         }
         return new RooflineProjection(setting, rows, perGpu, itlTargetMs);
@@ -65,10 +67,13 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
         foreach (var group in Rows.GroupBy(r => r.Sessions))
         {
             var server = group.Single(r => r.Mode == "server-only SD");
+            var oneByOne = group.Single(r => r.Mode == "server-only SD, trees drafted one by one");
             var ar = group.Single(r => r.Mode == "target-only AR");
             foreach (var edge in group.Where(r => r.Placement == DraftPlacement.Edge))
                 s.AppendLine(i, $"  {group.Key,3} sessions, {edge.Mode}: server throughput x{edge.Result.SteadyTokensPerSecond / server.Result.SteadyTokensPerSecond:F2}, " +
                     $"tokens per $ x{edge.TokensPerDollar / server.TokensPerDollar:F2}, ITL {(edge.Result.ItlMeanMs / server.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %" +
+                    $" (vs one-by-one drafting: x{edge.Result.SteadyTokensPerSecond / oneByOne.Result.SteadyTokensPerSecond:F2}, x{edge.TokensPerDollar / oneByOne.TokensPerDollar:F2}, " +
+                    $"{(edge.Result.ItlMeanMs / oneByOne.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %)" +
                     $"  | vs AR: throughput x{edge.Result.SteadyTokensPerSecond / ar.Result.SteadyTokensPerSecond:F2}, ITL {(edge.Result.ItlMeanMs / ar.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %");
         }
         int so = SessionsPerGpu["server-only SD"].ByItl;

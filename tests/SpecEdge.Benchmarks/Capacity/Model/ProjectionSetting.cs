@@ -18,8 +18,13 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
     /// <summary>One tree on one edge: <see cref="TreeDepth"/> sequential draft forwards of up to <see cref="TreeBudget"/> beams.</summary>
     public double EdgeDraftSeconds => DraftOnEdge.DraftTreeSeconds(1, TreeDepth, TreeBudget, MeanContext);
 
-    /// <summary>The trees of a batch of n, drafted on the server GPU: the same rounds, batched over the n sequences.</summary>
-    public double ServerDraftSeconds(int n) => DraftOnServer.DraftTreeSeconds(n, TreeDepth, TreeBudget, MeanContext);
+    /// <summary>
+    /// The trees of a batch of n, drafted on the server GPU: the same rounds batched over the n sequences, or (as
+    /// VerifierBatchGrain drafts for server-decoded sessions today) one tree after another.
+    /// </summary>
+    public double ServerDraftSeconds(int n, bool oneByOne = false) => oneByOne
+        ? n * DraftOnServer.DraftTreeSeconds(1, TreeDepth, TreeBudget, MeanContext)
+        : DraftOnServer.DraftTreeSeconds(n, TreeDepth, TreeBudget, MeanContext);
 
     /// <summary>Sessions whose KV cache (a whole conversation, and the draft's too when the server drafts) fits beside the weights.</summary>
     public int KvCapacitySessions(DraftPlacement placement)
@@ -29,12 +34,12 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
-    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed) => new()
+    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false) => new()
     {
         ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },
-        ServerDraft = (n, _) => ServerDraftSeconds(n),
+        ServerDraft = (n, _) => ServerDraftSeconds(n, draftsOneByOne),
         RoundTrip = DurationDistribution.Constant(RttSeconds), TreeTokens = TreeBudget + 1, MaxBatch = MaxBatch,
         Policy = BatchPolicy.WorkConserving, PromptTokens = PromptTokens, ReplyTokens = ReplyTokens, RepliesPerSession = replies,
         IncludePrefill = true, Seed = seed,
