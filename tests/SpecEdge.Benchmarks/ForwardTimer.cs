@@ -26,15 +26,4 @@ public static class ForwardTimer
         samples.Sort();
         return samples[samples.Count / 2];
     }
-
-    /// <summary>
-    /// Median time of one batched forward: every prefix its own cached sequence, each fed a chain of
-    /// <paramref name="nodes"/> tokens (verify-sized when nodes = budget + 1, a decoding step when 1).
-    /// </summary>
-    public static double MedianMs(CausalLm model, IReadOnlyList<int[]> prefixes, int nodes, int repeats)
-    {
-        using var forward = new BatchedForwardCase(model, prefixes, nodes);
-        var samples = Enumerable.Range(0, repeats + 2).Select(_ => forward.TimeOnceMs()).Skip(2).OrderBy(x => x).ToList();
-        return samples[samples.Count / 2];
-    }
 }
