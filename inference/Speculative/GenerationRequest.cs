@@ -29,4 +29,6 @@ public sealed class DecodeTimings
     public List<double> DraftLatencies { get; } = new();
     /// <summary>Per sequence per step: draft seconds spent pre-drafting while the verdict was outstanding.</summary>
     public List<double> PreDraftLatencies { get; } = new();
+    /// <summary>Per sequence per step: tokens the step emitted (accepted draft tokens + the bonus), the acceptance distribution a capacity model samples.</summary>
+    public List<int> StepTokens { get; } = new();
 }

@@ -70,6 +70,7 @@ public static class SpeculativeDecoder
                     forwards[active[k]]++;
                     // In one process there is no queue and no network: the batch and the forward time are the load.
                     drafters[active[k]].ObserveServer(active.Length, 0, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds);
+                    timings?.StepTokens.Add(verdicts[k].AcceptedTokens.Length);
                     drafters[active[k]].ApplyVerdict(verdicts[k]);
                 }
             }

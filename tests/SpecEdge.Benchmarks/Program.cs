@@ -14,11 +14,16 @@ switch (command)
     case "openai": await OpenAiBenchmark.RunAsync(options); break;
     case "durability": await DurabilityBenchmark.RunAsync(options); break;
     case "e2e": Environment.ExitCode = await SpecEdge.Benchmarks.E2e.E2eBenchmark.RunAsync(options); break;
+    case "capacity": await SpecEdge.Benchmarks.Capacity.CapacityBenchmark.RunAsync(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
               forward [--repeats 15] [--prefix 512] [--tree 32] [--batch 8] [--out bench-results/forward.json]
                   Forward time of a ~50M-parameter Qwen3-style model on CPU, fp32 and bf16.
+              capacity [--batches 1,4,8] [--rtt-ms 0,15] [--clients 1,4,8] [--cluster true] [--sessions 1,2,4,...,128] [--alpha 0.8]
+                   [--itl-target-ms 50] [--launch-us-per-layer 50] [--out bench-results/capacity.json] [--plot bench-results/capacity.png]
+                  Discrete-event capacity model: calibrated on this machine (forward timings, a spec run, a cluster run) with the
+                  error of its predictions, then a roofline projection (Qwen3-14B on A100 / H200, Qwen3-1.7B on RTX 4090 edges).
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).

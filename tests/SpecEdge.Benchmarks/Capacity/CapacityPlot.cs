@@ -1,0 +1,55 @@
+using ScottPlot;
+
+namespace SpecEdge.Benchmarks.Capacity;
+
+/// <summary>Throughput and ITL against the number of edges (sessions), one line per mode and server, two panels side by side, as a PNG.</summary>
+public static class CapacityPlot
+{
+    public static void Save(IReadOnlyList<RooflineProjection> projections, string path, int width = 1400, int height = 560)
+    {
+        var throughput = new Plot();
+        var itl = new Plot();
+        var colors = new Dictionary<string, Color>
+        {
+            ["target-only AR"] = Colors.Gray, ["server-only SD"] = Colors.OrangeRed, ["server-only SD, trees drafted one by one"] = Colors.Purple,
+            ["edge-assisted SD"] = Colors.RoyalBlue,
+            ["edge-assisted SD + proactive"] = Colors.SeaGreen,
+        };
+        for (int p = 0; p < projections.Count; p++)
+        {
+            var projection = projections[p];
+            foreach (var group in projection.Rows.GroupBy(r => r.Mode))
+            {
+                double[] xs = group.Select(r => Math.Log2(r.Sessions)).ToArray();
+                string label = $"{group.Key}, {projection.Setting.Server.Name}";
+                var t = throughput.Add.Scatter(xs, group.Select(r => r.Result.SteadyTokensPerSecond).ToArray(), colors[group.Key]);
+                var l = itl.Add.Scatter(xs, group.Select(r => r.Result.ItlMeanMs).ToArray(), colors[group.Key]);
+                foreach (var s in new[] { t, l })
+                {
+                    s.LegendText = label;
+                    s.LineWidth = 2;
+                    s.MarkerSize = 6;
+                    if (p > 0) s.LinePattern = LinePattern.Dashed;
+                }
+            }
+        }
+        var ticks = projections[0].Rows.Select(r => r.Sessions).Distinct().OrderBy(n => n).ToArray();
+        foreach (var (plot, title, ylabel) in new[] { (throughput, "Server throughput (simulated, roofline)", "tokens/s per server GPU"), (itl, "Inter-token latency (simulated, roofline)", "mean ITL, ms") })
+        {
+            plot.Title(title);
+            plot.XLabel("edges (sessions), log2 scale");
+            plot.YLabel(ylabel);
+            plot.Axes.Bottom.SetTicks(ticks.Select(n => Math.Log2(n)).ToArray(), ticks.Select(n => n.ToString()).ToArray());
+            plot.ShowLegend(Alignment.UpperLeft);
+        }
+        var left = throughput.GetImageBytes(width / 2, height, ImageFormat.Png);
+        var right = itl.GetImageBytes(width / 2, height, ImageFormat.Png);
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height));
+        using (var a = SkiaSharp.SKBitmap.Decode(left)) surface.Canvas.DrawBitmap(a, 0, 0);
+        using (var b = SkiaSharp.SKBitmap.Decode(right)) surface.Canvas.DrawBitmap(b, width / 2, 0);
+        using var image = surface.Snapshot();
+        using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+}

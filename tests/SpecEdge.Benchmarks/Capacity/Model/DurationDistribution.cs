@@ -1,0 +1,31 @@
+namespace SpecEdge.Benchmarks.Capacity;
+
+/// <summary>Seconds drawn per event: a constant, or a bootstrap from measured samples (keeps their tail and skew).</summary>
+public sealed class DurationDistribution
+{
+    private readonly double[] _values;
+
+    private DurationDistribution(double[] values, string description) { _values = values; Description = description; }
+
+    public string Description { get; }
+    public double Mean => _values.Average();
+
+    public static DurationDistribution Constant(double seconds)
+    {
+        if (seconds < 0 || double.IsNaN(seconds)) throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "A duration cannot be negative.");
+        return new DurationDistribution(new[] { seconds }, $"{seconds * 1000:F2} ms");
+    }
+
+    public static DurationDistribution Empirical(IEnumerable<double> seconds, string source)
+    {
+        var values = seconds.ToArray();
+        if (values.Length == 0) throw new ArgumentException($"No samples to draw durations from ({source}).");
+        if (values.Any(v => v < 0 || double.IsNaN(v))) throw new ArgumentException($"Negative or NaN duration among the samples of {source}.");
+        return new DurationDistribution(values, $"{source}: {values.Length} samples, mean {values.Average() * 1000:F2} ms");
+    }
+
+    public double Sample(Random random) => _values.Length == 1 ? _values[0] : _values[random.Next(_values.Length)];
+
+    /// <summary>The same distribution with every value scaled (a faster or slower device).</summary>
+    public DurationDistribution Scaled(double factor) => new(_values.Select(v => v * factor).ToArray(), $"{Description} x{factor:F2}");
+}

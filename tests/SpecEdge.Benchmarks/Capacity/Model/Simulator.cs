@@ -1,0 +1,184 @@
+namespace SpecEdge.Benchmarks.Capacity;
+
+/// <summary>
+/// Discrete-event simulation of speculative decoding serving (the idea of DSD-Sim): sessions loop draft -> uplink ->
+/// verifier queue -> batched verify -> downlink -> next draft; the verifier batches pending trees under a
+/// <see cref="BatchPolicy"/>, its forward costs what the <see cref="IVerifyCost"/> says, and each step emits tokens drawn
+/// from the <see cref="AcceptanceModel"/>. Deterministic for a seed. Nothing sleeps: time is a number.
+/// </summary>
+public sealed class Simulator
+{
+    private sealed class Session(int id)
+    {
+        public int Id { get; } = id;
+        public int Remaining, Context, RepliesDone;
+        public double ReplyStart, StepStart, StepRtt, TreeSent;
+        public bool InReply, FirstTokenSeen, BetWon;
+    }
+
+    private readonly record struct Queued(Session Session, bool Prefill);
+
+    private readonly SimulationConfig _c;
+    private readonly Random _random;
+    private readonly PriorityQueue<Action<double>, (double Time, long Order)> _events = new();
+    private readonly CorePool _cores;
+    private readonly List<Queued> _queue = new();
+    private readonly Session[] _sessions;
+    private readonly List<double> _itl = new(), _ttft = new();
+    private readonly List<(double Time, int Tokens)> _emitted = new();
+    private long _order, _tokens, _batches, _batchedItems, _treeSteps;
+    private bool _verifierBusy;
+    private double _serverBusy, _edgeBusy, _now, _firstSessionDone = double.NaN;
+
+    private Simulator(SimulationConfig config)
+    {
+        config.Validate();
+        _c = config;
+        _random = new Random(config.Seed);
+        _cores = new CorePool(config.SharedCores);
+        _sessions = Enumerable.Range(0, config.Sessions).Select(i => new Session(i)).ToArray();
+    }
+
+    public static SimulationResult Run(SimulationConfig config) => new Simulator(config).Execute();
+
+    private SimulationResult Execute()
+    {
+        foreach (var s in _sessions) StartReply(s, 0);
+        while (_events.TryDequeue(out var action, out var key))
+        {
+            _now = key.Time;
+            action(_now);
+        }
+        if (_sessions.Any(s => s.RepliesDone < _c.RepliesPerSession))
+            throw new InvalidOperationException("The simulation stalled with replies unfinished (a batch policy waiting for work that cannot come).");
+        double steadyEnd = double.IsNaN(_firstSessionDone) ? _now : _firstSessionDone;
+        long steadyTokens = _emitted.Where(e => e.Time <= steadyEnd).Sum(e => (long)e.Tokens);
+        return new SimulationResult(_c.Sessions, _tokens, _now, steadyTokens / steadyEnd, _serverBusy, _edgeBusy,
+            _itl.Count == 0 ? double.NaN : _itl.Average() * 1000, Percentile.Of(_itl, 50) * 1000, Percentile.Of(_itl, 95) * 1000,
+            Percentile.Of(_ttft, 50) * 1000, _batches == 0 ? 0 : (double)_batchedItems / _batches,
+            _treeSteps == 0 ? 0 : (double)_tokens / _treeSteps);
+    }
+
+    private void Schedule(double time, Action<double> action) => _events.Enqueue(action, (time, _order++));
+
+    private void StartReply(Session s, double now)
+    {
+        s.InReply = true;
+        s.FirstTokenSeen = false;
+        s.Remaining = _c.ReplyTokens;
+        s.Context = _c.PromptTokens;
+        s.ReplyStart = now;
+        if (!_c.IncludePrefill) { BeginStep(s, now); return; }
+        // The prompt travels to the server (edge mode: half a round trip) and is prefilled in a batch like any step.
+        s.StepRtt = _c.Placement == DraftPlacement.Edge ? _c.RoundTrip.Sample(_random) : 0;
+        Schedule(now + s.StepRtt / 2, t => Enqueue(new Queued(s, Prefill: true), t));
+    }
+
+    private void BeginStep(Session s, double now)
+    {
+        s.StepStart = now;
+        if (_c.Placement != DraftPlacement.Edge) { Enqueue(new Queued(s, false), now); return; }
+        var tree = _c.EdgeDraft[_c.EdgeDraft.Count == 1 ? 0 : s.Id];
+        double draft = tree.Sample(_random);
+        if (_c.ProactiveHitRate > 0 && s.FirstTokenSeen)
+        {
+            // The pre-draft ran while the last tree was out; only what outlasted that wait delays this step.
+            double preDraft = _c.PreDraftFraction * tree.Sample(_random);
+            _edgeBusy += preDraft;
+            draft = (s.BetWon ? _c.HitDraftFraction * draft : draft) + Math.Max(0, preDraft - (now - s.TreeSent));
+        }
+        _edgeBusy += draft;
+        s.StepRtt = _c.RoundTrip.Sample(_random);
+        _cores.Acquire(now, start => Schedule(start + draft, drafted =>
+        {
+            // Hand the tree in before freeing the core, so a verifier waiting for that core sees it at the same instant.
+            s.TreeSent = drafted;
+            Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t));
+            _cores.Release(drafted);
+        }));
+    }
+
+    private void Enqueue(Queued item, double now)
+    {
+        _queue.Add(item);
+        TryStartBatch(now);
+    }
+
+    private void TryStartBatch(double now)
+    {
+        if (_verifierBusy || _queue.Count == 0) return;
+        if (_c.Policy == BatchPolicy.Lockstep)
+        {
+            // Every session inside a reply will queue a step: wait for all of them (or a full batch).
+            int expected = Math.Min(_c.MaxBatch, _sessions.Count(s => s.InReply));
+            if (_queue.Count < expected) return;
+        }
+        _verifierBusy = true;
+        // Form the batch after every other event of this instant: trees that arrive at the same moment share the forward.
+        Schedule(now, t => _cores.Acquire(t, granted => Schedule(granted, start =>
+        {
+            // The batch is whatever is queued when the device (core) is ours, up to the max batch.
+            var batch = _queue.Take(_c.MaxBatch).ToList();
+            _queue.RemoveRange(0, batch.Count);
+            var items = batch.Select(q => q.Prefill
+                ? new VerifyItem(_c.PromptTokens, 0)
+                : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : _c.TreeTokens, q.Session.Context)).ToList();
+            int trees = batch.Count(q => !q.Prefill);
+            double seconds = _c.Verify.Seconds(items);
+            if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
+            _serverBusy += seconds;
+            _batches++;
+            _batchedItems += batch.Count;
+            Schedule(start + seconds, done =>
+            {
+                _cores.Release(done);
+                CompleteBatch(batch, done);
+            });
+        })));
+    }
+
+    private void CompleteBatch(List<Queued> batch, double now)
+    {
+        _verifierBusy = false;
+        foreach (var (s, prefill) in batch)
+        {
+            double back = now + (_c.Placement == DraftPlacement.Edge ? s.StepRtt / 2 : 0);
+            if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
+            int k = Math.Min(s.Remaining, _c.Placement == DraftPlacement.None ? 1 : _c.Acceptance.Sample(_random));
+            if (_c.ProactiveHitRate > 0) s.BetWon = _random.NextDouble() < _c.ProactiveHitRate;
+            s.Remaining -= k;
+            s.Context += k;
+            _treeSteps++;
+            Schedule(back, t => Deliver(s, k, t));
+        }
+        TryStartBatch(now);
+    }
+
+    private void Deliver(Session s, int tokens, double now)
+    {
+        _tokens += tokens;
+        _emitted.Add((now, tokens));
+        bool first = !s.FirstTokenSeen;
+        if (first) { s.FirstTokenSeen = true; _ttft.Add(now - s.ReplyStart); }
+        // With a prefill modelled, a reply's first step is part of its time to first token, not of its ITL.
+        if (!first || !_c.IncludePrefill)
+        {
+            double step = now - s.StepStart;
+            for (int i = 0; i < tokens; i++) _itl.Add(step / tokens);
+        }
+        if (s.Remaining > 0) { BeginStep(s, now); return; }
+
+        s.InReply = false;
+        s.RepliesDone++;
+        if (s.RepliesDone == _c.RepliesPerSession && double.IsNaN(_firstSessionDone)) _firstSessionDone = now;
+        if (_c.GroupBarrier)
+        {
+            // The next group of prompts starts when every session of this group has finished.
+            if (_sessions.All(x => !x.InReply))
+                foreach (var x in _sessions.Where(x => x.RepliesDone < _c.RepliesPerSession)) StartReply(x, now);
+        }
+        else if (s.RepliesDone < _c.RepliesPerSession) StartReply(s, now);
+        // A lockstep verifier waits for every session in a reply: one fewer may complete the batch it waits for.
+        TryStartBatch(now);
+    }
+}

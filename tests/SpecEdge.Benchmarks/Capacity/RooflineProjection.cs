@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Text;
+
+namespace SpecEdge.Benchmarks.Capacity;
+
+/// <summary>
+/// Projects SpecEdge onto GPUs we cannot run here: the simulator with roofline costs (target on the server device,
+/// draft on RTX 4090 edges or on the server), for target-only AR, server-only tree SD and edge-assisted SD, over a
+/// range of session counts; plus the sessions each mode serves per GPU at an ITL target (capped by KV memory).
+/// </summary>
+public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList<ProjectionRow> Rows, IReadOnlyDictionary<string, (int ByItl, int ByMemory)> SessionsPerGpu,
+    double ItlTargetMs)
+{
+    /// <summary>The modes projected; server-only SD twice: drafts batched over the batch (a strong baseline) and one tree after another.</summary>
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne)[] Modes =
+    {
+        ("target-only AR", DraftPlacement.None, false, false), ("server-only SD", DraftPlacement.Server, false, false),
+        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true),
+        ("edge-assisted SD", DraftPlacement.Edge, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false),
+    };
+
+    public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
+    {
+        var rows = new List<ProjectionRow>();
+        var perGpu = new Dictionary<string, (int, int)>();
+        foreach (var (mode, placement, proactive, oneByOne) in Modes)
+        {
+            foreach (int n in sessions)
+                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne)),
+                    setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
+            int memory = setting.KvCapacitySessions(placement);
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            perGpu[mode] = (byItl, memory);
+        }
+        return new RooflineProjection(setting, rows, perGpu, itlTargetMs);
+    }
+
+    public string Table()
+    {
+        var s = new StringBuilder();
+        var i = CultureInfo.InvariantCulture;
+        s.AppendLine(i, $"Server {Setting.Server.Name} ({Setting.Server.BandwidthBytesPerSecond / 1e12:F2} TB/s, {Setting.Server.PeakFlopsPerSecond / 1e12:F0} TFLOPS, {Setting.Server.DollarsPerHour:F2} $/h), " +
+            $"target {Setting.Target.Name}; edges {Setting.Edge.Name} ({Setting.Edge.DollarsPerHour:F2} $/h) with {Setting.Draft.Name}; RTT {Setting.RttSeconds * 1000:F0} ms; " +
+            $"{Setting.Acceptance.Description}; proactive hit rate {Setting.ProactiveHitRate:P0}; prompt {Setting.PromptTokens}, reply {Setting.ReplyTokens} tokens; max batch {Setting.MaxBatch}");
+        s.AppendLine(i, $"roofline: target verify of one {Setting.TreeBudget + 1}-token tree {Setting.TargetOnServer.Seconds(new[] { new VerifyItem(Setting.TreeBudget + 1, Setting.MeanContext) }) * 1000:F2} ms, " +
+            $"of 8 trees {Setting.TargetOnServer.Seconds(Enumerable.Repeat(new VerifyItem(Setting.TreeBudget + 1, Setting.MeanContext), 8).ToList()) * 1000:F2} ms, " +
+            $"one AR token {Setting.TargetOnServer.Seconds(new[] { new VerifyItem(1, Setting.MeanContext) }) * 1000:F2} ms; " +
+            $"draft tree on the edge {Setting.EdgeDraftSeconds * 1000:F2} ms, on the server {Setting.ServerDraftSeconds(1) * 1000:F2} ms (1 tree) / {Setting.ServerDraftSeconds(8) * 1000:F2} ms (8 batched)");
+        s.AppendLine();
+        s.AppendLine("| mode | sessions | server tok/s | busy | ITL mean ms | ITL p50 ms | ITL p95 ms | TTFT p50 ms | mean batch | tokens/step | tokens per $ (k) |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in Rows)
+            s.AppendLine(i, $"| {r.Mode} | {r.Sessions} | {r.Result.SteadyTokensPerSecond:F0} | {r.Result.BusyFraction:P0} | {r.Result.ItlMeanMs:F1} | {r.Result.ItlP50Ms:F1} | " +
+                $"{r.Result.ItlP95Ms:F1} | {r.Result.TtftP50Ms:F0} | {r.Result.MeanBatch:F1} | {r.Result.TokensPerStep:F2} | {r.TokensPerDollar / 1000:F0} |");
+        s.AppendLine();
+        s.AppendLine(i, $"Sessions per GPU at mean ITL <= {ItlTargetMs:F0} ms (and the KV-memory cap for prompt + reply):");
+        foreach (var (mode, (byItl, memory)) in SessionsPerGpu)
+            s.AppendLine(i, $"  {mode}: {byItl} (memory cap {memory})");
+        return s.ToString();
+    }
+
+    /// <summary>Edge-assisted over server-only SD at each session count, beside the paper's headline figures.</summary>
+    public string Headline()
+    {
+        var s = new StringBuilder("Edge-assisted SD over server-only SD (paper, A100 + RTX 4090, 14 ms RTT: server throughput x2.22, tokens per dollar x1.91, ITL -11.24 %):\n");
+        var i = CultureInfo.InvariantCulture;
+        foreach (var group in Rows.GroupBy(r => r.Sessions))
+        {
+            var server = group.Single(r => r.Mode == "server-only SD");
+            var oneByOne = group.Single(r => r.Mode == "server-only SD, trees drafted one by one");
+            var ar = group.Single(r => r.Mode == "target-only AR");
+            foreach (var edge in group.Where(r => r.Placement == DraftPlacement.Edge))
+                s.AppendLine(i, $"  {group.Key,3} sessions, {edge.Mode}: server throughput x{edge.Result.SteadyTokensPerSecond / server.Result.SteadyTokensPerSecond:F2}, " +
+                    $"tokens per $ x{edge.TokensPerDollar / server.TokensPerDollar:F2}, ITL {(edge.Result.ItlMeanMs / server.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %" +
+                    $" (vs one-by-one drafting: x{edge.Result.SteadyTokensPerSecond / oneByOne.Result.SteadyTokensPerSecond:F2}, x{edge.TokensPerDollar / oneByOne.TokensPerDollar:F2}, " +
+                    $"{(edge.Result.ItlMeanMs / oneByOne.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %)" +
+                    $"  | vs AR: throughput x{edge.Result.SteadyTokensPerSecond / ar.Result.SteadyTokensPerSecond:F2}, ITL {(edge.Result.ItlMeanMs / ar.Result.ItlMeanMs - 1) * 100:+0.0;-0.0} %");
+        }
+        int so = SessionsPerGpu["server-only SD"].ByItl;
+        s.Append(i, $"  sessions per GPU at ITL <= {ItlTargetMs:F0} ms:");
+        foreach (var (mode, (byItl, _)) in SessionsPerGpu)
+            s.Append(i, $" {mode} {byItl}{(so > 0 && mode.StartsWith("edge") ? string.Create(i, $" (x{(double)byItl / so:F2})") : "")};");
+        s.AppendLine();
+        return s.ToString();
+    }
+}
