@@ -37,7 +37,7 @@ public class ConversationSurvivalTests(ClusterFixture f)
 
         // The whole conversation must equal greedy decoding turn by turn.
         var all = second.Committed.ToArray();
-        var snapshot = await session.GetAsync();
+        var snapshot = await SessionTestHelpers.SnapshotAfterReplyAsync(session);
         Assert.Equal(4, snapshot.Messages.Length);
         var starts = f.ReplyStarts(all);
         Assert.Equal(2, starts.Length);

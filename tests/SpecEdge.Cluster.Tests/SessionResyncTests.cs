@@ -68,7 +68,7 @@ public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
         var stats = await edge.RunReplyAsync(cancellation: timeout.Token);
         output.WriteLine($"{stats.Steps} steps after the resync");
         Assert.Equal(f.ReferenceGreedy(prompt, 20), edge.Committed.Skip(prompt.Length).ToArray());
-        var final = await session.GetAsync();
+        var final = await SessionTestHelpers.SnapshotAfterReplyAsync(session);
         Assert.False(final.Generating);
         Assert.Equal(edge.Committed.Count, final.CommittedTokens);
     }

@@ -51,4 +51,21 @@ internal static class SessionTestHelpers
         }
         return (tokens.ToArray(), reason);
     }
+
+    /// <summary>
+    /// The snapshot once the reply has ended durably. An edge holds its last verdict before the step's state write
+    /// completes, and a snapshot shows only durable steps, so reading right after an edge's reply can see the reply still
+    /// in progress.
+    /// </summary>
+    public static async Task<SessionSnapshot> SnapshotAfterReplyAsync(ISessionGrain session)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var snapshot = await session.GetAsync();
+        while (snapshot.Generating && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+            snapshot = await session.GetAsync();
+        }
+        return snapshot;
+    }
 }
