@@ -109,7 +109,9 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             clock.Restart();
             var tree = drafter.BuildTree();
             // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
-            while (clock.Elapsed < EmulatedDraftTime) await Task.Delay(EmulatedDraftTime - clock.Elapsed + TimeSpan.FromMilliseconds(0.5), cancellation);
+            // (The time left is read once per wait: read twice, it can turn negative in between on a loaded machine.)
+            for (var left = EmulatedDraftTime - clock.Elapsed; left > TimeSpan.Zero; left = EmulatedDraftTime - clock.Elapsed)
+                await Task.Delay(left + TimeSpan.FromMilliseconds(0.5), cancellation);
             double draftMs = clock.Elapsed.TotalMilliseconds;
             draftSeconds += clock.Elapsed.TotalSeconds;
             EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);
