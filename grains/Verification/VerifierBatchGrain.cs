@@ -260,6 +260,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _sequences.Remove(sessionId, out var sequence);
         _lastUse.Remove(sessionId);
         _planner.Forget(sessionId);
+        // Nothing to free (e.g. the first open of a session) without a sequence, or a server drafter, that could hold tensors.
+        if (sequence is null && !models.HasServerDraft) return;
         _ = models.Worker(_key.Device).RunAsync(() =>
         {
             // Device thread, in order: later batches of this session (with a new sequence) come after this.

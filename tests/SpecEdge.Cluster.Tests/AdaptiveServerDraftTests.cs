@@ -26,17 +26,6 @@ public class AdaptiveServerDraftTests(AdaptiveServerDraftClusterFixture f) : ICl
     }
 
     [Fact]
-    public async Task AdaptiveServerDraftedReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens()
-    {
-        var (text, prompt, expected) = ContextLimitTests.PromptThatFillsTheContext(f);
-        var session = f.Client.GetGrain<ISessionGrain>("context-full-adaptive-server-draft");
-        await session.ConfigureAsync(ContextLimitTests.Raw);
-        var turn = await session.SendUserMessageAsync(text);
-        Assert.Equal(prompt, turn.AppendedTokens);
-
-        var (reply, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(ContextLimitTests.Patience);
-        Assert.Equal(ReplyFinish.ContextFull, reason);
-        Assert.Equal(expected, reply);
-        Assert.Equal(ContextLimitTests.Context, (await session.GetAsync()).CommittedTokens);
-    }
+    public Task AdaptiveServerDraftedReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens() =>
+        ContextLimitTests.ServerReplyFillsTheContextAsync(f, "context-full-adaptive-server-draft");
 }

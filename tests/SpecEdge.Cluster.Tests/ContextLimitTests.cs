@@ -22,8 +22,22 @@ public class ContextLimitTests(ClusterFixture f)
     [Fact]
     public async Task ServerReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens()
     {
+        var session = await ServerReplyFillsTheContextAsync(f, "context-full-server");
+        Assert.False((await session.GetAsync()).Generating);
+
+        // The conversation is full: a further message is refused, and says why.
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => session.SendUserMessageAsync("and then?"));
+        Assert.Contains("MaxContextTokens", e.Message);
+    }
+
+    /// <summary>
+    /// A server-decoded reply (plain, or drafted by the server: see the fixtures of the callers) to a prompt that leaves
+    /// a few tokens of room: it must end there, finish reason ContextFull, with exactly the greedy tokens.
+    /// </summary>
+    internal static async Task<ISessionGrain> ServerReplyFillsTheContextAsync(ClusterFixture f, string sessionId)
+    {
         var (text, prompt, expected) = PromptThatFillsTheContext(f);
-        var session = f.Client.GetGrain<ISessionGrain>("context-full-server");
+        var session = f.Client.GetGrain<ISessionGrain>(sessionId);
         await session.ConfigureAsync(Raw);
         var turn = await session.SendUserMessageAsync(text);
         Assert.Equal(prompt, turn.AppendedTokens);
@@ -31,13 +45,8 @@ public class ContextLimitTests(ClusterFixture f)
         var (reply, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(Patience);
         Assert.Equal(ReplyFinish.ContextFull, reason);
         Assert.Equal(expected, reply);
-        var snapshot = await session.GetAsync();
-        Assert.Equal(Context, snapshot.CommittedTokens);
-        Assert.False(snapshot.Generating);
-
-        // The conversation is full: a further message is refused, and says why.
-        var e = await Assert.ThrowsAnyAsync<Exception>(() => session.SendUserMessageAsync("and then?"));
-        Assert.Contains("MaxContextTokens", e.Message);
+        Assert.Equal(Context, (await session.GetAsync()).CommittedTokens);
+        return session;
     }
 
     [Theory]

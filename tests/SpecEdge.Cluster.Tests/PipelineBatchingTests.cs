@@ -19,8 +19,8 @@ public class PipelineBatchingTests(PipelineBatchingClusterFixture f, ITestOutput
     {
         var verifier = f.Client.GetGrain<IVerifierBatchGrain>(new VerifierKey(f.Cluster.Silos[0].Name, 0).ToString());
         long before = (await verifier.GetStatsAsync()).Forwards;
-        var runs = Enumerable.Range(0, 8).Select(i => ReplyAsync($"pipeline-{i}", SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length],
-            i % 2 == 0 ? f.PerfectDraft : f.UnrelatedDraft)).ToArray();
+        var runs = Enumerable.Range(0, 8).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"pipeline-{i}", SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length],
+            i % 2 == 0 ? f.PerfectDraft : f.UnrelatedDraft, proactive: false, emulatedDraftTime: TimeSpan.FromMilliseconds(5))).ToArray();
         var results = await Task.WhenAll(runs);
         var batches = (await verifier.GetStatsAsync()).BatchesSince(before);
         output.WriteLine($"{batches.Length} forwards, batch sizes: {string.Join(",", batches)}");
@@ -37,22 +37,5 @@ public class PipelineBatchingTests(PipelineBatchingClusterFixture f, ITestOutput
                 Assert.True(t.DraftMs >= 5, $"the emulated draft time (5 ms) was not waited out: {t.DraftMs:F2} ms");
             });
         }
-    }
-
-    private async Task<(int[] Reply, int[] Prompt, ReplyStats Stats)> ReplyAsync(string sessionId, string text, SpecEdge.Inference.Model.CausalLm draft)
-    {
-        var session = f.Client.GetGrain<ISessionGrain>(sessionId);
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(24));
-        using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId,
-            new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4, Proactive = false }, capacity: 600)
-            { EmulatedDraftTime = TimeSpan.FromMilliseconds(5) };
-        await edge.AttachAsync();
-        await edge.SendAsync(text);
-        int replyStart = edge.Committed.Count;
-        var prompt = edge.Committed.ToArray();
-        var stats = await edge.RunReplyAsync();
-        var reply = edge.Committed.Skip(replyStart).ToArray();
-        await edge.DetachAsync();
-        return (reply, prompt, stats);
     }
 }

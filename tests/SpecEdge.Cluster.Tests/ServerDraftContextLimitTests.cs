@@ -8,17 +8,6 @@ namespace SpecEdge.Cluster.Tests;
 public class ServerDraftContextLimitTests(ServerDraftClusterFixture f) : IClassFixture<ServerDraftClusterFixture>
 {
     [Fact]
-    public async Task ServerDraftedReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens()
-    {
-        var (text, prompt, expected) = ContextLimitTests.PromptThatFillsTheContext(f);
-        var session = f.Client.GetGrain<ISessionGrain>("context-full-server-draft");
-        await session.ConfigureAsync(ContextLimitTests.Raw);
-        var turn = await session.SendUserMessageAsync(text);
-        Assert.Equal(prompt, turn.AppendedTokens);
-
-        var (reply, reason) = await SessionTestHelpers.StreamedReplyAsync(session).WaitAsync(ContextLimitTests.Patience);
-        Assert.Equal(ReplyFinish.ContextFull, reason);
-        Assert.Equal(expected, reply);
-        Assert.Equal(ContextLimitTests.Context, (await session.GetAsync()).CommittedTokens);
-    }
+    public Task ServerDraftedReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens() =>
+        ContextLimitTests.ServerReplyFillsTheContextAsync(f, "context-full-server-draft");
 }

@@ -23,12 +23,13 @@ internal static class SessionTestHelpers
     /// <summary>Runs one edge-assisted reply and returns the tokens of the reply and the prompt the session used.</summary>
     public static async Task<(int[] Reply, int[] Prompt, ReplyStats Stats)> EdgeReplyAsync(ClusterFixture f, string sessionId, string text,
         CausalLm draft, bool proactive, TreeTransport transport = TreeTransport.Channel, int maxNewTokens = 24,
-        GenerationSettings? settings = null, DraftTreeOptions? tree = null)
+        GenerationSettings? settings = null, DraftTreeOptions? tree = null, TimeSpan emulatedDraftTime = default)
     {
         var session = f.Client.GetGrain<ISessionGrain>(sessionId);
         await session.ConfigureAsync(settings ?? Greedy(maxNewTokens));
         using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId,
-            (tree ?? new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }) with { Proactive = proactive }, capacity: 600, transport);
+            (tree ?? new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }) with { Proactive = proactive }, capacity: 600, transport)
+            { EmulatedDraftTime = emulatedDraftTime };
         await edge.AttachAsync();
         await edge.SendAsync(text);
         int replyStart = edge.Committed.Count;
