@@ -96,10 +96,27 @@ public sealed class PipelineBatchPlanner
         return best;
     }
 
+    /// <summary>
+    /// Whether the recent forwards had more than one batch size: only then does the cost line have a slope. Edges stuck
+    /// in work-conserving batching's absorbing state produce forwards of one size only, the very state a split is for.
+    /// </summary>
+    public bool CostSlopeKnown
+    {
+        get
+        {
+            var f = _forwards.ToArray();
+            return f.Length > 0 && f.Any(x => x.Items != f[0].Items);
+        }
+    }
+
     /// <summary>Most edge trees the next forward should take, given the device's own limit.</summary>
     public int EdgeTreeLimit(DateTime now, int maxBatch)
     {
         int sessions = ActiveSessions(now);
+        // Every recent forward had the same size, so whether a smaller one is cheaper is unknown: probe with half. One
+        // forward of another size puts a slope in the line; a flat (GPU-like) cost then keeps one group again.
+        if (sessions >= 2 && !double.IsNaN(TurnaroundMs) && _forwards.Total > 0 && !CostSlopeKnown)
+            return Math.Min(maxBatch, (sessions + 1) / 2);
         int groups = Groups(sessions);
         return groups == 1 ? maxBatch : Math.Min(maxBatch, (sessions + groups - 1) / groups);
     }

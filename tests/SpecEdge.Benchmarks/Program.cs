@@ -15,6 +15,7 @@ switch (command)
     case "durability": await DurabilityBenchmark.RunAsync(options); break;
     case "e2e": Environment.ExitCode = await SpecEdge.Benchmarks.E2e.E2eBenchmark.RunAsync(options); break;
     case "capacity": await SpecEdge.Benchmarks.Capacity.CapacityBenchmark.RunAsync(options); break;
+    case "pipeline-sim": SpecEdge.Benchmarks.Capacity.PipelineStudy.Run(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -24,6 +25,10 @@ switch (command)
                    [--itl-target-ms 50] [--launch-us-per-layer 50] [--out bench-results/capacity.json] [--plot bench-results/capacity.png]
                   Discrete-event capacity model: calibrated on this machine (forward timings, a spec run, a cluster run) with the
                   error of its predictions, then a roofline projection (Qwen3-14B on A100 / H200, Qwen3-1.7B on RTX 4090 edges).
+              pipeline-sim [--sessions 8,16] [--max-batch =edges] [--rtt-ms 15] [--turnaround-ratios 0.5,1,2] [--jitter 0,0.1,0.3] [--seeds 5]
+                   [--cpu-cost 3.40,0.30,127] [--alpha 0.85] [--out bench-results/pipeline-sim.json]
+                  Simulated work-conserving vs pipeline-aware batching (the verifier's own planner) on a CPU cost line and a GPU
+                  roofline, with and without jitter: where the schedule can gain throughput or cut the idle fraction at all.
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).

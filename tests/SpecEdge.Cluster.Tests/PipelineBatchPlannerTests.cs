@@ -70,4 +70,35 @@ public class PipelineBatchPlannerTests
         Assert.True(double.IsNaN(planner.TurnaroundMs));
         Assert.Equal(8, planner.EdgeTreeLimit(T0, maxBatch: 8));
     }
+
+    [Fact]
+    public void ForwardsOfOneSizeOnly_ProbeASplit_ThenFollowTheLearntCost()
+    {
+        // Edges that always arrive together give forwards of 8 only: the cost line has no slope to judge a split by.
+        var planner = new PipelineBatchPlanner();
+        for (int i = 0; i < 10; i++) planner.OnForward(8, 37);
+        for (int s = 0; s < 8; s++)
+        {
+            planner.OnVerdict($"s{s}", T0, finished: false);
+            planner.OnTreeQueued($"s{s}", T0.AddMilliseconds(21));
+        }
+        Assert.False(planner.CostSlopeKnown);
+        Assert.Equal(4, planner.EdgeTreeLimit(T0.AddMilliseconds(30), maxBatch: 8));
+
+        // The probe on a CPU-like device: 4 trees cost 21 ms of the 8's 37, so two groups of 4 beat one batch of 8.
+        planner.OnForward(4, 21);
+        Assert.True(planner.CostSlopeKnown);
+        Assert.Equal(4, planner.EdgeTreeLimit(T0.AddMilliseconds(30), maxBatch: 8));
+
+        // The same probe on a GPU-like device (4 trees cost what 8 do): back to one batch.
+        var flat = new PipelineBatchPlanner();
+        for (int i = 0; i < 10; i++) flat.OnForward(8, 37);
+        flat.OnForward(4, 37);
+        for (int s = 0; s < 8; s++)
+        {
+            flat.OnVerdict($"s{s}", T0, finished: false);
+            flat.OnTreeQueued($"s{s}", T0.AddMilliseconds(21));
+        }
+        Assert.Equal(8, flat.EdgeTreeLimit(T0.AddMilliseconds(30), maxBatch: 8));
+    }
 }

@@ -24,6 +24,11 @@ public sealed class DurationDistribution
         return new DurationDistribution(values, $"{source}: {values.Length} samples, mean {values.Average() * 1000:F2} ms");
     }
 
+    /// <summary>Evenly spread within ± <paramref name="jitter"/> (a share) of <paramref name="seconds"/>: 101 values; a constant when 0.</summary>
+    public static DurationDistribution Spread(double seconds, double jitter, string what) => jitter <= 0
+        ? Constant(seconds)
+        : Empirical(Enumerable.Range(0, 101).Select(i => seconds * (1 - jitter + 2 * jitter * i / 100.0)), $"{what} ±{jitter:P0}");
+
     public double Sample(Random random) => _values.Length == 1 ? _values[0] : _values[random.Next(_values.Length)];
 
     /// <summary>The same distribution with every value scaled (a faster or slower device).</summary>

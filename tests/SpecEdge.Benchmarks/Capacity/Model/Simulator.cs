@@ -1,3 +1,5 @@
+using SpecEdge.Grains.Verification;
+
 namespace SpecEdge.Benchmarks.Capacity;
 
 /// <summary>
@@ -27,8 +29,14 @@ public sealed class Simulator
     private readonly List<double> _itl = new(), _ttft = new();
     private readonly List<(double Time, int Tokens)> _emitted = new();
     private long _order, _tokens, _batches, _batchedItems, _treeSteps;
-    private bool _verifierBusy;
+    private bool _verifierBusy, _forwardRunning;
     private double _serverBusy, _edgeBusy, _now, _firstSessionDone = double.NaN;
+    // Issue 13's idle fraction: time with an edge step outstanding (tree sent, verdict not yet back), and the part of it with no forward running.
+    private int _outstanding;
+    private double _outstandingSeconds, _idleSeconds;
+    /// <summary>The verifier grain's own planner, driven with simulated time (BatchPolicy.PipelineAware only).</summary>
+    private readonly PipelineBatchPlanner? _planner;
+    private static readonly DateTime Epoch = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
     private Simulator(SimulationConfig config)
     {
@@ -37,7 +45,10 @@ public sealed class Simulator
         _random = new Random(config.Seed);
         _cores = new CorePool(config.SharedCores);
         _sessions = Enumerable.Range(0, config.Sessions).Select(i => new Session(i)).ToArray();
+        if (config.Policy == BatchPolicy.PipelineAware) _planner = new PipelineBatchPlanner();
     }
+
+    private static DateTime At(double seconds) => Epoch.AddTicks((long)(seconds * TimeSpan.TicksPerSecond));
 
     public static SimulationResult Run(SimulationConfig config) => new Simulator(config).Execute();
 
@@ -46,6 +57,11 @@ public sealed class Simulator
         foreach (var s in _sessions) StartReply(s, 0);
         while (_events.TryDequeue(out var action, out var key))
         {
+            if (_outstanding > 0)
+            {
+                _outstandingSeconds += key.Time - _now;
+                if (!_forwardRunning) _idleSeconds += key.Time - _now;
+            }
             _now = key.Time;
             action(_now);
         }
@@ -56,7 +72,10 @@ public sealed class Simulator
         return new SimulationResult(_c.Sessions, _tokens, _now, steadyTokens / steadyEnd, _serverBusy, _edgeBusy,
             _itl.Count == 0 ? double.NaN : _itl.Average() * 1000, Percentile.Of(_itl, 50) * 1000, Percentile.Of(_itl, 95) * 1000,
             Percentile.Of(_ttft, 50) * 1000, _batches == 0 ? 0 : (double)_batchedItems / _batches,
-            _treeSteps == 0 ? 0 : (double)_tokens / _treeSteps);
+            _treeSteps == 0 ? 0 : (double)_tokens / _treeSteps)
+        {
+            IdleFraction = _outstandingSeconds > 0 ? _idleSeconds / _outstandingSeconds : double.NaN,
+        };
     }
 
     private void Schedule(double time, Action<double> action) => _events.Enqueue(action, (time, _order++));
@@ -93,6 +112,7 @@ public sealed class Simulator
         {
             // Hand the tree in before freeing the core, so a verifier waiting for that core sees it at the same instant.
             s.TreeSent = drafted;
+            _outstanding++;
             Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t));
             _cores.Release(drafted);
         }));
@@ -100,6 +120,7 @@ public sealed class Simulator
 
     private void Enqueue(Queued item, double now)
     {
+        if (!item.Prefill && _c.Placement == DraftPlacement.Edge) _planner?.OnTreeQueued(SessionKey(item.Session), At(now));
         _queue.Add(item);
         TryStartBatch(now);
     }
@@ -117,9 +138,8 @@ public sealed class Simulator
         // Form the batch after every other event of this instant: trees that arrive at the same moment share the forward.
         Schedule(now, t => _cores.Acquire(t, granted => Schedule(granted, start =>
         {
-            // The batch is whatever is queued when the device (core) is ours, up to the max batch.
-            var batch = _queue.Take(_c.MaxBatch).ToList();
-            _queue.RemoveRange(0, batch.Count);
+            var batch = NextBatch(start);
+            _forwardRunning = true;
             var items = batch.Select(q => q.Prefill
                 ? new VerifyItem(_c.PromptTokens, 0)
                 : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : _c.TreeTokens, q.Session.Context)).ToList();
@@ -131,11 +151,35 @@ public sealed class Simulator
             _batchedItems += batch.Count;
             Schedule(start + seconds, done =>
             {
+                _forwardRunning = false;
+                _planner?.OnForward(batch.Count, seconds * 1000);
                 _cores.Release(done);
                 CompleteBatch(batch, done);
             });
         })));
     }
+
+    /// <summary>
+    /// The batch is whatever is queued when the device (core) is ours, up to the max batch; under pipeline-aware batching
+    /// edge trees only up to the planner's group size (prefills always go), as VerifierBatchGrain.NextBatch does.
+    /// </summary>
+    private List<Queued> NextBatch(double now)
+    {
+        int edgeLimit = _planner is null || _c.Placement != DraftPlacement.Edge ? _c.MaxBatch : _planner.EdgeTreeLimit(At(now), _c.MaxBatch);
+        var batch = new List<Queued>();
+        int trees = 0;
+        foreach (var q in _queue)
+        {
+            if (batch.Count == _c.MaxBatch) break;
+            if (!q.Prefill && trees == edgeLimit) continue;
+            if (!q.Prefill) trees++;
+            batch.Add(q);
+        }
+        foreach (var q in batch) _queue.Remove(q);
+        return batch;
+    }
+
+    private static string SessionKey(Session s) => s.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private void CompleteBatch(List<Queued> batch, double now)
     {
@@ -149,6 +193,7 @@ public sealed class Simulator
             s.Remaining -= k;
             s.Context += k;
             _treeSteps++;
+            if (_c.Placement == DraftPlacement.Edge) _planner?.OnVerdict(SessionKey(s), At(now), finished: s.Remaining == 0);
             Schedule(back, t => Deliver(s, k, t));
         }
         TryStartBatch(now);
@@ -156,6 +201,7 @@ public sealed class Simulator
 
     private void Deliver(Session s, int tokens, double now)
     {
+        if (_c.Placement == DraftPlacement.Edge) _outstanding--;
         _tokens += tokens;
         _emitted.Add((now, tokens));
         bool first = !s.FirstTokenSeen;
