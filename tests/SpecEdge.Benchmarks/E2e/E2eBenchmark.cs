@@ -44,7 +44,7 @@ public static class E2eBenchmark
         bool pipeline = o.String("pipeline", "true") == "true";
         var modes = o.String("modes", "ar,sd,edge,proactive").Split(',').Select(m => Modes[Array.IndexOf(ModeKeys, m) is >= 0 and var i ? i
             : throw new ArgumentException($"--modes lists '{m}'; the modes are {string.Join(", ", ModeKeys)}.")]).ToArray();
-        int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2);
+        int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2), pipeWarmup = o.Int("pipeline-warmup-rounds", 1);
         double pipeDraftMs = o.Double("pipeline-draft-ms", double.NaN);
         string outPath = o.String("out", "bench-results/e2e.json");
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
@@ -146,6 +146,8 @@ public static class E2eBenchmark
 
         // Pipeline comparison: S edges, draft + round trip ~ one verify of S/2 trees (the forward cost fitted on this run).
         var pipeCells = new List<E2eCell>();
+        List<PipelinePrediction.Row> prediction = new();
+        var calibrationForwards = edgeForwards.ToList();   // the ordinary edge cells' only: the pipeline cells add theirs below
         if (pipeline)
         {
             int total = processes * pipeSessions;
@@ -156,10 +158,18 @@ public static class E2eBenchmark
                 pipeDraftMs = Math.Max(1, Math.Round(fit.ForwardMs((total + 1) / 2) - pipeRtt));
                 Console.WriteLine($"pipeline: forward of {(total + 1) / 2} trees ~{fit.ForwardMs((total + 1) / 2):F1} ms (fitted), round trip {pipeRtt} ms -> emulated draft {pipeDraftMs} ms");
             }
-            for (int round = 0; round < pipeRounds; round++)
+            // Warm-up rounds (both silos, not counted): the first rounds on fresh silos ran up to 2x slower than later ones.
+            for (int round = -pipeWarmup; round < pipeRounds; round++)
                 foreach (var (silo, name) in new[] { ("edge", "work-conserving"), ("pipe", "pipeline-aware") })
-                    pipeCells.Add(await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs));
+                {
+                    var cell = await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs);
+                    if (round >= 0) pipeCells.Add(cell);
+                }
             E2eTable.PrintPipeline(pipeCells, pipeDraftMs);
+            Console.WriteLine();
+            var calibration = cells.Where(c => c.Mode == "edge-assisted" && c.RttMs == pipeRtt).ToList();
+            prediction = PipelinePrediction.Predict(calibration.Count > 0 ? calibration : cells.Where(c => c.Mode == "edge-assisted").ToList(),
+                calibrationForwards, pipeCells, pipeDraftMs, maxBatch, pipeMaxNew);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
@@ -167,7 +177,7 @@ public static class E2eBenchmark
         {
             benchmark = "e2e", date = DateTime.UtcNow.ToString("u"), target, draft, edgeProcesses = processes, sessionsPerProcess = sessions, maxNewTokens = maxNew,
             maxBatch, loadBefore, loadAfter = File.ReadAllText("/proc/loadavg").Trim(), seconds = clock.Elapsed.TotalSeconds, cells,
-            pipeline = new { sessions = processes * pipeSessions, rttMs = pipeRtt, draftMs = pipeDraftMs, maxNewTokens = pipeMaxNew, cells = pipeCells },
+            pipeline = new { sessions = processes * pipeSessions, rttMs = pipeRtt, draftMs = pipeDraftMs, maxNewTokens = pipeMaxNew, cells = pipeCells, prediction },
         }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         Console.WriteLine($"wrote {outPath}; {clock.Elapsed.TotalSeconds:F0}s in all");
         foreach (var d in drivers.Values) await d.StopAsync();

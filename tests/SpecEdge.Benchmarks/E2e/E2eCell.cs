@@ -31,6 +31,17 @@ public sealed class E2eCell
     /// <summary>Edge modes: p50 per step of each part of a step (ms), in the order draft, upload, queue, verify, persist, session other, download, display.</summary>
     public Dictionary<string, double> BreakdownP50Ms { get; set; } = new();
     public List<string> Errors { get; set; } = new();
+    /// <summary>Gaps between a forward's end and the next forward's start when the next follows within 5 ms (the device loop's own turn), p50 ms.</summary>
+    public double ForwardGapP50Ms { get; set; } = double.NaN;
+
+    // Per-step samples the simulator is calibrated with (PipelinePrediction); not written to the JSON.
+    [System.Text.Json.Serialization.JsonIgnore] public List<int> StepTokens { get; } = new();
+    /// <summary>Upload + download of each edge step (ms): the wire as the edges saw it, proxy overshoot and wake-ups included.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public List<double> WireMs { get; } = new();
+    /// <summary>The verifier's forwards within the cell: items, ms.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public List<(int Batch, double Ms)> Forwards { get; } = new();
+    /// <summary>The session's own handling + display of each edge step (ms): edge turnaround that is neither draft nor wire.</summary>
+    [System.Text.Json.Serialization.JsonIgnore] public List<double> HandlingMs { get; } = new();
 
     public static readonly string[] Parts = { "draft", "upload", "queue", "verify", "persist", "session", "download", "display" };
 
@@ -71,6 +82,7 @@ public sealed class E2eCell
                     double display = s.GetProperty("displayMs").GetDouble();
                     arrivals.Add((verdict + (long)(display * 1000), s.GetProperty("tokens").GetInt32()));
                     outstanding.Add((sent, verdict));
+                    StepTokens.Add(s.GetProperty("tokens").GetInt32());
                     parts["draft"].Add(s.GetProperty("draftMs").GetDouble());
                     parts["display"].Add(display);
                     if (s.GetProperty("received").ValueKind != JsonValueKind.Number) continue;
@@ -83,6 +95,8 @@ public sealed class E2eCell
                     parts["persist"].Add(persist / 1000.0);
                     parts["session"].Add((session - queue - verify - persist) / 1000.0);
                     parts["download"].Add((verdict - received - session) / 1000.0);
+                    WireMs.Add((received - sent + verdict - received - session) / 1000.0);
+                    HandlingMs.Add((session - queue - verify - persist) / 1000.0 + display);
                 }
             }
             else
@@ -98,6 +112,7 @@ public sealed class E2eCell
                 for (int k = 0; k < shown[i].Tokens; k++) itl.Add((shown[i].At - shown[i - 1].At) / 1000.0 / shown[i].Tokens);
         }
         var inCell = forwards.Where(f => f.StartUs >= first && f.StartUs <= last).ToList();
+        Forwards.AddRange(inCell.Select(f => (f.Batch, f.Ms)));
         TokensPerSecondPerSession = perSession.Count == 0 ? double.NaN : perSession.Average();
         AggregateTokensPerSecond = last > first ? Tokens / ((last - first) / 1e6) : double.NaN;
         ItlP50Ms = Percentile.Of(itl, 50);
@@ -111,5 +126,7 @@ public sealed class E2eCell
         if (outstanding.Count > 0)
             IdleFraction = DeviceIdleFraction.Of(outstanding, inCell.Select(f => (f.StartUs, f.StartUs + (long)(f.Ms * 1000))).ToList()).Fraction;
         foreach (var (part, values) in parts) if (values.Count > 0) BreakdownP50Ms[part] = Percentile.Of(values, 50);
+        var gaps = inCell.Zip(inCell.Skip(1), (a, b) => (b.StartUs - a.StartUs - a.Ms * 1000) / 1000).Where(g => g is >= 0 and < 5).ToList();
+        if (gaps.Count > 0) ForwardGapP50Ms = Percentile.Of(gaps, 50);
     }
 }
