@@ -44,7 +44,7 @@ public static class E2eBenchmark
         bool pipeline = o.String("pipeline", "true") == "true";
         var modes = o.String("modes", "ar,sd,edge,proactive").Split(',').Select(m => Modes[Array.IndexOf(ModeKeys, m) is >= 0 and var i ? i
             : throw new ArgumentException($"--modes lists '{m}'; the modes are {string.Join(", ", ModeKeys)}.")]).ToArray();
-        int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2), pipeWarmup = o.Int("pipeline-warmup-rounds", 1);
+        int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2), pipeWarmup = o.Int("pipeline-warmup-rounds", 1), pipeNice = o.Int("pipeline-edge-nice", 0);
         double pipeDraftMs = o.Double("pipeline-draft-ms", double.NaN);
         string outPath = o.String("out", "bench-results/e2e.json");
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
@@ -88,7 +88,7 @@ public static class E2eBenchmark
         var cells = new List<E2eCell>();
         var edgeForwards = new List<(int Batch, double Ms)>();   // the edge modes' forwards: what the pipeline's draft time is fitted on
         int cellNumber = 0;
-        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs)
+        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs, int nice = 0)
         {
             var proxy = proxies[silo];
             proxy.OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
@@ -110,15 +110,17 @@ public static class E2eBenchmark
                 {
                     if (line.StartsWith("{\"ready\"")) Interlocked.Increment(ref ready);
                     else lock (lines) lines.Add(line);
-                }));
+                }, nice));
             }
             var wait = Stopwatch.StartNew();
             while (Volatile.Read(ref ready) < processes && wait.Elapsed < TimeSpan.FromSeconds(120) && edges.All(e => !e.HasExited)) await Task.Delay(50);
             proxy.ResetCounters();
+            var cpu = new CpuMeter(cluster.Silos[silo].ProcessId);
             File.WriteAllText(go, "go");
             foreach (var e in edges)
                 if (!await e.WaitForExitAsync(TimeSpan.FromSeconds(180))) { lock (lines) lines.Add("{\"error\":\"edge process timed out\"}"); e.Kill(); }
             File.Delete(go);
+            var (machineCores, siloCores) = cpu.Read();
             long bytesUp = proxy.BytesUp, bytesDown = proxy.BytesDown;
             double addedMs = proxy.MeanAddedMs;
             var stats = await verifier.GetStatsAsync();
@@ -129,7 +131,7 @@ public static class E2eBenchmark
             var forwards = Enumerable.Range(0, Math.Min(starts.Length, Math.Min(ms.Length, batches.Length)))
                 .Select(i => (starts[i], ms[ms.Length - starts.Length + i], batches[batches.Length - starts.Length + i])).ToList();
             if (benchMode == "edge") edgeForwards.AddRange(forwards.Select(f => (f.Item3, f.Item2)));
-            var cell = new E2eCell { Mode = mode, RttMs = rtt, Sessions = processes * perProcess, ProxyAddedOneWayMs = addedMs };
+            var cell = new E2eCell { Mode = mode, RttMs = rtt, Sessions = processes * perProcess, ProxyAddedOneWayMs = addedMs, MachineCores = machineCores, SiloCores = siloCores };
             List<string> copy;
             lock (lines) copy = lines.ToList();
             cell.Compute(copy, forwards, bytesUp, bytesDown);
@@ -162,7 +164,9 @@ public static class E2eBenchmark
             for (int round = -pipeWarmup; round < pipeRounds; round++)
                 foreach (var (silo, name) in new[] { ("edge", "work-conserving"), ("pipe", "pipeline-aware") })
                 {
-                    var cell = await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs);
+                    // --pipeline-edge-nice N: the edges' real drafting yields the cores to the silo. Off by default: on 2 cores it
+                    // moved the bottleneck to the starved edges (e2e.md), but on a machine with cores to spare it isolates the schedule.
+                    var cell = await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs, pipeNice);
                     if (round >= 0) pipeCells.Add(cell);
                 }
             E2eTable.PrintPipeline(pipeCells, pipeDraftMs);

@@ -31,6 +31,9 @@ public sealed class E2eCell
     /// <summary>Edge modes: p50 per step of each part of a step (ms), in the order draft, upload, queue, verify, persist, session other, download, display.</summary>
     public Dictionary<string, double> BreakdownP50Ms { get; set; } = new();
     public List<string> Errors { get; set; } = new();
+    /// <summary>Cores busy on the whole machine, and in the verifying silo's process, on average over the cell (go -> last edge process exited).</summary>
+    public double MachineCores { get; init; } = double.NaN;
+    public double SiloCores { get; init; } = double.NaN;
     /// <summary>Gaps between a forward's end and the next forward's start when the next follows within 5 ms (the device loop's own turn), p50 ms.</summary>
     public double ForwardGapP50Ms { get; set; } = double.NaN;
 

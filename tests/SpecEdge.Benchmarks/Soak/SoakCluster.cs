@@ -127,18 +127,23 @@ public sealed class SoakCluster : IDisposable
     /// Starts an edge-host process of tenant <see cref="Tenant"/> (service credential, edge-CA certificate) against the
     /// gateway at <paramref name="gatewayPort"/> of cluster <paramref name="clusterId"/>, in the mode <paramref name="modeArgs"/> choose.
     /// </summary>
-    public ExternalProcess StartEdgeProcess(string name, int gatewayPort, string clusterId, IEnumerable<string> modeArgs, Action<string>? onLine = null)
+    /// <param name="nice">Above 0: the process runs at that Linux niceness (every thread of it, set before it starts), so
+    /// that on a shared machine its drafting yields the cores to the silo, as edges on their own GPUs would.</param>
+    public ExternalProcess StartEdgeProcess(string name, int gatewayPort, string clusterId, IEnumerable<string> modeArgs, Action<string>? onLine = null, int nice = 0)
     {
         string credential = Path.Combine(_security, $"{name}.credential");
         File.WriteAllText(credential, ServiceToken(Tenant));
         var tls = ClientTls(name);
-        var process = new ExternalProcess(name, _edgeExe, new[]
+        var arguments = new[]
         {
             "--gateways", $"127.0.0.1:{gatewayPort}",
             "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId,
             "--credential-file", credential, "--certificate", tls.CertificateFile!, "--cluster-ca", tls.ClusterCaFile!,
             "--draft", _draft,
-        }.Concat(modeArgs), _root, onLine);
+        }.Concat(modeArgs);
+        var process = nice > 0
+            ? new ExternalProcess(name, "nice", new[] { "-n", nice.ToString(), _edgeExe }.Concat(arguments), _root, onLine)
+            : new ExternalProcess(name, _edgeExe, arguments, _root, onLine);
         _all.Add(process);
         return process;
     }
