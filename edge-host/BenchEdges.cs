@@ -83,8 +83,15 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
             var clock = Stopwatch.StartNew();
             long sendAt = StepTiming.NowUnixMicroseconds();
             double firstMs = double.NaN;
-            await edge.SendAsync(Prompts[(slot + r) % Prompts.Length]);
-            var stats = await edge.RunReplyAsync(_ => { if (double.IsNaN(firstMs)) firstMs = clock.Elapsed.TotalMilliseconds; }, stopping);
+            int prompt = (slot + r) % Prompts.Length;
+            string? replayFile = _o.BenchDraftReplay is { Length: > 0 } dir
+                ? Path.Combine(dir, $"prompt{prompt}-{_o.MaxNewTokens}-b{_o.Budget}-d{_o.MaxDepth}.json") : null;
+            var recorded = replayFile is not null && File.Exists(replayFile) ? JsonSerializer.Deserialize<List<DraftMessage>>(File.ReadAllText(replayFile)) : null;
+            edge.Recording = replayFile is not null && recorded is null ? new List<DraftMessage>() : null;
+            await edge.SendAsync(Prompts[prompt]);
+            Action<int[]> shown = _ => { if (double.IsNaN(firstMs)) firstMs = clock.Elapsed.TotalMilliseconds; };
+            var stats = recorded is not null ? await edge.ReplayReplyAsync(recorded, shown, stopping) : await edge.RunReplyAsync(shown, stopping);
+            if (edge.Recording is { Count: > 0 } trees && replayFile is not null) Record(replayFile, trees);
             Print(new
             {
                 session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens = stats.Tokens,
@@ -98,6 +105,16 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
             });
         }
         await edge.DetachAsync();
+    }
+
+    /// <summary>Writes a reply's trees for later replays; another process recording the same prompt at once writes the same trees.</summary>
+    private static void Record(string file, List<DraftMessage> trees)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        string temp = file + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(trees));
+        try { File.Move(temp, file, overwrite: false); }
+        catch (IOException) { File.Delete(temp); }   // recorded already
     }
 
     /// <summary>A user of server-side decoding: sends the message and times each streamed chunk's arrival.</summary>

@@ -70,6 +70,13 @@ public sealed class EdgeHostOptions
     /// an edge GPU's draft time when emulated edges share a few CPU cores. 0 = off.
     /// </summary>
     public double DraftDelayMs { get; set; }
+    /// <summary>
+    /// Bench mode: a directory of recorded draft trees, one file per prompt. A reply whose prompt has no file drafts for
+    /// real and records its trees there; a reply whose prompt has one replays them (greedy decoding repeats itself, so the
+    /// trees are exactly those the draft model built) and spends no CPU on drafting: with <see cref="DraftDelayMs"/>, many
+    /// emulated edges on a few cores then cost the verifier's cores nothing but their messages. null = always draft.
+    /// </summary>
+    public string? BenchDraftReplay { get; set; }
 
     /// <summary>
     /// Serve the OpenAI-compatible API on this host:port (e.g. 127.0.0.1:8081) instead of chatting in the console:
@@ -112,6 +119,7 @@ public sealed class EdgeHostOptions
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
         ["--bench"] = "Edge:Bench", ["--bench-mode"] = "Edge:BenchMode", ["--bench-prefix"] = "Edge:BenchPrefix", ["--bench-replies"] = "Edge:BenchReplies",
         ["--bench-go-file"] = "Edge:BenchGoFile", ["--draft-delay-ms"] = "Edge:DraftDelayMs",
+        ["--bench-draft-replay"] = "Edge:BenchDraftReplay",
         ["--serve"] = "Edge:Serve", ["--metrics"] = "Edge:MetricsListen", ["--serve-key-file"] = "Edge:ServeKeyFile", ["--serve-draft-slots"] = "Edge:ServeDraftSlots",
         ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };

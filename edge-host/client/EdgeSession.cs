@@ -38,6 +38,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// </summary>
     public TimeSpan EmulatedDraftTime { get; init; }
     public IReadOnlyList<int> Committed => _drafter?.Committed ?? Array.Empty<int>();
+    /// <summary>Benchmarks: when set, every tree <see cref="RunReplyAsync"/> drafts is added here (for <see cref="ReplayReplyAsync"/>).</summary>
+    public List<DraftMessage>? Recording { get; set; }
 
     public EdgeSession(IClusterClient client, CausalLm draft, string sessionId, string edgeId, DraftTreeOptions options, int capacity, TreeTransport transport = TreeTransport.Channel)
     {
@@ -108,6 +110,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             cancellation.ThrowIfCancellationRequested();
             clock.Restart();
             var tree = drafter.BuildTree();
+            Recording?.Add(tree);
             // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
             // (The time left is read once per wait: read twice, it can turn negative in between on a loaded machine.)
             for (var left = EmulatedDraftTime - clock.Elapsed; left > TimeSpan.Zero; left = EmulatedDraftTime - clock.Elapsed)
@@ -154,7 +157,44 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs) { Timings = timings };
     }
 
-    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, EdgeDrafter drafter, Action preDraft)
+    /// <summary>
+    /// Benchmarks: submits trees recorded by an earlier, identical greedy reply (<see cref="Recording"/>) instead of drafting
+    /// them: the same trees, the same verdicts, no draft compute. Each tree still takes <see cref="EmulatedDraftTime"/>.
+    /// Fails if a verdict leaves the recorded path (the recording is not of this prompt, model or settings).
+    /// </summary>
+    public async Task<ReplyStats> ReplayReplyAsync(IReadOnlyList<DraftMessage> trees, Action<int[]>? onTokens = null, CancellationToken cancellation = default)
+    {
+        var wall = Stopwatch.StartNew();
+        var timings = new List<EdgeStepTiming>();
+        var stepMs = new List<double>();
+        var serverMs = new List<double>();
+        int tokens = 0;
+        double waitSeconds = 0;
+        for (int i = 0; i < trees.Count; i++)
+        {
+            var tree = trees[i];
+            var clock = Stopwatch.StartNew();
+            for (var left = EmulatedDraftTime - clock.Elapsed; left > TimeSpan.Zero; left = EmulatedDraftTime - clock.Elapsed)
+                await Task.Delay(left + TimeSpan.FromMilliseconds(0.5), cancellation);
+            double draftMs = clock.Elapsed.TotalMilliseconds;
+            var step = Stopwatch.StartNew();
+            long sent = StepTiming.NowUnixMicroseconds();
+            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents), null, () => { });
+            long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
+            stepMs.Add(step.Elapsed.TotalMilliseconds);
+            serverMs.Add(verdict.ServerMilliseconds);
+            waitSeconds += step.Elapsed.TotalSeconds;
+            tokens += verdict.AcceptedTokens.Length;
+            onTokens?.Invoke(verdict.AcceptedTokens);
+            timings.Add(new EdgeStepTiming(draftMs, sent, arrived, 0, 0, verdict.AcceptedTokens.Length, verdict.Timing));
+            if (verdict.Finished) break;
+            if (i + 1 == trees.Count || trees[i + 1].CommittedLength != tree.CommittedLength + verdict.AcceptedTokens.Length)
+                throw new InvalidOperationException($"Step {tree.Step} of session '{SessionId}' left the recorded path: the recording is not of this prompt and model.");
+        }
+        return new ReplyStats(timings.Count, tokens, 0, waitSeconds, wall.Elapsed.TotalSeconds, 0, 0, stepMs, serverMs) { Timings = timings };
+    }
+
+    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, EdgeDrafter? drafter, Action preDraft)
     {
         if (_transport == TreeTransport.DirectCall)
         {

@@ -45,6 +45,7 @@ public static class E2eBenchmark
         var modes = o.String("modes", "ar,sd,edge,proactive").Split(',').Select(m => Modes[Array.IndexOf(ModeKeys, m) is >= 0 and var i ? i
             : throw new ArgumentException($"--modes lists '{m}'; the modes are {string.Join(", ", ModeKeys)}.")]).ToArray();
         int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2), pipeWarmup = o.Int("pipeline-warmup-rounds", 1), pipeNice = o.Int("pipeline-edge-nice", 0);
+        bool pipeReplay = o.String("pipeline-draft-replay", "true") == "true";
         double pipeDraftMs = o.Double("pipeline-draft-ms", double.NaN);
         string outPath = o.String("out", "bench-results/e2e.json");
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
@@ -88,7 +89,7 @@ public static class E2eBenchmark
         var cells = new List<E2eCell>();
         var edgeForwards = new List<(int Batch, double Ms)>();   // the edge modes' forwards: what the pipeline's draft time is fitted on
         int cellNumber = 0;
-        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs, int nice = 0)
+        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs, int nice = 0, string? replay = null)
         {
             var proxy = proxies[silo];
             proxy.OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
@@ -106,7 +107,7 @@ public static class E2eBenchmark
                     "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(SoakCluster.Tenant) + $"c{n}-p{p}",
                     "--bench-go-file", go, "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
                     "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
-                }, line =>
+                }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay }), line =>
                 {
                     if (line.StartsWith("{\"ready\"")) Interlocked.Increment(ref ready);
                     else lock (lines) lines.Add(line);
@@ -160,13 +161,18 @@ public static class E2eBenchmark
                 pipeDraftMs = Math.Max(1, Math.Round(fit.ForwardMs((total + 1) / 2) - pipeRtt));
                 Console.WriteLine($"pipeline: forward of {(total + 1) / 2} trees ~{fit.ForwardMs((total + 1) / 2):F1} ms (fitted), round trip {pipeRtt} ms -> emulated draft {pipeDraftMs} ms");
             }
+            // Draft replay: the warm-up round drafts for real and records each prompt's trees; the counted rounds submit the
+            // recorded trees (the same greedy replies, so exactly the trees the draft model builds) after the emulated draft
+            // time, so the edges' drafting takes none of the two cores (issue 13, item 3: the schedule, not CPU contention).
+            string? replayDir = pipeReplay ? Path.Combine(Path.GetTempPath(), $"e2e-drafts-{Guid.NewGuid():N}") : null;
+            if (pipeReplay && pipeWarmup < 1) throw new ArgumentException("--pipeline-draft-replay needs a warm-up round to record the trees (--pipeline-warmup-rounds 1).");
             // Warm-up rounds (both silos, not counted): the first rounds on fresh silos ran up to 2x slower than later ones.
             for (int round = -pipeWarmup; round < pipeRounds; round++)
                 foreach (var (silo, name) in new[] { ("edge", "work-conserving"), ("pipe", "pipeline-aware") })
                 {
                     // --pipeline-edge-nice N: the edges' real drafting yields the cores to the silo. Off by default: on 2 cores it
                     // moved the bottleneck to the starved edges (e2e.md), but on a machine with cores to spare it isolates the schedule.
-                    var cell = await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs, pipeNice);
+                    var cell = await RunCellAsync(name, silo, "edge", false, pipeRtt, pipeSessions, pipeMaxNew, pipeDraftMs, pipeNice, replayDir);
                     if (round >= 0) pipeCells.Add(cell);
                 }
             E2eTable.PrintPipeline(pipeCells, pipeDraftMs);

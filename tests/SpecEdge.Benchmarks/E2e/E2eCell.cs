@@ -27,6 +27,12 @@ public sealed class E2eCell
     public double BytesDownPerStep { get; set; }
     public double ProxyAddedOneWayMs { get; set; }
     public double IdleFraction { get; set; } = double.NaN;
+    /// <summary>
+    /// The idle fraction over the steady window only: from the moment the last reply sent its first tree to the moment the
+    /// first reply got its last verdict, i.e. while every edge of the cell is in its step loop (no start-up, no tail of
+    /// stragglers alone, where no schedule can keep the device busy).
+    /// </summary>
+    public double SteadyIdleFraction { get; set; } = double.NaN;
     public string ProactiveHits { get; set; } = "";
     /// <summary>Edge modes: p50 per step of each part of a step (ms), in the order draft, upload, queue, verify, persist, session other, download, display.</summary>
     public Dictionary<string, double> BreakdownP50Ms { get; set; } = new();
@@ -56,6 +62,7 @@ public sealed class E2eCell
         var perSession = new List<double>();
         var parts = Parts.ToDictionary(p => p, _ => new List<double>());
         var outstanding = new List<(long, long)>();
+        long steadyFrom = long.MinValue, steadyTo = long.MaxValue;
         long first = long.MaxValue, last = long.MinValue;
         int hits = 0, bets = 0;
         foreach (var line in lines)
@@ -78,6 +85,11 @@ public sealed class E2eCell
             var arrivals = new List<(long At, int Tokens)>();
             if (r.TryGetProperty("steps", out var steps))
             {
+                if (steps.GetArrayLength() > 0)
+                {
+                    steadyFrom = Math.Max(steadyFrom, steps[0].GetProperty("sent").GetInt64());
+                    steadyTo = Math.Min(steadyTo, steps[steps.GetArrayLength() - 1].GetProperty("verdict").GetInt64());
+                }
                 foreach (var s in steps.EnumerateArray())
                 {
                     Steps++;
@@ -127,7 +139,12 @@ public sealed class E2eCell
         BytesDownPerStep = Steps == 0 ? double.NaN : (double)bytesDown / Steps;
         ProactiveHits = bets == 0 ? "" : $"{hits}/{bets}";
         if (outstanding.Count > 0)
-            IdleFraction = DeviceIdleFraction.Of(outstanding, inCell.Select(f => (f.StartUs, f.StartUs + (long)(f.Ms * 1000))).ToList()).Fraction;
+        {
+            var busy = inCell.Select(f => (f.StartUs, f.StartUs + (long)(f.Ms * 1000))).ToList();
+            IdleFraction = DeviceIdleFraction.Of(outstanding, busy).Fraction;
+            if (steadyTo > steadyFrom)
+                SteadyIdleFraction = DeviceIdleFraction.Of(outstanding.Select(o => (Math.Max(o.Item1, steadyFrom), Math.Min(o.Item2, steadyTo))).Where(o => o.Item2 > o.Item1).ToList(), busy).Fraction;
+        }
         foreach (var (part, values) in parts) if (values.Count > 0) BreakdownP50Ms[part] = Percentile.Of(values, 50);
         var gaps = inCell.Zip(inCell.Skip(1), (a, b) => (b.StartUs - a.StartUs - a.Ms * 1000) / 1000).Where(g => g is >= 0 and < 5).ToList();
         if (gaps.Count > 0) ForwardGapP50Ms = Percentile.Of(gaps, 50);

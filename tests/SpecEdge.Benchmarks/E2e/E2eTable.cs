@@ -22,14 +22,15 @@ public static class E2eTable
     {
         Console.WriteLine();
         Console.WriteLine($"Pipeline: {cells.FirstOrDefault()?.Sessions} edges, RTT {cells.FirstOrDefault()?.RttMs} ms, emulated draft {draftMs} ms");
-        Console.WriteLine("| batching | tokens | aggregate tokens/s | tokens/s per session | ITL p50 ms | mean batch | idle fraction | queue p50 ms | verify p50 ms | gap between forwards p50 ms | cores busy: machine / silo |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        Console.WriteLine("| batching | tokens | aggregate tokens/s | tokens/s per session | ITL p50 ms | mean batch | idle fraction | idle, steady window | queue p50 ms | verify p50 ms | gap between forwards p50 ms | cores busy: machine / silo |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         foreach (var c in cells)
-            Console.WriteLine($"| {c.Mode} | {c.Tokens} | {c.AggregateTokensPerSecond:F1} | {c.TokensPerSecondPerSession:F1} | {c.ItlP50Ms:F1} | {c.MeanBatch:F2} | {Percent(c.IdleFraction)} | {c.BreakdownP50Ms.GetValueOrDefault("queue"):F2} | {c.BreakdownP50Ms.GetValueOrDefault("verify"):F2} | {c.ForwardGapP50Ms:F2} | {c.MachineCores:F2} / {c.SiloCores:F2} |");
+            Console.WriteLine($"| {c.Mode} | {c.Tokens} | {c.AggregateTokensPerSecond:F1} | {c.TokensPerSecondPerSession:F1} | {c.ItlP50Ms:F1} | {c.MeanBatch:F2} | {Percent(c.IdleFraction)} | {Percent(c.SteadyIdleFraction)} | {c.BreakdownP50Ms.GetValueOrDefault("queue"):F2} | {c.BreakdownP50Ms.GetValueOrDefault("verify"):F2} | {c.ForwardGapP50Ms:F2} | {c.MachineCores:F2} / {c.SiloCores:F2} |");
         var wc = cells.Where(c => c.Mode == "work-conserving").ToList();
         var pa = cells.Where(c => c.Mode == "pipeline-aware").ToList();
         if (wc.Count > 0 && pa.Count > 0)
-            Console.WriteLine($"pipeline-aware / work-conserving aggregate throughput: x{pa.Average(c => c.AggregateTokensPerSecond) / wc.Average(c => c.AggregateTokensPerSecond):F2} (mean over {pa.Count} round(s) each)");
+            Console.WriteLine($"pipeline-aware / work-conserving aggregate throughput: x{pa.Average(c => c.AggregateTokensPerSecond) / wc.Average(c => c.AggregateTokensPerSecond):F2} (mean over {pa.Count} round(s) each); " +
+                $"idle {Percent(wc.Average(c => c.IdleFraction))} vs {Percent(pa.Average(c => c.IdleFraction))}, steady window {Percent(wc.Average(c => c.SteadyIdleFraction))} vs {Percent(pa.Average(c => c.SteadyIdleFraction))}");
     }
 
     private static string Percent(double fraction) => double.IsNaN(fraction) ? "-" : $"{fraction * 100:F1} %";
