@@ -111,10 +111,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             clock.Restart();
             var tree = drafter.BuildTree();
             Recording?.Add(tree);
-            // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
-            // (The time left is read once per wait: read twice, it can turn negative in between on a loaded machine.)
-            for (var left = EmulatedDraftTime - clock.Elapsed; left > TimeSpan.Zero; left = EmulatedDraftTime - clock.Elapsed)
-                await Task.Delay(left + TimeSpan.FromMilliseconds(0.5), cancellation);
+            await WaitOutDraftTimeAsync(clock, cancellation);
             double draftMs = clock.Elapsed.TotalMilliseconds;
             draftSeconds += clock.Elapsed.TotalSeconds;
             EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);
@@ -127,7 +124,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             StepVerdict verdict;
             try
             {
-                verdict = await SubmitAsync(submission, drafter, () => { clock.Restart(); drafter.PreDraft(); draftSeconds += clock.Elapsed.TotalSeconds; preDraftMs = clock.Elapsed.TotalMilliseconds; });
+                verdict = await SubmitAsync(submission, () => { clock.Restart(); drafter.PreDraft(); draftSeconds += clock.Elapsed.TotalSeconds; preDraftMs = clock.Elapsed.TotalMilliseconds; });
             }
             catch (Exception e) when (e is TimeoutException or ArgumentException or InvalidOperationException)
             {
@@ -174,12 +171,11 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         {
             var tree = trees[i];
             var clock = Stopwatch.StartNew();
-            for (var left = EmulatedDraftTime - clock.Elapsed; left > TimeSpan.Zero; left = EmulatedDraftTime - clock.Elapsed)
-                await Task.Delay(left + TimeSpan.FromMilliseconds(0.5), cancellation);
+            await WaitOutDraftTimeAsync(clock, cancellation);
             double draftMs = clock.Elapsed.TotalMilliseconds;
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
-            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents), null, () => { });
+            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents), () => { });
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             stepMs.Add(step.Elapsed.TotalMilliseconds);
             serverMs.Add(verdict.ServerMilliseconds);
@@ -194,7 +190,16 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         return new ReplyStats(timings.Count, tokens, 0, waitSeconds, wall.Elapsed.TotalSeconds, 0, 0, stepMs, serverMs) { Timings = timings };
     }
 
-    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, EdgeDrafter? drafter, Action preDraft)
+    /// <summary>The rest of <see cref="EmulatedDraftTime"/> since <paramref name="drafting"/> started, waited out.</summary>
+    private async Task WaitOutDraftTimeAsync(Stopwatch drafting, CancellationToken cancellation)
+    {
+        // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
+        // (The time left is read once per wait: read twice, it can turn negative in between on a loaded machine.)
+        for (var left = EmulatedDraftTime - drafting.Elapsed; left > TimeSpan.Zero; left = EmulatedDraftTime - drafting.Elapsed)
+            await Task.Delay(left + TimeSpan.FromMilliseconds(0.5), cancellation);
+    }
+
+    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action preDraft)
     {
         if (_transport == TreeTransport.DirectCall)
         {

@@ -146,6 +146,9 @@ public static class E2eBenchmark
             foreach (var m in modes)
                 cells.Add(await RunCellAsync(m.Name, m.Silo, m.BenchMode, m.Proactive, rtt, sessions, maxNew, 0));
         E2eTable.PrintCells(cells);
+        var payload = StepPayload.Measure(drivers.Values.First().Services, cluster);
+        Console.WriteLine($"One edge step's own content, serialized: tree (33 nodes) {payload.TreeBytes} B up, verdict (4 tokens + timing) {payload.VerdictBytes} B down; " +
+            $"the edge credential in every call's request context {payload.CredentialBytes} B. The rest of the bytes per step above: Orleans' message envelope, TLS, keep-alives, set-up calls.");
 
         // Pipeline comparison: S edges, draft + round trip ~ one verify of S/2 trees (the forward cost fitted on this run).
         var pipeCells = new List<E2eCell>();
@@ -186,7 +189,7 @@ public static class E2eBenchmark
         File.WriteAllText(outPath, JsonSerializer.Serialize(new
         {
             benchmark = "e2e", date = DateTime.UtcNow.ToString("u"), target, draft, edgeProcesses = processes, sessionsPerProcess = sessions, maxNewTokens = maxNew,
-            maxBatch, loadBefore, loadAfter = File.ReadAllText("/proc/loadavg").Trim(), seconds = clock.Elapsed.TotalSeconds, cells,
+            maxBatch, payload, loadBefore, loadAfter = File.ReadAllText("/proc/loadavg").Trim(), seconds = clock.Elapsed.TotalSeconds, cells,
             pipeline = new { sessions = processes * pipeSessions, rttMs = pipeRtt, draftMs = pipeDraftMs, maxNewTokens = pipeMaxNew, cells = pipeCells, prediction },
         }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         Console.WriteLine($"wrote {outPath}; {clock.Elapsed.TotalSeconds:F0}s in all");
