@@ -14,15 +14,24 @@ namespace SpecEdge.Cluster.Tests;
 [Collection(StorageFaultCollection.Name)]
 public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper output)
 {
+    /// <summary>
+    /// A greedy turn whose steps the test submits by hand, as the edge <paramref name="edgeId"/> (attached with an observer
+    /// that ignores verdicts), with the session's state writes under the test's control.
+    /// </summary>
+    private async Task<(ISessionGrain Session, ControlledGrainStorage.Control Control, TurnStarted Turn)> HandDrivenTurnAsync(string id, string edgeId, string prompt, int maxNewTokens)
+    {
+        var control = ControlledGrainStorage.For(id);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(maxNewTokens));
+        await session.AttachEdgeAsync(edgeId, f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
+        return (session, control, await session.SendUserMessageAsync(prompt));
+    }
+
     [Fact]
     public async Task AVerdictReachesTheEdgeBeforeItsWrite_ButReadersSeeTheStepOnlyOnceDurable()
     {
         const string id = "durability-held";
-        var control = ControlledGrainStorage.For(id);
-        var session = f.Client.GetGrain<ISessionGrain>(id);
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(8));
-        await session.AttachEdgeAsync("edge-held", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
-        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[0]);
+        var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-held", SessionTestHelpers.Prompts[0], 8);
 
         control.Hold();
         int attempts = control.Attempts;
@@ -52,11 +61,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     public async Task AReaderNeverSeesAStepThatWasRolledBack_EvenWhenItsRedoIsCutDifferently()
     {
         const string id = "durability-rollback-reader";
-        var control = ControlledGrainStorage.For(id);
-        var session = f.Client.GetGrain<ISessionGrain>(id);
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
-        await session.AttachEdgeAsync("edge-rb", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
-        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[5]);
+        var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-rb", SessionTestHelpers.Prompts[5], 12);
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
 
@@ -161,11 +166,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     public async Task StepsCommittedWhileAWriteIsHeld_DoNotWaitForIt_AndGoOutTogetherInTheNextWrite()
     {
         const string id = "durability-group-commit";
-        var control = ControlledGrainStorage.For(id);
-        var session = f.Client.GetGrain<ISessionGrain>(id);
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
-        await session.AttachEdgeAsync("edge-gc", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
-        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[2]);
+        var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-gc", SessionTestHelpers.Prompts[2], 12);
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
 
@@ -203,11 +204,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     public async Task AFailedWrite_RollsBackEveryStepCommittedOnTopOfIt_AndNoReaderSeesAnyOfThem()
     {
         const string id = "durability-group-rollback";
-        var control = ControlledGrainStorage.For(id);
-        var session = f.Client.GetGrain<ISessionGrain>(id);
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
-        await session.AttachEdgeAsync("edge-gr", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
-        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[6]);
+        var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-gr", SessionTestHelpers.Prompts[6], 12);
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
 

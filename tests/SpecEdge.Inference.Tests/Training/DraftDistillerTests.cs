@@ -14,15 +14,8 @@ public class DraftDistillerTests
     [Fact]
     public void Distillation_StartsFromTheTargetsLayers_AndRaisesTop1Agreement()
     {
-        var tokenizer = ByteLevelBpeTrainer.Train(new[] { TrainingSample.Text }, 320, DemoPairRecipe.SpecialTokens);
-        int eos = tokenizer.SpecialTokens[DemoPairRecipe.EndOfText];
-        var ids = Enumerable.Repeat(tokenizer.Encode(TrainingSample.Text).Append(eos), 4).SelectMany(x => x).ToArray();
-        var config = new ModelConfig
-        {
-            ModelType = "qwen3", VocabSize = tokenizer.VocabSize, HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 3,
-            NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 16, MaxPositionEmbeddings = 256, TieWordEmbeddings = true,
-            EosTokenIds = new[] { eos },
-        };
+        var (tokenizer, eos, ids) = TrainingSample.Tokens();
+        var config = TrainingSample.TinyConfig(tokenizer.VocabSize, eos, layers: 3);
         using var target = new CausalLm(config, ModelWeights.Random(config, 3, ScalarType.Float32, requiresGrad: true), ScalarType.Float32, CPU);
         LanguageModelTrainer.Train(target, ids, new TrainingOptions
         {

@@ -20,15 +20,8 @@ public class LanguageModelTrainerTests
     [Fact]
     public void Training_LowersLoss_AndTheSavedBf16ModelLoadsAndBeatsAnUntrainedOne()
     {
-        var tokenizer = ByteLevelBpeTrainer.Train(new[] { TrainingSample.Text }, 320, DemoPairRecipe.SpecialTokens);
-        int eos = tokenizer.SpecialTokens[DemoPairRecipe.EndOfText];
-        var ids = Enumerable.Repeat(tokenizer.Encode(TrainingSample.Text).Append(eos), 4).SelectMany(x => x).ToArray();
-        var config = new ModelConfig
-        {
-            ModelType = "qwen3", VocabSize = tokenizer.VocabSize, HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 2,
-            NumAttentionHeads = 4, NumKeyValueHeads = 2, HeadDim = 16, MaxPositionEmbeddings = 256, TieWordEmbeddings = true,
-            EosTokenIds = new[] { eos },
-        };
+        var (tokenizer, eos, ids) = TrainingSample.Tokens();
+        var config = TrainingSample.TinyConfig(tokenizer.VocabSize, eos, layers: 2);
         var options = new TrainingOptions
         {
             Duration = TimeSpan.FromSeconds(60), MaxSteps = 60, Context = 32, BatchSize = 8, PeakLearningRate = 1e-2,
