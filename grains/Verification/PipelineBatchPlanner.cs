@@ -58,7 +58,25 @@ public sealed class PipelineBatchPlanner
     }
 
     /// <summary>A forward of <paramref name="items"/> items took <paramref name="ms"/> milliseconds.</summary>
-    public void OnForward(int items, double ms) => _forwards.Add((items, ms));
+    public void OnForward(int items, double ms)
+    {
+        _forwards.Add((items, ms));
+        _line = null;
+    }
+
+    /// <summary>The cost line over the window (fitted once per forward, when first asked: the grain consults it per batch).</summary>
+    private (double Intercept, double Slope, double MeanMs, bool SizesVary)? _line;
+
+    private (double Intercept, double Slope, double MeanMs, bool SizesVary)? Line()
+    {
+        if (_line is not null) return _line;
+        var f = _forwards.ToArray();
+        if (f.Length == 0) return null;
+        double meanN = f.Average(x => x.Items), meanMs = f.Average(x => x.Ms);
+        double sxx = f.Sum(x => (x.Items - meanN) * (x.Items - meanN));
+        double slope = sxx > 0 ? f.Sum(x => (x.Items - meanN) * (x.Ms - meanMs)) / sxx : 0;
+        return _line = (Math.Max(0, meanMs - slope * meanN), slope, meanMs, sxx > 0);
+    }
 
     /// <summary>Edge sessions in the pipeline: seen (verdict or tree) within a few turnarounds.</summary>
     public int ActiveSessions(DateTime now)
@@ -71,15 +89,9 @@ public sealed class PipelineBatchPlanner
     /// <summary>Modelled forward time of a batch of <paramref name="items"/> (ms): a line fitted to recent forwards.</summary>
     public double ForwardMs(int items)
     {
-        var f = _forwards.ToArray();
-        if (f.Length == 0) return double.NaN;
-        double meanN = f.Average(x => x.Items), meanMs = f.Average(x => x.Ms);
-        double sxx = f.Sum(x => (x.Items - meanN) * (x.Items - meanN));
-        double slope = sxx > 0 ? f.Sum(x => (x.Items - meanN) * (x.Ms - meanMs)) / sxx : 0;
+        if (Line() is not { } line) return double.NaN;
         // Batches of one size only, or noise that says bigger is cheaper: assume the cost does not depend on the size.
-        if (slope <= 0) return meanMs;
-        double intercept = Math.Max(0, meanMs - slope * meanN);
-        return intercept + slope * items;
+        return line.Slope <= 0 ? line.MeanMs : line.Intercept + line.Slope * items;
     }
 
     /// <summary>How many groups the <paramref name="sessions"/> active edge sessions should form (1: no split).</summary>
@@ -100,14 +112,7 @@ public sealed class PipelineBatchPlanner
     /// Whether the recent forwards had more than one batch size: only then does the cost line have a slope. Edges stuck
     /// in work-conserving batching's absorbing state produce forwards of one size only, the very state a split is for.
     /// </summary>
-    public bool CostSlopeKnown
-    {
-        get
-        {
-            var f = _forwards.ToArray();
-            return f.Length > 0 && f.Any(x => x.Items != f[0].Items);
-        }
-    }
+    public bool CostSlopeKnown => Line() is { SizesVary: true };
 
     /// <summary>Most edge trees the next forward should take, given the device's own limit.</summary>
     public int EdgeTreeLimit(DateTime now, int maxBatch)
