@@ -1,5 +1,4 @@
 using SpecEdge.Contracts;
-using SpecEdge.Contracts.Security;
 
 namespace SpecEdge.OpenAi;
 
@@ -14,14 +13,16 @@ public sealed record ConversationPlan(string SessionId, ChatTurn[] History, stri
 
     public static async Task<ConversationPlan> ForAsync(OpenAiCaller caller, ReplyJob job, IConversationIndex index)
     {
-        string prefix = AccessCredential.TenantPrefix(caller.Tenant);
         if (job.SessionId is { } named)
         {
-            if (!named.StartsWith(prefix, StringComparison.Ordinal))
-                throw new OpenAiException(403, $"The session must be one of your tenant's: its id must start with '{prefix}'.", "session", "permission_error");
-            return new ConversationPlan(named, Array.Empty<ChatTurn>(), null);
+            // Parsed before any grain is named: "tenant/../other/id" passed the old prefix check.
+            if (!ConversationId.TryParse(named, out var id, out var invalid))
+                throw new OpenAiException(400, invalid, "session", "invalid_request_error");
+            if (!string.Equals(id.Tenant, caller.Tenant, StringComparison.Ordinal))
+                throw new OpenAiException(403, $"The session must be one of your tenant's: its id must be '{caller.Tenant}/name'.", "session", "permission_error");
+            return new ConversationPlan(id.ToString(), Array.Empty<ChatTurn>(), null);
         }
-        string fresh = prefix + "oa-" + Guid.NewGuid().ToString("N");
+        string fresh = ConversationId.Create(caller.Tenant, "oa-" + Guid.NewGuid().ToString("N")).ToString();
         if (!job.IsChat || job.Turns.Count == 1) return new ConversationPlan(fresh, Array.Empty<ChatTurn>(), null);
         var earlier = job.Turns.Take(job.Turns.Count - 1).ToArray();
         string key = ConversationKey.Of(caller.Tenant, job.Model, job.Settings.SystemPrompt, earlier);

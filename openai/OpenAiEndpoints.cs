@@ -25,6 +25,7 @@ public static class OpenAiEndpoints
         services.AddOptions<OpenAiOptions>().Bind(configuration.GetSection(OpenAiOptions.Section));
         services.AddSingleton<IOpenAiBackend, TBackend>();
         services.AddSingleton<ApiKeyRateLimiter>();
+        services.AddSingleton<AddressFailureLimiter>();
         return services;
     }
 
@@ -57,8 +58,16 @@ public static class OpenAiEndpoints
     {
         var backend = context.RequestServices.GetRequiredService<IOpenAiBackend>();
         var options = context.RequestServices.GetRequiredService<IOptions<OpenAiOptions>>().Value;
+        var failures = context.RequestServices.GetRequiredService<AddressFailureLimiter>();
+        var address = context.Connection.RemoteIpAddress;
         try
         {
+            if (!failures.IsOpen(address, out var wait))
+            {
+                context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new OpenAiException(429, $"Too many failed requests from this address: at most {options.MaxFailedRequestsPerSecondPerAddress:G} a second (OpenAi:MaxFailedRequestsPerSecondPerAddress); retry after the Retry-After header's seconds.",
+                    type: "requests", code: "rate_limit_exceeded");
+            }
             var caller = backend.Authenticate(ApiKey(context.Request));
             if (!context.RequestServices.GetRequiredService<ApiKeyRateLimiter>().TryAcquire(caller, out var retryAfter))
             {
@@ -70,6 +79,7 @@ public static class OpenAiEndpoints
         }
         catch (OpenAiException e) when (!context.Response.HasStarted)
         {
+            if (AddressFailureLimiter.Counts(e.Status)) failures.Failed(address);
             if (e.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
             await JsonAsync(context, e.Status, e.ToResponse());
         }

@@ -18,6 +18,12 @@ public sealed class OpenAiOptions
     /// </summary>
     public double MaxRequestsPerSecondPerKey { get; set; } = 50;
 
+    /// <summary>
+    /// Failed requests (401, 403, 400, 404, 413) one remote address may make a second, in bursts of twice that; past it
+    /// the address gets 429 with <c>Retry-After</c> before its key is checked. 0 turns the limit off.
+    /// </summary>
+    public double MaxFailedRequestsPerSecondPerAddress { get; set; } = 20;
+
     /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
     public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
 }

@@ -12,8 +12,9 @@ public static class BlobSessionStorageSiloBuilderExtensions
     /// <summary>
     /// Registers grain storage <paramref name="name"/>: Orleans' Azure Blob provider
     /// (Microsoft.Orleans.Persistence.AzureStorage) with the System.Text.Json storage serializer, behind
-    /// <see cref="LegacyBlobFallbackGrainStorage"/> so conversations saved by the provider it replaced are read, and
-    /// migrated on their next write. The container is created when the silo starts; ETag conflicts surface as
+    /// <see cref="EscapedKeyGrainStorage"/> (keys parsed and escaped into one blob-name segment, so no key can address
+    /// another grain's blob) and <see cref="LegacyBlobFallbackGrainStorage"/> (conversations saved by the provider it
+    /// replaced are read, and migrated on their next write). The container is created when the silo starts; ETag conflicts surface as
     /// <see cref="InconsistentStateException"/>.
     /// </summary>
     public static ISiloBuilder AddSpecEdgeBlobStorage(this ISiloBuilder silo, string name, string connectionString, string container)
@@ -32,7 +33,7 @@ public static class BlobSessionStorageSiloBuilderExtensions
         });
         silo.Services.AddGrainStorage(name, (sp, key) => new LegacyBlobFallbackGrainStorage(
             key,
-            sp.GetRequiredKeyedService<IGrainStorage>(official),
+            new EscapedKeyGrainStorage(key, sp.GetRequiredKeyedService<IGrainStorage>(official), sp.GetRequiredService<ILogger<EscapedKeyGrainStorage>>()),
             new BlobContainerClient(connectionString, container),
             sp.GetRequiredService<ILogger<LegacyBlobFallbackGrainStorage>>()));
         return silo;

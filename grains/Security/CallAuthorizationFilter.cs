@@ -11,7 +11,7 @@ namespace SpecEdge.Grains.Security;
 /// every silo's outgoing call with a silo credential; a client cannot tell the silo apart from a client by any header it
 /// could forge (the sending grain id is the client's to choose), so the credential is what proves it.
 /// </summary>
-public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, EdgeCallRateLimiter edgeRate, ILogger<CallAuthorizationFilter> logger) : IIncomingGrainCallFilter
+public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, EdgeCallRateLimiter edgeRate, RefusalLog refusals, ILogger<CallAuthorizationFilter> logger) : IIncomingGrainCallFilter
 {
     /// <summary>Client-side system targets clients cannot work without; they expose no conversation data.</summary>
     private static readonly HashSet<string> ClientSystemTargets = new(StringComparer.Ordinal)
@@ -42,10 +42,16 @@ public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, Edg
             await context.Invoke();
             return;
         }
-        if (!credentials.TryVerify(token, out var credential, out var error)) Deny(context, target, error);
-        if (CallPolicy.Check(credential!, target) is { } reason) Deny(context, target, reason);
+        if (!credentials.TryVerify(token, out var credential, out var error)) Deny(context, target, "unverified caller", error);
+        // An edge pays for every call it makes, refused ones included: a flood of calls the policy refuses is metered
+        // like any other flood, and refused by the limit before the policy is even asked.
         if (credential!.Role == CredentialRole.Edge && !edgeRate.TryTake(credential))
-            throw new InvalidOperationException($"Too many calls from this edge: at most {edgeRate.CallsPerSecond:G} a second (Security:MaxEdgeCallsPerSecond); slow down.");
+        {
+            string limited = $"Too many calls from this edge: at most {edgeRate.CallsPerSecond:G} a second (Security:MaxEdgeCallsPerSecond); slow down.";
+            refusals.Refused(CallerName(credential), $"{context.InterfaceName}.{context.MethodName}", limited);
+            throw new InvalidOperationException(limited);
+        }
+        if (CallPolicy.Check(credential, target) is { } reason) Deny(context, target, CallerName(credential), reason);
 
         VerifiedCaller.Set(credential);
         if (credential!.Role != CredentialRole.Edge)
@@ -65,12 +71,21 @@ public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, Edg
         }
     }
 
-    private void Deny(IIncomingGrainCallContext context, CallTarget target, string reason)
+    private void Deny(IIncomingGrainCallContext context, CallTarget target, string caller, string reason)
     {
-        // The log names the target for the operator; the caller hears only about its own credential or the kind of call.
-        logger.LogInformation("Refused {Interface}.{Method} on {Target} ({Kind}): {Reason}", context.InterfaceName, context.MethodName, context.TargetId, target.Kind, reason);
+        // The log names the target for the operator, once per caller per interval; the caller hears only about its own
+        // credential or the kind of call.
+        refusals.Refused(caller, $"{context.InterfaceName}.{context.MethodName} on {context.TargetId} ({target.Kind})", reason);
         throw new AccessDeniedException(reason);
     }
+
+    /// <summary>The caller as its verified credential names it: what refusals are counted and logged under.</summary>
+    internal static string CallerName(AccessCredential credential) => credential.Role switch
+    {
+        CredentialRole.Edge => $"edge {credential.EdgeId} of {credential.ConversationId}",
+        CredentialRole.Service => $"service of tenant {credential.Tenant}",
+        _ => credential.Role.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>Our own validation errors describe only the caller's conversation and request.</summary>
     private static bool IsSafeForEdges(Exception e) =>

@@ -5,7 +5,7 @@ namespace SpecEdge.Grains.Security;
 
 /// <summary>
 /// Who may call what, deny by default. Silos and operators may call anything. A service may reach the conversations of
-/// its tenant (ids "tenant/...") and the credential issuer. An edge may reach only the conversation its credential
+/// its tenant (ids that parse as <see cref="ConversationId"/> with that tenant) and the credential issuer. An edge may reach only the conversation its credential
 /// names, and there only the methods drafting needs (plus the user's own chat methods if its credential says so).
 /// A pure function, so every rule can be tested without a cluster.
 /// </summary>
@@ -36,16 +36,20 @@ public static class CallPolicy
             case CredentialRole.Service:
                 if (target.Kind == CallTargetKind.ClientSystemTarget || target.Kind == CallTargetKind.CredentialIssuer) return null;
                 if (target.Kind is CallTargetKind.Session or CallTargetKind.SessionReplyStream or CallTargetKind.SessionTreeChannel)
-                    return credential.Tenant is { Length: > 0 } tenant && target.ConversationId is { } id
-                        && id.StartsWith(AccessCredential.TenantPrefix(tenant), StringComparison.Ordinal)
+                {
+                    // Parsed, then compared segment to segment: a prefix test let "tenant/../other/id" through.
+                    if (!ConversationId.TryParse(target.ConversationId, out var id, out var invalid)) return invalid;
+                    return credential.Tenant is { Length: > 0 } tenant && string.Equals(id.Tenant, tenant, StringComparison.Ordinal)
                         ? null : "a service may only address conversations of its own tenant";
+                }
                 return "this call is not open to services";
             case CredentialRole.Edge:
                 if (target.Kind == CallTargetKind.ClientSystemTarget) return null;
                 if (target.Kind is not (CallTargetKind.Session or CallTargetKind.SessionReplyStream or CallTargetKind.SessionTreeChannel))
                     return "this call is not open to edges";
-                if (credential.ConversationId is null || target.ConversationId != credential.ConversationId)
+                if (credential.ConversationId is null || !string.Equals(target.ConversationId, credential.ConversationId, StringComparison.Ordinal))
                     return "the credential is for another conversation";
+                if (!ConversationId.TryParse(target.ConversationId, out _, out var malformed)) return malformed;
                 return target.Kind switch
                 {
                     CallTargetKind.SessionTreeChannel => null,

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 
 namespace SpecEdge.Grains.Security;
@@ -13,20 +14,26 @@ namespace SpecEdge.Grains.Security;
 [GrainType("credentialissuer")]
 public sealed class CredentialIssuerGrain(SigningKeys keys, IOptions<SecurityOptions> options, TimeProvider clock) : Grain, ICredentialIssuerGrain
 {
+    private const int MaxEdgeIdLength = 128;
+
     public Task<string> IssueEdgeCredentialAsync(string conversationId, string edgeId, bool chat, TimeSpan lifetime)
     {
-        ArgumentException.ThrowIfNullOrEmpty(conversationId);
-        ArgumentException.ThrowIfNullOrEmpty(edgeId);
+        // Parsed before anything else: the credential names exactly this id, and its tenant is a segment, not a prefix.
+        var id = ConversationId.Parse(conversationId, nameof(conversationId));
+        // The edge id is shown in logs and snapshots, never used as a key or a path: printable ASCII, bounded.
+        if (string.IsNullOrEmpty(edgeId) || edgeId.Length > MaxEdgeIdLength || edgeId.Any(c => c is < '!' or > '~'))
+            throw new ArgumentException($"The edge id must be 1 to {MaxEdgeIdLength} printable ASCII characters without spaces.", nameof(edgeId));
         if (lifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(lifetime), "The lifetime must be positive.");
         var caller = VerifiedCaller.Current ?? throw new AccessDeniedException("no credential was presented");
         string tenant = caller.Role switch
         {
             CredentialRole.Service => caller.Tenant ?? throw new AccessDeniedException("the service credential names no tenant"),
-            CredentialRole.Operator or CredentialRole.Silo => conversationId.Split('/')[0],
+            CredentialRole.Operator or CredentialRole.Silo => id.Tenant,
             _ => throw new AccessDeniedException("only services issue edge credentials"),
         };
-        if (!conversationId.StartsWith(AccessCredential.TenantPrefix(tenant), StringComparison.Ordinal))
+        if (!string.Equals(id.Tenant, tenant, StringComparison.Ordinal))
             throw new AccessDeniedException("a service may only enrol edges into conversations of its own tenant");
+        conversationId = id.ToString();
         if (lifetime > options.Value.MaxEdgeLifetime) lifetime = options.Value.MaxEdgeLifetime;
         return Task.FromResult(CredentialCodec.Sign(new AccessCredential
         {

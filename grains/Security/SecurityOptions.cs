@@ -22,4 +22,12 @@ public sealed class SecurityOptions
     /// An honest edge makes about one call per decoding step. 0 = no limit.
     /// </summary>
     public double MaxEdgeCallsPerSecond { get; set; } = 500;
+
+    /// <summary>
+    /// Largest message body a silo accepts on any connection (Orleans' default is 100 MB, read before any check). 8 MiB
+    /// holds a 128k-token conversation's snapshot several times over.
+    /// </summary>
+    public int MaxMessageBodyBytes { get; set; } = 8 << 20;
+    /// <summary>Largest message header (request context: the credential, trace ids); Orleans' default is 10 MB.</summary>
+    public int MaxMessageHeaderBytes { get; set; } = 64 << 10;
 }

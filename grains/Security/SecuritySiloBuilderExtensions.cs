@@ -28,9 +28,17 @@ public static class SecuritySiloBuilderExtensions
         silo.Services.AddSingleton<SigningKeys>();
         silo.Services.AddSingleton<VerifiedCredentials>();
         silo.Services.AddSingleton<EdgeCallRateLimiter>();
+        silo.Services.AddSingleton<RefusalLog>();
         silo.Services.AddSingleton<SiloCredential>();
         silo.AddIncomingGrainCallFilter<CallAuthorizationFilter>();
         silo.AddOutgoingGrainCallFilter<SiloCredentialOutgoingFilter>();
+        // Orleans reads a message whole before any filter sees it, up to 100 MB by default: bound what a peer can make a
+        // silo buffer to what the largest honest message needs (a long conversation's snapshot or history).
+        silo.Services.AddOptions<Orleans.Configuration.SiloMessagingOptions>().Configure<Microsoft.Extensions.Options.IOptions<SecurityOptions>>((messaging, security) =>
+        {
+            messaging.MaxMessageBodySize = security.Value.MaxMessageBodyBytes;
+            messaging.MaxMessageHeaderSize = security.Value.MaxMessageHeaderBytes;
+        });
         return silo;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 
 namespace SpecEdge.Grains.Security;
@@ -22,9 +23,28 @@ public sealed class VerifiedCredentials(SigningKeys keys, IOptions<SecurityOptio
             _verified.TryRemove(token, out _);
         }
         if (!CredentialCodec.TryVerify(token, keys.Value, now, out credential, out error)) return false;
+        if (MalformedClaims(credential!) is { } malformed)
+        {
+            // Signed, but not usable: ids in it must parse like every id from outside, or a prefix could pass for a tenant.
+            credential = null;
+            error = malformed;
+            return false;
+        }
         // Crude bound: forgetting everything now and then costs one HMAC per live token, no more.
         if (_verified.Count >= options.Value.VerifiedCacheSize) _verified.Clear();
         _verified[token!] = credential!;
         return true;
+    }
+
+    /// <summary>Why a correctly signed credential still cannot be used (a tenant or conversation id that does not parse), or null.</summary>
+    private static string? MalformedClaims(AccessCredential credential)
+    {
+        if (credential.Tenant is not null && ConversationId.SegmentError(credential.Tenant, "tenant") is { } tenant)
+            return $"the credential's {tenant[4..]}";
+        if (credential.ConversationId is not null && !ConversationId.TryParse(credential.ConversationId, out var id, out var error))
+            return $"the credential's conversation: {error}";
+        if (credential.Tenant is not null && credential.ConversationId is not null && !string.Equals(id.Tenant, credential.Tenant, StringComparison.Ordinal))
+            return "the credential's conversation belongs to another tenant than the credential";
+        return null;
     }
 }

@@ -86,6 +86,9 @@ public sealed class SessionGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        // Whoever named this grain (operators and silos are not checked by the call policy), it is a conversation id or
+        // nothing: an id that does not parse never runs, and its storage was never touched (EscapedKeyGrainStorage).
+        ConversationId.Parse(Id, "session id");
         // Co-locate with a verifier of this silo; spread sessions over its devices.
         int device = (int)((uint)Id.GetHashCode() % (uint)models.DeviceCount);
         _verifier = GrainFactory.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo.Name, device).ToString());
@@ -132,8 +135,7 @@ public sealed class SessionGrain(
         SessionInputLimits.CheckSettings(settings, models.Options);
         await SettleWriteAsync();
         if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
-        S.Settings = WithSeed(settings);
-        await WriteAsync();
+        await WriteChangeAsync(() => ApplySettings(settings));
     }
 
     public async Task<TurnStarted> SendUserMessageAsync(string text)
@@ -159,7 +161,7 @@ public sealed class SessionGrain(
         try
         {
             // The settings become the session's with the turn, in its one state write.
-            return await StartClaimedTurnAsync(request.Text, tenant, request.History, WithSeed(request.Settings));
+            return await StartClaimedTurnAsync(request.Text, tenant, request.History, request.Settings);
         }
         catch
         {
@@ -216,7 +218,7 @@ public sealed class SessionGrain(
         int limit = models.Options.MaxActiveRepliesPerTenant;
         var caller = VerifiedCaller.Current;
         if (limit <= 0 || caller is null || caller.Role is not (Contracts.Security.CredentialRole.Service or Contracts.Security.CredentialRole.Edge)) return null;
-        string tenant = caller.Tenant is { Length: > 0 } t ? t : Id.Contains('/') ? Id[..Id.IndexOf('/')] : Id;
+        string tenant = caller.Tenant is { Length: > 0 } t ? t : ConversationId.Parse(Id).Tenant;
         if (!await GrainFactory.GetGrain<ITenantQuotaGrain>(tenant).TryStartAsync(Id, limit))
             throw new InvalidOperationException($"Your tenant already has {limit} replies in progress (SpecEdge:MaxActiveRepliesPerTenant); send this message when one has finished.");
         return tenant;
@@ -238,10 +240,11 @@ public sealed class SessionGrain(
     /// Starts a turn: <paramref name="history"/> (earlier turns, only into an empty conversation) and the message are
     /// encoded, under <paramref name="settings"/> if given (else the session's own).
     /// </summary>
-    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? settings = null)
+    private async Task<TurnStarted> StartClaimedTurnAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? requested = null)
     {
         history ??= Array.Empty<ChatTurn>();
-        settings ??= S.Settings.Seed is null ? WithSeed(S.Settings) : S.Settings;
+        // The seed (and who set it) as the turn will store it; nothing changes in memory until the turn is written.
+        var (settings, seedOwner) = requested is not null ? WithSeed(requested) : S.Settings.Seed is null ? WithSeed(S.Settings) : (S.Settings, S.SeedOwner);
         var appended = history.Count > 0
             ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, settings, history, text)
             : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text);
@@ -258,16 +261,28 @@ public sealed class SessionGrain(
             catch (SessionNotLoadedException) { await _verifier.OpenAsync(Id, opening); }
         }
         _verifierLoaded = true;
-        S.Settings = settings;
-        S.QuotaTenant = tenant;
-        S.Messages.AddRange(history);
-        S.Messages.Add(new ChatTurn("user", text));
-        S.Committed.AddRange(appended);
-        S.ReplyChunkSizes.Clear();
-        S.ReplyFinish = null;
-        S.ReplyStart = S.Committed.Count;
-        S.Generating = true;
-        await WriteAsync();
+        try
+        {
+            await WriteChangeAsync(() =>
+            {
+                S.Settings = settings;
+                S.SeedOwner = seedOwner;
+                S.QuotaTenant = tenant;
+                S.Messages.AddRange(history);
+                S.Messages.Add(new ChatTurn("user", text));
+                S.Committed.AddRange(appended);
+                S.ReplyChunkSizes.Clear();
+                S.ReplyFinish = null;
+                S.ReplyStart = S.Committed.Count;
+                S.Generating = true;
+            });
+        }
+        catch
+        {
+            // The verifier already holds the turn that storage refused: it rebuilds from the session's state when next used.
+            _verifierLoaded = false;
+            throw;
+        }
 
         _reply.Reset();
         var turn = new TurnStarted(Id, appended, S.Committed.Count, S.Step);
@@ -295,26 +310,25 @@ public sealed class SessionGrain(
         // (waiting for "no write in flight" could wait for a whole reply while steps follow each other).
         var d = _durable;
         // An edge sees neither the silo nor another edge's id.
+        // The seed predicts every sample: only the principal that set it, and operators, may read it back.
         return Task.FromResult(new SessionSnapshot(Id, d.Messages, d.Committed, d.Step,
             VerifiedCaller.IsEdge && d.AttachedEdge != VerifiedCaller.EdgeIdOr("") ? null : d.AttachedEdge, d.Generating,
-            VerifiedCaller.IsEdge ? null : silo.Name, d.Seed));
+            VerifiedCaller.IsEdge ? null : silo.Name, SeedOwners.MayRead(VerifiedCaller.Current, d.SeedOwner) ? d.Seed : null));
     }
 
     /// <summary>The part of the state a snapshot shows, as one write stores it.</summary>
-    private sealed record DurableView(ChatTurn[] Messages, int Committed, long Step, string? AttachedEdge, bool Generating, ulong? Seed);
+    private sealed record DurableView(ChatTurn[] Messages, int Committed, long Step, string? AttachedEdge, bool Generating, ulong? Seed, string? SeedOwner);
 
-    private DurableView Capture() => new(S.Messages.ToArray(), S.Committed.Count, S.Step, S.AttachedEdge, S.Generating, S.Settings.Seed);
+    private DurableView Capture() => new(S.Messages.ToArray(), S.Committed.Count, S.Step, S.AttachedEdge, S.Generating, S.Settings.Seed, S.SeedOwner);
 
     public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
     {
         edgeId = VerifiedCaller.EdgeIdOr(edgeId);   // an edge is who its credential says, whatever it claims
         ArgumentException.ThrowIfNullOrEmpty(edgeId);
         // No server step runs now (steps do not interleave with requests); from here on the edge owns the reply.
-        await SettleWriteAsync();
-        S.AttachedEdge = edgeId;
+        await WriteChangeAsync(() => S.AttachedEdge = edgeId);
         _edge = observer;
         _lastTreeAt = DateTime.UtcNow;
-        await WriteAsync();
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
         return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature,
             models.Options.MaxTreeNodes, models.Options.MaxContextTokens);
@@ -478,7 +492,11 @@ public sealed class SessionGrain(
         S.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
         // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
         try { await WriteAsync(); }
-        catch (Exception write) { logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id); }
+        catch (Exception write)
+        {
+            logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id);
+            if (write is InconsistentStateException) DeactivateOnIdle();
+        }
         EndOfReply();
         _reply.Publish(Array.Empty<int>(), _reply.Prepare(Array.Empty<int>(), final: true, S.Settings.StopStrings), final: true, S.ReplyFinish);
     }
@@ -598,6 +616,34 @@ public sealed class SessionGrain(
         catch (Exception) { }
     }
 
+    /// <summary>
+    /// Applies <paramref name="change"/> to the conversation and writes it. If the write fails, memory goes back to what
+    /// storage holds (a turn marked generating, an edge attached, settings: none of it stays without its write); if it
+    /// failed because another activation wrote first (ETag conflict), this activation is stale and deactivates, so the
+    /// next call reloads the stored conversation: Orleans' own rule for <see cref="InconsistentStateException"/>, applied
+    /// here because the caller-safe error filter replaces the exception before the runtime could see it.
+    /// </summary>
+    private async Task WriteChangeAsync(Action change)
+    {
+        await SettleWriteAsync();
+        var before = copier.Copy(_live);
+        change();
+        try
+        {
+            await WriteAsync();
+        }
+        catch (Exception e)
+        {
+            _live = before;
+            if (e is InconsistentStateException)
+            {
+                logger.LogWarning("Session {Session}: another activation wrote the conversation first; this one deactivates", Id);
+                DeactivateOnIdle();
+            }
+            throw;
+        }
+    }
+
     /// <summary>Writes the state now (after any write in flight) and waits for it.</summary>
     private async Task WriteAsync()
     {
@@ -623,10 +669,8 @@ public sealed class SessionGrain(
     private async Task ReleaseEdgeAsync(string why)
     {
         logger.LogInformation("Session {Session}: {Why}; the server continues the reply at step {Step}", Id, why, S.Step);
-        await SettleWriteAsync();
-        S.AttachedEdge = null;
         _edge = null;
-        await WriteAsync();
+        await WriteChangeAsync(() => S.AttachedEdge = null);
         if (S.Generating) ScheduleServerStep();
     }
 
@@ -659,6 +703,11 @@ public sealed class SessionGrain(
     /// The caller's seed, or a fresh random one: a known default (0) would let anyone predict every sample, and a seed
     /// fixed per conversation is what makes its replies reproducible on every path.
     /// </summary>
-    private static GenerationSettings WithSeed(GenerationSettings settings) =>
-        settings.Seed is null ? settings with { Seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) } : settings;
+    /// <returns>The settings with a seed, and who may read it back (<see cref="SeedOwners"/>; null for a seed the session chose).</returns>
+    private static (GenerationSettings Settings, string? SeedOwner) WithSeed(GenerationSettings settings) =>
+        settings.Seed is null
+            ? (settings with { Seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) }, null)
+            : (settings, SeedOwners.Of(VerifiedCaller.Current));
+
+    private void ApplySettings(GenerationSettings settings) => (S.Settings, S.SeedOwner) = WithSeed(settings);
 }

@@ -27,4 +27,6 @@ public sealed class SessionState
     [Id(9)] public string? ReplyFinish { get; set; }
     /// <summary>The tenant whose quota the reply in progress counts against (null: none, e.g. an operator's).</summary>
     [Id(10)] public string? QuotaTenant { get; set; }
+    /// <summary>Who set <see cref="GenerationSettings.Seed"/> and may read it back (<see cref="SeedOwners"/>); null when the session chose it.</summary>
+    [Id(11)] public string? SeedOwner { get; set; }
 }

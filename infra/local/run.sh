@@ -17,6 +17,12 @@ ensure_signing_key
 session=""
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = "--session" ] && session="${args[i+1]:-}"; done
+# Conversation ids are 'tenant/name'; this cluster's tenant is 'local', so a bare name means local/NAME.
+if [ -n "$session" ] && [[ "$session" != */* ]]; then
+  session="local/$session"
+  for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[i]}" = "--session" ] && args[i+1]="$session"; done
+  set -- "${args[@]}"
+fi
 if [ -z "$session" ]; then session="local/chat-$(date +%s)"; set -- "$@" --session "$session"; fi
 credential=$(edge_credential "$session" "edge-local")
 ensure_pki

@@ -43,6 +43,27 @@ public sealed class ControlledGrainStorage(IGrainStorage durable) : IGrainStorag
             throw new IOException("injected storage failure (test)");
         }
 
+        private Action<object>? _otherWriter;
+
+        /// <summary>
+        /// The next write loses a storage race: <paramref name="otherWriter"/> changes the stored state first, as another
+        /// activation of the same conversation would, and the write throws <see cref="InconsistentStateException"/>.
+        /// </summary>
+        public void ConflictNext(Action<object> otherWriter)
+        {
+            lock (this) _otherWriter = otherWriter;
+        }
+
+        internal Action<object>? TakeConflict()
+        {
+            lock (this)
+            {
+                var writer = _otherWriter;
+                _otherWriter = null;
+                return writer;
+            }
+        }
+
         private static TaskCompletionSource Opened()
         {
             var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -60,7 +81,18 @@ public sealed class ControlledGrainStorage(IGrainStorage durable) : IGrainStorag
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (Controls.TryGetValue(grainId.Key.ToString()!, out var control)) await control.BeforeWriteAsync();
+        if (Controls.TryGetValue(grainId.Key.ToString()!, out var control))
+        {
+            await control.BeforeWriteAsync();
+            if (control.TakeConflict() is { } otherWriter)
+            {
+                var stored = new GrainState<T>();
+                await durable.ReadStateAsync(stateName, grainId, stored);
+                otherWriter(stored.State!);
+                await durable.WriteStateAsync(stateName, grainId, stored);
+                throw new InconsistentStateException("injected ETag conflict (test): another activation wrote first");
+            }
+        }
         await durable.WriteStateAsync(stateName, grainId, grainState);
     }
 
