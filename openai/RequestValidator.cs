@@ -126,10 +126,11 @@ public static class RequestValidator
         return (stream == true, options?.IncludeUsage == true);
     }
 
+    /// <summary>The named session, parsed here once: only a valid <see cref="ConversationId"/> goes further (the tenant is checked by the plan).</summary>
     private static string? Session(string? session) =>
         session is null ? null
-        : session.Length is > 0 and <= 256 ? session
-        : throw OpenAiException.BadRequest("session", "'session' (or the X-SpecEdge-Session header) must be 1 to 256 characters.");
+        : ConversationId.TryParse(session, out var id, out var error) ? id.ToString()
+        : throw OpenAiException.BadRequest("session", $"'session' (or the X-SpecEdge-Session header): {error}");
 
     /// <summary>A message's text: a string, or an array of text parts (concatenated).</summary>
     private static string Content(JsonElement? content, string param) => content switch

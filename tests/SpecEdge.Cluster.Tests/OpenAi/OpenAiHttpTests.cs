@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
@@ -292,6 +293,84 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
         Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(neighbour)).StatusCode);
         await Task.Delay(TimeSpan.FromSeconds(2.5));   // the bucket refills: the flooder is served again
         Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(flooder)).StatusCode);
+    }
+
+    /// <summary>An HTTP client whose connections come from <paramref name="address"/> (any 127.x.y.z is this machine), so per-address limits can be tried without touching other tests' address.</summary>
+    private static HttpClient From(string address) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, cancellation) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellation);
+                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    }) { Timeout = TimeSpan.FromMinutes(1) };
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpMethod method, string url, string? key, string? body = null, string? session = null)
+    {
+        using var request = new HttpRequestMessage(method, url);
+        if (key is not null) request.Headers.Authorization = new("Bearer", key);
+        if (body is not null) request.Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        if (session is not null) request.Headers.TryAddWithoutValidation(OpenAiEndpointsSessionHeader, session);
+        var response = await http.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
+    }
+
+    private const string OpenAiEndpointsSessionHeader = "X-SpecEdge-Session";
+
+    [Fact]
+    public async Task HostileSessionIds_Are400NamingTheRule_AndTouchNoConversation()
+    {
+        string key = f.ServiceKey("mallory");
+        string victim = "local/victim-" + Guid.NewGuid().ToString("N")[..8];
+        var victimSession = f.Client.GetGrain<ISessionGrain>(victim);
+        await victimSession.ConfigureAsync(new GenerationSettings { Temperature = 0, MaxNewTokens = 4 });
+        var before = await victimSession.GetAsync();
+        using var http = From("127.0.0.3");
+        string body = JsonSerializer.Serialize(Chat(new[] { User("Hijack") }, 4));
+        foreach (var hostile in new[] { $"mallory/../{victim}", "mallory/./x", "mallory/%2e%2e/x", "mallory//x", "mallory/x\\y", "./x", "mallory/" + new string('x', 10_000) })
+        {
+            var response = await SendAsync(http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, body, hostile);
+            string text = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode == 400, $"{hostile[..Math.Min(40, hostile.Length)]}: {(int)response.StatusCode} {text}");
+            var error = JsonNode.Parse(text)!["error"]!;
+            Assert.Equal("session", (string?)error["param"]);
+            Assert.True(((string?)error["message"])?.Contains("conversation id") == true, text);
+        }
+        var after = await victimSession.GetAsync();
+        Assert.Equal(before.Messages.Length, after.Messages.Length);
+        Assert.Equal(before.Step, after.Step);
+    }
+
+    [Fact]
+    public async Task FailedRequestsFromOneAddress_Get429BeforeTheirKeyIsChecked_WhileOtherAddressesAreServed()
+    {
+        using var attacker = From("127.0.0.2");
+        string good = f.ServiceKey("address-limit");
+        // 20 failures a second per address by default, in bursts of 40.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 200).Select(i =>
+            SendAsync(attacker, HttpMethod.Get, f.BaseUrl + "/v1/models", $"sk-guess-{i:D6}")));
+        int unauthorized = responses.Count(r => r.StatusCode == System.Net.HttpStatusCode.Unauthorized);
+        int limited = responses.Count(r => r.StatusCode == System.Net.HttpStatusCode.TooManyRequests);
+        Assert.Equal(200, unauthorized + limited);
+        Assert.InRange(unauthorized, 40, 120);
+        var sample = responses.First(r => r.StatusCode == System.Net.HttpStatusCode.TooManyRequests);
+        Assert.True(sample.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "a 429 says when to retry");
+
+        // Another address is served at once.
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(good)).StatusCode);
+        await Task.Delay(TimeSpan.FromSeconds(2.5));   // the address's bucket refills
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await SendAsync(attacker, HttpMethod.Get, f.BaseUrl + "/v1/models", good)).StatusCode);
     }
 
     private async Task<HttpResponseMessage> ModelsAsync(string key)
