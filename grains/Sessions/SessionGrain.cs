@@ -66,13 +66,8 @@ public sealed class SessionGrain(
     /// </summary>
     private static readonly TimeSpan MaxCapacityWait = TimeSpan.FromSeconds(120);
     private ReplyStream _reply = null!;
-    /// <summary>
-    /// The one state write in flight, or for steps the chain of writes that runs until no committed step is unwritten
-    /// (a step's write completes after its verdict went out).
-    /// </summary>
-    private Task _write = Task.CompletedTask;
-    /// <summary>Steps committed in memory that no write has started to store yet, oldest first.</summary>
-    private readonly List<PendingStep> _unwritten = new();
+    /// <summary>The state writes: one in flight, group commit of steps, durable or rolled back together.</summary>
+    private StepWriter<PendingStep, DurableView> _writes = null!;
     /// <summary>
     /// The conversation as this activation knows it, including steps not yet durable. The storage provider is handed a
     /// copy for each write, so what a write stores is the state when it began, whatever is committed while it runs.
@@ -104,6 +99,7 @@ public sealed class SessionGrain(
             DueTime = Timeout.InfiniteTimeSpan, Period = Timeout.InfiniteTimeSpan, Interleave = false,
         });
         _live = state.State;
+        _writes = new StepWriter<PendingStep, DurableView>(Capture, StartWrite, OnStepsDurable, OnStepsNotDurable);
         SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
         _durable = Capture();
@@ -122,7 +118,7 @@ public sealed class SessionGrain(
     {
         // A graceful deactivation (idle, silo shutdown) stores the steps still unwritten, so the next activation resumes
         // after them; the edge already has their verdicts. A failed write has already rolled them back.
-        try { await SettleWriteAsync().WaitAsync(cancellationToken); }
+        try { await _writes.SettleAsync().WaitAsync(cancellationToken); }
         catch (OperationCanceledException) { }
         SpecEdgeMetrics.SessionDeactivated();
     }
@@ -133,7 +129,7 @@ public sealed class SessionGrain(
     public async Task ConfigureAsync(GenerationSettings settings)
     {
         SessionInputLimits.CheckSettings(settings, models.Options);
-        await SettleWriteAsync();
+        await _writes.SettleAsync();
         if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
         await WriteChangeAsync(() => ApplySettings(settings));
     }
@@ -141,7 +137,7 @@ public sealed class SessionGrain(
     public async Task<TurnStarted> SendUserMessageAsync(string text)
     {
         SessionInputLimits.CheckMessage(text, models.Options);
-        await SettleWriteAsync();
+        await _writes.SettleAsync();
         ThrowIfReplyInProgress();
         string? tenant = await ClaimQuotaAsync();
         return await StartTurnAsync(text, tenant);
@@ -153,7 +149,7 @@ public sealed class SessionGrain(
         SessionInputLimits.CheckSettings(request.Settings, models.Options);
         SessionInputLimits.CheckMessage(request.Text, models.Options);
         SessionInputLimits.CheckHistory(request.History, models.Options);
-        await SettleWriteAsync();
+        await _writes.SettleAsync();
         ThrowIfReplyInProgress();
         if (request.History.Length > 0 && S.Committed.Count > 0)
             throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
@@ -198,7 +194,7 @@ public sealed class SessionGrain(
         try
         {
             SessionInputLimits.CheckMessage(text, models.Options);
-            await SettleWriteAsync();
+            await _writes.SettleAsync();
             ThrowIfReplyInProgress();
             return await StartClaimedTurnAsync(text, tenant);
         }
@@ -486,12 +482,12 @@ public sealed class SessionGrain(
     private async Task FailReplyAsync(Exception e)
     {
         logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
-        await SettleWriteAsync();
+        await _writes.SettleAsync();
         S.Generating = false;
         S.ReplyChunkSizes.Add(0);
         S.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
         // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
-        try { await WriteAsync(); }
+        try { await _writes.WriteNowAsync(); }
         catch (Exception write)
         {
             logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", Id);
@@ -525,9 +521,8 @@ public sealed class SessionGrain(
             S.ReplyFinish = PersistedFinish.Write(v.FinishReason ?? ReplyFinish.EndOfSequence);
         }
         S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
-        _unwritten.Add(new PendingStep(v, text, rollback));
-        if (_write.IsCompleted) _write = PersistStepsAsync();
-        if (!models.Options.PipelinedStateWrites) await _write;
+        var writing = _writes.Commit(new PendingStep(v, text, rollback));
+        if (!models.Options.PipelinedStateWrites) await writing;
     }
 
     /// <summary>A step committed in memory: its verdict, its prepared text, and the state to return to if it is not saved.</summary>
@@ -536,84 +531,62 @@ public sealed class SessionGrain(
     /// <summary>The state just before a step: the session returns here if that step (or any after it) cannot be saved.</summary>
     private readonly record struct StepRollback(int Committed, int Messages, long Step, int Chunks);
 
-    /// <summary>
-    /// Writes the unwritten steps, all of them in one write, and repeats while steps were committed during the write;
-    /// publishes each write's steps to readers, in order, once it is durable, or rolls them back.
-    /// </summary>
-    private async Task PersistStepsAsync()
+    /// <summary>A write that held <paramref name="steps"/> completed: readers may now see them, in order.</summary>
+    private void OnStepsDurable(DurableView written, IReadOnlyList<PendingStep> steps)
     {
-        while (_unwritten.Count > 0)
+        _durable = written;
+        if (steps.Count == 0) return;
+        _failedWrites = 0;
+        SpecEdgeMetrics.StepsPerWrite.Record(steps.Count);
+        foreach (var (v, text, _) in steps)
         {
-            var steps = _unwritten.ToArray();
-            _unwritten.Clear();
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var written = Capture();
-            try
-            {
-                await StartWrite();
-                _durable = written;
-                _failedWrites = 0;
-                SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
-                SpecEdgeMetrics.StepsPerWrite.Record(steps.Length);
-            }
-            catch (InconsistentStateException e)
-            {
-                // Another activation of this session wrote first (e.g. during a failover): this one is stale. It must not
-                // publish tokens it could not make durable; deactivate so the next call reloads the stored conversation.
-                logger.LogWarning(e, "Session {Session}: stale activation lost a storage race at step {Step}; deactivating", Id, steps[^1].Verdict.Step);
-                _unwritten.Clear();
-                DeactivateOnIdle();
-                throw;
-            }
-            catch (Exception e)
-            {
-                // The steps are not durable, so nobody may see them, nor any step committed on top of them meanwhile: back
-                // to the last durable state. The verifier already committed them, so it is made to rebuild from that
-                // state, the reply text is re-derived from it, and the edge (which has the verdicts) is told to resync.
-                var back = steps[0].Rollback;
-                logger.LogWarning(e, "Session {Session}: state write failed for steps {First}-{Last}; rolling back to step {Step} and resynchronising", Id, steps[0].Verdict.Step, S.Step - 1, back.Step);
-                _failedWrites++;
-                _unwritten.Clear();
-                S.Committed.RemoveRange(back.Committed, S.Committed.Count - back.Committed);
-                S.Messages.RemoveRange(back.Messages, S.Messages.Count - back.Messages);
-                S.ReplyChunkSizes.RemoveRange(back.Chunks, S.ReplyChunkSizes.Count - back.Chunks);
-                S.Step = back.Step;
-                S.Generating = true;
-                S.ReplyFinish = null;
-                _verifierLoaded = false;
-                RebuildReply();
-                var error = new StepNotDurableException($"Step {steps[0].Verdict.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
-                if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, back.Step + 1, error.Message)));
-                throw error;
-            }
-            foreach (var (v, text, _) in steps)
-            {
-                SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
-                SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
-                _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
-                if (v.Finished) EndOfReply();
-            }
+            SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
+            SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
+            _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
+            if (v.Finished) EndOfReply();
         }
+    }
+
+    /// <summary>
+    /// A write of <paramref name="steps"/> failed (with every step committed on top of them): returns what the chain
+    /// throws. Lost to another activation (ETag conflict), this one is stale and deactivates; otherwise the session goes
+    /// back to its last durable state, the verifier rebuilds from it, and the edge (which has the verdicts) resyncs.
+    /// </summary>
+    private Exception OnStepsNotDurable(IReadOnlyList<PendingStep> steps, Exception e)
+    {
+        if (e is InconsistentStateException)
+        {
+            // It must not publish tokens it could not make durable; the next call reloads the stored conversation.
+            logger.LogWarning(e, "Session {Session}: stale activation lost a storage race at step {Step}; deactivating", Id, steps[^1].Verdict.Step);
+            DeactivateOnIdle();
+            return e;
+        }
+        var back = steps[0].Rollback;
+        logger.LogWarning(e, "Session {Session}: state write failed for steps {First}-{Last}; rolling back to step {Step} and resynchronising", Id, steps[0].Verdict.Step, S.Step - 1, back.Step);
+        _failedWrites++;
+        S.Committed.RemoveRange(back.Committed, S.Committed.Count - back.Committed);
+        S.Messages.RemoveRange(back.Messages, S.Messages.Count - back.Messages);
+        S.ReplyChunkSizes.RemoveRange(back.Chunks, S.ReplyChunkSizes.Count - back.Chunks);
+        S.Step = back.Step;
+        S.Generating = true;
+        S.ReplyFinish = null;
+        _verifierLoaded = false;
+        RebuildReply();
+        var error = new StepNotDurableException($"Step {steps[0].Verdict.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
+        if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, back.Step + 1, error.Message)));
+        return error;
     }
 
     /// <summary>
     /// Starts writing the conversation as it is now. The provider gets a copy: steps committed while the write runs
     /// change the live state, never what this write stores (whenever the provider serializes it).
     /// </summary>
-    private Task StartWrite()
+    private async Task StartWrite()
     {
         state.State = copier.Copy(_live);
-        return state.WriteStateAsync();
-    }
-
-    /// <summary>
-    /// Waits until no state write is in flight and no committed step is unwritten (the chain of step writes ends only
-    /// then). A failed step write has already rolled the session back.
-    /// </summary>
-    private async Task SettleWriteAsync()
-    {
-        try { await _write; }
-        catch (Exception) { }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await state.WriteStateAsync();
+        SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
     }
 
     /// <summary>
@@ -625,12 +598,12 @@ public sealed class SessionGrain(
     /// </summary>
     private async Task WriteChangeAsync(Action change)
     {
-        await SettleWriteAsync();
+        await _writes.SettleAsync();
         var before = copier.Copy(_live);
         change();
         try
         {
-            await WriteAsync();
+            await _writes.WriteNowAsync();
         }
         catch (Exception e)
         {
@@ -642,17 +615,6 @@ public sealed class SessionGrain(
             }
             throw;
         }
-    }
-
-    /// <summary>Writes the state now (after any write in flight) and waits for it.</summary>
-    private async Task WriteAsync()
-    {
-        await SettleWriteAsync();
-        var written = Capture();
-        var write = StartWrite();
-        _write = write;
-        await write;
-        _durable = written;
     }
 
     /// <summary>Rebuilds the reply's chunks from durable state: readers see exactly the chunks (and numbers) they saw before.</summary>
