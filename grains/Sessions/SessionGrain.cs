@@ -52,19 +52,9 @@ public sealed class SessionGrain(
     private IEdgeObserver? _edge;
     private DateTime _lastTreeAt;
     private IGrainTimer _serverStep = null!;
-    /// <summary>Step writes that failed in a row; the server gives a reply up after <see cref="MaxFailedWrites"/>.</summary>
-    private int _failedWrites;
-    private const int MaxFailedWrites = 3;
-    /// <summary>Server steps that failed in a row for reasons outside the conversation; the reply ends after this many.</summary>
-    private int _transientFailures;
-    private const int MaxTransientFailures = 8;
-    /// <summary>Since when the server's steps of this reply have been refused for capacity (null: they are not).</summary>
-    private DateTime? _waitingForCapacitySince;
-    /// <summary>
-    /// How long a reply in progress waits for capacity on its device before it ends with the error: replies ahead of it
-    /// end within their token limit, so a wait is normally short.
-    /// </summary>
-    private static readonly TimeSpan MaxCapacityWait = TimeSpan.FromSeconds(120);
+    /// <summary>When the server's decoding retries a failed step, waits for capacity, or gives the reply up.</summary>
+    private readonly ServerStepPolicy _serverPolicy = new();
+    private TurnAdmission _admission = null!;
     private ReplyStream _reply = null!;
     /// <summary>The state writes: one in flight, group commit of steps, durable or rolled back together.</summary>
     private StepWriter<PendingStep, DurableView> _writes = null!;
@@ -88,6 +78,7 @@ public sealed class SessionGrain(
         int device = (int)((uint)Id.GetHashCode() % (uint)models.DeviceCount);
         _verifier = GrainFactory.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo.Name, device).ToString());
         _reply = new ReplyStream(models.Tokenizer);
+        _admission = new TurnAdmission(GrainFactory, Id, models.Options.MaxActiveRepliesPerTenant, logger);
         this.RegisterGrainTimer(CheckEdgeLeaseAsync, new GrainTimerCreationOptions
         {
             DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(0.5), Interleave = false,
@@ -139,7 +130,7 @@ public sealed class SessionGrain(
         SessionInputLimits.CheckMessage(text, models.Options);
         await _writes.SettleAsync();
         ThrowIfReplyInProgress();
-        string? tenant = await ClaimQuotaAsync();
+        string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
         return await StartTurnAsync(text, tenant);
     }
 
@@ -153,7 +144,7 @@ public sealed class SessionGrain(
         ThrowIfReplyInProgress();
         if (request.History.Length > 0 && S.Committed.Count > 0)
             throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
-        string? tenant = await ClaimQuotaAsync();
+        string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
         try
         {
             // The settings become the session's with the turn, in its one state write.
@@ -161,7 +152,7 @@ public sealed class SessionGrain(
         }
         catch
         {
-            if (tenant is not null) ReleaseQuota(tenant);
+            _admission.Release(tenant);
             throw;
         }
     }
@@ -172,11 +163,11 @@ public sealed class SessionGrain(
         // non-interleaved StartTurnAsync request. The quota is taken here, under the caller's verified identity.
         SessionInputLimits.CheckMessage(text, models.Options);
         ThrowIfReplyInProgress();
-        string? tenant = await ClaimQuotaAsync();
+        string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
         try { await this.AsReference<ISessionControl>().StartTurnAsync(text, tenant); }
         catch
         {
-            if (tenant is not null) ReleaseQuota(tenant);
+            _admission.Release(tenant);
             throw;
         }
         return await _reply.WaitForEndAsync();
@@ -200,37 +191,13 @@ public sealed class SessionGrain(
         }
         catch
         {
-            if (tenant is not null) ReleaseQuota(tenant);
+            _admission.Release(tenant);
             throw;
         }
     }
 
-    /// <summary>
-    /// Takes a reply slot of the verified caller's tenant: a service's own tenant, or for an edge its credential's
-    /// tenant (else the conversation id's "tenant/" prefix, else the conversation itself). Operators are not limited.
-    /// </summary>
-    private async Task<string?> ClaimQuotaAsync()
-    {
-        int limit = models.Options.MaxActiveRepliesPerTenant;
-        var caller = VerifiedCaller.Current;
-        if (limit <= 0 || caller is null || caller.Role is not (Contracts.Security.CredentialRole.Service or Contracts.Security.CredentialRole.Edge)) return null;
-        string tenant = caller.Tenant is { Length: > 0 } t ? t : ConversationId.Parse(Id).Tenant;
-        if (!await GrainFactory.GetGrain<ITenantQuotaGrain>(tenant).TryStartAsync(Id, limit))
-            throw new InvalidOperationException($"Your tenant already has {limit} replies in progress (SpecEdge:MaxActiveRepliesPerTenant); send this message when one has finished.");
-        return tenant;
-    }
-
-    private void ReleaseQuota(string tenant)
-    {
-        var release = GrainFactory.GetGrain<ITenantQuotaGrain>(tenant).EndAsync(Id);
-        release.ContinueWith(t => logger.LogWarning(t.Exception, "Session {Session}: could not release its reply slot", Id), TaskContinuationOptions.OnlyOnFaulted);
-    }
-
     /// <summary>Frees the finished reply's quota slot, if it holds one.</summary>
-    private void EndOfReply()
-    {
-        if (S.QuotaTenant is { } tenant) ReleaseQuota(tenant);
-    }
+    private void EndOfReply() => _admission.Release(S.QuotaTenant);
 
     /// <summary>
     /// Starts a turn: <paramref name="history"/> (earlier turns, only into an empty conversation) and the message are
@@ -415,68 +382,38 @@ public sealed class SessionGrain(
 
     /// <summary>
     /// One step of server-side decoding while no edge is attached (a tick of <see cref="_serverStep"/>): plain, or
-    /// speculative with the server's draft model; then it arms the next tick. A step rolled back by a failed write is
-    /// redone after a pause; after <see cref="MaxFailedWrites"/> failed writes in a row, or any other failure, the reply
-    /// ends with an error that every reader sees.
+    /// speculative with the server's draft model; then it arms the next tick. After a failure
+    /// <see cref="ServerStepPolicy"/> decides: redo, wait, stop, or end the reply with an error every reader sees.
     /// </summary>
     private async Task ServerStepAsync(CancellationToken cancellation)
     {
         if (!S.Generating || S.AttachedEdge is not null) return;
         try
         {
-            if (_failedWrites >= MaxFailedWrites)
-                throw new StepNotDurableException($"The conversation's state could not be saved {_failedWrites} times in a row; the reply was stopped at its last saved step.");
+            if (_serverPolicy.TooManyFailedWrites)
+                throw new StepNotDurableException($"The conversation's state could not be saved {_serverPolicy.FailedWrites} times in a row; the reply was stopped at its last saved step.");
             await EnsureVerifierAsync();
             // The verifier drafts for the server (SpecEdge:ServerDraftModel) on its device thread, or decodes plainly.
             var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
             await CommitAsync(outcome);
-            _transientFailures = 0;
-            _waitingForCapacitySince = null;
+            _serverPolicy.StepSucceeded();
             if (S.Generating) ScheduleServerStep();
-        }
-        catch (StepNotDurableException) when (_failedWrites < MaxFailedWrites)
-        {
-            // Verified on a step whose write failed: redo it from the durable state after a pause.
-            ScheduleServerStep(TimeSpan.FromMilliseconds(200 * _failedWrites));
-        }
-        catch (InconsistentStateException)
-        {
-            // A newer activation owns the conversation (the failed write deactivates this one): nothing to end here.
-        }
-        catch (Exception) when (cancellation.IsCancellationRequested)
-        {
-            // This activation is going away (e.g. its silo is shutting down): the next one resumes the reply.
-        }
-        catch (VerifierBusyException e) when (StillWaitingForCapacity())
-        {
-            // The device is full of replies in progress: this reply (already admitted once, now being rebuilt after a
-            // failover or resync) waits for one of them to end rather than failing.
-            logger.LogInformation("Session {Session}: server step {Step} waits for capacity ({Error})", Id, S.Step, e.Message);
-            ScheduleServerStep(TimeSpan.FromMilliseconds(500));
-        }
-        catch (Exception e) when (IsTransient(e) && ++_transientFailures <= MaxTransientFailures)
-        {
-            // The verifier or the silo is briefly unavailable (busy, restarting, shutting down): retry the step later;
-            // ending the reply would make a passing fault permanent.
-            logger.LogWarning("Session {Session}: server step {Step} failed ({Error}); retry {Retry} of {Max}", Id, S.Step, e.GetType().Name, _transientFailures, MaxTransientFailures);
-            ScheduleServerStep(TimeSpan.FromMilliseconds(250 * _transientFailures));
         }
         catch (Exception e)
         {
-            await FailReplyAsync(e);
+            var decision = _serverPolicy.AfterFailure(e, cancellation.IsCancellationRequested);
+            switch (decision.Action)
+            {
+                case ServerStepAction.Retry:
+                    logger.LogInformation("Session {Session}: server step {Step} failed: {Why}", Id, S.Step, decision.Why);
+                    ScheduleServerStep(decision.After);
+                    break;
+                case ServerStepAction.FailReply:
+                    await FailReplyAsync(e);
+                    break;
+            }
         }
     }
-
-    /// <summary>Whether a reply refused for capacity may keep waiting (up to <see cref="MaxCapacityWait"/> in all).</summary>
-    private bool StillWaitingForCapacity()
-    {
-        _waitingForCapacitySince ??= DateTime.UtcNow;
-        return DateTime.UtcNow - _waitingForCapacitySince < MaxCapacityWait;
-    }
-
-    /// <summary>Failures that say nothing about the conversation: the runtime, a busy or restarting verifier, a timeout.</summary>
-    private static bool IsTransient(Exception e) =>
-        e is OrleansException or TimeoutException or VerifierBusyException or SessionNotLoadedException or ObjectDisposedException or OperationCanceledException;
 
     /// <summary>Ends the reply with an error chunk that every reader sees, and persists that end.</summary>
     private async Task FailReplyAsync(Exception e)
@@ -536,7 +473,7 @@ public sealed class SessionGrain(
     {
         _durable = written;
         if (steps.Count == 0) return;
-        _failedWrites = 0;
+        _serverPolicy.WriteSucceeded();
         SpecEdgeMetrics.StepsPerWrite.Record(steps.Count);
         foreach (var (v, text, _) in steps)
         {
@@ -563,7 +500,7 @@ public sealed class SessionGrain(
         }
         var back = steps[0].Rollback;
         logger.LogWarning(e, "Session {Session}: state write failed for steps {First}-{Last}; rolling back to step {Step} and resynchronising", Id, steps[0].Verdict.Step, S.Step - 1, back.Step);
-        _failedWrites++;
+        _serverPolicy.WriteFailed();
         S.Committed.RemoveRange(back.Committed, S.Committed.Count - back.Committed);
         S.Messages.RemoveRange(back.Messages, S.Messages.Count - back.Messages);
         S.ReplyChunkSizes.RemoveRange(back.Chunks, S.ReplyChunkSizes.Count - back.Chunks);
