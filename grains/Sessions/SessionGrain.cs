@@ -57,17 +57,17 @@ public sealed class SessionGrain(
     private TurnAdmission _admission = null!;
     private ReplyStream _reply = null!;
     /// <summary>The state writes: one in flight, group commit of steps, durable or rolled back together.</summary>
-    private StepWriter<PendingStep, DurableView> _writes = null!;
+    private StepWriter<PendingStep, Conversation.View> _writes = null!;
     /// <summary>
     /// The conversation as this activation knows it, including steps not yet durable. The storage provider is handed a
     /// copy for each write, so what a write stores is the state when it began, whatever is committed while it runs.
     /// </summary>
-    private SessionState _live = null!;
+    private Conversation _conversation = null!;
     /// <summary>What the last completed write stored: all that <see cref="GetAsync"/> shows.</summary>
-    private DurableView _durable = null!;
+    private Conversation.View _durable = null!;
 
     private string Id => this.GetPrimaryKeyString();
-    private SessionState S => _live;
+    private SessionState S => _conversation.State;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -89,16 +89,16 @@ public sealed class SessionGrain(
         {
             DueTime = Timeout.InfiniteTimeSpan, Period = Timeout.InfiniteTimeSpan, Interleave = false,
         });
-        _live = state.State;
-        _writes = new StepWriter<PendingStep, DurableView>(Capture, StartWrite, OnStepsDurable, OnStepsNotDurable);
+        _conversation = new Conversation(state.State);
+        _writes = new StepWriter<PendingStep, Conversation.View>(_conversation.Capture, StartWrite, OnStepsDurable, OnStepsNotDurable);
         SpecEdgeMetrics.SessionActivated();
         // The chunks readers saw are rebuilt from durable state, numbered as before.
-        _durable = Capture();
+        _durable = _conversation.Capture();
         RebuildReply();
         if (S.Generating)
         {
             // A reply was in progress when the previous activation died: resume it on the server until an edge returns.
-            S.AttachedEdge = null;
+            _conversation.Release();
             logger.LogInformation("Session {Session} reactivated on {Silo} mid-reply ({Tokens} tokens so far); the server resumes it", Id, silo.Name, S.Committed.Count - S.ReplyStart);
             ScheduleServerStep();
         }
@@ -226,19 +226,7 @@ public sealed class SessionGrain(
         _verifierLoaded = true;
         try
         {
-            await WriteChangeAsync(() =>
-            {
-                S.Settings = settings;
-                S.SeedOwner = seedOwner;
-                S.QuotaTenant = tenant;
-                S.Messages.AddRange(history);
-                S.Messages.Add(new ChatTurn("user", text));
-                S.Committed.AddRange(appended);
-                S.ReplyChunkSizes.Clear();
-                S.ReplyFinish = null;
-                S.ReplyStart = S.Committed.Count;
-                S.Generating = true;
-            });
+            await WriteChangeAsync(() => _conversation.StartTurn(settings, seedOwner, tenant, history, text, appended));
         }
         catch
         {
@@ -279,17 +267,13 @@ public sealed class SessionGrain(
             VerifiedCaller.IsEdge ? null : silo.Name, SeedOwners.MayRead(VerifiedCaller.Current, d.SeedOwner) ? d.Seed : null));
     }
 
-    /// <summary>The part of the state a snapshot shows, as one write stores it.</summary>
-    private sealed record DurableView(ChatTurn[] Messages, int Committed, long Step, string? AttachedEdge, bool Generating, ulong? Seed, string? SeedOwner);
-
-    private DurableView Capture() => new(S.Messages.ToArray(), S.Committed.Count, S.Step, S.AttachedEdge, S.Generating, S.Settings.Seed, S.SeedOwner);
 
     public async Task<EdgeAttachment> AttachEdgeAsync(string edgeId, IEdgeObserver observer)
     {
         edgeId = VerifiedCaller.EdgeIdOr(edgeId);   // an edge is who its credential says, whatever it claims
         ArgumentException.ThrowIfNullOrEmpty(edgeId);
         // No server step runs now (steps do not interleave with requests); from here on the edge owns the reply.
-        await WriteChangeAsync(() => S.AttachedEdge = edgeId);
+        await WriteChangeAsync(() => _conversation.Attach(edgeId));
         _edge = observer;
         _lastTreeAt = DateTime.UtcNow;
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
@@ -333,7 +317,7 @@ public sealed class SessionGrain(
     {
         long received = StepTiming.NowUnixMicroseconds();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string? error = CheckTree(tree);
+        string? error = _conversation.CheckTree(tree, Id, models.Options.MaxTreeNodes);
         if (error is not null) return (null, error);
         _lastTreeAt = DateTime.UtcNow;
         try
@@ -366,17 +350,6 @@ public sealed class SessionGrain(
                 ? t with { ReceivedUnixMicroseconds = received, PersistMicroseconds = (int)(persist.Ticks / 10), SessionMicroseconds = (int)(total.Ticks / 10) }
                 : null,
         };
-
-    /// <summary>Why a tree from an edge cannot be the session's next step, or null. The tree's own shape is the verifier's to check.</summary>
-    private string? CheckTree(TreeSubmission tree) =>
-        tree.SessionId != Id ? $"Tree is addressed to session '{tree.SessionId}', not '{Id}'."
-        : S.AttachedEdge is null || tree.EdgeId != S.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{Id}'."
-        : !S.Generating ? $"Session '{Id}' has no reply in progress."
-        : tree.Step != S.Step ? $"Tree is for step {tree.Step} but session '{Id}' is at step {S.Step}."
-        : tree.CommittedLength != S.Committed.Count ? $"Tree assumes {tree.CommittedLength} committed tokens but session '{Id}' has {S.Committed.Count}."
-        : tree.Tokens is null || tree.Parents is null ? "Tree has no tokens or parents."
-        : tree.Tokens.Length - 1 > models.Options.MaxTreeNodes ? $"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {models.Options.MaxTreeNodes}."
-        : null;
 
     private void ScheduleServerStep(TimeSpan? after = null) => _serverStep.Change(after ?? TimeSpan.Zero, Timeout.InfiniteTimeSpan);
 
@@ -420,9 +393,7 @@ public sealed class SessionGrain(
     {
         logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", Id, S.Step);
         await _writes.SettleAsync();
-        S.Generating = false;
-        S.ReplyChunkSizes.Add(0);
-        S.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
+        _conversation.FailReply(CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
         // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
         try { await _writes.WriteNowAsync(); }
         catch (Exception write)
@@ -447,29 +418,17 @@ public sealed class SessionGrain(
             _verifierLoaded = false;   // the verifier ran ahead of the durable state: rebuild it from there
             throw new StepNotDurableException($"Step {v.Step} of session '{Id}' was verified on a step that could not be saved; the session is back at step {S.Step}: resynchronise and retry.");
         }
-        var rollback = new StepRollback(S.Committed.Count, S.Messages.Count, S.Step, S.ReplyChunkSizes.Count);
-        S.Committed.AddRange(v.AcceptedTokens);
-        S.Step = v.Step + 1;
         string text = _reply.Prepare(v.AcceptedTokens, v.Finished, S.Settings.StopStrings);
-        if (v.Finished)
-        {
-            S.Generating = false;
-            S.Messages.Add(new ChatTurn("assistant", _reply.PreparedText));
-            S.ReplyFinish = PersistedFinish.Write(v.FinishReason ?? ReplyFinish.EndOfSequence);
-        }
-        S.ReplyChunkSizes.Add(v.AcceptedTokens.Length);
+        var rollback = _conversation.ApplyVerdict(v, () => _reply.PreparedText);
         var writing = _writes.Commit(new PendingStep(v, text, rollback));
         if (!models.Options.PipelinedStateWrites) await writing;
     }
 
     /// <summary>A step committed in memory: its verdict, its prepared text, and the state to return to if it is not saved.</summary>
-    private sealed record PendingStep(StepVerdict Verdict, string Text, StepRollback Rollback);
-
-    /// <summary>The state just before a step: the session returns here if that step (or any after it) cannot be saved.</summary>
-    private readonly record struct StepRollback(int Committed, int Messages, long Step, int Chunks);
+    private sealed record PendingStep(StepVerdict Verdict, string Text, Conversation.Rollback Rollback);
 
     /// <summary>A write that held <paramref name="steps"/> completed: readers may now see them, in order.</summary>
-    private void OnStepsDurable(DurableView written, IReadOnlyList<PendingStep> steps)
+    private void OnStepsDurable(Conversation.View written, IReadOnlyList<PendingStep> steps)
     {
         _durable = written;
         if (steps.Count == 0) return;
@@ -501,12 +460,7 @@ public sealed class SessionGrain(
         var back = steps[0].Rollback;
         logger.LogWarning(e, "Session {Session}: state write failed for steps {First}-{Last}; rolling back to step {Step} and resynchronising", Id, steps[0].Verdict.Step, S.Step - 1, back.Step);
         _serverPolicy.WriteFailed();
-        S.Committed.RemoveRange(back.Committed, S.Committed.Count - back.Committed);
-        S.Messages.RemoveRange(back.Messages, S.Messages.Count - back.Messages);
-        S.ReplyChunkSizes.RemoveRange(back.Chunks, S.ReplyChunkSizes.Count - back.Chunks);
-        S.Step = back.Step;
-        S.Generating = true;
-        S.ReplyFinish = null;
+        _conversation.RollBack(back);
         _verifierLoaded = false;
         RebuildReply();
         var error = new StepNotDurableException($"Step {steps[0].Verdict.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
@@ -520,7 +474,7 @@ public sealed class SessionGrain(
     /// </summary>
     private async Task StartWrite()
     {
-        state.State = copier.Copy(_live);
+        state.State = copier.Copy(S);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await state.WriteStateAsync();
         SpecEdgeMetrics.StateWrite.Record(clock.Elapsed.TotalSeconds);
@@ -536,7 +490,7 @@ public sealed class SessionGrain(
     private async Task WriteChangeAsync(Action change)
     {
         await _writes.SettleAsync();
-        var before = copier.Copy(_live);
+        var before = copier.Copy(S);
         change();
         try
         {
@@ -544,7 +498,7 @@ public sealed class SessionGrain(
         }
         catch (Exception e)
         {
-            _live = before;
+            _conversation.Restore(before);
             if (e is InconsistentStateException)
             {
                 logger.LogWarning("Session {Session}: another activation wrote the conversation first; this one deactivates", Id);
@@ -569,7 +523,7 @@ public sealed class SessionGrain(
     {
         logger.LogInformation("Session {Session}: {Why}; the server continues the reply at step {Step}", Id, why, S.Step);
         _edge = null;
-        await WriteChangeAsync(() => S.AttachedEdge = null);
+        await WriteChangeAsync(_conversation.Release);
         if (S.Generating) ScheduleServerStep();
     }
 
@@ -608,5 +562,9 @@ public sealed class SessionGrain(
             ? (settings with { Seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) }, null)
             : (settings, SeedOwners.Of(VerifiedCaller.Current));
 
-    private void ApplySettings(GenerationSettings settings) => (S.Settings, S.SeedOwner) = WithSeed(settings);
+    private void ApplySettings(GenerationSettings settings)
+    {
+        var (seeded, owner) = WithSeed(settings);
+        _conversation.Configure(seeded, owner);
+    }
 }
