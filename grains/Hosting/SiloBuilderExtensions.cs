@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Placement;
 
@@ -27,6 +28,8 @@ public static class SiloBuilderExtensions
     private static ISiloBuilder AddCore(ISiloBuilder silo, bool inMemorySessions)
     {
         silo.Services.AddSingleton<ModelHost>();
+        // Sessions read time through it (edge leases, capacity waits), so tests can move it by hand.
+        silo.Services.TryAddSingleton(TimeProvider.System);
         silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
         silo.AddIncomingGrainCallFilter<CallerSafeErrorsFilter>();
         // Push transport for trees: published by edge clients, delivered to the session grain named by the channel key.

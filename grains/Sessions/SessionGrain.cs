@@ -44,16 +44,15 @@ public sealed class SessionGrain(
     ModelHost models,
     DeepCopier<SessionState> copier,
     ILocalSiloDetails silo,
+    TimeProvider clock,
     ILogger<SessionGrain> logger) : Grain, ISessionGrain, ISessionControl, IOnBroadcastChannelSubscribed
 {
     // Not persisted: handles and caches that belong to this activation only.
-    private IVerifierBatchGrain _verifier = null!;
-    private bool _verifierLoaded;
-    private IEdgeObserver? _edge;
-    private DateTime _lastTreeAt;
+    private VerifierLink _verifier = null!;
+    private EdgeLease _edge = null!;
     private IGrainTimer _serverStep = null!;
     /// <summary>When the server's decoding retries a failed step, waits for capacity, or gives the reply up.</summary>
-    private readonly ServerStepPolicy _serverPolicy = new();
+    private readonly ServerStepPolicy _serverPolicy = new(clock);
     private TurnAdmission _admission = null!;
     private ReplyStream _reply = null!;
     /// <summary>The state writes: one in flight, group commit of steps, durable or rolled back together.</summary>
@@ -76,7 +75,8 @@ public sealed class SessionGrain(
         ConversationId.Parse(Id, "session id");
         // Co-locate with a verifier of this silo; spread sessions over its devices.
         int device = (int)((uint)Id.GetHashCode() % (uint)models.DeviceCount);
-        _verifier = GrainFactory.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo.Name, device).ToString());
+        _verifier = new VerifierLink(GrainFactory.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo.Name, device).ToString()), Id, Snapshot, logger);
+        _edge = new EdgeLease(TimeSpan.FromSeconds(models.Options.EdgeLeaseSeconds), clock, Id, logger);
         _reply = new ReplyStream(models.Tokenizer);
         _admission = new TurnAdmission(GrainFactory, Id, models.Options.MaxActiveRepliesPerTenant, logger);
         this.RegisterGrainTimer(CheckEdgeLeaseAsync, new GrainTimerCreationOptions
@@ -215,15 +215,7 @@ public sealed class SessionGrain(
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
         // The verifier learns the turn first; only then does it become part of the persisted conversation.
-        var committed = S.Committed.Concat(appended).ToArray();
-        var opening = new SequenceSnapshot(committed, committed.Length, settings, S.Step, Generating: true);
-        if (!_verifierLoaded || S.Committed.Count == 0) await _verifier.OpenAsync(Id, opening);
-        else
-        {
-            try { await _verifier.StartTurnAsync(Id, appended, settings, S.Committed.Count); }
-            catch (SessionNotLoadedException) { await _verifier.OpenAsync(Id, opening); }
-        }
-        _verifierLoaded = true;
+        await _verifier.StartTurnAsync(S.Committed, appended, settings, S.Step);
         try
         {
             await WriteChangeAsync(() => _conversation.StartTurn(settings, seedOwner, tenant, history, text, appended));
@@ -231,16 +223,16 @@ public sealed class SessionGrain(
         catch
         {
             // The verifier already holds the turn that storage refused: it rebuilds from the session's state when next used.
-            _verifierLoaded = false;
+            _verifier.Invalidate();
             throw;
         }
 
         _reply.Reset();
         var turn = new TurnStarted(Id, appended, S.Committed.Count, S.Step);
-        if (_edge is not null && S.AttachedEdge is not null)
+        if (_edge.HasObserver && S.AttachedEdge is not null)
         {
-            _lastTreeAt = DateTime.UtcNow;
-            Notify(_edge.OnTurnStarted(turn));
+            _edge.Touch();
+            _edge.Notify(e => e.OnTurnStarted(turn));
         }
         else
         {
@@ -274,8 +266,7 @@ public sealed class SessionGrain(
         ArgumentException.ThrowIfNullOrEmpty(edgeId);
         // No server step runs now (steps do not interleave with requests); from here on the edge owns the reply.
         await WriteChangeAsync(() => _conversation.Attach(edgeId));
-        _edge = observer;
-        _lastTreeAt = DateTime.UtcNow;
+        _edge.Attach(observer);
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
         return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature,
             models.Options.MaxTreeNodes, models.Options.MaxContextTokens);
@@ -307,9 +298,9 @@ public sealed class SessionGrain(
             // Only our own messages reach the edge; runtime errors can name silos and addresses.
             (verdict, error) = (null, $"Step {tree.Step} failed on the server: {CallerSafeErrorsFilter.MessageFor(e)}");
         }
-        if (_edge is null || tree.EdgeId != S.AttachedEdge) return;
+        if (!_edge.HasObserver || tree.EdgeId != S.AttachedEdge) return;
         // Not awaited: this request (and with it the step loop) must not wait a round trip for the edge's ack.
-        Notify(verdict is not null ? _edge.OnVerdict(verdict) : _edge.OnRejected(new TreeRejection(Id, tree.Step, error!)));
+        _edge.Notify(e => verdict is not null ? e.OnVerdict(verdict) : e.OnRejected(new TreeRejection(Id, tree.Step, error!)));
     }
 
     /// <summary>Validates a tree against the conversation, verifies it, commits the result. Returns the verdict or the reason for refusal.</summary>
@@ -319,11 +310,10 @@ public sealed class SessionGrain(
         var clock = System.Diagnostics.Stopwatch.StartNew();
         string? error = _conversation.CheckTree(tree, Id, models.Options.MaxTreeNodes);
         if (error is not null) return (null, error);
-        _lastTreeAt = DateTime.UtcNow;
+        _edge.Touch();
         try
         {
-            await EnsureVerifierAsync();
-            var outcome = await CallVerifierAsync(() => _verifier.VerifyAsync(tree));
+            var outcome = await _verifier.CallAsync(v => v.VerifyAsync(tree));
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             var committing = clock.Elapsed;
             await CommitAsync(outcome);
@@ -335,7 +325,7 @@ public sealed class SessionGrain(
         }
         finally
         {
-            _lastTreeAt = DateTime.UtcNow;
+            _edge.Touch();
         }
     }
 
@@ -365,9 +355,8 @@ public sealed class SessionGrain(
         {
             if (_serverPolicy.TooManyFailedWrites)
                 throw new StepNotDurableException($"The conversation's state could not be saved {_serverPolicy.FailedWrites} times in a row; the reply was stopped at its last saved step.");
-            await EnsureVerifierAsync();
             // The verifier drafts for the server (SpecEdge:ServerDraftModel) on its device thread, or decodes plainly.
-            var outcome = await CallVerifierAsync(() => _verifier.DecodeAsync(Id, S.Step));
+            var outcome = await _verifier.CallAsync(v => v.DecodeAsync(Id, S.Step));
             await CommitAsync(outcome);
             _serverPolicy.StepSucceeded();
             if (S.Generating) ScheduleServerStep();
@@ -415,7 +404,7 @@ public sealed class SessionGrain(
     {
         if (v.Step != S.Step)
         {
-            _verifierLoaded = false;   // the verifier ran ahead of the durable state: rebuild it from there
+            _verifier.Invalidate();   // the verifier ran ahead of the durable state: rebuild it from there
             throw new StepNotDurableException($"Step {v.Step} of session '{Id}' was verified on a step that could not be saved; the session is back at step {S.Step}: resynchronise and retry.");
         }
         string text = _reply.Prepare(v.AcceptedTokens, v.Finished, S.Settings.StopStrings);
@@ -461,10 +450,10 @@ public sealed class SessionGrain(
         logger.LogWarning(e, "Session {Session}: state write failed for steps {First}-{Last}; rolling back to step {Step} and resynchronising", Id, steps[0].Verdict.Step, S.Step - 1, back.Step);
         _serverPolicy.WriteFailed();
         _conversation.RollBack(back);
-        _verifierLoaded = false;
+        _verifier.Invalidate();
         RebuildReply();
         var error = new StepNotDurableException($"Step {steps[0].Verdict.Step} of session '{Id}' could not be saved; it was rolled back, resynchronise and retry.");
-        if (_edge is not null && S.AttachedEdge is not null) Notify(_edge.OnRejected(new TreeRejection(Id, back.Step + 1, error.Message)));
+        if (S.AttachedEdge is not null) _edge.Notify(e => e.OnRejected(new TreeRejection(Id, back.Step + 1, error.Message)));
         return error;
     }
 
@@ -515,42 +504,19 @@ public sealed class SessionGrain(
     private async Task CheckEdgeLeaseAsync(CancellationToken cancellationToken)
     {
         if (!S.Generating || S.AttachedEdge is null) return;
-        if (DateTime.UtcNow - _lastTreeAt < TimeSpan.FromSeconds(models.Options.EdgeLeaseSeconds)) return;
+        if (!_edge.Expired) return;
         await ReleaseEdgeAsync($"edge {S.AttachedEdge} sent no tree for {models.Options.EdgeLeaseSeconds:F1}s");
     }
 
     private async Task ReleaseEdgeAsync(string why)
     {
         logger.LogInformation("Session {Session}: {Why}; the server continues the reply at step {Step}", Id, why, S.Step);
-        _edge = null;
+        _edge.Release();
         await WriteChangeAsync(_conversation.Release);
         if (S.Generating) ScheduleServerStep();
     }
 
-    private async Task EnsureVerifierAsync()
-    {
-        if (_verifierLoaded) return;
-        await _verifier.OpenAsync(Id, Snapshot());
-        _verifierLoaded = true;
-    }
-
-    /// <summary>Calls the verifier; if it lost this session (restart, eviction), reloads it from our state and retries once.</summary>
-    private async Task<T> CallVerifierAsync<T>(Func<Task<T>> call)
-    {
-        try { return await call(); }
-        catch (SessionNotLoadedException e)
-        {
-            logger.LogInformation("Session {Session}: {Reason}; rebuilding the verifier's KV cache", Id, e.Message);
-            await _verifier.OpenAsync(Id, Snapshot());
-            return await call();
-        }
-    }
-
     private SequenceSnapshot Snapshot() => new(S.Committed.ToArray(), S.ReplyStart, S.Settings, S.Step, S.Generating);
-
-    /// <summary>Sends a notification to the edge without waiting for it; a lost one is logged (the lease covers a dead edge).</summary>
-    private void Notify(Task notification) =>
-        notification.ContinueWith(t => logger.LogDebug(t.Exception, "Session {Session}: a notification to the edge failed", Id), TaskContinuationOptions.OnlyOnFaulted);
 
     /// <summary>
     /// The caller's seed, or a fresh random one: a known default (0) would let anyone predict every sample, and a seed
