@@ -66,7 +66,8 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
         }
     }
 
-    private string SessionId(int slot) => $"{_o.BenchPrefix}-{slot}";
+    /// <summary>The conversation of a slot: "tenant/prefix-slot" (a bare prefix is in tenant "bench"); its edge credential names exactly this id.</summary>
+    private string SessionId(int slot) => EdgeHostOptions.PrefixedConversationId(_o.BenchPrefix, "bench", slot.ToString(System.Globalization.CultureInfo.InvariantCulture));
     private string EdgeId(int slot) => $"{_o.BenchPrefix}-edge-{slot}";
 
     private async Task EdgeRepliesAsync(int slot, CausalLm draft, string credential, CancellationToken stopping)

@@ -43,7 +43,7 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
         // those whatever we claim); without a credential file (an open development cluster) anything goes.
         var enrolled = credential.Value.TokenFile is { Length: > 0 } file ? CredentialCodec.ReadUnverified(File.ReadAllText(file).Trim()) : null;
         string sessionId = !string.IsNullOrWhiteSpace(_o.Session) ? _o.Session
-            : enrolled?.ConversationId ?? "chat-" + Guid.NewGuid().ToString("N")[..10];
+            : enrolled?.ConversationId ?? "local/chat-" + Guid.NewGuid().ToString("N")[..10];
         string edgeId = _o.EdgeId ?? enrolled?.EdgeId ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         var tree = _o.Tree();
         using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)

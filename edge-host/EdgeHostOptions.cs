@@ -54,12 +54,20 @@ public sealed class EdgeHostOptions
     public TreeTransport Transport { get; set; } = TreeTransport.Channel;
     /// <summary>Soak load mode: run this many honest edge sessions in this process (0 = interactive chat).</summary>
     public int Soak { get; set; }
-    /// <summary>Conversation id prefix of the soak sessions (stable, so a restarted process resumes them).</summary>
+    /// <summary>
+    /// Conversation id prefix of the soak sessions (stable, so a restarted process resumes them): "tenant/name" (the
+    /// tenant of this process's service credential), or a bare name, which is taken to be in tenant "soak"
+    /// (<see cref="PrefixedConversationId"/>).
+    /// </summary>
     public string SoakPrefix { get; set; } = "soak";
     /// <summary>End-to-end benchmark mode: this many conversations in this process, one JSON line per reply (0 = off).</summary>
     public int Bench { get; set; }
     /// <summary>Bench mode: "edge" (draft here, per-step breakdown) or "server" (no edge: stream the server-decoded reply).</summary>
     public string BenchMode { get; set; } = "edge";
+    /// <summary>
+    /// Bench mode: conversation id prefix, "tenant/name" (the tenant of this process's service credential), or a bare
+    /// name, which is taken to be in tenant "bench" (<see cref="PrefixedConversationId"/>).
+    /// </summary>
     public string BenchPrefix { get; set; } = "bench";
     /// <summary>Bench mode: replies per conversation.</summary>
     public int BenchReplies { get; set; } = 1;
@@ -92,6 +100,14 @@ public sealed class EdgeHostOptions
     public string? MetricsListen { get; set; }
     /// <summary>Replies drafted here at once (one draft model each); further concurrent replies are decoded by the cluster alone.</summary>
     public int ServeDraftSlots { get; set; } = 1;
+
+    /// <summary>
+    /// The conversation id <c>PREFIX-SUFFIX</c> of a soak or bench session. Conversation ids are <c>tenant/name</c>
+    /// (<see cref="SpecEdge.Contracts.ConversationId"/>): a prefix with a '/' already names its tenant; a bare prefix is
+    /// put in <paramref name="defaultTenant"/>. The issuer and the session refuse, by name, what still does not parse.
+    /// </summary>
+    public static string PrefixedConversationId(string prefix, string defaultTenant, string suffix) =>
+        (prefix.Contains('/') ? prefix : defaultTenant + "/" + prefix) + "-" + suffix;
 
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
     public static readonly string[] Flags = { "--raw", "--proactive" };

@@ -57,7 +57,8 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
         var tree = _o.Tree();
         for (int generation = 0; !stopping.IsCancellationRequested; generation++)
         {
-            string sessionId = $"{_o.SoakPrefix}-{slot}-{generation}";
+            // "tenant/prefix-slot-generation" (a bare prefix is in tenant "soak"): the edge credential below names exactly this id.
+            string sessionId = EdgeHostOptions.PrefixedConversationId(_o.SoakPrefix, "soak", $"{slot}-{generation}");
             string edgeId = $"{_o.SoakPrefix}-edge-{slot}";
             using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)
                 { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };

@@ -56,7 +56,7 @@ public static class ClusterBenchmark
         {
             foreach (var transport in new[] { TreeTransport.Channel, TreeTransport.DirectCall })
             {
-                var stats = await ReplyAsync(client, draft, $"overhead-{transport}-{run}", Prompts[run % Prompts.Length], transport, proactive: false, maxNew);
+                var stats = await ReplyAsync(client, draft, $"bench/overhead-{transport}-{run}", Prompts[run % Prompts.Length], transport, proactive: false, maxNew);
                 // Skip each reply's first step: it carries the prefill of the new turn on the verifier's queue.
                 for (int i = 1; i < stats.StepMilliseconds.Count; i++)
                 {
@@ -93,7 +93,7 @@ public static class ClusterBenchmark
             long before = (await verifier.GetStatsAsync()).Forwards;
             var wall = Stopwatch.StartNew();
             var all = await Task.WhenAll(Enumerable.Range(0, clients).Select(i =>
-                ReplyAsync(client, draft, $"load-{clients}-{i}", Prompts[i % Prompts.Length], TreeTransport.Channel, proactive: true, maxNew)));
+                ReplyAsync(client, draft, $"bench/load-{clients}-{i}", Prompts[i % Prompts.Length], TreeTransport.Channel, proactive: true, maxNew)));
             wall.Stop();
             var batches = (await verifier.GetStatsAsync()).BatchesSince(before);
             int tokens = all.Sum(s => s.Tokens), steps = all.Sum(s => s.Steps);
@@ -115,7 +115,7 @@ public static class ClusterBenchmark
         Console.WriteLine("|---|---|---|---|");
         for (int i = 0; i < 3; i++)
         {
-            string sessionId = $"load-{clientCounts[^1]}-{i}";
+            string sessionId = $"bench/load-{clientCounts[^1]}-{i}";
             using var fresh = new EdgeSession(client, draft, sessionId, $"new-edge-{i}", new DraftTreeOptions(), capacity: 2048);
             var attachClock = Stopwatch.StartNew();
             var attachment = await fresh.AttachAsync();

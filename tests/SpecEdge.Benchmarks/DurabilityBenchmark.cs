@@ -61,7 +61,7 @@ public static class DurabilityBenchmark
         {
             for (int m = 0; m < modes.Length; m++)
             {
-                var stats = await ClusterBenchmark.ReplyAsync(clusters[m].Client, draft, $"durability-{round}", ClusterBenchmark.Prompts[round % ClusterBenchmark.Prompts.Length], TreeTransport.Channel, proactive: false, maxNew);
+                var stats = await ClusterBenchmark.ReplyAsync(clusters[m].Client, draft, $"bench/durability-{round}", ClusterBenchmark.Prompts[round % ClusterBenchmark.Prompts.Length], TreeTransport.Channel, proactive: false, maxNew);
                 // Skip each reply's first step: it carries the prefill of the new turn.
                 for (int i = 1; i < stats.StepMilliseconds.Count; i++)
                 {

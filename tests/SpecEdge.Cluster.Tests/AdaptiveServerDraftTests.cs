@@ -12,7 +12,7 @@ public class AdaptiveServerDraftTests(AdaptiveServerDraftClusterFixture f) : ICl
     [Fact]
     public async Task AdaptiveServerDraftedReply_IsTheTargetsGreedyOutput()
     {
-        var session = f.Client.GetGrain<ISessionGrain>("adaptive-server-draft");
+        var session = f.Client.GetGrain<ISessionGrain>("test/adaptive-server-draft");
         await session.ConfigureAsync(SessionTestHelpers.Greedy(40));
         await session.ChatAsync(SessionTestHelpers.Prompts[0]);
         var (tokens, _) = await SessionTestHelpers.StreamedReplyAsync(session);
@@ -27,5 +27,5 @@ public class AdaptiveServerDraftTests(AdaptiveServerDraftClusterFixture f) : ICl
 
     [Fact]
     public Task AdaptiveServerDraftedReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens() =>
-        ContextLimitTests.ServerReplyFillsTheContextAsync(f, "context-full-adaptive-server-draft");
+        ContextLimitTests.ServerReplyFillsTheContextAsync(f, "test/context-full-adaptive-server-draft");
 }

@@ -22,7 +22,7 @@ public class AdaptiveTreeClusterTests(ClusterFixture f, ITestOutputHelper output
     [InlineData(true)]
     public async Task AdaptiveEdges_ProduceTheTargetsGreedyOutput_AndGoDeepWithAGoodDraft(bool proactive)
     {
-        var runs = Enumerable.Range(0, 4).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"adaptive-{proactive}-{i}",
+        var runs = Enumerable.Range(0, 4).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"test/adaptive-{proactive}-{i}",
             SessionTestHelpers.Prompts[i], i % 2 == 0 ? f.PerfectDraft : f.UnrelatedDraft, proactive, maxNewTokens: 32, tree: Adaptive)).ToArray();
         var results = await Task.WhenAll(runs);
         for (int i = 0; i < results.Length; i++)

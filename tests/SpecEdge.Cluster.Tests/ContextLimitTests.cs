@@ -22,7 +22,7 @@ public class ContextLimitTests(ClusterFixture f)
     [Fact]
     public async Task ServerReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens()
     {
-        var session = await ServerReplyFillsTheContextAsync(f, "context-full-server");
+        var session = await ServerReplyFillsTheContextAsync(f, "test/context-full-server");
         Assert.False((await session.GetAsync()).Generating);
 
         // The conversation is full: a further message is refused, and says why.
@@ -55,7 +55,7 @@ public class ContextLimitTests(ClusterFixture f)
     public async Task EdgeReply_ThatFillsTheContext_ShrinksItsTrees_AndEndsThere(bool proactive, int budget)
     {
         var (text, _, expected) = PromptThatFillsTheContext(f);
-        string id = $"context-full-edge-{proactive}";
+        string id = $"test/context-full-edge-{proactive}";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(Raw);
         using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-" + id,

@@ -15,7 +15,7 @@ public class ConversationSurvivalTests(ClusterFixture f)
     [Fact]
     public async Task Conversation_ContinuesOnAnotherEdgeWithAnotherDraft_AndEqualsGreedy()
     {
-        const string id = "handoff";
+        const string id = "test/handoff";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
 
@@ -50,7 +50,7 @@ public class ConversationSurvivalTests(ClusterFixture f)
     [Fact]
     public async Task EdgeCrashMidReply_ServerFinishesTheReply_NoTokenLostOrDuplicated()
     {
-        const string id = "crash";
+        const string id = "test/crash";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(30));
         using var edge = new EdgeSession(f.Client, f.UnrelatedDraft, id, "doomed-edge", Tree, capacity: 600);

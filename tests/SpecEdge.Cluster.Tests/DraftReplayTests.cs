@@ -32,11 +32,11 @@ public class DraftReplayTests(ClusterFixture f)
     [Fact]
     public async Task ARecordedReply_ReplaysToTheTargetsGreedyReply_AndATamperedRecordingIsRefused()
     {
-        var (recordedReply, prompt, trees) = await ReplyAsync("replay-record", f.PerfectDraft, replay: null);
+        var (recordedReply, prompt, trees) = await ReplyAsync("test/replay-record", f.PerfectDraft, replay: null);
         Assert.Equal(f.ReferenceGreedy(prompt, 24), recordedReply);
         Assert.True(trees.Count >= 2, $"{trees.Count} trees recorded");
 
-        var (replayed, replayPrompt, _) = await ReplyAsync("replay-again", f.UnrelatedDraft, trees);   // the draft model is never asked
+        var (replayed, replayPrompt, _) = await ReplyAsync("test/replay-again", f.UnrelatedDraft, trees);   // the draft model is never asked
         Assert.Equal(prompt, replayPrompt);
         Assert.Equal(recordedReply, replayed);
 
@@ -44,7 +44,7 @@ public class DraftReplayTests(ClusterFixture f)
         var tampered = trees.ToList();
         var first = tampered[0];
         tampered[0] = first with { Tokens = first.Tokens.Select((t, i) => i == 0 ? t : (t + 1) % f.PerfectDraft.Config.VocabSize).ToArray() };
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ReplyAsync("replay-tampered", f.PerfectDraft, tampered));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => ReplyAsync("test/replay-tampered", f.PerfectDraft, tampered));
         Assert.Contains("left the recorded path", refused.Message);
     }
 }

@@ -30,7 +30,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [Fact]
     public async Task AVerdictReachesTheEdgeBeforeItsWrite_ButReadersSeeTheStepOnlyOnceDurable()
     {
-        const string id = "durability-held";
+        const string id = "test/durability-held";
         var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-held", SessionTestHelpers.Prompts[0], 8);
 
         control.Hold();
@@ -60,7 +60,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [Fact]
     public async Task AReaderNeverSeesAStepThatWasRolledBack_EvenWhenItsRedoIsCutDifferently()
     {
-        const string id = "durability-rollback-reader";
+        const string id = "test/durability-rollback-reader";
         var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-rb", SessionTestHelpers.Prompts[5], 12);
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
@@ -92,7 +92,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [InlineData(TreeTransport.DirectCall)]
     public async Task AFailedStepWrite_RollsBack_TheEdgeResynchronises_AndReplyAndStreamEqualGreedy(TreeTransport transport)
     {
-        string id = $"durability-edge-{transport}";
+        string id = $"test/durability-edge-{transport}";
         var control = ControlledGrainStorage.For(id);
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(24));
@@ -121,7 +121,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [Fact]
     public async Task AFailedStepWrite_OnTheServerPath_IsRedone_AndTheStreamEqualsGreedy()
     {
-        const string id = "durability-server";
+        const string id = "test/durability-server";
         var control = ControlledGrainStorage.For(id);
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
@@ -139,7 +139,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [Fact]
     public async Task StorageThatKeepsFailing_EndsTheReplyWithAnErrorEveryReaderSees_AndTheSessionTakesANewTurn()
     {
-        const string id = "durability-outage";
+        const string id = "test/durability-outage";
         var control = ControlledGrainStorage.For(id);
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
@@ -165,7 +165,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [Fact]
     public async Task StepsCommittedWhileAWriteIsHeld_DoNotWaitForIt_AndGoOutTogetherInTheNextWrite()
     {
-        const string id = "durability-group-commit";
+        const string id = "test/durability-group-commit";
         var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-gc", SessionTestHelpers.Prompts[2], 12);
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
@@ -203,7 +203,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
     [Fact]
     public async Task AFailedWrite_RollsBackEveryStepCommittedOnTopOfIt_AndNoReaderSeesAnyOfThem()
     {
-        const string id = "durability-group-rollback";
+        const string id = "test/durability-group-rollback";
         var (session, control, turn) = await HandDrivenTurnAsync(id, "edge-gr", SessionTestHelpers.Prompts[6], 12);
         var expected = f.ReferenceGreedy(turn.AppendedTokens, 12);
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);

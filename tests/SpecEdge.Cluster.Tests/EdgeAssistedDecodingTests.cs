@@ -15,7 +15,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     [InlineData(true)]
     public async Task ConcurrentEdgeClients_EachProduceTheTargetsGreedyOutput(bool proactive)
     {
-        var runs = Enumerable.Range(0, 4).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"edge-{proactive}-{i}",
+        var runs = Enumerable.Range(0, 4).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"test/edge-{proactive}-{i}",
             SessionTestHelpers.Prompts[i], i % 2 == 0 ? f.PerfectDraft : f.UnrelatedDraft, proactive)).ToArray();
         var results = await Task.WhenAll(runs);
         for (int i = 0; i < results.Length; i++)
@@ -30,8 +30,8 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     [Fact]
     public async Task DirectCallTransport_GivesTheSameOutputAsTheChannel()
     {
-        var viaChannel = await SessionTestHelpers.EdgeReplyAsync(f, "transport-channel", SessionTestHelpers.Prompts[5], f.PerfectDraft, proactive: true);
-        var viaCall = await SessionTestHelpers.EdgeReplyAsync(f, "transport-call", SessionTestHelpers.Prompts[5], f.PerfectDraft, proactive: true, TreeTransport.DirectCall);
+        var viaChannel = await SessionTestHelpers.EdgeReplyAsync(f, "test/transport-channel", SessionTestHelpers.Prompts[5], f.PerfectDraft, proactive: true);
+        var viaCall = await SessionTestHelpers.EdgeReplyAsync(f, "test/transport-call", SessionTestHelpers.Prompts[5], f.PerfectDraft, proactive: true, TreeTransport.DirectCall);
         Assert.Equal(viaChannel.Reply, viaCall.Reply);
         Assert.Equal(f.ReferenceGreedy(viaCall.Prompt, 24), viaCall.Reply);
     }
@@ -39,7 +39,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     [Fact]
     public async Task Backend_WithoutEdge_GetsTheTargetsGreedyOutput()
     {
-        var session = f.Client.GetGrain<ISessionGrain>("backend-1");
+        var session = f.Client.GetGrain<ISessionGrain>("test/backend-1");
         await session.ConfigureAsync(SessionTestHelpers.Greedy());
         string reply = await session.ChatAsync(SessionTestHelpers.Prompts[2]);
         var snapshot = await session.GetAsync();
@@ -50,7 +50,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         // The committed tokens of the reply must be the target's greedy continuation of the prompt tokens.
         var tokens = await StreamTokensAsync(session);
         int promptLength = snapshot.CommittedTokens - tokens.Length;
-        var all = await CommittedTokensAsync("backend-1");
+        var all = await CommittedTokensAsync("test/backend-1");
         Assert.Equal(f.ReferenceGreedy(all[..promptLength], 24), all[promptLength..]);
         Assert.Equal(f.Models.Tokenizer.Decode(all[promptLength..], skipSpecialTokens: true), reply);
     }
@@ -60,14 +60,14 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     {
         // Learn the unconstrained greedy reply, then stop on a piece from its middle (it may span two steps' chunks:
         // no part of it may reach the reader).
-        var free = f.Client.GetGrain<ISessionGrain>("stop-free");
+        var free = f.Client.GetGrain<ISessionGrain>("test/stop-free");
         await free.ConfigureAsync(SessionTestHelpers.Greedy(30));
         string full = await free.ChatAsync(SessionTestHelpers.Prompts[7]);
         Assert.True(full.Length > 12, $"reply too short to pick a stop string: '{full}'");
         string stop = full.Substring(full.Length / 2, 3);
         string expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
 
-        var stopped = f.Client.GetGrain<ISessionGrain>("stop-cut");
+        var stopped = f.Client.GetGrain<ISessionGrain>("test/stop-cut");
         await stopped.ConfigureAsync(SessionTestHelpers.Greedy(30) with { StopStrings = new[] { stop } });
         string reply = await stopped.ChatAsync(SessionTestHelpers.Prompts[7]);
         var snapshot = await stopped.GetAsync();
@@ -82,7 +82,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     [Fact]
     public async Task Backend_StreamsTheReplyAsItIsGenerated()
     {
-        var session = f.Client.GetGrain<ISessionGrain>("backend-stream");
+        var session = f.Client.GetGrain<ISessionGrain>("test/backend-stream");
         await session.ConfigureAsync(SessionTestHelpers.Greedy(30));
         await session.SendUserMessageAsync(SessionTestHelpers.Prompts[3]);
         var chunks = new List<ReplyChunk>();
@@ -97,7 +97,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
     [Fact]
     public async Task Verifier_BatchesConcurrentSessions_AndEveryOutputStaysExact()
     {
-        var sessions = Enumerable.Range(0, 8).Select(i => f.Client.GetGrain<ISessionGrain>($"batch-{i}")).ToArray();
+        var sessions = Enumerable.Range(0, 8).Select(i => f.Client.GetGrain<ISessionGrain>($"test/batch-{i}")).ToArray();
         foreach (var s in sessions) await s.ConfigureAsync(SessionTestHelpers.Greedy(20));
         var verifier = f.Client.GetGrain<IVerifierBatchGrain>((await sessions[0].GetAsync()).Silo + "|0");
         var replies = await Task.WhenAll(sessions.Select((s, i) => s.ChatAsync(SessionTestHelpers.Prompts[i])));
@@ -128,7 +128,7 @@ public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper outpu
         await verifier.CloseAsync("batch-filler");
         for (int i = 0; i < sessions.Length; i++)
         {
-            var all = await CommittedTokensAsync($"batch-{i}");
+            var all = await CommittedTokensAsync($"test/batch-{i}");
             var snapshot = await sessions[i].GetAsync();
             Assert.Equal(replies[i], snapshot.Messages[^1].Content);
             var prompt = all[..f.ReplyStarts(all)[0]];

@@ -13,7 +13,7 @@ public class EdgeFloodTests(ClusterFixture f, ITestOutputHelper output)
     [Fact]
     public async Task AFloodingEdge_IsRefusedPastItsRate_ItsNeighbourStaysExact_AndItMayCallAgainLater()
     {
-        const string flooder = "flood-source", neighbour = "flood-neighbour";
+        const string flooder = "test/flood-source", neighbour = "test/flood-neighbour";
         await f.Client.GetGrain<ISessionGrain>(flooder).ConfigureAsync(SessionTestHelpers.Greedy(8));
         var honest = SessionTestHelpers.EdgeReplyAsync(f, neighbour, SessionTestHelpers.Prompts[6], f.PerfectDraft, proactive: true, maxNewTokens: 24);
 
@@ -38,5 +38,28 @@ public class EdgeFloodTests(ClusterFixture f, ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(1));
         using (CallerCredential.Use(f.EdgeToken(flooder, "edge-flood")))
             Assert.Equal(flooder, (await f.Client.GetGrain<ISessionGrain>(flooder).GetAsync()).SessionId);
+    }
+
+    [Fact]
+    public async Task RefusedCalls_CountAgainstTheEdgesRate_SoAFloodOfThemIsCutShortToo()
+    {
+        const string own = "test/refused-flood-own", victim = "test/refused-flood-victim";
+        await f.Client.GetGrain<ISessionGrain>(victim).ConfigureAsync(SessionTestHelpers.Greedy(8));
+        int denied = 0, limited = 0;
+        using (CallerCredential.Use(f.EdgeToken(own, "edge-refused-flood")))
+        {
+            var target = f.Client.GetGrain<ISessionGrain>(victim);
+            var calls = Enumerable.Range(0, 3000).Select(async _ =>
+            {
+                try { await target.GetAsync(); }
+                catch (AccessDeniedException) { Interlocked.Increment(ref denied); }
+                catch (InvalidOperationException e) when (e.Message.Contains("Too many calls")) { Interlocked.Increment(ref limited); }
+            }).ToArray();
+            await Task.WhenAll(calls);
+        }
+        output.WriteLine($"flood of 3000 refused calls: {denied} denied by the policy, {limited} cut by the edge's rate");
+        Assert.Equal(3000, denied + limited);
+        Assert.True(limited > 0, "calls the policy refuses must still cost the edge its rate");
+        Assert.True(denied >= 1000, $"the burst is judged by the policy; {denied} were");
     }
 }

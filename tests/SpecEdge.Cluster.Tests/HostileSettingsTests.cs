@@ -66,8 +66,8 @@ public class HostileSettingsTests(ClusterFixture f)
     [MemberData(nameof(AbusiveSettings))]
     public async Task AbusiveSettings_AreRefusedNamingTheLimit_AndChangeNothing(string name, string expected)
     {
-        var neighbour = NeighbourAsync($"settings-neighbour-{name}");
-        var session = f.Client.GetGrain<ISessionGrain>($"abusive-settings-{name}");
+        var neighbour = NeighbourAsync(Key("settings-neighbour", name));
+        var session = f.Client.GetGrain<ISessionGrain>(Key("abusive-settings", name));
         await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
 
         var e = await Assert.ThrowsAnyAsync<ArgumentException>(() => session.ConfigureAsync(Abusive(name)!));
@@ -91,8 +91,8 @@ public class HostileSettingsTests(ClusterFixture f)
     [MemberData(nameof(AbusiveMessages))]
     public async Task AbusiveMessages_AreRefusedBeforeAnyWork(string name, string expected)
     {
-        var neighbour = NeighbourAsync($"message-neighbour-{name}");
-        var session = f.Client.GetGrain<ISessionGrain>($"abusive-message-{name}");
+        var neighbour = NeighbourAsync(Key("message-neighbour", name));
+        var session = f.Client.GetGrain<ISessionGrain>(Key("abusive-message", name));
         await session.ConfigureAsync(SessionTestHelpers.Greedy(12));
         string? text = name switch { "null" => null, "empty" => "", _ => new string('a', 32769) };
 
@@ -108,7 +108,7 @@ public class HostileSettingsTests(ClusterFixture f)
     [Fact]
     public async Task NegativeStreamPosition_IsRefusedNamingIt()
     {
-        var session = f.Client.GetGrain<ISessionGrain>("negative-stream");
+        var session = f.Client.GetGrain<ISessionGrain>("test/negative-stream");
         var e = await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
         {
             await foreach (var _ in session.StreamReplyAsync(-3)) { }
@@ -119,10 +119,10 @@ public class HostileSettingsTests(ClusterFixture f)
     [Fact]
     public async Task ForgedChatMarkers_InMessageAndSystemPrompt_StayText()
     {
-        var neighbour = NeighbourAsync("forged-neighbour");
+        var neighbour = NeighbourAsync("test/forged-neighbour");
         var tokenizer = f.Models.Tokenizer;
         int imStart = tokenizer.TokenToId("<|im_start|>")!.Value, imEnd = tokenizer.TokenToId("<|im_end|>")!.Value;
-        var session = f.Client.GetGrain<ISessionGrain>("forged-markers");
+        var session = f.Client.GetGrain<ISessionGrain>("test/forged-markers");
         await session.ConfigureAsync(SessionTestHelpers.Greedy(16) with { SystemPrompt = "Be kind." + ForgedMarkers });
 
         var turn = await session.SendUserMessageAsync(ForgedMarkers);
@@ -140,8 +140,8 @@ public class HostileSettingsTests(ClusterFixture f)
     [Fact]
     public async Task ConcurrentMessages_StartOneTurn_AndTheOthersAreRefused()
     {
-        var neighbour = NeighbourAsync("race-neighbour");
-        var session = f.Client.GetGrain<ISessionGrain>("racing-messages");
+        var neighbour = NeighbourAsync("test/race-neighbour");
+        var session = f.Client.GetGrain<ISessionGrain>("test/racing-messages");
         await session.ConfigureAsync(SessionTestHelpers.Greedy(40));
         // A silent edge holds the reply (the server does not decode it until the edge's lease runs out), so every message
         // below arrives while the winner's turn is being set up (the race) or in progress, however slowly they travel.
@@ -170,6 +170,13 @@ public class HostileSettingsTests(ClusterFixture f)
         Assert.Equal(turn.AppendedTokens.Length + reply.Length, snapshot.CommittedTokens);
         await neighbour;
     }
+
+    /// <summary>
+    /// A conversation id (tenant "test") for a theory case: <paramref name="prefix"/>, then the case's name with every
+    /// character a conversation id does not allow (spaces, '+') written as '_'.
+    /// </summary>
+    private static string Key(string prefix, string name) =>
+        $"test/{prefix}-{new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' ? c : '_').ToArray())}";
 
     /// <summary>A well-behaved session decoding at the same time; its reply must be the target's greedy one.</summary>
     private async Task NeighbourAsync(string id)

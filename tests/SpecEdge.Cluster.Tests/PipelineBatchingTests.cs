@@ -19,7 +19,7 @@ public class PipelineBatchingTests(PipelineBatchingClusterFixture f, ITestOutput
     {
         var verifier = f.Client.GetGrain<IVerifierBatchGrain>(new VerifierKey(f.Cluster.Silos[0].Name, 0).ToString());
         long before = (await verifier.GetStatsAsync()).Forwards;
-        var runs = Enumerable.Range(0, 8).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"pipeline-{i}", SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length],
+        var runs = Enumerable.Range(0, 8).Select(i => SessionTestHelpers.EdgeReplyAsync(f, $"test/pipeline-{i}", SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length],
             i % 2 == 0 ? f.PerfectDraft : f.UnrelatedDraft, proactive: false, emulatedDraftTime: TimeSpan.FromMilliseconds(5))).ToArray();
         var results = await Task.WhenAll(runs);
         var batches = (await verifier.GetStatsAsync()).BatchesSince(before);

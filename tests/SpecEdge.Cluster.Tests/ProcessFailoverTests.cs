@@ -85,7 +85,7 @@ public class ProcessFailoverTests(ITestOutputHelper output)
             await host.StartAsync();
             var client = host.Services.GetRequiredService<IClusterClient>();
 
-            const string id = "busy-session";
+            const string id = "test/busy-session";
             var session = client.GetGrain<ISessionGrain>(id);
             await session.ConfigureAsync(new GenerationSettings { Temperature = 0, MaxNewTokens = 300, UseChatTemplate = false });
             var turn = await session.SendUserMessageAsync("The history of the city");

@@ -23,10 +23,10 @@ public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper outp
         var settings = SessionTestHelpers.Sampled(seed: 7, NewTokens);
         string text = SessionTestHelpers.Prompts[1];
 
-        var backend = f.Client.GetGrain<ISessionGrain>("seeded-backend");
+        var backend = f.Client.GetGrain<ISessionGrain>("test/seeded-backend");
         await backend.ConfigureAsync(settings);
         await backend.ChatAsync(text);
-        var all = await CommittedTokensAsync("seeded-backend");
+        var all = await CommittedTokensAsync("test/seeded-backend");
         int start = f.ReplyStarts(all)[0];
         var expected = f.ReferenceReply(all[..start], settings);
         Assert.Equal(expected, all[start..]);
@@ -41,7 +41,7 @@ public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper outp
         };
         foreach (var e in edges)
         {
-            var (reply, prompt, stats) = await SessionTestHelpers.EdgeReplyAsync(f, "seeded-" + e.Name, text, e.Draft, e.Proactive, e.Transport,
+            var (reply, prompt, stats) = await SessionTestHelpers.EdgeReplyAsync(f, "test/seeded-" + e.Name, text, e.Draft, e.Proactive, e.Transport,
                 settings: settings, tree: e.Tree);
             output.WriteLine($"{e.Name}: {stats.TokensPerStep:F2} tokens/step, proactive hits {stats.ProactiveHits}");
             Assert.Equal(all[..start], prompt);
@@ -52,7 +52,7 @@ public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper outp
     [Fact]
     public async Task HandoffToAnotherEdgeMidReply_ThenTheServer_ContinuesTheSameSample()
     {
-        const string id = "seeded-handoff";
+        const string id = "test/seeded-handoff";
         var settings = SessionTestHelpers.Sampled(seed: 31, NewTokens);
         var tree = new DraftTreeOptions { Budget = 10, MaxDepth = 4, MaxBeams = 5, BranchWidth = 4 };
         var session = f.Client.GetGrain<ISessionGrain>(id);
@@ -91,8 +91,8 @@ public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper outp
     public async Task WithoutACallerSeed_EachConversationGetsARandomOne_ThatReproducesItsReply()
     {
         var unseeded = SessionTestHelpers.Sampled(seed: 0, NewTokens) with { Seed = null };
-        var a = f.Client.GetGrain<ISessionGrain>("unseeded-a");
-        var b = f.Client.GetGrain<ISessionGrain>("unseeded-b");
+        var a = f.Client.GetGrain<ISessionGrain>("test/unseeded-a");
+        var b = f.Client.GetGrain<ISessionGrain>("test/unseeded-b");
         await a.ConfigureAsync(unseeded);
         await b.ConfigureAsync(unseeded);
         string replyA = await a.ChatAsync(SessionTestHelpers.Prompts[6]);
@@ -103,10 +103,10 @@ public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper outp
         Assert.NotEqual(seedA, seedB);
 
         // The seed a conversation reports reproduces its reply in a new conversation.
-        var again = f.Client.GetGrain<ISessionGrain>("unseeded-a-again");
+        var again = f.Client.GetGrain<ISessionGrain>("test/unseeded-a-again");
         await again.ConfigureAsync(unseeded with { Seed = seedA });
         Assert.Equal(replyA, await again.ChatAsync(SessionTestHelpers.Prompts[6]));
-        var tokensA = await CommittedTokensAsync("unseeded-a");
+        var tokensA = await CommittedTokensAsync("test/unseeded-a");
         int start = f.ReplyStarts(tokensA)[0];
         Assert.Equal(f.ReferenceReply(tokensA[..start], unseeded with { Seed = seedA }), tokensA[start..]);
     }

@@ -9,5 +9,5 @@ public class ServerDraftContextLimitTests(ServerDraftClusterFixture f) : IClassF
 {
     [Fact]
     public Task ServerDraftedReply_ThatFillsTheContext_EndsThere_WithTheGreedyTokens() =>
-        ContextLimitTests.ServerReplyFillsTheContextAsync(f, "context-full-server-draft");
+        ContextLimitTests.ServerReplyFillsTheContextAsync(f, "test/context-full-server-draft");
 }

@@ -20,7 +20,7 @@ public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
         // A session whose call timed out under load re-opens its sequence while its old step is still queued or on the
         // device. The old step must fail alone (queued) or finish on the old cache (running): the cache is never freed
         // under a forward, the re-open is never refused, and neighbours in the same batches stay exact.
-        var silo = (await f.Client.GetGrain<ISessionGrain>("reopen-anchor").GetAsync()).Silo!;
+        var silo = (await f.Client.GetGrain<ISessionGrain>("test/reopen-anchor").GetAsync()).Silo!;
         var verifier = f.Client.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());
         var greedy = SessionTestHelpers.Greedy(4) with { Seed = 0 };
         var prompts = Enumerable.Range(0, 4).Select(i => f.Models.Tokenizer.Encode(SessionTestHelpers.Prompts[i])).ToArray();
@@ -56,7 +56,7 @@ public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
     [Fact]
     public async Task VerifierAheadOfItsSession_IsRebuilt_AndTheEdgeReplyStaysExact()
     {
-        const string id = "verifier-ahead";
+        const string id = "test/verifier-ahead";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
         using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-ahead", new() { Budget = 8 }, capacity: 600) { StepTimeout = TimeSpan.FromSeconds(5) };
@@ -85,7 +85,7 @@ public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
     {
         // A sequence whose stop rule throws inside the batch (settings no session would accept; opened on the verifier
         // directly) keeps stepping while healthy conversations decode on the same verifier.
-        var neighbours = Enumerable.Range(0, 4).Select(i => f.Client.GetGrain<ISessionGrain>($"poison-neighbour-{i}")).ToArray();
+        var neighbours = Enumerable.Range(0, 4).Select(i => f.Client.GetGrain<ISessionGrain>($"test/poison-neighbour-{i}")).ToArray();
         foreach (var s in neighbours) await s.ConfigureAsync(SessionTestHelpers.Greedy(60));
         string silo = (await neighbours[0].GetAsync()).Silo!;
         var verifier = f.Client.GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());

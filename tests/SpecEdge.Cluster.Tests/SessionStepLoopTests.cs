@@ -17,7 +17,7 @@ public class SessionStepLoopTests(ClusterFixture f)
     [Fact]
     public async Task DetachingWhileAStepIsInFlight_LetsTheStepFinish_AndTheServerContinuesExactly()
     {
-        const string id = "detach-mid-step";
+        const string id = "test/detach-mid-step";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(20));
         await session.AttachEdgeAsync("edge-d", f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver()));
@@ -42,7 +42,7 @@ public class SessionStepLoopTests(ClusterFixture f)
     [Fact]
     public async Task AnEdgeIdleLongerThanTheLeaseBeforeATurn_StillDraftsThatTurn()
     {
-        const string id = "idle-before-turn";
+        const string id = "test/idle-before-turn";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(16));
         using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-idle", new() { Budget = 8 }, capacity: 600);
@@ -61,7 +61,7 @@ public class SessionStepLoopTests(ClusterFixture f)
     [Fact]
     public async Task MalformedTreesOverTheChannel_AreRefusedToTheEdge_AndChangeNothing()
     {
-        const string id = "attacked-by-channel";
+        const string id = "test/attacked-by-channel";
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(16));
         var rejections = Channel.CreateUnbounded<TreeRejection>();
@@ -81,7 +81,7 @@ public class SessionStepLoopTests(ClusterFixture f)
             (new(id, "edge-c", step, n, new[] { root, 5, 6 }, new[] { -1, 2, 0 }), "parents must be earlier nodes"),
             (new(id, "edge-c", step, n, new[] { root, 5, 5 }, new[] { -1, 0, 0 }), "repeats token 5"),
             (new(id, "edge-c", step, n, new[] { root + 1, 5 }, new[] { -1, 0 }), "root must be the last committed token"),
-            (new("someone-else", "edge-c", step, n, new[] { root, 5 }, new[] { -1, 0 }), "addressed to session 'someone-else'"),
+            (new("test/someone-else", "edge-c", step, n, new[] { root, 5 }, new[] { -1, 0 }), "addressed to session 'test/someone-else'"),
             (new(id, "edge-c", step, n, new[] { root, 5 }, new[] { -1, 0, 1 }), "2 tokens but 3 parents"),
         };
         foreach (var (tree, expected) in cases)

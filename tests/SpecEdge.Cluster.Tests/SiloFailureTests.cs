@@ -55,7 +55,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         string? home = null;
         for (int k = 0; ids[1] is null; k++)
         {
-            string candidate = $"survivor-{k}";
+            string candidate = $"test/survivor-{k}";
             string silo = (await f.Client.GetGrain<ISessionGrain>(candidate).GetAsync()).Silo!;
             if (ids[0] is null) (ids[0], home) = (candidate, silo);
             else if (silo == home) ids[1] = candidate;
@@ -123,7 +123,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
     {
         // A second, separate cluster on the same storage container: the same session id is active in both at once,
         // which is exactly the split-brain a failover can produce.
-        const string id = "raced";
+        const string id = "test/raced";
         var first = f.Client.GetGrain<ISessionGrain>(id);
         await first.ConfigureAsync(SessionTestHelpers.Greedy(4));
         await first.ChatAsync("first turn");
@@ -166,7 +166,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
     [Fact]
     public async Task EvictedKvCaches_AreRebuiltTransparently_AndServerSideDraftingStaysExact()
     {
-        var sessions = Enumerable.Range(0, 20).Select(i => f.Client.GetGrain<ISessionGrain>($"evict-{i}")).ToArray();
+        var sessions = Enumerable.Range(0, 20).Select(i => f.Client.GetGrain<ISessionGrain>($"test/evict-{i}")).ToArray();
         // Every other session samples with a seed: a rebuilt cache must not change which sample it commits either.
         var settings = sessions.Select((_, i) => i % 2 == 0 ? SessionTestHelpers.Greedy(8) : SessionTestHelpers.Sampled(seed: 500 + (ulong)i, 8)).ToArray();
         for (int i = 0; i < sessions.Length; i++) await sessions[i].ConfigureAsync(settings[i]);
@@ -205,7 +205,7 @@ public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output)
         string? refusal = null;
         for (int i = 0; i < 40 && refused is null; i++)
         {
-            var session = f.Client.GetGrain<ISessionGrain>($"capacity-{i}");
+            var session = f.Client.GetGrain<ISessionGrain>($"test/capacity-{i}");
             await session.ConfigureAsync(SessionTestHelpers.Greedy(8));
             await session.AttachEdgeAsync("silent-edge", observer);
             try { started.Add((session, await session.SendUserMessageAsync(SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length]))); }

@@ -23,7 +23,7 @@ public class TwoSiloTests(TwoSiloFixture f) : IClassFixture<TwoSiloFixture>
             Assert.Equal(name, stats.Silo);
         }
 
-        var sessions = Enumerable.Range(0, 12).Select(i => f.Client.GetGrain<ISessionGrain>($"spread-{i}")).ToArray();
+        var sessions = Enumerable.Range(0, 12).Select(i => f.Client.GetGrain<ISessionGrain>($"test/spread-{i}")).ToArray();
         foreach (var s in sessions) await s.ConfigureAsync(SessionTestHelpers.Greedy(6));
         await Task.WhenAll(sessions.Select((s, i) => s.ChatAsync(SessionTestHelpers.Prompts[i % SessionTestHelpers.Prompts.Length])));
 

@@ -47,7 +47,7 @@ public sealed class SessionBlobStorageTests(AzuriteFixture azurite)
     public async Task SessionState_RoundTripsEveryField_WithSystemTextJson()
     {
         await using var silo = await StorageSilo.StartAsync(azurite);
-        var grainId = GrainId.Create("session", "chat-" + Guid.NewGuid().ToString("N"));
+        var grainId = GrainId.Create("session", "test/chat-" + Guid.NewGuid().ToString("N"));
         var state = new SessionState
         {
             Messages = [new ChatTurn("system", "be brief"), new ChatTurn("user", "hello ✓ 😀")],

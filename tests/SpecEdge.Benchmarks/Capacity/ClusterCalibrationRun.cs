@@ -55,7 +55,7 @@ public static class ClusterCalibrationRun
             var phase = Stopwatch.StartNew();
             for (int r = 0; r < 4; r++)
             {
-                var one = await ReplyAsync(client, draft, $"capacity-calibration-{r}", ClusterBenchmark.Prompts[r % ClusterBenchmark.Prompts.Length], maxNew);
+                var one = await ReplyAsync(client, draft, $"bench/capacity-calibration-{r}", ClusterBenchmark.Prompts[r % ClusterBenchmark.Prompts.Length], maxNew);
                 for (int i = 1; i < one.Stats.StepMilliseconds.Count && i < one.StepGaps.Count; i++)
                 {
                     overhead.Add(Math.Max(0, one.Stats.StepMilliseconds[i] - one.Stats.ServerMilliseconds[i]) / 1000);
@@ -84,7 +84,7 @@ public static class ClusterCalibrationRun
                 {
                     var mine = new List<Reply>();
                     for (int r = 0; r < replies; r++)
-                        mine.Add(await ReplyAsync(client, draft, $"capacity-{clients}-{i}-{r}", ClusterBenchmark.Prompts[(i + r) % ClusterBenchmark.Prompts.Length], maxNew));
+                        mine.Add(await ReplyAsync(client, draft, $"bench/capacity-{clients}-{i}-{r}", ClusterBenchmark.Prompts[(i + r) % ClusterBenchmark.Prompts.Length], maxNew));
                     return mine;
                 }));
                 wall.Stop();
