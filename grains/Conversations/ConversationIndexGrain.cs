@@ -13,7 +13,8 @@ namespace SpecEdge.Grains.Conversations;
 [GrainType("conversationindex")]
 public sealed class ConversationIndexGrain(
     [PersistentState("conversation-index", "sessions")] IPersistentState<ConversationIndexState> state,
-    IOptions<SpecEdgeSiloOptions> options) : Grain, IConversationIndexGrain
+    IOptions<SpecEdgeSiloOptions> options,
+    TimeProvider clock) : Grain, IConversationIndexGrain
 {
     private const int SessionsPerKey = 8;
 
@@ -32,7 +33,7 @@ public sealed class ConversationIndexGrain(
     {
         var entries = state.State.Entries;
         var sessions = entries.TryGetValue(key, out var entry) ? entry.SessionIds.Where(s => s != sessionId) : Enumerable.Empty<string>();
-        entries[key] = new ConversationIndexEntry(sessions.Append(sessionId).TakeLast(SessionsPerKey).ToArray(), DateTime.UtcNow);
+        entries[key] = new ConversationIndexEntry(sessions.Append(sessionId).TakeLast(SessionsPerKey).ToArray(), clock.GetUtcNow().UtcDateTime);
         int limit = Math.Max(1, options.Value.MaxIndexedConversations);
         if (entries.Count > limit)
             foreach (var old in entries.OrderBy(e => e.Value.RecordedAt).Take(entries.Count - limit).Select(e => e.Key).ToList())

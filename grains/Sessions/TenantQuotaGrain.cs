@@ -7,14 +7,14 @@ namespace SpecEdge.Grains.Sessions;
 /// </summary>
 // Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
 [GrainType("tenantquota")]
-public sealed class TenantQuotaGrain : Grain, ITenantQuotaGrain
+public sealed class TenantQuotaGrain(TimeProvider clock) : Grain, ITenantQuotaGrain
 {
     private static readonly TimeSpan StaleAfter = TimeSpan.FromMinutes(10);
     private readonly Dictionary<string, DateTime> _active = new();
 
     public Task<bool> TryStartAsync(string sessionId, int limit)
     {
-        var now = DateTime.UtcNow;
+        var now = clock.GetUtcNow().UtcDateTime;
         foreach (var stale in _active.Where(kv => now - kv.Value > StaleAfter).Select(kv => kv.Key).ToList()) _active.Remove(stale);
         if (_active.ContainsKey(sessionId) || _active.Count < limit)
         {

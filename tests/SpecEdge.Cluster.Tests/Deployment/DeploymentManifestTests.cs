@@ -30,12 +30,12 @@ public sealed class DeploymentManifestTests(ITestOutputHelper output)
         Assert.Contains("never reads it", SiloConfigurationKeys.Problem("POD_ADDRESS"));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("k8s/base")]
     [InlineData("k8s/overlays/gpu")]
     public void Kustomization_Renders_AndGivesTheSiloOnlyKeysItReads(string directory)
     {
-        if (Kubectl.UnavailableReason is { } reason) { output.WriteLine($"SKIPPED: kubectl unavailable ({reason})"); return; }
+        Skip.If(Kubectl.UnavailableReason is not null, $"kubectl unavailable ({Kubectl.UnavailableReason})");
         var manifest = new RenderedManifest(Kubectl.Kustomize(Path.Combine(Infra, directory)));
         var names = manifest.EnvNames();
         output.WriteLine($"{directory}: {names.Count} env vars: {string.Join(" ", names)}");
@@ -51,10 +51,10 @@ public sealed class DeploymentManifestTests(ITestOutputHelper output)
         Assert.Contains("secretKeyRef:", manifest.Yaml);
     }
 
-    [Fact]
+    [SkippableFact]
     public void GpuOverlay_RunsOneSiloPerGpuNode_WithHealthProbesPdbDownwardApiAndGracefulShutdown()
     {
-        if (Kubectl.UnavailableReason is { } reason) { output.WriteLine($"SKIPPED: kubectl unavailable ({reason})"); return; }
+        Skip.If(Kubectl.UnavailableReason is not null, $"kubectl unavailable ({Kubectl.UnavailableReason})");
         var gpu = new RenderedManifest(Kubectl.Kustomize(Path.Combine(Infra, "k8s/overlays/gpu")));
 
         Assert.Matches(@"limits:\s+nvidia\.com/gpu: 1", gpu.Yaml);
