@@ -22,7 +22,7 @@ namespace SpecEdge.Grains.Verification;
 [SiloPinnedPlacement, Reentrant]
 // Explicit, so renaming the class never moves its activations or its stored state (keys include the grain type).
 [GrainType("verifierbatch")]
-public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
+public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, TimeProvider time, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
     /// <summary>Work waiting for the device. <see cref="ServerDrafted"/>: the tree is drafted by the server on the device thread, just before the forward.
     /// <see cref="FromEdge"/>: an edge's tree (what pipeline-aware batching schedules).</summary>
@@ -35,8 +35,6 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength);
 
     private readonly Dictionary<string, TargetSequence> _sequences = new();
-    /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
-    private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
     /// <summary>When each sequence was last used: the order (least recently used is evicted first) and the time.</summary>
     private readonly Dictionary<string, (long Order, DateTime At)> _lastUse = new();
     /// <summary>
@@ -54,10 +52,13 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     /// <summary>Used only under <see cref="BatchingPolicy.PipelineAware"/>; fed either way (cheap), so switching needs no warm-up.</summary>
     private readonly PipelineBatchPlanner _planner = new();
     private List<Pending> _running = new();
-    private TargetVerifier _verifier = null!;
+    /// <summary>The device: target, server drafters, device thread. This grain schedules; the runner computes.</summary>
+    private DeviceRunner _device = null!;
     private VerifierKey _key;
     private bool _flushing;
     private long _clock;
+    /// <summary>Wall time from the injected clock (queue deadlines, abandonment, the planner's window).</summary>
+    private DateTime Now => time.GetUtcNow().UtcDateTime;
     private int _evictions;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -65,7 +66,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _key = VerifierKey.Parse(this.GetPrimaryKeyString());
         if (_key.Device < 0 || _key.Device >= models.DeviceCount)
             throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
-        _verifier = new TargetVerifier(models.Target(_key.Device));
+        _device = new DeviceRunner(models, _key.Device, logger);
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
         ReportMetrics();
         return Task.CompletedTask;
@@ -77,13 +78,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _sequences.Clear();
         SpecEdgeMetrics.ForgetVerifier(_key.ToString());
         // On the device thread, after any forward still running (see Forget).
-        await models.Worker(_key.Device).RunAsync(() =>
-        {
-            foreach (var s in sequences) s.Dispose();
-            foreach (var d in _serverDrafters.Values) d.Dispose();
-            _serverDrafters.Clear();
-            return true;
-        }).WaitAsync(cancellationToken).ContinueWith(_ => { });
+        await _device.ReleaseAllAsync(sequences).WaitAsync(cancellationToken).ContinueWith(_ => { });
     }
 
     public async Task OpenAsync(string sessionId, SequenceSnapshot snapshot)
@@ -91,7 +86,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         Forget(sessionId);
         MakeRoom();
         var s = snapshot.Settings;
-        var cache = _verifier.Model.NewCache(models.Options.MaxContextTokens);
+        var cache = _device.Model.NewCache(models.Options.MaxContextTokens);
         var sequence = new TargetSequence(cache, snapshot.Committed, snapshot.ReplyStart,
             Sampling(s), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step) { MaxTreeNodes = models.Options.MaxTreeNodes };
         _sequences[sessionId] = sequence;
@@ -119,7 +114,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
-        sequence.Validate(message, _verifier.Model.Config.VocabSize);
+        sequence.Validate(message, _device.Model.Config.VocabSize);
         var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true);
         return Outcome(tree.SessionId, sequence, executed);
     }
@@ -142,81 +137,6 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     public Task<VerifierStats> GetStatsAsync() => Task.FromResult(new VerifierStats(_key.ToString(), _batchSizes.Total,
         _batchSizes.ToArray(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions, _forwardMs.ToArray(), _forwardStarts.ToArray()));
-
-    /// <summary>
-    /// One device job (on the device thread): drafts the trees of server-drafted items, runs the whole batch in one
-    /// target forward, and applies the verdicts to the server drafters. A draft that fails makes its item a plain
-    /// decoding step: the output is the target's either way.
-    /// </summary>
-    private WorkResult[] RunOnDevice(List<Pending> batch)
-    {
-        var works = new TargetWork[batch.Count];
-        var drafted = new EdgeDrafter?[batch.Count];
-        for (int i = 0; i < batch.Count; i++)
-        {
-            works[i] = batch[i].Work;
-            if (!batch[i].ServerDrafted) continue;
-            try
-            {
-                var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
-                var tree = drafter.BuildTree();
-                SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
-                batch[i].Work.Sequence.Validate(tree, _verifier.Model.Config.VocabSize);
-                works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
-                drafted[i] = drafter;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Verifier {Key}: server draft for session {Session} failed; decoding the step plainly", _key, batch[i].SessionId);
-                if (_serverDrafters.Remove(batch[i].SessionId, out var broken)) broken.Dispose();
-            }
-        }
-        var results = _verifier.Execute(works);
-        for (int i = 0; i < batch.Count; i++)
-        {
-            if (drafted[i] is not { } drafter) continue;
-            if (results[i].Verdict is { } verdict)
-            {
-                drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
-                drafter.ApplyVerdict(verdict);
-            }
-            else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
-        }
-        return results;
-    }
-
-    /// <summary>
-    /// The session's server draft state, in step with its target sequence: kept across steps, moved on to a new turn,
-    /// rebuilt from the committed tokens when an edge decoded in between (or anything else moved the sequence).
-    /// </summary>
-    private EdgeDrafter ServerDrafter(string sessionId, TargetSequence sequence)
-    {
-        if (_serverDrafters.TryGetValue(sessionId, out var drafter))
-        {
-            if (drafter.Step == sequence.Step && drafter.Committed.Count == sequence.Committed.Count && !drafter.Finished) return drafter;
-            if (drafter.Step == sequence.Step && drafter.Committed.Count < sequence.Committed.Count)
-            {
-                drafter.StartTurn(sequence.Committed.Skip(drafter.Committed.Count).ToArray(), sequence.Step);
-                return drafter;
-            }
-            _serverDrafters.Remove(sessionId);
-            drafter.Dispose();
-        }
-        var options = ServerTreeOptions() with { GreedyVerification = sequence.Sampling.IsGreedy };
-        drafter = new EdgeDrafter(models.ServerDraft(_key.Device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
-            { ContextLimit = models.Options.MaxContextTokens };
-        _serverDrafters[sessionId] = drafter;
-        return drafter;
-    }
-
-    /// <summary>The server drafter's trees: fixed 32 nodes, depth 4, or adaptive up to 48 nodes, depth 8 (both within MaxTreeNodes).</summary>
-    private DraftTreeOptions ServerTreeOptions()
-    {
-        var fixedTree = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
-        return models.Options.AdaptiveServerTrees
-            ? fixedTree with { Budget = Math.Min(48, models.Options.MaxTreeNodes), MaxDepth = 8, Adaptive = new AdaptiveTreeOptions { MinBudget = Math.Min(4, models.Options.MaxTreeNodes) } }
-            : fixedTree;
-    }
 
     /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
     private static StepVerdict Outcome(string sessionId, TargetSequence sequence, Executed e) =>
@@ -260,15 +180,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _sequences.Remove(sessionId, out var sequence);
         _lastUse.Remove(sessionId);
         _planner.Forget(sessionId);
-        // Nothing to free (e.g. the first open of a session) without a sequence, or a server drafter, that could hold tensors.
-        if (sequence is null && !models.HasServerDraft) return;
-        _ = models.Worker(_key.Device).RunAsync(() =>
-        {
-            // Device thread, in order: later batches of this session (with a new sequence) come after this.
-            if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
-            sequence?.Dispose();
-            return true;
-        });
+        // Device thread, in order: later batches of this session (with a new sequence) come after this.
+        _device.Release(sessionId, sequence);
     }
 
     /// <summary>Drops a session's sequence only if it is still <paramref name="sequence"/> (not one re-opened meanwhile).</summary>
@@ -285,35 +198,31 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return sequence;
     }
 
-    private void Touch(string sessionId) => _lastUse[sessionId] = (++_clock, DateTime.UtcNow);
+    private void Touch(string sessionId) => _lastUse[sessionId] = (++_clock, Now);
 
-    // Evict least-recently-used idle sequences until one more cache fits the KV budget.
+    /// <summary>Evicts least-recently-used idle caches until one more fits the KV budget (<see cref="KvAdmission"/>), or refuses "at capacity".</summary>
     private void MakeRoom()
     {
-        long budget = (long)models.Options.KvMemoryMb << 20;
-        long perSequence = 2L * _verifier.Model.Config.NumHiddenLayers * _verifier.Model.Config.NumKeyValueHeads
-            * models.Options.MaxContextTokens * _verifier.Model.Config.HeadDim * _verifier.Model.Weights.embed_tokens.ElementSize;
-        if (models.ServerDraft(_key.Device) is { } draft)
-        {
-            // A server-decoded session also holds a draft cache on this device (reply-sized headroom included).
-            var d = draft.Config;
-            perSequence += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + ServerTreeOptions().DraftCacheHeadroom)
-                * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
-        }
         // Never evict a sequence that is queued or inside the forward running right now, nor one whose reply is in
         // progress (unless abandoned): only caches between replies make room.
         var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
-        var now = DateTime.UtcNow;
-        bool Evictable(string k) => !busy.Contains(k) && (_sequences[k].Finished || now - _lastUse.GetValueOrDefault(k).At > AbandonedAfter);
-        while (_sequences.Count > 0 && (_sequences.Count + 1) * perSequence > budget)
+        var now = Now;
+        var residents = _sequences.Select(kv => new KvAdmission.Resident(kv.Key,
+            !busy.Contains(kv.Key) && (kv.Value.Finished || now - _lastUse.GetValueOrDefault(kv.Key).At > AbandonedAfter),
+            _lastUse.GetValueOrDefault(kv.Key).Order)).ToList();
+        IReadOnlyList<string> victims;
+        try
         {
-            var victim = _sequences.Keys.Where(Evictable).OrderBy(k => _lastUse.GetValueOrDefault(k).Order).FirstOrDefault();
-            if (victim is null)
-            {
-                // Hard budget: every cache holds a reply in progress, so admitting one more would exceed the memory we may use.
-                logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} replies in progress); refusing a new sequence", _key, models.Options.KvMemoryMb, _sequences.Count);
-                throw new VerifierBusyException($"The server is at capacity ({_sequences.Count} replies are in progress on this device); try again shortly.");
-            }
+            victims = KvAdmission.Victims(residents, _device.BytesPerSequence, (long)models.Options.KvMemoryMb << 20);
+        }
+        catch (VerifierBusyException)
+        {
+            // Hard budget: every cache holds a reply in progress, so admitting one more would exceed the memory we may use.
+            logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} replies in progress); refusing a new sequence", _key, models.Options.KvMemoryMb, _sequences.Count);
+            throw;
+        }
+        foreach (var victim in victims)
+        {
             Forget(victim);
             _evictions++;
             logger.LogInformation("Verifier {Key} evicted the KV cache of session {Session} (budget {Mb} MB)", _key, victim, models.Options.KvMemoryMb);
@@ -331,7 +240,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= models.Options.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
-        var pending = new Pending(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), DateTime.UtcNow, serverDrafted, fromEdge);
+        var pending = new Pending(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), Now, serverDrafted, fromEdge);
         if (fromEdge) _planner.OnTreeQueued(sessionId, pending.Enqueued);
         _queue.Add(pending);
         ReportMetrics();
@@ -346,7 +255,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private List<Pending> NextBatch()
     {
         int max = models.Options.MaxBatch;
-        int edgeLimit = models.Options.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(DateTime.UtcNow, max) : max;
+        int edgeLimit = models.Options.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(Now, max) : max;
         var batch = new List<Pending>();
         int edgeTrees = 0;
         foreach (var item in _queue)
@@ -371,7 +280,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         {
             while (_queue.Count > 0)
             {
-                var deadline = DateTime.UtcNow - TimeSpan.FromSeconds(models.Options.QueueTimeoutSeconds);
+                var deadline = Now - TimeSpan.FromSeconds(models.Options.QueueTimeoutSeconds);
                 foreach (var stale in _queue.Where(p => p.Enqueued < deadline).ToList())
                 {
                     _queue.Remove(stale);
@@ -381,7 +290,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 if (batch.Count == 0) break;
                 _running = batch;
                 _batchSizes.Add(batch.Count);
-                var started = DateTime.UtcNow;
+                var started = Now;
                 _forwardStarts.Add(StepTiming.NowUnixMicroseconds());
                 foreach (var item in batch) SpecEdgeMetrics.QueueWait.Record((started - item.Enqueued).TotalSeconds);
                 SpecEdgeMetrics.BatchSize.Record(batch.Count);
@@ -390,7 +299,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 try
                 {
-                    results = await models.Worker(_key.Device).RunAsync(() => RunOnDevice(batch));
+                    results = await _device.RunAsync(batch.Select(p => new DeviceJob(p.SessionId, p.Work, p.ServerDrafted)).ToList());
                 }
                 catch (Exception e)
                 {
@@ -411,7 +320,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 _forwardMs.Add(ms);
                 _planner.OnForward(batch.Count, ms);
                 SpecEdgeMetrics.DeviceBusy.Add(ms / 1000);
-                var done = DateTime.UtcNow;
+                var done = Now;
                 foreach (var item in batch) SpecEdgeMetrics.StepDuration.Record((done - item.Enqueued).TotalSeconds);
                 ReportMetrics();
                 for (int i = 0; i < batch.Count; i++)

@@ -1,0 +1,146 @@
+using Microsoft.Extensions.Logging;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.Grains.Verification;
+
+/// <summary>One item of a device job: whose work it is, the work, and whether the server drafts its tree first.</summary>
+public readonly record struct DeviceJob(string SessionId, TargetWork Work, bool ServerDrafted);
+
+/// <summary>
+/// What lives on one device: the target model's verifier, the server's draft state of the sessions it decodes, and the
+/// device thread that every tensor operation runs on (<see cref="ModelHost.Worker"/>: a blocking forward on the thread
+/// pool starved Orleans on two cores). The verifier grain decides what runs; this only computes and returns results,
+/// the vLLM split of scheduler and model runner. A caller may assume every method here is safe to call from the grain's
+/// thread and never touches a tensor there.
+/// </summary>
+public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
+{
+    private readonly TargetVerifier _verifier = new(models.Target(device));
+    /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
+    private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
+
+    /// <summary>The target model (its config and a new cache are read on the grain's thread; no tensor work).</summary>
+    public CausalLm Model => _verifier.Model;
+
+    /// <summary>KV bytes one more conversation may take on this device: a target cache, and with a server draft model its draft cache.</summary>
+    public long BytesPerSequence
+    {
+        get
+        {
+            var t = Model.Config;
+            long bytes = 2L * t.NumHiddenLayers * t.NumKeyValueHeads * models.Options.MaxContextTokens * t.HeadDim * Model.Weights.embed_tokens.ElementSize;
+            if (models.ServerDraft(device) is { } draft)
+            {
+                // A server-decoded session also holds a draft cache on this device (reply-sized headroom included).
+                var d = draft.Config;
+                bytes += 2L * d.NumHiddenLayers * d.NumKeyValueHeads * (models.Options.MaxContextTokens + ServerTreeOptions().DraftCacheHeadroom)
+                    * d.HeadDim * draft.Weights.embed_tokens.ElementSize;
+            }
+            return bytes;
+        }
+    }
+
+    /// <summary>
+    /// One device job, on the device thread: drafts the trees of server-drafted items, runs the whole batch in one
+    /// target forward, and applies the verdicts to the server drafters. A draft that fails makes its item a plain
+    /// decoding step: the output is the target's either way. Each item succeeds or fails alone.
+    /// </summary>
+    public Task<WorkResult[]> RunAsync(IReadOnlyList<DeviceJob> batch) => models.Worker(device).RunAsync(() => Run(batch));
+
+    /// <summary>
+    /// Frees a forgotten session's tensors on the device thread, after the forward in progress: freeing a cache from
+    /// another thread in the middle of a forward that still uses it corrupts it (seen in the soak inside libtorch).
+    /// </summary>
+    public void Release(string sessionId, TargetSequence? sequence)
+    {
+        // Nothing to free (e.g. the first open of a session) without a sequence, or a server drafter, that could hold tensors.
+        if (sequence is null && !models.HasServerDraft) return;
+        _ = models.Worker(device).RunAsync(() =>
+        {
+            if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+            sequence?.Dispose();
+            return true;
+        });
+    }
+
+    /// <summary>Frees everything this device holds for <paramref name="sequences"/> and every server drafter, after the forward in progress.</summary>
+    public Task ReleaseAllAsync(IReadOnlyList<TargetSequence> sequences) => models.Worker(device).RunAsync(() =>
+    {
+        foreach (var s in sequences) s.Dispose();
+        foreach (var d in _serverDrafters.Values) d.Dispose();
+        _serverDrafters.Clear();
+        return true;
+    });
+
+    /// <summary>The server drafter's trees: fixed 32 nodes, depth 4, or adaptive up to 48 nodes, depth 8 (both within MaxTreeNodes).</summary>
+    public DraftTreeOptions ServerTreeOptions()
+    {
+        var fixedTree = new DraftTreeOptions { Budget = Math.Min(32, models.Options.MaxTreeNodes), Proactive = false };
+        return models.Options.AdaptiveServerTrees
+            ? fixedTree with { Budget = Math.Min(48, models.Options.MaxTreeNodes), MaxDepth = 8, Adaptive = new AdaptiveTreeOptions { MinBudget = Math.Min(4, models.Options.MaxTreeNodes) } }
+            : fixedTree;
+    }
+
+    private WorkResult[] Run(IReadOnlyList<DeviceJob> batch)
+    {
+        var works = new TargetWork[batch.Count];
+        var drafted = new EdgeDrafter?[batch.Count];
+        for (int i = 0; i < batch.Count; i++)
+        {
+            works[i] = batch[i].Work;
+            if (!batch[i].ServerDrafted) continue;
+            try
+            {
+                var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
+                var tree = drafter.BuildTree();
+                SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
+                batch[i].Work.Sequence.Validate(tree, Model.Config.VocabSize);
+                works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
+                drafted[i] = drafter;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Device {Device}: server draft for session {Session} failed; decoding the step plainly", device, batch[i].SessionId);
+                if (_serverDrafters.Remove(batch[i].SessionId, out var broken)) broken.Dispose();
+            }
+        }
+        var results = _verifier.Execute(works);
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (drafted[i] is not { } drafter) continue;
+            if (results[i].Verdict is { } verdict)
+            {
+                drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
+                drafter.ApplyVerdict(verdict);
+            }
+            else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// The session's server draft state, in step with its target sequence: kept across steps, moved on to a new turn,
+    /// rebuilt from the committed tokens when an edge decoded in between (or anything else moved the sequence).
+    /// </summary>
+    private EdgeDrafter ServerDrafter(string sessionId, TargetSequence sequence)
+    {
+        if (_serverDrafters.TryGetValue(sessionId, out var drafter))
+        {
+            if (drafter.Step == sequence.Step && drafter.Committed.Count == sequence.Committed.Count && !drafter.Finished) return drafter;
+            if (drafter.Step == sequence.Step && drafter.Committed.Count < sequence.Committed.Count)
+            {
+                drafter.StartTurn(sequence.Committed.Skip(drafter.Committed.Count).ToArray(), sequence.Step);
+                return drafter;
+            }
+            _serverDrafters.Remove(sessionId);
+            drafter.Dispose();
+        }
+        var options = ServerTreeOptions() with { GreedyVerification = sequence.Sampling.IsGreedy };
+        drafter = new EdgeDrafter(models.ServerDraft(device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
+            { ContextLimit = models.Options.MaxContextTokens };
+        _serverDrafters[sessionId] = drafter;
+        return drafter;
+    }
+}
