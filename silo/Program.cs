@@ -11,6 +11,7 @@ using SpecEdge.Grains.Persistence;
 using SpecEdge.Grains.Security;
 using SpecEdge.OpenAi;
 using SpecEdge.Silo;
+using SpecEdge.Silo.Gateway;
 using SpecEdge.Silo.OpenAi;
 
 // Configuration: appsettings.json, then SPECEDGE_-free environment (e.g. SpecEdge__TargetModel), then the command line
@@ -52,12 +53,15 @@ builder.Services.AddSpecEdgeHealth();
 builder.Services.AddSpecEdgeMetrics();
 // OpenAI-compatible API (/v1/...): keys are service credentials, checked like any Orleans client's (docs/security.md).
 builder.Services.AddOpenAiApi<GrainOpenAiBackend>(builder.Configuration);
+// The edge gateway (Gateway:Port): untrusted edges reach their conversation over gRPC, never over Orleans (docs/security.md).
+var gateway = builder.AddSpecEdgeGateway();
 
 var host = builder.Build();
 host.MapSpecEdgeHealth();
 host.MapSpecEdgeMetrics();
 host.MapSpecEdgeDashboard();
 host.MapOpenAiApi();
+host.MapSpecEdgeGateway(gateway);
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;
 var log = host.Services.GetRequiredService<ILogger<Program>>();
@@ -66,4 +70,7 @@ log.LogInformation("Silo {Name}: clustering {Clustering}, silo port {SiloPort}, 
     string.IsNullOrWhiteSpace(cluster.StorageConnectionString) ? "memory (not durable)" : $"Azure Blob container '{cluster.StorageContainer}'");
 await host.StartAsync();
 log.LogInformation("HTTP API listening on {Urls}", string.Join(", ", host.Urls));
+if (gateway.Port > 0)
+    log.LogInformation("Edge gateway (gRPC, HTTP/2) on {Address}:{Port}, {Tls}", gateway.ListenAddress, gateway.Port,
+        tls ? "TLS with client certificates from the edge CA" : "PLAINTEXT (development only: no TLS configured)");
 await host.WaitForShutdownAsync();

@@ -10,15 +10,18 @@ namespace SpecEdge.EdgeClient;
 /// An edge host's side of one conversation: attaches to the session grain, drafts a tree per step with the local draft
 /// model, pushes it to the cluster, pre-drafts the next tree while the verdict travels, and applies the verdict.
 /// Verdicts arrive through a one-way grain observer; a step that gets no answer in time triggers a re-attach.
+/// Two ways to the cluster: an Orleans client (operator-run edges holding a cluster-CA certificate) or the silo's edge
+/// gateway (<see cref="GatewayEdgeLink"/>, every other edge); drafting, resync and replay are the same on both.
 /// </summary>
 public sealed class EdgeSession : IEdgeObserver, IDisposable
 {
-    private readonly IClusterClient _client;
+    private readonly IClusterClient? _client;
+    private readonly GatewayEdgeLink? _gateway;
     private readonly CausalLm _draft;
     private readonly DraftTreeOptions _options;
     private readonly int _capacity;
     private readonly TreeTransport _transport;
-    private readonly ISessionGrain _session;
+    private readonly ISessionGrain? _session;
     private IBroadcastChannelWriter<TreeSubmission>? _writer;
     private IEdgeObserver? _observerReference;   // strong reference: observers are weakly held by Orleans
     private EdgeDrafter? _drafter;
@@ -48,14 +51,31 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         _session = client.GetGrain<ISessionGrain>(sessionId);
     }
 
+    /// <summary>An edge session over the edge gateway: drafting only (chat goes through the HTTP API).</summary>
+    public EdgeSession(GatewayEdgeLink gateway, CausalLm draft, string sessionId, string edgeId, DraftTreeOptions options, int capacity)
+    {
+        _gateway = gateway; _draft = draft; _options = options; _capacity = capacity; _transport = TreeTransport.DirectCall;
+        SessionId = sessionId; EdgeId = edgeId;
+        gateway.TurnStarted += turn => OnTurnStarted(turn);
+    }
+
+    /// <summary>The session grain, for the chat calls only an Orleans client can make.</summary>
+    private ISessionGrain Session => _session ?? throw new InvalidOperationException(
+        "This edge reaches its conversation through the edge gateway, which carries drafting only; send messages through the HTTP API.");
+
     /// <summary>Attaches (or re-attaches) to the session and rebuilds the draft state from its committed tokens.</summary>
     public async Task<EdgeAttachment> AttachAsync()
     {
-        _observerReference ??= _client.CreateObjectReference<IEdgeObserver>(this);
-        if (_transport == TreeTransport.Channel)
-            _writer ??= _client.GetBroadcastChannelProvider(ChannelNames.Provider)
-                .GetChannelWriter<TreeSubmission>(ChannelId.Create(ChannelNames.TreeNamespace, SessionId));
-        var attachment = await _session.AttachEdgeAsync(EdgeId, _observerReference);
+        EdgeAttachment attachment;
+        if (_gateway is not null) attachment = await _gateway.AttachAsync(StepTimeout);
+        else
+        {
+            _observerReference ??= _client!.CreateObjectReference<IEdgeObserver>(this);
+            if (_transport == TreeTransport.Channel)
+                _writer ??= _client!.GetBroadcastChannelProvider(ChannelNames.Provider)
+                    .GetChannelWriter<TreeSubmission>(ChannelId.Create(ChannelNames.TreeNamespace, SessionId));
+            attachment = await _session!.AttachEdgeAsync(EdgeId, _observerReference);
+        }
         if (attachment.VocabSize != _draft.Config.VocabSize)
             throw new InvalidOperationException($"Draft vocabulary ({_draft.Config.VocabSize}) differs from the target's ({attachment.VocabSize}): the models must share a tokenizer.");
         _drafter?.Dispose();
@@ -77,12 +97,12 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     }
 
     /// <summary>Sends a user message; the reply is then produced by <see cref="RunReplyAsync"/>.</summary>
-    public async Task SendAsync(string text) => await FollowTurnAsync(await _session.SendUserMessageAsync(text));
+    public async Task SendAsync(string text) => await FollowTurnAsync(await Session.SendUserMessageAsync(text));
 
     /// <summary>Starts a turn with its own settings (and, in a new conversation, earlier turns); then as <see cref="SendAsync"/>.</summary>
     public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
     {
-        var turn = await _session.BeginTurnAsync(request);
+        var turn = await Session.BeginTurnAsync(request);
         await FollowTurnAsync(turn);
         return turn;
     }
@@ -201,9 +221,10 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
 
     private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action preDraft)
     {
+        if (_gateway is not null) return await _gateway.SubmitAsync(tree, _options.Proactive ? preDraft : () => { }, StepTimeout);
         if (_transport == TreeTransport.DirectCall)
         {
-            var call = _session.SubmitTreeAsync(tree);
+            var call = _session!.SubmitTreeAsync(tree);
             if (_options.Proactive) preDraft();
             return await call;
         }
@@ -248,11 +269,15 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         return turn;
     }
 
-    public async Task DetachAsync() => await _session.DetachEdgeAsync(EdgeId);
+    public async Task DetachAsync()
+    {
+        if (_gateway is not null) await _gateway.DetachAsync();
+        else await _session!.DetachEdgeAsync(EdgeId);
+    }
 
     public void Dispose()
     {
         _drafter?.Dispose();
-        if (_observerReference is not null) _client.DeleteObjectReference<IEdgeObserver>(_observerReference);
+        if (_observerReference is not null) _client!.DeleteObjectReference<IEdgeObserver>(_observerReference);
     }
 }

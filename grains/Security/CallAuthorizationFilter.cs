@@ -80,7 +80,7 @@ public sealed class CallAuthorizationFilter(VerifiedCredentials credentials, Edg
     }
 
     /// <summary>The caller as its verified credential names it: what refusals are counted and logged under.</summary>
-    internal static string CallerName(AccessCredential credential) => credential.Role switch
+    public static string CallerName(AccessCredential credential) => credential.Role switch
     {
         CredentialRole.Edge => $"edge {credential.EdgeId} of {credential.ConversationId}",
         CredentialRole.Service => $"service of tenant {credential.Tenant}",

@@ -29,12 +29,17 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
 
     public string BaseUrl { get; private set; } = "";
     public int GatewayPort { get; private set; }
+    /// <summary>The silo's edge gateway (gRPC, plaintext HTTP/2 here: this fixture runs without TLS).</summary>
+    public Uri EdgeGateway { get; private set; } = null!;
     public const string ClusterId = "openai-test";
     public SigningKeySet Keys { get; } = SigningKeySet.CreateRandom("k1");
     public ModelHost Models { get; private set; } = null!;
     public IClusterClient Client => _client!.Services.GetRequiredService<IClusterClient>();
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(3) };
     public string SiloOutput => _silo?.Output ?? "";
+
+    public string EdgeKey(string conversationId, string edgeId) =>
+        Issue(new AccessCredential { Role = CredentialRole.Edge, Tenant = conversationId.Split('/')[0], ConversationId = conversationId, EdgeId = edgeId });
 
     public string ServiceKey(string tenant) => Issue(new AccessCredential { Role = CredentialRole.Service, Tenant = tenant });
 
@@ -51,7 +56,8 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
         string keyFile = Path.Combine(_dir, "keys.json");
         File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + Convert.ToBase64String(Keys.ActiveKey) + "\"}}");
 
-        int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort(), httpPort = ExternalProcess.FreePort();
+        int siloPort = ExternalProcess.FreePort(), gatewayPort = ExternalProcess.FreePort(), httpPort = ExternalProcess.FreePort(), edgeGatewayPort = ExternalProcess.FreePort();
+        EdgeGateway = new Uri($"http://127.0.0.1:{edgeGatewayPort}");
         BaseUrl = $"http://127.0.0.1:{httpPort}";
         GatewayPort = gatewayPort;
         _silo = new ExternalProcess("silo-openai", siloExe, new[]
@@ -62,8 +68,10 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             "--Security:KeyFile", keyFile, "--urls", BaseUrl,
             // Low enough for a flood test to cross it quickly; no other test sends more than a few requests per key.
             "--OpenAi:MaxRequestsPerSecondPerKey", "10",
+            "--Gateway:Port", edgeGatewayPort.ToString(),
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
+        await _silo.WaitForPortAsync(edgeGatewayPort, TimeSpan.FromSeconds(30));
 
         string operatorToken = Issue(new AccessCredential { Role = CredentialRole.Operator });
         var builder = Host.CreateApplicationBuilder();

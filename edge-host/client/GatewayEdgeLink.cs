@@ -1,0 +1,203 @@
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Grpc.Net.Client;
+using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
+using SpecEdge.Gateway.V1;
+
+namespace SpecEdge.EdgeClient;
+
+/// <summary>
+/// An edge's stream to its conversation through the silo's edge gateway (gRPC over HTTP/2; TLS with the enrolment
+/// certificate, accepting only silos the cluster CA issued). One request at a time, answered in order: attach gets the
+/// attachment, a tree gets its verdict, or a rejection. A stream that breaks is reopened on the next request, which the
+/// edge makes after re-attaching, so a reconnect costs a resync and loses nothing. Notifications the session pushes
+/// (a turn started, a rolled-back step) arrive between answers: a turn raises <see cref="TurnStarted"/>, a rollback fails
+/// the tree it concerns so the edge resynchronises.
+/// </summary>
+public sealed class GatewayEdgeLink : IAsyncDisposable
+{
+    private readonly GrpcChannel _channel;
+    private readonly EdgeGateway.EdgeGatewayClient _client;
+    private readonly Metadata _headers;
+    private readonly string _conversation;
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    private AsyncDuplexStreamingCall<EdgeMessage, ServerMessage>? _call;
+    private Task _reading = Task.CompletedTask;
+    private (TaskCompletionSource<ServerMessage> Answer, ServerMessage.BodyOneofCase Expected, long Step)? _waiting;
+
+    /// <param name="address">The gateway, <c>https://host:port</c> (or <c>http://</c> for a development silo without TLS).</param>
+    /// <param name="token">The edge credential; it names the one conversation this link may reach.</param>
+    /// <param name="certificateFile">The edge's enrolment certificate (PKCS#12), presented in the TLS handshake.</param>
+    /// <param name="clusterCaFile">The cluster CA (PEM): the gateway's certificate must chain to it.</param>
+    public GatewayEdgeLink(Uri address, string token, string conversationId, string? certificateFile = null, string? clusterCaFile = null)
+    {
+        _conversation = ConversationId.Parse(conversationId).ToString();
+        var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan };
+        if (address.Scheme == Uri.UriSchemeHttps)
+        {
+            if (string.IsNullOrWhiteSpace(certificateFile) || string.IsNullOrWhiteSpace(clusterCaFile))
+                throw new ArgumentException("An https:// gateway needs the edge's certificate (Tls:CertificateFile) and the cluster CA (Tls:ClusterCaFile).");
+            var certificate = CertificateTrust.Load(certificateFile);
+            var clusterCa = CertificateTrust.Load(clusterCaFile);
+            handler.SslOptions.ClientCertificates = new X509CertificateCollection { certificate };
+            // Host names are not checked (silos move); the issuing CA identifies a silo.
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, remote, _, _) =>
+                remote is not null && CertificateTrust.IsIssuedBy(X509CertificateLoader.LoadCertificate(remote.GetRawCertData()), clusterCa);
+        }
+        _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = 4 << 20 });
+        _client = new EdgeGateway.EdgeGatewayClient(_channel);
+        _headers = new Metadata { { "authorization", "Bearer " + token } };
+    }
+
+    /// <summary>A reply started in the conversation while this edge is attached.</summary>
+    public event Action<Contracts.TurnStarted>? TurnStarted;
+
+    /// <summary>Serialized bytes of the protocol messages sent and received (without HTTP/2 and TLS framing).</summary>
+    public long BytesSent { get; private set; }
+    public long BytesReceived { get; private set; }
+
+    public async Task<EdgeAttachment> AttachAsync(TimeSpan timeout)
+    {
+        var answer = await AskAsync(new EdgeMessage { Attach = new Attach { ConversationId = _conversation } }, ServerMessage.BodyOneofCase.Attachment, -1, () => { }, timeout);
+        var a = answer.Attachment;
+        return new EdgeAttachment(_conversation, a.Committed.ToArray(), a.Step, a.Generating, a.VocabSize, a.Temperature, a.MaxTreeNodes, a.MaxContextTokens);
+    }
+
+    /// <summary>Sends a tree and waits for its verdict; <paramref name="whileWaiting"/> runs once the tree is on its way.</summary>
+    /// <exception cref="ArgumentException">The tree was refused (stale step, rolled back, malformed): resynchronise.</exception>
+    /// <exception cref="TimeoutException">No answer within <paramref name="timeout"/>.</exception>
+    public async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action whileWaiting, TimeSpan timeout)
+    {
+        var wire = new Gateway.V1.Tree { Step = tree.Step, CommittedLength = tree.CommittedLength };
+        wire.Tokens.Add(tree.Tokens);
+        wire.Parents.Add(tree.Parents);
+        var v = (await AskAsync(new EdgeMessage { Tree = wire }, ServerMessage.BodyOneofCase.Verdict, tree.Step, whileWaiting, timeout)).Verdict;
+        return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength);
+    }
+
+    /// <summary>Detaches and closes the stream; the server decodes the rest of a reply in progress.</summary>
+    public async Task DetachAsync()
+    {
+        await _oneAtATime.WaitAsync();
+        try
+        {
+            var call = _call;
+            if (call is null) return;
+            await SendAsync(new EdgeMessage { Detach = new Detach() });
+            await call.RequestStream.CompleteAsync();
+            try { await _reading.WaitAsync(TimeSpan.FromSeconds(5)); } catch (Exception) { }
+            Close();
+        }
+        finally { _oneAtATime.Release(); }
+    }
+
+    /// <summary>Breaks the stream as a network failure would (tests of reconnection); the next request reopens it.</summary>
+    public void Abort() => Close();
+
+    private async Task<ServerMessage> AskAsync(EdgeMessage request, ServerMessage.BodyOneofCase expected, long step, Action whileWaiting, TimeSpan timeout)
+    {
+        await _oneAtATime.WaitAsync();
+        try
+        {
+            var answer = new TaskCompletionSource<ServerMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (this) _waiting = (answer, expected, step);
+            try
+            {
+                await SendAsync(request);
+            }
+            catch (Exception e) when (e is RpcException or IOException or InvalidOperationException or ObjectDisposedException)
+            {
+                Close();   // the stream is gone: the next request opens a new one (after the edge re-attaches)
+                throw new TimeoutException($"The gateway stream broke ({e.GetType().Name}); reconnecting.", e);
+            }
+            whileWaiting();
+            var done = await Task.WhenAny(answer.Task, Task.Delay(timeout));
+            if (done != answer.Task) throw new TimeoutException($"No answer from the gateway within {timeout.TotalSeconds:F0}s.");
+            var message = await answer.Task;
+            if (message.Rejection is { } rejection) throw new ArgumentException(rejection.Error);
+            return message;
+        }
+        finally
+        {
+            lock (this) _waiting = null;
+            _oneAtATime.Release();
+        }
+    }
+
+    private async Task SendAsync(EdgeMessage message)
+    {
+        AsyncDuplexStreamingCall<EdgeMessage, ServerMessage> call;
+        lock (this)
+        {
+            if (_call is null)
+            {
+                _call = _client.Converse(_headers);
+                var opened = _call;
+                _reading = Task.Run(() => ReadAsync(opened));
+            }
+            call = _call;
+        }
+        BytesSent += message.CalculateSize();
+        await call.RequestStream.WriteAsync(message);
+    }
+
+    private async Task ReadAsync(AsyncDuplexStreamingCall<EdgeMessage, ServerMessage> call)
+    {
+        try
+        {
+            await foreach (var message in call.ResponseStream.ReadAllAsync())
+            {
+                BytesReceived += message.CalculateSize();
+                if (message.TurnStarted is { } turn)
+                {
+                    TurnStarted?.Invoke(new Contracts.TurnStarted(_conversation, turn.AppendedTokens.ToArray(), turn.CommittedLength, turn.Step));
+                    continue;
+                }
+                lock (this)
+                {
+                    if (_waiting is not { } w) continue;   // a late answer to a request that timed out
+                    bool answers = message.BodyCase == w.Expected && (w.Step < 0 || message.Verdict is null || message.Verdict.Step == w.Step)
+                        || message.Rejection is { } r && (w.Step < 0 || r.Step == w.Step || r.Step == 0);
+                    if (answers) w.Answer.TrySetResult(message);
+                }
+            }
+            Fail(call, new IOException("The gateway closed the stream."));
+        }
+        catch (Exception e)
+        {
+            Fail(call, e);
+        }
+    }
+
+    /// <summary>The stream ended under a waiting request: it fails at once (as a refusal with the server's status) instead of timing out.</summary>
+    private void Fail(AsyncDuplexStreamingCall<EdgeMessage, ServerMessage> call, Exception e)
+    {
+        lock (this)
+        {
+            if (!ReferenceEquals(_call, call)) return;   // an older stream, already replaced
+            string why = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
+            _waiting?.Answer.TrySetResult(new ServerMessage { Rejection = new Rejection { Error = $"The gateway stream ended ({why}).", Resync = true } });
+            _call = null;
+        }
+    }
+
+    private void Close()
+    {
+        AsyncDuplexStreamingCall<EdgeMessage, ServerMessage>? call;
+        lock (this)
+        {
+            call = _call;
+            _call = null;
+        }
+        call?.Dispose();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Close();
+        _channel.Dispose();
+        _oneAtATime.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

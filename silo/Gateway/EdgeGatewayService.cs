@@ -1,0 +1,158 @@
+using System.Threading.Channels;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using SpecEdge.Contracts;
+using SpecEdge.Contracts.Security;
+using SpecEdge.Gateway.V1;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Security;
+using SpecEdge.OpenAi;
+
+namespace SpecEdge.Silo.Gateway;
+
+/// <summary>
+/// The edge gateway: an edge's one stream per conversation, served inside the silo, which calls the session grain
+/// under the edge's credential exactly as the HTTP API calls it under a service's. In order, before any grain is touched:
+/// the remote address's failure budget (429-like <c>ResourceExhausted</c>), the credential once per stream (an edge
+/// credential; its conversation is the only one the stream reaches), then per message the edge's call rate (refused
+/// messages count too), the conversation the message names, and the tree's size. The session's own checks (step,
+/// length, attached edge) and the call policy then run as for any caller. Refusals of a message are answered on the
+/// stream and leave it open; refusals of the stream end it with a status.
+/// </summary>
+public sealed class EdgeGatewayService(
+    IGrainFactory grains,
+    VerifiedCredentials credentials,
+    EdgeCallRateLimiter edgeRate,
+    AddressFailureLimiter failures,
+    RefusalLog refusals,
+    IOptions<SpecEdgeSiloOptions> silo,
+    ILogger<EdgeGatewayService> logger) : EdgeGateway.EdgeGatewayBase
+{
+    public override async Task Converse(IAsyncStreamReader<EdgeMessage> requests, IServerStreamWriter<ServerMessage> responses, ServerCallContext context)
+    {
+        var address = context.GetHttpContext().Connection.RemoteIpAddress;
+        if (!failures.IsOpen(address, out _))
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "Too many failed requests from this address; retry in a second."));
+        string? token = Bearer(context.RequestHeaders.GetValue("authorization"));
+        if (!credentials.TryVerify(token, out var credential, out var error) || credential!.Role != CredentialRole.Edge)
+        {
+            failures.Failed(address);
+            string why = credential is null ? error : "the gateway is for edge credentials";
+            refusals.Refused($"gateway caller at {address}", "EdgeGateway.Converse", why);
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"Credential refused: {why}."));
+        }
+
+        string conversation = credential.ConversationId!;   // parsed when the credential was verified
+        string edgeId = credential.EdgeId ?? "edge";
+        var session = grains.GetGrain<ISessionGrain>(conversation);
+        // One writer: gRPC forbids concurrent writes on a stream, and the session's notifications arrive on their own.
+        // Bounded and waiting: an edge that does not read its answers stops being read (HTTP/2 flow control does the
+        // rest); a notification that finds the outbox full is dropped (the edge's next step resynchronises it).
+        var outbox = Channel.CreateBounded<ServerMessage>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait });
+        var writing = DrainAsync(outbox.Reader, responses, context.CancellationToken);
+        var observer = grains.CreateObjectReference<IEdgeObserver>(new GatewayObserver(outbox.Writer));
+        bool attached = false;
+        try
+        {
+            await foreach (var message in requests.ReadAllAsync(context.CancellationToken))
+            {
+                var reply = await HandleAsync(message, token!, credential, conversation, edgeId, session, observer, attached, address);
+                if (reply.Attachment is not null) attached = true;
+                if (message.BodyCase == EdgeMessage.BodyOneofCase.Detach) attached = false;
+                if (reply.BodyCase != ServerMessage.BodyOneofCase.None) await outbox.Writer.WriteAsync(reply, context.CancellationToken);
+                if (message.BodyCase == EdgeMessage.BodyOneofCase.Detach) break;
+            }
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The edge went away; its lease hands the reply to the server.
+        }
+        finally
+        {
+            outbox.Writer.TryComplete();
+            try { await writing; } catch (Exception) { }
+            grains.DeleteObjectReference<IEdgeObserver>(observer);
+        }
+    }
+
+    private async Task<ServerMessage> HandleAsync(EdgeMessage message, string token, AccessCredential credential, string conversation, string edgeId,
+        ISessionGrain session, IEdgeObserver observer, bool attached, System.Net.IPAddress? address)
+    {
+        // Metered before anything else, refused messages included: a flood costs the edge its rate, not the silo its grains.
+        if (!edgeRate.TryTake(credential))
+            return Refuse(credential, message, $"Too many messages from this edge: at most {edgeRate.CallsPerSecond:G} a second (Security:MaxEdgeCallsPerSecond); slow down.", resync: false);
+        try
+        {
+            using var caller = CallerCredential.Use(token);
+            switch (message.BodyCase)
+            {
+                case EdgeMessage.BodyOneofCase.Attach:
+                    if (!string.Equals(message.Attach.ConversationId, conversation, StringComparison.Ordinal))
+                    {
+                        failures.Failed(address);
+                        return Refuse(credential, message, "the credential is for another conversation", resync: false);
+                    }
+                    return new ServerMessage { Attachment = ToWire(await session.AttachEdgeAsync(edgeId, observer)) };
+                case EdgeMessage.BodyOneofCase.Tree:
+                    if (!attached) return Refuse(credential, message, "attach before sending trees", resync: true);
+                    if (TreeShapeError(message.Tree) is { } shape) return Refuse(credential, message, shape, resync: false);
+                    var tree = new TreeSubmission(conversation, edgeId, message.Tree.Step, message.Tree.CommittedLength, message.Tree.Tokens.ToArray(), message.Tree.Parents.ToArray());
+                    return new ServerMessage { Verdict = ToWire(await session.SubmitTreeAsync(tree)) };
+                case EdgeMessage.BodyOneofCase.Detach:
+                    await session.DetachEdgeAsync(edgeId);
+                    return new ServerMessage();
+                default:
+                    return Refuse(credential, message, "an empty or unknown message", resync: false);
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or TimeoutException or AccessDeniedException)
+        {
+            // The session's own refusals (a stale step, a rolled-back write, a reply that ended): resynchronise and go on.
+            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = e.Message, Resync = true } };
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Gateway: {Kind} of edge {Edge} on {Conversation} failed", message.BodyCase, edgeId, conversation);
+            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = "The request failed on the server; try again.", Resync = true } };
+        }
+    }
+
+    /// <summary>Why a tree cannot be verified whatever the conversation's state (its size and shape on the wire), or null.</summary>
+    private string? TreeShapeError(SpecEdge.Gateway.V1.Tree tree)
+    {
+        int limit = silo.Value.MaxTreeNodes + 1;
+        if (tree.Tokens.Count == 0) return "the tree has no root";
+        if (tree.Tokens.Count > limit) return $"the tree has {tree.Tokens.Count} nodes; at most {limit} (the root and SpecEdge:MaxTreeNodes)";
+        if (tree.Parents.Count != tree.Tokens.Count) return $"the tree has {tree.Tokens.Count} tokens but {tree.Parents.Count} parents";
+        return null;
+    }
+
+    private ServerMessage Refuse(AccessCredential credential, EdgeMessage message, string reason, bool resync)
+    {
+        refusals.Refused(CallAuthorizationFilter.CallerName(credential), $"EdgeGateway.{message.BodyCase}", reason);
+        return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = reason, Resync = resync } };
+    }
+
+    private static async Task DrainAsync(ChannelReader<ServerMessage> outbox, IServerStreamWriter<ServerMessage> responses, CancellationToken cancellation)
+    {
+        await foreach (var message in outbox.ReadAllAsync(cancellation)) await responses.WriteAsync(message, cancellation);
+    }
+
+    private static string? Bearer(string? header) =>
+        header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+
+    private static Attachment ToWire(EdgeAttachment a)
+    {
+        var wire = new Attachment { Step = a.Step, Generating = a.Generating, VocabSize = a.VocabSize, Temperature = a.Temperature, MaxTreeNodes = a.MaxTreeNodes, MaxContextTokens = a.MaxContextTokens };
+        wire.Committed.Add(a.Committed);
+        return wire;
+    }
+
+    private static Verdict ToWire(StepVerdict v)
+    {
+        var wire = new Verdict { Step = v.Step, Finished = v.Finished, FinishReason = (int)(v.FinishReason ?? 0), ServerMs = v.ServerMilliseconds, BatchSize = v.BatchSize, QueueLength = v.QueueLength };
+        wire.AcceptedTokens.Add(v.AcceptedTokens);
+        return wire;
+    }
+}

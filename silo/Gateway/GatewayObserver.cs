@@ -1,0 +1,31 @@
+using System.Threading.Channels;
+using SpecEdge.Contracts;
+using SpecEdge.Gateway.V1;
+using TurnStarted = SpecEdge.Contracts.TurnStarted;
+
+namespace SpecEdge.Silo.Gateway;
+
+/// <summary>
+/// The session's one-way notifications for an edge on the gateway (a turn started, a step rolled back), turned into
+/// messages on the edge's stream. It lives in the silo: the edge holds no Orleans connection, so nothing it sends can
+/// pose as a response to anyone's call.
+/// </summary>
+internal sealed class GatewayObserver(ChannelWriter<ServerMessage> outbox) : IEdgeObserver
+{
+    // Verdicts come back as the responses of the gateway's own calls; a pushed one is not for this stream.
+    public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
+
+    public Task OnRejected(TreeRejection rejection)
+    {
+        outbox.TryWrite(new ServerMessage { Rejection = new Rejection { Step = rejection.Step, Error = rejection.Error, Resync = true } });
+        return Task.CompletedTask;
+    }
+
+    public Task OnTurnStarted(TurnStarted turn)
+    {
+        var message = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step };
+        message.AppendedTokens.Add(turn.AppendedTokens);
+        outbox.TryWrite(new ServerMessage { TurnStarted = message });
+        return Task.CompletedTask;
+    }
+}
