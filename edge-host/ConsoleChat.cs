@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,7 +17,7 @@ namespace SpecEdge.EdgeHost;
 /// The edge host's user-facing loop: loads the draft model, attaches to a conversation and shows replies as they
 /// stream, interactively or for one prompt. Survives a lost step or gateway by re-attaching.
 /// </summary>
-public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions> options, IOptions<ClientCredentialOptions> credential, IHostApplicationLifetime lifetime, ILogger<ConsoleChat> logger) : BackgroundService
+public sealed class ConsoleChat(IServiceProvider services, IConfiguration configuration, IOptions<EdgeHostOptions> options, IOptions<ClientCredentialOptions> credential, IHostApplicationLifetime lifetime, ILogger<ConsoleChat> logger) : BackgroundService
 {
     private readonly EdgeHostOptions _o = options.Value;
 
@@ -41,30 +43,34 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
 
         // An enrolled edge works on the conversation its credential names, under the edge id it names (the silo uses
         // those whatever we claim); without a credential file (an open development cluster) anything goes.
-        var enrolled = credential.Value.TokenFile is { Length: > 0 } file ? CredentialCodec.ReadUnverified(File.ReadAllText(file).Trim()) : null;
+        string? token = credential.Value.TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : credential.Value.Token;
+        var enrolled = token is not null ? CredentialCodec.ReadUnverified(token) : null;
         string sessionId = !string.IsNullOrWhiteSpace(_o.Session) ? _o.Session
             : enrolled?.ConversationId ?? "local/chat-" + Guid.NewGuid().ToString("N")[..10];
         string edgeId = _o.EdgeId ?? enrolled?.EdgeId ?? $"{Environment.MachineName}-{Environment.ProcessId}";
         var tree = _o.Tree();
-        using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)
-            { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
-        var session = client.GetGrain<ISessionGrain>(sessionId);
-        var existing = await session.GetAsync();
-        if (existing.Messages.Length == 0 || !string.IsNullOrWhiteSpace(_o.Prompt))
-            await session.ConfigureAsync(new GenerationSettings
-            {
-                Temperature = _o.Temperature, TopK = _o.TopK, TopP = _o.TopP, Seed = _o.Seed, MaxNewTokens = _o.MaxNewTokens,
-                UseChatTemplate = !_o.Raw, SystemPrompt = _o.SystemPrompt,
-            });
+        var settings = new GenerationSettings
+        {
+            Temperature = _o.Temperature, TopK = _o.TopK, TopP = _o.TopP, Seed = _o.Seed, MaxNewTokens = _o.MaxNewTokens,
+            UseChatTemplate = !_o.Raw, SystemPrompt = _o.SystemPrompt,
+        };
+        await using var gateway = _o.EdgeGateway is { Length: > 0 } address ? OpenGateway(address, token, sessionId) : null;
+        using var edge = gateway is not null
+            ? new EdgeSession(gateway, draft, sessionId, edgeId, tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) }
+            : new EdgeSession(services.GetRequiredService<IClusterClient>(), draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+        var existing = await edge.ReadMessagesAsync();
+        // Over Orleans the settings are the session's (set here for a new conversation); over the gateway each message carries them.
+        if (gateway is null && (existing.Length == 0 || !string.IsNullOrWhiteSpace(_o.Prompt)))
+            await services.GetRequiredService<IClusterClient>().GetGrain<ISessionGrain>(sessionId).ConfigureAsync(settings);
         var attachment = await edge.AttachAsync();
-        Console.WriteLine($"session {sessionId} ({existing.Messages.Length} earlier messages{(existing.Silo is null ? "" : $", on silo {existing.Silo}")}); edge {edgeId}");
-        foreach (var m in existing.Messages) Console.WriteLine($"[{m.Role}] {m.Content}");
+        Console.WriteLine($"session {sessionId} ({existing.Length} earlier messages, {(gateway is null ? "Orleans client" : "edge gateway " + _o.EdgeGateway)}); edge {edgeId}");
+        foreach (var m in existing) Console.WriteLine($"[{m.Role}] {m.Content}");
         if (attachment.Generating) await ShowReplyAsync(edge, tokenizer, stopping);   // resume a reply in progress
 
         if (!string.IsNullOrWhiteSpace(_o.Prompt))
         {
             Console.WriteLine($"[user] {_o.Prompt}");
-            await edge.SendAsync(_o.Prompt);
+            await SendAsync(edge, gateway is not null, _o.Prompt, settings);
             await ShowReplyAsync(edge, tokenizer, stopping);
             await edge.DetachAsync();
             return;
@@ -75,11 +81,22 @@ public sealed class ConsoleChat(IClusterClient client, IOptions<EdgeHostOptions>
             Console.Write("> ");
             string? line = await Task.Run(Console.ReadLine, stopping);
             if (string.IsNullOrWhiteSpace(line) || line.Trim() == "/quit") break;
-            await edge.SendAsync(line);
+            await SendAsync(edge, gateway is not null, line, settings);
             await ShowReplyAsync(edge, tokenizer, stopping);
         }
         await edge.DetachAsync();
         Console.WriteLine($"bye; resume with --session {sessionId}");
+    }
+
+    private static Task SendAsync(EdgeSession edge, bool overGateway, string text, GenerationSettings settings) =>
+        overGateway ? edge.BeginTurnAsync(new TurnRequest { Text = text, Settings = settings }) : edge.SendAsync(text);
+
+    /// <summary>The stream to the silo's edge gateway, with the enrolment certificate and the cluster CA of section Tls.</summary>
+    private GatewayEdgeLink OpenGateway(string address, string? token, string sessionId)
+    {
+        if (token is null) throw new InvalidOperationException("The edge gateway needs an edge credential (--credential-file).");
+        var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
+        return new GatewayEdgeLink(new Uri(address), token, sessionId, tls.CertificateFile, tls.ClusterCaFile);
     }
 
     private async Task ShowReplyAsync(EdgeSession edge, HfTokenizer tokenizer, CancellationToken stopping)

@@ -9,7 +9,13 @@ public sealed class EdgeHostOptions
 {
     public const string Section = "Edge";
 
-    /// <summary>Gateways to connect to, comma-separated host:port.</summary>
+    /// <summary>
+    /// The silo's edge gateway, <c>https://host:port</c> (<c>http://</c> for a development silo without TLS). When set,
+    /// the chat mode drafts and chats over it and opens no Orleans connection at all (the Orleans gateways below are then
+    /// for operator-run edges, bench and soak modes and <c>--serve</c>).
+    /// </summary>
+    public string? EdgeGateway { get; set; }
+    /// <summary>Orleans gateways to connect to, comma-separated host:port.</summary>
     public string Gateways { get; set; } = "127.0.0.1:30000";
     public string ClusterId { get; set; } = "specedge";
     public string ServiceId { get; set; } = "specedge";
@@ -128,7 +134,7 @@ public sealed class EdgeHostOptions
     public static readonly Dictionary<string, string> Switches = new()
     {
         ["--gateways"] = "Edge:Gateways", ["--draft"] = "Edge:DraftModel", ["--device"] = "Edge:Device", ["--dtype"] = "Edge:DType",
-        ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
+        ["--edge-gateway"] = "Edge:EdgeGateway", ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth", ["--tree-policy"] = "Edge:TreePolicy",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",

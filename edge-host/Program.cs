@@ -52,6 +52,8 @@ static EdgeHostOptions Configure(IHostApplicationBuilder builder, string[] args)
     builder.Logging.AddFilter("SpecEdge", LogLevel.Information);
     var options = builder.Configuration.GetSection(EdgeHostOptions.Section).Get<EdgeHostOptions>() ?? new EdgeHostOptions();
     builder.Services.Configure<EdgeHostOptions>(builder.Configuration.GetSection(EdgeHostOptions.Section));
+    // Read by the chat mode too when it opens no Orleans client (the edge gateway carries the same credential).
+    builder.Services.Configure<ClientCredentialOptions>(builder.Configuration.GetSection(ClientCredentialOptions.Section));
     // First-run clarity: what this edge host connects to, and as whom.
     Console.Error.WriteLine(StartupBanner.Describe(options,
         builder.Configuration.GetSection(ClientCredentialOptions.Section).Get<ClientCredentialOptions>() ?? new ClientCredentialOptions(),
@@ -66,7 +68,9 @@ static EdgeHostOptions Configure(IHostApplicationBuilder builder, string[] args)
             .AddPrometheusHttpListener(o => { o.Host = listen.Address.ToString(); o.Port = listen.Port; }));
     }
 
-    builder.UseOrleansClient(client =>
+    // An edge on the edge gateway needs no Orleans connection (and an edge-CA certificate cannot open one).
+    bool gatewayOnly = !string.IsNullOrWhiteSpace(options.EdgeGateway) && options.Bench == 0 && options.Soak == 0 && string.IsNullOrWhiteSpace(options.Serve);
+    if (!gatewayOnly) builder.UseOrleansClient(client =>
     {
         client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
         var gateways = options.Gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

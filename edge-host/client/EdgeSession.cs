@@ -96,13 +96,17 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         return attachment;
     }
 
+    /// <summary>The conversation's messages as durably stored.</summary>
+    public async Task<ChatTurn[]> ReadMessagesAsync() =>
+        _gateway is not null ? await _gateway.ReadMessagesAsync(StepTimeout) : (await Session.GetAsync()).Messages;
+
     /// <summary>Sends a user message; the reply is then produced by <see cref="RunReplyAsync"/>.</summary>
     public async Task SendAsync(string text) => await FollowTurnAsync(await Session.SendUserMessageAsync(text));
 
     /// <summary>Starts a turn with its own settings (and, in a new conversation, earlier turns); then as <see cref="SendAsync"/>.</summary>
     public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
     {
-        var turn = await Session.BeginTurnAsync(request);
+        var turn = _gateway is not null ? await _gateway.BeginTurnAsync(request, StepTimeout) : await Session.BeginTurnAsync(request);
         await FollowTurnAsync(turn);
         return turn;
     }

@@ -76,6 +76,23 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength);
     }
 
+    /// <summary>Sends the user's next message with its reply's settings (the credential needs the chat right).</summary>
+    public async Task<Contracts.TurnStarted> BeginTurnAsync(TurnRequest request, TimeSpan timeout)
+    {
+        var s = request.Settings;
+        var settings = new Settings { Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP, MaxNewTokens = s.MaxNewTokens, Raw = !s.UseChatTemplate };
+        if (s.Seed is { } seed) settings.Seed = seed;
+        if (s.SystemPrompt is { } system) settings.SystemPrompt = system;
+        settings.Stop.Add(s.StopStrings);
+        var t = (await AskAsync(new EdgeMessage { UserMessage = new UserMessage { Text = request.Text, Settings = settings } }, ServerMessage.BodyOneofCase.TurnStarted, -1, () => { }, timeout)).TurnStarted;
+        return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step);
+    }
+
+    /// <summary>The conversation's messages as durably stored.</summary>
+    public async Task<ChatTurn[]> ReadMessagesAsync(TimeSpan timeout) =>
+        (await AskAsync(new EdgeMessage { Read = new Read() }, ServerMessage.BodyOneofCase.Messages, -1, () => { }, timeout))
+            .Messages.Turns.Select(t => new ChatTurn(t.Role, t.Content)).ToArray();
+
     /// <summary>Detaches and closes the stream; the server decodes the rest of a reply in progress.</summary>
     public async Task DetachAsync()
     {
@@ -151,7 +168,9 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
                 BytesReceived += message.CalculateSize();
                 if (message.TurnStarted is { } turn)
                 {
-                    TurnStarted?.Invoke(new Contracts.TurnStarted(_conversation, turn.AppendedTokens.ToArray(), turn.CommittedLength, turn.Step));
+                    bool answer;
+                    lock (this) answer = _waiting is { Expected: ServerMessage.BodyOneofCase.TurnStarted } w && w.Answer.TrySetResult(message);
+                    if (!answer) TurnStarted?.Invoke(new Contracts.TurnStarted(_conversation, turn.AppendedTokens.ToArray(), turn.CommittedLength, turn.Step));
                     continue;
                 }
                 lock (this)

@@ -102,6 +102,16 @@ public sealed class EdgeGatewayService(
                 case EdgeMessage.BodyOneofCase.Detach:
                     await session.DetachEdgeAsync(edgeId);
                     return new ServerMessage();
+                case EdgeMessage.BodyOneofCase.UserMessage:
+                    // The call policy decides (the credential's chat right); the session checks text and settings.
+                    var turn = await session.BeginTurnAsync(new TurnRequest { Text = message.UserMessage.Text, Settings = FromWire(message.UserMessage.Settings) });
+                    var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step };
+                    started.AppendedTokens.Add(turn.AppendedTokens);
+                    return new ServerMessage { TurnStarted = started };
+                case EdgeMessage.BodyOneofCase.Read:
+                    var read = new Messages();
+                    read.Turns.Add((await session.GetAsync()).Messages.Select(m => new Turn { Role = m.Role, Content = m.Content }));
+                    return new ServerMessage { Messages = read };
                 default:
                     return Refuse(credential, message, "an empty or unknown message", resync: false);
             }
@@ -141,6 +151,12 @@ public sealed class EdgeGatewayService(
 
     private static string? Bearer(string? header) =>
         header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+
+    private static GenerationSettings FromWire(Settings? s) => s is null ? new GenerationSettings() : new GenerationSettings
+    {
+        Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP == 0 ? 1 : s.TopP, Seed = s.HasSeed ? s.Seed : null,
+        MaxNewTokens = s.MaxNewTokens, UseChatTemplate = !s.Raw, SystemPrompt = s.HasSystemPrompt ? s.SystemPrompt : null, StopStrings = s.Stop.ToArray(),
+    };
 
     private static Attachment ToWire(EdgeAttachment a)
     {
