@@ -46,7 +46,7 @@ public static class SiloTlsExtensions
             {
                 bool gateway = gatewayPort is null || connection.LocalEndPoint is IPEndPoint local && local.Port == gatewayPort;
                 ((SslServerAuthenticationOptions)server.SslServerAuthenticationOptions).CertificateChainPolicy =
-                    TrustOnly(gateway && edgeCa is not null ? new[] { clusterCa, edgeCa } : new[] { clusterCa });
+                    TrustOnly(gateway && edgeCa is not null && o.EdgesOnOrleansGateway ? new[] { clusterCa, edgeCa } : new[] { clusterCa });
             };
             tls.OnAuthenticateAsClient = (_, client) =>
             {

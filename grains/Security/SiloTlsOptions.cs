@@ -16,4 +16,11 @@ public sealed class SiloTlsOptions
     public string? EdgeCaFile { get; set; }
     /// <summary>Withdrawn certificates, thumbprints or serials one per line; re-read when it changes.</summary>
     public string? RevocationFile { get; set; }
+    /// <summary>
+    /// Whether edge-CA certificates may open Orleans connections on the gateway port. Whoever holds an Orleans connection
+    /// can forge responses to other callers (docs/security.md), so once edges use the edge gateway set this to false:
+    /// the Orleans gateway then accepts cluster-CA certificates only (silos, operators' tools, trusted backends).
+    /// True by default only while operator-run bench, soak and <c>--serve</c> edges still connect over Orleans.
+    /// </summary>
+    public bool EdgesOnOrleansGateway { get; set; } = true;
 }

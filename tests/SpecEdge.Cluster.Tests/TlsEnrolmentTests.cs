@@ -15,7 +15,10 @@ namespace SpecEdge.Cluster.Tests;
 /// </summary>
 public class TlsEnrolmentTests(ITestOutputHelper output)
 {
-    private async Task<bool> HandshakeAsync(int port, string pfx)
+    private Task<bool> HandshakeAsync(int port, string pfx) => HandshakeAsync(port, pfx, output);
+
+    /// <summary>Whether a TLS connection with <paramref name="pfx"/> as client certificate is accepted on <paramref name="port"/>.</summary>
+    internal static async Task<bool> HandshakeAsync(int port, string pfx, ITestOutputHelper output)
     {
         using var tcp = new System.Net.Sockets.TcpClient();
         await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);

@@ -1,0 +1,64 @@
+using SpecEdge.Contracts.Security;
+using SpecEdge.EdgeClient;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>
+/// A silo process with TLS and the edge gateway, configured as run.sh configures it (edges on the gateway only): an
+/// enrolled edge reaches its conversation over the gateway, a certificate of another CA, none, or a withdrawn one does
+/// not, and an edge-CA certificate can no longer open an Orleans connection at all, while a cluster-CA one can.
+/// </summary>
+public class EdgeGatewayTlsTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task OnlyEnrolledEdgesReachTheGateway_AndEdgeCertificatesCannotOpenAnOrleansConnection()
+    {
+        string dir = Directory.CreateTempSubdirectory("specedge-gateway-tls-").FullName;
+        var clusterCa = TestCertificates.Authority("SpecEdge cluster CA");
+        var edgeCa = TestCertificates.Authority("SpecEdge edge CA");
+        var strangerCa = TestCertificates.Authority("Someone else's CA");
+        string siloPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "silo-gw"), Path.Combine(dir, "silo.pfx"));
+        string operatorPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "operator-tool"), Path.Combine(dir, "operator.pfx"));
+        string enrolled = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "edge-1"), Path.Combine(dir, "edge-1.pfx"));
+        var withdrawnCertificate = TestCertificates.Issue(edgeCa, "edge-2");
+        string withdrawn = TestCertificates.WritePkcs12(withdrawnCertificate, Path.Combine(dir, "edge-2.pfx"));
+        string stranger = TestCertificates.WritePkcs12(TestCertificates.Issue(strangerCa, "edge-x"), Path.Combine(dir, "edge-x.pfx"));
+        string clusterCaPem = TestCertificates.WritePem(clusterCa, Path.Combine(dir, "cluster-ca.pem"));
+        string edgeCaPem = TestCertificates.WritePem(edgeCa, Path.Combine(dir, "edge-ca.pem"));
+        string revocations = Path.Combine(dir, "revoked.txt");
+        File.WriteAllText(revocations, "# withdrawn edges\n");
+        int edgeGatewayPort = ExternalProcess.FreePort();
+        using var silo = new SecuredSiloProcess("silo-gw-tls",
+            "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations,
+            "--Tls:EdgesOnOrleansGateway", "false", "--Gateway:Port", edgeGatewayPort.ToString());
+        await silo.WaitReadyAsync();
+
+        const string conversation = "t/x";
+        var gateway = new Uri($"https://127.0.0.1:{edgeGatewayPort}");
+        string token = silo.Sign(CredentialRole.Edge, conversation);
+        async Task<string?> AttachAsync(string certificate)
+        {
+            await using var link = new GatewayEdgeLink(gateway, token, conversation, certificate, clusterCaPem);
+            try { return (await link.AttachAsync(TimeSpan.FromSeconds(30))).SessionId; }
+            catch (Exception e) when (e is ArgumentException or TimeoutException)
+            {
+                output.WriteLine($"{Path.GetFileName(certificate)}: {e.GetType().Name}: {e.Message}");
+                return null;
+            }
+        }
+
+        Assert.Equal(conversation, await AttachAsync(enrolled));
+        Assert.Equal(conversation, await AttachAsync(withdrawn));     // not yet withdrawn
+        Assert.Null(await AttachAsync(stranger));
+        File.AppendAllText(revocations, withdrawnCertificate.Thumbprint + "\n");
+        Assert.Null(await AttachAsync(withdrawn));
+        Assert.Equal(conversation, await AttachAsync(enrolled));      // the others are unaffected
+
+        // The Orleans gateway port: operators' cluster-CA certificates only.
+        Assert.False(await TlsEnrolmentTests.HandshakeAsync(silo.GatewayPort, enrolled, output));
+        Assert.True(await TlsEnrolmentTests.HandshakeAsync(silo.GatewayPort, operatorPfx, output));
+        Directory.Delete(dir, recursive: true);
+    }
+}
