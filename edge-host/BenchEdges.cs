@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,9 @@ namespace SpecEdge.EdgeHost;
 /// edge attached): it sends the message and reads the streamed chunks. One JSON line per reply on stdout.
 /// The process holds a service credential and enrols one edge per conversation, as the soak's edge processes do.
 /// </summary>
-public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
+/// With <c>--edge-gateway</c> the edges draft and chat over the silo's edge gateway; the process still uses its Orleans
+/// connection (as the tenant's service) to enrol them, outside the measured window.
+public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
 {
     private static readonly string[] Prompts =
     {
@@ -74,10 +77,13 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
     {
         using var asEdge = CallerCredential.Use(credential);
         var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
-        using var edge = new EdgeSession(client, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport)
-            { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
-        var session = client.GetGrain<ISessionGrain>(SessionId(slot));
-        await session.ConfigureAsync(Settings());
+        var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
+        await using var gateway = _o.EdgeGateway is { Length: > 0 } address
+            ? new GatewayEdgeLink(new Uri(address), credential, SessionId(slot), tls.CertificateFile, tls.ClusterCaFile) : null;
+        using var edge = gateway is not null
+            ? new EdgeSession(gateway, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) }
+            : new EdgeSession(client, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+        if (gateway is null) await client.GetGrain<ISessionGrain>(SessionId(slot)).ConfigureAsync(Settings());
         await edge.AttachAsync();
         for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
         {
@@ -89,7 +95,9 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
                 ? Path.Combine(dir, $"prompt{prompt}-{_o.MaxNewTokens}-b{_o.Budget}-d{_o.MaxDepth}.json") : null;
             var recorded = replayFile is not null && File.Exists(replayFile) ? JsonSerializer.Deserialize<List<DraftMessage>>(File.ReadAllText(replayFile)) : null;
             edge.Recording = replayFile is not null && recorded is null ? new List<DraftMessage>() : null;
-            await edge.SendAsync(Prompts[prompt]);
+            long up = gateway?.BytesSent ?? 0, down = gateway?.BytesReceived ?? 0;
+            if (gateway is not null) await edge.BeginTurnAsync(new TurnRequest { Text = Prompts[prompt], Settings = Settings() });
+            else await edge.SendAsync(Prompts[prompt]);
             Action<int[]> shown = _ => { if (double.IsNaN(firstMs)) firstMs = clock.Elapsed.TotalMilliseconds; };
             var stats = recorded is not null ? await edge.ReplayReplyAsync(recorded, shown, stopping) : await edge.RunReplyAsync(shown, stopping);
             if (edge.Recording is { Count: > 0 } trees && replayFile is not null) Record(replayFile, trees);
@@ -97,6 +105,8 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
             {
                 session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens = stats.Tokens,
                 proactiveHits = stats.ProactiveHits, proactiveBets = stats.ProactiveHits + stats.ProactiveMisses,
+                // The gateway's protocol messages of this reply (turn, trees, verdicts; no HTTP/2 or TLS framing).
+                protocolBytesUp = gateway is null ? (long?)null : gateway.BytesSent - up, protocolBytesDown = gateway is null ? (long?)null : gateway.BytesReceived - down,
                 steps = stats.Timings.Select(t => new
                 {
                     draftMs = t.DraftMs, sent = t.SentUnixMicroseconds, verdict = t.VerdictUnixMicroseconds, displayMs = t.DisplayMs, preDraftMs = t.PreDraftMs, tokens = t.Tokens,

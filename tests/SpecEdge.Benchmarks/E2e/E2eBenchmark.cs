@@ -22,7 +22,8 @@ namespace SpecEdge.Benchmarks.E2e;
 /// </summary>
 public static class E2eBenchmark
 {
-    private sealed record Mode(string Name, string Silo, string BenchMode, bool Proactive);
+    /// <param name="Gateway">The edges draft over the silo's edge gateway (gRPC) instead of their Orleans connection.</param>
+    private sealed record Mode(string Name, string Silo, string BenchMode, bool Proactive, bool Gateway = false);
 
     private static readonly Mode[] Modes =
     {
@@ -30,9 +31,11 @@ public static class E2eBenchmark
         new("server-only tree SD", "sd", "server", false),
         new("edge-assisted", "edge", "edge", false),
         new("edge-assisted + proactive", "edge", "edge", true),
+        new("edge-assisted, edge gateway", "edge", "edge", false, Gateway: true),
+        new("edge-assisted + proactive, edge gateway", "edge", "edge", true, Gateway: true),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -64,9 +67,11 @@ public static class E2eBenchmark
         async Task<int> MeasureAsync()
         {
         var common = new[] { "--SpecEdge:StepTimings", "true", "--SpecEdge:MaxBatch", maxBatch.ToString(), "--SpecEdge:EdgeLeaseSeconds", "10" };
+        // The "edge" silo also serves the edge gateway, behind a delaying proxy of its own (front port -> the silo's).
+        int edgeGatewayFront = ExternalProcess.FreePort(), edgeGatewayBack = ExternalProcess.FreePort();
         var silos = new Dictionary<string, string[]>
         {
-            ["edge"] = common,
+            ["edge"] = common.Concat(new[] { "--Gateway:Port", edgeGatewayBack.ToString() }).ToArray(),
             ["sd"] = common.Concat(new[] { "--SpecEdge:ServerDraftModel", draft }).ToArray(),
             ["pipe"] = common.Concat(new[] { "--SpecEdge:Batching", "PipelineAware" }).ToArray(),
         };
@@ -81,6 +86,7 @@ public static class E2eBenchmark
             await cluster.StartSiloAsync(name, ids[name], listen, extra);
             proxies[name] = new DelayingTcpProxy(cluster.Gateways[name], listen);
         }
+        using var edgeGatewayProxy = new DelayingTcpProxy(edgeGatewayFront, edgeGatewayBack);
         // The driver (operator: verifier statistics) goes through the proxy too; its few calls happen outside the measured window.
         var drivers = new Dictionary<string, IHost>();
         foreach (var name in silos.Keys) drivers[name] = await SoakBenchmark.ConnectAsync(cluster, cluster.Gateways[name], ids[name]);
@@ -89,9 +95,11 @@ public static class E2eBenchmark
         var cells = new List<E2eCell>();
         var edgeForwards = new List<(int Batch, double Ms)>();   // the edge modes' forwards: what the pipeline's draft time is fitted on
         int cellNumber = 0;
-        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs, int nice = 0, string? replay = null)
+        async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs, int nice = 0, string? replay = null, bool gateway = false)
         {
-            var proxy = proxies[silo];
+            // Over the gateway the measured link is the gateway's; the edges' Orleans connection only enrols them, before the window.
+            var proxy = gateway ? edgeGatewayProxy : proxies[silo];
+            proxies[silo].OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
             proxy.OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
             var verifier = drivers[silo].Services.GetRequiredService<IClusterClient>().GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());
             long before = (await verifier.GetStatsAsync()).Forwards;
@@ -107,7 +115,8 @@ public static class E2eBenchmark
                     "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(SoakCluster.Tenant) + $"c{n}-p{p}",
                     "--bench-go-file", go, "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
                     "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
-                }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay }), line =>
+                }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay })
+                 .Concat(gateway ? new[] { "--edge-gateway", $"https://127.0.0.1:{edgeGatewayFront}" } : Array.Empty<string>()), line =>
                 {
                     if (line.StartsWith("{\"ready\"")) Interlocked.Increment(ref ready);
                     else lock (lines) lines.Add(line);
@@ -144,7 +153,7 @@ public static class E2eBenchmark
 
         foreach (int rtt in rtts)
             foreach (var m in modes)
-                cells.Add(await RunCellAsync(m.Name, m.Silo, m.BenchMode, m.Proactive, rtt, sessions, maxNew, 0));
+                cells.Add(await RunCellAsync(m.Name, m.Silo, m.BenchMode, m.Proactive, rtt, sessions, maxNew, 0, gateway: m.Gateway));
         E2eTable.PrintCells(cells);
         var payload = StepPayload.Measure(drivers.Values.First().Services, cluster);
         Console.WriteLine($"One edge step's own content, serialized: tree (33 nodes) {payload.TreeBytes} B up, verdict (4 tokens + timing) {payload.VerdictBytes} B down; " +
