@@ -79,7 +79,7 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
         var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
         var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
         await using var gateway = _o.EdgeGateway is { Length: > 0 } address
-            ? new GatewayEdgeLink(new Uri(address), credential, SessionId(slot), tls.CertificateFile, tls.ClusterCaFile) : null;
+            ? new GatewayEdgeLink(GatewayEdgeLink.ParseAddresses(address), credential, SessionId(slot), tls.CertificateFile, tls.ClusterCaFile) : null;
         using var edge = gateway is not null
             ? new EdgeSession(gateway, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) }
             : new EdgeSession(client, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };

@@ -96,7 +96,7 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
     {
         if (token is null) throw new InvalidOperationException("The edge gateway needs an edge credential (--credential-file).");
         var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
-        return new GatewayEdgeLink(new Uri(address), token, sessionId, tls.CertificateFile, tls.ClusterCaFile);
+        return new GatewayEdgeLink(GatewayEdgeLink.ParseAddresses(address), token, sessionId, tls.CertificateFile, tls.ClusterCaFile);
     }
 
     private async Task ShowReplyAsync(EdgeSession edge, HfTokenizer tokenizer, CancellationToken stopping)

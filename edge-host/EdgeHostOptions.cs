@@ -10,7 +10,8 @@ public sealed class EdgeHostOptions
     public const string Section = "Edge";
 
     /// <summary>
-    /// The silo's edge gateway, <c>https://host:port</c> (<c>http://</c> for a development silo without TLS). When set,
+    /// The silos' edge gateways, <c>https://host:port</c>, comma-separated (<c>http://</c> for a development silo without
+    /// TLS); a broken stream reopens on the next one. When set,
     /// the chat mode drafts and chats over it and opens no Orleans connection at all (the Orleans gateways below are then
     /// for operator-run edges, bench and soak modes and <c>--serve</c>).
     /// </summary>

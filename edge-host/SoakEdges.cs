@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,7 +20,7 @@ namespace SpecEdge.EdgeHost;
 /// conversation through <see cref="ICredentialIssuerGrain"/> and plays that edge under the edge credential, as a backend
 /// enrolling many gamer PCs would.
 /// </summary>
-public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
+public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
 {
     private static readonly string[] Prompts =
     {
@@ -60,23 +61,36 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
             // "tenant/prefix-slot-generation" (a bare prefix is in tenant "soak"): the edge credential below names exactly this id.
             string sessionId = EdgeHostOptions.PrefixedConversationId(_o.SoakPrefix, "soak", $"{slot}-{generation}");
             string edgeId = $"{_o.SoakPrefix}-edge-{slot}";
-            using var edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport)
-                { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+            GatewayEdgeLink? gateway = null;
+            EdgeSession? edge = null;
             try
             {
+                // Enrolled through this process's Orleans connection (the tenant's service); with --edge-gateway the edge
+                // then chats and drafts over the silos' edge gateways only.
                 string token = await client.GetGrain<ICredentialIssuerGrain>(0).IssueEdgeCredentialAsync(sessionId, edgeId, chat: true, TimeSpan.FromHours(1));
                 using var asEdge = CallerCredential.Use(token);
-                var session = client.GetGrain<ISessionGrain>(sessionId);
-                var existing = await session.GetAsync();
-                int turn = existing.Messages.Count(m => m.Role == "user");
-                if (turn >= TurnsPerConversation && !existing.Generating) continue;   // finished before a restart
-                if (existing.Messages.Length == 0)
-                    await session.ConfigureAsync(new GenerationSettings { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens });
+                var settings = new GenerationSettings { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens };
+                if (_o.EdgeGateway is { Length: > 0 } addresses)
+                {
+                    var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
+                    // Processes start on different silos' gateways (and move on when one dies).
+                    var ordered = GatewayEdgeLink.ParseAddresses(addresses);
+                    ordered = ordered.Skip(slot % ordered.Length).Concat(ordered.Take(slot % ordered.Length)).ToArray();
+                    gateway = new GatewayEdgeLink(ordered, token, sessionId, tls.CertificateFile, tls.ClusterCaFile);
+                    edge = new EdgeSession(gateway, draft, sessionId, edgeId, tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+                }
+                else edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+                var existing = await edge.ReadMessagesAsync();
+                int turn = existing.Count(m => m.Role == "user");
+                if (gateway is null && existing.Length == 0) await client.GetGrain<ISessionGrain>(sessionId).ConfigureAsync(settings);
                 var attachment = await edge.AttachAsync();
+                if (turn >= TurnsPerConversation && !attachment.Generating) continue;   // finished before a restart
                 if (attachment.Generating) Report(sessionId, turn, await edge.RunReplyAsync(cancellation: stopping));   // resume
                 for (; turn < TurnsPerConversation && !stopping.IsCancellationRequested; turn++)
                 {
-                    await edge.SendAsync(Prompts[(slot + generation + turn) % Prompts.Length]);
+                    string text = Prompts[(slot + generation + turn) % Prompts.Length];
+                    if (gateway is not null) await edge.BeginTurnAsync(new TurnRequest { Text = text, Settings = settings });
+                    else await edge.SendAsync(text);
                     Report(sessionId, turn, await edge.RunReplyAsync(cancellation: stopping));
                 }
                 await edge.DetachAsync();
@@ -89,6 +103,11 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
                 Print(new { session = sessionId, error = e.GetType().Name + ": " + e.Message, time = Now() });
                 await Task.Delay(500, stopping);
                 generation--;   // the same conversation again: it must end up complete and exact
+            }
+            finally
+            {
+                edge?.Dispose();
+                if (gateway is not null) await gateway.DisposeAsync();
             }
         }
     }

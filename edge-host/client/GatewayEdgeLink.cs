@@ -13,12 +13,14 @@ namespace SpecEdge.EdgeClient;
 /// attachment, a tree gets its verdict, or a rejection. A stream that breaks is reopened on the next request, which the
 /// edge makes after re-attaching, so a reconnect costs a resync and loses nothing. Notifications the session pushes
 /// (a turn started, a rolled-back step) arrive between answers: a turn raises <see cref="TurnStarted"/>, a rollback fails
-/// the tree it concerns so the edge resynchronises.
+/// the tree it concerns so the edge resynchronises. Given several gateways (one per silo), a broken stream is reopened
+/// on the next one: any silo's gateway serves any conversation.
 /// </summary>
 public sealed class GatewayEdgeLink : IAsyncDisposable
 {
-    private readonly GrpcChannel _channel;
-    private readonly EdgeGateway.EdgeGatewayClient _client;
+    private readonly GrpcChannel[] _channels;
+    private readonly EdgeGateway.EdgeGatewayClient[] _clients;
+    private int _next;
     private readonly Metadata _headers;
     private readonly string _conversation;
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
@@ -31,8 +33,24 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     /// <param name="certificateFile">The edge's enrolment certificate (PKCS#12), presented in the TLS handshake.</param>
     /// <param name="clusterCaFile">The cluster CA (PEM): the gateway's certificate must chain to it.</param>
     public GatewayEdgeLink(Uri address, string token, string conversationId, string? certificateFile = null, string? clusterCaFile = null)
+        : this(new[] { address }, token, conversationId, certificateFile, clusterCaFile) { }
+
+    /// <param name="addresses">The gateways of several silos: the stream opens on the first and moves on when one breaks.</param>
+    public GatewayEdgeLink(IReadOnlyList<Uri> addresses, string token, string conversationId, string? certificateFile = null, string? clusterCaFile = null)
     {
+        if (addresses.Count == 0) throw new ArgumentException("No edge gateway address was given.", nameof(addresses));
         _conversation = ConversationId.Parse(conversationId).ToString();
+        _channels = addresses.Select(a => GrpcChannel.ForAddress(a, new GrpcChannelOptions { HttpHandler = Handler(a, certificateFile, clusterCaFile), MaxReceiveMessageSize = 4 << 20 })).ToArray();
+        _clients = _channels.Select(c => new EdgeGateway.EdgeGatewayClient(c)).ToArray();
+        _headers = new Metadata { { "authorization", "Bearer " + token } };
+    }
+
+    /// <summary>Parses <c>Edge:EdgeGateway</c>: one address or several, comma-separated.</summary>
+    public static Uri[] ParseAddresses(string addresses) =>
+        addresses.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(a => new Uri(a)).ToArray();
+
+    private static SocketsHttpHandler Handler(Uri address, string? certificateFile, string? clusterCaFile)
+    {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan };
         if (address.Scheme == Uri.UriSchemeHttps)
         {
@@ -45,9 +63,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             handler.SslOptions.RemoteCertificateValidationCallback = (_, remote, _, _) =>
                 remote is not null && CertificateTrust.IsIssuedBy(X509CertificateLoader.LoadCertificate(remote.GetRawCertData()), clusterCa);
         }
-        _channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = 4 << 20 });
-        _client = new EdgeGateway.EdgeGatewayClient(_channel);
-        _headers = new Metadata { { "authorization", "Bearer " + token } };
+        return handler;
     }
 
     /// <summary>A reply started in the conversation while this edge is attached.</summary>
@@ -57,9 +73,10 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     public long BytesSent { get; private set; }
     public long BytesReceived { get; private set; }
 
+    /// <summary>Attaches (or re-attaches) on the current gateway; one that cannot be reached is skipped for the next, each tried once.</summary>
     public async Task<EdgeAttachment> AttachAsync(TimeSpan timeout)
     {
-        var answer = await AskAsync(new EdgeMessage { Attach = new Attach { ConversationId = _conversation } }, ServerMessage.BodyOneofCase.Attachment, -1, () => { }, timeout);
+        var answer = await AskAnyGatewayAsync(new EdgeMessage { Attach = new Attach { ConversationId = _conversation } }, ServerMessage.BodyOneofCase.Attachment, timeout);
         var a = answer.Attachment;
         return new EdgeAttachment(_conversation, a.Committed.ToArray(), a.Step, a.Generating, a.VocabSize, a.Temperature, a.MaxTreeNodes, a.MaxContextTokens);
     }
@@ -90,7 +107,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
 
     /// <summary>The conversation's messages as durably stored.</summary>
     public async Task<ChatTurn[]> ReadMessagesAsync(TimeSpan timeout) =>
-        (await AskAsync(new EdgeMessage { Read = new Read() }, ServerMessage.BodyOneofCase.Messages, -1, () => { }, timeout))
+        (await AskAnyGatewayAsync(new EdgeMessage { Read = new Read() }, ServerMessage.BodyOneofCase.Messages, timeout))
             .Messages.Turns.Select(t => new ChatTurn(t.Role, t.Content)).ToArray();
 
     /// <summary>Detaches and closes the stream; the server decodes the rest of a reply in progress.</summary>
@@ -112,6 +129,16 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     /// <summary>Breaks the stream as a network failure would (tests of reconnection); the next request reopens it.</summary>
     public void Abort() => Close();
 
+    /// <summary>An idempotent request (attach, read): a gateway that cannot be reached is skipped for the next, each tried once.</summary>
+    private async Task<ServerMessage> AskAnyGatewayAsync(EdgeMessage request, ServerMessage.BodyOneofCase expected, TimeSpan timeout)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try { return await AskAsync(request, expected, -1, () => { }, timeout); }
+            catch (GatewayUnavailableException) when (attempt + 1 < _clients.Length) { }
+        }
+    }
+
     private async Task<ServerMessage> AskAsync(EdgeMessage request, ServerMessage.BodyOneofCase expected, long step, Action whileWaiting, TimeSpan timeout)
     {
         await _oneAtATime.WaitAsync();
@@ -125,13 +152,15 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             }
             catch (Exception e) when (e is RpcException or IOException or InvalidOperationException or ObjectDisposedException)
             {
-                Close();   // the stream is gone: the next request opens a new one (after the edge re-attaches)
-                throw new TimeoutException($"The gateway stream broke ({e.GetType().Name}); reconnecting.", e);
+                // The stream is gone: the next request opens a new one on the next gateway (after the edge re-attaches).
+                Broken(_call);
+                throw new GatewayUnavailableException($"The gateway stream broke ({e.GetType().Name}); reconnecting.", e);
             }
             whileWaiting();
             var done = await Task.WhenAny(answer.Task, Task.Delay(timeout));
             if (done != answer.Task) throw new TimeoutException($"No answer from the gateway within {timeout.TotalSeconds:F0}s.");
             var message = await answer.Task;
+            if (ReferenceEquals(message, StreamEnded)) throw new GatewayUnavailableException("The gateway stream ended; reconnecting on the next gateway.");
             if (message.Rejection is { } rejection) throw new ArgumentException(rejection.Error);
             return message;
         }
@@ -149,7 +178,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         {
             if (_call is null)
             {
-                _call = _client.Converse(_headers);
+                _call = _clients[_next % _clients.Length].Converse(_headers);
                 var opened = _call;
                 _reading = Task.Run(() => ReadAsync(opened));
             }
@@ -190,15 +219,33 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     }
 
     /// <summary>The stream ended under a waiting request: it fails at once (as a refusal with the server's status) instead of timing out.</summary>
+    /// <summary>What a waiting request gets when its stream ends under it: the next request reconnects.</summary>
+    private static readonly ServerMessage StreamEnded = new() { Rejection = new Rejection { Error = "The gateway stream ended.", Resync = true } };
+
+    /// <summary>The stream ended under a waiting request: it fails at once instead of timing out.</summary>
     private void Fail(AsyncDuplexStreamingCall<EdgeMessage, ServerMessage> call, Exception e)
     {
         lock (this)
         {
             if (!ReferenceEquals(_call, call)) return;   // an older stream, already replaced
-            string why = e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : e.Message;
-            _waiting?.Answer.TrySetResult(new ServerMessage { Rejection = new Rejection { Error = $"The gateway stream ended ({why}).", Resync = true } });
-            _call = null;
+            // A stream the server refused outright (a bad credential, the address's budget) is the edge's problem, not the gateway's.
+            if (e is RpcException { StatusCode: StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.ResourceExhausted } refused)
+                _waiting?.Answer.TrySetResult(new ServerMessage { Rejection = new Rejection { Error = $"The gateway refused the stream ({refused.StatusCode}: {refused.Status.Detail}).", Resync = true } });
+            else _waiting?.Answer.TrySetResult(StreamEnded);
         }
+        Broken(call);
+    }
+
+    /// <summary>Forgets <paramref name="call"/> if it is still the current stream; the next stream opens on the next gateway.</summary>
+    private void Broken(AsyncDuplexStreamingCall<EdgeMessage, ServerMessage>? call)
+    {
+        lock (this)
+        {
+            if (call is null || !ReferenceEquals(_call, call)) return;
+            _call = null;
+            _next++;
+        }
+        call.Dispose();
     }
 
     private void Close()
@@ -215,8 +262,11 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     public ValueTask DisposeAsync()
     {
         Close();
-        _channel.Dispose();
+        foreach (var channel in _channels) channel.Dispose();
         _oneAtATime.Dispose();
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>The edge gateway could not be reached or its stream broke; the next request reconnects (on the next gateway if several).</summary>
+public sealed class GatewayUnavailableException(string message, Exception? inner = null) : TimeoutException(message, inner);

@@ -28,6 +28,8 @@ public sealed class SoakCluster : IDisposable
     public const string Tenant = "soak";
     public Dictionary<string, ExternalProcess> Silos { get; } = new();
     public Dictionary<string, int> Gateways { get; } = new();
+    /// <summary>Each silo's edge gateway port (gRPC, TLS with edge-CA client certificates): what the soak's edges use.</summary>
+    public Dictionary<string, int> EdgeGateways { get; } = new();
     public Dictionary<string, ExternalProcess> Edges { get; } = new();
     private readonly List<ExternalProcess> _all = new();
     /// <summary>The gateway every client of the run uses: silo-a's, which the chaos never kills (the gateway of a
@@ -94,8 +96,10 @@ public sealed class SoakCluster : IDisposable
         int gateway = ExternalProcess.FreePort();
         if (gatewayListenPort is int listen) extra = extra.Concat(new[] { "--Cluster:GatewayListenPort", listen.ToString() }).ToArray();
         Gateways[name] = gateway;
+        EdgeGateways[name] = ExternalProcess.FreePort();
         Silos[name] = new ExternalProcess(name, _siloExe, new[]
         {
+            "--Gateway:Port", EdgeGateways[name].ToString(),
             "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
             // The honest tenant runs every session of the soak: its reply quota is not what the run measures (the KV
@@ -119,6 +123,8 @@ public sealed class SoakCluster : IDisposable
         Edges[name] = StartEdgeProcess(name, ClientGateway, ClusterId, new[]
         {
             "--soak", _edgeSessions.ToString(), "--soak-prefix", AccessCredential.TenantPrefix(Tenant) + name,
+            // Honest edges chat and draft over the silos' edge gateways (they enrol through their Orleans connection).
+            "--edge-gateway", string.Join(",", EdgeGateways.Values.Select(p => $"https://127.0.0.1:{p}")),
             "--max-new-tokens", _maxNewTokens.ToString(), "--budget", "16", "--proactive", "true",
         }, line => { lock (EdgeLines) EdgeLines.Add(line); });
     }
