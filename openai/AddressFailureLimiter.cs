@@ -18,15 +18,7 @@ public sealed class AddressFailureLimiter : IDisposable
     public AddressFailureLimiter(IOptions<OpenAiOptions> options)
     {
         FailuresPerSecond = options.Value.MaxFailedRequestsPerSecondPerAddress;
-        if (FailuresPerSecond <= 0) return;
-        int burst = Math.Max(1, (int)Math.Ceiling(2 * FailuresPerSecond));
-        int perTenth = Math.Max(1, (int)Math.Round(FailuresPerSecond / 10));
-        var period = TimeSpan.FromSeconds(perTenth / FailuresPerSecond);
-        _limiter = PartitionedRateLimiter.Create<string, string>(address => RateLimitPartition.GetTokenBucketLimiter(address, _ =>
-            new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = burst, TokensPerPeriod = perTenth, ReplenishmentPeriod = period, QueueLimit = 0, AutoReplenishment = true,
-            }));
+        _limiter = TokenBuckets.Create(FailuresPerSecond);
     }
 
     public double FailuresPerSecond { get; }

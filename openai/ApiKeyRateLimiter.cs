@@ -18,16 +18,7 @@ public sealed class ApiKeyRateLimiter : IDisposable
     public ApiKeyRateLimiter(IOptions<OpenAiOptions> options)
     {
         RequestsPerSecond = options.Value.MaxRequestsPerSecondPerKey;
-        if (RequestsPerSecond <= 0) return;
-        int burst = Math.Max(1, (int)Math.Ceiling(2 * RequestsPerSecond));
-        // Refilled ten times a second, so a caller at the limit is not made to wait a whole second after a burst.
-        int perTenth = Math.Max(1, (int)Math.Round(RequestsPerSecond / 10));
-        var period = TimeSpan.FromSeconds(perTenth / RequestsPerSecond);
-        _limiter = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetTokenBucketLimiter(key, _ =>
-            new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = burst, TokensPerPeriod = perTenth, ReplenishmentPeriod = period, QueueLimit = 0, AutoReplenishment = true,
-            }));
+        _limiter = TokenBuckets.Create(RequestsPerSecond);
     }
 
     public double RequestsPerSecond { get; }

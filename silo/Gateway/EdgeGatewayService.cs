@@ -43,6 +43,9 @@ public sealed class EdgeGatewayService(
             throw new RpcException(new Status(StatusCode.Unauthenticated, $"Credential refused: {why}."));
         }
 
+        // Opening a stream is a call too: a flood of opens costs the edge its rate like a flood of messages.
+        if (!edgeRate.TryTake(credential))
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, $"Too many calls from this edge: at most {edgeRate.CallsPerSecond:G} a second; slow down."));
         string conversation = credential.ConversationId!;   // parsed when the credential was verified
         string edgeId = credential.EdgeId ?? "edge";
         var session = grains.GetGrain<ISessionGrain>(conversation);
