@@ -42,6 +42,8 @@ set -e
 # One closing line over all test assemblies.
 count() { awk -v key="$1:" '$1 == key && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }
 passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
+# Each failed test with the first lines of its message, printed again at the very end: CI keeps only the log's tail.
+failures=$(awk '/^ +Failed [A-Za-z]/ {n = 14} n > 0 {print; n--}' "$log")
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 # The soak of the sessions-that-hold issue, short: real processes (two silos, Azurite, Redis, edge processes), honest
@@ -58,5 +60,10 @@ if [ $# -eq 0 ] && [ "${SPECEDGE_SKIP_SOAK:-0}" != 1 ]; then
   set -e
   echo "soak: exit $soak"
   [ "$soak" = 0 ] || status=1
+fi
+if [ -n "$failures" ]; then
+  echo "== failed tests ($failed)"
+  echo "$failures"
+  echo "$passed passed, $failed failed, $skipped skipped"
 fi
 exit "$status"
