@@ -18,11 +18,11 @@ namespace SpecEdge.EdgeHost;
 /// of a run starts at once). <c>--bench-mode edge</c> drafts here (one draft model per conversation) and reports every
 /// step's timestamps and the silo's breakdown; <c>--bench-mode server</c> is the user of a server-decoded reply (no
 /// edge attached): it sends the message and reads the streamed chunks. One JSON line per reply on stdout.
-/// The process holds a service credential and enrols one edge per conversation, as the soak's edge processes do.
+/// The process holds a service credential and enrols one edge per conversation, as the soak's edge processes do, outside
+/// the measured window. With <c>--edge-gateway</c> the edges draft and chat over the silo's edge gateway; with
+/// <c>--enrol-url</c> too, the process enrols them over HTTP and has no Orleans connection at all.
 /// </summary>
-/// With <c>--edge-gateway</c> the edges draft and chat over the silo's edge gateway; the process still uses its Orleans
-/// connection (as the tenant's service) to enrol them, outside the measured window.
-public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
+public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
 {
     private static readonly string[] Prompts =
     {
@@ -48,7 +48,7 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
             if (edge) for (int i = 0; i < _o.Bench; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
             var credentials = new string[_o.Bench];
             for (int i = 0; i < _o.Bench; i++)
-                credentials[i] = await client.GetGrain<ICredentialIssuerGrain>(0).IssueEdgeCredentialAsync(SessionId(i), EdgeId(i), chat: true, TimeSpan.FromHours(1));
+                credentials[i] = await enroller.IssueAsync(SessionId(i), EdgeId(i), chat: true, TimeSpan.FromHours(1), stopping);
             Print(new { ready = true });
             while (_o.BenchGoFile is { Length: > 0 } go && !File.Exists(go)) await Task.Delay(5, stopping);
             await Task.WhenAll(Enumerable.Range(0, _o.Bench).Select(i => Task.Run(() => edge
@@ -82,8 +82,8 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
             ? new GatewayEdgeLink(GatewayEdgeLink.ParseAddresses(address), credential, SessionId(slot), tls.CertificateFile, tls.ClusterCaFile) : null;
         using var edge = gateway is not null
             ? new EdgeSession(gateway, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) }
-            : new EdgeSession(client, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
-        if (gateway is null) await client.GetGrain<ISessionGrain>(SessionId(slot)).ConfigureAsync(Settings());
+            : new EdgeSession(Orleans, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+        if (gateway is null) await Orleans.GetGrain<ISessionGrain>(SessionId(slot)).ConfigureAsync(Settings());
         await edge.AttachAsync();
         for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
         {
@@ -131,7 +131,7 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
     /// <summary>A user of server-side decoding: sends the message and times each streamed chunk's arrival.</summary>
     private async Task ServerRepliesAsync(int slot, CancellationToken stopping)
     {
-        var session = client.GetGrain<ISessionGrain>(SessionId(slot));
+        var session = Orleans.GetGrain<ISessionGrain>(SessionId(slot));
         await session.ConfigureAsync(Settings());
         for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
         {
@@ -151,6 +151,8 @@ public sealed class BenchEdges(IClusterClient client, IOptions<EdgeHostOptions> 
             Print(new { session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens, chunks });
         }
     }
+
+    private IClusterClient Orleans => enroller.Orleans ?? throw new InvalidOperationException("This bench mode needs an Orleans connection: server-decoded replies and edges without --edge-gateway (drop --enrol-url).");
 
     private GenerationSettings Settings() => new() { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens, UseChatTemplate = !_o.Raw };
 

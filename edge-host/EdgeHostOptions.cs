@@ -16,6 +16,13 @@ public sealed class EdgeHostOptions
     /// for operator-run edges, bench and soak modes and <c>--serve</c>).
     /// </summary>
     public string? EdgeGateway { get; set; }
+    /// <summary>
+    /// The silos' HTTP API, <c>http(s)://host:port</c>, comma-separated: with <see cref="EdgeGateway"/>, the bench and
+    /// soak modes enrol their edges there (<c>POST /v1/edges</c>, with this process's service credential) and open no
+    /// Orleans connection. Unset: they enrol through an Orleans connection (an operator-run process with a cluster-CA
+    /// certificate).
+    /// </summary>
+    public string? EnrolUrls { get; set; }
     /// <summary>Orleans gateways to connect to, comma-separated host:port.</summary>
     public string Gateways { get; set; } = "127.0.0.1:30000";
     public string ClusterId { get; set; } = "specedge";
@@ -116,6 +123,14 @@ public sealed class EdgeHostOptions
     public static string PrefixedConversationId(string prefix, string defaultTenant, string suffix) =>
         (prefix.Contains('/') ? prefix : defaultTenant + "/" + prefix) + "-" + suffix;
 
+    /// <summary>
+    /// Whether this process reaches the cluster over the edge gateway alone (no Orleans client): chat with
+    /// <see cref="EdgeGateway"/>; bench and soak when they also enrol over HTTP (<see cref="EnrolUrls"/>). <c>--serve</c>
+    /// creates conversations as a service, which only the Orleans connection offers today.
+    /// </summary>
+    public bool GatewayOnly => !string.IsNullOrWhiteSpace(EdgeGateway) && string.IsNullOrWhiteSpace(Serve)
+        && ((Bench == 0 && Soak == 0) || !string.IsNullOrWhiteSpace(EnrolUrls));
+
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
     public static readonly string[] Flags = { "--raw", "--proactive" };
 
@@ -135,7 +150,7 @@ public sealed class EdgeHostOptions
     public static readonly Dictionary<string, string> Switches = new()
     {
         ["--gateways"] = "Edge:Gateways", ["--draft"] = "Edge:DraftModel", ["--device"] = "Edge:Device", ["--dtype"] = "Edge:DType",
-        ["--edge-gateway"] = "Edge:EdgeGateway", ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
+        ["--edge-gateway"] = "Edge:EdgeGateway", ["--enrol-url"] = "Edge:EnrolUrls", ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth", ["--tree-policy"] = "Edge:TreePolicy",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",

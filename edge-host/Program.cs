@@ -38,6 +38,7 @@ else
 {
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
     var options = Configure(builder, args);
+    if (options.Bench > 0 || options.Soak > 0) builder.Services.AddSingleton<EdgeEnroller>();
     if (options.Bench > 0) builder.Services.AddHostedService<BenchEdges>();
     else if (options.Soak > 0) builder.Services.AddHostedService<SoakEdges>();
     else builder.Services.AddHostedService<ConsoleChat>();
@@ -69,8 +70,7 @@ static EdgeHostOptions Configure(IHostApplicationBuilder builder, string[] args)
     }
 
     // An edge on the edge gateway needs no Orleans connection (and an edge-CA certificate cannot open one).
-    bool gatewayOnly = !string.IsNullOrWhiteSpace(options.EdgeGateway) && options.Bench == 0 && options.Soak == 0 && string.IsNullOrWhiteSpace(options.Serve);
-    if (!gatewayOnly) builder.UseOrleansClient(client =>
+    if (!options.GatewayOnly) builder.UseOrleansClient(client =>
     {
         client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
         var gateways = options.Gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

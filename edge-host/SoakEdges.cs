@@ -17,10 +17,10 @@ namespace SpecEdge.EdgeHost;
 /// Every finished reply is printed as one JSON line on stdout (session, turn, steps, step latencies, time) for the
 /// driver to read; conversation ids are stable per (prefix, slot, generation), so a restarted process resumes them.
 /// The process holds a service credential (the prefix is its tenant's, "tenant/..."): it enrols one edge per
-/// conversation through <see cref="ICredentialIssuerGrain"/> and plays that edge under the edge credential, as a backend
-/// enrolling many gamer PCs would.
+/// conversation (<see cref="EdgeEnroller"/>: over HTTP, or through its Orleans connection) and plays that edge under the
+/// edge credential, as a backend enrolling many gamer PCs would.
 /// </summary>
-public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
+public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
 {
     private static readonly string[] Prompts =
     {
@@ -65,9 +65,9 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
             EdgeSession? edge = null;
             try
             {
-                // Enrolled through this process's Orleans connection (the tenant's service); with --edge-gateway the edge
-                // then chats and drafts over the silos' edge gateways only.
-                string token = await client.GetGrain<ICredentialIssuerGrain>(0).IssueEdgeCredentialAsync(sessionId, edgeId, chat: true, TimeSpan.FromHours(1));
+                // Enrolled as the tenant's service (over HTTP with --enrol-url, else through Orleans); with --edge-gateway
+                // the edge then chats and drafts over the silos' edge gateways only.
+                string token = await enroller.IssueAsync(sessionId, edgeId, chat: true, TimeSpan.FromHours(1), stopping);
                 using var asEdge = CallerCredential.Use(token);
                 var settings = new GenerationSettings { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens };
                 if (_o.EdgeGateway is { Length: > 0 } addresses)
@@ -79,10 +79,10 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
                     gateway = new GatewayEdgeLink(ordered, token, sessionId, tls.CertificateFile, tls.ClusterCaFile);
                     edge = new EdgeSession(gateway, draft, sessionId, edgeId, tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
                 }
-                else edge = new EdgeSession(client, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
+                else edge = new EdgeSession(Orleans, draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
                 var existing = await edge.ReadMessagesAsync();
                 int turn = existing.Count(m => m.Role == "user");
-                if (gateway is null && existing.Length == 0) await client.GetGrain<ISessionGrain>(sessionId).ConfigureAsync(settings);
+                if (gateway is null && existing.Length == 0) await Orleans.GetGrain<ISessionGrain>(sessionId).ConfigureAsync(settings);
                 var attachment = await edge.AttachAsync();
                 if (turn >= TurnsPerConversation && !attachment.Generating) continue;   // finished before a restart
                 if (attachment.Generating) Report(sessionId, turn, await edge.RunReplyAsync(cancellation: stopping));   // resume
@@ -111,6 +111,8 @@ public sealed class SoakEdges(IClusterClient client, IOptions<EdgeHostOptions> o
             }
         }
     }
+
+    private IClusterClient Orleans => enroller.Orleans ?? throw new InvalidOperationException("Soak edges without --edge-gateway need an Orleans connection (no --enrol-url).");
 
     private void Report(string sessionId, int turn, ReplyStats stats) =>
         Print(new { session = sessionId, turn, steps = stats.Steps, tokens = stats.Tokens, stepMs = stats.StepMilliseconds, time = Now() });

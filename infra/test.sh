@@ -43,7 +43,7 @@ set -e
 count() { awk -v key="$1:" '$1 == key && $2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$log"; }
 passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
 # Each failed test with the first lines of its message, printed again at the very end: CI keeps only the log's tail.
-failures=$(awk '/^ +Failed [A-Za-z]/ {n = 14} n > 0 {print; n--}' "$log")
+failures=$(awk '/^ +Failed [A-Za-z]/ {n = 16; print; next} /^ +(Passed|Skipped) [A-Za-z]/ {n = 0} n > 0 && !/^ +at / {print; n--}' "$log")
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 # The soak of the sessions-that-hold issue, short: real processes (two silos, Azurite, Redis, edge processes), honest

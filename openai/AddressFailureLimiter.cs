@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Options;
@@ -14,6 +15,12 @@ namespace SpecEdge.OpenAi;
 public sealed class AddressFailureLimiter : IDisposable
 {
     private readonly PartitionedRateLimiter<string>? _limiter;
+    /// <summary>
+    /// Requests per address between <see cref="TryEnter"/> and <see cref="Leave"/> (their key not yet judged). Each may
+    /// still fail, so together they may not outnumber the tokens left: otherwise a burst of concurrent bad keys would
+    /// all pass the check before the first failure is charged. Entries leave at zero, so idle addresses cost nothing.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, int> _unjudged = new();
 
     public AddressFailureLimiter(IOptions<OpenAiOptions> options)
     {
@@ -26,16 +33,31 @@ public sealed class AddressFailureLimiter : IDisposable
     /// <summary>Whether a status counts as a failure the address pays for (429 itself does not: it is the limit's own answer).</summary>
     public static bool Counts(int status) => status is 400 or 401 or 403 or 404 or 413;
 
-    /// <summary>False (with a hint of when to retry) while <paramref name="address"/> has used up its failures; takes nothing.</summary>
-    public bool IsOpen(IPAddress? address, out TimeSpan retryAfter)
+    /// <summary>
+    /// Admits a request from <paramref name="address"/> while it has failures to spare for it and for every request of
+    /// that address still being judged; false (with a hint of when to retry) otherwise. An admitted request must call
+    /// <see cref="Leave"/> once its key is judged, after <see cref="Failed"/> if the key was refused.
+    /// </summary>
+    public bool TryEnter(IPAddress? address, out TimeSpan retryAfter)
     {
         retryAfter = TimeSpan.Zero;
         if (_limiter is null) return true;
-        // Zero permits asks "are any left?" without spending one.
-        using var lease = _limiter.AttemptAcquire(Key(address), 0);
-        if (lease.IsAcquired) return true;
+        string key = Key(address);
+        int unjudged = _unjudged.AddOrUpdate(key, 1, (_, n) => n + 1);
+        long left = _limiter.GetStatistics(key)?.CurrentAvailablePermits ?? long.MaxValue;
+        if (unjudged <= left) return true;
+        Leave(address);
         retryAfter = TimeSpan.FromSeconds(1);
         return false;
+    }
+
+    /// <summary>The request admitted by <see cref="TryEnter"/> has had its key judged.</summary>
+    public void Leave(IPAddress? address)
+    {
+        if (_limiter is null) return;
+        string key = Key(address);
+        int n = _unjudged.AddOrUpdate(key, 0, (_, n) => n - 1);
+        if (n <= 0) _unjudged.TryRemove(KeyValuePair.Create(key, n));
     }
 
     /// <summary>Charges one failed request to <paramref name="address"/>.</summary>

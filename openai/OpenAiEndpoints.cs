@@ -54,21 +54,35 @@ public static class OpenAiEndpoints
         return app;
     }
 
-    private static async Task RunAsync(HttpContext context, Func<IOpenAiBackend, OpenAiCaller, OpenAiOptions, Task> handle)
+    /// <summary>
+    /// Runs one authenticated route: the per-address failure limit, the key, the per-key limit, then
+    /// <paramref name="handle"/>; refusals in OpenAI's error shape. Public so that a host's own routes (the silo's edge
+    /// enrolment) are metered and authenticated exactly as the API's.
+    /// </summary>
+    public static async Task RunAsync(HttpContext context, Func<IOpenAiBackend, OpenAiCaller, OpenAiOptions, Task> handle)
     {
         var backend = context.RequestServices.GetRequiredService<IOpenAiBackend>();
         var options = context.RequestServices.GetRequiredService<IOptions<OpenAiOptions>>().Value;
         var failures = context.RequestServices.GetRequiredService<AddressFailureLimiter>();
         var address = context.Connection.RemoteIpAddress;
+        bool charged = false;
         try
         {
-            if (!failures.IsOpen(address, out var wait))
+            if (!failures.TryEnter(address, out var wait))
             {
                 context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 throw new OpenAiException(429, $"Too many failed requests from this address: at most {options.MaxFailedRequestsPerSecondPerAddress:G} a second (OpenAi:MaxFailedRequestsPerSecondPerAddress); retry after the Retry-After header's seconds.",
                     type: "requests", code: "rate_limit_exceeded");
             }
-            var caller = backend.Authenticate(ApiKey(context.Request));
+            OpenAiCaller caller;
+            try { caller = backend.Authenticate(ApiKey(context.Request)); }
+            catch (OpenAiException e) when (AddressFailureLimiter.Counts(e.Status))
+            {
+                failures.Failed(address);   // charged before it leaves, so concurrent requests see the charge
+                charged = true;
+                throw;
+            }
+            finally { failures.Leave(address); }
             if (!context.RequestServices.GetRequiredService<ApiKeyRateLimiter>().TryAcquire(caller, out var retryAfter))
             {
                 context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -79,7 +93,7 @@ public static class OpenAiEndpoints
         }
         catch (OpenAiException e) when (!context.Response.HasStarted)
         {
-            if (AddressFailureLimiter.Counts(e.Status)) failures.Failed(address);
+            if (AddressFailureLimiter.Counts(e.Status) && !charged) failures.Failed(address);
             if (e.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
             await JsonAsync(context, e.Status, e.ToResponse());
         }
@@ -100,7 +114,8 @@ public static class OpenAiEndpoints
         return header["Bearer ".Length..].Trim();
     }
 
-    private static async Task<T?> ReadAsync<T>(HttpContext context, OpenAiOptions options) where T : class
+    /// <summary>The request body as <typeparamref name="T"/>, bounded by <c>OpenAi:MaxRequestBytes</c>; 400/413 naming the field at fault.</summary>
+    public static async Task<T?> ReadAsync<T>(HttpContext context, OpenAiOptions options) where T : class
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit) limit.MaxRequestBodySize = options.MaxRequestBytes;
         try
@@ -118,7 +133,7 @@ public static class OpenAiEndpoints
         }
     }
 
-    internal static Task JsonAsync<T>(HttpContext context, int status, T body)
+    public static Task JsonAsync<T>(HttpContext context, int status, T body)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";

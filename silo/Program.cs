@@ -61,6 +61,7 @@ host.MapSpecEdgeHealth();
 host.MapSpecEdgeMetrics();
 host.MapSpecEdgeDashboard();
 host.MapOpenAiApi();
+host.MapEdgeEnrolment();
 host.MapSpecEdgeGateway(gateway);
 // Fail now, not on the first call, if the signing keys are missing or unreadable.
 _ = host.Services.GetRequiredService<SigningKeys>().Value;

@@ -154,13 +154,13 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             {
                 // The stream is gone: the next request opens a new one on the next gateway (after the edge re-attaches).
                 Broken(_call);
-                throw new GatewayUnavailableException($"The gateway stream broke ({e.GetType().Name}); reconnecting.", e);
+                throw new GatewayUnavailableException($"The gateway stream broke ({Describe(e)}); reconnecting.", e);
             }
             whileWaiting();
             var done = await Task.WhenAny(answer.Task, Task.Delay(timeout));
             if (done != answer.Task) throw new TimeoutException($"No answer from the gateway within {timeout.TotalSeconds:F0}s.");
             var message = await answer.Task;
-            if (ReferenceEquals(message, StreamEnded)) throw new GatewayUnavailableException("The gateway stream ended; reconnecting on the next gateway.");
+            if (ReferenceEquals(message, StreamEnded)) throw new GatewayUnavailableException($"The gateway stream ended ({_endedBecause}); reconnecting on the next gateway.");
             if (message.Rejection is { } rejection) throw new ArgumentException(rejection.Error);
             return message;
         }
@@ -218,9 +218,14 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         }
     }
 
-    /// <summary>The stream ended under a waiting request: it fails at once (as a refusal with the server's status) instead of timing out.</summary>
     /// <summary>What a waiting request gets when its stream ends under it: the next request reconnects.</summary>
     private static readonly ServerMessage StreamEnded = new() { Rejection = new Rejection { Error = "The gateway stream ended.", Resync = true } };
+
+    /// <summary>Why the last stream ended under a waiting request, for the message the edge sees (and logs).</summary>
+    private string? _endedBecause;
+
+    /// <summary>What went wrong, in a line: the gRPC status and its detail when there is one.</summary>
+    private static string Describe(Exception e) => e is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : $"{e.GetType().Name}: {e.Message}";
 
     /// <summary>The stream ended under a waiting request: it fails at once instead of timing out.</summary>
     private void Fail(AsyncDuplexStreamingCall<EdgeMessage, ServerMessage> call, Exception e)
@@ -231,7 +236,11 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             // A stream the server refused outright (a bad credential, the address's budget) is the edge's problem, not the gateway's.
             if (e is RpcException { StatusCode: StatusCode.Unauthenticated or StatusCode.PermissionDenied or StatusCode.ResourceExhausted } refused)
                 _waiting?.Answer.TrySetResult(new ServerMessage { Rejection = new Rejection { Error = $"The gateway refused the stream ({refused.StatusCode}: {refused.Status.Detail}).", Resync = true } });
-            else _waiting?.Answer.TrySetResult(StreamEnded);
+            else
+            {
+                _endedBecause = Describe(e);
+                _waiting?.Answer.TrySetResult(StreamEnded);
+            }
         }
         Broken(call);
     }

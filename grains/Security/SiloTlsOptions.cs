@@ -17,10 +17,10 @@ public sealed class SiloTlsOptions
     /// <summary>Withdrawn certificates, thumbprints or serials one per line; re-read when it changes.</summary>
     public string? RevocationFile { get; set; }
     /// <summary>
-    /// Whether edge-CA certificates may open Orleans connections on the gateway port. Whoever holds an Orleans connection
-    /// can forge responses to other callers (docs/security.md), so once edges use the edge gateway set this to false:
-    /// the Orleans gateway then accepts cluster-CA certificates only (silos, operators' tools, trusted backends).
-    /// True by default only while operator-run bench, soak and <c>--serve</c> edges still connect over Orleans.
+    /// Whether edge-CA certificates may open Orleans connections on the gateway port. Off by default: whoever holds an
+    /// Orleans connection can forge responses to other callers (docs/security.md), so the Orleans gateway accepts
+    /// cluster-CA certificates only (silos, operators' tools, fully trusted backends) and edges use the edge gateway.
+    /// True restores the old behaviour for edge hosts that still need Orleans (<c>--serve</c>); it re-opens that hole.
     /// </summary>
-    public bool EdgesOnOrleansGateway { get; set; } = true;
+    public bool EdgesOnOrleansGateway { get; set; }
 }

@@ -14,7 +14,7 @@ WORKDIR /app
 COPY artifacts/publish/silo/ /app/
 
 # Silo-to-silo, client gateway, HTTP (health, metrics). Kubernetes gives POD_IP / POD_NAME and the rest (infra/k8s).
-EXPOSE 11111 30000 8080
+EXPOSE 11111 30000 8080 30443
 ENV ASPNETCORE_URLS=http://0.0.0.0:8080 \
     DOTNET_RUNNING_IN_CONTAINER=true
 

@@ -20,15 +20,18 @@ REDIS=(--Security:KeyFile "$SECURITY/keys.json" --Cluster:Clustering redis --Clu
        --Cluster:AdvertisedAddress 127.0.0.1
        --SpecEdge:TargetModel "$ROOT/models/demo/target")
 ensure_pki
-start_silo silo-a 11111 30000 "${REDIS[@]}" $(silo_tls_args silo-a)
-start_silo silo-b 11112 30001 "${REDIS[@]}" $(silo_tls_args silo-b)
+# Edges come in through each silo's edge gateway (30443, 30444); the Orleans gateways take cluster-CA certificates only.
+start_silo silo-a 11111 30000 "${REDIS[@]}" $(silo_tls_args silo-a) --Gateway:Port 30443
+start_silo silo-b 11112 30001 "${REDIS[@]}" $(silo_tls_args silo-b) --Gateway:Port 30444
+wait_port 30443 30 "the edge gateway of silo-a" "$STATE/silo-a.log"
+wait_port 30444 30 "the edge gateway of silo-b" "$STATE/silo-b.log"
 
 prompts=("The history of the city" "In the morning the farmers" "The president of the company" "She looked at the house and" "Most of the students")
 pids=()
 for i in $(seq 0 $(( ${EDGES:-3} - 1 ))); do
   prompt="${prompts[$(( i % ${#prompts[@]} ))]}"
   log "edge host $i: \"$prompt\" (output in .local/edge-$i.out)"
-  edge --gateways 127.0.0.1:30000,127.0.0.1:30001 --draft "$ROOT/models/demo/draft" --raw --max-new-tokens 48 \
+  edge --edge-gateway https://127.0.0.1:30443,https://127.0.0.1:30444 --draft "$ROOT/models/demo/draft" --raw --max-new-tokens 48 \
     --credential-file "$(edge_credential "local/multi-$i-$(date +%s)" "edge-$i")" $(edge_tls_args "edge-$i") --prompt "$prompt" >"$STATE/edge-$i.out" 2>&1 &
   pids+=($!)
 done

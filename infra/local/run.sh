@@ -28,7 +28,7 @@ credential=$(edge_credential "$session" "edge-local")
 ensure_pki
 # The silo's Orleans gateway (30000) is for operators' tools; edges come in through the edge gateway (gRPC, 30443).
 start_silo silo-a 11111 30000 --SpecEdge:TargetModel "$ROOT/models/demo/target" --Security:KeyFile "$SECURITY/keys.json" $(silo_tls_args silo-a) \
-  --Gateway:Port 30443 --Tls:EdgesOnOrleansGateway false
+  --Gateway:Port 30443
 wait_port 30443 30 "the edge gateway of silo-a" "$STATE/silo-a.log"
 log "OpenAI-compatible API: http://127.0.0.1:8080/v1, API key (tenant 'local') in $(service_credential local)"
 log "edge host (draft models/demo/draft, enrolled for $session) -> edge gateway https://127.0.0.1:30443"

@@ -32,16 +32,21 @@ public sealed class EdgeGatewayService(
     public override async Task Converse(IAsyncStreamReader<EdgeMessage> requests, IServerStreamWriter<ServerMessage> responses, ServerCallContext context)
     {
         var address = context.GetHttpContext().Connection.RemoteIpAddress;
-        if (!failures.IsOpen(address, out _))
+        if (!failures.TryEnter(address, out _))
             throw new RpcException(new Status(StatusCode.ResourceExhausted, "Too many failed requests from this address; retry in a second."));
         string? token = Bearer(context.RequestHeaders.GetValue("authorization"));
-        if (!credentials.TryVerify(token, out var credential, out var error) || credential!.Role != CredentialRole.Edge)
+        AccessCredential? credential;
+        try
         {
-            failures.Failed(address);
-            string why = credential is null ? error : "the gateway is for edge credentials";
-            refusals.Refused($"gateway caller at {address}", "EdgeGateway.Converse", why);
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"Credential refused: {why}."));
+            if (!credentials.TryVerify(token, out credential, out var error) || credential!.Role != CredentialRole.Edge)
+            {
+                failures.Failed(address);   // charged before it leaves, so concurrent opens see the charge
+                string why = credential is null ? error : "the gateway is for edge credentials";
+                refusals.Refused($"gateway caller at {address}", "EdgeGateway.Converse", why);
+                throw new RpcException(new Status(StatusCode.Unauthenticated, $"Credential refused: {why}."));
+            }
         }
+        finally { failures.Leave(address); }
 
         // Opening a stream is a call too: a flood of opens costs the edge its rate like a flood of messages.
         if (!edgeRate.TryTake(credential))
@@ -54,7 +59,10 @@ public sealed class EdgeGatewayService(
         // rest); a notification that finds the outbox full is dropped (the edge's next step resynchronises it).
         var outbox = Channel.CreateBounded<ServerMessage>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.Wait });
         var writing = DrainAsync(outbox.Reader, responses, context.CancellationToken);
-        var observer = grains.CreateObjectReference<IEdgeObserver>(new GatewayObserver(outbox.Writer));
+        // Orleans holds the observer object weakly: this stream holds it (GC.KeepAlive below), else a collection would
+        // silently drop the session's notifications (turns started, rolled-back steps) for the rest of the stream.
+        var notifications = new GatewayObserver(outbox.Writer);
+        var observer = grains.CreateObjectReference<IEdgeObserver>(notifications);
         bool attached = false;
         try
         {
@@ -76,6 +84,7 @@ public sealed class EdgeGatewayService(
             outbox.Writer.TryComplete();
             try { await writing; } catch (Exception) { }
             grains.DeleteObjectReference<IEdgeObserver>(observer);
+            GC.KeepAlive(notifications);
         }
     }
 

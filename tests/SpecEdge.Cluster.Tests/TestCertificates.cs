@@ -43,7 +43,7 @@ internal static class TestCertificates
 
     /// <summary>
     /// A throwaway PKI as in production, written to a temporary folder: a cluster CA and an edge CA, a silo certificate
-    /// from the cluster CA and a client certificate enrolled with the edge CA.
+    /// from the cluster CA and an Orleans client certificate, also from the cluster CA (the Orleans gateway's only kind).
     /// </summary>
     public static (SpecEdge.Grains.Security.SiloTlsOptions Silo, SpecEdge.EdgeClient.EdgeTlsOptions Client) Pki(string label)
     {
@@ -58,7 +58,10 @@ internal static class TestCertificates
         };
         var client = new SpecEdge.EdgeClient.EdgeTlsOptions
         {
-            CertificateFile = WritePkcs12(Issue(edgeCa, $"{label}-client"), Path.Combine(pki, "client.pfx")),
+            // An Orleans client is trusted with every conversation, so its certificate is the cluster CA's: the Orleans
+            // gateway takes no edge-CA certificate (Tls:EdgesOnOrleansGateway=false). Edge credentials still decide
+            // what each call may do.
+            CertificateFile = WritePkcs12(Issue(clusterCa, $"{label}-client"), Path.Combine(pki, "client.pfx")),
             ClusterCaFile = silo.ClusterCaFile,
         };
         return (silo, client);

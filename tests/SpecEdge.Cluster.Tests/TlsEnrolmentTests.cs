@@ -12,6 +12,9 @@ namespace SpecEdge.Cluster.Tests;
 /// <summary>
 /// A real silo process with TLS on (cluster certificate, gateway requiring a client certificate from the edge CA,
 /// revocation file): only enrolled, unrevoked edges connect, and withdrawing one takes effect without a restart.
+/// Edges reach the Orleans gateway here because the test opts in (<c>Tls:EdgesOnOrleansGateway=true</c>, for edge
+/// hosts that still need Orleans); by default the Orleans gateway takes cluster-CA certificates only
+/// (<see cref="EdgeGatewayTlsTests"/>), and the same certificate checks guard the edge gateway.
 /// </summary>
 public class TlsEnrolmentTests(ITestOutputHelper output)
 {
@@ -74,7 +77,7 @@ public class TlsEnrolmentTests(ITestOutputHelper output)
             "--Cluster:SiloName", "silo-tls", "--Cluster:SiloPort", siloPort.ToString(), "--Cluster:GatewayPort", gatewayPort.ToString(),
             "--Cluster:ClusterId", "tls-test", "--Cluster:ServiceId", "tls-test",
             "--Security:KeyFile", keyFile, "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem,
-            "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
+            "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations, "--Tls:EdgesOnOrleansGateway", "true", "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
         }, root);
         await silo.WaitForPortAsync(gatewayPort, TimeSpan.FromSeconds(90));
 

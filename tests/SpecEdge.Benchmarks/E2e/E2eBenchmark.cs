@@ -97,7 +97,7 @@ public static class E2eBenchmark
         int cellNumber = 0;
         async Task<E2eCell> RunCellAsync(string mode, string silo, string benchMode, bool proactive, int rtt, int perProcess, int newTokens, double draftDelayMs, int nice = 0, string? replay = null, bool gateway = false)
         {
-            // Over the gateway the measured link is the gateway's; the edges' Orleans connection only enrols them, before the window.
+            // Over the gateway the measured link is the gateway's; the edges enrol over HTTP before the window and open no Orleans connection.
             var proxy = gateway ? edgeGatewayProxy : proxies[silo];
             proxies[silo].OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
             proxy.OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
@@ -115,12 +115,11 @@ public static class E2eBenchmark
                     "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(SoakCluster.Tenant) + $"c{n}-p{p}",
                     "--bench-go-file", go, "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
                     "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
-                }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay })
-                 .Concat(gateway ? new[] { "--edge-gateway", $"https://127.0.0.1:{edgeGatewayFront}" } : Array.Empty<string>()), line =>
+                }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay }), line =>
                 {
                     if (line.StartsWith("{\"ready\"")) Interlocked.Increment(ref ready);
                     else lock (lines) lines.Add(line);
-                }, nice));
+                }, nice, edgeGateway: gateway ? $"https://127.0.0.1:{edgeGatewayFront}" : null, enrolUrl: $"http://127.0.0.1:{cluster.HttpPorts[silo]}"));
             }
             var wait = Stopwatch.StartNew();
             while (Volatile.Read(ref ready) < processes && wait.Elapsed < TimeSpan.FromSeconds(120) && edges.All(e => !e.HasExited)) await Task.Delay(50);

@@ -18,7 +18,7 @@ namespace SpecEdge.Benchmarks.Soak;
 /// <summary>
 /// Soak and chaos through real processes: two silos (Redis membership, Azurite session state), edge-host processes
 /// each running many honest edge sessions, backend chats and streaming server-only sessions from this process, and
-/// in the second half a hostile caller; one edge process is killed (and restarted) and one silo is killed. At the end
+/// in the second half a hostile tenant over HTTP and the edge gateway (<see cref="HostileTenant"/>); one edge process is killed (and restarted) and one silo is killed. At the end
 /// every honest conversation is checked token by token against the target's own greedy decoding, and every streamed
 /// reply against what was committed. Prints a table, writes JSON; with <c>--check</c> exits 1 on any loss, duplicate
 /// or difference.
@@ -56,7 +56,9 @@ public static class SoakBenchmark
         var honest = new HashSet<string>();
         string? RandomHonest() { lock (honest) return honest.Count == 0 ? null : honest.ElementAt(Random.Shared.Next(honest.Count)); }
         using var models = new ModelHost(Options.Create(new SpecEdgeSiloOptions { TargetModel = target }), NullLogger<ModelHost>.Instance);
-        var hostile = new HostileCaller(client, RandomHonest, models.VocabSize, cluster.Issue);
+        // The hostile tenant comes in as untrusted callers do, over HTTP and the edge gateway of silo-a (never killed).
+        using var hostile = new HostileTenant($"http://127.0.0.1:{cluster.HttpPorts["silo-a"]}", $"https://127.0.0.1:{cluster.EdgeGateways["silo-a"]}",
+            cluster.ClientTls("mallory-pc"), cluster.ServiceToken(HostileTenant.Tenant), Path.GetFileName(target.TrimEnd('/')), RandomHonest, models.VocabSize);
 
         double hostileFrom = seconds / 2.0;
         var loops = new List<Task>();
@@ -174,7 +176,7 @@ public static class SoakBenchmark
             c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
             c.AddBroadcastChannel(ChannelNames.Provider);
             c.AddSpecEdgeCredential(o => o.Token = cluster.OperatorToken);
-            c.UseSpecEdgeTls(cluster.ClientTls("soak-driver"));
+            c.UseSpecEdgeTls(cluster.OperatorTls("soak-driver"));
         });
         var host = builder.Build();
         await host.StartAsync();

@@ -10,9 +10,10 @@ namespace SpecEdge.Benchmarks.Soak;
 /// <summary>
 /// The real processes of a soak run on this machine: redis-server (membership), Azurite (session state), two silo
 /// executables with the demo target, and edge-host processes in soak mode. Knows how to kill and restart them.
-/// Secured as in production: silos hold a signing key file and cluster-CA certificates, every client enrols with the
-/// edge CA, the driver is an operator and each edge process holds a service credential of tenant <see cref="Tenant"/>,
-/// with which it enrols its conversations' edges (<see cref="ICredentialIssuerGrain"/>).
+/// Secured as in production: silos hold a signing key file and cluster-CA certificates; the driver is an operator with
+/// a cluster-CA certificate (the only kind the Orleans gateway takes); each edge process holds a service credential of
+/// tenant <see cref="Tenant"/>, with which it enrols its conversations' edges over HTTP, and an edge-CA certificate for
+/// the edge gateway.
 /// </summary>
 public sealed class SoakCluster : IDisposable
 {
@@ -30,6 +31,8 @@ public sealed class SoakCluster : IDisposable
     public Dictionary<string, int> Gateways { get; } = new();
     /// <summary>Each silo's edge gateway port (gRPC, TLS with edge-CA client certificates): what the soak's edges use.</summary>
     public Dictionary<string, int> EdgeGateways { get; } = new();
+    /// <summary>Each silo's HTTP port (OpenAI API, edge enrolment, health).</summary>
+    public Dictionary<string, int> HttpPorts { get; } = new();
     public Dictionary<string, ExternalProcess> Edges { get; } = new();
     private readonly List<ExternalProcess> _all = new();
     /// <summary>The gateway every client of the run uses: silo-a's, which the chaos never kills (the gateway of a
@@ -81,6 +84,16 @@ public sealed class SoakCluster : IDisposable
     };
 
     /// <summary>
+    /// TLS settings of a trusted Orleans client (the driver, operator-run edges): a certificate from the cluster CA, the
+    /// only kind the Orleans gateway accepts.
+    /// </summary>
+    public EdgeTlsOptions OperatorTls(string name) => new()
+    {
+        CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(_clusterCa, name), Path.Combine(_security, $"{name}.pfx")),
+        ClusterCaFile = _clusterCaPem,
+    };
+
+    /// <summary>
     /// Starts a silo process. <paramref name="clusterId"/>: a cluster of its own (default: the run's); <paramref name="extra"/>:
     /// further settings (they override the ones here, e.g. <c>--SpecEdge:ServerDraftModel DIR</c>).
     /// </summary>
@@ -97,10 +110,11 @@ public sealed class SoakCluster : IDisposable
         if (gatewayListenPort is int listen) extra = extra.Concat(new[] { "--Cluster:GatewayListenPort", listen.ToString() }).ToArray();
         Gateways[name] = gateway;
         EdgeGateways[name] = ExternalProcess.FreePort();
+        HttpPorts[name] = ExternalProcess.FreePort();
         Silos[name] = new ExternalProcess(name, _siloExe, new[]
         {
             "--Gateway:Port", EdgeGateways[name].ToString(),
-            "--urls", "http://127.0.0.1:0", "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
+            "--SpecEdge:TargetModel", _target, "--SpecEdge:Threads", "1", "--SpecEdge:KvMemoryMb", _kvMb.ToString(),
             "--SpecEdge:EdgeLeaseSeconds", "2",
             // The honest tenant runs every session of the soak: its reply quota is not what the run measures (the KV
             // budget's admission is); the hostile tenant stays under the same quota.
@@ -109,7 +123,7 @@ public sealed class SoakCluster : IDisposable
             "--Cluster:ClusterId", clusterId, "--Cluster:ServiceId", clusterId, "--Cluster:SiloName", name,
             "--Cluster:SiloPort", ExternalProcess.FreePort().ToString(), "--Cluster:GatewayPort", gateway.ToString(),
             "--Cluster:StorageConnectionString", _azurite.ConnectionString, "--Cluster:StorageContainer", clusterId,
-            "--Cluster:FailureDetectionSeconds", "2", "--Security:KeyFile", _keyFile, "--urls", $"http://127.0.0.1:{ExternalProcess.FreePort()}",
+            "--Cluster:FailureDetectionSeconds", "2", "--Security:KeyFile", _keyFile, "--urls", $"http://127.0.0.1:{HttpPorts[name]}",
             "--Tls:CertificateFile", TestCertificates.WritePkcs12(TestCertificates.Issue(_clusterCa, name), Path.Combine(_security, $"{name}.pfx")),
             "--Tls:ClusterCaFile", _clusterCaPem, "--Tls:EdgeCaFile", _edgeCaPem,
         }.Concat(extra), _root);
@@ -120,33 +134,42 @@ public sealed class SoakCluster : IDisposable
     /// <summary>Starts (or restarts after a kill) an edge-host process running <c>--soak</c> sessions named by <paramref name="name"/>.</summary>
     public void StartEdge(string name)
     {
+        // Honest edges enrol over the silos' HTTP API and chat and draft over their edge gateways: no Orleans connection.
         Edges[name] = StartEdgeProcess(name, ClientGateway, ClusterId, new[]
         {
             "--soak", _edgeSessions.ToString(), "--soak-prefix", AccessCredential.TenantPrefix(Tenant) + name,
-            // Honest edges chat and draft over the silos' edge gateways (they enrol through their Orleans connection).
-            "--edge-gateway", string.Join(",", EdgeGateways.Values.Select(p => $"https://127.0.0.1:{p}")),
             "--max-new-tokens", _maxNewTokens.ToString(), "--budget", "16", "--proactive", "true",
-        }, line => { lock (EdgeLines) EdgeLines.Add(line); });
+        }, line => { lock (EdgeLines) EdgeLines.Add(line); }, edgeGateway: EdgeGatewayUrls, enrolUrl: HttpUrls);
     }
 
+    /// <summary>Every silo's edge gateway, as an edge is given them (<c>--edge-gateway</c>).</summary>
+    public string EdgeGatewayUrls => string.Join(",", EdgeGateways.Values.Select(p => $"https://127.0.0.1:{p}"));
+    /// <summary>Every silo's HTTP API (<c>--enrol-url</c>).</summary>
+    public string HttpUrls => string.Join(",", HttpPorts.Values.Select(p => $"http://127.0.0.1:{p}"));
+
     /// <summary>
-    /// Starts an edge-host process of tenant <see cref="Tenant"/> (service credential, edge-CA certificate) against the
-    /// gateway at <paramref name="gatewayPort"/> of cluster <paramref name="clusterId"/>, in the mode <paramref name="modeArgs"/> choose.
+    /// Starts an edge-host process of tenant <see cref="Tenant"/> (service credential) in the mode <paramref name="modeArgs"/>
+    /// choose. With <paramref name="edgeGateway"/> it is an untrusted edge: an edge-CA certificate, edges enrolled over
+    /// HTTP at <paramref name="enrolUrl"/>, trees and chat over the edge gateway, no Orleans connection. Without, it is
+    /// an operator-run edge: a cluster-CA certificate and an Orleans connection to the gateway at
+    /// <paramref name="gatewayPort"/> of cluster <paramref name="clusterId"/> (the Orleans port takes no edge certificate).
     /// </summary>
     /// <param name="nice">Above 0: the process runs at that Linux niceness (every thread of it, set before it starts), so
     /// that on a shared machine its drafting yields the cores to the silo, as edges on their own GPUs would.</param>
-    public ExternalProcess StartEdgeProcess(string name, int gatewayPort, string clusterId, IEnumerable<string> modeArgs, Action<string>? onLine = null, int nice = 0)
+    public ExternalProcess StartEdgeProcess(string name, int gatewayPort, string clusterId, IEnumerable<string> modeArgs, Action<string>? onLine = null, int nice = 0,
+        string? edgeGateway = null, string? enrolUrl = null)
     {
         string credential = Path.Combine(_security, $"{name}.credential");
         File.WriteAllText(credential, ServiceToken(Tenant));
-        var tls = ClientTls(name);
-        var arguments = new[]
+        var tls = edgeGateway is null ? OperatorTls(name) : ClientTls(name);
+        var transport = edgeGateway is null
+            ? new[] { "--gateways", $"127.0.0.1:{gatewayPort}", "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId }
+            : new[] { "--edge-gateway", edgeGateway, "--enrol-url", enrolUrl ?? throw new ArgumentNullException(nameof(enrolUrl)) };
+        var arguments = transport.Concat(new[]
         {
-            "--gateways", $"127.0.0.1:{gatewayPort}",
-            "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId,
             "--credential-file", credential, "--certificate", tls.CertificateFile!, "--cluster-ca", tls.ClusterCaFile!,
             "--draft", _draft,
-        }.Concat(modeArgs);
+        }).Concat(modeArgs);
         var process = nice > 0
             ? new ExternalProcess(name, "nice", new[] { "-n", nice.ToString(), _edgeExe }.Concat(arguments), _root, onLine)
             : new ExternalProcess(name, _edgeExe, arguments, _root, onLine);

@@ -151,7 +151,7 @@ public sealed class DeploymentManifestTests(ITestOutputHelper output)
         foreach (Match env in Regex.Matches(text, @"(?:ENV |\\\n\s+)(\w+)="))
             if (program == "SpecEdge.Silo") Assert.Null(SiloConfigurationKeys.Problem(env.Groups[1].Value));
         if (program == "SpecEdge.Silo")
-            foreach (var port in new[] { "11111", "30000", "8080" }) Assert.Contains(port, instructions.Single(i => i.StartsWith("EXPOSE ")));
+            foreach (var port in new[] { "11111", "30000", "8080", "30443" }) Assert.Contains(port, instructions.Single(i => i.StartsWith("EXPOSE ")));
     }
 
     private static string EnvFileValue(string key) =>

@@ -74,6 +74,8 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
             ["Tls__CertificateFile"] = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, name), Path.Combine(dir, name + ".pfx")),
             ["Tls__ClusterCaFile"] = clusterCaPem,
             ["Tls__EdgeCaFile"] = edgeCaPem,
+            ["Gateway__Port"] = "30443",
+            ["Gateway__ListenAddress"] = "0.0.0.0",
         };
         var environments = network.Members.Select((m, i) => (Name: $"silo-{(char)('a' + i)}", m.Address, Env: SiloEnvironment($"silo-{(char)('a' + i)}", m.Address), Ns: m.Name)).ToList();
         AssertSameKeysAsTheManifest(environments[0].Env.Keys);
@@ -96,7 +98,7 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
             output.WriteLine("active silos in the membership table: " + string.Join(", ", rows));
             Assert.Equal(environments.Select(s => s.Address).OrderBy(a => a), rows);
 
-            // An edge-host process outside both namespaces, through both gateways, like a gamer PC.
+            // An edge-host process outside both namespaces, through both silos' edge gateways, like a gamer PC.
             string conversation = "netns/edge-chat";
             string edgeToken = Path.Combine(dir, "edge.token");
             File.WriteAllText(edgeToken, CredentialCodec.Sign(new AccessCredential
@@ -107,7 +109,7 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
             string edgePfx = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "edge-1"), Path.Combine(dir, "edge-1.pfx"));
             using (var edge = new ExternalProcess("edge", edgeExe, new[]
                    {
-                       "--gateways", string.Join(",", environments.Select(s => $"{s.Address}:30000")), "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId,
+                       "--edge-gateway", string.Join(",", environments.Select(s => $"https://{s.Address}:30443")),
                        "--draft", Path.Combine(root, "models", "demo", "draft"), "--session", conversation, "--prompt", Prompt, "--raw",
                        "--temperature", "0", "--max-new-tokens", "24", "--proactive", "false", "--threads", "1",
                        "--credential-file", edgeToken, "--certificate", edgePfx, "--cluster-ca", clusterCaPem,
@@ -118,7 +120,7 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
                 output.WriteLine("edge host output:\n" + edge.Output);
                 Assert.True(edge.HasExited, "the edge host did not finish its prompt within 120 s");
                 // Its first line says where it connects and as whom.
-                Assert.Contains($"connecting to {environments[0].Address}:30000,{environments[1].Address}:30000 (cluster {clusterId})", edge.Output);
+                Assert.Contains($"connecting to the edge gateway https://{environments[0].Address}:30443,https://{environments[1].Address}:30443 with", edge.Output);
                 Assert.Contains($"Edge for conversation {conversation}, edge edge-1, tenant netns, valid until", edge.Output);
             }
 
@@ -131,7 +133,7 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
                 c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
                 c.AddBroadcastChannel(ChannelNames.Provider);
                 c.AddSpecEdgeCredential(o => o.Token = operatorToken);
-                c.UseSpecEdgeTls(new EdgeTlsOptions { CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "operator"), Path.Combine(dir, "operator.pfx")), ClusterCaFile = clusterCaPem });
+                c.UseSpecEdgeTls(new EdgeTlsOptions { CertificateFile = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "operator"), Path.Combine(dir, "operator.pfx")), ClusterCaFile = clusterCaPem });
             });
             using var host = builder.Build();
             await host.StartAsync();

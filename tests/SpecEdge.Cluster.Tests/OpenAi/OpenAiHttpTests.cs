@@ -295,27 +295,9 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
         Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(flooder)).StatusCode);
     }
 
-    /// <summary>An HTTP client whose connections come from <paramref name="address"/> (any 127.x.y.z is this machine), so per-address limits can be tried without touching other tests' address.</summary>
-    private static HttpClient From(string address) => new(new SocketsHttpHandler
-    {
-        ConnectCallback = async (context, cancellation) =>
-        {
-            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            try
-            {
-                socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), 0));
-                await socket.ConnectAsync(context.DnsEndPoint, cancellation);
-                return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    }) { Timeout = TimeSpan.FromMinutes(1) };
+    private static HttpClient From(string address) => LoopbackAlias.Http(address);
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpMethod method, string url, string? key, string? body = null, string? session = null)
+    internal static async Task<HttpResponseMessage> SendAsync(HttpClient http, HttpMethod method, string url, string? key, string? body = null, string? session = null)
     {
         using var request = new HttpRequestMessage(method, url);
         if (key is not null) request.Headers.Authorization = new("Bearer", key);

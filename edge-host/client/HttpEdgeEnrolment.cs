@@ -1,0 +1,50 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using SpecEdge.Contracts.Security;
+
+namespace SpecEdge.EdgeClient;
+
+/// <summary>
+/// A tenant's service enrolling edges through a silo's HTTP API (<c>POST /v1/edges</c>), as a backend enrolling gamer
+/// PCs does: no Orleans connection. Tries each silo in turn, so one silo down does not stop enrolment; a refusal
+/// (4xx) is final and names the problem in the API's words.
+/// </summary>
+public sealed class HttpEdgeEnrolment(IReadOnlyList<Uri> apis, string serviceKey) : IDisposable
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Parses <c>Edge:EnrolUrls</c>: one base address or several, comma-separated (<c>http://host:port</c>).</summary>
+    public static Uri[] ParseAddresses(string addresses) =>
+        addresses.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(a => new Uri(a)).ToArray();
+
+    /// <summary>An edge credential for <paramref name="conversationId"/> (of the service's tenant), named <paramref name="edgeId"/>.</summary>
+    public async Task<string> IssueAsync(string conversationId, string edgeId, bool chat, TimeSpan lifetime, CancellationToken cancellation = default)
+    {
+        if (apis.Count == 0) throw new InvalidOperationException("No HTTP API address to enrol edges at (Edge:EnrolUrls).");
+        Exception? last = null;
+        foreach (var api in apis)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(api, "/v1/edges"))
+            {
+                Content = JsonContent.Create(new EdgeEnrolmentRequest(conversationId, edgeId, chat, (int)lifetime.TotalSeconds), options: Json),
+            };
+            request.Headers.Authorization = new("Bearer", serviceKey);
+            try
+            {
+                using var response = await _http.SendAsync(request, cancellation);
+                if (response.IsSuccessStatusCode)
+                    return (await response.Content.ReadFromJsonAsync<EdgeEnrolmentResponse>(Json, cancellation))!.Credential;
+                string body = await response.Content.ReadAsStringAsync(cancellation);
+                var refusal = new InvalidOperationException($"Enrolling edge '{edgeId}' for {conversationId} at {api} was refused ({(int)response.StatusCode}): {body}");
+                if ((int)response.StatusCode is >= 400 and < 500 and not 429) throw refusal;
+                last = refusal;
+            }
+            catch (HttpRequestException e) { last = e; }
+            catch (TaskCanceledException e) when (!cancellation.IsCancellationRequested) { last = e; }
+        }
+        throw new InvalidOperationException($"No silo enrolled edge '{edgeId}' for {conversationId}: {last?.Message}", last);
+    }
+
+    public void Dispose() => _http.Dispose();
+}
