@@ -5,7 +5,7 @@ namespace SpecEdge.OpenAi;
 
 /// <summary>
 /// A session's refusal in OpenAI's words: its argument errors name a settings field, mapped here to the request
-/// parameter; access refusals are 403; a busy tenant is 429; a server at its KV budget 503; a conversation too long for the context is OpenAI's
+/// parameter; access refusals are 403; a busy tenant is 429; a server at its KV budget, or one that went away mid-call, 503; a conversation too long for the context is OpenAI's
 /// context_length_exceeded. Anything else is not the caller's fault and stays a server error. Shared by every host
 /// that serves the API over session grains (the silo, the edge host).
 /// </summary>
@@ -22,6 +22,10 @@ public static partial class SessionRefusals
         InvalidOperationException when e.Message.Contains("MaxContextTokens", StringComparison.Ordinal) =>
             new OpenAiException(400, e.Message, job.IsChat ? "messages" : "prompt", code: "context_length_exceeded"),
         InvalidOperationException => new OpenAiException(409, e.Message, job.SessionId is null ? null : "session", code: "conversation_busy"),
+        // The silo holding the conversation went away mid-call (a crash, a deploy): the conversation comes back on another
+        // silo, so this is a retry, not a server bug. Nothing was committed by the failed call.
+        Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException =>
+            new OpenAiException(503, "The server holding this conversation became unavailable; it is being moved. Retry in a few seconds.", type: "server_error", code: "server_unavailable"),
         _ => null,
     };
 
