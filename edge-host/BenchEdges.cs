@@ -78,7 +78,7 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
         using var asEdge = CallerCredential.Use(credential);
         var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
         var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
-        await using var gateway = _o.EdgeGateway is { Length: > 0 } address
+        await using var gateway = _o.UsesEdgeGateway && _o.EdgeGateway is { } address
             ? new GatewayEdgeLink(GatewayEdgeLink.ParseAddresses(address), credential, SessionId(slot), tls.CertificateFile, tls.ClusterCaFile) : null;
         using var edge = gateway is not null
             ? new EdgeSession(gateway, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) }

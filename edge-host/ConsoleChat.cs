@@ -54,7 +54,7 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
             Temperature = _o.Temperature, TopK = _o.TopK, TopP = _o.TopP, Seed = _o.Seed, MaxNewTokens = _o.MaxNewTokens,
             UseChatTemplate = !_o.Raw, SystemPrompt = _o.SystemPrompt,
         };
-        await using var gateway = _o.EdgeGateway is { Length: > 0 } address ? OpenGateway(address, token, sessionId) : null;
+        await using var gateway = _o.UsesEdgeGateway && _o.EdgeGateway is { } address ? OpenGateway(address, token, sessionId) : null;
         using var edge = gateway is not null
             ? new EdgeSession(gateway, draft, sessionId, edgeId, tree, capacity: 4096) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) }
             : new EdgeSession(services.GetRequiredService<IClusterClient>(), draft, sessionId, edgeId, tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };

@@ -11,11 +11,14 @@ public sealed class EdgeHostOptions
 
     /// <summary>
     /// The silos' edge gateways, <c>https://host:port</c>, comma-separated (<c>http://</c> for a development silo without
-    /// TLS); a broken stream reopens on the next one. When set,
-    /// the chat mode drafts and chats over it and opens no Orleans connection at all (the Orleans gateways below are then
-    /// for operator-run edges, bench and soak modes and <c>--serve</c>).
+    /// TLS); a broken stream reopens on the next one. The default transport: the chat mode drafts and chats over it and
+    /// opens no Orleans connection. <c>off</c>: an operator-run edge with a cluster-CA certificate, on the Orleans
+    /// gateways below (as are <c>--serve</c>, and bench and soak modes without <see cref="EnrolUrls"/>).
     /// </summary>
-    public string? EdgeGateway { get; set; }
+    public string? EdgeGateway { get; set; } = "https://127.0.0.1:30443";
+
+    /// <summary>Whether trees and chat go over the edge gateway (<see cref="EdgeGateway"/> is set and not <c>off</c>).</summary>
+    public bool UsesEdgeGateway => !string.IsNullOrWhiteSpace(EdgeGateway) && !EdgeGateway.Equals("off", StringComparison.OrdinalIgnoreCase);
     /// <summary>
     /// The silos' HTTP API, <c>http(s)://host:port</c>, comma-separated: with <see cref="EdgeGateway"/>, the bench and
     /// soak modes enrol their edges there (<c>POST /v1/edges</c>, with this process's service credential) and open no
@@ -128,7 +131,7 @@ public sealed class EdgeHostOptions
     /// <see cref="EdgeGateway"/>; bench and soak when they also enrol over HTTP (<see cref="EnrolUrls"/>). <c>--serve</c>
     /// creates conversations as a service, which only the Orleans connection offers today.
     /// </summary>
-    public bool GatewayOnly => !string.IsNullOrWhiteSpace(EdgeGateway) && string.IsNullOrWhiteSpace(Serve)
+    public bool GatewayOnly => UsesEdgeGateway && string.IsNullOrWhiteSpace(Serve)
         && ((Bench == 0 && Soak == 0) || !string.IsNullOrWhiteSpace(EnrolUrls));
 
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>

@@ -70,7 +70,7 @@ public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> o
                 string token = await enroller.IssueAsync(sessionId, edgeId, chat: true, TimeSpan.FromHours(1), stopping);
                 using var asEdge = CallerCredential.Use(token);
                 var settings = new GenerationSettings { Temperature = 0, Seed = 0, MaxNewTokens = _o.MaxNewTokens };
-                if (_o.EdgeGateway is { Length: > 0 } addresses)
+                if (_o.UsesEdgeGateway && _o.EdgeGateway is { } addresses)
                 {
                     var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
                     // Processes start on different silos' gateways (and move on when one dies).

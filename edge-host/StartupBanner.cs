@@ -22,7 +22,7 @@ public static class StartupBanner
             : credential.Token is { Length: > 0 } ? "a credential given inline"
             : "no credential (only an open development cluster accepts this)";
         string channel = tls.CertificateFile is { Length: > 0 } cert ? $"TLS with certificate {cert}" : "no TLS (development only)";
-        string to = string.IsNullOrWhiteSpace(options.EdgeGateway) ? $"{options.Gateways} (cluster {options.ClusterId})" : $"the edge gateway {options.EdgeGateway}";
+        string to = !options.UsesEdgeGateway ? $"{options.Gateways} (cluster {options.ClusterId})" : $"the edge gateway {options.EdgeGateway}";
         return $"{Version}: connecting to {to} with {who}, {channel}; draft {options.DraftModel} on {options.Device}";
     }
 

@@ -163,7 +163,7 @@ public sealed class SoakCluster : IDisposable
         File.WriteAllText(credential, ServiceToken(Tenant));
         var tls = edgeGateway is null ? OperatorTls(name) : ClientTls(name);
         var transport = edgeGateway is null
-            ? new[] { "--gateways", $"127.0.0.1:{gatewayPort}", "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId }
+            ? new[] { "--edge-gateway", "off", "--gateways", $"127.0.0.1:{gatewayPort}", "--Edge:ClusterId", clusterId, "--Edge:ServiceId", clusterId }
             : new[] { "--edge-gateway", edgeGateway, "--enrol-url", enrolUrl ?? throw new ArgumentNullException(nameof(enrolUrl)) };
         var arguments = transport.Concat(new[]
         {
