@@ -20,10 +20,10 @@ public sealed class EdgeHostOptions
     /// <summary>Whether trees and chat go over the edge gateway (<see cref="EdgeGateway"/> is set and not <c>off</c>).</summary>
     public bool UsesEdgeGateway => !string.IsNullOrWhiteSpace(EdgeGateway) && !EdgeGateway.Equals("off", StringComparison.OrdinalIgnoreCase);
     /// <summary>
-    /// The silos' HTTP API, <c>http(s)://host:port</c>, comma-separated: with <see cref="EdgeGateway"/>, the bench and
-    /// soak modes enrol their edges there (<c>POST /v1/edges</c>, with this process's service credential) and open no
-    /// Orleans connection. Unset: they enrol through an Orleans connection (an operator-run process with a cluster-CA
-    /// certificate).
+    /// The silos' HTTP API, <c>http(s)://host:port</c>, comma-separated: with <see cref="EdgeGateway"/>, <c>--serve</c>,
+    /// the bench and the soak modes enrol their edges there (<c>POST /v1/edges</c>, with this process's service
+    /// credential) and open no Orleans connection. Unset: bench and soak enrol through an Orleans connection (an
+    /// operator-run process with a cluster-CA certificate); <c>--serve</c> needs it.
     /// </summary>
     public string? EnrolUrls { get; set; }
     /// <summary>Orleans gateways to connect to, comma-separated host:port.</summary>
@@ -105,7 +105,8 @@ public sealed class EdgeHostOptions
 
     /// <summary>
     /// Serve the OpenAI-compatible API on this host:port (e.g. 127.0.0.1:8081) instead of chatting in the console:
-    /// apps on this PC get the cluster's model with drafting done here. The cluster credential must be a service's.
+    /// apps on this PC get the cluster's model with drafting done here. The cluster credential must be a service's; each
+    /// reply's edge is enrolled over HTTP (<see cref="EnrolUrls"/>) and drafts over the edge gateway: no Orleans connection.
     /// </summary>
     public string? Serve { get; set; }
     /// <summary>File holding the key local apps must present (Authorization: Bearer); created with a random key if absent.</summary>
@@ -128,11 +129,11 @@ public sealed class EdgeHostOptions
 
     /// <summary>
     /// Whether this process reaches the cluster over the edge gateway alone (no Orleans client): chat with
-    /// <see cref="EdgeGateway"/>; bench and soak when they also enrol over HTTP (<see cref="EnrolUrls"/>). <c>--serve</c>
-    /// creates conversations as a service, which only the Orleans connection offers today.
+    /// <see cref="EdgeGateway"/>; <c>--serve</c> always (it enrols over HTTP, <see cref="EnrolUrls"/>); bench and soak
+    /// when they also enrol over HTTP.
     /// </summary>
-    public bool GatewayOnly => UsesEdgeGateway && string.IsNullOrWhiteSpace(Serve)
-        && ((Bench == 0 && Soak == 0) || !string.IsNullOrWhiteSpace(EnrolUrls));
+    public bool GatewayOnly => !string.IsNullOrWhiteSpace(Serve)
+        || (UsesEdgeGateway && ((Bench == 0 && Soak == 0) || !string.IsNullOrWhiteSpace(EnrolUrls)));
 
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
     public static readonly string[] Flags = { "--raw", "--proactive" };

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
@@ -10,15 +11,20 @@ namespace SpecEdge.EdgeHost.OpenAi;
 
 /// <summary>
 /// The edge host's backend of the OpenAI-compatible API (<c>--serve</c>): the same requests and replies as the silo's
-/// endpoint, with the drafting done on this PC. Local apps present the key in <see cref="EdgeHostOptions.ServeKeyFile"/>;
-/// the cluster is called under this host's own credential, which must be a service's (it creates conversations of its
-/// tenant, and the silo checks every call against it). While a reply is drafted here, this host is its attached edge;
-/// the text comes from the session's reply stream, so it is byte for byte what the silo's endpoint returns.
+/// endpoint, with the drafting done on this PC. Local apps present the key in <see cref="EdgeHostOptions.ServeKeyFile"/>.
+/// This host holds its tenant's service credential but no Orleans connection: for each reply it enrols an edge for the
+/// reply's conversation over the silos' HTTP API (<see cref="EdgeHostOptions.EnrolUrls"/>) and reaches the conversation
+/// through the edge gateway under that edge credential, which names that conversation only. While a reply is drafted
+/// here, this host is its attached edge; the text comes from the session's reply stream (over the gateway), so it is
+/// byte for byte what the silo's endpoint returns.
 /// </summary>
 public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
 {
-    private readonly IClusterClient _client;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly EdgeHostOptions _o;
+    private readonly EdgeTlsOptions _tls;
+    private readonly Uri[] _gateways;
+    private readonly HttpEdgeEnrolment _enrolment;
     private readonly ILogger<EdgeOpenAiBackend> _logger;
     private readonly LocalApiKey _key;
     private readonly string _tenant;
@@ -26,19 +32,23 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     private readonly DraftPool _drafts;
     private readonly LocalConversationIndex _index = new();
 
-    public EdgeOpenAiBackend(IClusterClient client, IOptions<EdgeHostOptions> options, IOptions<ClientCredentialOptions> credential,
+    public EdgeOpenAiBackend(IOptions<EdgeHostOptions> options, IOptions<ClientCredentialOptions> credential, IConfiguration configuration,
         IOptions<OpenAiOptions> api, ILogger<EdgeOpenAiBackend> logger)
     {
-        _client = client;
         _o = options.Value;
         _logger = logger;
         _key = new LocalApiKey(_o.ServeKeyFile);
         string? token = credential.Value.TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : credential.Value.Token;
-        // Read, not verified: only the silo can verify it, and does so on every call. The tenant names new conversations.
+        // Read, not verified: only the silo can verify it, and does so on every enrolment. The tenant names new conversations.
         var claims = token is null ? null : CredentialCodec.ReadUnverified(token);
         if (claims is not { Role: CredentialRole.Service, Tenant: { Length: > 0 } tenant })
             throw new InvalidOperationException("--serve needs a service credential (Credential:TokenFile / --credential-file): serving creates conversations of the service's tenant.");
+        if (!_o.UsesEdgeGateway || _o.EnrolUrls is not { Length: > 0 } enrolUrls)
+            throw new InvalidOperationException("--serve needs the silos' edge gateway (--edge-gateway https://host:30443) and HTTP API (--enrol-url http://host:8080): it enrols an edge per reply there.");
         _tenant = tenant;
+        _tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
+        _gateways = GatewayEdgeLink.ParseAddresses(_o.EdgeGateway!);
+        _enrolment = new HttpEdgeEnrolment(HttpEdgeEnrolment.ParseAddresses(enrolUrls), token!);
         _models = new[] { api.Value.ModelName is { Length: > 0 } name ? name : "specedge" };
         if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
         _drafts = new DraftPool(_o.DraftModel, _o.DType, _o.Device, _o.ServeDraftSlots);
@@ -55,20 +65,20 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     public async Task<ReplyRun> StartAsync(OpenAiCaller caller, ReplyJob job, CancellationToken cancellationToken)
     {
         var plan = await ConversationPlan.ForAsync(caller, job, _index);
-        var session = _client.GetGrain<ISessionGrain>(plan.SessionId);
-        var draft = _drafts.TryTake();
+        string edgeId = _o.EdgeId ?? "edge-serve";
+        GatewayEdgeLink? reading = null, drafting = null;
         EdgeSession? edge = null;
+        var draft = _drafts.TryTake();
         TurnStarted started;
         try
         {
-            if (draft is null)
-            {
-                started = await session.BeginTurnAsync(plan.TurnFor(job));
-            }
+            string credential = await _enrolment.IssueAsync(plan.SessionId, edgeId, chat: true, TimeSpan.FromHours(1), cancellationToken);
+            reading = Link(credential, plan.SessionId);
+            if (draft is null) started = await reading.BeginTurnAsync(plan.TurnFor(job), Timeout);
             else
             {
-                var tree = _o.Tree();
-                edge = new EdgeSession(_client, draft, plan.SessionId, _o.EdgeId ?? "edge-serve", tree, capacity: 4096, _o.Transport);
+                drafting = Link(credential, plan.SessionId);
+                edge = new EdgeSession(drafting, draft, plan.SessionId, edgeId, _o.Tree(), capacity: 4096);
                 // Attached before the turn starts, so the cluster leaves the drafting to this host from the first step.
                 await edge.AttachAsync();
                 started = await edge.BeginTurnAsync(plan.TurnFor(job));
@@ -76,14 +86,19 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         }
         catch (Exception e)
         {
-            if (edge is not null) await ReleaseAsync(edge, draft!, detach: true);
-            else if (draft is not null) _drafts.Return(draft);
+            if (edge is not null) await ReleaseAsync(edge, drafting!, draft!, detach: true);
+            else
+            {
+                if (draft is not null) _drafts.Return(draft);
+                if (drafting is not null) await drafting.DisposeAsync();
+            }
+            if (reading is not null) await reading.DisposeAsync();
             await plan.UndoAsync(_index);
-            if (SessionRefusals.ToOpenAi(e, job) is { } refusal) throw refusal;
+            if (Refusal(e, job) is { } refusal) throw refusal;
             throw;
         }
-        var drafting = edge is null ? Task.CompletedTask : Task.Run(() => DraftAsync(edge, draft!));
-        return new EdgeReplyRun(session, drafting, text => ConversationPlan.RecordReplyAsync(_index, caller, job, plan.SessionId, text))
+        var draftingTask = edge is null ? Task.CompletedTask : Task.Run(() => DraftAsync(edge, drafting!, draft!));
+        return new EdgeReplyRun(reading, draftingTask, text => ConversationPlan.RecordReplyAsync(_index, caller, job, plan.SessionId, text))
         {
             SessionId = plan.SessionId,
             PromptTokens = started.CommittedLength,
@@ -91,8 +106,26 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         };
     }
 
+    private GatewayEdgeLink Link(string credential, string sessionId) => new(_gateways, credential, sessionId, _tls.CertificateFile, _tls.ClusterCaFile);
+
+    /// <summary>
+    /// A refusal in the API's words: the session's own (over the gateway they arrive as the session's messages), the
+    /// silo's answer to the enrolment, or an unreachable cluster (503).
+    /// </summary>
+    private static OpenAiException? Refusal(Exception e, ReplyJob job) => e switch
+    {
+        GatewayUnavailableException or HttpRequestException => new OpenAiException(503, "The cluster cannot be reached from this edge host; try again.", type: "server_error", code: "server_unavailable"),
+        GatewayRejectionException rejection => SessionRefusals.ToOpenAi(rejection.AsSessionException(), job),
+        // The conversation is the caller's (a session id of another tenant was refused already); any other refusal
+        // of the enrolment is this host's configuration (its credential), not the caller's request.
+        EdgeEnrolmentRefusedException { Status: 400 or 403 } refused => new OpenAiException(refused.Status, refused.Message, "session", refused.Status == 403 ? "permission_error" : "invalid_request_error"),
+        EdgeEnrolmentRefusedException { Status: 429 } => new OpenAiException(429, "The cluster is rate-limiting this edge host; retry shortly.", type: "rate_limit_error", code: "rate_limit_exceeded"),
+        EdgeEnrolmentRefusedException refused => new OpenAiException(502, $"The cluster refused this edge host: {refused.Message}", type: "server_error"),
+        _ => SessionRefusals.ToOpenAi(e, job),
+    };
+
     /// <summary>Drafts the reply to its end; if the cluster is lost meanwhile, the session's lease hands the reply to the server.</summary>
-    private async Task DraftAsync(EdgeSession edge, Inference.Model.CausalLm draft)
+    private async Task DraftAsync(EdgeSession edge, GatewayEdgeLink link, Inference.Model.CausalLm draft)
     {
         try
         {
@@ -103,16 +136,21 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         {
             _logger.LogWarning("Session {Session}: drafting stopped ({Message}); the cluster finishes the reply", edge.SessionId, e.Message);
         }
-        await ReleaseAsync(edge, draft, detach: true);
+        await ReleaseAsync(edge, link, draft, detach: true);
     }
 
-    private async Task ReleaseAsync(EdgeSession edge, Inference.Model.CausalLm draft, bool detach)
+    private async Task ReleaseAsync(EdgeSession edge, GatewayEdgeLink link, Inference.Model.CausalLm draft, bool detach)
     {
         try { if (detach) await edge.DetachAsync(); }
         catch (Exception e) { _logger.LogDebug("Session {Session}: detach failed ({Message})", edge.SessionId, e.Message); }
         edge.Dispose();
+        await link.DisposeAsync();
         _drafts.Return(draft);
     }
 
-    public void Dispose() => _drafts.Dispose();
+    public void Dispose()
+    {
+        _drafts.Dispose();
+        _enrolment.Dispose();
+    }
 }

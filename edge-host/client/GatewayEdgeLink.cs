@@ -101,8 +101,55 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         if (s.Seed is { } seed) settings.Seed = seed;
         if (s.SystemPrompt is { } system) settings.SystemPrompt = system;
         settings.Stop.Add(s.StopStrings);
-        var t = (await AskAsync(new EdgeMessage { UserMessage = new UserMessage { Text = request.Text, Settings = settings } }, ServerMessage.BodyOneofCase.TurnStarted, -1, () => { }, timeout)).TurnStarted;
+        var message = new UserMessage { Text = request.Text, Settings = settings };
+        message.History.Add(request.History.Select(t => new Turn { Role = t.Role, Content = t.Content }));
+        var t = (await AskAsync(new EdgeMessage { UserMessage = message }, ServerMessage.BodyOneofCase.TurnStarted, -1, () => { }, timeout)).TurnStarted;
         return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step);
+    }
+
+    /// <summary>
+    /// The current reply as the session streams it, from chunk <paramref name="fromChunk"/> to the final one (the
+    /// credential needs the chat right). On a stream of its own, so it runs beside drafting on this link; a broken
+    /// stream moves on to the next gateway and goes on from the next chunk, each gateway tried once.
+    /// </summary>
+    /// <exception cref="ArgumentException">The gateway or the session refused the read.</exception>
+    public async IAsyncEnumerable<Contracts.ReplyChunk> StreamReplyAsync(int fromChunk, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        int next = fromChunk;
+        for (int attempt = 0; ; attempt++)
+        {
+            var client = _clients[(_next + attempt) % _clients.Length];
+            using var call = client.Converse(_headers, cancellationToken: cancellation);
+            Exception? broke = null;
+            bool final = false;
+            var ask = new EdgeMessage { StreamReply = new StreamReply { FromChunk = next } };
+            try
+            {
+                await call.RequestStream.WriteAsync(ask, cancellation);
+                BytesSent += ask.CalculateSize();
+            }
+            catch (Exception e) when (e is RpcException or IOException or InvalidOperationException) { broke = e; }
+            while (broke is null && !final)
+            {
+                ServerMessage message;
+                try
+                {
+                    if (!await call.ResponseStream.MoveNext(cancellation)) { broke = new IOException("The gateway closed the reply stream."); break; }
+                    message = call.ResponseStream.Current;
+                }
+                catch (Exception e) when (e is RpcException { StatusCode: not StatusCode.Cancelled } or IOException) { broke = e; break; }
+                BytesReceived += message.CalculateSize();
+                if (message.Rejection is { } rejection) throw new GatewayRejectionException(rejection);
+                if (message.ReplyChunk is not { } c) continue;
+                var chunk = new Contracts.ReplyChunk(c.Index, c.Text, c.Tokens.ToArray(), c.Final, c.FinishReason == 0 ? null : (ReplyFinish)c.FinishReason, c.HasError ? c.Error : null);
+                next = chunk.Index + 1;
+                final = chunk.Final;
+                yield return chunk;
+            }
+            if (final) yield break;
+            if (attempt + 1 >= _clients.Length)
+                throw new GatewayUnavailableException($"The reply stream broke ({Describe(broke!)}); read it again from chunk {next}.", broke);
+        }
     }
 
     /// <summary>The conversation's messages as durably stored.</summary>
@@ -161,7 +208,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             if (done != answer.Task) throw new TimeoutException($"No answer from the gateway within {timeout.TotalSeconds:F0}s.");
             var message = await answer.Task;
             if (ReferenceEquals(message, StreamEnded)) throw new GatewayUnavailableException($"The gateway stream ended ({_endedBecause}); reconnecting on the next gateway.");
-            if (message.Rejection is { } rejection) throw new ArgumentException(rejection.Error);
+            if (message.Rejection is { } rejection) throw new GatewayRejectionException(rejection);
             return message;
         }
         finally
@@ -275,6 +322,25 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         _oneAtATime.Dispose();
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>
+/// The gateway or the session refused a request (an <see cref="ArgumentException"/>, as every refusal the edge
+/// resynchronises on); <see cref="AsSessionException"/> gives it back its kind for callers that answer their own clients.
+/// </summary>
+public sealed class GatewayRejectionException(Rejection rejection) : ArgumentException(rejection.Error)
+{
+    public RefusalKind Kind { get; } = rejection.Kind;
+
+    /// <summary>The refusal as the session grain would have thrown it, for mapping to the API's answers.</summary>
+    public Exception AsSessionException() => Kind switch
+    {
+        RefusalKind.State => new InvalidOperationException(Message),
+        RefusalKind.AccessDenied => new AccessDeniedException(Message),
+        RefusalKind.Timeout => new TimeoutException(Message),
+        RefusalKind.Server => new Exception(Message),
+        _ => new ArgumentException(Message),
+    };
 }
 
 /// <summary>The edge gateway could not be reached or its stream broke; the next request reconnects (on the next gateway if several).</summary>

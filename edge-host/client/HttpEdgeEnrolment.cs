@@ -36,7 +36,7 @@ public sealed class HttpEdgeEnrolment(IReadOnlyList<Uri> apis, string serviceKey
                 if (response.IsSuccessStatusCode)
                     return (await response.Content.ReadFromJsonAsync<EdgeEnrolmentResponse>(Json, cancellation))!.Credential;
                 string body = await response.Content.ReadAsStringAsync(cancellation);
-                var refusal = new InvalidOperationException($"Enrolling edge '{edgeId}' for {conversationId} at {api} was refused ({(int)response.StatusCode}): {body}");
+                var refusal = new EdgeEnrolmentRefusedException((int)response.StatusCode, $"Enrolling edge '{edgeId}' for {conversationId} at {api} was refused ({(int)response.StatusCode}): {body}");
                 if ((int)response.StatusCode is >= 400 and < 500 and not 429) throw refusal;
                 last = refusal;
             }
@@ -47,4 +47,10 @@ public sealed class HttpEdgeEnrolment(IReadOnlyList<Uri> apis, string serviceKey
     }
 
     public void Dispose() => _http.Dispose();
+}
+
+/// <summary>A silo answered an enrolment with an error status (<see cref="Status"/>): the body names the problem.</summary>
+public sealed class EdgeEnrolmentRefusedException(int status, string message) : InvalidOperationException(message)
+{
+    public int Status { get; } = status;
 }

@@ -177,12 +177,6 @@ silo_tls_args() {
 }
 
 # edge_tls_args EDGE_ID: the enrolment certificate and the CA that silos' certificates must chain to.
-# backend_tls_args NAME: a cluster-CA client certificate, for processes trusted with every conversation that hold an
-# Orleans connection (operators' tools, a trusted single-tenant backend such as `edge-host --serve`): the Orleans
-# gateway takes no edge-CA certificate.
-backend_tls_args() {
-  echo --certificate "$(issue_certificate cluster-ca "$1")" --cluster-ca "$PKI/cluster-ca.pem"
-}
 edge_tls_args() {
   echo --certificate "$(issue_certificate edge-ca "$1")" --cluster-ca "$PKI/cluster-ca.pem"
 }

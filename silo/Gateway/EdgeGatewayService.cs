@@ -64,11 +64,12 @@ public sealed class EdgeGatewayService(
         var notifications = new GatewayObserver(outbox.Writer);
         var observer = grains.CreateObjectReference<IEdgeObserver>(notifications);
         bool attached = false;
+        var replies = new List<Task>();   // at most one reply stream per gRPC stream
         try
         {
             await foreach (var message in requests.ReadAllAsync(context.CancellationToken))
             {
-                var reply = await HandleAsync(message, token!, credential, conversation, edgeId, session, observer, attached, address);
+                var reply = await HandleAsync(message, token!, credential, conversation, edgeId, session, observer, attached, address, outbox.Writer, replies, context.CancellationToken);
                 if (reply.Attachment is not null) attached = true;
                 if (message.BodyCase == EdgeMessage.BodyOneofCase.Detach) attached = false;
                 if (reply.BodyCase != ServerMessage.BodyOneofCase.None) await outbox.Writer.WriteAsync(reply, context.CancellationToken);
@@ -81,6 +82,8 @@ public sealed class EdgeGatewayService(
         }
         finally
         {
+            // A reply being streamed goes on until it ends or the edge goes: the request stream ending is not the edge going.
+            try { await Task.WhenAll(replies); } catch (Exception) { }
             outbox.Writer.TryComplete();
             try { await writing; } catch (Exception) { }
             grains.DeleteObjectReference<IEdgeObserver>(observer);
@@ -89,7 +92,8 @@ public sealed class EdgeGatewayService(
     }
 
     private async Task<ServerMessage> HandleAsync(EdgeMessage message, string token, AccessCredential credential, string conversation, string edgeId,
-        ISessionGrain session, IEdgeObserver observer, bool attached, System.Net.IPAddress? address)
+        ISessionGrain session, IEdgeObserver observer, bool attached, System.Net.IPAddress? address,
+        ChannelWriter<ServerMessage> outbox, List<Task> replies, CancellationToken cancellation)
     {
         // Metered before anything else, refused messages included: a flood costs the edge its rate, not the silo its grains.
         if (!edgeRate.TryTake(credential))
@@ -116,7 +120,11 @@ public sealed class EdgeGatewayService(
                     return new ServerMessage();
                 case EdgeMessage.BodyOneofCase.UserMessage:
                     // The call policy decides (the credential's chat right); the session checks text and settings.
-                    var turn = await session.BeginTurnAsync(new TurnRequest { Text = message.UserMessage.Text, Settings = FromWire(message.UserMessage.Settings) });
+                    var turn = await session.BeginTurnAsync(new TurnRequest
+                    {
+                        Text = message.UserMessage.Text, Settings = FromWire(message.UserMessage.Settings),
+                        History = message.UserMessage.History.Select(t => new ChatTurn(t.Role, t.Content)).ToArray(),
+                    });
                     var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step };
                     started.AppendedTokens.Add(turn.AppendedTokens);
                     return new ServerMessage { TurnStarted = started };
@@ -124,6 +132,11 @@ public sealed class EdgeGatewayService(
                     var read = new Messages();
                     read.Turns.Add((await session.GetAsync()).Messages.Select(m => new Turn { Role = m.Role, Content = m.Content }));
                     return new ServerMessage { Messages = read };
+                case EdgeMessage.BodyOneofCase.StreamReply:
+                    if (replies.Count > 0) return Refuse(credential, message, "this stream already streams a reply", resync: false);
+                    if (message.StreamReply.FromChunk < 0) return Refuse(credential, message, "from_chunk must not be negative", resync: false);
+                    replies.Add(PumpReplyAsync(session, token, message.StreamReply.FromChunk, outbox, cancellation));
+                    return new ServerMessage();
                 default:
                     return Refuse(credential, message, "an empty or unknown message", resync: false);
             }
@@ -131,14 +144,52 @@ public sealed class EdgeGatewayService(
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or TimeoutException or AccessDeniedException)
         {
             // The session's own refusals (a stale step, a rolled-back write, a reply that ended): resynchronise and go on.
-            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = e.Message, Resync = true } };
+            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = e.Message, Resync = true, Kind = KindOf(e) } };
         }
         catch (Exception e)
         {
             logger.LogWarning(e, "Gateway: {Kind} of edge {Edge} on {Conversation} failed", message.BodyCase, edgeId, conversation);
-            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = "The request failed on the server; try again.", Resync = true } };
+            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = "The request failed on the server; try again.", Resync = true, Kind = RefusalKind.Server } };
         }
     }
+
+    /// <summary>
+    /// Streams the session's reply into the outbox under the edge's credential (the call policy lets edges with the chat
+    /// right read it), until the final chunk or the edge goes. Its failures are the edge's to see, in our own words.
+    /// </summary>
+    private async Task PumpReplyAsync(ISessionGrain session, string token, int fromChunk, ChannelWriter<ServerMessage> outbox, CancellationToken cancellation)
+    {
+        try
+        {
+            using var caller = CallerCredential.Use(token);
+            await foreach (var chunk in session.StreamReplyAsync(fromChunk).WithCancellation(cancellation))
+            {
+                var wire = new SpecEdge.Gateway.V1.ReplyChunk { Index = chunk.Index, Text = chunk.Text, Final = chunk.Final, FinishReason = (int)(chunk.FinishReason ?? 0) };
+                wire.Tokens.Add(chunk.Tokens);
+                if (chunk.Error is { } error) wire.Error = error;
+                await outbox.WriteAsync(new ServerMessage { ReplyChunk = wire }, cancellation);
+                if (chunk.Final) return;
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { }
+        catch (ChannelClosedException) { }
+        catch (Exception e)
+        {
+            if (e is not (ArgumentException or InvalidOperationException or AccessDeniedException))
+                logger.LogWarning(e, "Gateway: streaming a reply failed");
+            string why = e is ArgumentException or InvalidOperationException or AccessDeniedException ? e.Message : "The reply stream failed on the server; read it again.";
+            outbox.TryWrite(new ServerMessage { Rejection = new Rejection { Error = why, Resync = false, Kind = KindOf(e) } });
+        }
+    }
+
+    private static RefusalKind KindOf(Exception e) => e switch
+    {
+        AccessDeniedException => RefusalKind.AccessDenied,
+        ArgumentException => RefusalKind.Invalid,
+        InvalidOperationException => RefusalKind.State,
+        TimeoutException => RefusalKind.Timeout,
+        _ => RefusalKind.Server,
+    };
 
     /// <summary>Why a tree cannot be verified whatever the conversation's state (its size and shape on the wire), or null.</summary>
     private string? TreeShapeError(SpecEdge.Gateway.V1.Tree tree)

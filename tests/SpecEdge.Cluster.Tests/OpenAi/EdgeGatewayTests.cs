@@ -71,7 +71,7 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
         // A's credential naming B in its attach: refused on the stream, which then still serves A.
         await using (var confused = new GatewayEdgeLink(f.EdgeGateway, tokenA, b))
         {
-            var refused = await Assert.ThrowsAsync<ArgumentException>(() => confused.AttachAsync(TimeSpan.FromSeconds(30)));
+            var refused = await Assert.ThrowsAsync<GatewayRejectionException>(() => confused.AttachAsync(TimeSpan.FromSeconds(30)));
             Assert.Contains("another conversation", refused.Message);
         }
         await using (var own = new GatewayEdgeLink(f.EdgeGateway, tokenA, a))
@@ -81,14 +81,14 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
             // A tree shaped for B's step goes to A (the credential's conversation) and is refused there.
             var snapshot = await victim.GetAsync();
             var tree = new TreeSubmission(b, "edge-b", snapshot.Step, snapshot.CommittedTokens, [1, 2], [-1, 0]);
-            await Assert.ThrowsAsync<ArgumentException>(() => own.SubmitAsync(tree, () => { }, TimeSpan.FromSeconds(30)));
+            await Assert.ThrowsAsync<GatewayRejectionException>(() => own.SubmitAsync(tree, () => { }, TimeSpan.FromSeconds(30)));
         }
 
         // Not an edge credential, or none that verifies: the stream is refused before any message.
         foreach (var (what, token) in new[] { ("service", f.ServiceKey("gw")), ("garbage", "sk-not-a-credential"), ("another key", CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Edge, ConversationId = a, EdgeId = "e", ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds() }, SigningKeySet.CreateRandom("k1"))) })
         {
             await using var link = new GatewayEdgeLink(f.EdgeGateway, token, a);
-            var e = await Assert.ThrowsAsync<ArgumentException>(() => link.AttachAsync(TimeSpan.FromSeconds(30)));
+            var e = await Assert.ThrowsAsync<GatewayRejectionException>(() => link.AttachAsync(TimeSpan.FromSeconds(30)));
             Assert.True(e.Message.Contains("Unauthenticated"), $"{what}: {e.Message}");
         }
 
@@ -145,6 +145,30 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
         await edge.AttachAsync();
         await edge.RunReplyAsync();
         Assert.Equal(f.ReferenceReply(turn.AppendedTokens, settings), await ReplyWhenDoneAsync(victim, id));
+    }
+
+    [Fact]
+    public async Task AnEdgeWithTheChatRight_ReadsTheReplyStream_WhileOneWithoutIsRefused()
+    {
+        const string id = "gw/stream";
+        var (session, turn, settings) = await StartTurnAsync(id, prompt: 4, maxNewTokens: 20);
+
+        await using (var mute = new GatewayEdgeLink(f.EdgeGateway, f.EdgeKey(id, "edge-mute"), id))
+        {
+            var refused = await Assert.ThrowsAsync<GatewayRejectionException>(async () => { await foreach (var _ in mute.StreamReplyAsync(0)) { } });
+            Assert.Equal(RefusalKind.AccessDenied, refused.Kind);
+        }
+
+        string chat = f.Issue(new AccessCredential { Role = CredentialRole.Edge, Tenant = "gw", ConversationId = id, EdgeId = "edge-chat", Chat = true });
+        await using var link = new GatewayEdgeLink(f.EdgeGateway, chat, id);
+        var chunks = new List<SpecEdge.Contracts.ReplyChunk>();
+        await foreach (var chunk in link.StreamReplyAsync(0)) chunks.Add(chunk);
+
+        // Every chunk in order, the last one final, and together exactly the target's greedy reply.
+        Assert.Equal(Enumerable.Range(0, chunks.Count), chunks.Select(c => c.Index));
+        Assert.True(chunks[^1].Final);
+        Assert.Equal(f.ReferenceReply(turn.AppendedTokens, settings), chunks.SelectMany(c => c.Tokens).ToArray());
+        Assert.Equal(await ReplyWhenDoneAsync(session, id), chunks.SelectMany(c => c.Tokens).ToArray());
     }
 
     [Fact]

@@ -27,13 +27,15 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
         using var edge = new ExternalProcess("edge-serve", edgeExe, new[]
         {
             "--metrics", $"127.0.0.1:{metricsPort}",
-            "--serve", $"127.0.0.1:{port}", "--gateways", $"127.0.0.1:{f.GatewayPort}", "--draft", Path.Combine(root, "models", "demo", "draft"),
-            "--credential-file", credentialFile, "--serve-key-file", keyFile, "--Edge:ClusterId", OpenAiSiloFixture.ClusterId,
-            "--Edge:ServiceId", OpenAiSiloFixture.ClusterId, "--OpenAi:ModelName", OpenAiSiloFixture.Model,
+            // No Orleans gateway: each reply's edge is enrolled over the silo's HTTP API and drafts over its edge gateway.
+            "--serve", $"127.0.0.1:{port}", "--edge-gateway", f.EdgeGateway.ToString(), "--enrol-url", f.BaseUrl,
+            "--draft", Path.Combine(root, "models", "demo", "draft"),
+            "--credential-file", credentialFile, "--serve-key-file", keyFile, "--OpenAi:ModelName", OpenAiSiloFixture.Model,
         }, root);
         try
         {
             await edge.WaitForPortAsync(port, TimeSpan.FromSeconds(90));
+            Assert.Contains($"connecting to the edge gateway {f.EdgeGateway}", edge.Output);
             string localKey = File.ReadAllText(keyFile).Trim();
             string edgeUrl = $"http://127.0.0.1:{port}";
 
