@@ -23,6 +23,17 @@ public sealed class TurnAdmission(IGrainFactory grains, string sessionId, int li
         return tenant;
     }
 
+    /// <summary>Runs <paramref name="start"/> holding <paramref name="tenant"/>'s slot; gives the slot back if it throws (the turn did not start).</summary>
+    public async Task<T> HoldingAsync<T>(string? tenant, Func<Task<T>> start)
+    {
+        try { return await start(); }
+        catch
+        {
+            Release(tenant);
+            throw;
+        }
+    }
+
     /// <summary>Gives <paramref name="tenant"/>'s slot back, without waiting; a failure is logged (the quota grain expires stale slots).</summary>
     public void Release(string? tenant)
     {

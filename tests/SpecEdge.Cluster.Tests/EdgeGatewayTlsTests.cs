@@ -49,10 +49,16 @@ public class EdgeGatewayTlsTests(ITestOutputHelper output)
             }
         }
 
-        // The very first stream of a fresh silo on a loaded machine once broke mid-open (CI, 2026-12-06); what this test
-        // is about is which certificates are taken, so the first enrolled attach gets three tries (each one logged).
+        // The first streams of a fresh silo on a loaded machine (its models warming up) broke mid-open, three tries in a
+        // row (2026-12-06); what this test is about is which certificates are taken, so the first enrolled attach waits
+        // for the gateway's port and gets five tries two seconds apart (each failure logged).
+        await silo.WaitForPortAsync(edgeGatewayPort);
         string? first = null;
-        for (int attempt = 0; attempt < 3 && first is null; attempt++) first = await AttachAsync(enrolled);
+        for (int attempt = 0; attempt < 5 && first is null; attempt++)
+        {
+            if (attempt > 0) await Task.Delay(TimeSpan.FromSeconds(2));
+            first = await AttachAsync(enrolled);
+        }
         Assert.Equal(conversation, first);
         Assert.Equal(conversation, await AttachAsync(withdrawn));     // not yet withdrawn
         Assert.Null(await AttachAsync(stranger));

@@ -38,6 +38,9 @@ public sealed class SecuredSiloProcess : IDisposable
         await _process.WaitForPortAsync(HttpPort, TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>Waits until <paramref name="port"/> (e.g. the edge gateway's) accepts connections.</summary>
+    public Task WaitForPortAsync(int port) => _process.WaitForPortAsync(port, TimeSpan.FromSeconds(30));
+
     /// <summary>A credential of <paramref name="role"/> for tenant "t" (conversation "t/x", edge "edge-1"), valid for an hour.</summary>
     public string Sign(CredentialRole role, string conversationId = "t/x") => CredentialCodec.Sign(new AccessCredential
     {

@@ -1,0 +1,66 @@
+using SpecEdge.Contracts;
+using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Security;
+using SpecEdge.Inference.Tokenization;
+
+namespace SpecEdge.Grains.Sessions;
+
+/// <summary>
+/// Starts a turn whose admission (quota slot) is settled: encodes the user's message (and earlier turns, only into an
+/// empty conversation) under the turn's settings with a seed, checks the context, tells the verifier, writes the turn,
+/// and hands the reply to the attached edge (a notification) or to the server (<see cref="ServerDecoding"/>). The
+/// verifier learns the turn before it is persisted; if the write fails, the verifier rebuilds when next used.
+/// </summary>
+public sealed class TurnStarter(string id, Conversation conversation, ModelHost models, VerifierLink verifier, SessionCommits commits,
+    ReplyStream reply, EdgeLease edge, ServerDecoding server)
+{
+    private SessionState S => conversation.State;
+
+    /// <summary>Starts the turn under <paramref name="requested"/> settings if given (else the session's own).</summary>
+    public async Task<TurnStarted> StartAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? requested = null)
+    {
+        history ??= Array.Empty<ChatTurn>();
+        // The seed (and who set it) as the turn will store it; nothing changes in memory until the turn is written.
+        var (settings, seedOwner) = requested is not null ? WithSeed(requested) : S.Settings.Seed is null ? WithSeed(S.Settings) : (S.Settings, S.SeedOwner);
+        var appended = history.Count > 0
+            ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, settings, history, text)
+            : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text);
+        if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
+            throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
+
+        await verifier.StartTurnAsync(S.Committed, appended, settings, S.Step);
+        try
+        {
+            await commits.WriteChangeAsync(() => conversation.StartTurn(settings, seedOwner, tenant, history, text, appended));
+        }
+        catch
+        {
+            // The verifier already holds the turn that storage refused: it rebuilds from the session's state when next used.
+            verifier.Invalidate();
+            throw;
+        }
+
+        reply.Reset();
+        var turn = new TurnStarted(id, appended, S.Committed.Count, S.Step);
+        if (edge.HasObserver && S.AttachedEdge is not null)
+        {
+            edge.Touch();
+            edge.Notify(e => e.OnTurnStarted(turn));
+        }
+        else
+        {
+            server.Schedule();
+        }
+        return turn;
+    }
+
+    /// <summary>
+    /// The caller's seed, or a fresh random one: a known default (0) would let anyone predict every sample, and a seed
+    /// fixed per conversation is what makes its replies reproducible on every path.
+    /// </summary>
+    /// <returns>The settings with a seed, and who may read it back (<see cref="SeedOwners"/>; null for a seed the session chose).</returns>
+    public static (GenerationSettings Settings, string? SeedOwner) WithSeed(GenerationSettings settings) =>
+        settings.Seed is null
+            ? (settings with { Seed = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8)) }, null)
+            : (settings, SeedOwners.Of(VerifiedCaller.Current));
+}
