@@ -2,7 +2,7 @@ namespace SpecEdge.Grains.Verification;
 
 /// <summary>
 /// What a verifier has done: forwards run, how many items each recent batch carried (the last
-/// <see cref="VerifierBatchGrain.RecentForwards"/>: <see cref="BatchSizes"/> ends with forward number <see cref="Forwards"/>),
+/// <see cref="ForwardRecord.RecentForwards"/>: <see cref="BatchSizes"/> ends with forward number <see cref="Forwards"/>),
 /// sessions and KV memory held; for each recent forward its device time and (<see cref="ForwardStartUnixMicroseconds"/>) when it started.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.VerifierStats")]

@@ -1,0 +1,30 @@
+using SpecEdge.Contracts;
+using SpecEdge.Inference.Sampling;
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.Grains.Verification;
+
+/// <summary>
+/// The conversions where the verifier meets the inference library: the sampling parameters a session's settings ask
+/// for, and a device verdict as the session receives it (with its finish reason and the verifier's part of the timing).
+/// </summary>
+public static class VerifierBoundary
+{
+    /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
+    public static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerifierScheduler.Executed e) =>
+        new(sessionId, e.Verdict.Step, e.Verdict.AcceptedTokens, e.Verdict.Finished, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
+            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0));
+
+    public static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
+    {
+        FinishReason.EndOfSequence => ReplyFinish.EndOfSequence,
+        FinishReason.MaxTokens => ReplyFinish.MaxTokens,
+        FinishReason.StopString => ReplyFinish.StopString,
+        FinishReason.ContextFull => ReplyFinish.ContextFull,
+        _ => throw new InvalidOperationException($"A finished sequence reported finish reason {reason}."),
+    };
+
+    /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
+    public static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
+        s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed."));
+}

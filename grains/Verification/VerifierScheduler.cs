@@ -1,0 +1,132 @@
+using SpecEdge.Inference.Speculative;
+
+namespace SpecEdge.Grains.Verification;
+
+/// <summary>
+/// What one device runs next, as plain data: the queue of steps waiting (bounded, one step per sequence, each with a
+/// deadline), which caches to evict for a new sequence (<see cref="KvAdmission"/>, never one that is queued, in the
+/// forward or mid-reply), and which steps form the next forward (<see cref="BatchingPolicy"/>). It computes nothing
+/// and owns no tensors: the grain asks it for a plan, runs the plan on its <see cref="DeviceRunner"/>, and reports back.
+/// Not thread-safe: the grain's turn-based scheduling serialises its callers. vLLM's scheduler is the model: the
+/// scheduler decides, the runner only computes.
+/// </summary>
+public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<DateTime> now)
+{
+    /// <summary>The limits of a device (from the silo's options).</summary>
+    /// <param name="KvBudgetBytes">The hard KV budget: caches (of <c>bytesPerSequence</c> each) beyond it are refused.</param>
+    public sealed record Limits(int MaxBatch, int MaxQueuedSteps, TimeSpan QueueTimeout, BatchingPolicy Batching, long KvBudgetBytes);
+
+    /// <summary>
+    /// A step waiting for the device. <see cref="ServerDrafted"/>: its tree is drafted by the server on the device
+    /// thread just before the forward. <see cref="FromEdge"/>: an edge's tree (what pipeline-aware batching schedules).
+    /// </summary>
+    public sealed record Step(string SessionId, TargetWork Work, TaskCompletionSource<Executed> Done, DateTime Enqueued, bool ServerDrafted, bool FromEdge);
+
+    /// <summary>
+    /// A verdict with the device time of its forward, how long it waited for the device, and the verifier's load when it
+    /// ran (trees in the forward, steps still queued), which an adaptive edge sizes its next tree to.
+    /// </summary>
+    public readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength);
+
+    /// <summary>The next forward: the steps it runs (in arrival order), and the steps that waited past their deadline.</summary>
+    public sealed record ForwardPlan(IReadOnlyList<Step> Batch, IReadOnlyList<Step> Expired);
+
+    /// <summary>
+    /// A sequence with a reply in progress but no step for this long is treated as abandoned (its session is gone
+    /// without closing it) and may be evicted; live replies step far more often (an edge's lease is seconds).
+    /// </summary>
+    public static readonly TimeSpan AbandonedAfter = TimeSpan.FromSeconds(30);
+
+    private readonly List<Step> _queue = new();
+    private IReadOnlyList<Step> _running = Array.Empty<Step>();
+    /// <summary>When each sequence was last used: the order (least recently used is evicted first) and the time.</summary>
+    private readonly Dictionary<string, (long Order, DateTime At)> _lastUse = new();
+    private long _order;
+    /// <summary>Used only under <see cref="BatchingPolicy.PipelineAware"/>; fed either way (cheap), so switching needs no warm-up.</summary>
+    private readonly PipelineBatchPlanner _planner = new();
+
+    public int Queued => _queue.Count;
+
+    /// <summary>The sequence of <paramref name="sessionId"/> was used now.</summary>
+    public void Touch(string sessionId) => _lastUse[sessionId] = (++_order, now());
+
+    /// <summary>Forgets a session; returns its queued steps (taken off the queue), which its caller fails.</summary>
+    public IReadOnlyList<Step> Forget(string sessionId)
+    {
+        var stale = _queue.Where(p => p.SessionId == sessionId).ToList();
+        foreach (var step in stale) _queue.Remove(step);
+        _lastUse.Remove(sessionId);
+        _planner.Forget(sessionId);
+        return stale;
+    }
+
+    /// <summary>Queues a step of <paramref name="work"/>'s sequence; the step's task completes when its forward does.</summary>
+    /// <exception cref="InvalidOperationException">The sequence already has a step queued or in the forward.</exception>
+    /// <exception cref="VerifierBusyException">The queue is full.</exception>
+    public Step Enqueue(string sessionId, TargetWork work, bool serverDrafted, bool fromEdge)
+    {
+        // One step at a time per sequence. A step of a sequence that was replaced meanwhile (re-opened) may still be
+        // running: it works on the old, forgotten cache and does not hold the new one back.
+        if (_queue.Any(p => p.SessionId == sessionId) || _running.Any(p => p.SessionId == sessionId && ReferenceEquals(p.Work.Sequence, work.Sequence)))
+            throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
+        if (_queue.Count >= limits.MaxQueuedSteps)
+            throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
+        var step = new Step(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), now(), serverDrafted, fromEdge);
+        if (fromEdge) _planner.OnTreeQueued(sessionId, step.Enqueued);
+        _queue.Add(step);
+        return step;
+    }
+
+    /// <summary>
+    /// The caches to evict, least recently used first, so that one more of <paramref name="bytesPerSequence"/> fits:
+    /// only those between replies (or abandoned mid-reply) and neither queued nor in the forward.
+    /// </summary>
+    /// <exception cref="VerifierBusyException">Every cache holds a reply in progress, and one more does not fit.</exception>
+    public IReadOnlyList<string> Victims(IEnumerable<(string SessionId, bool Finished)> residents, long bytesPerSequence)
+    {
+        var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
+        var at = now();
+        var candidates = residents.Select(r => new KvAdmission.Resident(r.SessionId,
+            !busy.Contains(r.SessionId) && (r.Finished || at - _lastUse.GetValueOrDefault(r.SessionId).At > AbandonedAfter),
+            _lastUse.GetValueOrDefault(r.SessionId).Order)).ToList();
+        return KvAdmission.Victims(candidates, bytesPerSequence, limits.KvBudgetBytes);
+    }
+
+    /// <summary>
+    /// The next forward, or null when nothing waits: steps past their deadline leave the queue (expired), then up to
+    /// MaxBatch in arrival order. Work-conserving: everything. Pipeline-aware: edge trees only up to the planner's group
+    /// size (prefills and server steps always go), the rest wait for the next forward. A non-empty batch is running
+    /// until <see cref="ForwardEnded"/>.
+    /// </summary>
+    public ForwardPlan? NextForward()
+    {
+        if (_queue.Count == 0) return null;
+        var deadline = now() - limits.QueueTimeout;
+        var expired = _queue.Where(p => p.Enqueued < deadline).ToList();
+        foreach (var step in expired) _queue.Remove(step);
+        int max = limits.MaxBatch;
+        int edgeLimit = limits.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(now(), max) : max;
+        var batch = new List<Step>();
+        int edgeTrees = 0;
+        foreach (var item in _queue)
+        {
+            if (batch.Count == max) break;
+            if (item.FromEdge && edgeTrees == edgeLimit) continue;
+            if (item.FromEdge) edgeTrees++;
+            batch.Add(item);
+        }
+        foreach (var item in batch) _queue.Remove(item);
+        _running = batch;
+        return new ForwardPlan(batch, expired);
+    }
+
+    /// <summary>The running forward ended (<paramref name="ms"/> on the device; 0 items when it failed).</summary>
+    public void ForwardEnded(int items, double ms)
+    {
+        _running = Array.Empty<Step>();
+        if (items > 0) _planner.OnForward(items, ms);
+    }
+
+    /// <summary>An edge's step got its verdict: the planner learns the edge's turnaround.</summary>
+    public void EdgeVerdict(string sessionId, bool finished) => _planner.OnVerdict(sessionId, now(), finished);
+}

@@ -1,0 +1,91 @@
+using SpecEdge.Grains.Verification;
+using SpecEdge.Inference.Sampling;
+using SpecEdge.Inference.Speculative;
+using Xunit;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>
+/// The verifier's scheduling rules as plain data, without a device or a cluster: one step per sequence, a bounded
+/// queue, deadlines, batches in arrival order up to MaxBatch, and eviction that never touches a queued, running or
+/// mid-reply cache.
+/// </summary>
+public class VerifierSchedulerTests
+{
+    private DateTime _now = new(2026, 12, 6, 0, 0, 0, DateTimeKind.Utc);
+
+    private VerifierScheduler Scheduler(int maxBatch = 4, int maxQueued = 16, long budget = 1000) =>
+        new(new VerifierScheduler.Limits(maxBatch, maxQueued, TimeSpan.FromSeconds(10), BatchingPolicy.WorkConserving, budget), () => _now);
+
+    /// <summary>A sequence object the scheduler can tell apart from others; it never touches its cache.</summary>
+    private static TargetSequence Sequence() => new(null!, new[] { 1 }, 1, new SamplingParams(0, 0, 1, 7), new StopCriteria(Array.Empty<int>(), 8));
+
+    [Fact]
+    public void OneStepPerSequence_AndABoundedQueue()
+    {
+        var s = Scheduler(maxQueued: 2);
+        var a = Sequence();
+        s.Enqueue("t/a", new PrefillWork(a), serverDrafted: false, fromEdge: false);
+        Assert.Throws<InvalidOperationException>(() => s.Enqueue("t/a", new DecodeWork(a), false, false));
+        s.Enqueue("t/b", new PrefillWork(Sequence()), false, false);
+        var full = Assert.Throws<VerifierBusyException>(() => s.Enqueue("t/c", new PrefillWork(Sequence()), false, false));
+        Assert.Contains("2 steps waiting", full.Message);
+    }
+
+    [Fact]
+    public void AForwardTakesUpToMaxBatch_InArrivalOrder_AndTheRestWaitsForTheNext()
+    {
+        var s = Scheduler(maxBatch: 2);
+        foreach (var id in new[] { "t/1", "t/2", "t/3" }) s.Enqueue(id, new PrefillWork(Sequence()), false, fromEdge: true);
+        var first = s.NextForward()!;
+        Assert.Equal(new[] { "t/1", "t/2" }, first.Batch.Select(x => x.SessionId));
+        Assert.Empty(first.Expired);
+        s.ForwardEnded(2, 5);
+        Assert.Equal(new[] { "t/3" }, s.NextForward()!.Batch.Select(x => x.SessionId));
+        s.ForwardEnded(1, 5);
+        Assert.Null(s.NextForward());
+    }
+
+    [Fact]
+    public void StepsPastTheirDeadline_LeaveTheQueueAsExpired_NotInABatch()
+    {
+        var s = Scheduler();
+        s.Enqueue("t/old", new PrefillWork(Sequence()), false, false);
+        _now += TimeSpan.FromSeconds(11);
+        s.Enqueue("t/new", new PrefillWork(Sequence()), false, false);
+        var plan = s.NextForward()!;
+        Assert.Equal(new[] { "t/old" }, plan.Expired.Select(x => x.SessionId));
+        Assert.Equal(new[] { "t/new" }, plan.Batch.Select(x => x.SessionId));
+    }
+
+    [Fact]
+    public void EvictionTakesIdleFinishedCaches_LeastRecentlyUsedFirst_NeverQueuedRunningOrMidReply()
+    {
+        var s = Scheduler(maxBatch: 1, budget: 40);   // 10 bytes a cache: room for 4
+        foreach (var id in new[] { "t/old", "t/mid", "t/running", "t/queued" }) s.Touch(id);
+        s.Enqueue("t/running", new PrefillWork(Sequence()), false, false);
+        s.Enqueue("t/queued", new PrefillWork(Sequence()), false, false);
+        Assert.Equal("t/running", s.NextForward()!.Batch.Single().SessionId);   // in the forward now
+        var residents = new[] { ("t/old", true), ("t/mid", false), ("t/running", true), ("t/queued", true) };
+
+        // t/mid is mid-reply (not finished): only t/old may go.
+        Assert.Equal(new[] { "t/old" }, s.Victims(residents, bytesPerSequence: 10));
+        // Two more do not fit without touching a busy or mid-reply cache: refused at capacity.
+        Assert.Throws<VerifierBusyException>(() => s.Victims(residents, bytesPerSequence: 13));
+        // A reply with no step for longer than AbandonedAfter counts as abandoned: then it may go too.
+        _now += VerifierScheduler.AbandonedAfter + TimeSpan.FromSeconds(1);
+        Assert.Equal(new[] { "t/old", "t/mid" }, s.Victims(residents, bytesPerSequence: 13));
+    }
+
+    [Fact]
+    public void ForgettingASession_HandsBackItsQueuedStep_AndFreesItsSlot()
+    {
+        var s = Scheduler();
+        var a = Sequence();
+        var step = s.Enqueue("t/a", new PrefillWork(a), false, false);
+        Assert.Equal(new[] { step }, s.Forget("t/a"));
+        Assert.Equal(0, s.Queued);
+        s.Enqueue("t/a", new PrefillWork(Sequence()), false, false);   // a re-opened sequence may queue at once
+        Assert.Equal(1, s.Queued);
+    }
+}
