@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Model;
 
@@ -113,7 +114,7 @@ internal sealed class BatchAttentionLayout
         }
 
         var prefixT = tensor(prefix, device: device).view(b, 1, 1);                          // [B, 1, 1]
-        var slot = arange(maxKeys, dtype: ScalarType.Int64, device: device).view(1, 1, maxKeys);
+        var slot = KeptScalars.Range(maxKeys, ScalarType.Int64, device).view(1, 1, maxKeys);
         if (maxTree == 1)
         {
             // Plain decoding: one new token per sequence, no trees; each sees its prefix and itself.
@@ -125,15 +126,15 @@ internal sealed class BatchAttentionLayout
         var ancestors = TreeAncestry.AncestorOrSelf(tensor(parents, device: device).view(b, maxTree)); // [B, M, M] bool
 
         // Query row i of sequence s is tree node pending_s + i; key slot c is prefix slot c, or tree node c - prefix_s.
-        var queryNode = (arange(maxNew, dtype: ScalarType.Int64, device: device).view(1, maxNew) + pendingT)
-            .clamp_max(maxTree - 1);                                                          // [B, nmax]
+        var queryNode = KeptScalars.Range(maxNew, ScalarType.Int64, device).view(1, maxNew).Plus(pendingT)
+            .AtMost(maxTree - 1);                                                          // [B, nmax]
         var treeNode = slot - prefixT;                                                        // [B, 1, Tmax]
         var treeRows = ancestors.gather(1, queryNode.unsqueeze(-1).expand(b, maxNew, maxTree)); // [B, nmax, M]
-        var seesNode = treeRows.gather(2, treeNode.clamp(0, maxTree - 1).expand(b, maxNew, maxKeys)); // [B, nmax, Tmax]
-        var inTree = treeNode.ge(0) & treeNode.lt(pendingT.unsqueeze(-1) + freshT);
+        var seesNode = treeRows.gather(2, treeNode.Within(0, maxTree - 1).expand(b, maxNew, maxKeys)); // [B, nmax, Tmax]
+        var inTree = treeNode.Ge(0) & treeNode.lt(pendingT.unsqueeze(-1).Plus(freshT));
         var mask = slot.lt(prefixT) | (seesNode & inTree);
         // Padding rows attend to everything (a row with no key would be NaN); their outputs are dropped.
-        var isPadding = arange(maxNew, dtype: ScalarType.Int64, device: device).view(1, maxNew, 1).ge(freshT);
+        var isPadding = KeptScalars.Range(maxNew, ScalarType.Int64, device).view(1, maxNew, 1).ge(freshT);
         mask = mask | isPadding;                                                              // [B, nmax, Tmax]
         mask = mask.unsqueeze(1).expand(b, groups, maxNew, maxKeys).reshape(b, 1, groups * maxNew, maxKeys);
         return new BatchAttentionLayout { Members = members, PackedRows = packedRows, MaxNew = maxNew, MaxKeys = maxKeys, PaddedRow = paddedRowTensor, Mask = mask };

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using SpecEdge.Inference.Weights;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Model;
 
@@ -130,9 +131,9 @@ public sealed class CausalLm : IDisposable
         {
             var w = Weights.layers[l];
             var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
-            x = x + (layouts is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layouts, cos, sin));
+            x = x.Plus(layouts is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layouts, cos, sin));
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
-            x = x + Mlp(w, h);
+            x = x.Plus(Mlp(w, h));
         }
         for (int b = 0; b < batch.Count; b++)
         {
@@ -278,7 +279,7 @@ public sealed class CausalLm : IDisposable
         using var scope = NewDisposeScope();
         long batch = tokens.shape[0], length = tokens.shape[1];
         int hd = Config.HeadDim;
-        var (cos, sin) = _rope.Lookup(arange(length, dtype: ScalarType.Int64, device: Device), (int)length - 1, DType);
+        var (cos, sin) = _rope.Lookup(KeptScalars.Range(length, ScalarType.Int64, Device), (int)length - 1, DType);
         var x = Weights.embed_tokens.index_select(0, tokens.reshape(-1)).view(batch, length, Config.HiddenSize); // [B, T, d]
         foreach (var w in Weights.layers)
         {
@@ -288,9 +289,9 @@ public sealed class CausalLm : IDisposable
             k = k.transpose(1, 2).repeat_interleave(Config.QueryGroups, dim: 1);
             v = v.transpose(1, 2).repeat_interleave(Config.QueryGroups, dim: 1);
             var o = F.scaled_dot_product_attention(q, k, v, is_casual: true);                // [B, H, T, hd]
-            x = x + F.linear(o.transpose(1, 2).reshape(batch, length, Config.NumAttentionHeads * hd), w.o_proj, w.o_proj_bias);
+            x = x.Plus(F.linear(o.transpose(1, 2).reshape(batch, length, Config.NumAttentionHeads * hd), w.o_proj, w.o_proj_bias));
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
-            x = x + Mlp(w, h);
+            x = x.Plus(Mlp(w, h));
         }
         return F.linear(RmsNorm.Apply(x, Weights.norm, Config.RmsNormEps), Weights.lm_head).MoveToOuterDisposeScope();
     }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Model;
 
@@ -9,7 +10,7 @@ internal static class RmsNorm
     {
         using var scope = NewDisposeScope();
         var x32 = x.to_type(ScalarType.Float32);
-        var normed = x32 * (x32.pow(2).mean(new long[] { -1 }, keepdim: true) + eps).rsqrt();
+        var normed = x32 * x32.Power(2).mean(new long[] { -1 }, keepdim: true).Plus(eps).rsqrt();
         return (weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Model;
 
@@ -50,7 +51,7 @@ internal sealed class RotaryEmbedding : IDisposable
     {
         _cos?.Dispose(); _sin?.Dispose();
         using var scope = NewDisposeScope();
-        var positions = arange(length, dtype: ScalarType.Float32) * (float)_positionScale;   // [P]
+        var positions = KeptScalars.Range(length, ScalarType.Float32, CPU).Times((double)(float)_positionScale);   // [P]
         var freqs = outer(positions, tensor(_invFreq));                                        // [P, hd/2]
         var emb = cat(new[] { freqs, freqs }, -1);                                              // [P, hd]
         _cos = emb.cos().to(_device).MoveToOuterDisposeScope();
@@ -73,7 +74,7 @@ internal sealed class RotaryEmbedding : IDisposable
         var c = cos.unsqueeze(-2);                                   // [N, 1, hd]
         var s = sin.unsqueeze(-2);
         var rotated = cat(new[] { -x.narrow(-1, half, half), x.narrow(-1, 0, half) }, -1);
-        return (x * c + rotated * s).MoveToOuterDisposeScope();
+        return (x * c).Plus(rotated * s).MoveToOuterDisposeScope();
     }
 
     public void Dispose() { _cos?.Dispose(); _sin?.Dispose(); }

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Model;
 
@@ -17,11 +18,11 @@ public static class TreeAncestry
         var identity = eye(m, dtype: ScalarType.Float32, device: parents.device).expand(b, m, m);
         var step = zeros(new long[] { b, m, m }, dtype: ScalarType.Float32, device: parents.device)
             .scatter_(2, parents.unsqueeze(-1), ones(new long[] { b, m, 1 }, dtype: ScalarType.Float32, device: parents.device));
-        var reach = (identity + step).clamp_max(1);                  // u itself and its parent
+        var reach = identity.Plus(step).AtMost(1);                  // u itself and its parent
         for (long span = 2; span < m * 2; span *= 2)
         {
-            reach = reach.bmm(reach).clamp_max(1);              // ancestors within twice the distance
+            reach = reach.bmm(reach).AtMost(1);              // ancestors within twice the distance
         }
-        return reach.gt(0).MoveToOuterDisposeScope();
+        return reach.Gt(0).MoveToOuterDisposeScope();
     }
 }

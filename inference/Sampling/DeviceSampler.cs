@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Sampling;
 
@@ -63,14 +64,14 @@ public static class DeviceSampler
         if (plain.Any(x => !x))
         {
             var (sorted, order) = probs.sort(-1, descending: true, stable: true);         // ties: lower id first
-            var rank = arange(vocab, dtype: ScalarType.Int64, device: device).view(1, vocab);
+            var rank = KeptScalars.Range(vocab, ScalarType.Int64, device).view(1, vocab);
             var inTopK = rank.lt(tensor(topK, device: device).view(rows, 1));
             var topKOnly = sorted * inTopK;
             var cumulative = topKOnly.cumsum(-1);
             var total = cumulative.narrow(-1, vocab - 1, 1);                               // mass of the top-k
             // The nucleus keeps rank j when the mass before it is still short of top_p (and always rank 0).
             var before = cat(new[] { zeros(new long[] { rows, 1 }, dtype: ScalarType.Float64, device: device), cumulative.narrow(-1, 0, vocab - 1) }, -1);
-            var keep = inTopK & (before.lt(tensor(topP, device: device).view(rows, 1) * total) | rank.eq(0));
+            var keep = inTopK & (before.lt(tensor(topP, device: device).view(rows, 1) * total) | rank.Eq(0));
             var kept = sorted * keep;
             var mass = kept.cumsum(-1).narrow(-1, vocab - 1, 1);
             var cut = zeros_like(probs).scatter_(-1, order, kept / mass);
@@ -83,9 +84,9 @@ public static class DeviceSampler
         var cdf = filtered.cumsum(-1);
         var u = tensor(draws, device: device).view(rows, 1);
         var index = cdf.le(u).sum(-1);                                                     // [rows]
-        var ids = arange(vocab, dtype: ScalarType.Int64, device: device).view(1, vocab);
-        var lastPositive = where(filtered.gt(0), ids, full_like(ids, -1)).max(-1).values;
-        var sampled = where(index.lt(vocab), index, lastPositive);
+        var ids = KeptScalars.Range(vocab, ScalarType.Int64, device).view(1, vocab);
+        var lastPositive = where(filtered.Gt(0), ids, KeptScalars.FullLike(ids, -1)).max(-1).values;
+        var sampled = where(index.Lt(vocab), index, lastPositive);
         var greedyRows = tensor(settings.Select(s => s.IsGreedy).ToArray(), device: device);
         return where(greedyRows, greedyIds, sampled).MoveToOuterDisposeScope();
     }

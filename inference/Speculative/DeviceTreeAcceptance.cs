@@ -1,5 +1,6 @@
 using SpecEdge.Inference.Model;
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Speculative;
 
@@ -43,14 +44,14 @@ public static class DeviceTreeAcceptance
         var parentT = tensor(parents, device: device).view(b, nmax);
         var sample = samples.index_select(0, tensor(row, device: device)).view(b, nmax);   // [B, n]
         var parentSample = sample.gather(1, parentT);
-        var isRoot = arange(nmax, dtype: ScalarType.Int64, device: device).view(1, nmax).eq(0);
+        var isRoot = KeptScalars.Range(nmax, ScalarType.Int64, device).view(1, nmax).Eq(0);
         var realT = tensor(real, device: device).view(b, nmax);
         var ok = (isRoot | tensor(tokens, device: device).view(b, nmax).eq(parentSample)) & realT;   // [B, n]
         var ancestry = TreeAncestry.AncestorOrSelf(parentT);                                      // [B, n, n]
         var accepted = (ancestry & ok.logical_not().unsqueeze(1)).any(-1).logical_not() & realT;  // all of the root path ok
-        var depth = ancestry.sum(-1, type: ScalarType.Int64) - 1;
-        var index = arange(nmax, dtype: ScalarType.Int64, device: device).view(1, nmax);
-        var score = where(accepted, depth * (nmax + 1) + (nmax - index), full_like(depth, -1));
+        var depth = ancestry.sum(-1, type: ScalarType.Int64).Plus(-1);
+        var index = KeptScalars.Range(nmax, ScalarType.Int64, device).view(1, nmax);
+        var score = where(accepted, depth.Times(nmax + 1).Plus(index.neg().Plus(nmax)), KeptScalars.FullLike(depth, -1));
         var deepest = score.argmax(-1);                                                           // [B]
         var bonus = sample.gather(1, deepest.unsqueeze(1)).squeeze(1);
         var onPath = ancestry.gather(1, deepest.view(b, 1, 1).expand(b, 1, nmax)).squeeze(1);     // [B, n] bool

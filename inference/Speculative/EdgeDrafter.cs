@@ -1,5 +1,6 @@
 using SpecEdge.Inference.Model;
 using static TorchSharp.torch;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Speculative;
 
@@ -251,7 +252,7 @@ public sealed class EdgeDrafter : IDisposable
         var logits = _draft.Forward(new[] { new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()) })[0];
         var scored = logits.narrow(0, first, nodes.Count);
         double temperature = Options.EffectiveScoreTemperature;
-        if (temperature != 1.0) scored = scored.to(ScalarType.Float32) / temperature;
+        if (temperature != 1.0) scored = scored.to(ScalarType.Float32).Over(temperature);
         var logProbs = scored.log_softmax(-1);
         var (values, indices) = logProbs.topk(Math.Min(Options.BranchWidth, (int)logProbs.shape[1]), dim: -1);
         var v = values.to_type(ScalarType.Float64).data<double>().ToArray();
