@@ -28,27 +28,43 @@ public sealed class EdgeHostOptions
     public string? EnrolUrls { get; set; }
     /// <summary>Orleans gateways to connect to, comma-separated host:port.</summary>
     public string Gateways { get; set; } = "127.0.0.1:30000";
+    /// <summary>Orleans cluster id (Orleans transport only).</summary>
     public string ClusterId { get; set; } = "specedge";
+    /// <summary>Orleans service id (Orleans transport only).</summary>
     public string ServiceId { get; set; } = "specedge";
+    /// <summary>Hugging Face directory of the draft model (<c>--draft</c>).</summary>
     public string DraftModel { get; set; } = "models/demo/draft";
+    /// <summary>Where the draft model runs: "cpu" or "cuda:N".</summary>
     public string Device { get; set; } = "cpu";
+    /// <summary>The draft model's dtype: fp32, bf16, fp16 or auto (the checkpoint's own).</summary>
     public string DType { get; set; } = "auto";
+    /// <summary>CPU threads for the draft model (0: TorchSharp's default).</summary>
     public int Threads { get; set; } = 1;
     /// <summary>Conversation to continue; empty starts a new one.</summary>
     public string? Session { get; set; }
+    /// <summary>This edge's name in logs and snapshots; the credential's edge id wins when it names one.</summary>
     public string? EdgeId { get; set; }
     /// <summary>One-shot mode: send this message, print the reply, exit.</summary>
     public string? Prompt { get; set; }
+    /// <summary>Sampling temperature of the replies this edge starts (0: greedy).</summary>
     public double Temperature { get; set; }
+    /// <summary>Top-k of the replies this edge starts (0: off).</summary>
     public int TopK { get; set; }
+    /// <summary>Top-p (nucleus) of the replies this edge starts (1: off).</summary>
     public double TopP { get; set; } = 1.0;
+    /// <summary>Sampling seed of the replies this edge starts (empty: the session picks one).</summary>
     public ulong? Seed { get; set; }
+    /// <summary>Longest reply, in tokens.</summary>
     public int MaxNewTokens { get; set; } = 128;
     /// <summary>Plain continuation instead of the chat template (the demo models are not chat-tuned).</summary>
     public bool Raw { get; set; }
+    /// <summary>System message of a new conversation (chat template only).</summary>
     public string? SystemPrompt { get; set; }
+    /// <summary>Draft the next tree while the verdict travels, betting on the draft's own path (proactive drafting).</summary>
     public bool Proactive { get; set; } = true;
+    /// <summary>Draft tree size: nodes besides the root (a ceiling under the adaptive policy).</summary>
     public int Budget { get; set; } = 32;
+    /// <summary>Draft tree depth (a ceiling under the adaptive policy).</summary>
     public int MaxDepth { get; set; } = 4;
     /// <summary>
     /// "fixed": every tree has Budget nodes and MaxDepth levels. "adaptive": each step's budget and depth follow the
@@ -68,6 +84,7 @@ public sealed class EdgeHostOptions
             _ => throw new InvalidOperationException($"Edge:TreePolicy must be 'fixed' or 'adaptive', not '{TreePolicy}'."),
         },
     };
+    /// <summary>Orleans transport of trees: Channel (a broadcast channel, verdicts by observer) or DirectCall.</summary>
     public TreeTransport Transport { get; set; } = TreeTransport.Channel;
     /// <summary>Soak load mode: run this many honest edge sessions in this process (0 = interactive chat).</summary>
     public int Soak { get; set; }

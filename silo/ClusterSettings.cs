@@ -9,6 +9,7 @@ public sealed class ClusterSettings
     /// "localhost" (one machine, development), "azuretable" (Azure Table membership: the cloud default) or "redis".
     /// </summary>
     public string Clustering { get; set; } = "localhost";
+    /// <summary>Redis connection string (host:port,...) for "redis" membership.</summary>
     public string? RedisConnectionString { get; set; }
     /// <summary>Azure Storage connection string for "azuretable" membership; empty: <see cref="StorageConnectionString"/>.</summary>
     public string? ClusteringConnectionString { get; set; }
@@ -19,10 +20,13 @@ public sealed class ClusterSettings
     public string? AdvertisedAddress { get; set; }
     /// <summary>Listen on every interface (0.0.0.0) instead of only the advertised address, e.g. behind NAT.</summary>
     public bool ListenOnAnyAddress { get; set; }
+    /// <summary>Orleans cluster id: silos and clients of one cluster share it.</summary>
     public string ClusterId { get; set; } = "specedge";
+    /// <summary>Orleans service id: stays the same across deployments, so stored state keeps its keys.</summary>
     public string ServiceId { get; set; } = "specedge";
     /// <summary>Unique silo name; verifiers are pinned by it. Default: POD_NAME, else machine name + silo port.</summary>
     public string? SiloName { get; set; }
+    /// <summary>Silo-to-silo port (cluster CA certificates only, with TLS).</summary>
     public int SiloPort { get; set; } = 11111;
     /// <summary>The gateway port clients are given (and address the silo's gateway by).</summary>
     public int GatewayPort { get; set; } = 30000;
@@ -36,6 +40,7 @@ public sealed class ClusterSettings
     public int? PrimarySiloPort { get; set; }
     /// <summary>Azure Blob connection string for session state; empty keeps sessions in memory.</summary>
     public string? StorageConnectionString { get; set; }
+    /// <summary>Blob container of the session state (and the conversation indexes).</summary>
     public string StorageContainer { get; set; } = "specedge-sessions";
     /// <summary>
     /// Seconds of missed probes after which a silo is declared dead (0 keeps Orleans' defaults, tens of seconds).

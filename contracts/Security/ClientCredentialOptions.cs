@@ -8,6 +8,8 @@ public sealed class ClientCredentialOptions
 {
     public const string Section = "Credential";
 
+    /// <summary>File holding the credential (re-read when it changes, so a renewed credential needs no restart).</summary>
     public string? TokenFile { get; set; }
+    /// <summary>The credential itself, inline (tests and tools; prefer <c>TokenFile</c>).</summary>
     public string? Token { get; set; }
 }

@@ -12,6 +12,7 @@ public sealed class SecurityOptions
     public string? KeyFile { get; set; }
     /// <summary>Inline keys (key id -> base64), when no file is given.</summary>
     public Dictionary<string, string> Keys { get; set; } = new();
+    /// <summary>Which key of <c>Keys</c> signs new credentials; the others still verify (key rotation).</summary>
     public string? ActiveKeyId { get; set; }
     /// <summary>Longest lifetime of an edge credential issued through ICredentialIssuerGrain.</summary>
     public TimeSpan MaxEdgeLifetime { get; set; } = TimeSpan.FromHours(12);
