@@ -20,49 +20,19 @@ internal static class KeptScalars
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
     // Integer and floating overloads: an integer tensor plus a floating scalar would be promoted to a floating tensor.
-
-    public static Tensor Plus(this Tensor a, long value)
-    {
-        using var s = value.ToScalar();
-        return a.add(s);
-    }
-
-    public static Tensor Plus(this Tensor a, double value)
-    {
-        using var s = value.ToScalar();
-        return a.add(s);
-    }
-
-    public static Tensor Times(this Tensor a, long value)
-    {
-        using var s = value.ToScalar();
-        return a.mul(s);
-    }
-
-    public static Tensor Times(this Tensor a, double value)
-    {
-        using var s = value.ToScalar();
-        return a.mul(s);
-    }
-
+    public static Tensor Plus(this Tensor a, long value) => With(value.ToScalar(), a.add);
+    public static Tensor Plus(this Tensor a, double value) => With(value.ToScalar(), a.add);
+    public static Tensor Times(this Tensor a, long value) => With(value.ToScalar(), a.mul);
+    public static Tensor Times(this Tensor a, double value) => With(value.ToScalar(), a.mul);
     /// <summary><c>a / value</c>.</summary>
-    public static Tensor Over(this Tensor a, double value)
-    {
-        using var s = value.ToScalar();
-        return a.div(s);
-    }
-
-    public static Tensor Power(this Tensor a, long exponent)
-    {
-        using var s = exponent.ToScalar();
-        return a.pow(s);
-    }
-
-    public static Tensor AtMost(this Tensor a, long max)
-    {
-        using var s = max.ToScalar();
-        return a.clamp_max(s);
-    }
+    public static Tensor Over(this Tensor a, double value) => With(value.ToScalar(), s => a.div(s));
+    public static Tensor Power(this Tensor a, long exponent) => With(exponent.ToScalar(), s => a.pow(s));
+    public static Tensor AtMost(this Tensor a, long max) => With(max.ToScalar(), a.clamp_max);
+    public static Tensor Eq(this Tensor a, long value) => With(value.ToScalar(), a.eq);
+    public static Tensor Gt(this Tensor a, double value) => With(value.ToScalar(), a.gt);
+    public static Tensor Ge(this Tensor a, long value) => With(value.ToScalar(), a.ge);
+    public static Tensor Lt(this Tensor a, long value) => With(value.ToScalar(), a.lt);
+    public static Tensor Le(this Tensor a, long value) => With(value.ToScalar(), a.le);
 
     public static Tensor Within(this Tensor a, long min, long max)
     {
@@ -71,47 +41,15 @@ internal static class KeptScalars
         return a.clamp(lo, hi);
     }
 
-    public static Tensor Eq(this Tensor a, long value)
-    {
-        using var s = value.ToScalar();
-        return a.eq(s);
-    }
-
-    public static Tensor Gt(this Tensor a, double value)
-    {
-        using var s = value.ToScalar();
-        return a.gt(s);
-    }
-
-    public static Tensor Ge(this Tensor a, long value)
-    {
-        using var s = value.ToScalar();
-        return a.ge(s);
-    }
-
-    public static Tensor Lt(this Tensor a, long value)
-    {
-        using var s = value.ToScalar();
-        return a.lt(s);
-    }
-
-    public static Tensor Le(this Tensor a, long value)
-    {
-        using var s = value.ToScalar();
-        return a.le(s);
-    }
-
     /// <summary><c>full_like(like, value)</c>.</summary>
-    public static Tensor FullLike(Tensor like, long value)
-    {
-        using var s = value.ToScalar();
-        return full_like(like, s);
-    }
+    public static Tensor FullLike(Tensor like, long value) => With(value.ToScalar(), s => full_like(like, s));
 
     /// <summary><c>arange(stop)</c> as <paramref name="dtype"/> on <paramref name="device"/>.</summary>
-    public static Tensor Range(long stop, ScalarType dtype, Device device)
+    public static Tensor Range(long stop, ScalarType dtype, Device device) => With(stop.ToScalar(), s => arange(s, dtype: dtype, device: device));
+
+    /// <summary>Runs <paramref name="op"/> on <paramref name="scalar"/>, which stays alive until it returns, then frees it.</summary>
+    private static Tensor With(Scalar scalar, Func<Scalar, Tensor> op)
     {
-        using var s = stop.ToScalar();
-        return arange(s, dtype: dtype, device: device);
+        using (scalar) return op(scalar);
     }
 }

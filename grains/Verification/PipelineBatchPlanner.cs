@@ -1,7 +1,7 @@
 namespace SpecEdge.Grains.Verification;
 
 /// <summary>
-/// Pipeline-aware batching (ALGORITHM.md, "Pipeline-aware scheduling"): decides how many edge trees the next forward may
+/// Pipeline-aware batching (the SpecEdge paper's pipeline-aware scheduling): decides how many edge trees the next forward may
 /// take so that the device keeps working while the other edges draft and their trees travel.
 /// <para>
 /// Work-conserving batching has an absorbing state: once the edges' trees arrive together they are verified together,

@@ -4,6 +4,7 @@ using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Tokenization;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Inference.Training;
 
@@ -119,11 +120,11 @@ public static class DraftDistiller
             var student = logits.reshape(-1, vocab).to(ScalarType.Float32);                 // [N, V]
             Tensor teacherLogProbs;
             using (no_grad())
-                teacherLogProbs = (target.ForwardFull(input).reshape(-1, vocab).to(ScalarType.Float32) / temperature).log_softmax(-1);
-            var studentLogProbs = (student / temperature).log_softmax(-1);
-            var kl = (teacherLogProbs.exp() * (teacherLogProbs - studentLogProbs)).sum(-1).mean() * (temperature * temperature);
+                teacherLogProbs = target.ForwardFull(input).reshape(-1, vocab).to(ScalarType.Float32).Over(temperature).log_softmax(-1);
+            var studentLogProbs = student.Over(temperature).log_softmax(-1);
+            var kl = (teacherLogProbs.exp() * (teacherLogProbs - studentLogProbs)).sum(-1).mean().Times(temperature * temperature);
             if (klWeight >= 1) return kl;
-            return kl * klWeight + F.cross_entropy(student, labels.reshape(-1)) * (1 - klWeight);
+            return kl.Times(klWeight).Plus(F.cross_entropy(student, labels.reshape(-1)).Times(1 - klWeight));
         };
     }
 

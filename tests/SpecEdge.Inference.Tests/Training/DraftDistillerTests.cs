@@ -9,6 +9,7 @@ namespace SpecEdge.Inference.Tests.Training;
 /// Distillation (<see cref="DraftDistiller"/>): the loss measures disagreement with the target, and minimising it raises
 /// agreement. Step counts, not the clock, end the training here: a loaded machine must not cut it short.
 /// </summary>
+[Collection(TrainingCollection.Name)]
 public class DraftDistillerTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace SpecEdge.Inference.Tests.Training;
 
+[Collection(TrainingCollection.Name)]
 public class LanguageModelTrainerTests
 {
     [Fact]
