@@ -48,6 +48,17 @@ public sealed class SpecEdgeSiloOptions
     public bool StepTimings { get; set; }
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
     public int Threads { get; set; }
+    /// <summary>
+    /// How a forward is shared when more steps wait than it takes. True (default): round robin across tenants (the
+    /// conversation id's tenant), each tenant's steps in arrival order, so one tenant's many replies cannot hold another
+    /// tenant's reply back. False: arrival order, whoever queued (the behaviour before, kept for comparison).
+    /// </summary>
+    public bool FairShares { get; set; } = true;
+    /// <summary>
+    /// Relative shares under <see cref="FairShares"/>: <c>SpecEdge:TenantWeights:&lt;tenant&gt;</c> = N (default 1) gives
+    /// that tenant N slots in each round of a forward.
+    /// </summary>
+    public Dictionary<string, int> TenantWeights { get; set; } = new();
     /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>
     public int MaxQueuedSteps { get; set; } = 256;
     /// <summary>Replies one tenant (the verified caller's) may have in progress at once; 0 = no limit. Operators are exempt.</summary>
@@ -92,6 +103,8 @@ public sealed class SpecEdgeSiloOptions
         if (MaxTreeNodes < 1) throw new InvalidOperationException($"SpecEdge:MaxTreeNodes must be at least 1 (got {MaxTreeNodes}).");
         if (KvMemoryMb < 1) throw new InvalidOperationException($"SpecEdge:KvMemoryMb must be positive (got {KvMemoryMb}).");
         if (MaxQueuedSteps < MaxBatch) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) (got {MaxQueuedSteps}).");
+        foreach (var (tenant, weight) in TenantWeights)
+            if (weight < 1) throw new InvalidOperationException($"SpecEdge:TenantWeights:{tenant} must be at least 1 (got {weight}).");
         if (!(QueueTimeoutSeconds > 0)) throw new InvalidOperationException($"SpecEdge:QueueTimeoutSeconds must be positive (got {QueueTimeoutSeconds}).");
         if (MaxMessageChars < 1) throw new InvalidOperationException($"SpecEdge:MaxMessageChars must be at least 1 (got {MaxMessageChars}).");
         if (MaxSystemPromptChars < 0) throw new InvalidOperationException($"SpecEdge:MaxSystemPromptChars must not be negative (got {MaxSystemPromptChars}).");

@@ -42,7 +42,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _device = new DeviceRunner(models, _key.Device, logger);
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
-            (long)o.KvMemoryMb << 20), () => Now);
+            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights), () => Now);
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
         ReportMetrics();
         return Task.CompletedTask;

@@ -14,7 +14,10 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
 {
     /// <summary>The limits of a device (from the silo's options).</summary>
     /// <param name="KvBudgetBytes">The hard KV budget: caches (of <c>bytesPerSequence</c> each) beyond it are refused.</param>
-    public sealed record Limits(int MaxBatch, int MaxQueuedSteps, TimeSpan QueueTimeout, BatchingPolicy Batching, long KvBudgetBytes);
+    /// <param name="FairShares">Fill a forward round robin across tenants (else in arrival order).</param>
+    /// <param name="TenantWeights">Slots per round of a tenant under fair shares (absent: 1).</param>
+    public sealed record Limits(int MaxBatch, int MaxQueuedSteps, TimeSpan QueueTimeout, BatchingPolicy Batching, long KvBudgetBytes,
+        bool FairShares = true, IReadOnlyDictionary<string, int>? TenantWeights = null);
 
     /// <summary>
     /// A step waiting for the device. <see cref="ServerDrafted"/>: its tree is drafted by the server on the device
@@ -94,9 +97,12 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
 
     /// <summary>
     /// The next forward, or null when nothing waits: steps past their deadline leave the queue (expired), then up to
-    /// MaxBatch in arrival order. Work-conserving: everything. Pipeline-aware: edge trees only up to the planner's group
-    /// size (prefills and server steps always go), the rest wait for the next forward. A non-empty batch is running
-    /// until <see cref="ForwardEnded"/>.
+    /// MaxBatch of the rest. With fair shares, round robin across tenants (a tenant of weight w takes up to w steps per
+    /// round, its own in arrival order; the tenant that led one forward goes last in the next), so a tenant
+    /// with one step waiting gets into the next forward however many another has queued; else in arrival order.
+    /// Work-conserving: a forward is filled whenever steps wait. Pipeline-aware: edge trees only up to the planner's
+    /// group size (prefills and server steps always go), the rest wait for the next forward. A non-empty batch is
+    /// running until <see cref="ForwardEnded"/>.
     /// </summary>
     public ForwardPlan? NextForward()
     {
@@ -106,19 +112,58 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         foreach (var step in expired) _queue.Remove(step);
         int max = limits.MaxBatch;
         int edgeLimit = limits.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(now(), max) : max;
-        var batch = new List<Step>();
         int edgeTrees = 0;
-        foreach (var item in _queue)
+        bool Admits(Step item) => !item.FromEdge || edgeTrees < edgeLimit;
+        var batch = new List<Step>();
+        void Take(Step item)
         {
-            if (batch.Count == max) break;
-            if (item.FromEdge && edgeTrees == edgeLimit) continue;
-            if (item.FromEdge) edgeTrees++;
             batch.Add(item);
+            if (item.FromEdge) edgeTrees++;
+        }
+        if (limits.FairShares)
+        {
+            // Tenants in order of their oldest waiting step, except that the last forward's first tenant goes last (the
+            // lead rotates); each tenant's steps are a FIFO of their own.
+            var tenants = _queue.GroupBy(p => TenantOf(p.SessionId)).Select(g => (Tenant: g.Key, Steps: g.ToList()))
+                .OrderBy(t => t.Tenant == _lastLead ? 1 : 0).ToList();
+            _lastLead = tenants.Count > 0 ? tenants[0].Tenant : null;
+            for (bool took = true; took && batch.Count < max;)
+            {
+                took = false;
+                foreach (var (tenant, steps) in tenants)
+                {
+                    for (int share = Weight(tenant); share > 0 && batch.Count < max && steps.Count > 0; share--)
+                    {
+                        // Edge trees beyond the planner's group wait; the tenant's other steps may still go.
+                        var next = steps.FirstOrDefault(Admits);
+                        if (next is null) break;
+                        steps.Remove(next);
+                        Take(next);
+                        took = true;
+                    }
+                }
+            }
+        }
+        else
+        {
+            foreach (var item in _queue)
+            {
+                if (batch.Count == max) break;
+                if (Admits(item)) Take(item);
+            }
         }
         foreach (var item in batch) _queue.Remove(item);
         _running = batch;
         return new ForwardPlan(batch, expired);
     }
+
+    /// <summary>The tenant that came first in the last fair forward: it goes last in the next one.</summary>
+    private string? _lastLead;
+
+    private int Weight(string tenant) => limits.TenantWeights?.GetValueOrDefault(tenant) is > 0 and var w ? w : 1;
+
+    /// <summary>The tenant of a conversation id (<c>tenant/name</c>, validated where the id entered).</summary>
+    private static string TenantOf(string sessionId) => sessionId[..Math.Max(0, sessionId.IndexOf('/'))];
 
     /// <summary>The running forward ended (<paramref name="ms"/> on the device; 0 items when it failed).</summary>
     public void ForwardEnded(int items, double ms)

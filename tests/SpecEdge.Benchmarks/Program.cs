@@ -15,6 +15,7 @@ switch (command)
     case "durability": await DurabilityBenchmark.RunAsync(options); break;
     case "e2e": Environment.ExitCode = await SpecEdge.Benchmarks.E2e.E2eBenchmark.RunAsync(options); break;
     case "capacity": await SpecEdge.Benchmarks.Capacity.CapacityBenchmark.RunAsync(options); break;
+    case "fairness": await FairnessBenchmark.RunAsync(options); break;
     case "pipeline-sim": SpecEdge.Benchmarks.Capacity.PipelineStudy.Run(options); break;
     default:
         Console.WriteLine("""
@@ -32,6 +33,9 @@ switch (command)
               cluster [--target models/demo/target --draft models/demo/draft --clients 1,4,8 --max-new-tokens 64 --steps 200]
                   Per-step cluster overhead (broadcast channel vs direct grain call) and end-to-end tokens/s with
                   concurrent edge clients against one in-process silo (real Orleans, loopback TCP).
+              fairness [--flood 64] [--flood-tokens 400] [--quiet-tokens 48] [--replies 3] [--max-batch 8] [--out bench-results/fairness.json]
+                  A quiet tenant's time between tokens alone and beside a tenant running --flood long replies at once, on a
+                  verifier filling forwards in arrival order and on one sharing them round robin across tenants.
               durability [--rounds 20] [--max-new-tokens 48] [--out bench-results/durability.json]
                   What session persistence adds to an edge's step: memory vs Azure Blob (Azurite) with the verdict sent
                   before / after the step's state write, three in-process clusters side by side in one run.

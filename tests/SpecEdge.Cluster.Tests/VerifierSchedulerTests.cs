@@ -14,8 +14,8 @@ public class VerifierSchedulerTests
 {
     private DateTime _now = new(2026, 12, 6, 0, 0, 0, DateTimeKind.Utc);
 
-    private VerifierScheduler Scheduler(int maxBatch = 4, int maxQueued = 16, long budget = 1000) =>
-        new(new VerifierScheduler.Limits(maxBatch, maxQueued, TimeSpan.FromSeconds(10), BatchingPolicy.WorkConserving, budget), () => _now);
+    private VerifierScheduler Scheduler(int maxBatch = 4, int maxQueued = 16, long budget = 1000, bool fair = true, Dictionary<string, int>? weights = null) =>
+        new(new VerifierScheduler.Limits(maxBatch, maxQueued, TimeSpan.FromSeconds(10), BatchingPolicy.WorkConserving, budget, fair, weights), () => _now);
 
     /// <summary>A sequence object the scheduler can tell apart from others; it never touches its cache.</summary>
     private static TargetSequence Sequence() => new(null!, new[] { 1 }, 1, new SamplingParams(0, 0, 1, 7), new StopCriteria(Array.Empty<int>(), 8));
@@ -44,6 +44,45 @@ public class VerifierSchedulerTests
         Assert.Equal(new[] { "t/3" }, s.NextForward()!.Batch.Select(x => x.SessionId));
         s.ForwardEnded(1, 5);
         Assert.Null(s.NextForward());
+    }
+
+    [Fact]
+    public void WithFairShares_ATenantWithOneStep_GetsIntoTheNextForward_HoweverManyAnotherHasQueued()
+    {
+        foreach (bool fair in new[] { true, false })
+        {
+            var s = Scheduler(maxBatch: 4, fair: fair);
+            for (int i = 0; i < 10; i++) s.Enqueue($"flood/{i}", new PrefillWork(Sequence()), false, fromEdge: false);
+            s.Enqueue("quiet/one", new PrefillWork(Sequence()), false, fromEdge: false);
+            var batch = s.NextForward()!.Batch.Select(x => x.SessionId).ToList();
+            Assert.Equal(4, batch.Count);
+            if (fair)
+            {
+                Assert.Contains("quiet/one", batch);
+                // The flooding tenant's own steps still go in arrival order.
+                Assert.Equal(new[] { "flood/0", "flood/1", "flood/2" }, batch.Where(id => id.StartsWith("flood/")));
+            }
+            else Assert.Equal(new[] { "flood/0", "flood/1", "flood/2", "flood/3" }, batch);   // arrival order: the quiet tenant waits
+        }
+    }
+
+    [Fact]
+    public void TenantWeights_GiveSlotsPerRound_AndTheLeadRotatesBetweenForwards()
+    {
+        var s = Scheduler(maxBatch: 4, weights: new() { ["gold"] = 3 });
+        for (int i = 0; i < 8; i++)
+        {
+            s.Enqueue($"gold/{i}", new PrefillWork(Sequence()), false, false);
+            s.Enqueue($"basic/{i}", new PrefillWork(Sequence()), false, false);
+        }
+        var first = s.NextForward()!.Batch.Select(x => x.SessionId).ToList();
+        Assert.Equal(3, first.Count(id => id.StartsWith("gold/")));
+        Assert.Equal(1, first.Count(id => id.StartsWith("basic/")));
+        s.ForwardEnded(4, 1);
+        // The next forward starts with the other tenant: with one slot left after gold's three, basic still gets one.
+        var second = s.NextForward()!.Batch.Select(x => x.SessionId).ToList();
+        Assert.Equal("basic/1", second[0]);
+        Assert.Equal(3, second.Count(id => id.StartsWith("gold/")));
     }
 
     [Fact]
