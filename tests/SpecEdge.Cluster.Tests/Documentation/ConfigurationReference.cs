@@ -49,6 +49,7 @@ public static partial class ConfigurationReference
                 {
                     string name = p.Groups["name"].Value;
                     string value = p.Groups["default"].Success ? p.Groups["default"].Value.Trim() : Implicit(p.Groups["type"].Value);
+                    if (value == "new()") value = "(empty)";
                     string meaning = p.Groups["doc"].Success ? Prose(p.Groups["doc"].Value) : "";
                     text.AppendLine($"| `{name}` | {Cell(value)} | {Cell(meaning)} | `{section.Groups[1].Value}__{name}` |");
                 }
@@ -75,6 +76,7 @@ public static partial class ConfigurationReference
         text = Regex.Replace(text, "<see cref=\"(?:[^\"]*\\.)?([^\".]+)\"\\s*/>", "`$1`");
         text = Regex.Replace(text, "<(?:paramref|typeparamref) name=\"([^\"]+)\"\\s*/>", "`$1`");
         text = Regex.Replace(text, "<[^>]+>", "");
+        text = text.Replace("&lt;", "<").Replace("&gt;", ">").Replace("&amp;", "&");
         return Regex.Replace(text, "\\s+", " ").Trim();
     }
 
