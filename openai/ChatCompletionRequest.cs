@@ -23,6 +23,8 @@ public sealed record ChatCompletionRequest
     public StreamOptions? StreamOptions { get; init; }
     public string? User { get; init; }
     public int? N { get; init; }
+    /// <summary>Extension (as vLLM): sample among the k most likely tokens; 0 or absent: off.</summary>
+    public int? TopK { get; init; }
     public string? Session { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

@@ -14,11 +14,15 @@ public sealed record CompletionRequest
     public double? Temperature { get; init; }
     public double? TopP { get; init; }
     public int? MaxTokens { get; init; }
+    /// <summary>The chat endpoint's name for <see cref="MaxTokens"/>, accepted here too.</summary>
+    public int? MaxCompletionTokens { get; init; }
     public JsonElement? Stop { get; init; }
     public long? Seed { get; init; }
     public bool? Stream { get; init; }
     public StreamOptions? StreamOptions { get; init; }
     public string? User { get; init; }
     public int? N { get; init; }
+    /// <summary>Extension (as vLLM): sample among the k most likely tokens; 0 or absent: off.</summary>
+    public int? TopK { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

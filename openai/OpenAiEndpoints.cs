@@ -18,6 +18,8 @@ namespace SpecEdge.OpenAi;
 public static class OpenAiEndpoints
 {
     public const string SessionHeader = "X-SpecEdge-Session";
+    /// <summary>Response header naming the request fields this server did not know and ignored.</summary>
+    public const string IgnoredFieldsHeader = "X-SpecEdge-Ignored-Fields";
 
     public static IServiceCollection AddOpenAiApi<TBackend>(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
         where TBackend : class, IOpenAiBackend
@@ -43,15 +45,35 @@ public static class OpenAiEndpoints
         {
             var request = await ReadAsync<ChatCompletionRequest>(context, options);
             var job = RequestValidator.Chat(request, context.Request.Headers[SessionHeader].FirstOrDefault(), backend.ModelIds, options);
+            NameIgnoredFields(context, job);
             await ReplyWriter.WriteAsync(context, backend, caller, job);
         }));
         app.MapPost("/v1/completions", context => RunAsync(context, async (backend, caller, options) =>
         {
             var request = await ReadAsync<CompletionRequest>(context, options);
             var job = RequestValidator.Completion(request, backend.ModelIds, options);
+            NameIgnoredFields(context, job);
             await ReplyWriter.WriteAsync(context, backend, caller, job);
         }));
+        // Wrong methods and unknown paths answer in OpenAI's error shape too (clients parse error bodies).
+        foreach (var (path, allowed) in new[] { ("/v1/models", "GET"), ("/v1/models/{id}", "GET"), ("/v1/chat/completions", "POST"), ("/v1/completions", "POST") })
+            app.MapMethods(path, new[] { "GET", "POST", "PUT", "PATCH", "DELETE" }.Where(m => m != allowed), context =>
+            {
+                context.Response.Headers.Allow = allowed;
+                return JsonAsync(context, 405, new OpenAiException(405, $"{context.Request.Method} is not allowed on {context.Request.Path}; use {allowed}.", type: "invalid_request_error", code: "method_not_allowed").ToResponse());
+            });
+        app.MapFallback("/v1/{**rest}", context =>
+            JsonAsync(context, 404, new OpenAiException(404, $"There is no endpoint {context.Request.Method} {context.Request.Path} on this server.", type: "invalid_request_error", code: "unknown_url").ToResponse()));
         return app;
+    }
+
+    /// <summary>Names the request fields that were ignored (lenient parameters) in a header, and logs them at debug level.</summary>
+    private static void NameIgnoredFields(HttpContext context, ReplyJob job)
+    {
+        if (job.IgnoredFields.Count == 0) return;
+        context.Response.Headers[IgnoredFieldsHeader] = string.Join(", ", job.IgnoredFields);
+        context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints))
+            .LogDebug("{Path}: ignored request fields {Fields}", context.Request.Path, string.Join(", ", job.IgnoredFields));
     }
 
     /// <summary>

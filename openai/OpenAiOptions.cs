@@ -24,6 +24,14 @@ public sealed class OpenAiOptions
     /// </summary>
     public double MaxFailedRequestsPerSecondPerAddress { get; set; } = 20;
 
+    /// <summary>
+    /// False (default): a field this server does not know is ignored, named in the response header
+    /// <c>X-SpecEdge-Ignored-Fields</c> and logged at debug level, as vLLM, llama.cpp and Ollama do. A field it knows but
+    /// cannot honour (<c>n</c> &gt; 1, <c>logprobs</c>, tools to call, a JSON response format, penalties, ...) is a 400
+    /// either way, unless its value asks for nothing. True: every field it does not implement is a 400 naming it.
+    /// </summary>
+    public bool StrictParameters { get; set; }
+
     /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
     public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
 }

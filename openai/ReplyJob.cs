@@ -20,6 +20,9 @@ public sealed record ReplyJob(
 {
     public bool IsChat => Prompt is null;
 
+    /// <summary>Request fields this server does not know and ignored (lenient parameters), for the response header.</summary>
+    public IReadOnlyList<string> IgnoredFields { get; init; } = Array.Empty<string>();
+
     /// <summary>The new text the model replies to: the user's last message, or the prompt.</summary>
     public string Text => Prompt ?? Turns[^1].Content;
 }

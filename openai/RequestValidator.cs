@@ -13,10 +13,22 @@ public static class RequestValidator
     /// <summary>Fields that may be present with any value because they change nothing without a field we refuse (tools).</summary>
     private static readonly HashSet<string> Ignorable = new(StringComparer.Ordinal) { "parallel_tool_calls" };
 
+    /// <summary>
+    /// Fields this server knows but cannot honour: a value that asks for something is a 400 even with lenient
+    /// parameters, because ignoring it would change what the caller gets (more choices, probabilities, tool calls, JSON,
+    /// penalised or biased sampling) without telling it.
+    /// </summary>
+    private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
+    {
+        "logprobs", "top_logprobs", "tools", "tool_choice", "functions", "function_call", "response_format", "presence_penalty",
+        "frequency_penalty", "repetition_penalty", "logit_bias", "min_p", "best_of", "echo", "suffix", "guided_json",
+    };
+
     public static ReplyJob Chat(ChatCompletionRequest? r, string? sessionHeader, IReadOnlyList<string> models, OpenAiOptions options)
     {
         if (r is null) throw OpenAiException.BadRequest("body", "The request body must be a JSON object.");
-        RefuseUnsupported(r.Other, "");
+        var ignored = new List<string>();
+        CheckExtras(r.Other, "", options, ignored);
         string model = Model(r.Model, models);
         CheckN(r.N);
         if (r.Messages is not { Count: > 0 } messages) throw OpenAiException.BadRequest("messages", "'messages' must be a non-empty array.");
@@ -27,7 +39,7 @@ public static class RequestValidator
         {
             string at = $"messages[{i}]";
             var m = messages[i] ?? throw OpenAiException.BadRequest(at, $"'{at}' must be an object.");
-            RefuseUnsupported(m.Other, at + ".");
+            CheckExtras(m.Other, at + ".", options, ignored);
             string content = Content(m.Content, at + ".content");
             switch (m.Role)
             {
@@ -53,15 +65,16 @@ public static class RequestValidator
             throw OpenAiException.BadRequest("messages", "With a session named explicitly, 'messages' holds only the new user message (and optionally a system message for a new session); the session holds the rest.");
 
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Settings(r.Temperature, r.TopP, r.Seed, r.Stop, maxTokens) with { SystemPrompt = system, UseChatTemplate = true };
+        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with { SystemPrompt = system, UseChatTemplate = true };
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
-        return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User);
+        return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User) { IgnoredFields = ignored };
     }
 
     public static ReplyJob Completion(CompletionRequest? r, IReadOnlyList<string> models, OpenAiOptions options)
     {
         if (r is null) throw OpenAiException.BadRequest("body", "The request body must be a JSON object.");
-        RefuseUnsupported(r.Other, "");
+        var ignored = new List<string>();
+        CheckExtras(r.Other, "", options, ignored);
         string model = Model(r.Model, models);
         CheckN(r.N);
         string prompt = r.Prompt switch
@@ -72,10 +85,10 @@ public static class RequestValidator
             _ => throw OpenAiException.BadRequest("prompt", "'prompt' must be a string (or an array of one string; token arrays and batches are not supported)."),
         };
         if (prompt.Length == 0) throw OpenAiException.BadRequest("prompt", "'prompt' is empty.");
-        int maxTokens = MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Settings(r.Temperature, r.TopP, r.Seed, r.Stop, maxTokens) with { UseChatTemplate = false };
+        int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
+        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with { UseChatTemplate = false };
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
-        return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User);
+        return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User) { IgnoredFields = ignored };
     }
 
     /// <summary>The model named must be one the backend serves (404 model_not_found otherwise, as OpenAI answers).</summary>
@@ -87,8 +100,10 @@ public static class RequestValidator
         return model;
     }
 
-    private static GenerationSettings Settings(double? temperature, double? topP, long? seed, JsonElement? stop, int maxTokens)
+    private static GenerationSettings Settings(double? temperature, double? topP, int? topK, long? seed, JsonElement? stop, int maxTokens)
     {
+        int k = topK ?? 0;
+        if (k < 0) throw OpenAiException.BadRequest("top_k", $"'top_k' must be 0 (off) or more; got {k}.");
         // OpenAI's ranges and defaults (temperature 1, top_p 1).
         double t = temperature ?? 1.0;
         if (!(t >= 0 && t <= 2)) throw OpenAiException.BadRequest("temperature", $"'temperature' must be in [0, 2]; got {t}.");
@@ -96,7 +111,7 @@ public static class RequestValidator
         if (!(p > 0 && p <= 1)) throw OpenAiException.BadRequest("top_p", $"'top_p' must be in (0, 1]; got {p}.");
         return new GenerationSettings
         {
-            Temperature = t, TopP = p, TopK = 0, MaxNewTokens = maxTokens, StopStrings = StopStrings(stop),
+            Temperature = t, TopP = p, TopK = k, MaxNewTokens = maxTokens, StopStrings = StopStrings(stop),
             // Any 64-bit integer is a seed; a negative one keeps its bits.
             Seed = seed is long s ? unchecked((ulong)s) : null,
         };
@@ -144,19 +159,30 @@ public static class RequestValidator
         _ => throw OpenAiException.BadRequest(param, $"'{param}' must be a string or an array of text parts."),
     };
 
-    /// <summary>A field we do not implement is refused unless its value asks for nothing (null, false, 0, empty).</summary>
-    private static void RefuseUnsupported(Dictionary<string, JsonElement>? other, string prefix)
+    /// <summary>
+    /// Fields that are not properties of the request: one whose value asks for nothing (null, false, 0, empty, a text
+    /// response format, tools that may not be called) passes; one this server cannot honour is a 400 naming it; any
+    /// other is ignored and named in <paramref name="ignored"/>, or with <see cref="OpenAiOptions.StrictParameters"/> a 400.
+    /// </summary>
+    private static void CheckExtras(Dictionary<string, JsonElement>? other, string prefix, OpenAiOptions options, List<string> ignored)
     {
         if (other is null) return;
         foreach (var (name, value) in other)
         {
-            if (Ignorable.Contains(name) || AsksForNothing(name, value)) continue;
-            throw OpenAiException.BadRequest(prefix + name, $"'{prefix}{name}' is not supported by this server.");
+            if (Ignorable.Contains(name) || AsksForNothing(name, value, other)) continue;
+            if (options.StrictParameters || Unhonoured.Contains(name))
+                throw OpenAiException.BadRequest(prefix + name, $"'{prefix}{name}' is not supported by this server.");
+            ignored.Add(prefix + name);
         }
     }
 
-    private static bool AsksForNothing(string name, JsonElement value) => value.ValueKind switch
+    private static bool AsksForNothing(string name, JsonElement value, Dictionary<string, JsonElement> request) => value.ValueKind switch
     {
+        // {"type": "text"} is the default response format; tools the model may not call ("tool_choice": "none") are inert.
+        JsonValueKind.Object when name == "response_format" => value.TryGetProperty("type", out var type) && type.ValueEquals("text"),
+        JsonValueKind.Array when name == "tools" => value.GetArrayLength() == 0
+            || request.TryGetValue("tool_choice", out var choice) && choice.ValueKind == JsonValueKind.String && choice.ValueEquals("none"),
+        JsonValueKind.String when name == "tool_choice" => value.ValueEquals("none") || value.ValueEquals("auto"),
         JsonValueKind.Null or JsonValueKind.False => true,
         JsonValueKind.Number => value.TryGetDouble(out double d) && (d == 0 || (d == 1 && name == "best_of")),
         JsonValueKind.String => value.GetString()!.Length == 0,

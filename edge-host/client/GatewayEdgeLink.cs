@@ -199,6 +199,11 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             }
             catch (Exception e) when (e is RpcException or IOException or InvalidOperationException or ObjectDisposedException)
             {
+                // A stream the server refused at once (a bad credential, the address's budget) fails the write with a bare
+                // Cancelled while the reader learns the real status: give the reader a moment to say it.
+                if (await Task.WhenAny(answer.Task, Task.Delay(TimeSpan.FromSeconds(2))) == answer.Task
+                    && answer.Task.Result.Rejection is { } refusal && !ReferenceEquals(answer.Task.Result, StreamEnded))
+                    throw new GatewayRejectionException(refusal);
                 // The stream is gone: the next request opens a new one on the next gateway (after the edge re-attaches).
                 Broken(_call);
                 throw new GatewayUnavailableException($"The gateway stream broke ({Describe(e)}); reconnecting.", e);

@@ -217,6 +217,51 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
     }
 
     [Fact]
+    public async Task UnknownFieldsAreIgnoredAndNamed_NoOpValuesPass_TopKIsHonoured_AndWhatCannotBeHonouredIs400()
+    {
+        string key = f.ServiceKey("lenient");
+        string Body(string extra) => "{\"model\": \"target\", \"messages\": [{\"role\": \"user\", \"content\": \"The history of the city\"}], \"max_tokens\": 12" + extra + "}";
+        using var lenient = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, Body(
+            ", \"temperature\": 1.0, \"top_k\": 1, \"metadata\": {\"app\": \"x\"}, \"store\": true, \"service_tier\": \"auto\"" +
+            ", \"response_format\": {\"type\": \"text\"}, \"tools\": [], \"tool_choice\": \"none\", \"logprobs\": false, \"presence_penalty\": 0"));
+        string lenientBody = await lenient.Content.ReadAsStringAsync();
+        Assert.True(lenient.StatusCode == System.Net.HttpStatusCode.OK, lenientBody);
+        var named = lenient.Headers.GetValues("X-SpecEdge-Ignored-Fields").Single().Split(", ");
+        Assert.Equal(new[] { "metadata", "service_tier", "store" }, named.Order());
+        // top_k 1 at temperature 1 is the greedy choice: the same text as temperature 0.
+        var (_, greedy, _) = await f.PostAsync("/v1/chat/completions", Body(", \"temperature\": 0"), key);
+        Assert.Equal((string)greedy!["choices"]![0]!["message"]!["content"]!, (string)System.Text.Json.Nodes.JsonNode.Parse(lenientBody)!["choices"]![0]!["message"]!["content"]!);
+
+        foreach (var (extra, param) in new[]
+        {
+            (", \"min_p\": 0.1", "min_p"), (", \"response_format\": {\"type\": \"json_object\"}", "response_format"),
+            (", \"frequency_penalty\": 0.5", "frequency_penalty"), (", \"tool_choice\": \"required\"", "tool_choice"), (", \"top_k\": -1", "top_k"),
+        })
+        {
+            var (status, refused, _) = await f.PostAsync("/v1/chat/completions", Body(extra), key);
+            Assert.Equal(400, status);
+            Assert.Equal(param, (string?)refused!["error"]!["param"]);
+        }
+
+        // Strict parameters (OpenAi:StrictParameters=true) refuse what lenient ones ignore, naming it.
+        var request = System.Text.Json.JsonSerializer.Deserialize<SpecEdge.OpenAi.ChatCompletionRequest>(Body(", \"metadata\": {\"app\": \"x\"}"), SpecEdge.OpenAi.OpenAiJson.Options);
+        var strict = Assert.Throws<SpecEdge.OpenAi.OpenAiException>(() => SpecEdge.OpenAi.RequestValidator.Chat(request, null, new[] { "target" }, new SpecEdge.OpenAi.OpenAiOptions { StrictParameters = true }));
+        Assert.Equal("metadata", strict.Param);
+    }
+
+    [Fact]
+    public async Task WrongMethodsAndUnknownPaths_AnswerInOpenAisErrorShape()
+    {
+        using var wrongMethod = await SendAsync(f.Http, HttpMethod.Get, f.BaseUrl + "/v1/chat/completions", f.ServiceKey("shape"));
+        Assert.Equal(System.Net.HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
+        Assert.Contains("POST", wrongMethod.Content.Headers.Allow);
+        Assert.Equal("method_not_allowed", (string?)System.Text.Json.Nodes.JsonNode.Parse(await wrongMethod.Content.ReadAsStringAsync())!["error"]!["code"]);
+        using var unknown = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/embeddings", f.ServiceKey("shape"), "{}");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal("unknown_url", (string?)System.Text.Json.Nodes.JsonNode.Parse(await unknown.Content.ReadAsStringAsync())!["error"]!["code"]);
+    }
+
+    [Fact]
     public async Task AMessageOverTheSilosLimit_OrABodyOverTheApisLimit_IsRefused_AndOthersAreServed()
     {
         string key = f.ServiceKey("limits");
