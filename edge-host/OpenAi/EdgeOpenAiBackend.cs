@@ -49,7 +49,8 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         _tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
         _gateways = GatewayEdgeLink.ParseAddresses(_o.EdgeGateway!);
         _enrolment = new HttpEdgeEnrolment(HttpEdgeEnrolment.ParseAddresses(enrolUrls), token!);
-        _models = new[] { api.Value.ModelName is { Length: > 0 } name ? name : "specedge" };
+        // One model id on silo and edge: the silo's own (its target's name) unless configured here.
+        _models = new[] { api.Value.ModelName is { Length: > 0 } name ? name : SilosModel() };
         if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
         _drafts = new DraftPool(_o.DraftModel, _o.DType, _o.Device, _o.ServeDraftSlots);
         logger.LogInformation("Serving model {Model} for tenant {Tenant}: {Slots} draft slot(s) of {Draft}; local API key in {KeyFile}",
@@ -57,6 +58,20 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     }
 
     public IReadOnlyList<string> ModelIds => _models;
+
+    /// <summary>The silos' model id, asked before the port opens (for up to 30 s while the cluster starts).</summary>
+    private string SilosModel()
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try { return _enrolment.ModelsAsync().GetAwaiter().GetResult().First(); }
+            catch (InvalidOperationException e) when (attempt < 30)
+            {
+                _logger.LogWarning("Waiting for the silos' model list ({Message})", e.Message);
+                Thread.Sleep(TimeSpan.FromSeconds(1));
+            }
+        }
+    }
 
     public OpenAiCaller Authenticate(string apiKey) =>
         _key.Matches(apiKey) ? new OpenAiCaller(apiKey, _tenant)

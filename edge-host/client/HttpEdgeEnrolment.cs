@@ -46,6 +46,27 @@ public sealed class HttpEdgeEnrolment(IReadOnlyList<Uri> apis, string serviceKey
         throw new InvalidOperationException($"No silo enrolled edge '{edgeId}' for {conversationId}: {last?.Message}", last);
     }
 
+    /// <summary>The model ids the silos serve (<c>GET /v1/models</c>), from the first silo that answers.</summary>
+    public async Task<string[]> ModelsAsync(CancellationToken cancellation = default)
+    {
+        Exception? last = null;
+        foreach (var api in apis)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(api, "/v1/models"));
+            request.Headers.Authorization = new("Bearer", serviceKey);
+            try
+            {
+                using var response = await _http.SendAsync(request, cancellation);
+                response.EnsureSuccessStatusCode();
+                using var json = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation), cancellationToken: cancellation);
+                return json.RootElement.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()!).ToArray();
+            }
+            catch (Exception e) when (e is HttpRequestException or JsonException or KeyNotFoundException or InvalidOperationException
+                                          or TaskCanceledException && !cancellation.IsCancellationRequested) { last = e; }
+        }
+        throw new InvalidOperationException($"No silo listed its models: {last?.Message}", last);
+    }
+
     public void Dispose() => _http.Dispose();
 }
 

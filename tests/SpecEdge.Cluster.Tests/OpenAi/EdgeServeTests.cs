@@ -30,7 +30,8 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             // No Orleans gateway: each reply's edge is enrolled over the silo's HTTP API and drafts over its edge gateway.
             "--serve", $"127.0.0.1:{port}", "--edge-gateway", f.EdgeGateway.ToString(), "--enrol-url", f.BaseUrl,
             "--draft", Path.Combine(root, "models", "demo", "draft"),
-            "--credential-file", credentialFile, "--serve-key-file", keyFile, "--OpenAi:ModelName", OpenAiSiloFixture.Model,
+            // No --OpenAi:ModelName: the edge serves the silo's own model id, asked at start-up.
+            "--credential-file", credentialFile, "--serve-key-file", keyFile,
         }, root);
         try
         {
@@ -38,6 +39,12 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             Assert.Contains($"connecting to the edge gateway {f.EdgeGateway}", edge.Output);
             string localKey = File.ReadAllText(keyFile).Trim();
             string edgeUrl = $"http://127.0.0.1:{port}";
+            using (var models = new HttpRequestMessage(HttpMethod.Get, edgeUrl + "/v1/models"))
+            {
+                models.Headers.Authorization = new("Bearer", localKey);
+                using var listed = await f.Http.SendAsync(models);
+                Assert.Equal(OpenAiSiloFixture.Model, (string?)JsonNode.Parse(await listed.Content.ReadAsStringAsync())!["data"]![0]!["id"]);
+            }
 
             var request = new Dictionary<string, object>
             {
