@@ -90,7 +90,8 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         wire.Tokens.Add(tree.Tokens);
         wire.Parents.Add(tree.Parents);
         var v = (await AskAsync(new EdgeMessage { Tree = wire }, ServerMessage.BodyOneofCase.Verdict, tree.Step, whileWaiting, timeout)).Verdict;
-        return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength);
+        var timing = v.Timing is { } t ? new Contracts.StepTiming(t.ReceivedUnixUs, t.QueueUs, t.VerifyUs, t.PersistUs, t.SessionUs) : null;
+        return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength, timing);
     }
 
     /// <summary>Sends the user's next message with its reply's settings (the credential needs the chat right).</summary>

@@ -232,6 +232,8 @@ public sealed class EdgeGatewayService(
     {
         var wire = new Verdict { Step = v.Step, Finished = v.Finished, FinishReason = (int)(v.FinishReason ?? 0), ServerMs = v.ServerMilliseconds, BatchSize = v.BatchSize, QueueLength = v.QueueLength };
         wire.AcceptedTokens.Add(v.AcceptedTokens);
+        if (v.Timing is { } t)
+            wire.Timing = new SpecEdge.Gateway.V1.StepTiming { ReceivedUnixUs = t.ReceivedUnixMicroseconds, QueueUs = t.QueueMicroseconds, VerifyUs = t.VerifyMicroseconds, PersistUs = t.PersistMicroseconds, SessionUs = t.SessionMicroseconds };
         return wire;
     }
 }
