@@ -45,6 +45,14 @@ public interface ISessionGrain : IGrainWithStringKey
     [Alias("ChatAsync")]
     Task<string> ChatAsync(string text);
 
+    /// <summary>
+    /// Stops the reply in progress where it is (its caller went away): what was committed stays committed and readable,
+    /// readers get a final chunk (<see cref="ReplyFinish.Cancelled"/>), and the session takes the next message at once.
+    /// False when no reply was in progress.
+    /// </summary>
+    [Alias("StopReplyAsync")]
+    Task<bool> StopReplyAsync();
+
     /// <summary>The reply in progress (or the last one) as it is generated, from chunk <paramref name="fromChunk"/> on.</summary>
     [Alias("StreamReplyAsync")]
     IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0);

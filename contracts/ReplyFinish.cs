@@ -18,4 +18,6 @@ public enum ReplyFinish
     ContextFull = 4,
     /// <summary>The server gave the reply up (e.g. storage kept failing); the chunk's error says why.</summary>
     Error = 5,
+    /// <summary>The caller stopped the reply (it went away); what was committed before stays.</summary>
+    Cancelled = 6,
 }

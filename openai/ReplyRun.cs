@@ -22,4 +22,10 @@ public abstract class ReplyRun
     /// request carrying it can continue this conversation.
     /// </summary>
     public abstract Task CompleteAsync(string replyText);
+
+    /// <summary>
+    /// The client went away (closed the request, or the SDK's abort): stop the reply where it is, so that nothing keeps
+    /// generating for nobody and the conversation takes its next message at once. A host that cannot stop one lets it run.
+    /// </summary>
+    public virtual Task StopAsync() => Task.CompletedTask;
 }

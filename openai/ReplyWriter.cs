@@ -18,8 +18,16 @@ internal static class ReplyWriter
         context.Response.Headers[OpenAiEndpoints.SessionHeader] = run.SessionId;
         string id = (job.IsChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (job.Stream) await StreamAsync(context, run, job, id, created, cancel);
-        else await WholeAsync(context, run, job, id, created, cancel);
+        try
+        {
+            if (job.Stream) await StreamAsync(context, run, job, id, created, cancel);
+            else await WholeAsync(context, run, job, id, created, cancel);
+        }
+        catch (Exception e) when (cancel.IsCancellationRequested && e is OperationCanceledException or IOException)
+        {
+            // The client is gone: stop the reply instead of generating the rest for nobody.
+            await run.StopAsync();
+        }
     }
 
     private static async Task WholeAsync(HttpContext context, ReplyRun run, ReplyJob job, string id, long created, CancellationToken cancel)

@@ -22,7 +22,7 @@ public static class CallPolicy
     private static readonly HashSet<string> ChatMethods = new(StringComparer.Ordinal)
     {
         nameof(ISessionGrain.ConfigureAsync), nameof(ISessionGrain.SendUserMessageAsync), nameof(ISessionGrain.ChatAsync),
-        nameof(ISessionGrain.StreamReplyAsync), nameof(ISessionGrain.BeginTurnAsync),
+        nameof(ISessionGrain.StreamReplyAsync), nameof(ISessionGrain.BeginTurnAsync), nameof(ISessionGrain.StopReplyAsync),
     };
 
     /// <summary>Null when allowed; otherwise the reason, phrased for the caller (it names nothing but the call's kind).</summary>

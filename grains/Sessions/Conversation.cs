@@ -78,6 +78,21 @@ public sealed class Conversation(SessionState state)
     }
 
     /// <summary>Ends the reply with an empty last chunk and the error <paramref name="message"/>, which every reader sees.</summary>
+    /// <summary>A new turn or new settings must wait for the reply in progress.</summary>
+    public void ThrowIfReplyInProgress(string id)
+    {
+        if (State.Generating)
+            throw new InvalidOperationException($"Session '{id}' already has a reply in progress; send the next message when it has finished.");
+    }
+
+    /// <summary>The caller stopped the reply: it ends where it is, with nothing added.</summary>
+    public void StopReply()
+    {
+        State.Generating = false;
+        State.ReplyChunkSizes.Add(0);
+        State.ReplyFinish = PersistedFinish.Write(ReplyFinish.Cancelled);
+    }
+
     public void FailReply(string message)
     {
         State.Generating = false;

@@ -116,6 +116,26 @@ public sealed class SessionCommits
         _reply.Publish(Array.Empty<int>(), _reply.Prepare(Array.Empty<int>(), final: true, S.Settings.StopStrings), final: true, S.ReplyFinish);
     }
 
+    /// <summary>
+    /// Stops the reply in progress where it is and persists that end; readers get a final chunk. The verifier's copy
+    /// (mid-reply) is rebuilt from the session's state when next used.
+    /// </summary>
+    public async Task StopReplyAsync()
+    {
+        await _writes.SettleAsync();
+        _logger.LogInformation("Session {Session}: reply stopped by its caller at step {Step}", _id, S.Step);
+        _conversation.StopReply();
+        _verifier.Invalidate();
+        try { await _writes.WriteNowAsync(); }
+        catch (Exception write)
+        {
+            _logger.LogWarning(write, "Session {Session}: could not persist the stopped reply's end", _id);
+            if (write is InconsistentStateException) _deactivate();
+        }
+        EndOfReply();
+        _reply.Publish(Array.Empty<int>(), _reply.Prepare(Array.Empty<int>(), final: true, S.Settings.StopStrings), final: true, S.ReplyFinish);
+    }
+
     /// <summary>Frees the finished reply's quota slot, if it holds one.</summary>
     public void EndOfReply() => _admission.Release(S.QuotaTenant);
 

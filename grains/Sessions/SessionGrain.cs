@@ -111,18 +111,15 @@ public sealed class SessionGrain(
         SessionInputLimits.CheckSettings(settings, models.Options);
         await _commits.SettleAsync();
         if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
-        await _commits.WriteChangeAsync(() =>
-        {
-            var (seeded, owner) = TurnStarter.WithSeed(settings);
-            _conversation.Configure(seeded, owner);
-        });
+        var (seeded, owner) = TurnStarter.WithSeed(settings);   // under the caller's identity: it may own the seed
+        await _commits.WriteChangeAsync(() => _conversation.Configure(seeded, owner));
     }
 
     public async Task<TurnStarted> SendUserMessageAsync(string text)
     {
         SessionInputLimits.CheckMessage(text, models.Options);
         await _commits.SettleAsync();
-        ThrowIfReplyInProgress();
+        _conversation.ThrowIfReplyInProgress(Id);
         string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
         return await StartTurnAsync(text, tenant);
     }
@@ -134,7 +131,7 @@ public sealed class SessionGrain(
         SessionInputLimits.CheckMessage(request.Text, models.Options);
         SessionInputLimits.CheckHistory(request.History, models.Options);
         await _commits.SettleAsync();
-        ThrowIfReplyInProgress();
+        _conversation.ThrowIfReplyInProgress(Id);
         if (request.History.Length > 0 && S.Committed.Count > 0)
             throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
         string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
@@ -147,16 +144,10 @@ public sealed class SessionGrain(
         // Interleaved (it waits for the whole reply): everything that changes the conversation happens in the
         // non-interleaved StartTurnAsync request. The quota is taken here, under the caller's verified identity.
         SessionInputLimits.CheckMessage(text, models.Options);
-        ThrowIfReplyInProgress();
+        _conversation.ThrowIfReplyInProgress(Id);
         string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
         await _admission.HoldingAsync(tenant, () => this.AsReference<ISessionControl>().StartTurnAsync(text, tenant));
         return await _reply.WaitForEndAsync();
-    }
-
-    private void ThrowIfReplyInProgress()
-    {
-        if (S.Generating)
-            throw new InvalidOperationException($"Session '{Id}' already has a reply in progress; send the next message when it has finished.");
     }
 
     /// <summary>Starts a turn whose quota slot (if any) is already taken; gives the slot back if the turn does not start.</summary>
@@ -164,9 +155,17 @@ public sealed class SessionGrain(
     {
         SessionInputLimits.CheckMessage(text, models.Options);
         await _commits.SettleAsync();
-        ThrowIfReplyInProgress();
+        _conversation.ThrowIfReplyInProgress(Id);
         return await _turns.StartAsync(text, tenant);
     });
+
+    public async Task<bool> StopReplyAsync()
+    {
+        await _commits.SettleAsync();
+        if (!S.Generating) return false;
+        await _commits.StopReplyAsync();
+        return true;
+    }
 
     public IAsyncEnumerable<ReplyChunk> StreamReplyAsync(int fromChunk = 0)
     {

@@ -34,4 +34,9 @@ internal sealed class GrainReplyRun(ISessionGrain session, OpenAiCaller caller, 
     }
 
     public override Task CompleteAsync(string replyText) => ConversationPlan.RecordReplyAsync(index, caller, job, SessionId, replyText);
+
+    public override async Task StopAsync()
+    {
+        using (CallerCredential.Use(caller.ApiKey)) await session.StopReplyAsync();
+    }
 }

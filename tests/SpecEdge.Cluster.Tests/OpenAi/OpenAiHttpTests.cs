@@ -13,7 +13,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// for token, conversations continue their session, and bad requests and bad keys get OpenAI's errors naming the problem.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
-public class OpenAiHttpTests(OpenAiSiloFixture f)
+public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static GenerationSettings Greedy(int maxTokens, string? system = null, params string[] stops) =>
         new() { Temperature = 0, MaxNewTokens = maxTokens, Seed = 0, SystemPrompt = system, StopStrings = stops };
@@ -247,6 +247,51 @@ public class OpenAiHttpTests(OpenAiSiloFixture f)
         var request = System.Text.Json.JsonSerializer.Deserialize<SpecEdge.OpenAi.ChatCompletionRequest>(Body(", \"metadata\": {\"app\": \"x\"}"), SpecEdge.OpenAi.OpenAiJson.Options);
         var strict = Assert.Throws<SpecEdge.OpenAi.OpenAiException>(() => SpecEdge.OpenAi.RequestValidator.Chat(request, null, new[] { "target" }, new SpecEdge.OpenAi.OpenAiOptions { StrictParameters = true }));
         Assert.Equal("metadata", strict.Param);
+    }
+
+    [Fact]
+    public async Task AClientThatGoesAway_StopsItsReplyWithinAStep_KeepsWhatWasCommitted_AndFreesTheConversation()
+    {
+        string key = f.ServiceKey("abort");
+        string body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            model = "target", temperature = 0, max_tokens = 1500, stream = true,
+            messages = new[] { new { role = "user", content = "The history of the city" } },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, f.BaseUrl + "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", key);
+        // A client that closes its connection when it stops reading (the default handler drains up to 2 s first).
+        using var http = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 });
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        string session = response.Headers.GetValues("X-SpecEdge-Session").Single();
+        using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
+        {
+            for (int events = 0; events < 3;)
+                if ((await reader.ReadLineAsync())?.StartsWith("data: ") == true) events++;
+        }
+        response.Dispose();   // the client goes away mid-reply
+
+        var grain = f.Client.GetGrain<ISessionGrain>(session);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while ((await grain.GetAsync()).Generating)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), "the reply went on generating after its client left");
+            await Task.Delay(20);
+        }
+        output.WriteLine($"stopped {clock.ElapsedMilliseconds} ms after the client left");
+        var kept = await f.SessionReplyTokensAsync(session);
+        Assert.InRange(kept.Length, 1, 1499);
+
+        // What was committed is the greedy reply's beginning: the same request cut at that length gives the same tokens.
+        var (status, _, whole) = await f.PostAsync("/v1/chat/completions", new { model = "target", temperature = 0, max_tokens = kept.Length,
+            messages = new[] { new { role = "user", content = "The history of the city" } } }, key);
+        Assert.Equal(200, status);
+        Assert.Equal(await f.SessionReplyTokensAsync(whole!), kept);
+
+        // The conversation takes its next message at once.
+        var (next, nextBody, _) = await f.PostAsync("/v1/chat/completions", new { model = "target", temperature = 0, max_tokens = 4,
+            messages = new[] { new { role = "user", content = "And then?" } } }, key, sessionHeader: session);
+        Assert.True(next == 200, nextBody?.ToJsonString());
     }
 
     [Fact]
