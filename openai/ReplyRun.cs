@@ -6,7 +6,7 @@ namespace SpecEdge.OpenAi;
 /// A reply that has started: which conversation holds it, how many prompt tokens the model read (and how many of them
 /// came from a reused session), and its chunks as they are committed.
 /// </summary>
-public abstract class ReplyRun
+public abstract class ReplyRun : IAsyncDisposable
 {
     public required string SessionId { get; init; }
     /// <summary>Every token before the reply: the whole conversation, as OpenAI counts <c>prompt_tokens</c>.</summary>
@@ -28,4 +28,7 @@ public abstract class ReplyRun
     /// generating for nobody and the conversation takes its next message at once. A host that cannot stop one lets it run.
     /// </summary>
     public virtual Task StopAsync() => Task.CompletedTask;
+
+    /// <summary>Frees what the run holds (a connection); called once the request is done, however it ended.</summary>
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -14,7 +14,7 @@ internal static class ReplyWriter
     public static async Task WriteAsync(HttpContext context, IOpenAiBackend backend, OpenAiCaller caller, ReplyJob job)
     {
         var cancel = context.RequestAborted;
-        var run = await backend.StartAsync(caller, job, cancel);
+        await using var run = await backend.StartAsync(caller, job, cancel);
         context.Response.Headers[OpenAiEndpoints.SessionHeader] = run.SessionId;
         string id = (job.IsChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -23,10 +23,12 @@ internal static class ReplyWriter
             if (job.Stream) await StreamAsync(context, run, job, id, created, cancel);
             else await WholeAsync(context, run, job, id, created, cancel);
         }
-        catch (Exception e) when (cancel.IsCancellationRequested && e is OperationCanceledException or IOException)
+        catch (Exception) when (cancel.IsCancellationRequested)
         {
-            // The client is gone: stop the reply instead of generating the rest for nobody.
-            await run.StopAsync();
+            // The client is gone: stop the reply instead of generating the rest for nobody (best effort: if the cluster
+            // cannot be told, the reply runs to its end there and harms nothing).
+            try { await run.StopAsync(); }
+            catch (Exception stop) when (stop is not OutOfMemoryException) { _ = stop; }
         }
     }
 

@@ -153,6 +153,10 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the reply in progress (the credential needs the chat right); false when none was in progress.</summary>
+    public async Task<bool> StopReplyAsync(TimeSpan timeout) =>
+        (await AskAnyGatewayAsync(new EdgeMessage { StopReply = new StopReply() }, ServerMessage.BodyOneofCase.Stopped, timeout)).Stopped.WasGenerating;
+
     /// <summary>The conversation's messages as durably stored.</summary>
     public async Task<ChatTurn[]> ReadMessagesAsync(TimeSpan timeout) =>
         (await AskAnyGatewayAsync(new EdgeMessage { Read = new Read() }, ServerMessage.BodyOneofCase.Messages, timeout))

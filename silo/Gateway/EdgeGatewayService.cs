@@ -132,6 +132,8 @@ public sealed class EdgeGatewayService(
                     var read = new Messages();
                     read.Turns.Add((await session.GetAsync()).Messages.Select(m => new Turn { Role = m.Role, Content = m.Content }));
                     return new ServerMessage { Messages = read };
+                case EdgeMessage.BodyOneofCase.StopReply:
+                    return new ServerMessage { Stopped = new Stopped { WasGenerating = await session.StopReplyAsync() } };
                 case EdgeMessage.BodyOneofCase.StreamReply:
                     if (replies.Count > 0) return Refuse(credential, message, "this stream already streams a reply", resync: false);
                     if (message.StreamReply.FromChunk < 0) return Refuse(credential, message, "from_chunk must not be negative", resync: false);

@@ -103,6 +103,32 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
                 Assert.Equal(Text((await f.PostAsync("/v1/chat/completions", Ask(questions[i]), f.ServiceKey("gamer"))).Body!), Text(together[i].Body!));
             }
 
+            // An app that goes away mid-reply stops it on the cluster too (over the edge gateway).
+            using (var abort = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 }))
+            using (var streamRequest = new HttpRequestMessage(HttpMethod.Post, edgeUrl + "/v1/chat/completions"))
+            {
+                streamRequest.Headers.Authorization = new("Bearer", localKey);
+                streamRequest.Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 1500, ["stream"] = true,
+                    ["messages"] = new[] { new { role = "user", content = "The history of the city" } },
+                }), System.Text.Encoding.UTF8, "application/json");
+                var streaming = await abort.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
+                string abandoned = streaming.Headers.GetValues("X-SpecEdge-Session").Single();
+                using (var reader = new StreamReader(await streaming.Content.ReadAsStreamAsync()))
+                    for (int events = 0; events < 3;)
+                        if ((await reader.ReadLineAsync())?.StartsWith("data: ") == true) events++;
+                streaming.Dispose();
+                var grain = f.Client.GetGrain<SpecEdge.Contracts.ISessionGrain>(abandoned);
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                while ((await grain.GetAsync()).Generating)
+                {
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), "the abandoned reply went on generating");
+                    await Task.Delay(20);
+                }
+                output.WriteLine($"abandoned reply stopped {clock.ElapsedMilliseconds} ms after the app left");
+            }
+
             // Local apps need the edge host's key: a cluster key or a guess is refused.
             Assert.Equal(401, (await PostAsync(edgeUrl, request, serviceKey)).Status);
             Assert.Equal(401, (await PostAsync(edgeUrl, request, "sk-guess-0000000000000000")).Status);
