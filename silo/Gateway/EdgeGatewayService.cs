@@ -148,6 +148,12 @@ public sealed class EdgeGatewayService(
             // The session's own refusals (a stale step, a rolled-back write, a reply that ended): resynchronise and go on.
             return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = e.Message, Resync = true, Kind = KindOf(e) } };
         }
+        catch (OrleansMessageRejectionException e)
+        {
+            // The silo that held the conversation went away (a crash, a deploy): the conversation comes back on another.
+            logger.LogInformation("Gateway: {Kind} of edge {Edge} on {Conversation}: its silo is unavailable ({Type})", message.BodyCase, edgeId, conversation, e.GetType().Name);
+            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = "The conversation's silo became unavailable; it is moving. Retry.", Resync = true, Kind = RefusalKind.Timeout } };
+        }
         catch (Exception e)
         {
             logger.LogWarning(e, "Gateway: {Kind} of edge {Edge} on {Conversation} failed", message.BodyCase, edgeId, conversation);
