@@ -31,6 +31,10 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     private readonly string[] _models;
     private readonly DraftPool _drafts;
     private readonly LocalConversationIndex _index = new();
+    /// <summary>Cancelled at shutdown: drafting stops before the draft models are freed.</summary>
+    private readonly CancellationTokenSource _shutdown = new();
+    /// <summary>Replies being drafted here; shutdown waits for them to let go of their draft models.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _drafting = new();
 
     public EdgeOpenAiBackend(IOptions<EdgeHostOptions> options, IOptions<ClientCredentialOptions> credential, IConfiguration configuration,
         IOptions<OpenAiOptions> api, ILogger<EdgeOpenAiBackend> logger)
@@ -113,6 +117,8 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
             throw;
         }
         var draftingTask = edge is null ? Task.CompletedTask : Task.Run(() => DraftAsync(edge, drafting!, draft!));
+        _drafting.TryAdd(draftingTask, 0);
+        _ = draftingTask.ContinueWith(t => _drafting.TryRemove(t, out _), TaskScheduler.Default);
         return new EdgeReplyRun(reading, draftingTask, text => ConversationPlan.RecordReplyAsync(_index, caller, job, plan.SessionId, text))
         {
             SessionId = plan.SessionId,
@@ -144,7 +150,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     {
         try
         {
-            var stats = await edge.RunReplyAsync();
+            var stats = await edge.RunReplyAsync(cancellation: _shutdown.Token);
             _logger.LogInformation("Session {Session}: drafted {Tokens} tokens in {Steps} steps ({PerStep:F2} tokens/step)", edge.SessionId, stats.Tokens, stats.Steps, stats.TokensPerStep);
         }
         catch (Exception e)
@@ -163,9 +169,19 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         _drafts.Return(draft);
     }
 
+    /// <summary>
+    /// Shutdown: stops drafting, waits (10 s at most) until every reply being drafted has let go of its draft model, and
+    /// only then frees the models. Freeing them under a running draft crashed the process (SIGSEGV on SIGTERM).
+    /// </summary>
     public void Dispose()
     {
-        _drafts.Dispose();
+        _shutdown.Cancel();
+        bool settled;
+        try { settled = Task.WhenAll(_drafting.Keys).Wait(TimeSpan.FromSeconds(10)); }
+        catch (AggregateException) { settled = true; }   // a draft that failed has let go of its model too
+        if (!settled)
+            _logger.LogWarning("Shutdown: {Count} replies still drafting after 10 s; their draft models are not freed", _drafting.Count);
+        else _drafts.Dispose();
         _enrolment.Dispose();
     }
 }

@@ -15,6 +15,8 @@ public sealed class ExternalProcess : IDisposable
     public string Output { get { lock (_output) return _output.ToString(); } }
     public bool HasExited => _process.HasExited;
     public int ProcessId => _process.Id;
+    /// <summary>The exit code once it has exited.</summary>
+    public int ExitCode => _process.ExitCode;
 
     /// <param name="onLine">Sees every line of standard output as it arrives (e.g. a child reporting results).</param>
     public ExternalProcess(string name, string fileName, IEnumerable<string> arguments, string workingDirectory, Action<string>? onLine = null)

@@ -132,6 +132,27 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             // Local apps need the edge host's key: a cluster key or a guess is refused.
             Assert.Equal(401, (await PostAsync(edgeUrl, request, serviceKey)).Status);
             Assert.Equal(401, (await PostAsync(edgeUrl, request, "sk-guess-0000000000000000")).Status);
+
+            // SIGTERM while a reply is being drafted here: drafting stops before the draft models are freed, and the
+            // host exits cleanly (it used to die with SIGSEGV, 139).
+            using (var live = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 }))
+            using (var streamRequest = new HttpRequestMessage(HttpMethod.Post, edgeUrl + "/v1/chat/completions"))
+            {
+                streamRequest.Headers.Authorization = new("Bearer", localKey);
+                streamRequest.Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+                {
+                    ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 1500, ["stream"] = true,
+                    ["messages"] = new[] { new { role = "user", content = "In the morning the farmers" } },
+                }), System.Text.Encoding.UTF8, "application/json");
+                using var streaming = await live.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
+                using var reader = new StreamReader(await streaming.Content.ReadAsStreamAsync());
+                for (int events = 0; events < 3;)
+                    if ((await reader.ReadLineAsync())?.StartsWith("data: ") == true) events++;
+                using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", edge.ProcessId.ToString()])) await term.WaitForExitAsync();
+                Assert.True(await edge.WaitForExitAsync(TimeSpan.FromSeconds(30)), "the edge host did not exit within 30 s of SIGTERM");
+                output.WriteLine($"edge host exited with {edge.ExitCode} after SIGTERM mid-draft");
+                Assert.Equal(0, edge.ExitCode);
+            }
         }
         finally
         {
