@@ -100,36 +100,33 @@ public sealed class SessionCommits
     }
 
     /// <summary>Ends the reply with an error chunk that every reader sees, and persists that end.</summary>
-    public async Task FailReplyAsync(Exception e)
+    public Task FailReplyAsync(Exception e)
     {
         _logger.LogError(e, "Session {Session}: server decoding failed at step {Step}", _id, S.Step);
-        await _writes.SettleAsync();
-        _conversation.FailReply(CallerSafeErrorsFilter.MessageFor(e));   // every reader of the reply sees it
-        // Persist the end of the reply, so that a reactivation does not resume a reply that failed for good.
-        try { await _writes.WriteNowAsync(); }
-        catch (Exception write)
-        {
-            _logger.LogWarning(write, "Session {Session}: could not persist the failed reply's end", _id);
-            if (write is InconsistentStateException) _deactivate();
-        }
-        EndOfReply();
-        _reply.Publish(Array.Empty<int>(), _reply.Prepare(Array.Empty<int>(), final: true, S.Settings.StopStrings), final: true, S.ReplyFinish);
+        // Every reader of the reply sees the error; persisted, so that a reactivation does not resume a reply that failed for good.
+        return EndReplyAsync(() => _conversation.FailReply(CallerSafeErrorsFilter.MessageFor(e)), "failed");
     }
 
     /// <summary>
     /// Stops the reply in progress where it is and persists that end; readers get a final chunk. The verifier's copy
     /// (mid-reply) is rebuilt from the session's state when next used.
     /// </summary>
-    public async Task StopReplyAsync()
+    public Task StopReplyAsync() => EndReplyAsync(() =>
     {
-        await _writes.SettleAsync();
         _logger.LogInformation("Session {Session}: reply stopped by its caller at step {Step}", _id, S.Step);
         _conversation.StopReply();
         _verifier.Invalidate();
+    }, "stopped");
+
+    /// <summary>Ends the reply in progress (<paramref name="end"/>, once nothing is unwritten), writes that, frees its slot and tells its readers.</summary>
+    private async Task EndReplyAsync(Action end, string what)
+    {
+        await _writes.SettleAsync();
+        end();
         try { await _writes.WriteNowAsync(); }
         catch (Exception write)
         {
-            _logger.LogWarning(write, "Session {Session}: could not persist the stopped reply's end", _id);
+            _logger.LogWarning(write, "Session {Session}: could not persist the {What} reply's end", _id, what);
             if (write is InconsistentStateException) _deactivate();
         }
         EndOfReply();
