@@ -15,13 +15,15 @@ namespace SpecEdge.Inference;
 internal static class KeptScalars
 {
     private static readonly Scalar One = 1;
+    private static readonly Scalar Zero = 0;
 
     /// <summary><c>a + b</c>.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
     // Integer and floating overloads: an integer tensor plus a floating scalar would be promoted to a floating tensor.
-    public static Tensor Plus(this Tensor a, long value) => With(value.ToScalar(), a.add);
-    public static Tensor Plus(this Tensor a, double value) => With(value.ToScalar(), a.add);
+    // add(Scalar) has a hidden alpha too (TorchSharp passes a temporary 1): pass the kept one.
+    public static Tensor Plus(this Tensor a, long value) => With(value.ToScalar(), s => a.add(s, One));
+    public static Tensor Plus(this Tensor a, double value) => With(value.ToScalar(), s => a.add(s, One));
     public static Tensor Times(this Tensor a, long value) => With(value.ToScalar(), a.mul);
     public static Tensor Times(this Tensor a, double value) => With(value.ToScalar(), a.mul);
     /// <summary><c>a / value</c>.</summary>
@@ -45,7 +47,8 @@ internal static class KeptScalars
     public static Tensor FullLike(Tensor like, long value) => With(value.ToScalar(), s => full_like(like, s));
 
     /// <summary><c>arange(stop)</c> as <paramref name="dtype"/> on <paramref name="device"/>.</summary>
-    public static Tensor Range(long stop, ScalarType dtype, Device device) => With(stop.ToScalar(), s => arange(s, dtype: dtype, device: device));
+    public static Tensor Range(long stop, ScalarType dtype, Device device) =>
+        With(stop.ToScalar(), s => arange(Zero, s, One, dtype: dtype, device: device));   // arange(stop) makes its start and step temporaries
 
     /// <summary>Runs <paramref name="op"/> on <paramref name="scalar"/>, which stays alive until it returns, then frees it.</summary>
     private static Tensor With(Scalar scalar, Func<Scalar, Tensor> op)
