@@ -43,7 +43,7 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
 
         // An enrolled edge works on the conversation its credential names, under the edge id it names (the silo uses
         // those whatever we claim); without a credential file (an open development cluster) anything goes.
-        string? token = credential.Value.TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : credential.Value.Token;
+        string? token = credential.Value.ReadToken();
         var enrolled = token is not null ? CredentialCodec.ReadUnverified(token) : null;
         string sessionId = !string.IsNullOrWhiteSpace(_o.Session) ? _o.Session
             : enrolled?.ConversationId ?? "local/chat-" + Guid.NewGuid().ToString("N")[..10];

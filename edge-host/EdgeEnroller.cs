@@ -19,7 +19,7 @@ public sealed class EdgeEnroller : IDisposable
     {
         if (options.Value.EnrolUrls is { Length: > 0 } urls)
         {
-            string? key = credential.Value.TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : credential.Value.Token;
+            string? key = credential.Value.ReadToken();
             if (string.IsNullOrWhiteSpace(key))
                 throw new InvalidOperationException("Enrolling edges over HTTP (Edge:EnrolUrls) needs the service credential (Credential:TokenFile / --credential-file).");
             _http = new HttpEdgeEnrolment(HttpEdgeEnrolment.ParseAddresses(urls), key);

@@ -12,4 +12,7 @@ public sealed class ClientCredentialOptions
     public string? TokenFile { get; set; }
     /// <summary>The credential itself, inline (tests and tools; prefer <c>TokenFile</c>).</summary>
     public string? Token { get; set; }
+
+    /// <summary>The credential as configured now: the file's content (trimmed) when a file is named, else the inline token.</summary>
+    public string? ReadToken() => TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : Token;
 }

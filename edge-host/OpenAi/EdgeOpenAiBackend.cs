@@ -42,7 +42,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         _o = options.Value;
         _logger = logger;
         _key = new LocalApiKey(_o.ServeKeyFile);
-        string? token = credential.Value.TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : credential.Value.Token;
+        string? token = credential.Value.ReadToken();
         // Read, not verified: only the silo can verify it, and does so on every enrolment. The tenant names new conversations.
         var claims = token is null ? null : CredentialCodec.ReadUnverified(token);
         if (claims is not { Role: CredentialRole.Service, Tenant: { Length: > 0 } tenant })

@@ -14,15 +14,11 @@ namespace SpecEdge.Grains.Security;
 [GrainType("credentialissuer")]
 public sealed class CredentialIssuerGrain(SigningKeys keys, IOptions<SecurityOptions> options, TimeProvider clock) : Grain, ICredentialIssuerGrain
 {
-    private const int MaxEdgeIdLength = 128;
-
     public Task<string> IssueEdgeCredentialAsync(string conversationId, string edgeId, bool chat, TimeSpan lifetime)
     {
         // Parsed before anything else: the credential names exactly this id, and its tenant is a segment, not a prefix.
         var id = ConversationId.Parse(conversationId, nameof(conversationId));
-        // The edge id is shown in logs and snapshots, never used as a key or a path: printable ASCII, bounded.
-        if (string.IsNullOrEmpty(edgeId) || edgeId.Length > MaxEdgeIdLength || edgeId.Any(c => c is < '!' or > '~'))
-            throw new ArgumentException($"The edge id must be 1 to {MaxEdgeIdLength} printable ASCII characters without spaces.", nameof(edgeId));
+        if (EdgeIds.Problem(edgeId) is { } problem) throw new ArgumentException(problem, nameof(edgeId));
         if (lifetime <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(lifetime), "The lifetime must be positive.");
         var caller = VerifiedCaller.Current ?? throw new AccessDeniedException("no credential was presented");
         string tenant = caller.Role switch

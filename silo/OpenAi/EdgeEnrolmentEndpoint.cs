@@ -29,8 +29,8 @@ public static class EdgeEnrolmentEndpoint
                 throw OpenAiException.BadRequest("conversation", error);
             if (!string.Equals(id.Tenant, caller.Tenant, StringComparison.Ordinal))
                 throw new OpenAiException(403, $"The conversation must be one of your tenant's: its id must be '{caller.Tenant}/name'.", "conversation", "permission_error");
-            if (string.IsNullOrEmpty(request.EdgeId) || request.EdgeId.Length > 128 || request.EdgeId.Any(c => c is < '!' or > '~'))
-                throw OpenAiException.BadRequest("edge_id", "The edge id must be 1 to 128 printable ASCII characters without spaces.");
+            if (EdgeIds.Problem(request.EdgeId) is { } problem) throw OpenAiException.BadRequest("edge_id", problem);
+            string edgeId = request.EdgeId!;
             if (request.LifetimeSeconds is <= 0)
                 throw OpenAiException.BadRequest("lifetime_seconds", "The lifetime must be a positive number of seconds.");
             var lifetime = request.LifetimeSeconds is int seconds ? TimeSpan.FromSeconds(seconds) : DefaultLifetime;
@@ -39,11 +39,11 @@ public static class EdgeEnrolmentEndpoint
             try
             {
                 using (CallerCredential.Use(caller.ApiKey))
-                    credential = await issuer.IssueEdgeCredentialAsync(id.ToString(), request.EdgeId, request.Chat, lifetime);
+                    credential = await issuer.IssueEdgeCredentialAsync(id.ToString(), edgeId, request.Chat, lifetime);
             }
             catch (AccessDeniedException e) { throw new OpenAiException(403, e.Message, "conversation", "permission_error"); }
             catch (ArgumentException e) { throw OpenAiException.BadRequest("body", e.Message); }
-            await OpenAiEndpoints.JsonAsync(context, 200, new EdgeEnrolmentResponse(credential, id.ToString(), request.EdgeId, request.Chat));
+            await OpenAiEndpoints.JsonAsync(context, 200, new EdgeEnrolmentResponse(credential, id.ToString(), edgeId, request.Chat));
         }));
         return app;
     }
