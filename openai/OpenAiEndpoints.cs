@@ -67,14 +67,25 @@ public static class OpenAiEndpoints
         return app;
     }
 
-    /// <summary>Names the request fields that were ignored (lenient parameters) in a header, and logs them at debug level.</summary>
+    /// <summary>
+    /// Names the request fields that were ignored (lenient parameters) in a header, and logs them at debug level. The
+    /// names are the caller's: only plain ones are echoed (no control characters can reach a header), at most
+    /// <see cref="MaxIgnoredFieldsNamed"/> of them, each at most 64 characters.
+    /// </summary>
     private static void NameIgnoredFields(HttpContext context, ReplyJob job)
     {
         if (job.IgnoredFields.Count == 0) return;
-        context.Response.Headers[IgnoredFieldsHeader] = string.Join(", ", job.IgnoredFields);
+        var named = job.IgnoredFields.Take(MaxIgnoredFieldsNamed)
+            .Select(f => f.Length <= 64 && f.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or '[' or ']') ? f : "(a field with an unusual name)")
+            .ToList();
+        if (job.IgnoredFields.Count > MaxIgnoredFieldsNamed) named.Add($"and {job.IgnoredFields.Count - MaxIgnoredFieldsNamed} more");
+        string list = string.Join(", ", named);
+        context.Response.Headers[IgnoredFieldsHeader] = list;
         context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints))
-            .LogDebug("{Path}: ignored request fields {Fields}", context.Request.Path, string.Join(", ", job.IgnoredFields));
+            .LogDebug("{Path}: ignored request fields {Fields}", context.Request.Path, list);
     }
+
+    private const int MaxIgnoredFieldsNamed = 16;
 
     /// <summary>
     /// Runs one authenticated route: the per-address failure limit, the key, the per-key limit, then

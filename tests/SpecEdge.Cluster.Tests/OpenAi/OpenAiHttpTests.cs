@@ -243,6 +243,15 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
             Assert.Equal(param, (string?)refused!["error"]!["param"]);
         }
 
+        // Field names are the caller's: one built to break out of the header, and a hundred more, are not echoed raw.
+        string hostileFields = ", \"x\\r\\nX-Injected: 1\": 1" + string.Concat(Enumerable.Range(0, 100).Select(i => $", \"junk{i}\": {i + 1}"));
+        using var hostile = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, Body(", \"temperature\": 0" + hostileFields));
+        Assert.Equal(System.Net.HttpStatusCode.OK, hostile.StatusCode);
+        Assert.False(hostile.Headers.Contains("X-Injected"));
+        string echoed = hostile.Headers.GetValues("X-SpecEdge-Ignored-Fields").Single();
+        Assert.StartsWith("(a field with an unusual name), junk0, ", echoed);
+        Assert.EndsWith("and 85 more", echoed);
+
         // Strict parameters (OpenAi:StrictParameters=true) refuse what lenient ones ignore, naming it.
         var request = System.Text.Json.JsonSerializer.Deserialize<SpecEdge.OpenAi.ChatCompletionRequest>(Body(", \"metadata\": {\"app\": \"x\"}"), SpecEdge.OpenAi.OpenAiJson.Options);
         var strict = Assert.Throws<SpecEdge.OpenAi.OpenAiException>(() => SpecEdge.OpenAi.RequestValidator.Chat(request, null, new[] { "target" }, new SpecEdge.OpenAi.OpenAiOptions { StrictParameters = true }));
