@@ -143,21 +143,9 @@ public sealed class EdgeGatewayService(
                     return Refuse(credential, message, "an empty or unknown message", resync: false);
             }
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or TimeoutException or AccessDeniedException)
-        {
-            // The session's own refusals (a stale step, a rolled-back write, a reply that ended): resynchronise and go on.
-            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = e.Message, Resync = true, Kind = KindOf(e) } };
-        }
-        catch (OrleansMessageRejectionException e)
-        {
-            // The silo that held the conversation went away (a crash, a deploy): the conversation comes back on another.
-            logger.LogInformation("Gateway: {Kind} of edge {Edge} on {Conversation}: its silo is unavailable ({Type})", message.BodyCase, edgeId, conversation, e.GetType().Name);
-            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = "The conversation's silo became unavailable; it is moving. Retry.", Resync = true, Kind = RefusalKind.Timeout } };
-        }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Gateway: {Kind} of edge {Edge} on {Conversation} failed", message.BodyCase, edgeId, conversation);
-            return new ServerMessage { Rejection = new Rejection { Step = message.Tree?.Step ?? 0, Error = "The request failed on the server; try again.", Resync = true, Kind = RefusalKind.Server } };
+            return new ServerMessage { Rejection = Rejected(e, message.Tree?.Step ?? 0, resync: true, $"{message.BodyCase} of edge {edgeId} on {conversation}") };
         }
     }
 
@@ -183,21 +171,32 @@ public sealed class EdgeGatewayService(
         catch (ChannelClosedException) { }
         catch (Exception e)
         {
-            if (e is not (ArgumentException or InvalidOperationException or AccessDeniedException))
-                logger.LogWarning(e, "Gateway: streaming a reply failed");
-            string why = e is ArgumentException or InvalidOperationException or AccessDeniedException ? e.Message : "The reply stream failed on the server; read it again.";
-            outbox.TryWrite(new ServerMessage { Rejection = new Rejection { Error = why, Resync = false, Kind = KindOf(e) } });
+            outbox.TryWrite(new ServerMessage { Rejection = Rejected(e, 0, resync: false, "streaming a reply") });
         }
     }
 
-    private static RefusalKind KindOf(Exception e) => e switch
+    /// <summary>
+    /// A failed call as the edge sees it, with its kind: the session's own refusals (a stale step, a rolled-back write, a
+    /// reply that ended, the policy) in their words; a silo gone away as a transient refusal; anything else in our words
+    /// only (runtime errors can name silos and addresses), logged with its stack.
+    /// </summary>
+    private Rejection Rejected(Exception e, long step, bool resync, string what)
     {
-        AccessDeniedException => RefusalKind.AccessDenied,
-        ArgumentException => RefusalKind.Invalid,
-        InvalidOperationException => RefusalKind.State,
-        TimeoutException => RefusalKind.Timeout,
-        _ => RefusalKind.Server,
-    };
+        var (kind, error) = e switch
+        {
+            AccessDeniedException => (RefusalKind.AccessDenied, e.Message),
+            ArgumentException => (RefusalKind.Invalid, e.Message),
+            InvalidOperationException => (RefusalKind.State, e.Message),
+            // Orleans' own timeouts name silos and message ids: our words only.
+            TimeoutException => (RefusalKind.Timeout, "The server did not answer in time; retry."),
+            // The silo that held the conversation went away (a crash, a deploy): the conversation comes back on another.
+            OrleansMessageRejectionException => (RefusalKind.Timeout, "The conversation's silo became unavailable; it is moving. Retry."),
+            _ => (RefusalKind.Server, "The request failed on the server; try again."),
+        };
+        if (kind == RefusalKind.Server) logger.LogWarning(e, "Gateway: {What} failed", what);
+        else if (e is OrleansMessageRejectionException) logger.LogInformation("Gateway: {What}: its silo is unavailable ({Type})", what, e.GetType().Name);
+        return new Rejection { Step = step, Error = error, Resync = resync, Kind = kind };
+    }
 
     /// <summary>Why a tree cannot be verified whatever the conversation's state (its size and shape on the wire), or null.</summary>
     private string? TreeShapeError(SpecEdge.Gateway.V1.Tree tree)
