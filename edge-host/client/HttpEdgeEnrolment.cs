@@ -9,10 +9,11 @@ namespace SpecEdge.EdgeClient;
 /// PCs does: no Orleans connection. Tries each silo in turn, so one silo down does not stop enrolment; a refusal
 /// (4xx) is final and names the problem in the API's words.
 /// </summary>
-public sealed class HttpEdgeEnrolment(IReadOnlyList<Uri> apis, string serviceKey) : IDisposable
+/// <param name="handler">How to connect (tests: from another address); default: a plain handler.</param>
+public sealed class HttpEdgeEnrolment(IReadOnlyList<Uri> apis, string serviceKey, HttpMessageHandler? handler = null) : IDisposable
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly HttpClient _http = new(handler ?? new HttpClientHandler()) { Timeout = TimeSpan.FromSeconds(30) };
 
     /// <summary>Parses <c>Edge:EnrolUrls</c>: one base address or several, comma-separated (<c>http://host:port</c>).</summary>
     public static Uri[] ParseAddresses(string addresses) =>

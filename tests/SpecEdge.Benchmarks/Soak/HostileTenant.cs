@@ -26,6 +26,7 @@ public sealed class HostileTenant : IDisposable
     private readonly HttpClient _http;
     private readonly string _api, _key, _model;
     private readonly GrpcChannel _gateway;
+    private readonly HttpEdgeEnrolment _enrolment;
     private readonly Func<string?> _randomHonestSession;
     private readonly int _vocab;
     private readonly Random _random = new(5);
@@ -44,6 +45,7 @@ public sealed class HostileTenant : IDisposable
         _randomHonestSession = randomHonestSession;
         _vocab = vocab;
         _http = new HttpClient(LoopbackAlias.Handler(Address)) { Timeout = TimeSpan.FromSeconds(30) };
+        _enrolment = new HttpEdgeEnrolment(new[] { new Uri(_api) }, serviceKey, LoopbackAlias.Handler(Address));
         var handler = LoopbackAlias.Handler(Address);
         handler.SslOptions.ClientCertificates = new() { CertificateTrust.Load(tls.CertificateFile!) };
         handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;   // mallory does not care whom it talks to
@@ -111,8 +113,11 @@ public sealed class HostileTenant : IDisposable
     private Task<string> CompletionAsync(string session, string prompt) =>
         PostAsync("/v1/completions", _key, $"{{\"model\": {JsonSerializer.Serialize(_model)}, \"prompt\": {JsonSerializer.Serialize(prompt)}, \"max_tokens\": 100000}}", session);
 
-    private Task<string> EnrolAsync(string conversation) =>
-        PostAsync("/v1/edges", _key, JsonSerializer.Serialize(new { conversation, edge_id = "mallory-pc" }), null);
+    private async Task<string> EnrolAsync(string conversation)
+    {
+        try { await _enrolment.IssueAsync(conversation, "mallory-pc", chat: true, TimeSpan.FromHours(1)); return "200"; }
+        catch (EdgeEnrolmentRefusedException e) { return e.Status.ToString(); }
+    }
 
     /// <summary>The outcome as the HTTP status and OpenAI's error code, e.g. "403 permission_error".</summary>
     private async Task<string> PostAsync(string path, string key, string body, string? session)
@@ -142,14 +147,9 @@ public sealed class HostileTenant : IDisposable
     private async Task<string> GatewayAsync(string? id, string attachTo, Tree? tree)
     {
         id ??= $"{Tenant}/gw-{Interlocked.Increment(ref _gatewayConversations)}";
-        using var enrol = new HttpRequestMessage(HttpMethod.Post, _api + "/v1/edges")
-        {
-            Content = new StringContent(JsonSerializer.Serialize(new { conversation = id, edge_id = "mallory-pc", chat = true }), Encoding.UTF8, "application/json"),
-        };
-        enrol.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _key);
-        using var enrolled = await _http.SendAsync(enrol);
-        if (!enrolled.IsSuccessStatusCode) return $"own enrolment refused ({(int)enrolled.StatusCode})";
-        string credential = JsonDocument.Parse(await enrolled.Content.ReadAsStringAsync()).RootElement.GetProperty("credential").GetString()!;
+        string credential;
+        try { credential = await _enrolment.IssueAsync(id, "mallory-pc", chat: true, TimeSpan.FromHours(1)); }
+        catch (EdgeEnrolmentRefusedException e) { return $"own enrolment refused ({e.Status})"; }
         using var call = new EdgeGateway.EdgeGatewayClient(_gateway).Converse(new Metadata { { "authorization", "Bearer " + credential } });
         try
         {
@@ -168,5 +168,6 @@ public sealed class HostileTenant : IDisposable
     {
         _http.Dispose();
         _gateway.Dispose();
+        _enrolment.Dispose();
     }
 }
