@@ -54,8 +54,10 @@ internal sealed class RotaryEmbedding : IDisposable
         var positions = KeptScalars.Range(length, ScalarType.Float32, CPU).Times((double)(float)_positionScale);   // [P]
         var freqs = outer(positions, tensor(_invFreq));                                        // [P, hd/2]
         var emb = cat(new[] { freqs, freqs }, -1);                                              // [P, hd]
-        _cos = emb.cos().to(_device).MoveToOuterDisposeScope();
-        _sin = emb.sin().to(_device).MoveToOuterDisposeScope();
+        // Detached from every scope: a table grown inside a forward (a context past the first table) must outlive that
+        // forward's scope, which would otherwise dispose it and fail every later forward ("empty handle").
+        _cos = emb.cos().to(_device).DetachFromDisposeScope();
+        _sin = emb.sin().to(_device).DetachFromDisposeScope();
         _length = length;
     }
 

@@ -170,6 +170,24 @@ public class CausalLmTests
     }
 
     [Fact]
+    public void ContextPastTheFirstRotaryTable_KeepsDecodingCorrectly()
+    {
+        // The rotary table starts at max_position_embeddings (512 here) and grows inside a forward that passes it; the
+        // grown table once died with that forward's dispose scope, failing every later forward with "empty handle".
+        var config = TestModels.Config("qwen3", tied: true);
+        using var model = CausalLm.Load(TestModels.Write(config, seed: 3));
+        var tokens = TestModels.RandomTokens(new Random(11), 600, config.VocabSize);
+        var full = TestModels.FullLogits(model, tokens);
+        using var cache = model.NewCache(640);
+        using (model.Forward(new[] { SequenceInput.Chain(cache, tokens[..590], lastLogitOnly: true) })[0]) { }
+        for (int i = 590; i < tokens.Length; i++)
+        {
+            using var step = model.Forward(new[] { SequenceInput.Chain(cache, new[] { tokens[i] }) })[0];
+            TestModels.AssertClose(full[i], TestModels.Row(step, 0), Tolerance, $"step {i}");
+        }
+    }
+
+    [Fact]
     public void LastLogitOnly_ReturnsTheLastRowOfTheFullLogits()
     {
         var config = TestModels.Config("qwen3", tied: true);
