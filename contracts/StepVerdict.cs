@@ -7,7 +7,9 @@ namespace SpecEdge.Contracts;
 /// step's round trip is transport, queueing and drafting). <see cref="BatchSize"/> and <see cref="QueueLength"/> are the
 /// verifier's load when the step ran (trees in its forward, steps still waiting): an edge with adaptive trees sizes its
 /// next tree to them. 0 from an older silo. <see cref="Timing"/>: the silo's breakdown of the step, only when the silo
-/// is configured to send it (<c>SpecEdge:StepTimings</c>).
+/// is configured to send it (<c>SpecEdge:StepTimings</c>). <see cref="VerifiedNodes"/>: how many nodes of the tree the
+/// verifier verified when it trimmed the tree to what paid at its load (-1: the whole tree); an edge need not draft
+/// much more than that next time.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
@@ -19,4 +21,5 @@ public sealed record StepVerdict(
     [property: Id(5)] double ServerMilliseconds = 0,
     [property: Id(6)] int BatchSize = 0,
     [property: Id(7)] int QueueLength = 0,
-    [property: Id(8)] StepTiming? Timing = null);
+    [property: Id(8)] StepTiming? Timing = null,
+    [property: Id(9)] int VerifiedNodes = -1);

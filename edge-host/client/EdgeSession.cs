@@ -140,7 +140,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             draftSeconds += clock.Elapsed.TotalSeconds;
             EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);
             EdgeMetrics.TreeNodes.Record(tree.Tokens.Length);
-            var submission = new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
+            var submission = new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
 
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
@@ -164,6 +164,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             clock.Restart();
             drafter.ObserveServer(verdict.BatchSize, verdict.QueueLength, verdict.ServerMilliseconds, step.Elapsed.TotalMilliseconds);
+            drafter.ObserveVerifierBudget(verdict.VerifiedNodes);
             drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
             steps++;
             tokens += verdict.AcceptedTokens.Length;
@@ -199,7 +200,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             double draftMs = clock.Elapsed.TotalMilliseconds;
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
-            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents), () => { });
+            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence), () => { });
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             stepMs.Add(step.Elapsed.TotalMilliseconds);
             serverMs.Add(verdict.ServerMilliseconds);

@@ -89,9 +89,11 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         var wire = new Gateway.V1.Tree { Step = tree.Step, CommittedLength = tree.CommittedLength };
         wire.Tokens.Add(tree.Tokens);
         wire.Parents.Add(tree.Parents);
+        if (tree.Confidence is { } confidence) wire.Confidence = Google.Protobuf.ByteString.CopyFrom(confidence);
         var v = (await AskAsync(new EdgeMessage { Tree = wire }, ServerMessage.BodyOneofCase.Verdict, tree.Step, whileWaiting, timeout)).Verdict;
         var timing = v.Timing is { } t ? new Contracts.StepTiming(t.ReceivedUnixUs, t.QueueUs, t.VerifyUs, t.PersistUs, t.SessionUs) : null;
-        return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength, timing);
+        return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength, timing,
+            v.HasVerifiedNodes ? v.VerifiedNodes : -1);
     }
 
     /// <summary>Sends the user's next message with its reply's settings (the credential needs the chat right).</summary>

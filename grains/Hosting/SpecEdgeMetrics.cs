@@ -27,6 +27,11 @@ public static class SpecEdgeMetrics
     public static readonly Histogram<int> TreeSize = Meter.CreateHistogram<int>("specedge.tree.size", "{node}", "Draft tree nodes per verified tree",
         advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128] });
 
+    /// <summary>Nodes of each tree the verifier verified after goodput trimming (what paid at its load), besides the root.</summary>
+    public static readonly Histogram<int> VerifiedTreeNodes = Meter.CreateHistogram<int>("specedge.tree.verified", "{node}",
+        "Draft tree nodes verified per tree after trimming",
+        advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128] });
+
     /// <summary>Steps (trees, decode steps, prefills) run in one forward.</summary>
     public static readonly Histogram<int> BatchSize = Meter.CreateHistogram<int>("specedge.verifier.batch.size", "{step}", "Steps per batched forward",
         advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32] });

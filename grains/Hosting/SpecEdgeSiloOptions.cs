@@ -44,6 +44,15 @@ public sealed class SpecEdgeSiloOptions
     /// groups that take turns when edges need about a forward's time to come back; see PipelineBatchPlanner).
     /// </summary>
     public SpecEdge.Grains.Verification.BatchingPolicy Batching { get; set; } = SpecEdge.Grains.Verification.BatchingPolicy.WorkConserving;
+    /// <summary>
+    /// How much of each draft tree a forward verifies. Goodput (default): the nodes that raise the forward's expected
+    /// tokens per millisecond, priced by a cost line learnt on this device and each session's acceptance, so that at load
+    /// speculation never costs more than plain decoding (a tree cut to its root is a plain step). Off: whole trees (the
+    /// behaviour before). Forced: every tree cut to ForcedTreeNodes nodes (tests and diagnostics).
+    /// </summary>
+    public SpecEdge.Inference.Speculative.TrimMode TreeTrimming { get; set; } = SpecEdge.Inference.Speculative.TrimMode.Goodput;
+    /// <summary>With TreeTrimming Forced: the nodes (besides the root) every tree is cut to.</summary>
+    public int ForcedTreeNodes { get; set; }
     /// <summary>Send each edge step's silo-side breakdown (queue, verify, persist) in its verdict: ~20 bytes, for benchmarks.</summary>
     public bool StepTimings { get; set; }
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
@@ -105,6 +114,9 @@ public sealed class SpecEdgeSiloOptions
         if (MaxQueuedSteps < MaxBatch) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) (got {MaxQueuedSteps}).");
         foreach (var (tenant, weight) in TenantWeights)
             if (weight < 1) throw new InvalidOperationException($"SpecEdge:TenantWeights:{tenant} must be at least 1 (got {weight}).");
+        if (!Enum.IsDefined(TreeTrimming)) throw new InvalidOperationException($"SpecEdge:TreeTrimming must be Goodput, Off or Forced (got {TreeTrimming}).");
+        if (ForcedTreeNodes < 0 || ForcedTreeNodes > MaxTreeNodes)
+            throw new InvalidOperationException($"SpecEdge:ForcedTreeNodes must be within 0..MaxTreeNodes ({MaxTreeNodes}) (got {ForcedTreeNodes}).");
         if (!(QueueTimeoutSeconds > 0)) throw new InvalidOperationException($"SpecEdge:QueueTimeoutSeconds must be positive (got {QueueTimeoutSeconds}).");
         if (MaxMessageChars < 1) throw new InvalidOperationException($"SpecEdge:MaxMessageChars must be at least 1 (got {MaxMessageChars}).");
         if (MaxSystemPromptChars < 0) throw new InvalidOperationException($"SpecEdge:MaxSystemPromptChars must not be negative (got {MaxSystemPromptChars}).");

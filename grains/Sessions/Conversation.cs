@@ -109,5 +109,6 @@ public sealed class Conversation(SessionState state)
         : tree.CommittedLength != State.Committed.Count ? $"Tree assumes {tree.CommittedLength} committed tokens but session '{id}' has {State.Committed.Count}."
         : tree.Tokens is null || tree.Parents is null ? "Tree has no tokens or parents."
         : tree.Tokens.Length - 1 > maxTreeNodes ? $"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {maxTreeNodes}."
+        : tree.Confidence is { } c && c.Length != tree.Tokens.Length ? $"Tree has {tree.Tokens.Length} tokens but {c.Length} confidence bytes."
         : null;
 }

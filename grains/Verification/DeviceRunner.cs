@@ -9,6 +9,12 @@ namespace SpecEdge.Grains.Verification;
 public readonly record struct DeviceJob(string SessionId, TargetWork Work, bool ServerDrafted);
 
 /// <summary>
+/// What a device job did: each item's result, the work as it ran (server trees drafted, every tree trimmed), the nodes
+/// of each tree verified (-1: all, or no tree), and the target forward's shape and time (drafting excluded).
+/// </summary>
+public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Ran, int[] VerifiedNodes, ForwardShape Shape, double ForwardMs);
+
+/// <summary>
 /// What lives on one device: the target model's verifier, the server's draft state of the sessions it decodes, and the
 /// device thread that every tensor operation runs on (<see cref="ModelHost.Worker"/>: a blocking forward on the thread
 /// pool starved Orleans on two cores). The verifier grain decides what runs; this only computes and returns results,
@@ -43,11 +49,12 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     }
 
     /// <summary>
-    /// One device job, on the device thread: drafts the trees of server-drafted items, runs the whole batch in one
-    /// target forward, and applies the verdicts to the server drafters. A draft that fails makes its item a plain
-    /// decoding step: the output is the target's either way. Each item succeeds or fails alone.
+    /// One device job, on the device thread: drafts the trees of server-drafted items, trims every tree by
+    /// <paramref name="trim"/>, runs the whole batch in one target forward, and applies the verdicts to the server
+    /// drafters. A draft that fails makes its item a plain decoding step: the output is the target's either way. Each
+    /// item succeeds or fails alone.
     /// </summary>
-    public Task<WorkResult[]> RunAsync(IReadOnlyList<DeviceJob> batch) => models.Worker(device).RunAsync(() => Run(batch));
+    public Task<DeviceOutcome> RunAsync(IReadOnlyList<DeviceJob> batch, TrimRule trim) => models.Worker(device).RunAsync(() => Run(batch, trim));
 
     /// <summary>
     /// Frees a forgotten session's tensors on the device thread, after the forward in progress: freeing a cache from
@@ -83,7 +90,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             : fixedTree;
     }
 
-    private WorkResult[] Run(IReadOnlyList<DeviceJob> batch)
+    private DeviceOutcome Run(IReadOnlyList<DeviceJob> batch, TrimRule trim)
     {
         var works = new TargetWork[batch.Count];
         var drafted = new EdgeDrafter?[batch.Count];
@@ -106,10 +113,17 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
                 if (_serverDrafters.Remove(batch[i].SessionId, out var broken)) broken.Dispose();
             }
         }
-        var results = _verifier.Execute(works);
+        // Trees priced and cut where they all exist; a server drafter learns the budget and drafts no more than pays next time.
+        var (ran, verified) = trim.Apply(batch.Select((b, i) => (b.SessionId, works[i])).ToList());
+        var shape = ForwardShape.Of(ran);
+        foreach (var w in ran) if (w is VerifyWork v) SpecEdgeMetrics.VerifiedTreeNodes.Record(v.Tree.Tokens.Length - 1);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var results = _verifier.Execute(ran);
+        double forwardMs = clock.Elapsed.TotalMilliseconds;
         for (int i = 0; i < batch.Count; i++)
         {
             if (drafted[i] is not { } drafter) continue;
+            drafter.ObserveVerifierBudget(verified[i]);
             if (results[i].Verdict is { } verdict)
             {
                 drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
@@ -117,7 +131,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
         }
-        return results;
+        return new DeviceOutcome(results, ran, verified, shape, forwardMs);
     }
 
     /// <summary>

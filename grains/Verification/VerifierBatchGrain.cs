@@ -42,7 +42,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _device = new DeviceRunner(models, _key.Device, logger);
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
-            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights), () => Now);
+            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes), () => Now);
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB)", _key, models.Options.MaxBatch, models.Options.KvMemoryMb);
         ReportMetrics();
         return Task.CompletedTask;
@@ -89,7 +89,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         if (tree.Step != sequence.Step || tree.CommittedLength != sequence.Committed.Count)
             throw Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
-        var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents);
+        var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
         sequence.Validate(message, _device.Model.Config.VocabSize);
         var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true);
         return VerifierBoundary.Outcome(tree.SessionId, sequence, executed);
@@ -198,22 +198,22 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 foreach (var stale in plan.Expired)
                     stale.Done.TrySetException(new TimeoutException($"The step waited more than {models.Options.QueueTimeoutSeconds:F0}s for the device."));
                 if (plan.Batch.Count == 0) break;
-                await RunForwardAsync(plan.Batch);
+                await RunForwardAsync(plan.Batch, plan.Trim);
             }
         }
         finally { _flushing = false; }
     }
 
-    private async Task RunForwardAsync(IReadOnlyList<VerifierScheduler.Step> batch)
+    private async Task RunForwardAsync(IReadOnlyList<VerifierScheduler.Step> batch, TrimRule trim)
     {
         var started = Now;
         _forwards.Started(batch, started);
         ReportMetrics();
-        WorkResult[] results;
+        DeviceOutcome outcome;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            results = await _device.RunAsync(batch.Select(p => new DeviceJob(p.SessionId, p.Work, p.ServerDrafted)).ToList());
+            outcome = await _device.RunAsync(batch.Select(p => new DeviceJob(p.SessionId, p.Work, p.ServerDrafted)).ToList(), trim);
         }
         catch (Exception e)
         {
@@ -228,7 +228,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             return;
         }
         double ms = clock.Elapsed.TotalMilliseconds;
-        _scheduler.ForwardEnded(batch.Count, ms);
+        var results = outcome.Results;
+        _scheduler.ForwardEnded(batch.Count, ms, outcome.Shape, outcome.ForwardMs);
         _forwards.Ended(batch, ms, Now);
         ReportMetrics();
         for (int i = 0; i < batch.Count; i++)
@@ -236,8 +237,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             if (results[i].Verdict is { } verdict)
             {
                 if (batch[i].FromEdge) _scheduler.EdgeVerdict(batch[i].SessionId, verdict.Finished);
-                // Batch and queue travel with the verdict: an adaptive edge sizes its next tree to the load.
-                batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued));
+                if (outcome.Ran[i] is VerifyWork verified) _scheduler.Verified(batch[i].SessionId, verified.Tree, verdict);
+                // Batch, queue and the verified budget travel with the verdict: an edge sizes its next tree to them.
+                batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued,
+                    outcome.VerifiedNodes[i]));
                 continue;
             }
             var error = results[i].Error!;

@@ -13,7 +13,7 @@ public static class VerifierBoundary
     /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
     public static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerifierScheduler.Executed e) =>
         new(sessionId, e.Verdict.Step, e.Verdict.AcceptedTokens, e.Verdict.Finished, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
-            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0));
+            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes);
 
     public static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {

@@ -16,8 +16,10 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <param name="KvBudgetBytes">The hard KV budget: caches (of <c>bytesPerSequence</c> each) beyond it are refused.</param>
     /// <param name="FairShares">Fill a forward round robin across tenants (else in arrival order).</param>
     /// <param name="TenantWeights">Slots per round of a tenant under fair shares (absent: 1).</param>
+    /// <param name="Trimming">How much of each tree a forward verifies (<see cref="TreeTrimmer"/>).</param>
+    /// <param name="ForcedTreeNodes">Under <see cref="TrimMode.Forced"/>, the nodes every tree is cut to.</param>
     public sealed record Limits(int MaxBatch, int MaxQueuedSteps, TimeSpan QueueTimeout, BatchingPolicy Batching, long KvBudgetBytes,
-        bool FairShares = true, IReadOnlyDictionary<string, int>? TenantWeights = null);
+        bool FairShares = true, IReadOnlyDictionary<string, int>? TenantWeights = null, TrimMode Trimming = TrimMode.Goodput, int ForcedTreeNodes = 0);
 
     /// <summary>
     /// A step waiting for the device. <see cref="ServerDrafted"/>: its tree is drafted by the server on the device
@@ -26,13 +28,17 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     public sealed record Step(string SessionId, TargetWork Work, TaskCompletionSource<Executed> Done, DateTime Enqueued, bool ServerDrafted, bool FromEdge);
 
     /// <summary>
-    /// A verdict with the device time of its forward, how long it waited for the device, and the verifier's load when it
-    /// ran (trees in the forward, steps still queued), which an adaptive edge sizes its next tree to.
+    /// A verdict with the device time of its forward, how long it waited for the device, the verifier's load when it
+    /// ran (trees in the forward, steps still queued), which an adaptive edge sizes its next tree to, and how many nodes
+    /// of its tree were verified (-1: all, or no tree).
     /// </summary>
-    public readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength);
+    public readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength, int VerifiedNodes = -1);
 
-    /// <summary>The next forward: the steps it runs (in arrival order), and the steps that waited past their deadline.</summary>
-    public sealed record ForwardPlan(IReadOnlyList<Step> Batch, IReadOnlyList<Step> Expired);
+    /// <summary>
+    /// The next forward: the steps it runs (in arrival order), the steps that waited past their deadline, and the rule
+    /// that trims its trees (applied where the trees exist: server trees are drafted on the device thread).
+    /// </summary>
+    public sealed record ForwardPlan(IReadOnlyList<Step> Batch, IReadOnlyList<Step> Expired, TrimRule Trim);
 
     /// <summary>
     /// A sequence with a reply in progress but no step for this long is treated as abandoned (its session is gone
@@ -47,6 +53,8 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     private long _order;
     /// <summary>Used only under <see cref="BatchingPolicy.PipelineAware"/>; fed either way (cheap), so switching needs no warm-up.</summary>
     private readonly PipelineBatchPlanner _planner = new();
+    /// <summary>Goodput trimming: the device's cost line and each session's calibration, learnt from the forwards run.</summary>
+    private readonly TreeTrimmer _trimmer = new() { Mode = limits.Trimming, ForcedNodes = limits.ForcedTreeNodes };
 
     public int Queued => _queue.Count;
 
@@ -60,6 +68,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         foreach (var step in stale) _queue.Remove(step);
         _lastUse.Remove(sessionId);
         _planner.Forget(sessionId);
+        _trimmer.Forget(sessionId);
         return stale;
     }
 
@@ -154,7 +163,19 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         }
         foreach (var item in batch) _queue.Remove(item);
         _running = batch;
-        return new ForwardPlan(batch, expired);
+        return new ForwardPlan(batch, expired, TrimFor(batch));
+    }
+
+    /// <summary>
+    /// The trimming rule of a forward. With nothing left queued and edge trees in it, the device would wait for the
+    /// edges' turnaround (verdict out, draft, tree in) whatever it verifies, so nodes are priced against that wait too.
+    /// </summary>
+    private TrimRule TrimFor(IReadOnlyList<Step> batch)
+    {
+        var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
+        double turnaround = _planner.TurnaroundMs;
+        double wait = _queue.Count == 0 && batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround : 0;
+        return _trimmer.Rule(trees, wait);
     }
 
     /// <summary>The tenant that came first in the last fair forward: it goes last in the next one.</summary>
@@ -165,12 +186,19 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <summary>The tenant of a conversation id (<c>tenant/name</c>, validated where the id entered).</summary>
     private static string TenantOf(string sessionId) => sessionId[..Math.Max(0, sessionId.IndexOf('/'))];
 
-    /// <summary>The running forward ended (<paramref name="ms"/> on the device; 0 items when it failed).</summary>
-    public void ForwardEnded(int items, double ms)
+    /// <summary>
+    /// The running forward ended: <paramref name="ms"/> on the device in all (server drafting included; 0 items when it
+    /// failed), of which <paramref name="forwardMs"/> the target forward of <paramref name="shape"/>.
+    /// </summary>
+    public void ForwardEnded(int items, double ms, ForwardShape shape = default, double forwardMs = 0)
     {
         _running = Array.Empty<Step>();
         if (items > 0) _planner.OnForward(items, ms);
+        if (items > 0 && shape.Sequences > 0) _trimmer.ObserveForward(shape.Sequences, shape.Tokens, shape.Masked, forwardMs);
     }
+
+    /// <summary>A tree of <paramref name="sessionId"/>, as verified, got its verdict: the session's calibration learns from it.</summary>
+    public void Verified(string sessionId, DraftMessage tree, VerdictMessage verdict) => _trimmer.ObserveVerdict(sessionId, tree, verdict);
 
     /// <summary>An edge's step got its verdict: the planner learns the edge's turnaround.</summary>
     public void EdgeVerdict(string sessionId, bool finished) => _planner.OnVerdict(sessionId, now(), finished);

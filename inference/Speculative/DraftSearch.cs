@@ -7,6 +7,11 @@ internal sealed class SearchNode
     /// <summary>Search index of the parent; -1 for the root.</summary>
     public required int Parent { get; init; }
     public required double Score { get; set; }
+    /// <summary>
+    /// The draft's log-probability of the whole path from the root (no decay): what the verifier prices the node by.
+    /// Like the score it falls along every path.
+    /// </summary>
+    public double PathLogProb { get; init; }
     public required int Depth { get; set; }
     public bool Expanded { get; set; }
     /// <summary>Index of this node in the draft cache's pending tree; -1 while its KV is not computed.</summary>
@@ -46,13 +51,13 @@ internal sealed class DraftSearch
             var missing = expand.Where(n => n.Top is null).ToList();
             if (missing.Count > 0) compute(missing);
 
-            var candidates = new List<(int Parent, int Token, double Score)>();
+            var candidates = new List<(int Parent, int Token, double Score, double PathLogProb)>();
             foreach (var node in expand)
             {
                 node.Expanded = true;
                 int index = Nodes.IndexOf(node);
                 foreach (var (token, logProb) in node.Top!)
-                    candidates.Add((index, token, node.Score + logDecay + logProb));
+                    candidates.Add((index, token, node.Score + logDecay + logProb, node.PathLogProb + logProb));
             }
             // Keep the candidates that make the top `budget` of existing nodes and candidates together.
             double bar = Cutoff(budget, Nodes.Skip(1).Select(n => n.Score).Concat(candidates.Select(c => c.Score)));
@@ -60,7 +65,7 @@ internal sealed class DraftSearch
             foreach (var c in candidates.Where(c => c.Score >= bar).OrderByDescending(c => c.Score).Take(budget))
             {
                 var parent = Nodes[c.Parent];
-                Nodes.Add(new SearchNode { Token = c.Token, Parent = c.Parent, Score = c.Score, Depth = parent.Depth + 1 });
+                Nodes.Add(new SearchNode { Token = c.Token, Parent = c.Parent, Score = c.Score, PathLogProb = c.PathLogProb, Depth = parent.Depth + 1 });
                 added++;
             }
             if (added == 0) break;
@@ -74,8 +79,10 @@ internal sealed class DraftSearch
     }
 
     /// <summary>
-    /// The root and the best <paramref name="budget"/> other nodes, parents before children (by depth, then score).
-    /// Because scores fall along every path, the kept nodes always include their ancestors.
+    /// The root and the best <paramref name="budget"/> other nodes, best first: by path probability, falling. Because
+    /// scores and path probabilities fall along every path, the kept nodes include their ancestors, and every prefix of
+    /// the list is itself a tree (a parent always comes before its children; on a tie the earlier-found parent wins),
+    /// which lets a verifier cut a tree short without reading it twice.
     /// </summary>
     public int[] Select(int budget)
     {
@@ -84,6 +91,6 @@ internal sealed class DraftSearch
         foreach (int i in best.ToList())
             for (int p = Nodes[i].Parent; p > 0; p = Nodes[p].Parent)
                 if (!best.Contains(p)) throw new InvalidOperationException($"Draft tree is not connected: node {i} kept without its ancestor {p}.");
-        return new[] { 0 }.Concat(best.OrderBy(i => Nodes[i].Depth).ThenByDescending(i => Nodes[i].Score).ThenBy(i => i)).ToArray();
+        return new[] { 0 }.Concat(best.OrderByDescending(i => Nodes[i].PathLogProb).ThenBy(i => i)).ToArray();
     }
 }

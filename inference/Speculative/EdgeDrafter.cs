@@ -45,6 +45,15 @@ public sealed class EdgeDrafter : IDisposable
     public void ObserveServer(int batch, int queue, double serverMs, double roundTripMs) =>
         _policy?.ObserveServer(batch, queue, serverMs, roundTripMs);
 
+    /// <summary>
+    /// The verifier's budget for this sequence's trees: it verified only <paramref name="verifiedNodes"/> nodes of the
+    /// last tree (goodput trimming at load), or the whole tree (negative). Nodes it would not verify only cost drafting
+    /// time and bytes, so the next trees stop at twice that plus two: room for the budget to grow back as load falls.
+    /// </summary>
+    public void ObserveVerifierBudget(int verifiedNodes) => _verifierCap = verifiedNodes < 0 ? null : 2 * verifiedNodes + 2;
+
+    private int? _verifierCap;
+
     /// <summary>Steps whose pre-drafted subtree was used / thrown away (proactive drafting statistics).</summary>
     public int ProactiveHits { get; private set; }
     public int ProactiveMisses { get; private set; }
@@ -89,6 +98,7 @@ public sealed class EdgeDrafter : IDisposable
         if (Finished) throw new InvalidOperationException("The generation has finished.");
         if (_search is not null) throw new InvalidOperationException($"Step {Step} already has a tree in flight; apply its verdict first.");
         var (budgetCap, depth) = _policy?.Next() ?? (Options.Budget, Options.MaxDepth);
+        if (_verifierCap is int cap) budgetCap = Math.Min(budgetCap, cap);
         int rounds;
         if (_carried is not null)
         {
@@ -112,7 +122,8 @@ public sealed class EdgeDrafter : IDisposable
         for (int i = 0; i < _sent.Length; i++) index[_sent[i]] = i;
         var tokens = _sent.Select(s => _search.Nodes[s].Token).ToArray();
         var parents = _sent.Select(s => _search.Nodes[s].Parent < 0 ? -1 : index[_search.Nodes[s].Parent]).ToArray();
-        return new DraftMessage(Step, _committed.Count, tokens, parents);
+        var confidence = _sent.Select(s => s == 0 ? (byte)0 : PathConfidence.Encode(_search.Nodes[s].PathLogProb)).ToArray();
+        return new DraftMessage(Step, _committed.Count, tokens, parents, confidence);
     }
 
     /// <summary>

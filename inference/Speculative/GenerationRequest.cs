@@ -31,4 +31,13 @@ public sealed class DecodeTimings
     public List<double> PreDraftLatencies { get; } = new();
     /// <summary>Per sequence per step: tokens the step emitted (accepted draft tokens + the bonus), the acceptance distribution a capacity model samples.</summary>
     public List<int> StepTokens { get; } = new();
+    /// <summary>
+    /// Every tree SD generation's trees as verified, step by step (which requests were active, and their trees), so a
+    /// benchmark can replay the target's work alone: in one process the draft's forwards between the target's evict
+    /// the target's weights from the CPU caches, a cost an edge-assisted server, whose drafts run on the edges, never pays.
+    /// </summary>
+    public List<RecordedGeneration> Recorded { get; } = new();
 }
+
+/// <summary>One generation's requests and each step's verified trees (see <see cref="DecodeTimings.Recorded"/>).</summary>
+public sealed record RecordedGeneration(IReadOnlyList<GenerationRequest> Requests, int Capacity, List<(int[] Active, DraftMessage[] Trees)> Steps);

@@ -7,12 +7,15 @@ namespace SpecEdge.Inference.Speculative;
 /// Drives tree speculative decoding in one process: per step every active sequence's <see cref="EdgeDrafter"/> builds
 /// a tree, optionally pre-drafts, and the <see cref="TargetVerifier"/> verifies all trees in one batched forward. The
 /// two sides exchange only <see cref="DraftMessage"/>/<see cref="VerdictMessage"/>, exactly as across a network.
-/// Used for server-only SD (draft beside the target) and to emulate edge-assisted SD in tests and benchmarks.
+/// Used for server-only SD (draft beside the target) and to emulate edge-assisted SD in tests and benchmarks. With a
+/// <see cref="TreeTrimmer"/>, each forward verifies only what pays, as the verifier grain does.
 /// </summary>
 public static class SpeculativeDecoder
 {
+    private static string Key(int request) => request.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static GenerationResult[] Generate(TargetVerifier verifier, CausalLm draft, IReadOnlyList<GenerationRequest> requests,
-        DraftTreeOptions options, int capacity, DecodeTimings? timings = null)
+        DraftTreeOptions options, int capacity, DecodeTimings? timings = null, TreeTrimmer? trimmer = null, double trimWaitMs = 0)
     {
         var sequences = new List<TargetSequence>();
         var drafters = new List<EdgeDrafter>();
@@ -27,6 +30,8 @@ public static class SpeculativeDecoder
                     { ContextLimit = capacity });
             }
             var clock = new Stopwatch();
+            var recorded = new RecordedGeneration(requests, capacity, new());
+            timings?.Recorded.Add(recorded);
             while (true)
             {
                 var active = Enumerable.Range(0, requests.Count).Where(i => !sequences[i].Finished).ToArray();
@@ -41,8 +46,19 @@ public static class SpeculativeDecoder
                     timings?.DraftLatencies.Add(clock.Elapsed.TotalSeconds);
                     if (timings is not null) timings.DraftSeconds += clock.Elapsed.TotalSeconds;
                     sequences[i].Validate(tree, verifier.Model.Config.VocabSize);
-                    if (timings is not null) { timings.Trees++; timings.TreeNodes += tree.Tokens.Length - 1; }
                     batch.Add((sequences[i], tree));
+                }
+                var verified = Enumerable.Repeat(-1, batch.Count).ToArray();
+                if (trimmer is not null)
+                {
+                    var rule = trimmer.Rule(active.Select(Key), trimWaitMs);
+                    (var trimmed, verified) = rule.Apply(batch.Select((b, k) => (Key(active[k]), (TargetWork)new VerifyWork(b.Item1, b.Item2))).ToList());
+                    batch = trimmed.Select(w => (w.Sequence, ((VerifyWork)w).Tree)).ToList();
+                }
+                if (timings is not null)
+                {
+                    foreach (var (_, tree) in batch) { timings.Trees++; timings.TreeNodes += tree.Tokens.Length - 1; }
+                    recorded.Steps.Add((active, batch.Select(b => b.Item2).ToArray()));
                 }
                 if (options.Proactive)
                 {
@@ -65,12 +81,19 @@ public static class SpeculativeDecoder
                     timings.TargetForwards++;
                     timings.Steps.Add((active.Length, clock.Elapsed.TotalSeconds));
                 }
+                if (trimmer is not null)
+                {
+                    var shape = ForwardShape.Of(batch.Select(b => (TargetWork)new VerifyWork(b.Item1, b.Item2)));
+                    trimmer.ObserveForward(shape.Sequences, shape.Tokens, shape.Masked, clock.Elapsed.TotalMilliseconds);
+                }
                 for (int k = 0; k < active.Length; k++)
                 {
                     forwards[active[k]]++;
                     // In one process there is no queue and no network: the batch and the forward time are the load.
                     drafters[active[k]].ObserveServer(active.Length, 0, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds);
                     timings?.StepTokens.Add(verdicts[k].AcceptedTokens.Length);
+                    trimmer?.ObserveVerdict(Key(active[k]), batch[k].Item2, verdicts[k]);
+                    drafters[active[k]].ObserveVerifierBudget(verified[k]);
                     drafters[active[k]].ApplyVerdict(verdicts[k]);
                 }
             }
@@ -79,6 +102,7 @@ public static class SpeculativeDecoder
         }
         finally
         {
+            if (trimmer is not null) for (int i = 0; i < requests.Count; i++) trimmer.Forget(Key(i));
             foreach (var s in sequences) s.Dispose();
             foreach (var d in drafters) d.Dispose();
         }

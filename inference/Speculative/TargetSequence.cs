@@ -58,6 +58,8 @@ public sealed class TargetSequence : IDisposable
             throw new InvalidDraftException("Tree has no nodes (node 0 must be the last committed token).");
         if (tree.Tokens.Length != tree.Parents.Length)
             throw new InvalidDraftException($"Tree has {tree.Tokens.Length} tokens but {tree.Parents.Length} parents.");
+        if (tree.Confidence is not null && tree.Confidence.Length != tree.Tokens.Length)
+            throw new InvalidDraftException($"Tree has {tree.Tokens.Length} tokens but {tree.Confidence.Length} confidence bytes.");
         if (tree.Tokens.Length - 1 > MaxTreeNodes)
             throw new InvalidDraftException($"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {MaxTreeNodes}.");
         if (tree.Tokens[0] != _committed[^1] || tree.Parents[0] != -1)

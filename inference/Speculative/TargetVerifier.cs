@@ -52,6 +52,10 @@ public sealed class TargetVerifier(CausalLm target)
     /// </summary>
     public WorkResult[] Execute(IReadOnlyList<TargetWork> work)
     {
+        // A tree of its root alone is a plain decoding step: the same draw at the same position decides the same token,
+        // and the chain path skips the tree's mask, acceptance and compaction, so a trimmed-away tree costs what plain
+        // decoding does.
+        work = work.Select(w => w is VerifyWork { Tree.Tokens.Length: 1 } v ? new DecodeWork(v.Sequence) : w).ToArray();
         var inputs = new List<SequenceInput>();
         var index = new int[work.Count];
         var prefixBefore = work.Select(w => w.Sequence.Cache.PrefixLength).ToArray();
@@ -176,7 +180,10 @@ public sealed class TargetVerifier(CausalLm target)
             using var all = parts.Count == 1 ? parts[0].alias() : TorchSharp.torch.cat(parts, 0);
             using var onDevice = DeviceSampler.SampleRowsOnDevice(all, settings, positions);
             (int[] Path, int Deepest, int Bonus)[] accepted = [];
-            if (trees.Count > 0)
+            // On a CPU the samples are already in host memory: the rule on host arrays takes microseconds, where the
+            // device formulation's two dozen small tensor operations cost a third of a small forward.
+            bool onHost = onDevice.device.type == TorchSharp.DeviceType.CPU;
+            if (trees.Count > 0 && !onHost)
             {
                 using var rows = TorchSharp.torch.tensor(treeRows.ToArray(), device: onDevice.device);
                 using var treeSamples = onDevice.index_select(0, rows);
@@ -184,6 +191,15 @@ public sealed class TargetVerifier(CausalLm target)
             }
             using var host = onDevice.cpu();
             var ids = host.data<long>().Select(x => (int)x).ToArray();
+            if (trees.Count > 0 && onHost)
+            {
+                accepted = new (int[] Path, int Deepest, int Bonus)[trees.Count];
+                for (int t = 0, row = 0; t < trees.Count; row += trees[t].Tokens.Length, t++)
+                {
+                    int start = (int)treeRows[row];     // a tree's samples are contiguous, in node order
+                    accepted[t] = TreeAcceptance.Accept(trees[t].Parents, trees[t].Tokens, ids[start..(start + trees[t].Tokens.Length)]);
+                }
+            }
             var result = new Sampled?[work.Count];
             int offset = 0, tree = 0;
             for (int i = 0; i < work.Count; i++)

@@ -113,7 +113,8 @@ public sealed class EdgeGatewayService(
                 case EdgeMessage.BodyOneofCase.Tree:
                     if (!attached) return Refuse(credential, message, "attach before sending trees", resync: true);
                     if (TreeShapeError(message.Tree) is { } shape) return Refuse(credential, message, shape, resync: false);
-                    var tree = new TreeSubmission(conversation, edgeId, message.Tree.Step, message.Tree.CommittedLength, message.Tree.Tokens.ToArray(), message.Tree.Parents.ToArray());
+                    var tree = new TreeSubmission(conversation, edgeId, message.Tree.Step, message.Tree.CommittedLength, message.Tree.Tokens.ToArray(), message.Tree.Parents.ToArray(),
+                        message.Tree.Confidence.IsEmpty ? null : message.Tree.Confidence.ToByteArray());
                     return new ServerMessage { Verdict = ToWire(await session.SubmitTreeAsync(tree)) };
                 case EdgeMessage.BodyOneofCase.Detach:
                     await session.DetachEdgeAsync(edgeId);
@@ -205,6 +206,7 @@ public sealed class EdgeGatewayService(
         if (tree.Tokens.Count == 0) return "the tree has no root";
         if (tree.Tokens.Count > limit) return $"the tree has {tree.Tokens.Count} nodes; at most {limit} (the root and SpecEdge:MaxTreeNodes)";
         if (tree.Parents.Count != tree.Tokens.Count) return $"the tree has {tree.Tokens.Count} tokens but {tree.Parents.Count} parents";
+        if (!tree.Confidence.IsEmpty && tree.Confidence.Length != tree.Tokens.Count) return $"the tree has {tree.Tokens.Count} tokens but {tree.Confidence.Length} confidence bytes";
         return null;
     }
 
@@ -239,6 +241,7 @@ public sealed class EdgeGatewayService(
     {
         var wire = new Verdict { Step = v.Step, Finished = v.Finished, FinishReason = (int)(v.FinishReason ?? 0), ServerMs = v.ServerMilliseconds, BatchSize = v.BatchSize, QueueLength = v.QueueLength };
         wire.AcceptedTokens.Add(v.AcceptedTokens);
+        if (v.VerifiedNodes >= 0) wire.VerifiedNodes = v.VerifiedNodes;
         if (v.Timing is { } t)
             wire.Timing = new SpecEdge.Gateway.V1.StepTiming { ReceivedUnixUs = t.ReceivedUnixMicroseconds, QueueUs = t.QueueMicroseconds, VerifyUs = t.VerifyMicroseconds, PersistUs = t.PersistMicroseconds, SessionUs = t.SessionMicroseconds };
         return wire;

@@ -28,7 +28,8 @@ public sealed record SpecModeResult(string Mode, DraftPlacement Placement, SpecR
     /// <summary>Accepted draft tokens per step, bonus excluded (the last step of a sequence may be cut by the token limit).</summary>
     public double? AcceptedLength => Placement == DraftPlacement.None ? null : TokensPerForward - 1;
 
-    public double TargetSeconds => Run.Timings.TargetSeconds;
+    /// <summary>Target compute: for edge-assisted modes the replay without the draft (its server never runs one), else as run.</summary>
+    public double TargetSeconds => Placement == DraftPlacement.Edge && Run.Replay is { } replay ? replay.Seconds : Run.Timings.TargetSeconds;
     public double DraftSeconds => Run.Timings.DraftSeconds;
     public double ServerSeconds => TargetSeconds + (Placement == DraftPlacement.Server ? DraftSeconds : 0);
     public double EdgeSeconds => Placement == DraftPlacement.Edge ? DraftSeconds : 0;
@@ -44,8 +45,11 @@ public sealed record SpecModeResult(string Mode, DraftPlacement Placement, SpecR
         var t = Run.Timings;
         double rtt = rttMs / 1000, userSeconds = 0;
         int next = 0;   // DraftLatencies / PreDraftLatencies hold b_s entries per step, in step order
-        foreach (var (batch, verify) in t.Steps)
+        var replayed = Placement == DraftPlacement.Edge ? Run.Replay?.StepSeconds : null;
+        for (int s = 0; s < t.Steps.Count; s++)
         {
+            var (batch, measured) = t.Steps[s];
+            double verify = replayed?[s] ?? measured;
             double step = verify;
             if (Placement == DraftPlacement.Server)
                 step += Enumerable.Range(next, batch).Sum(i => t.DraftLatencies[i]);

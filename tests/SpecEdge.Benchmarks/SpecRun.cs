@@ -10,6 +10,8 @@ namespace SpecEdge.Benchmarks;
 public sealed record SpecRun(DecodeKind Kind, int Batch, int[][] Outputs, int SequenceForwards, int ProactiveHits, int ProactiveMisses,
     DecodeTimings Timings, string Variant = "")
 {
+    /// <summary>The target's steps replayed without the draft (<see cref="TargetReplay"/>): what an edge-assisted server spends; null for AR runs.</summary>
+    public (List<double> StepSeconds, double Seconds)? Replay { get; set; }
     /// <summary>Mean nodes besides the root per tree verified (0 for target-only runs).</summary>
     public double MeanTreeNodes => Timings.Trees == 0 ? 0 : (double)Timings.TreeNodes / Timings.Trees;
     public int Tokens => Outputs.Sum(o => o.Length);

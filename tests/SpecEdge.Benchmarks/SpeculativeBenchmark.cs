@@ -45,13 +45,20 @@ public static class SpeculativeBenchmark
         };
         var trees = o.String("trees", "fixed").Split(',').Select(t => t switch
         {
+            // The fixed tree's drafts cut to their best N nodes every step: the frontier goodput trimming searches.
+            _ when t.StartsWith("forced-", StringComparison.Ordinal) && int.TryParse(t["forced-".Length..], out int n) && n >= 0 => (Name: t, Options: fixedTree),
             "fixed" => (Name: "fixed", Options: fixedTree),
+            // The fixed tree's drafts, verified only as far as they pay (TreeTrimmer, as the verifier grain does).
+            "goodput" => (Name: "goodput", Options: fixedTree with { Budget = o.Int("goodput-budget", fixedTree.Budget), MaxDepth = o.Int("goodput-depth", fixedTree.MaxDepth) }),
+            // The same, told that each step also waits N ms outside the server (a round trip), as an idle verifier knows.
+            _ when t.StartsWith("goodput-w", StringComparison.Ordinal) && int.TryParse(t["goodput-w".Length..], out int w) && w >= 0 =>
+                (Name: t, Options: fixedTree with { Budget = o.Int("goodput-budget", fixedTree.Budget), MaxDepth = o.Int("goodput-depth", fixedTree.MaxDepth) }),
             // The fixed tree as main had it before the greedy score temperature: paper-style T=1 scores.
             "fixed-t1" => (Name: "fixed-t1", Options: fixedTree with { GreedyScoreTemperature = 1.0 }),
             "adaptive" => (Name: "adaptive", Options: adaptiveTree),
             // The same policy told the verifier's token knee: trees shrink as the batch grows (budget <= knee / batch - 1).
             "adaptive-knee" => (Name: "adaptive-knee", Options: adaptiveTree with { Adaptive = adaptiveTree.Adaptive! with { VerifierTokenKnee = o.Int("knee", 256) } }),
-            _ => throw new ArgumentException($"--trees takes fixed, fixed-t1, adaptive and/or adaptive-knee, not '{t}'."),
+            _ => throw new ArgumentException($"--trees takes fixed, goodput, fixed-t1, adaptive and/or adaptive-knee, not '{t}'."),
         }).ToList();
         foreach (var (_, t) in trees) t.Validate();
         // --variants old:fixed-t1,new:fixed,new:adaptive keeps only these draft:tree pairs of the cross product.
@@ -103,28 +110,36 @@ public static class SpeculativeBenchmark
             foreach (int batch in batches)
             {
                 var groups = requests.Chunk(batch).ToArray();
-                var variants = new List<(DecodeKind Kind, CausalLm? Draft, DraftTreeOptions Tree, string Variant)> { (DecodeKind.Autoregressive, null, fixedTree, "") };
+                var variants = new List<(DecodeKind Kind, CausalLm? Draft, DraftTreeOptions Tree, string Variant, string TreeName)> { (DecodeKind.Autoregressive, null, fixedTree, "", "") };
                 foreach (var d in drafts)
                     foreach (var t in trees.Where(t => only is null || only.Contains($"{d.Name}:{t.Name}")))
                         foreach (var kind in kinds)
                             variants.Add((kind, d.Model, t.Options, string.Join(", ",
-                                new[] { drafts.Count > 1 ? d.Name : "", trees.Count > 1 ? t.Name : "" }.Where(x => x.Length > 0))));
-                foreach (var (kind, draft, tree, variant) in variants)
+                                new[] { drafts.Count > 1 ? d.Name : "", trees.Count > 1 ? t.Name : "" }.Where(x => x.Length > 0)), t.Name));
+                foreach (var (kind, draft, tree, variant, treeName) in variants)
                 {
-                    Execute(verifier, draft, groups[0], kind, tree, capacity, null);     // warm-up, discarded
+                    // One trimmer per variant and batch, as one verifier per device: the warm-up teaches it the cost line.
+                    var trimmer = Trimmer(treeName);
+                    double waitMs = treeName.StartsWith("goodput-w", StringComparison.Ordinal) ? int.Parse(treeName["goodput-w".Length..], CultureInfo.InvariantCulture) : 0;
+                    Execute(verifier, draft, groups[0], kind, tree, capacity, null, trimmer, waitMs);     // warm-up, discarded
                     // Other processes share the cores: of several identical runs keep the least disturbed (fastest) one.
                     SpecRun? best = null;
                     for (int r = 0; r < repeats; r++)
                     {
                         var timings = new DecodeTimings();
-                        var results = groups.SelectMany(g => Execute(verifier, draft, g, kind, tree, capacity, timings)).ToArray();
+                        var results = groups.SelectMany(g => Execute(verifier, draft, g, kind, tree, capacity, timings, trimmer, waitMs)).ToArray();
                         var run = new SpecRun(kind, batch, results.Select(x => x.Tokens).ToArray(), results.Sum(x => x.TargetForwards),
                             results.Sum(x => x.ProactiveHits), results.Sum(x => x.ProactiveMisses), timings, variant);
                         if (best is null || run.ComputeSeconds < best.ComputeSeconds) best = run;
                     }
+                    if (kind != DecodeKind.Autoregressive)
+                        // The server's share alone, fastest of as many replays as runs (see TargetReplay).
+                        best!.Replay = Enumerable.Range(0, repeats).Select(_ => TargetReplay.Run(verifier, best.Timings)).MinBy(r => r.Seconds);
                     runs.Add(best!);
                     Console.WriteLine($"  batch {batch,2} {kind,-20} {variant,-18} {best!.ComputeSeconds,7:F2} s (fastest of {repeats}), " +
-                        $"{(double)best.Tokens / best.SequenceForwards:F2} tok/fwd");
+                        (best.Replay is { } replay ? $"target alone {replay.Seconds:F2} s (in the run {best.Timings.TargetSeconds:F2} s), " : "") +
+                        $"{(double)best.Tokens / best.SequenceForwards:F2} tok/fwd, {best.MeanTreeNodes:F1} nodes/tree" +
+                        (trimmer?.CostLine is { } line ? $", cost line {line.FixedMs:F2} + {line.PerSequenceMs:F3}/seq + {line.PerTokenMs:F4}/token + {line.MaskedMs:F2} masked ms" : ""));
                 }
             }
 
@@ -186,12 +201,20 @@ public static class SpeculativeBenchmark
         }
     }
 
+    /// <summary>The trimmer a tree variant verifies with: goodput trimming, trees cut to N nodes (forced-N), or none.</summary>
+    private static TreeTrimmer? Trimmer(string treeName) => treeName switch
+    {
+        "goodput" or _ when treeName.StartsWith("goodput-w", StringComparison.Ordinal) => new TreeTrimmer(),
+        _ when treeName.StartsWith("forced-", StringComparison.Ordinal) => new TreeTrimmer { Mode = TrimMode.Forced, ForcedNodes = int.Parse(treeName["forced-".Length..], CultureInfo.InvariantCulture) },
+        _ => null,
+    };
+
     private static GenerationResult[] Execute(TargetVerifier verifier, CausalLm? draft, GenerationRequest[] group, DecodeKind kind,
-        DraftTreeOptions tree, int capacity, DecodeTimings? timings) => kind switch
+        DraftTreeOptions tree, int capacity, DecodeTimings? timings, TreeTrimmer? trimmer = null, double waitMs = 0) => kind switch
     {
         DecodeKind.Autoregressive => AutoregressiveDecoder.Generate(verifier, group, capacity, timings),
-        DecodeKind.Speculative => SpeculativeDecoder.Generate(verifier, draft!, group, tree with { Proactive = false }, capacity, timings),
-        _ => SpeculativeDecoder.Generate(verifier, draft!, group, tree with { Proactive = true }, capacity, timings),
+        DecodeKind.Speculative => SpeculativeDecoder.Generate(verifier, draft!, group, tree with { Proactive = false }, capacity, timings, trimmer, waitMs),
+        _ => SpeculativeDecoder.Generate(verifier, draft!, group, tree with { Proactive = true }, capacity, timings, trimmer, waitMs),
     };
 
     // Greedy decoding is lossless: every run must reproduce the first run (target-only AR) token for token.

@@ -1,0 +1,124 @@
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// What a target forward costs on this device, learnt online by least squares over the most recent forwards:
+/// milliseconds ≈ fixed + per sequence · sequences + per token · tokens + masked · (some input has more than one token).
+/// The per-token term is what makes a tree node cost something: near zero on a GPU below its compute knee, a large
+/// share of the forward on a CPU. The masked term is what any tree costs once per forward (the attention mask, the
+/// acceptance, the compaction): on a CPU it is about one plain decoding step, so a tree must earn more than a token to
+/// pay. Context length is not a term: at the contexts we serve it moves attention's share of a forward by a few
+/// percent, inside the fit's noise. Not thread-safe (its owner serialises it); <see cref="Line"/> is an immutable
+/// snapshot to hand to another thread.
+/// </summary>
+public sealed class ForwardCostModel(int window = 128)
+{
+    /// <summary>The fitted costs in milliseconds.</summary>
+    public readonly record struct Line(double FixedMs, double PerSequenceMs, double PerTokenMs, double MaskedMs)
+    {
+        public double Predict(int sequences, int tokens, bool masked) => FixedMs + PerSequenceMs * sequences + PerTokenMs * tokens + (masked ? MaskedMs : 0);
+    }
+
+    /// <summary>Forwards before the fit is trusted.</summary>
+    public const int MinForwards = 8;
+
+    // Masked and plain forwards are kept apart, each to its own window: under load nearly every forward carries a
+    // tree, and a single window would soon hold no plain forward to tell the mask's price from the forward's.
+    private readonly Queue<(int Sequences, int Tokens, bool Masked, double Ms)> _samples = new();
+    private readonly Queue<(int Sequences, int Tokens, bool Masked, double Ms)> _plain = new();
+    private Line? _line;
+
+    public int Samples => _samples.Count + _plain.Count;
+
+    /// <summary>Forwards observed since the last plain one (no input of more than one token).</summary>
+    public int SincePlain { get; private set; }
+
+    /// <summary>A forward of <paramref name="sequences"/> sequences and <paramref name="tokens"/> input tokens took <paramref name="ms"/>.</summary>
+    public void Observe(int sequences, int tokens, bool masked, double ms)
+    {
+        if (sequences <= 0 || tokens <= 0 || !(ms >= 0) || double.IsInfinity(ms)) return;
+        var queue = masked ? _samples : _plain;
+        queue.Enqueue((sequences, tokens, masked, ms));
+        while (queue.Count > (masked ? window : window / 4)) queue.Dequeue();
+        SincePlain = masked ? SincePlain + 1 : 0;
+        _line = null;
+    }
+
+    /// <summary>
+    /// The current line, or null while it is unknown: too few forwards, or forwards of fewer than three token counts
+    /// (then a token's price cannot be told apart from the forward's).
+    /// </summary>
+    public Line? Current => _line ??= Fit();
+
+    private Line? Fit()
+    {
+        if (Samples < MinForwards) return null;
+        var s = _samples.Concat(_plain).ToArray();
+        if (s.Select(x => x.Tokens).Distinct().Count() < 3) return null;
+        var x = s.Select(v => new double[] { v.Sequences, v.Tokens, v.Masked ? 1 : 0 }).ToArray();
+        var y = s.Select(v => v.Ms).ToArray();
+        // Non-negative least squares by elimination: a term the data makes negative (noise; a forward never gets
+        // cheaper with more work) or cannot tell apart (no variation) is dropped and the rest refitted.
+        var active = new List<int> { 0, 1, 2 };
+        double[] coef = new double[3];
+        while (true)
+        {
+            var fit = Solve(x, y, active);
+            int worst = -1;
+            if (fit is null)
+            {
+                // Constant features go first; of features in lockstep, sequences go before tokens (tokens price a node).
+                int constant = active.FindIndex(f => x.All(r => r[f] == x[0][f]));
+                worst = constant >= 0 ? constant : 0;
+            }
+            else
+                for (int k = 0; k < active.Count; k++)
+                    if (fit[k] < 0) { worst = k; break; }
+            if (worst < 0)
+            {
+                for (int k = 0; k < active.Count; k++) coef[active[k]] = fit![k];
+                break;
+            }
+            active.RemoveAt(worst);
+            if (active.Count == 0) break;
+        }
+        double meanY = y.Average();
+        double intercept = meanY;
+        for (int f = 0; f < 3; f++) intercept -= coef[f] * x.Average(r => r[f]);
+        return new Line(Math.Max(0, intercept), coef[0], coef[1], coef[2]);
+    }
+
+    /// <summary>Least squares on the centred features in <paramref name="active"/>; null when they are collinear or constant.</summary>
+    private static double[]? Solve(double[][] x, double[] y, List<int> active)
+    {
+        int n = active.Count;
+        if (n == 0) return Array.Empty<double>();
+        var mean = active.Select(f => x.Average(r => r[f])).ToArray();
+        double meanY = y.Average();
+        var a = new double[n, n + 1];
+        for (int r = 0; r < x.Length; r++)
+            for (int i = 0; i < n; i++)
+            {
+                double di = x[r][active[i]] - mean[i];
+                for (int j = 0; j < n; j++) a[i, j] += di * (x[r][active[j]] - mean[j]);
+                a[i, n] += di * (y[r] - meanY);
+            }
+        // Gaussian elimination with partial pivoting; a pivot that vanishes means the features cannot be told apart.
+        double scale = 0;
+        for (int i = 0; i < n; i++) scale = Math.Max(scale, Math.Abs(a[i, i]));
+        if (scale == 0) return null;
+        for (int c = 0; c < n; c++)
+        {
+            int pivot = c;
+            for (int r = c + 1; r < n; r++) if (Math.Abs(a[r, c]) > Math.Abs(a[pivot, c])) pivot = r;
+            if (Math.Abs(a[pivot, c]) < 1e-9 * scale) return null;
+            for (int k = 0; k <= n; k++) (a[c, k], a[pivot, k]) = (a[pivot, k], a[c, k]);
+            for (int r = 0; r < n; r++)
+            {
+                if (r == c) continue;
+                double f = a[r, c] / a[c, c];
+                for (int k = c; k <= n; k++) a[r, k] -= f * a[c, k];
+            }
+        }
+        return Enumerable.Range(0, n).Select(i => a[i, n] / a[i, i]).ToArray();
+    }
+}

@@ -1,0 +1,97 @@
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// Goodput trimming: how much of each tree a forward verifies. It learns the device's cost line
+/// (<see cref="ForwardCostModel"/>) and each sequence's calibration (<see cref="AcceptanceCalibration"/>), and hands out
+/// a <see cref="TrimRule"/> per forward, which picks the nodes. Not thread-safe: its owner (the verifier's scheduler, or
+/// a single-threaded decoder) serialises it; the rule it hands out is an immutable snapshot for the device thread.
+/// Trimming is lossless by construction: the verifier's acceptance is the target's own decision at every position, so
+/// a smaller tree can only commit fewer tokens per step, never other ones.
+/// </summary>
+public sealed class TreeTrimmer
+{
+    private readonly ForwardCostModel _cost = new();
+    private readonly Dictionary<string, AcceptanceCalibration> _calibration = new();
+
+    /// <summary>Verify whole trees (trimming off), or this many nodes of each (tests: forced to every size).</summary>
+    public TrimMode Mode { get; init; } = TrimMode.Goodput;
+    public int ForcedNodes { get; init; }
+
+    /// <summary>The cost line, once known.</summary>
+    public ForwardCostModel.Line? CostLine => _cost.Current;
+
+    /// <summary>
+    /// The rule for the next forward, whose tree-carrying items belong to <paramref name="keys"/>; <paramref name="waitMs"/>:
+    /// see <see cref="TrimRule.WaitMs"/>. Until the cost line is known trees go whole, and if the first
+    /// <see cref="ForwardCostModel.MinForwards"/> forwards did not teach it (trees of one size, one sequence: a token's
+    /// price cannot be told from a forward's), forwards probe: trees cut to <see cref="ProbeNodes"/> in turn. Under load
+    /// nearly every forward carries a tree, so now and then one plain forward keeps the price of the mask known. Probes
+    /// are lossless too, and are not a budget an edge should draft to.
+    /// </summary>
+    public TrimRule Rule(IEnumerable<string> keys, double waitMs = 0) => Mode switch
+    {
+        TrimMode.Off => TrimRule.None,
+        TrimMode.Forced => new TrimRule(null, new Dictionary<string, double>(), ForcedNodes),
+        _ => _cost.Current is not { } line
+            ? _cost.Samples < ForwardCostModel.MinForwards ? TrimRule.None
+                : ProbeNodes[_probes++ % ProbeNodes.Length] is int probe ? TrimRule.Probing(probe) : TrimRule.None
+            : _cost.SincePlain >= PlainProbeEvery ? TrimRule.Probing(0)
+            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Scale : 1.0), null, waitMs),
+    };
+
+    /// <summary>Forwards with trees after which one plain forward is run to refresh the plain part of the cost line.</summary>
+    public const int PlainProbeEvery = 64;
+
+    /// <summary>The tree sizes (nodes besides the root) of the probing forwards, in turn; null: whole.</summary>
+    private static readonly int?[] ProbeNodes = { null, 8, 2, 0 };
+    private int _probes;
+
+    /// <summary>
+    /// A forward ran: <paramref name="sequences"/> items with input, <paramref name="tokens"/> input tokens,
+    /// <paramref name="masked"/> if any input had more than one token, <paramref name="ms"/> on the device.
+    /// </summary>
+    public void ObserveForward(int sequences, int tokens, bool masked, double ms) => _cost.Observe(sequences, tokens, masked, ms);
+
+    /// <summary>
+    /// A tree of <paramref name="key"/>'s sequence, as verified (after trimming), got <paramref name="verdict"/>: the
+    /// calibration learns how many of its nodes were accepted against how many its path probabilities promised. A
+    /// verdict a stop condition cut short says nothing about the draft and is skipped.
+    /// </summary>
+    public void ObserveVerdict(string key, DraftMessage verified, VerdictMessage verdict)
+    {
+        if (verified.Confidence is not { } confidence || verdict.Finished || verified.Tokens.Length < 2) return;
+        double predicted = 0;
+        for (int i = 1; i < confidence.Length; i++) predicted += PathConfidence.Decode(confidence[i]);
+        int accepted = AcceptedNodes(verified, verdict.AcceptedTokens);
+        if (!_calibration.TryGetValue(key, out var calibration)) _calibration[key] = calibration = new AcceptanceCalibration();
+        calibration.Observe(predicted, accepted);
+    }
+
+    public void Forget(string key) => _calibration.Remove(key);
+
+    /// <summary>How many tree nodes below the root the accepted tokens walk through (the last token is the bonus, not a node).</summary>
+    public static int AcceptedNodes(DraftMessage tree, IReadOnlyList<int> accepted)
+    {
+        int at = 0, matched = 0;
+        for (; matched < accepted.Count; matched++)
+        {
+            int next = -1;
+            for (int i = at + 1; i < tree.Tokens.Length && next < 0; i++)
+                if (tree.Parents[i] == at && tree.Tokens[i] == accepted[matched]) next = i;
+            if (next < 0) break;
+            at = next;
+        }
+        return matched;
+    }
+}
+
+/// <summary>Whether and how trees are trimmed.</summary>
+public enum TrimMode
+{
+    /// <summary>Each forward verifies the nodes that raise its expected tokens per millisecond.</summary>
+    Goodput,
+    /// <summary>Trees are verified whole.</summary>
+    Off,
+    /// <summary>Every tree is cut to <see cref="TreeTrimmer.ForcedNodes"/> nodes (tests of losslessness at every size).</summary>
+    Forced,
+}

@@ -1,0 +1,160 @@
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// Which nodes of each tree one forward verifies: an immutable snapshot of the <see cref="TreeTrimmer"/>'s knowledge
+/// (the cost line, each sequence's calibration), applied on the device thread once every tree of the forward exists
+/// (server trees are drafted there). The goal is goodput: expected committed tokens (each tree's accepted nodes, plus
+/// one bonus token per sequence) per predicted millisecond of the forward. A node's expected acceptance is its path
+/// probability times its sequence's calibration, never more than its parent's. Every tree keeps its first k nodes
+/// (nodes come best first, so that is a tree and its best k), with the k that maximises goodput. A tree cut to its root
+/// is a plain decoding step: when no node pays, speculation costs what plain decoding does.
+/// <para>
+/// <see cref="WaitMs"/> is what each step of these sequences costs outside this device and that the device cannot use:
+/// with nothing else queued, the device would idle for the edges' round trip and drafting anyway, so a step's time is
+/// that wait plus the forward, and nodes are priced against it (at a 15 ms round trip nearly every node pays, as a
+/// user waiting on the network wants). Under load (0) the device's time is the whole price.
+/// </para>
+/// </summary>
+public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<string, double> Scales, int? ForcedNodes, double WaitMs = 0)
+{
+    /// <summary>Trees are verified whole.</summary>
+    public static readonly TrimRule None = new(null, new Dictionary<string, double>(), null);
+
+    /// <summary>A measurement: trees cut to <paramref name="nodes"/> to learn what a forward of that size costs.</summary>
+    public static TrimRule Probing(int nodes) => new(null, new Dictionary<string, double>(), nodes) { Probe = true };
+
+    /// <summary>The cut is a measurement, not a budget: verdicts report the trees as verified whole.</summary>
+    public bool Probe { get; init; }
+
+    /// <summary>
+    /// The forward's work with each tree trimmed, and per item the nodes of its tree that are verified (-1: not a tree,
+    /// or verified whole because nothing was cut). Trees without path probabilities (older edges) go whole.
+    /// </summary>
+    public (TargetWork[] Works, int[] Verified) Apply(IReadOnlyList<(string Key, TargetWork Work)> items)
+    {
+        var works = items.Select(i => i.Work).ToArray();
+        var verified = Enumerable.Repeat(-1, items.Count).ToArray();
+        bool[][]? keep = ForcedNodes is int forced ? Forced(works, forced) : Cost is { PerTokenMs: > 0 } line ? Goodput(items, line) : null;
+        if (keep is null) return (works, verified);
+        for (int i = 0; i < works.Length; i++)
+        {
+            if (keep[i] is not { } mask || works[i] is not VerifyWork v) continue;
+            int kept = mask.Count(k => k) - 1;
+            if (kept == v.Tree.Tokens.Length - 1) continue;
+            works[i] = v with { Tree = Keep(v.Tree, mask) };
+            verified[i] = Probe ? -1 : kept;
+        }
+        return (works, verified);
+    }
+
+    /// <summary>The first <paramref name="nodes"/> nodes of each tree (its best, when nodes come best first).</summary>
+    private static bool[][] Forced(TargetWork[] works, int nodes) => works.Select(w => w is VerifyWork v ? FirstNodes(v.Tree, nodes) : null!).ToArray();
+
+    /// <summary>
+    /// The goodput-optimal number of nodes k, the same for every tree of the forward: each tree keeps its first k nodes
+    /// (its best k: nodes come best first). One k for all, rather than the best nodes wherever they are, because a
+    /// forward pads every tree to the longest: uneven trees cost what even ones of the longest size do (measured on
+    /// the CPU: trees of 0-3 nodes cost as much as trees of 2 and 3), so only even cuts buy what the cost line prices.
+    /// </summary>
+    private bool[][] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line)
+    {
+        var keep = new bool[items.Count][];
+        int sequences = 0, tokens = 0, longest = 0;
+        bool masked = false;
+        double expected = 0;
+        // Per tree with path probabilities: the expected acceptance of its first j nodes, j = 0..n.
+        var gains = new List<(int Item, double[] Cumulative)>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            var work = items[i].Work;
+            switch (work)
+            {
+                case VerifyWork v:
+                    sequences++;
+                    tokens++;                        // the root, always verified: it yields the bonus token
+                    expected += 1;
+                    if (v.Tree.Confidence is not { } confidence)
+                    {
+                        // No path probabilities: the tree goes whole, its nodes a fixed cost with unknown yield.
+                        tokens += v.Tree.Tokens.Length - 1;
+                        masked |= v.Tree.Tokens.Length > 1;
+                        continue;
+                    }
+                    double scale = Scales.TryGetValue(items[i].Key, out var s) ? s : 1.0;
+                    var p = new double[v.Tree.Tokens.Length];
+                    var cumulative = new double[v.Tree.Tokens.Length];
+                    p[0] = 1;
+                    for (int n = 1; n < p.Length; n++)
+                    {
+                        // Never above the parent's: an edge's bytes are not trusted to be consistent.
+                        p[n] = Math.Min(p[v.Tree.Parents[n]], Math.Min(1, scale * PathConfidence.Decode(confidence[n])));
+                        cumulative[n] = cumulative[n - 1] + p[n];
+                    }
+                    gains.Add((i, cumulative));
+                    longest = Math.Max(longest, p.Length - 1);
+                    break;
+                case DecodeWork:
+                    sequences++;
+                    tokens++;
+                    expected += 1;
+                    break;
+                case PrefillWork pre:
+                    int missing = pre.Sequence.Committed.Count - 1 - pre.Sequence.Cache.PrefixLength;
+                    if (missing > 0) { sequences++; tokens += missing; masked |= missing > 1; }
+                    break;
+            }
+        }
+        int best = 0;
+        double wait = Math.Max(0, WaitMs);
+        double bestGoodput = expected / (wait + line.Predict(sequences, tokens, masked));
+        for (int k = 1; k <= longest; k++)
+        {
+            double gain = 0;
+            int extra = 0;
+            foreach (var (_, cumulative) in gains)
+            {
+                int j = Math.Min(k, cumulative.Length - 1);
+                gain += cumulative[j];
+                extra += j;
+            }
+            double goodput = (expected + gain) / (wait + line.Predict(sequences, tokens + extra, masked || extra > 0));
+            if (goodput > bestGoodput) { best = k; bestGoodput = goodput; }
+        }
+        foreach (var (item, _) in gains) keep[item] = FirstNodes(((VerifyWork)items[item].Work).Tree, best);
+        return keep;
+    }
+
+    /// <summary>The root and the first <paramref name="nodes"/> nodes, less any whose parent is cut (a tree not in best-first order).</summary>
+    private static bool[] FirstNodes(DraftMessage tree, int nodes)
+    {
+        var keep = new bool[tree.Tokens.Length];
+        keep[0] = true;
+        for (int i = 1; i <= Math.Min(nodes, keep.Length - 1); i++) keep[i] = keep[tree.Parents[i]];
+        return keep;
+    }
+
+    /// <summary>
+    /// The subtree of the kept nodes (which include the root and every kept node's parent), in the original order, with
+    /// parents and path probabilities renumbered to match.
+    /// </summary>
+    public static DraftMessage Keep(DraftMessage tree, bool[] keep)
+    {
+        if (keep.Length != tree.Tokens.Length || !keep[0]) throw new ArgumentException("A trimmed tree keeps its root.", nameof(keep));
+        var index = new int[tree.Tokens.Length];
+        var tokens = new List<int>();
+        var parents = new List<int>();
+        var confidence = tree.Confidence is null ? null : new List<byte>();
+        for (int i = 0; i < tree.Tokens.Length; i++)
+        {
+            index[i] = -1;
+            if (!keep[i]) continue;
+            int parent = i == 0 ? -1 : index[tree.Parents[i]];
+            if (i > 0 && parent < 0) throw new ArgumentException($"Node {i} is kept without its parent {tree.Parents[i]}.", nameof(keep));
+            index[i] = tokens.Count;
+            tokens.Add(tree.Tokens[i]);
+            parents.Add(parent);
+            confidence?.Add(tree.Confidence![i]);
+        }
+        return tree with { Tokens = tokens.ToArray(), Parents = parents.ToArray(), Confidence = confidence?.ToArray() };
+    }
+}

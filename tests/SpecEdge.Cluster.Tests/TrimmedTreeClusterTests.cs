@@ -1,0 +1,57 @@
+using SpecEdge.Contracts;
+using SpecEdge.EdgeClient;
+using SpecEdge.Inference.Speculative;
+using Xunit;
+
+namespace SpecEdge.Cluster.Tests;
+
+/// <summary>
+/// Trimming through the grains: a verifier that cuts every tree to two nodes still commits exactly the target's own
+/// tokens, for an edge (greedy and seeded sampling) and for server drafting; the edge learns the budget from the verdicts
+/// and stops drafting much more than is verified.
+/// </summary>
+public class TrimmedTreeClusterTests(TrimmedTreeClusterFixture f) : IClassFixture<TrimmedTreeClusterFixture>
+{
+    private const int Nodes = TrimmedTreeClusterFixture.Nodes;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EdgeTrees_CutToTwoNodes_CommitTheTargetsTokens_AndTheEdgeDraftsToTheBudget(bool sampled)
+    {
+        string id = $"test/trimmed-edge-{sampled}";
+        var settings = sampled ? SessionTestHelpers.Sampled(seed: 42, maxNewTokens: 30) : SessionTestHelpers.Greedy(30);
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(settings);
+        using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-" + id,
+            new DraftTreeOptions { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }, capacity: 600) { Recording = new() };
+        await edge.AttachAsync();
+        await edge.SendAsync(SessionTestHelpers.Prompts[2]);
+        var prompt = edge.Committed.ToArray();
+        var stats = await edge.RunReplyAsync();
+        var reply = edge.Committed.Skip(prompt.Length).ToArray();
+        await edge.DetachAsync();
+
+        Assert.Equal(f.ReferenceReply(prompt, settings with { Seed = settings.Seed ?? 0 }), reply);
+        // A perfect draft's depth-4 trees would commit up to 5 tokens a step; two verified nodes commit at most 3.
+        Assert.All(stats.Timings, t => Assert.InRange(t.Tokens, 1, Nodes + 1));
+        // The first tree is drafted to the edge's own budget; once told, the edge drafts twice the budget plus two.
+        Assert.Equal(13, edge.Recording![0].Tokens.Length);
+        Assert.All(edge.Recording.Skip(1), t => Assert.True(t.Tokens.Length <= 2 * Nodes + 3, $"a tree of {t.Tokens.Length} tokens after the budget was known"));
+        Assert.All(edge.Recording, t => Assert.Equal(t.Tokens.Length, t.Confidence?.Length));
+    }
+
+    [Fact]
+    public async Task ServerDraftedTrees_CutToTwoNodes_CommitTheTargetsGreedyTokens()
+    {
+        var session = f.Client.GetGrain<ISessionGrain>("test/trimmed-server");
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(30));
+        await session.ChatAsync(SessionTestHelpers.Prompts[4]);
+        var (tokens, _) = await SessionTestHelpers.StreamedReplyAsync(session);
+        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
+        var attachment = await session.AttachEdgeAsync("reader", observer);
+        await session.DetachEdgeAsync("reader");
+        int promptLength = attachment.Committed.Length - tokens.Length;
+        Assert.Equal(f.ReferenceGreedy(attachment.Committed[..promptLength], 30), tokens);
+    }
+}

@@ -1,0 +1,158 @@
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Sampling;
+using SpecEdge.Inference.Speculative;
+using Xunit;
+
+namespace SpecEdge.Inference.Tests.Speculative;
+
+/// <summary>
+/// The goodput rule on hand-made trees and cost lines: what it keeps when nodes are cheap, dear, or the device waits
+/// anyway; that whatever an edge claims, a trimmed tree is a tree; and that the calibration and the cost line learn
+/// what they are shown. No model: sequences are bare caches.
+/// </summary>
+[Collection("speculative")]
+public class TrimRuleTests : IDisposable
+{
+    private readonly CausalLm _model = CausalLm.Load(TestModels.Write(TestModels.Config("qwen3", tied: true), seed: 9));
+    private readonly List<TargetSequence> _sequences = new();
+
+    private VerifyWork Work(DraftMessage tree)
+    {
+        var sequence = new TargetSequence(_model.NewCache(64), new[] { 1, 2, tree.Tokens[0] }, 3, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), 10));
+        _sequences.Add(sequence);
+        return new VerifyWork(sequence, tree);
+    }
+
+    /// <summary>A chain of <paramref name="probabilities"/>.Length nodes with these path probabilities.</summary>
+    private static DraftMessage Chain(params double[] probabilities) => new(0, 3,
+        Enumerable.Range(0, probabilities.Length + 1).Select(i => 10 + i).ToArray(),
+        Enumerable.Range(-1, probabilities.Length + 1).ToArray(),
+        new byte[] { 0 }.Concat(probabilities.Select(p => PathConfidence.Encode(Math.Log(p)))).ToArray());
+
+    private static readonly double[] Falling = { 0.9, 0.8, 0.6, 0.4, 0.2, 0.05, 0.01, 0.002 };
+
+    private int[] Kept(TrimRule rule, params DraftMessage[] trees)
+    {
+        var (works, _) = rule.Apply(trees.Select((t, i) => ($"s{i}", (TargetWork)Work(t))).ToList());
+        return works.Select(w => ((VerifyWork)w).Tree.Tokens.Length - 1).ToArray();
+    }
+
+    [Fact]
+    public void FreeTokens_KeepEveryNode_AndDearOnes_CutToTheRoot()
+    {
+        var none = new Dictionary<string, double>();
+        // A GPU below its knee: a token costs nothing, the whole tree goes.
+        Assert.Equal(new[] { 8 }, Kept(new TrimRule(new ForwardCostModel.Line(10, 0.1, 0, 0.2), none, null), Chain(Falling)));
+        // A token costs ten forwards' overhead, and a mask half a token: not even a 0.9 node pays, plain decoding.
+        Assert.Equal(new[] { 0 }, Kept(new TrimRule(new ForwardCostModel.Line(0.1, 0, 1, 0.5), none, null), Chain(Falling)));
+        // CPU-like: 1 ms a forward, 0.1 ms a token, 0.3 ms for the mask: the likely nodes pay, the long tail does not.
+        int kept = Kept(new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), none, null), Chain(Falling))[0];
+        Assert.InRange(kept, 2, 5);
+        // The same device, waiting 15 ms for the edge anyway: nearly everything pays.
+        Assert.True(Kept(new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), none, null, WaitMs: 15), Chain(Falling))[0] > kept);
+    }
+
+    [Fact]
+    public void AnEvenCut_ForEveryTree_AndTreesWithoutProbabilities_GoWhole()
+    {
+        var line = new ForwardCostModel.Line(1, 0, 0.1, 0.3);
+        var old = new DraftMessage(0, 3, new[] { 10, 11, 12, 13 }, new[] { -1, 0, 1, 2 });     // an older edge: no confidence
+        var (works, verified) = new TrimRule(line, new Dictionary<string, double>(), null).Apply(new List<(string, TargetWork)>
+            { ("a", Work(Chain(Falling))), ("b", Work(Chain(0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55))), ("c", Work(old)) });
+        int a = ((VerifyWork)works[0]).Tree.Tokens.Length - 1, b = ((VerifyWork)works[1]).Tree.Tokens.Length - 1;
+        Assert.Equal(a, b);
+        Assert.Equal(a, verified[0]);
+        Assert.Same(old, ((VerifyWork)works[2]).Tree);
+        Assert.Equal(-1, verified[2]);
+    }
+
+    [Fact]
+    public void WhateverAnEdgeClaims_TheTrimmedTreeIsATree()
+    {
+        // Not best first, a child claiming more than its parent, certainty claimed: any cut is still a tree, a prefix of
+        // the nodes as sent (an edge that orders its nodes badly only gets its worse nodes verified).
+        var tree = new DraftMessage(0, 3, new[] { 10, 11, 12, 13, 14, 15 }, new[] { -1, 0, 0, 2, 1, 3 }, new byte[] { 0, 200, 0, 0, 0, 0 });
+        foreach (var rule in new[] { new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), new Dictionary<string, double>(), null), new TrimRule(null, new Dictionary<string, double>(), 3) })
+        {
+            var (works, _) = rule.Apply(new List<(string, TargetWork)> { ("s", Work(tree)) });
+            var cut = ((VerifyWork)works[0]).Tree;
+            Assert.Equal(tree.Tokens.Take(cut.Tokens.Length), cut.Tokens);
+            for (int i = 1; i < cut.Tokens.Length; i++) Assert.Equal(tree.Parents[i], cut.Parents[i]);
+        }
+        var forced = new TrimRule(null, new Dictionary<string, double>(), 3).Apply(new List<(string, TargetWork)> { ("s", Work(tree)) });
+        Assert.Equal(new[] { 10, 11, 12, 13 }, ((VerifyWork)forced.Works[0]).Tree.Tokens);
+        Assert.Throws<ArgumentException>(() => TrimRule.Keep(tree, new[] { true, false, false, true, false, false }));
+    }
+
+    [Fact]
+    public void Calibration_PricesAnOverconfidentEdge_AtWhatItDelivers()
+    {
+        var trimmer = new TreeTrimmer();
+        for (int step = 0; step < 40; step++)
+        {
+            var claim = Chain(0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92);
+            // The target never agrees with this draft: every verdict is the bonus alone.
+            trimmer.ObserveVerdict("liar", claim, new VerdictMessage(step, new[] { 999 }, false));
+            trimmer.ObserveVerdict("honest", Chain(Falling), new VerdictMessage(step, new[] { 11, 12, 13, 999 }, false));
+        }
+        for (int f = 0; f < 12; f++) trimmer.ObserveForward(1, 1 + f % 4 * 3, f % 4 != 0, 1 + 0.1 * (1 + f % 4 * 3) + (f % 4 != 0 ? 0.3 : 0));
+        var rule = trimmer.Rule(new[] { "liar", "honest" });
+        Assert.Equal(AcceptanceCalibration.MinScale, rule.Scales["liar"], 6);
+        Assert.True(rule.Scales["honest"] > 1, $"the honest draft accepted more than it claimed, scale {rule.Scales["honest"]:F2}");
+        var liar = new TrimRule(rule.Cost, rule.Scales, null).Apply(new List<(string, TargetWork)> { ("liar", Work(Chain(0.99, 0.98, 0.97, 0.96))) });
+        Assert.Equal(0, ((VerifyWork)liar.Works[0]).Tree.Tokens.Length - 1);
+    }
+
+    [Fact]
+    public void CostModel_LearnsItsTerms_AndSaysSoOnlyWhenItCan()
+    {
+        var model = new ForwardCostModel();
+        for (int i = 0; i < 20; i++) model.Observe(4, 4, false, 2.0);
+        Assert.Null(model.Current);                            // one token count: a token's price is unknown
+        var random = new Random(2);
+        for (int i = 0; i < 200; i++)
+        {
+            int sequences = 1 + random.Next(8), tokens = sequences * (1 + random.Next(6));
+            bool masked = tokens > sequences;
+            model.Observe(sequences, tokens, masked, 1.0 + 0.2 * sequences + 0.05 * tokens + (masked ? 0.4 : 0) + (random.NextDouble() - 0.5) * 0.01);
+        }
+        var line = model.Current!.Value;
+        Assert.Equal(1.0, line.FixedMs, 1);
+        Assert.Equal(0.2, line.PerSequenceMs, 2);
+        Assert.Equal(0.05, line.PerTokenMs, 2);
+        Assert.Equal(0.4, line.MaskedMs, 1);
+    }
+
+    [Fact]
+    public void Probing_RunsTreesOfSeveralSizes_UntilTheCostLineIsKnown_ThenRefreshesThePlainPrice()
+    {
+        var trimmer = new TreeTrimmer();
+        var sizes = new List<int?>();
+        for (int f = 0; f < 16 && trimmer.CostLine is null; f++)
+        {
+            var rule = trimmer.Rule(new[] { "s" });
+            sizes.Add(rule.ForcedNodes);
+            Assert.Equal(rule.ForcedNodes is not null, rule.Probe);
+            int tokens = rule.ForcedNodes is int n ? n + 1 : 33;
+            trimmer.ObserveForward(1, tokens, tokens > 1, 1 + 0.1 * tokens);
+        }
+        // Whole trees until the first forwards show they cannot teach the line, then probes.
+        Assert.All(sizes.Take(ForwardCostModel.MinForwards), s => Assert.Null(s));
+        Assert.Contains(8, sizes);
+        Assert.Contains(2, sizes);
+        Assert.NotNull(trimmer.CostLine);
+        Assert.Equal(0.1, trimmer.CostLine!.Value.PerTokenMs, 3);
+        for (int f = 0; f < TreeTrimmer.PlainProbeEvery; f++) trimmer.ObserveForward(1, 5, true, 1.5);
+        var refresh = trimmer.Rule(new[] { "s" });
+        Assert.Equal(0, refresh.ForcedNodes);
+        // A probe is not a budget: the verdict says the tree went whole, so the edge keeps drafting as before.
+        var (_, verified) = refresh.Apply(new List<(string, TargetWork)> { ("s", Work(Chain(Falling))) });
+        Assert.Equal(-1, verified[0]);
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _sequences) s.Dispose();
+        _model.Dispose();
+    }
+}
