@@ -194,7 +194,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     {
         _running = Array.Empty<Step>();
         if (items > 0) _planner.OnForward(items, ms);
-        if (items > 0 && shape.Sequences > 0) _trimmer.ObserveForward(shape.Sequences, shape.Tokens, shape.Masked, forwardMs);
+        if (items > 0 && shape.Sequences > 0) _trimmer.ObserveForward(shape, forwardMs);
     }
 
     /// <summary>A tree of <paramref name="sessionId"/>, as verified, got its verdict: the session's calibration learns from it.</summary>

@@ -84,7 +84,7 @@ public static class SpeculativeDecoder
                 if (trimmer is not null)
                 {
                     var shape = ForwardShape.Of(batch.Select(b => (TargetWork)new VerifyWork(b.Item1, b.Item2)));
-                    trimmer.ObserveForward(shape.Sequences, shape.Tokens, shape.Masked, clock.Elapsed.TotalMilliseconds);
+                    trimmer.ObserveForward(shape, clock.Elapsed.TotalMilliseconds);
                 }
                 for (int k = 0; k < active.Length; k++)
                 {

@@ -46,11 +46,8 @@ public sealed class TreeTrimmer
     private static readonly int?[] ProbeNodes = { null, 8, 2, 0 };
     private int _probes;
 
-    /// <summary>
-    /// A forward ran: <paramref name="sequences"/> items with input, <paramref name="tokens"/> input tokens,
-    /// <paramref name="masked"/> if any input had more than one token, <paramref name="ms"/> on the device.
-    /// </summary>
-    public void ObserveForward(int sequences, int tokens, bool masked, double ms) => _cost.Observe(sequences, tokens, masked, ms);
+    /// <summary>A forward of <paramref name="shape"/> ran for <paramref name="ms"/> on the device.</summary>
+    public void ObserveForward(ForwardShape shape, double ms) => _cost.Observe(shape, ms);
 
     /// <summary>
     /// A tree of <paramref name="key"/>'s sequence, as verified (after trimming), got <paramref name="verdict"/>: the

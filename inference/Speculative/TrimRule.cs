@@ -5,9 +5,9 @@ namespace SpecEdge.Inference.Speculative;
 /// (the cost line, each sequence's calibration), applied on the device thread once every tree of the forward exists
 /// (server trees are drafted there). The goal is goodput: expected committed tokens (each tree's accepted nodes, plus
 /// one bonus token per sequence) per predicted millisecond of the forward. A node's expected acceptance is its path
-/// probability times its sequence's calibration, never more than its parent's. Every tree keeps its first k nodes
-/// (nodes come best first, so that is a tree and its best k), with the k that maximises goodput. A tree cut to its root
-/// is a plain decoding step: when no node pays, speculation costs what plain decoding does.
+/// probability times its sequence's calibration, never more than its parent's. Each tree keeps a prefix of its nodes
+/// (nodes come best first, so a prefix is a tree and its best nodes) as long as its own nodes pay (<see cref="GoodputCut"/>).
+/// A tree cut to its root is a plain decoding step: when no node pays, speculation costs what plain decoding does.
 /// <para>
 /// <see cref="WaitMs"/> is what each step of these sequences costs outside this device and that the device cannot use:
 /// with nothing else queued, the device would idle for the edges' round trip and drafting anyway, so a step's time is
@@ -50,16 +50,11 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// <summary>The first <paramref name="nodes"/> nodes of each tree (its best, when nodes come best first).</summary>
     private static bool[][] Forced(TargetWork[] works, int nodes) => works.Select(w => w is VerifyWork v ? FirstNodes(v.Tree, nodes) : null!).ToArray();
 
-    /// <summary>
-    /// The goodput-optimal number of nodes k, the same for every tree of the forward: each tree keeps its first k nodes
-    /// (its best k: nodes come best first). One k for all, rather than the best nodes wherever they are, because a
-    /// forward pads every tree to the longest: uneven trees cost what even ones of the longest size do (measured on
-    /// the CPU: trees of 0-3 nodes cost as much as trees of 2 and 3), so only even cuts buy what the cost line prices.
-    /// </summary>
+    /// <summary>Each tree's goodput-optimal prefix (<see cref="GoodputCut"/>), priced by the cost line.</summary>
     private bool[][] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line)
     {
         var keep = new bool[items.Count][];
-        int sequences = 0, tokens = 0, longest = 0;
+        int sequences = 0, tokens = 0, longest = 1;
         bool masked = false;
         double expected = 0;
         // Per tree with path probabilities: the expected acceptance of its first j nodes, j = 0..n.
@@ -78,6 +73,7 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
                         // No path probabilities: the tree goes whole, its nodes a fixed cost with unknown yield.
                         tokens += v.Tree.Tokens.Length - 1;
                         masked |= v.Tree.Tokens.Length > 1;
+                        longest = Math.Max(longest, v.Tree.Tokens.Length);
                         continue;
                     }
                     double scale = Scales.TryGetValue(items[i].Key, out var s) ? s : 1.0;
@@ -91,7 +87,6 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
                         cumulative[n] = cumulative[n - 1] + p[n];
                     }
                     gains.Add((i, cumulative));
-                    longest = Math.Max(longest, p.Length - 1);
                     break;
                 case DecodeWork:
                     sequences++;
@@ -100,27 +95,15 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
                     break;
                 case PrefillWork pre:
                     int missing = pre.Sequence.Committed.Count - 1 - pre.Sequence.Cache.PrefixLength;
-                    if (missing > 0) { sequences++; tokens += missing; masked |= missing > 1; }
+                    if (missing > 0) { sequences++; tokens += missing; masked |= missing > 1; longest = Math.Max(longest, missing); }
                     break;
             }
         }
-        int best = 0;
-        double wait = Math.Max(0, WaitMs);
-        double bestGoodput = expected / (wait + line.Predict(sequences, tokens, masked));
-        for (int k = 1; k <= longest; k++)
-        {
-            double gain = 0;
-            int extra = 0;
-            foreach (var (_, cumulative) in gains)
-            {
-                int j = Math.Min(k, cumulative.Length - 1);
-                gain += cumulative[j];
-                extra += j;
-            }
-            double goodput = (expected + gain) / (wait + line.Predict(sequences, tokens + extra, masked || extra > 0));
-            if (goodput > bestGoodput) { best = k; bestGoodput = goodput; }
-        }
-        foreach (var (item, _) in gains) keep[item] = FirstNodes(((VerifyWork)items[item].Work).Tree, best);
+        double baseCost = line.Predict(sequences, tokens, masked, sequences * longest);
+        // Trees of m nodes pad every input of the forward to m + 1 rows, if that is longer than what it holds already.
+        var cut = GoodputCut.Best(gains.Select(g => g.Cumulative).ToList(), expected, baseCost, masked ? 0 : line.MaskedMs, line.PerTokenMs, WaitMs,
+            line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * sequences * Math.Max(0, m + 1 - longest) : null);
+        for (int g = 0; g < gains.Count; g++) keep[gains[g].Item] = FirstNodes(((VerifyWork)items[gains[g].Item].Work).Tree, cut[g]);
         return keep;
     }
 

@@ -204,7 +204,8 @@ public static class SpeculativeBenchmark
     /// <summary>The trimmer a tree variant verifies with: goodput trimming, trees cut to N nodes (forced-N), or none.</summary>
     private static TreeTrimmer? Trimmer(string treeName) => treeName switch
     {
-        "goodput" or _ when treeName.StartsWith("goodput-w", StringComparison.Ordinal) => new TreeTrimmer(),
+        "goodput" => new TreeTrimmer(),
+        _ when treeName.StartsWith("goodput-w", StringComparison.Ordinal) => new TreeTrimmer(),
         _ when treeName.StartsWith("forced-", StringComparison.Ordinal) => new TreeTrimmer { Mode = TrimMode.Forced, ForcedNodes = int.Parse(treeName["forced-".Length..], CultureInfo.InvariantCulture) },
         _ => null,
     };

@@ -53,17 +53,62 @@ public class TrimRuleTests : IDisposable
     }
 
     [Fact]
-    public void AnEvenCut_ForEveryTree_AndTreesWithoutProbabilities_GoWhole()
+    public void EachTree_KeepsWhatItsOwnNodesEarn_AndTreesWithoutProbabilities_GoWhole()
     {
         var line = new ForwardCostModel.Line(1, 0, 0.1, 0.3);
         var old = new DraftMessage(0, 3, new[] { 10, 11, 12, 13 }, new[] { -1, 0, 1, 2 });     // an older edge: no confidence
+        var poor = Chain(0.1, 0.01, 0.001, 0.0001);
         var (works, verified) = new TrimRule(line, new Dictionary<string, double>(), null).Apply(new List<(string, TargetWork)>
-            { ("a", Work(Chain(Falling))), ("b", Work(Chain(0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55))), ("c", Work(old)) });
-        int a = ((VerifyWork)works[0]).Tree.Tokens.Length - 1, b = ((VerifyWork)works[1]).Tree.Tokens.Length - 1;
-        Assert.Equal(a, b);
+            { ("a", Work(Chain(Falling))), ("b", Work(Chain(0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55))), ("c", Work(old)), ("d", Work(poor)) });
+        int a = ((VerifyWork)works[0]).Tree.Tokens.Length - 1, b = ((VerifyWork)works[1]).Tree.Tokens.Length - 1, d = ((VerifyWork)works[3]).Tree.Tokens.Length - 1;
+        // The better draft keeps more; the poor one's tree is cut to its root without cutting the others.
+        Assert.True(b > a, $"the likelier tree kept {b} nodes, the other {a}");
+        Assert.Equal(0, d);
         Assert.Equal(a, verified[0]);
         Assert.Same(old, ((VerifyWork)works[2]).Tree);
         Assert.Equal(-1, verified[2]);
+    }
+
+    [Fact]
+    public void GoodputCut_FindsTheBestPrefixes_AsAnExhaustiveSearchDoes()
+    {
+        var random = new Random(4);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int trees = 1 + random.Next(3);
+            var cumulative = Enumerable.Range(0, trees).Select(_ =>
+            {
+                var p = new double[1 + random.Next(5)];
+                double q = 1;
+                for (int k = 1; k < p.Length; k++) { q *= random.NextDouble(); p[k] = p[k - 1] + q; }
+                return p;
+            }).ToList();
+            double baseCost = 0.5 + random.NextDouble() * 3, mask = random.NextDouble(), price = random.NextDouble() * 0.6, wait = random.Next(3) == 0 ? 5 : 0;
+            double Goodput(int[] j) => (trees + j.Select((x, t) => cumulative[t][x]).Sum()) / (wait + baseCost + (j.Sum() > 0 ? mask : 0) + price * j.Sum());
+            // Every combination of prefixes.
+            double best = 0;
+            void Search(int t, int[] j)
+            {
+                if (t == trees) { best = Math.Max(best, Goodput(j)); return; }
+                for (int x = 0; x < cumulative[t].Length; x++) { j[t] = x; Search(t + 1, j); }
+            }
+            Search(0, new int[trees]);
+            var cut = GoodputCut.Best(cumulative, trees, baseCost, mask, price, wait);
+            Assert.True(Goodput(cut) >= best - 1e-9, $"trial {trial}: {Goodput(cut):F6} < optimum {best:F6}");
+            // With a price for the longest prefix (padding), against the same search with that price in the goodput.
+            double pad = random.NextDouble() * 0.3;
+            double Padded(int[] j) => (trees + j.Select((x, t) => cumulative[t][x]).Sum()) /
+                (wait + baseCost + pad * j.DefaultIfEmpty(0).Max() + (j.Sum() > 0 ? mask : 0) + price * j.Sum());
+            double bestPadded = 0;
+            void SearchPadded(int t, int[] j)
+            {
+                if (t == trees) { bestPadded = Math.Max(bestPadded, Padded(j)); return; }
+                for (int x = 0; x < cumulative[t].Length; x++) { j[t] = x; SearchPadded(t + 1, j); }
+            }
+            SearchPadded(0, new int[trees]);
+            var padded = GoodputCut.Best(cumulative, trees, baseCost, mask, price, wait, m => pad * m);
+            Assert.True(Padded(padded) >= bestPadded - 1e-9, $"trial {trial}, padded: {Padded(padded):F6} < optimum {bestPadded:F6}");
+        }
     }
 
     [Fact]
@@ -95,7 +140,7 @@ public class TrimRuleTests : IDisposable
             trimmer.ObserveVerdict("liar", claim, new VerdictMessage(step, new[] { 999 }, false));
             trimmer.ObserveVerdict("honest", Chain(Falling), new VerdictMessage(step, new[] { 11, 12, 13, 999 }, false));
         }
-        for (int f = 0; f < 12; f++) trimmer.ObserveForward(1, 1 + f % 4 * 3, f % 4 != 0, 1 + 0.1 * (1 + f % 4 * 3) + (f % 4 != 0 ? 0.3 : 0));
+        for (int f = 0; f < 12; f++) trimmer.ObserveForward(new ForwardShape(1, 1 + f % 4 * 3, f % 4 != 0, 1 + f % 4 * 3), 1 + 0.1 * (1 + f % 4 * 3) + (f % 4 != 0 ? 0.3 : 0));
         var rule = trimmer.Rule(new[] { "liar", "honest" });
         Assert.Equal(AcceptanceCalibration.MinScale, rule.Scales["liar"], 6);
         Assert.True(rule.Scales["honest"] > 1, $"the honest draft accepted more than it claimed, scale {rule.Scales["honest"]:F2}");
@@ -107,19 +152,22 @@ public class TrimRuleTests : IDisposable
     public void CostModel_LearnsItsTerms_AndSaysSoOnlyWhenItCan()
     {
         var model = new ForwardCostModel();
-        for (int i = 0; i < 20; i++) model.Observe(4, 4, false, 2.0);
+        for (int i = 0; i < 20; i++) model.Observe(new ForwardShape(4, 4, false, 1), 2.08);
         Assert.Null(model.Current);                            // one token count: a token's price is unknown
         var random = new Random(2);
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < 300; i++)
         {
-            int sequences = 1 + random.Next(8), tokens = sequences * (1 + random.Next(6));
-            bool masked = tokens > sequences;
-            model.Observe(sequences, tokens, masked, 1.0 + 0.2 * sequences + 0.05 * tokens + (masked ? 0.4 : 0) + (random.NextDouble() - 0.5) * 0.01);
+            // Uneven trees: each sequence 0-5 nodes, so tokens and padded rows differ.
+            int sequences = 1 + random.Next(8);
+            var sizes = Enumerable.Range(0, sequences).Select(_ => 1 + random.Next(6)).ToArray();
+            var shape = new ForwardShape(sequences, sizes.Sum(), sizes.Max() > 1, sizes.Max());
+            model.Observe(shape, 1.0 + 0.2 * sequences + 0.05 * shape.Tokens + 0.02 * shape.Padded + (shape.Masked ? 0.4 : 0) + (random.NextDouble() - 0.5) * 0.01);
         }
         var line = model.Current!.Value;
         Assert.Equal(1.0, line.FixedMs, 1);
         Assert.Equal(0.2, line.PerSequenceMs, 2);
         Assert.Equal(0.05, line.PerTokenMs, 2);
+        Assert.Equal(0.02, line.PerPaddedRowMs, 2);
         Assert.Equal(0.4, line.MaskedMs, 1);
     }
 
@@ -134,7 +182,7 @@ public class TrimRuleTests : IDisposable
             sizes.Add(rule.ForcedNodes);
             Assert.Equal(rule.ForcedNodes is not null, rule.Probe);
             int tokens = rule.ForcedNodes is int n ? n + 1 : 33;
-            trimmer.ObserveForward(1, tokens, tokens > 1, 1 + 0.1 * tokens);
+            trimmer.ObserveForward(new ForwardShape(1, tokens, tokens > 1, tokens), 1 + 0.1 * tokens);
         }
         // Whole trees until the first forwards show they cannot teach the line, then probes.
         Assert.All(sizes.Take(ForwardCostModel.MinForwards), s => Assert.Null(s));
@@ -142,7 +190,7 @@ public class TrimRuleTests : IDisposable
         Assert.Contains(2, sizes);
         Assert.NotNull(trimmer.CostLine);
         Assert.Equal(0.1, trimmer.CostLine!.Value.PerTokenMs, 3);
-        for (int f = 0; f < TreeTrimmer.PlainProbeEvery; f++) trimmer.ObserveForward(1, 5, true, 1.5);
+        for (int f = 0; f < TreeTrimmer.PlainProbeEvery; f++) trimmer.ObserveForward(new ForwardShape(1, 5, true, 5), 1.5);
         var refresh = trimmer.Rule(new[] { "s" });
         Assert.Equal(0, refresh.ForcedNodes);
         // A probe is not a budget: the verdict says the tree went whole, so the edge keeps drafting as before.

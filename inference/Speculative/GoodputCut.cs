@@ -1,0 +1,87 @@
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// The decision at the heart of goodput trimming, as a pure function so that the verifier and the capacity simulator
+/// decide alike: how many nodes of each tree a forward verifies so that expected committed tokens per unit of time is
+/// highest. A step's time is the forward's predicted cost (fixed part, a price per node, and the mask's price once any
+/// tree keeps a node) plus what it waits anyway (see <see cref="TrimRule.WaitMs"/>). Each tree keeps a prefix of its
+/// nodes (best first), as long as it pays on its own: a tree whose draft is poor does not cut another's that is good.
+/// <para>
+/// Ratio of sums, solved exactly by Dinkelbach's method: at goodput r, tree t keeps the prefix j maximising
+/// expected(j) - r · price · j; r is then recomputed, which can only rise, until it no longer does (a few rounds). The
+/// answer is compared with plain decoding (no node at all, no mask), which wins when nothing pays.
+/// </para>
+/// </summary>
+public static class GoodputCut
+{
+    /// <param name="cumulative">Per tree, the expected accepted nodes of its first j nodes, j = 0..n (cumulative[0] = 0).</param>
+    /// <param name="baseExpected">Expected tokens without any node: one bonus token per sequence that steps.</param>
+    /// <param name="baseCost">The forward's cost without any node (plain decoding and whatever else it carries).</param>
+    /// <param name="maskCost">What the forward costs more once any tree keeps a node.</param>
+    /// <param name="pricePerNode">What each kept node adds to the forward's cost.</param>
+    /// <param name="wait">Time each step spends outside the device that the device cannot use (0 under load).</param>
+    /// <param name="longestCost">
+    /// What the forward costs more when the longest kept prefix is m nodes (a batched forward pads every sequence to the
+    /// longest input), or null when that does not matter. Given, every cap m is tried and the best answer kept.
+    /// </param>
+    /// <returns>Per tree, the nodes to keep.</returns>
+    public static int[] Best(IReadOnlyList<double[]> cumulative, double baseExpected, double baseCost, double maskCost, double pricePerNode,
+        double wait = 0, Func<int, double>? longestCost = null)
+    {
+        wait = Math.Max(0, wait);
+        double Goodput(int[] keep)
+        {
+            int nodes = keep.Sum();
+            double extra = longestCost is null ? 0 : longestCost(keep.DefaultIfEmpty(0).Max());
+            return (baseExpected + keep.Select((j, t) => cumulative[t][j]).Sum()) / (wait + baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes);
+        }
+        var best = new int[cumulative.Count];
+        double bestGoodput = Goodput(best);
+        if (cumulative.Count == 0) return best;
+        int longest = cumulative.Max(c => c.Length - 1);
+        for (int cap = longestCost is null ? longest : 1; cap <= longest; cap++)
+        {
+            double capCost = baseCost + maskCost + (longestCost?.Invoke(cap) ?? 0);
+            var cut = Dinkelbach(cumulative, cap, baseExpected, wait + capCost, pricePerNode, bestGoodput);
+            double goodput = Goodput(cut);
+            if (goodput > bestGoodput) { best = cut; bestGoodput = goodput; }
+        }
+        return best;
+    }
+
+    /// <summary>
+    /// The prefixes (each at most <paramref name="cap"/>) maximising (baseExpected + Σ expected) / (fixedCost + price · Σ nodes),
+    /// from goodput <paramref name="start"/> upwards; all zeros when no node beats it.
+    /// </summary>
+    private static int[] Dinkelbach(IReadOnlyList<double[]> cumulative, int cap, double baseExpected, double fixedCost, double price, double start)
+    {
+        var best = new int[cumulative.Count];
+        double r = start;
+        for (int round = 0; round < 32; round++)
+        {
+            var next = new int[cumulative.Count];
+            double expected = baseExpected;
+            int nodes = 0;
+            for (int t = 0; t < cumulative.Count; t++)
+            {
+                var c = cumulative[t];
+                int j = 0;
+                double value = 0;
+                for (int k = 1; k < Math.Min(c.Length, cap + 1); k++)
+                {
+                    double v = c[k] - r * price * k;
+                    if (v > value) { value = v; j = k; }
+                }
+                next[t] = j;
+                expected += c[j];
+                nodes += j;
+            }
+            if (nodes == 0) break;
+            double goodput = expected / (fixedCost + price * nodes);
+            if (goodput <= r * (1 + 1e-12)) break;
+            best = next;
+            r = goodput;
+        }
+        return best;
+    }
+}
