@@ -9,10 +9,11 @@ namespace SpecEdge.Grains.Verification;
 public readonly record struct DeviceJob(string SessionId, TargetWork Work, bool ServerDrafted);
 
 /// <summary>
-/// What a device job did: each item's result, the work as it ran (server trees drafted, every tree trimmed), the nodes
-/// of each tree verified (-1: all, or no tree), and the target forward's shape and time (drafting excluded).
+/// What a device job did: each item's result, the work as drafted (server trees drafted, before trimming) and as it ran
+/// (every tree trimmed), the nodes of each tree verified (-1: all, or no tree), and the target forward's shape and time
+/// (drafting excluded).
 /// </summary>
-public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Ran, int[] VerifiedNodes, ForwardShape Shape, double ForwardMs);
+public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, TargetWork[] Ran, int[] VerifiedNodes, ForwardShape Shape, double ForwardMs);
 
 /// <summary>
 /// What lives on one device: the target model's verifier, the server's draft state of the sessions it decodes, and the
@@ -131,7 +132,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
         }
-        return new DeviceOutcome(results, ran, verified, shape, forwardMs);
+        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs);
     }
 
     /// <summary>

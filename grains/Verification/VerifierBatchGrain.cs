@@ -237,7 +237,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             if (results[i].Verdict is { } verdict)
             {
                 if (batch[i].FromEdge) _scheduler.EdgeVerdict(batch[i].SessionId, verdict.Finished);
-                if (outcome.Ran[i] is VerifyWork verified) _scheduler.Verified(batch[i].SessionId, verified.Tree, verdict);
+                if (outcome.Drafted[i] is VerifyWork drafted) _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);
                 // Batch, queue and the verified budget travel with the verdict: an edge sizes its next tree to them.
                 batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued,
                     outcome.VerifiedNodes[i]));

@@ -197,8 +197,8 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         if (items > 0 && shape.Sequences > 0) _trimmer.ObserveForward(shape, forwardMs);
     }
 
-    /// <summary>A tree of <paramref name="sessionId"/>, as verified, got its verdict: the session's calibration learns from it.</summary>
-    public void Verified(string sessionId, DraftMessage tree, VerdictMessage verdict) => _trimmer.ObserveVerdict(sessionId, tree, verdict);
+    /// <summary>A tree of <paramref name="sessionId"/>, as drafted (before trimming), got its verdict: the session's calibration learns from it.</summary>
+    public void Verified(string sessionId, DraftMessage drafted, VerdictMessage verdict) => _trimmer.ObserveVerdict(sessionId, drafted, verdict);
 
     /// <summary>An edge's step got its verdict: the planner learns the edge's turnaround.</summary>
     public void EdgeVerdict(string sessionId, bool finished) => _planner.OnVerdict(sessionId, now(), finished);

@@ -10,11 +10,15 @@ namespace SpecEdge.Inference.Speculative;
 public sealed class AcceptanceCalibration
 {
     /// <summary>The prior's weight, in predicted nodes: how much evidence it takes to move the scale far.</summary>
-    public const double PriorNodes = 4;
+    public const double PriorNodes = 1;
     /// <summary>Each step's weight against the history before it: old steps fade, so a change of edge or text shows within tens of steps.</summary>
     public const double Fade = 0.95;
-    /// <summary>The scale stays within these bounds: a single lucky or unlucky run must not make nodes free or worthless.</summary>
-    public const double MinScale = 1.0 / 16, MaxScale = 4;
+    /// <summary>
+    /// The scale stays within these bounds: a lucky or unlucky run must not make nodes free or worthless. Wide, because
+    /// a draft sharp in its choices but flat in its probabilities (a small model on a large vocabulary) is accepted ten
+    /// and more times as often as it claims.
+    /// </summary>
+    public const double MinScale = 1.0 / 16, MaxScale = 16;
 
     private double _predicted, _accepted;
 

@@ -49,6 +49,7 @@ public static class SpeculativeDecoder
                     batch.Add((sequences[i], tree));
                 }
                 var verified = Enumerable.Repeat(-1, batch.Count).ToArray();
+                var drafted = batch.Select(b => b.Item2).ToArray();
                 if (trimmer is not null)
                 {
                     var rule = trimmer.Rule(active.Select(Key), trimWaitMs);
@@ -92,7 +93,7 @@ public static class SpeculativeDecoder
                     // In one process there is no queue and no network: the batch and the forward time are the load.
                     drafters[active[k]].ObserveServer(active.Length, 0, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds);
                     timings?.StepTokens.Add(verdicts[k].AcceptedTokens.Length);
-                    trimmer?.ObserveVerdict(Key(active[k]), batch[k].Item2, verdicts[k]);
+                    trimmer?.ObserveVerdict(Key(active[k]), drafted[k], verdicts[k]);
                     drafters[active[k]].ObserveVerifierBudget(verified[k]);
                     drafters[active[k]].ApplyVerdict(verdicts[k]);
                 }

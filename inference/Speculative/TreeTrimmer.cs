@@ -50,24 +50,37 @@ public sealed class TreeTrimmer
     public void ObserveForward(ForwardShape shape, double ms) => _cost.Observe(shape, ms);
 
     /// <summary>
-    /// A tree of <paramref name="key"/>'s sequence, as verified (after trimming), got <paramref name="verdict"/>: the
-    /// calibration learns how many of its nodes were accepted against how many its path probabilities promised. A
-    /// verdict a stop condition cut short says nothing about the draft and is skipped.
+    /// A tree of <paramref name="key"/>'s sequence, as drafted (before trimming), got <paramref name="verdict"/>: the
+    /// calibration learns how many of its nodes the target's tokens accept against how many its path probabilities
+    /// promised. The verdict's tokens are the target's own choices, so they settle the fate of nodes that were trimmed
+    /// away too: a tree cut to its root still shows whether its first nodes would have been accepted, and a session
+    /// trimmed to plain decoding keeps learning (else an under-confident draft, once cut, would stay cut). Only nodes
+    /// below the end of the known tokens are unsettled and left out. A verdict a stop condition cut short is skipped.
     /// </summary>
-    public void ObserveVerdict(string key, DraftMessage verified, VerdictMessage verdict)
+    public void ObserveVerdict(string key, DraftMessage drafted, VerdictMessage verdict)
     {
-        if (verified.Confidence is not { } confidence || verdict.Finished || verified.Tokens.Length < 2) return;
+        if (drafted.Confidence is not { } confidence || verdict.Finished || drafted.Tokens.Length < 2) return;
+        var (accepted, deepest) = Walk(drafted, verdict.AcceptedTokens);
+        // When every token matched a node, the children of the deepest one wait on a token nobody has seen yet.
+        bool openEnded = accepted == verdict.AcceptedTokens.Length;
         double predicted = 0;
-        for (int i = 1; i < confidence.Length; i++) predicted += PathConfidence.Decode(confidence[i]);
-        int accepted = AcceptedNodes(verified, verdict.AcceptedTokens);
+        for (int i = 1; i < confidence.Length; i++)
+            if (!(openEnded && DescendsFrom(drafted, i, deepest))) predicted += PathConfidence.Decode(confidence[i]);
         if (!_calibration.TryGetValue(key, out var calibration)) _calibration[key] = calibration = new AcceptanceCalibration();
         calibration.Observe(predicted, accepted);
     }
 
-    public void Forget(string key) => _calibration.Remove(key);
+    private static bool DescendsFrom(DraftMessage tree, int node, int ancestor)
+    {
+        for (int p = tree.Parents[node]; p >= 0; p = tree.Parents[p])
+            if (p == ancestor) return true;
+        return false;
+    }
 
-    /// <summary>How many tree nodes below the root the accepted tokens walk through (the last token is the bonus, not a node).</summary>
-    public static int AcceptedNodes(DraftMessage tree, IReadOnlyList<int> accepted)
+    /// <summary>How many tree nodes below the root the accepted tokens walk through (the bonus too, when the tree has it).</summary>
+    public static int AcceptedNodes(DraftMessage tree, IReadOnlyList<int> accepted) => Walk(tree, accepted).Nodes;
+
+    private static (int Nodes, int Deepest) Walk(DraftMessage tree, IReadOnlyList<int> accepted)
     {
         int at = 0, matched = 0;
         for (; matched < accepted.Count; matched++)
@@ -78,8 +91,10 @@ public sealed class TreeTrimmer
             if (next < 0) break;
             at = next;
         }
-        return matched;
+        return (matched, at);
     }
+
+    public void Forget(string key) => _calibration.Remove(key);
 }
 
 /// <summary>Whether and how trees are trimmed.</summary>

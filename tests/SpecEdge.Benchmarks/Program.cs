@@ -18,6 +18,7 @@ switch (command)
     case "capacity": await SpecEdge.Benchmarks.Capacity.CapacityBenchmark.RunAsync(options); break;
     case "fairness": await FairnessBenchmark.RunAsync(options); break;
     case "pipeline-sim": SpecEdge.Benchmarks.Capacity.PipelineStudy.Run(options); break;
+    case "goodput-sim": SpecEdge.Benchmarks.Capacity.GoodputSimulation.Run(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -27,6 +28,10 @@ switch (command)
                    [--itl-target-ms 50] [--launch-us-per-layer 50] [--out bench-results/capacity.json] [--plot bench-results/capacity.png]
                   Discrete-event capacity model: calibrated on this machine (forward timings, a spec run, a cluster run) with the
                   error of its predictions, then a roofline projection (Qwen3-14B on A100 / H200, Qwen3-1.7B on RTX 4090 edges).
+              goodput-sim [--sessions 1,2,4,...,256] [--alpha 0.8] [--rtt-ms 14] [--max-batch 0 (KV memory)] [--itl-target-ms 50]
+                   [--out bench-results/goodput-sim.json] [--plot bench-results/goodput-sim.png]
+                  Roofline projection (A100, H200) of edge-assisted SD with goodput trimming beside AR, server-only SD and whole
+                  trees, batch limited by KV memory, trimming decided by the verifier's own rule; the issue-22 goals checked.
               pipeline-sim [--sessions 8,16] [--max-batch =edges] [--rtt-ms 15] [--turnaround-ratios 0.5,1,2] [--jitter 0,0.1,0.3] [--seeds 5]
                    [--cpu-cost 3.40,0.30,127] [--alpha 0.85] [--out bench-results/pipeline-sim.json]
                   Simulated work-conserving vs pipeline-aware batching (the verifier's own planner) on a CPU cost line and a GPU

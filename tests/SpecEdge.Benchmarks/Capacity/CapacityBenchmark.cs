@@ -29,7 +29,7 @@ public static class CapacityBenchmark
         // A won bet needs the whole path to the bet's leaf accepted and the bonus guessed: under the per-depth model,
         // alpha^(depth + 1) (an assumption of this model, not a measured rate).
         double hitRate = o.Double("proactive-hit-rate", Math.Pow(alpha, new SpecEdge.Inference.Speculative.DraftTreeOptions().MaxDepth + 1));
-        int prompt = o.Int("projection-prompt", 256), reply = o.Int("projection-reply", 256), projectionBatch = o.Int("projection-max-batch", 32);
+        int prompt = o.Int("projection-prompt", 256), reply = o.Int("projection-reply", 256), projectionBatch = o.Int("projection-max-batch", 0);
         string outPath = o.String("out", "bench-results/capacity.json"), plotPath = o.String("plot", "bench-results/capacity.png");
         if (promptCount < 1 || promptCount > BenchmarkPrompts.All.Count) throw new ArgumentException($"--prompts must be 1..{BenchmarkPrompts.All.Count}, not {promptCount}.");
         if (alpha is < 0 or > 1) throw new ArgumentException($"--alpha is a per-level acceptance probability in [0, 1], not {alpha}.");
@@ -86,7 +86,7 @@ public static class CapacityBenchmark
         var acceptance = AcceptanceModel.PerDepth(alpha, tree.MaxDepth);
         var projections = new[] { HardwareSpec.A100Sxm80, HardwareSpec.H200Sxm }.Select(server => RooflineProjection.Run(
             new ProjectionSetting(server, HardwareSpec.Rtx4090, ModelShape.Qwen3_14B, ModelShape.Qwen3_1_7B, paperRttMs / 1000, acceptance,
-                prompt, reply, tree.Budget, tree.MaxDepth, projectionBatch, launchUsPerLayer * 1e-6, hitRate), sessions, 4, itlTargetMs, seed)).ToList();
+                prompt, reply, tree.Budget, tree.MaxDepth, projectionBatch, launchUsPerLayer * 1e-6, hitRate, TrimCurve.DemoPair(tree.Budget)), sessions, 4, itlTargetMs, seed)).ToList();
 
         // (4) The plot.
         CapacityPlot.Save(projections, plotPath);

@@ -13,7 +13,7 @@ public static class CapacityPlot
         {
             ["target-only AR"] = Colors.Gray, ["server-only SD"] = Colors.OrangeRed, ["server-only SD, trees drafted one by one"] = Colors.Purple,
             ["edge-assisted SD"] = Colors.RoyalBlue,
-            ["edge-assisted SD + proactive"] = Colors.SeaGreen,
+            ["edge-assisted SD + proactive"] = Colors.SeaGreen, ["edge-assisted SD, goodput trimming"] = Colors.DarkOrange,
         };
         for (int p = 0; p < projections.Count; p++)
         {

@@ -12,24 +12,28 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     double ItlTargetMs)
 {
     /// <summary>The modes projected; server-only SD twice: drafts batched over the batch (a strong baseline) and one tree after another.</summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne)[] Modes =
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim)[] Modes =
     {
-        ("target-only AR", DraftPlacement.None, false, false), ("server-only SD", DraftPlacement.Server, false, false),
-        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true),
-        ("edge-assisted SD", DraftPlacement.Edge, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false),
+        ("target-only AR", DraftPlacement.None, false, false, false), ("server-only SD", DraftPlacement.Server, false, false, false),
+        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true, false),
+        ("edge-assisted SD", DraftPlacement.Edge, false, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false, false),
     };
+
+    /// <summary>The same with goodput trimming: edge-assisted SD whose trees the verifier cuts to what pays at its load.</summary>
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim) Trimmed =
+        ("edge-assisted SD, goodput trimming", DraftPlacement.Edge, false, false, true);
 
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
-        foreach (var (mode, placement, proactive, oneByOne) in Modes)
+        foreach (var (mode, placement, proactive, oneByOne, trim) in setting.Trim is null ? Modes : Modes.Concat(new[] { Trimmed }))
         {
             foreach (int n in sessions)
-                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne)),
+                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne, trim)),
                     setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
             int memory = setting.KvCapacitySessions(placement);
-            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne, trim)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
             perGpu[mode] = (byItl, memory);
         }
         return new RooflineProjection(setting, rows, perGpu, itlTargetMs);
@@ -39,9 +43,12 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     {
         var s = new StringBuilder();
         var i = CultureInfo.InvariantCulture;
+        string batching = Setting.MaxBatch > 0 ? string.Create(i, $"max batch {Setting.MaxBatch}")
+            : string.Create(i, $"batch limited by KV memory (AR {Setting.BatchLimit(DraftPlacement.None)}, edge {Setting.BatchLimit(DraftPlacement.Edge)}, server SD {Setting.BatchLimit(DraftPlacement.Server)})");
+        string trimming = Setting.Trim is { } t ? $"; trimming: {t.Description}" : "";
         s.AppendLine(i, $"Server {Setting.Server.Name} ({Setting.Server.BandwidthBytesPerSecond / 1e12:F2} TB/s, {Setting.Server.PeakFlopsPerSecond / 1e12:F0} TFLOPS, {Setting.Server.DollarsPerHour:F2} $/h), " +
             $"target {Setting.Target.Name}; edges {Setting.Edge.Name} ({Setting.Edge.DollarsPerHour:F2} $/h) with {Setting.Draft.Name}; RTT {Setting.RttSeconds * 1000:F0} ms; " +
-            $"{Setting.Acceptance.Description}; proactive hit rate {Setting.ProactiveHitRate:P0}; prompt {Setting.PromptTokens}, reply {Setting.ReplyTokens} tokens; max batch {Setting.MaxBatch}");
+            $"{Setting.Acceptance.Description}; proactive hit rate {Setting.ProactiveHitRate:P0}; prompt {Setting.PromptTokens}, reply {Setting.ReplyTokens} tokens; {batching}{trimming}");
         s.AppendLine(i, $"roofline: target verify of one {Setting.TreeBudget + 1}-token tree {Setting.TargetOnServer.Seconds(new[] { new VerifyItem(Setting.TreeBudget + 1, Setting.MeanContext) }) * 1000:F2} ms, " +
             $"of 8 trees {Setting.TargetOnServer.Seconds(Enumerable.Repeat(new VerifyItem(Setting.TreeBudget + 1, Setting.MeanContext), 8).ToList()) * 1000:F2} ms, " +
             $"one AR token {Setting.TargetOnServer.Seconds(new[] { new VerifyItem(1, Setting.MeanContext) }) * 1000:F2} ms; " +

@@ -149,6 +149,24 @@ public class TrimRuleTests : IDisposable
     }
 
     [Fact]
+    public void Calibration_KeepsLearning_WhileTheTreeIsCutToItsRoot()
+    {
+        // A draft right every time but claiming 5 %: cut to plain decoding, each verdict's one token still shows its first
+        // node would have been accepted, so the scale climbs and the nodes come back.
+        var trimmer = new TreeTrimmer();
+        var under = Chain(0.05, 0.0025, 0.000125);
+        for (int step = 0; step < 30; step++) trimmer.ObserveVerdict("shy", under, new VerdictMessage(step, new[] { 11 }, false));
+        var scale = trimmer.Rule(new[] { "shy" }).Scales;
+        Assert.True(scale.Count == 0 || scale["shy"] > 8, "no cost line yet: the rule holds no scales");
+        for (int f = 0; f < 12; f++) trimmer.ObserveForward(new ForwardShape(1, 1 + f % 4 * 3, f % 4 != 0, 1 + f % 4 * 3), 1 + 0.1 * (1 + f % 4 * 3) + (f % 4 != 0 ? 0.3 : 0));
+        var rule = trimmer.Rule(new[] { "shy" });
+        Assert.True(rule.Scales["shy"] > 8, $"scale {rule.Scales["shy"]:F2}");
+        // Only the first node's fate was settled each time (its children wait on unseen tokens): it alone was priced.
+        var (works, _) = rule.Apply(new List<(string, TargetWork)> { ("shy", Work(Chain(0.05, 0.0025, 0.000125))) });
+        Assert.True(((VerifyWork)works[0]).Tree.Tokens.Length > 1, "the first node pays again");
+    }
+
+    [Fact]
     public void CostModel_LearnsItsTerms_AndSaysSoOnlyWhenItCan()
     {
         var model = new ForwardCostModel();

@@ -6,8 +6,11 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// </summary>
 public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, ModelShape Target, ModelShape Draft, double RttSeconds,
     AcceptanceModel Acceptance, int PromptTokens, int ReplyTokens, int TreeBudget, int TreeDepth, int MaxBatch, double LaunchSecondsPerLayer,
-    double ProactiveHitRate)
+    double ProactiveHitRate, TrimCurve? Trim = null)
 {
+    /// <summary>The batch limit of a mode: <see cref="MaxBatch"/> when set, else as many sequences as KV memory holds (no artificial cap).</summary>
+    public int BatchLimit(DraftPlacement placement) => MaxBatch > 0 ? MaxBatch : Math.Max(1, KvCapacitySessions(placement));
+
     public RooflineCost TargetOnServer => new(Target, Server, LaunchSecondsPerLayer * Target.Layers);
     public RooflineCost DraftOnServer => new(Draft, Server, LaunchSecondsPerLayer * Draft.Layers);
     public RooflineCost DraftOnEdge => new(Draft, Edge, LaunchSecondsPerLayer * Draft.Layers);
@@ -34,13 +37,14 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
-    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false) => new()
+    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false, bool trim = false) => new()
     {
+        Trim = trim ? Trim ?? throw new InvalidOperationException("A trimmed mode needs the setting's trim curve.") : null,
         ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },
         ServerDraft = (n, _) => ServerDraftSeconds(n, draftsOneByOne),
-        RoundTrip = DurationDistribution.Constant(RttSeconds), TreeTokens = TreeBudget + 1, MaxBatch = MaxBatch,
+        RoundTrip = DurationDistribution.Constant(RttSeconds), TreeTokens = TreeBudget + 1, MaxBatch = BatchLimit(placement),
         Policy = BatchPolicy.WorkConserving, PromptTokens = PromptTokens, ReplyTokens = ReplyTokens, RepliesPerSession = replies,
         IncludePrefill = true, Seed = seed,
     };

@@ -45,6 +45,8 @@ public sealed record SimulationConfig
     /// <summary>Share of a tree's draft time left after a won bet (4 - 3 = 1 of 4 rounds).</summary>
     public double HitDraftFraction { get; init; } = 0.25;
     public int Seed { get; init; } = 1;
+    /// <summary>Goodput trimming of SD trees by the verifier's own rule (null: trees verified whole).</summary>
+    public TrimCurve? Trim { get; init; }
 
     public void Validate()
     {
@@ -57,6 +59,8 @@ public sealed record SimulationConfig
             throw new ArgumentException($"Edge-assisted mode needs one draft-time distribution per session ({Sessions}) or one for all, not {EdgeDraft.Count}.");
         if (ProactiveHitRate is < 0 or > 1 || PreDraftFraction < 0 || HitDraftFraction is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(ProactiveHitRate), "Proactive hit rate and draft fractions are shares in [0, 1] (pre-draft >= 0).");
+        if (Trim is not null && Trim.Share.Length != TreeTokens)
+            throw new ArgumentException($"The trim curve covers {Trim.Share.Length - 1} nodes, the trees {TreeTokens - 1}.");
         if (Placement == DraftPlacement.Server && ServerDraft is null)
             throw new ArgumentException("Server-only SD needs the server's draft cost (ServerDraft).");
     }

@@ -140,9 +140,10 @@ public sealed class Simulator
         {
             var batch = NextBatch(start);
             _forwardRunning = true;
+            int nodes = Cut(batch);
             var items = batch.Select(q => q.Prefill
                 ? new VerifyItem(_c.PromptTokens, 0)
-                : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : _c.TreeTokens, q.Session.Context)).ToList();
+                : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : nodes + 1, q.Session.Context)).ToList();
             int trees = batch.Count(q => !q.Prefill);
             double seconds = _c.Verify.Seconds(items);
             if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
@@ -154,7 +155,7 @@ public sealed class Simulator
                 _forwardRunning = false;
                 _planner?.OnForward(batch.Count, seconds * 1000);
                 _cores.Release(done);
-                CompleteBatch(batch, done);
+                CompleteBatch(batch, done, nodes);
             });
         })));
     }
@@ -181,14 +182,41 @@ public sealed class Simulator
 
     private static string SessionKey(Session s) => s.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    private void CompleteBatch(List<Queued> batch, double now)
+    /// <summary>
+    /// Nodes each tree of the forward keeps: all without trimming; with it, what the verifier's rule (GoodputCut) picks on
+    /// this device's cost, linearised between the forward with bare roots and with whole trees (the line the verifier
+    /// would learn there), with nothing else queued the edges' round trip and drafting as the wait. The trees are alike,
+    /// so one k serves all.
+    /// </summary>
+    private int Cut(List<Queued> batch)
+    {
+        int budget = _c.TreeTokens - 1;
+        if (_c.Trim is not { } trim || _c.Placement == DraftPlacement.None) return budget;
+        var trees = batch.Where(q => !q.Prefill).ToList();
+        if (trees.Count == 0) return budget;
+        List<VerifyItem> Items(int tokens) => batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(tokens, q.Session.Context)).ToList();
+        double bare = _c.Verify.Seconds(Items(1)), whole = _c.Verify.Seconds(Items(_c.TreeTokens));
+        double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / (trees.Count * budget));
+        double extra = _c.Acceptance.Mean - 1;
+        var cumulative = Enumerable.Repeat(trim.Share.Select(s => s * extra).ToArray(), trees.Count).ToList();
+        double wait = _queue.Count == 0 && _c.Placement == DraftPlacement.Edge
+            ? _c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0) : 0;
+        var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
+        return cut.Max();
+    }
+
+    private void CompleteBatch(List<Queued> batch, double now, int nodes)
     {
         _verifierBusy = false;
         foreach (var (s, prefill) in batch)
         {
             double back = now + (_c.Placement == DraftPlacement.Edge ? s.StepRtt / 2 : 0);
             if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
-            int k = Math.Min(s.Remaining, _c.Placement == DraftPlacement.None ? 1 : _c.Acceptance.Sample(_random));
+            int drawn = _c.Placement == DraftPlacement.None ? 1 : _c.Acceptance.Sample(_random);
+            // A trimmed tree keeps each accepted draft token with the share its best nodes keep.
+            if (_c.Trim is { } trim && _c.Placement != DraftPlacement.None && nodes < _c.TreeTokens - 1)
+                drawn = 1 + Enumerable.Range(0, drawn - 1).Count(_ => _random.NextDouble() < trim.Share[nodes]);
+            int k = Math.Min(s.Remaining, drawn);
             if (_c.ProactiveHitRate > 0) s.BetWon = _random.NextDouble() < _c.ProactiveHitRate;
             s.Remaining -= k;
             s.Context += k;
