@@ -19,8 +19,11 @@ public sealed class SpecEdgeSiloOptions
     /// round differently, so after a KV rebuild a near-tie can flip a greedy choice (measured with the demo pair).
     /// </summary>
     public string DType { get; set; } = "fp32";
-    /// <summary>Most trees (or decode steps) verified in one forward.</summary>
-    public int MaxBatch { get; set; } = 8;
+    /// <summary>
+    /// Most trees (or decode steps) verified in one forward; 0 (default): no cap, a forward takes what waits, bounded by
+    /// the KV budget (which admits the conversations) and MaxQueuedSteps. Goodput trimming prices a larger batch's trees.
+    /// </summary>
+    public int MaxBatch { get; set; }
     /// <summary>KV cache memory per device; sessions beyond it are evicted least-recently-used and re-prefilled on return.</summary>
     public int KvMemoryMb { get; set; } = 2048;
     /// <summary>Longest conversation (tokens) a session may reach.</summary>
@@ -107,11 +110,11 @@ public sealed class SpecEdgeSiloOptions
             throw new DirectoryNotFoundException($"SpecEdge:TargetModel '{TargetModel}' does not exist.");
         if (ServerDraftModel is { Length: > 0 } && !Directory.Exists(ServerDraftModel))
             throw new DirectoryNotFoundException($"SpecEdge:ServerDraftModel '{ServerDraftModel}' does not exist.");
-        if (MaxBatch < 1) throw new InvalidOperationException($"SpecEdge:MaxBatch must be at least 1 (got {MaxBatch}).");
+        if (MaxBatch < 0) throw new InvalidOperationException($"SpecEdge:MaxBatch must be 0 (no cap) or more (got {MaxBatch}).");
         if (MaxContextTokens < 16) throw new InvalidOperationException($"SpecEdge:MaxContextTokens must be at least 16 (got {MaxContextTokens}).");
         if (MaxTreeNodes < 1) throw new InvalidOperationException($"SpecEdge:MaxTreeNodes must be at least 1 (got {MaxTreeNodes}).");
         if (KvMemoryMb < 1) throw new InvalidOperationException($"SpecEdge:KvMemoryMb must be positive (got {KvMemoryMb}).");
-        if (MaxQueuedSteps < MaxBatch) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) (got {MaxQueuedSteps}).");
+        if (MaxQueuedSteps < Math.Max(1, MaxBatch)) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) and 1 (got {MaxQueuedSteps}).");
         foreach (var (tenant, weight) in TenantWeights)
             if (weight < 1) throw new InvalidOperationException($"SpecEdge:TenantWeights:{tenant} must be at least 1 (got {weight}).");
         if (!Enum.IsDefined(TreeTrimming)) throw new InvalidOperationException($"SpecEdge:TreeTrimming must be Goodput, Off or Forced (got {TreeTrimming}).");

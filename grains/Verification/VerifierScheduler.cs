@@ -119,7 +119,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         var deadline = now() - limits.QueueTimeout;
         var expired = _queue.Where(p => p.Enqueued < deadline).ToList();
         foreach (var step in expired) _queue.Remove(step);
-        int max = limits.MaxBatch;
+        int max = limits.MaxBatch > 0 ? limits.MaxBatch : int.MaxValue;    // 0: no cap (the queue bound and KV admission hold)
         int edgeLimit = limits.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(now(), max) : max;
         int edgeTrees = 0;
         bool Admits(Step item) => !item.FromEdge || edgeTrees < edgeLimit;

@@ -18,7 +18,8 @@ namespace SpecEdge.Benchmarks.E2e;
 /// item 3): edges whose emulated draft time plus round trip is about one verify of half of them, against a silo with
 /// today's work-conserving batching and one with pipeline-aware batching, in the same run.
 /// Three silos, each in a cluster of its own: "edge" (no server draft: AR and the edge modes), "sd" (a server draft
-/// model: server-only SD), "pipe" (as "edge", pipeline-aware batching).
+/// model: server-only SD), "pipe" (as "edge", pipeline-aware batching); a fourth, "whole" (as "edge", trees verified whole:
+/// SpecEdge:TreeTrimming Off), when a whole-tree mode is asked for, to set goodput trimming beside the trees before it.
 /// </summary>
 public static class E2eBenchmark
 {
@@ -33,9 +34,11 @@ public static class E2eBenchmark
         new("edge-assisted + proactive", "edge", "edge", true),
         new("edge-assisted, edge gateway", "edge", "edge", false, Gateway: true),
         new("edge-assisted + proactive, edge gateway", "edge", "edge", true, Gateway: true),
+        new("edge-assisted, whole trees", "whole", "edge", false),
+        new("edge-assisted + proactive, whole trees", "whole", "edge", true),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -76,6 +79,7 @@ public static class E2eBenchmark
             ["pipe"] = common.Concat(new[] { "--SpecEdge:Batching", "PipelineAware" }).ToArray(),
         };
         if (!pipeline) silos.Remove("pipe");
+        if (modes.Any(m => m.Silo == "whole")) silos["whole"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
         var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);
         // One after the other: model loading of three silos at once on two cores only makes each slower to start.
         // Clients reach each silo only through its proxy (the advertised gateway port); the silo binds another.
