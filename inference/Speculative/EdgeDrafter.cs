@@ -48,9 +48,11 @@ public sealed class EdgeDrafter : IDisposable
     /// <summary>
     /// The verifier's budget for this sequence's trees: it verified only <paramref name="verifiedNodes"/> nodes of the
     /// last tree (goodput trimming at load), or the whole tree (negative). Nodes it would not verify only cost drafting
-    /// time and bytes, so the next trees stop at twice that plus two: room for the budget to grow back as load falls.
+    /// time and bytes, so the next trees stop at four times that plus four: room for the budget to grow back as load
+    /// falls, and for the verifier to pick its own best nodes, which are not always the draft's (it prices them by what
+    /// it has seen accepted; a draft with flat probabilities spends much of its tree on siblings the target never takes).
     /// </summary>
-    public void ObserveVerifierBudget(int verifiedNodes) => _verifierCap = verifiedNodes < 0 ? null : 2 * verifiedNodes + 2;
+    public void ObserveVerifierBudget(int verifiedNodes) => _verifierCap = verifiedNodes < 0 ? null : 4 * verifiedNodes + 4;
 
     private int? _verifierCap;
 

@@ -31,12 +31,12 @@ public sealed class TreeTrimmer
     public TrimRule Rule(IEnumerable<string> keys, double waitMs = 0) => Mode switch
     {
         TrimMode.Off => TrimRule.None,
-        TrimMode.Forced => new TrimRule(null, new Dictionary<string, double>(), ForcedNodes),
+        TrimMode.Forced => new TrimRule(null, new Dictionary<string, double[]?>(), ForcedNodes),
         _ => _cost.Current is not { } line
             ? _cost.Samples < ForwardCostModel.MinForwards ? TrimRule.None
                 : ProbeNodes[_probes++ % ProbeNodes.Length] is int probe ? TrimRule.Probing(probe) : TrimRule.None
             : _cost.SincePlain >= PlainProbeEvery ? TrimRule.Probing(0)
-            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Scale : 1.0), null, waitMs),
+            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Rates : null), null, waitMs),
     };
 
     /// <summary>Forwards with trees after which one plain forward is run to refresh the plain part of the cost line.</summary>
@@ -51,8 +51,8 @@ public sealed class TreeTrimmer
 
     /// <summary>
     /// A tree of <paramref name="key"/>'s sequence, as drafted (before trimming), got <paramref name="verdict"/>: the
-    /// calibration learns how many of its nodes the target's tokens accept against how many its path probabilities
-    /// promised. The verdict's tokens are the target's own choices, so they settle the fate of nodes that were trimmed
+    /// calibration learns, rank by rank, how often a node whose parent was accepted was accepted itself
+    /// (<see cref="AcceptanceCalibration"/>). The verdict's tokens are the target's own choices, so they settle the fate of nodes that were trimmed
     /// away too: a tree cut to its root still shows whether its first nodes would have been accepted, and a session
     /// trimmed to plain decoding keeps learning (else an under-confident draft, once cut, would stay cut). Only nodes
     /// below the end of the known tokens are unsettled and left out. A verdict a stop condition cut short is skipped.
@@ -63,18 +63,15 @@ public sealed class TreeTrimmer
         var (accepted, deepest) = Walk(drafted, verdict.AcceptedTokens);
         // When every token matched a node, the children of the deepest one wait on a token nobody has seen yet.
         bool openEnded = accepted == verdict.AcceptedTokens.Length;
-        double predicted = 0;
-        for (int i = 1; i < confidence.Length; i++)
-            if (!(openEnded && DescendsFrom(drafted, i, deepest))) predicted += PathConfidence.Decode(confidence[i]);
+        var onPath = new HashSet<int> { 0 };
+        for (int n = deepest; n > 0; n = drafted.Parents[n]) onPath.Add(n);
+        var (claimed, rank) = AcceptanceCalibration.Describe(drafted, confidence);
+        // Settled with its parent accepted: a child of a node on the path, unless it waits on a token not yet seen.
+        var settled = Enumerable.Range(1, confidence.Length - 1)
+            .Where(i => onPath.Contains(drafted.Parents[i]) && !(openEnded && drafted.Parents[i] == deepest))
+            .Select(i => (rank[i], claimed[i], onPath.Contains(i)));
         if (!_calibration.TryGetValue(key, out var calibration)) _calibration[key] = calibration = new AcceptanceCalibration();
-        calibration.Observe(predicted, accepted);
-    }
-
-    private static bool DescendsFrom(DraftMessage tree, int node, int ancestor)
-    {
-        for (int p = tree.Parents[node]; p >= 0; p = tree.Parents[p])
-            if (p == ancestor) return true;
-        return false;
+        calibration.Observe(settled);
     }
 
     /// <summary>How many tree nodes below the root the accepted tokens walk through (the bonus too, when the tree has it).</summary>

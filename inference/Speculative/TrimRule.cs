@@ -5,7 +5,7 @@ namespace SpecEdge.Inference.Speculative;
 /// (the cost line, each sequence's calibration), applied on the device thread once every tree of the forward exists
 /// (server trees are drafted there). The goal is goodput: expected committed tokens (each tree's accepted nodes, plus
 /// one bonus token per sequence) per predicted millisecond of the forward. A node's expected acceptance is its path
-/// probability times its sequence's calibration, never more than its parent's. Each tree keeps a prefix of its nodes
+/// probability calibrated for its sequence (<see cref="AcceptanceCalibration"/>), never more than its parent's. Each tree keeps a prefix of its nodes
 /// (nodes come best first, so a prefix is a tree and its best nodes) as long as its own nodes pay (<see cref="GoodputCut"/>).
 /// A tree cut to its root is a plain decoding step: when no node pays, speculation costs what plain decoding does.
 /// <para>
@@ -15,13 +15,13 @@ namespace SpecEdge.Inference.Speculative;
 /// user waiting on the network wants). Under load (0) the device's time is the whole price.
 /// </para>
 /// </summary>
-public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<string, double> Scales, int? ForcedNodes, double WaitMs = 0)
+public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<string, double[]?> Calibrations, int? ForcedNodes, double WaitMs = 0)
 {
     /// <summary>Trees are verified whole.</summary>
-    public static readonly TrimRule None = new(null, new Dictionary<string, double>(), null);
+    public static readonly TrimRule None = new(null, new Dictionary<string, double[]?>(), null);
 
     /// <summary>A measurement: trees cut to <paramref name="nodes"/> to learn what a forward of that size costs.</summary>
-    public static TrimRule Probing(int nodes) => new(null, new Dictionary<string, double>(), nodes) { Probe = true };
+    public static TrimRule Probing(int nodes) => new(null, new Dictionary<string, double[]?>(), nodes) { Probe = true };
 
     /// <summary>The cut is a measurement, not a budget: verdicts report the trees as verified whole.</summary>
     public bool Probe { get; init; }
@@ -34,35 +34,37 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     {
         var works = items.Select(i => i.Work).ToArray();
         var verified = Enumerable.Repeat(-1, items.Count).ToArray();
-        bool[][]? keep = ForcedNodes is int forced ? Forced(works, forced) : Cost is { PerTokenMs: > 0 } line ? Goodput(items, line) : null;
-        if (keep is null) return (works, verified);
+        DraftMessage?[]? cut = ForcedNodes is int forced ? Forced(works, forced) : Cost is { } line ? Goodput(items, line) : null;
+        if (cut is null) return (works, verified);
         for (int i = 0; i < works.Length; i++)
         {
-            if (keep[i] is not { } mask || works[i] is not VerifyWork v) continue;
-            int kept = mask.Count(k => k) - 1;
-            if (kept == v.Tree.Tokens.Length - 1) continue;
-            works[i] = v with { Tree = Keep(v.Tree, mask) };
-            verified[i] = Probe ? -1 : kept;
+            if (cut[i] is not { } tree || works[i] is not VerifyWork v || tree.Tokens.Length == v.Tree.Tokens.Length) continue;
+            works[i] = v with { Tree = tree };
+            verified[i] = Probe ? -1 : tree.Tokens.Length - 1;
         }
         return (works, verified);
     }
 
     /// <summary>The first <paramref name="nodes"/> nodes of each tree (its best, when nodes come best first).</summary>
-    private static bool[][] Forced(TargetWork[] works, int nodes) => works.Select(w => w is VerifyWork v ? FirstNodes(v.Tree, nodes) : null!).ToArray();
+    private static DraftMessage?[] Forced(TargetWork[] works, int nodes) =>
+        works.Select(w => w is VerifyWork v ? Keep(v.Tree, FirstNodes(v.Tree, nodes)) : null).ToArray();
 
-    /// <summary>Each tree's goodput-optimal prefix (<see cref="GoodputCut"/>), priced by the cost line.</summary>
-    private bool[][] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line)
+    /// <summary>
+    /// Each tree reordered by its calibrated chance of acceptance (a node's: its parent's times its conditional chance,
+    /// <see cref="AcceptanceCalibration"/>), so that a prefix is its best nodes, then cut to the goodput-optimal prefix
+    /// (<see cref="GoodputCut"/>) priced by the cost line.
+    /// </summary>
+    private DraftMessage?[] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line)
     {
-        var keep = new bool[items.Count][];
+        var result = new DraftMessage?[items.Count];
         int sequences = 0, tokens = 0, longest = 1;
         bool masked = false;
         double expected = 0;
-        // Per tree with path probabilities: the expected acceptance of its first j nodes, j = 0..n.
-        var gains = new List<(int Item, double[] Cumulative)>();
+        // Per tree with path probabilities: the tree best first, and the expected acceptance of its first j nodes.
+        var gains = new List<(int Item, DraftMessage Ordered, double[] Cumulative)>();
         for (int i = 0; i < items.Count; i++)
         {
-            var work = items[i].Work;
-            switch (work)
+            switch (items[i].Work)
             {
                 case VerifyWork v:
                     sequences++;
@@ -76,17 +78,16 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
                         longest = Math.Max(longest, v.Tree.Tokens.Length);
                         continue;
                     }
-                    double scale = Scales.TryGetValue(items[i].Key, out var s) ? s : 1.0;
+                    var rates = Calibrations.GetValueOrDefault(items[i].Key);
+                    var (claimed, rank) = AcceptanceCalibration.Describe(v.Tree, confidence);
                     var p = new double[v.Tree.Tokens.Length];
-                    var cumulative = new double[v.Tree.Tokens.Length];
                     p[0] = 1;
-                    for (int n = 1; n < p.Length; n++)
-                    {
-                        // Never above the parent's: an edge's bytes are not trusted to be consistent.
-                        p[n] = Math.Min(p[v.Tree.Parents[n]], Math.Min(1, scale * PathConfidence.Decode(confidence[n])));
-                        cumulative[n] = cumulative[n - 1] + p[n];
-                    }
-                    gains.Add((i, cumulative));
+                    for (int n = 1; n < p.Length; n++) p[n] = p[v.Tree.Parents[n]] * AcceptanceCalibration.Conditional(rank[n], claimed[n], rates);
+                    // Falling chance; a child never beats its parent, and on a tie the earlier node (a parent) goes first.
+                    var order = Enumerable.Range(0, p.Length).OrderByDescending(n => n == 0 ? double.PositiveInfinity : p[n]).ThenBy(n => n).ToArray();
+                    var cumulative = new double[p.Length];
+                    for (int j = 1; j < p.Length; j++) cumulative[j] = cumulative[j - 1] + p[order[j]];
+                    gains.Add((i, Reorder(v.Tree, order), cumulative));
                     break;
                 case DecodeWork:
                     sequences++;
@@ -103,8 +104,21 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         // Trees of m nodes pad every input of the forward to m + 1 rows, if that is longer than what it holds already.
         var cut = GoodputCut.Best(gains.Select(g => g.Cumulative).ToList(), expected, baseCost, masked ? 0 : line.MaskedMs, line.PerTokenMs, WaitMs,
             line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * sequences * Math.Max(0, m + 1 - longest) : null);
-        for (int g = 0; g < gains.Count; g++) keep[gains[g].Item] = FirstNodes(((VerifyWork)items[gains[g].Item].Work).Tree, cut[g]);
-        return keep;
+        for (int g = 0; g < gains.Count; g++) result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));
+        return result;
+    }
+
+    /// <summary>The tree with its nodes in <paramref name="order"/> (the root first, every parent before its children).</summary>
+    private static DraftMessage Reorder(DraftMessage tree, int[] order)
+    {
+        var position = new int[order.Length];
+        for (int j = 0; j < order.Length; j++) position[order[j]] = j;
+        return tree with
+        {
+            Tokens = order.Select(n => tree.Tokens[n]).ToArray(),
+            Parents = order.Select(n => n == 0 ? -1 : position[tree.Parents[n]]).ToArray(),
+            Confidence = tree.Confidence is { } c ? order.Select(n => c[n]).ToArray() : null,
+        };
     }
 
     /// <summary>The root and the first <paramref name="nodes"/> nodes, less any whose parent is cut (a tree not in best-first order).</summary>

@@ -31,7 +31,25 @@ public class AdaptiveTreeClusterTests(ClusterFixture f, ITestOutputHelper output
             Assert.Equal(f.ReferenceGreedy(prompt, 32), reply);
             output.WriteLine($"session {i}: {reply.Length} tokens in {stats.Steps} steps ({stats.TokensPerStep:F2}/step)");
         }
-        // A fixed depth-4 tree yields at most 5 tokens per step; only deeper adaptive trees get past that on average.
-        Assert.True(results[0].Stats.TokensPerStep > 5, $"a perfect draft should be drafted deeper than 4, got {results[0].Stats.TokensPerStep:F2} tokens/step");
+        // A perfect draft's trees go deeper than the fixed depth 4. Measured on the trees sent, not on the tokens per step:
+        // the verifier trims each tree to what pays at its load (goodput trimming), which is not what this test is about.
+        var deep = await DeepestTreeAsync($"test/adaptive-depth-{proactive}", SessionTestHelpers.Prompts[0], proactive);
+        Assert.True(deep > 4, $"a perfect draft should be drafted deeper than 4, its deepest tree was {deep}");
+    }
+
+    private async Task<int> DeepestTreeAsync(string id, string text, bool proactive)
+    {
+        await f.Client.GetGrain<SpecEdge.Contracts.ISessionGrain>(id).ConfigureAsync(SessionTestHelpers.Greedy(32));
+        using var edge = new SpecEdge.EdgeClient.EdgeSession(f.Client, f.PerfectDraft, id, "edge-" + id, Adaptive with { Proactive = proactive }, capacity: 600) { Recording = new() };
+        await edge.AttachAsync();
+        await edge.SendAsync(text);
+        await edge.RunReplyAsync();
+        await edge.DetachAsync();
+        return edge.Recording!.Max(t =>
+        {
+            var depth = new int[t.Tokens.Length];
+            for (int i = 1; i < depth.Length; i++) depth[i] = depth[t.Parents[i]] + 1;
+            return depth.Max();
+        });
     }
 }

@@ -159,7 +159,7 @@ public static class E2eBenchmark
                 cells.Add(await RunCellAsync(m.Name, m.Silo, m.BenchMode, m.Proactive, rtt, sessions, maxNew, 0, gateway: m.Gateway));
         E2eTable.PrintCells(cells);
         var payload = StepPayload.Measure(drivers.Values.First().Services, cluster);
-        Console.WriteLine($"One edge step's own content, serialized: tree (33 nodes) {payload.TreeBytes} B up, verdict (4 tokens + timing) {payload.VerdictBytes} B down; " +
+        Console.WriteLine($"One edge step's own content, serialized: tree (33 nodes) {payload.TreeBytes} B up ({payload.TreeBytes - payload.TreeBytesWithoutConfidence} B of it path probabilities), verdict (4 tokens + timing) {payload.VerdictBytes} B down; " +
             $"the edge credential in every call's request context {payload.CredentialBytes} B. The rest of the bytes per step above: Orleans' message envelope, TLS, keep-alives, set-up calls.");
 
         // Pipeline comparison: S edges, draft + round trip ~ one verify of S/2 trees (the forward cost fitted on this run).

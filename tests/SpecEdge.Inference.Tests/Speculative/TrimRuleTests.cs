@@ -40,7 +40,7 @@ public class TrimRuleTests : IDisposable
     [Fact]
     public void FreeTokens_KeepEveryNode_AndDearOnes_CutToTheRoot()
     {
-        var none = new Dictionary<string, double>();
+        var none = new Dictionary<string, double[]?>();
         // A GPU below its knee: a token costs nothing, the whole tree goes.
         Assert.Equal(new[] { 8 }, Kept(new TrimRule(new ForwardCostModel.Line(10, 0.1, 0, 0.2), none, null), Chain(Falling)));
         // A token costs ten forwards' overhead, and a mask half a token: not even a 0.9 node pays, plain decoding.
@@ -58,7 +58,7 @@ public class TrimRuleTests : IDisposable
         var line = new ForwardCostModel.Line(1, 0, 0.1, 0.3);
         var old = new DraftMessage(0, 3, new[] { 10, 11, 12, 13 }, new[] { -1, 0, 1, 2 });     // an older edge: no confidence
         var poor = Chain(0.1, 0.01, 0.001, 0.0001);
-        var (works, verified) = new TrimRule(line, new Dictionary<string, double>(), null).Apply(new List<(string, TargetWork)>
+        var (works, verified) = new TrimRule(line, new Dictionary<string, double[]?>(), null).Apply(new List<(string, TargetWork)>
             { ("a", Work(Chain(Falling))), ("b", Work(Chain(0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55))), ("c", Work(old)), ("d", Work(poor)) });
         int a = ((VerifyWork)works[0]).Tree.Tokens.Length - 1, b = ((VerifyWork)works[1]).Tree.Tokens.Length - 1, d = ((VerifyWork)works[3]).Tree.Tokens.Length - 1;
         // The better draft keeps more; the poor one's tree is cut to its root without cutting the others.
@@ -114,17 +114,22 @@ public class TrimRuleTests : IDisposable
     [Fact]
     public void WhateverAnEdgeClaims_TheTrimmedTreeIsATree()
     {
-        // Not best first, a child claiming more than its parent, certainty claimed: any cut is still a tree, a prefix of
-        // the nodes as sent (an edge that orders its nodes badly only gets its worse nodes verified).
+        // Not best first, a child claiming more than its parent, certainty claimed: any cut is still a tree of the nodes as
+        // sent (parents first; each node under the same parent as sent), whatever order the rule put them in.
         var tree = new DraftMessage(0, 3, new[] { 10, 11, 12, 13, 14, 15 }, new[] { -1, 0, 0, 2, 1, 3 }, new byte[] { 0, 200, 0, 0, 0, 0 });
-        foreach (var rule in new[] { new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), new Dictionary<string, double>(), null), new TrimRule(null, new Dictionary<string, double>(), 3) })
+        foreach (var rule in new[] { new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), new Dictionary<string, double[]?>(), null), new TrimRule(null, new Dictionary<string, double[]?>(), 3) })
         {
             var (works, _) = rule.Apply(new List<(string, TargetWork)> { ("s", Work(tree)) });
             var cut = ((VerifyWork)works[0]).Tree;
-            Assert.Equal(tree.Tokens.Take(cut.Tokens.Length), cut.Tokens);
-            for (int i = 1; i < cut.Tokens.Length; i++) Assert.Equal(tree.Parents[i], cut.Parents[i]);
+            Assert.Equal(10, cut.Tokens[0]);
+            for (int i = 1; i < cut.Tokens.Length; i++)
+            {
+                Assert.InRange(cut.Parents[i], 0, i - 1);
+                int original = Array.IndexOf(tree.Tokens, cut.Tokens[i]);
+                Assert.Equal(tree.Tokens[tree.Parents[original]], cut.Tokens[cut.Parents[i]]);
+            }
         }
-        var forced = new TrimRule(null, new Dictionary<string, double>(), 3).Apply(new List<(string, TargetWork)> { ("s", Work(tree)) });
+        var forced = new TrimRule(null, new Dictionary<string, double[]?>(), 3).Apply(new List<(string, TargetWork)> { ("s", Work(tree)) });
         Assert.Equal(new[] { 10, 11, 12, 13 }, ((VerifyWork)forced.Works[0]).Tree.Tokens);
         Assert.Throws<ArgumentException>(() => TrimRule.Keep(tree, new[] { true, false, false, true, false, false }));
     }
@@ -142,9 +147,11 @@ public class TrimRuleTests : IDisposable
         }
         for (int f = 0; f < 12; f++) trimmer.ObserveForward(new ForwardShape(1, 1 + f % 4 * 3, f % 4 != 0, 1 + f % 4 * 3), 1 + 0.1 * (1 + f % 4 * 3) + (f % 4 != 0 ? 0.3 : 0));
         var rule = trimmer.Rule(new[] { "liar", "honest" });
-        Assert.Equal(AcceptanceCalibration.MinScale, rule.Scales["liar"], 6);
-        Assert.True(rule.Scales["honest"] > 1, $"the honest draft accepted more than it claimed, scale {rule.Scales["honest"]:F2}");
-        var liar = new TrimRule(rule.Cost, rule.Scales, null).Apply(new List<(string, TargetWork)> { ("liar", Work(Chain(0.99, 0.98, 0.97, 0.96))) });
+        // Claims of 92-99 % that never hold: this edge's likeliest children are worth what they earned, next to nothing.
+        Assert.True(rule.Calibrations["liar"]![0] < 0.1, $"the liar's likeliest child is worth {rule.Calibrations["liar"]![0]:P1}");
+        // The honest draft's likeliest children were accepted 3 times in 4: that is their price.
+        Assert.InRange(rule.Calibrations["honest"]![0], 0.7, 0.8);
+        var liar = new TrimRule(rule.Cost, rule.Calibrations, null).Apply(new List<(string, TargetWork)> { ("liar", Work(Chain(0.99, 0.98, 0.97, 0.96))) });
         Assert.Equal(0, ((VerifyWork)liar.Works[0]).Tree.Tokens.Length - 1);
     }
 
@@ -152,15 +159,14 @@ public class TrimRuleTests : IDisposable
     public void Calibration_KeepsLearning_WhileTheTreeIsCutToItsRoot()
     {
         // A draft right every time but claiming 5 %: cut to plain decoding, each verdict's one token still shows its first
-        // node would have been accepted, so the scale climbs and the nodes come back.
+        // node would have been accepted, so its price rises and the nodes come back.
         var trimmer = new TreeTrimmer();
         var under = Chain(0.05, 0.0025, 0.000125);
         for (int step = 0; step < 30; step++) trimmer.ObserveVerdict("shy", under, new VerdictMessage(step, new[] { 11 }, false));
-        var scale = trimmer.Rule(new[] { "shy" }).Scales;
-        Assert.True(scale.Count == 0 || scale["shy"] > 8, "no cost line yet: the rule holds no scales");
+        Assert.Empty(trimmer.Rule(new[] { "shy" }).Calibrations);     // no cost line yet: whole trees, nothing to calibrate
         for (int f = 0; f < 12; f++) trimmer.ObserveForward(new ForwardShape(1, 1 + f % 4 * 3, f % 4 != 0, 1 + f % 4 * 3), 1 + 0.1 * (1 + f % 4 * 3) + (f % 4 != 0 ? 0.3 : 0));
         var rule = trimmer.Rule(new[] { "shy" });
-        Assert.True(rule.Scales["shy"] > 8, $"scale {rule.Scales["shy"]:F2}");
+        Assert.True(rule.Calibrations["shy"]![0] > 0.8, $"a likeliest child claimed at 5 % is worth {rule.Calibrations["shy"]![0]:P0}");
         // Only the first node's fate was settled each time (its children wait on unseen tokens): it alone was priced.
         var (works, _) = rule.Apply(new List<(string, TargetWork)> { ("shy", Work(Chain(0.05, 0.0025, 0.000125))) });
         Assert.True(((VerifyWork)works[0]).Tree.Tokens.Length > 1, "the first node pays again");
