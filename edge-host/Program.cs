@@ -28,6 +28,7 @@ if (serve)
     web.WebHost.UseUrls("http://" + options.Serve);
     web.Services.AddOpenAiApi<EdgeOpenAiBackend>(web.Configuration);
     var app = web.Build();
+    app.UseOpenAiCors();
     app.MapOpenAiApi();
     _ = app.Services.GetRequiredService<IOpenAiBackend>();   // the draft models and the key, before the port opens
     await app.StartAsync();

@@ -20,6 +20,10 @@ public static class OpenAiEndpoints
     public const string SessionHeader = "X-SpecEdge-Session";
     /// <summary>Response header naming the request fields this server did not know and ignored.</summary>
     public const string IgnoredFieldsHeader = "X-SpecEdge-Ignored-Fields";
+    /// <summary>Whether a client should retry a refused request (the official OpenAI clients obey it).</summary>
+    public const string ShouldRetryHeader = "x-should-retry";
+    /// <summary>The CORS policy of the API's routes (<see cref="OpenAiOptions.CorsOrigins"/>).</summary>
+    private const string CorsPolicy = "openai";
 
     public static IServiceCollection AddOpenAiApi<TBackend>(this IServiceCollection services, Microsoft.Extensions.Configuration.IConfiguration configuration)
         where TBackend : class, IOpenAiBackend
@@ -28,7 +32,31 @@ public static class OpenAiEndpoints
         services.AddSingleton<IOpenAiBackend, TBackend>();
         services.AddSingleton<ApiKeyRateLimiter>();
         services.AddSingleton<AddressFailureLimiter>();
+        services.AddCors();
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<OpenAiOptions>>((cors, api) =>
+            cors.AddPolicy(CorsPolicy, policy =>
+            {
+                var origins = api.Value.CorsOrigins;
+                if (origins.Contains("*")) policy.AllowAnyOrigin(); else policy.WithOrigins(origins);
+                // The official clients send their own headers (x-stainless-*, OpenAI-Organization, ...): any header may come.
+                policy.WithMethods("GET", "POST").AllowAnyHeader()
+                    .WithExposedHeaders(SessionHeader, IgnoredFieldsHeader, ShouldRetryHeader, "Retry-After")
+                    .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
+            }));
         return services;
+    }
+
+    /// <summary>
+    /// Cross-origin requests from the browser apps at <see cref="OpenAiOptions.CorsOrigins"/> to the API's routes
+    /// (<c>/v1/...</c>), preflights answered; nothing when none are configured (the default: browsers refuse
+    /// cross-origin calls). Call before the routes are mapped.
+    /// </summary>
+    public static IApplicationBuilder UseOpenAiCors(this IApplicationBuilder app)
+    {
+        var options = app.ApplicationServices.GetRequiredService<IOptions<OpenAiOptions>>().Value;
+        options.Validate();
+        if (options.CorsOrigins.Length == 0) return app;
+        return app.UseWhen(c => c.Request.Path.StartsWithSegments("/v1"), branch => branch.UseCors(CorsPolicy));
     }
 
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
@@ -128,6 +156,7 @@ public static class OpenAiEndpoints
         {
             if (AddressFailureLimiter.Counts(e.Status) && !charged) failures.Failed(address);
             if (e.Status == 401) context.Response.Headers.WWWAuthenticate = "Bearer";
+            if (e.ShouldRetry is bool retry) context.Response.Headers[ShouldRetryHeader] = retry ? "true" : "false";
             await JsonAsync(context, e.Status, e.ToResponse());
         }
         catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)

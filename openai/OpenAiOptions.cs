@@ -34,4 +34,18 @@ public sealed class OpenAiOptions
 
     /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
     public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Origins of the browser apps that may call the API from their pages (CORS), for example
+    /// <c>https://chat.example.com</c>; <c>*</c> lets any page call it (with its users' keys). Empty (default): none.
+    /// </summary>
+    public string[] CorsOrigins { get; set; } = Array.Empty<string>();
+
+    /// <summary>Refuses settings that make no sense, naming the option.</summary>
+    public void Validate()
+    {
+        foreach (string origin in CorsOrigins)
+            if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.PathAndQuery == "/" && !origin.EndsWith('/')))
+                throw new InvalidOperationException($"OpenAi:CorsOrigins holds '{origin}': an origin is * or scheme://host[:port], without a path or a trailing slash.");
+    }
 }

@@ -14,14 +14,17 @@ public static partial class SessionRefusals
     public static OpenAiException? ToOpenAi(Exception e, ReplyJob job) => e switch
     {
         AccessDeniedException => new OpenAiException(403, e.Message, type: "permission_error"),
-        ArgumentException a => OpenAiException.BadRequest(Param(a, job), WithoutParameterSuffix(a.Message)),
+        ArgumentException a => OpenAiException.BadRequest(Param(a, job), ApiNames(WithoutParameterSuffix(a.Message), job)),
         InvalidOperationException when e.Message.Contains("MaxActiveRepliesPerTenant", StringComparison.Ordinal) =>
             new OpenAiException(429, e.Message, type: "rate_limit_error", code: "rate_limit_exceeded"),
         InvalidOperationException when e.Message.Contains("at capacity", StringComparison.Ordinal) =>
             new OpenAiException(503, e.Message, type: "server_error", code: "server_overloaded"),
         InvalidOperationException when e.Message.Contains("MaxContextTokens", StringComparison.Ordinal) =>
             new OpenAiException(400, e.Message, job.IsChat ? "messages" : "prompt", code: "context_length_exceeded"),
-        InvalidOperationException => new OpenAiException(409, e.Message, job.SessionId is null ? null : "session", code: "conversation_busy"),
+        // A reply in progress ends in seconds to minutes, not in a client's back-off of a second or two, and a retried
+        // message would land after that reply, which its sender did not ask for: the official clients, which retry a 409
+        // twice on their own, are told not to. A client that wants to cut in stops the reply first (closes its stream).
+        InvalidOperationException => new OpenAiException(409, e.Message, job.SessionId is null ? null : "session", code: "conversation_busy") { ShouldRetry = false },
         // The silo holding the conversation went away mid-call (a crash, a deploy): the conversation comes back on another
         // silo, so this is a retry, not a server bug. Nothing was committed by the failed call.
         Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException =>
@@ -46,6 +49,23 @@ public static partial class SessionRefusals
     }
 
     private static string WithoutParameterSuffix(string message) => ParameterSuffix().Replace(message, "");
+
+    /// <summary>The session's settings named as the request names them (a session speaks of MaxNewTokens, a client sent max_tokens).</summary>
+    private static string ApiNames(string message, ReplyJob job) => SettingName().Replace(message, m => m.Value switch
+    {
+        "Temperature" => "temperature",
+        "TopP" => "top_p",
+        "TopK" => "top_k",
+        "MaxNewTokens" => "max_tokens",
+        "StopStrings" => "stop",
+        "SystemPrompt" => "the system message",
+        "Seed" => "seed",
+        "History" => job.IsChat ? "messages" : "prompt",
+        _ => m.Value,
+    });
+
+    [GeneratedRegex(@"\b(?:Temperature|TopP|TopK|MaxNewTokens|StopStrings|SystemPrompt|Seed|History)\b")]
+    private static partial Regex SettingName();
 
     [GeneratedRegex(@" \(Parameter '([^']*)'\)$")]
     private static partial Regex ParameterSuffix();

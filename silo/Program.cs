@@ -60,6 +60,7 @@ var host = builder.Build();
 host.MapSpecEdgeHealth();
 host.MapSpecEdgeMetrics();
 host.MapSpecEdgeDashboard();
+host.UseOpenAiCors();
 host.MapOpenAiApi();
 host.MapEdgeEnrolment();
 host.MapSpecEdgeGateway(gateway);

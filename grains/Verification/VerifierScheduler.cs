@@ -163,20 +163,30 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         }
         foreach (var item in batch) _queue.Remove(item);
         _running = batch;
+        // The gap since the last forward ended is the device's idle time before this one.
+        _forwardStartedGapMs = _lastForwardEnd is { } end ? Math.Max(0, (now() - end).TotalMilliseconds) : 0;
         return new ForwardPlan(batch, expired, TrimFor(batch));
     }
 
     /// <summary>
-    /// The trimming rule of a forward. With nothing left queued and edge trees in it, the device would wait for the
-    /// edges' turnaround (verdict out, draft, tree in) whatever it verifies, so nodes are priced against that wait too.
+    /// The trimming rule of a forward. An edge's step lasts the edge's turnaround (verdict out, draft, tree in) plus the
+    /// forward; while the device idles part of the time anyway, its time is not what is scarce and nodes are priced
+    /// against the whole step, as the user waiting sees it. So the wait the rule is given is the turnaround times the
+    /// device's recent idle share: a saturated device (idle 0) prices nodes by its own time alone (throughput), an idle
+    /// one by the step's (latency).
     /// </summary>
     private TrimRule TrimFor(IReadOnlyList<Step> batch)
     {
         var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
         double turnaround = _planner.TurnaroundMs;
-        double wait = _queue.Count == 0 && batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround : 0;
+        double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround * IdleShare : 0;
         return _trimmer.Rule(trees, wait);
     }
+
+    /// <summary>The device's idle share of the recent past (between forwards over forwards and gaps, smoothed); 0 until known.</summary>
+    public double IdleShare { get; private set; }
+    private DateTime? _lastForwardEnd;
+    private double _forwardStartedGapMs;
 
     /// <summary>The tenant that came first in the last fair forward: it goes last in the next one.</summary>
     private string? _lastLead;
@@ -195,7 +205,16 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         _running = Array.Empty<Step>();
         if (items > 0) _planner.OnForward(items, ms);
         if (items > 0 && shape.Sequences > 0) _trimmer.ObserveForward(shape, forwardMs);
+        if (ms > 0)
+        {
+            // A gap of seconds is a quiet service, not a pipeline's idling: it counts as idle, but no more than a second.
+            double gap = Math.Min(_forwardStartedGapMs, 1000), sample = gap / (gap + ms);
+            IdleShare = _lastForwardEnd is null ? sample : IdleShare + IdleSmoothing * (sample - IdleShare);
+            _lastForwardEnd = now();
+        }
     }
+
+    private const double IdleSmoothing = 0.1;
 
     /// <summary>A tree of <paramref name="sessionId"/>, as drafted (before trimming), got its verdict: the session's calibration learns from it.</summary>
     public void Verified(string sessionId, DraftMessage drafted, VerdictMessage verdict) => _trimmer.ObserveVerdict(sessionId, drafted, verdict);

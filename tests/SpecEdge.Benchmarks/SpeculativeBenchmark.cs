@@ -139,7 +139,7 @@ public static class SpeculativeBenchmark
                     Console.WriteLine($"  batch {batch,2} {kind,-20} {variant,-18} {best!.ComputeSeconds,7:F2} s (fastest of {repeats}), " +
                         (best.Replay is { } replay ? $"target alone {replay.Seconds:F2} s (in the run {best.Timings.TargetSeconds:F2} s), " : "") +
                         $"{(double)best.Tokens / best.SequenceForwards:F2} tok/fwd, {best.MeanTreeNodes:F1} nodes/tree" +
-                        (trimmer?.CostLine is { } line ? $", cost line {line.FixedMs:F2} + {line.PerSequenceMs:F3}/seq + {line.PerTokenMs:F4}/token + {line.MaskedMs:F2} masked ms" : ""));
+                        (trimmer?.CostLine is { } line ? $", cost line {line.FixedMs:F2} + {line.PerSequenceMs:F3}/seq + {line.PerTokenMs:F4}/token + {line.PerPaddedRowMs:F4}/padded row + {line.MaskedMs:F2} masked ms" : ""));
                 }
             }
 

@@ -21,6 +21,35 @@ public class VerifierSchedulerTests
     private static TargetSequence Sequence() => new(null!, new[] { 1 }, 1, new SamplingParams(0, 0, 1, 7), new StopCriteria(Array.Empty<int>(), 8));
 
     [Fact]
+    public void AnIdleDevice_PricesTreesByTheEdgesWholeStep_ASaturatedOneByItsOwnTime()
+    {
+        var s = Scheduler(maxBatch: 0);
+        var a = Sequence();
+        int forwards = 0;
+        double Wait(double gapMs, double forwardMs)
+        {
+            s.Enqueue("t/a", new DecodeWork(a), serverDrafted: false, fromEdge: true);
+            var plan = s.NextForward()!;
+            _now = _now.AddMilliseconds(forwardMs);
+            // Forwards of a few sizes, so that the cost line is known and the rule carries its wait.
+            int tokens = 1 + forwards++ % 3 * 4;
+            s.ForwardEnded(1, forwardMs, new ForwardShape(1, tokens, tokens > 1, tokens), forwardMs);
+            s.EdgeVerdict("t/a", finished: false);
+            _now = _now.AddMilliseconds(gapMs);      // the edge's turnaround: the device idles meanwhile
+            return plan.Trim.WaitMs;
+        }
+        // An edge that takes 20 ms to come back to a device whose forwards take 5 ms: mostly idle, nodes priced by the step.
+        double idle = 0;
+        for (int i = 0; i < 60; i++) idle = Wait(gapMs: 20, forwardMs: 5);
+        Assert.Equal(0.8, s.IdleShare, 1);
+        // Back to back (a saturated device): the share falls, and with it the wait nodes are priced against.
+        double busy = 0;
+        for (int i = 0; i < 60; i++) busy = Wait(gapMs: 0, forwardMs: 5);
+        Assert.True(s.IdleShare < 0.05, $"idle share {s.IdleShare:F2}");
+        Assert.True(busy < idle, $"wait {busy:F1} ms when saturated, {idle:F1} ms when idle");
+    }
+
+    [Fact]
     public void OneStepPerSequence_AndABoundedQueue()
     {
         var s = Scheduler(maxQueued: 2);

@@ -217,6 +217,97 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
+    public async Task Errors_SpeakTheApisTerms_NeverDotNetTypesOrOptionNames()
+    {
+        string key = f.ServiceKey("words");
+        foreach (var (body, param, says) in new[]
+        {
+            ("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "max_tokens": "many"}""", "max_tokens", "an integer"),
+            ("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "temperature": true}""", "temperature", "a number"),
+            ("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 100000}""", "max_tokens", "max_tokens"),
+            ("""{"model": "target", "messages": {"role": "user"}}""", "messages", "an array"),
+        })
+        {
+            var (status, response, _) = await f.PostAsync("/v1/chat/completions", body, key);
+            string message = (string)response!["error"]!["message"]!;
+            Assert.True(status == 400, message);
+            Assert.Equal(param, (string?)response["error"]!["param"]);
+            Assert.Contains(says, message);
+            foreach (var internalWord in new[] { "System.", "Nullable", "SpecEdge", "MaxNewTokens", "OpenAi:" })
+                Assert.DoesNotContain(internalWord, message);
+        }
+    }
+
+    [Fact]
+    public async Task ABusyConversation_Is409_WhichTheOfficialClientsAreToldNotToRetry()
+    {
+        string key = f.ServiceKey("busy");
+        string body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            model = "target", temperature = 0, max_tokens = 1500, stream = true,
+            messages = new[] { new { role = "user", content = "The history of the city" } },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, f.BaseUrl + "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", key);
+        using var http = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 });
+        using var running = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        string session = running.Headers.GetValues("X-SpecEdge-Session").Single();
+        using var reader = new StreamReader(await running.Content.ReadAsStreamAsync());
+        for (int events = 0; events < 2;)
+            if ((await reader.ReadLineAsync())?.StartsWith("data: ") == true) events++;
+
+        using var busy = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key,
+            """{"model": "target", "messages": [{"role": "user", "content": "And then?"}], "max_tokens": 4}""", session);
+        string refusal = await busy.Content.ReadAsStringAsync();
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, busy.StatusCode);
+        Assert.Equal("conversation_busy", (string?)System.Text.Json.Nodes.JsonNode.Parse(refusal)!["error"]!["code"]);
+        Assert.Equal("false", busy.Headers.GetValues("x-should-retry").Single());
+    }
+
+    [Fact]
+    public async Task TheConfiguredBrowserOrigin_MayCallTheApi_AndNoOtherOrigin()
+    {
+        async Task<HttpResponseMessage> PreflightAsync(string origin)
+        {
+            using var preflight = new HttpRequestMessage(HttpMethod.Options, f.BaseUrl + "/v1/chat/completions");
+            preflight.Headers.Add("Origin", origin);
+            preflight.Headers.Add("Access-Control-Request-Method", "POST");
+            preflight.Headers.Add("Access-Control-Request-Headers", "authorization, content-type, x-stainless-os");
+            return await f.Http.SendAsync(preflight);
+        }
+        using var allowed = await PreflightAsync(OpenAiSiloFixture.CorsOrigin);
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, allowed.StatusCode);
+        Assert.Equal(OpenAiSiloFixture.CorsOrigin, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("POST", string.Join(",", allowed.Headers.GetValues("Access-Control-Allow-Methods")));
+        using var refused = await PreflightAsync("https://evil.example");
+        Assert.False(refused.Headers.Contains("Access-Control-Allow-Origin"));
+
+        // The call itself: the page may read the reply and our headers; the key is checked as for anyone.
+        using var call = new HttpRequestMessage(HttpMethod.Get, f.BaseUrl + "/v1/models");
+        call.Headers.Add("Origin", OpenAiSiloFixture.CorsOrigin);
+        call.Headers.Authorization = new("Bearer", f.ServiceKey("cors"));
+        using var models = await f.Http.SendAsync(call);
+        Assert.Equal(System.Net.HttpStatusCode.OK, models.StatusCode);
+        Assert.Equal(OpenAiSiloFixture.CorsOrigin, models.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("X-SpecEdge-Session", string.Join(",", models.Headers.GetValues("Access-Control-Expose-Headers")));
+        using var anonymous = new HttpRequestMessage(HttpMethod.Get, f.BaseUrl + "/v1/models");
+        anonymous.Headers.Add("Origin", OpenAiSiloFixture.CorsOrigin);
+        using var unauthorised = await f.Http.SendAsync(anonymous);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, unauthorised.StatusCode);
+    }
+
+    [Fact]
+    public void CorsOriginsThatAreNotOrigins_AreRefusedByName()
+    {
+        foreach (var bad in new[] { "app.example", "https://app.example/", "https://app.example/path", "ftp://app.example" })
+        {
+            var e = Assert.Throws<InvalidOperationException>(() => new SpecEdge.OpenAi.OpenAiOptions { CorsOrigins = new[] { bad } }.Validate());
+            Assert.Contains("OpenAi:CorsOrigins", e.Message);
+        }
+        new SpecEdge.OpenAi.OpenAiOptions { CorsOrigins = new[] { "*", "https://app.example", "http://localhost:5173" } }.Validate();
+    }
+
+    [Fact]
     public async Task UnknownFieldsAreIgnoredAndNamed_NoOpValuesPass_TopKIsHonoured_AndWhatCannotBeHonouredIs400()
     {
         string key = f.ServiceKey("lenient");
@@ -322,7 +413,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         var (status, body, _) = await f.PostAsync("/v1/chat/completions", Chat(new[] { User(new string('x', 40_000)) }, 8), key);
         Assert.Equal(400, status);
         Assert.Equal("messages", (string?)body!["error"]!["param"]);
-        Assert.Contains("MaxMessageChars", (string)body["error"]!["message"]!);
+        Assert.Contains("characters; the limit is", (string)body["error"]!["message"]!);
         var completion = await f.PostAsync("/v1/completions", new { model = "target", prompt = "", max_tokens = 4 }, key);
         Assert.Equal(400, completion.Status);
         Assert.Equal("prompt", (string?)completion.Body!["error"]!["param"]);
@@ -333,7 +424,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
             "-H", "Content-Type: application/json", "--data-binary", "@" + file);
         File.Delete(file);
         Assert.EndsWith("\n413", huge);
-        Assert.Contains("MaxRequestBytes", huge);
+        Assert.Contains("larger than 4194304 bytes", huge);
         var fine = await f.PostAsync("/v1/chat/completions", Chat(new[] { User("hi") }, 4), key);
         Assert.Equal(200, fine.Status);
     }

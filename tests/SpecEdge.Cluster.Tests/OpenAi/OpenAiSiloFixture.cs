@@ -22,6 +22,9 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// </summary>
 public sealed class OpenAiSiloFixture : IAsyncLifetime
 {
+    /// <summary>The one origin allowed to call the API from a browser (OpenAi:CorsOrigins).</summary>
+    public const string CorsOrigin = "https://app.example";
+
     public const string Model = "target";
     private ExternalProcess? _silo;
     private IHost? _client;
@@ -68,6 +71,8 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             "--Security:KeyFile", keyFile, "--urls", BaseUrl,
             // Low enough for a flood test to cross it quickly; no other test sends more than a few requests per key.
             "--OpenAi:MaxRequestsPerSecondPerKey", "10",
+            // One browser app may call the API from its pages (CORS); others may not.
+            "--OpenAi:CorsOrigins:0", CorsOrigin,
             "--Gateway:Port", edgeGatewayPort.ToString(),
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
