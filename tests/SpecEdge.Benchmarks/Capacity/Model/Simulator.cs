@@ -185,8 +185,8 @@ public sealed class Simulator
     /// <summary>
     /// Nodes each tree of the forward keeps: all without trimming; with it, what the verifier's rule (GoodputCut) picks on
     /// this device's cost, linearised between the forward with bare roots and with whole trees (the line the verifier
-    /// would learn there), with nothing else queued the edges' round trip and drafting as the wait. The trees are alike,
-    /// so one k serves all.
+    /// would learn there), with the edges' round trip and drafting times the device's idle share as the wait (as
+    /// VerifierScheduler prices it). The trees are alike, so one k serves all.
     /// </summary>
     private int Cut(List<Queued> batch)
     {
@@ -199,8 +199,9 @@ public sealed class Simulator
         double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / (trees.Count * budget));
         double extra = _c.Acceptance.Mean - 1;
         var cumulative = Enumerable.Repeat(trim.Share.Select(s => s * extra).ToArray(), trees.Count).ToList();
-        double wait = _queue.Count == 0 && _c.Placement == DraftPlacement.Edge
-            ? _c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0) : 0;
+        // As the verifier does: the edges' turnaround times the device's idle share so far.
+        double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
+        double wait = _c.Placement == DraftPlacement.Edge ? (_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0)) * idle : 0;
         var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
         return cut.Max();
     }

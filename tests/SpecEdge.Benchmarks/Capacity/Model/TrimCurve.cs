@@ -10,13 +10,17 @@ namespace SpecEdge.Benchmarks.Capacity;
 public sealed record TrimCurve(double[] Share, string Description)
 {
     /// <summary>
-    /// Tokens per forward of the demo pair's fixed 32-node trees cut to k nodes, greedy, 24 held-out prompts
-    /// (docs/benchmarks/goodput.md), as the share of the whole tree's extra tokens, linearly between measured k.
+    /// Tokens per forward of the demo pair's fixed 32-node trees cut to their first k nodes, greedy, 24 held-out prompts of
+    /// 64 new tokens (2026-12-06, docs/benchmarks/goodput.md), as the share of the whole tree's extra tokens, linearly
+    /// between measured k.
     /// </summary>
     public static TrimCurve DemoPair(int budget)
     {
         // (k, tokens per forward) measured; 0 nodes is plain decoding.
-        var measured = new (int K, double TokensPerForward)[] { (0, 1), (1, 1.67), (2, 2.04), (3, 2.21), (4, 2.47), (8, 2.73), (32, 3.86) };
+        var measured = new (int K, double TokensPerForward)[]
+        {
+            (0, 1), (1, 1.636), (2, 2.104), (3, 2.252), (4, 2.438), (6, 2.690), (8, 2.778), (12, 2.983), (16, 3.154), (24, 3.737), (32, 3.879),
+        };
         return FromMeasured(measured, budget, "demo pair, fixed 32-node trees cut to k nodes (spec benchmark forced-k, greedy, held-out)");
     }
 
