@@ -242,16 +242,9 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     public async Task ABusyConversation_Is409_WhichTheOfficialClientsAreToldNotToRetry()
     {
         string key = f.ServiceKey("busy");
-        string body = System.Text.Json.JsonSerializer.Serialize(new
-        {
-            model = "target", temperature = 0, max_tokens = 1500, stream = true,
-            messages = new[] { new { role = "user", content = "The history of the city" } },
-        });
-        using var request = new HttpRequestMessage(HttpMethod.Post, f.BaseUrl + "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new("Bearer", key);
-        using var http = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 });
-        using var running = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        string session = running.Headers.GetValues("X-SpecEdge-Session").Single();
+        var (http, running, session) = await StartLongStreamAsync(key);
+        using var _ = http;
+        using var __ = running;
         using var reader = new StreamReader(await running.Content.ReadAsStreamAsync());
         for (int events = 0; events < 2;)
             if ((await reader.ReadLineAsync())?.StartsWith("data: ") == true) events++;
@@ -353,17 +346,8 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     public async Task AClientThatGoesAway_StopsItsReplyWithinAStep_KeepsWhatWasCommitted_AndFreesTheConversation()
     {
         string key = f.ServiceKey("abort");
-        string body = System.Text.Json.JsonSerializer.Serialize(new
-        {
-            model = "target", temperature = 0, max_tokens = 1500, stream = true,
-            messages = new[] { new { role = "user", content = "The history of the city" } },
-        });
-        using var request = new HttpRequestMessage(HttpMethod.Post, f.BaseUrl + "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new("Bearer", key);
-        // A client that closes its connection when it stops reading (the default handler drains up to 2 s first).
-        using var http = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 });
-        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        string session = response.Headers.GetValues("X-SpecEdge-Session").Single();
+        var (http, response, session) = await StartLongStreamAsync(key);
+        using var _ = http;
         using (var reader = new StreamReader(await response.Content.ReadAsStreamAsync()))
         {
             for (int events = 0; events < 3;)
@@ -483,6 +467,24 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(neighbour)).StatusCode);
         await Task.Delay(TimeSpan.FromSeconds(2.5));   // the bucket refills: the flooder is served again
         Assert.Equal(System.Net.HttpStatusCode.OK, (await ModelsAsync(flooder)).StatusCode);
+    }
+
+    /// <summary>
+    /// A streamed greedy reply of up to 1500 tokens, its headers read: the client, the response and the conversation. The
+    /// client closes its connection as soon as it stops reading (the default handler drains up to 2 s first).
+    /// </summary>
+    private async Task<(HttpClient Http, HttpResponseMessage Response, string Session)> StartLongStreamAsync(string key)
+    {
+        string body = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            model = "target", temperature = 0, max_tokens = 1500, stream = true,
+            messages = new[] { new { role = "user", content = "The history of the city" } },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, f.BaseUrl + "/v1/chat/completions") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", key);
+        var http = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 });
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        return (http, response, response.Headers.GetValues("X-SpecEdge-Session").Single());
     }
 
     private static HttpClient From(string address) => LoopbackAlias.Http(address);
