@@ -27,10 +27,13 @@ public sealed class OpenAiOptions
     /// <summary>
     /// False (default): a field this server does not know is ignored, named in the response header
     /// <c>X-SpecEdge-Ignored-Fields</c> and logged at debug level, as vLLM, llama.cpp and Ollama do. A field it knows but
-    /// cannot honour (<c>n</c> &gt; 1, <c>logprobs</c>, tools to call, a JSON response format, penalties, ...) is a 400
+    /// cannot honour (<c>logprobs</c>, tools to call, a JSON response format, penalties, ...) is a 400
     /// either way, unless its value asks for nothing. True: every field it does not implement is a 400 naming it.
     /// </summary>
     public bool StrictParameters { get; set; }
+
+    /// <summary>Most choices (<c>n</c>) one request may ask for; each is a reply of its own, decoded side by side.</summary>
+    public int MaxChoices { get; set; } = 8;
 
     /// <summary>Largest request body read; a bigger one is refused (413) before it is parsed.</summary>
     public long MaxRequestBytes { get; set; } = 4 * 1024 * 1024;
@@ -44,6 +47,7 @@ public sealed class OpenAiOptions
     /// <summary>Refuses settings that make no sense, naming the option.</summary>
     public void Validate()
     {
+        if (MaxChoices < 1) throw new InvalidOperationException($"OpenAi:MaxChoices must be at least 1 (got {MaxChoices}).");
         foreach (string origin in CorsOrigins)
             if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.PathAndQuery == "/" && !origin.EndsWith('/')))
                 throw new InvalidOperationException($"OpenAi:CorsOrigins holds '{origin}': an origin is * or scheme://host[:port], without a path or a trailing slash.");

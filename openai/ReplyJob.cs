@@ -20,6 +20,9 @@ public sealed record ReplyJob(
 {
     public bool IsChat => Prompt is null;
 
+    /// <summary>How many choices to generate (<c>n</c>): forks of the conversation, each with its own seed.</summary>
+    public int Choices { get; init; } = 1;
+
     /// <summary>Request fields this server does not know and ignored (lenient parameters), for the response header.</summary>
     public IReadOnlyList<string> IgnoredFields { get; init; } = Array.Empty<string>();
 

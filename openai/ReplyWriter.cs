@@ -1,4 +1,5 @@
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using SpecEdge.Contracts;
 
@@ -8,93 +9,139 @@ namespace SpecEdge.OpenAi;
 /// Runs a job on the backend and writes its reply in the endpoint's shape: a whole chat completion or text completion,
 /// or their Server-Sent Event chunks. The conversation is offered for reuse (<see cref="ReplyRun.CompleteAsync"/>)
 /// before the last byte reaches the client, so a follow-up sent right after <c>[DONE]</c> finds it.
+/// <para>
+/// <c>n</c> &gt; 1: each choice is a reply of its own conversation (a fork of the same history), started one after the
+/// other so that the first continues a reused conversation and the others fork from it, and decoded side by side (the
+/// verifier batches them). Choice i samples with the request's seed + i, so choice 0 is what <c>n</c> = 1 gives and the
+/// whole response is reproducible with a seed. Every choice is offered for reuse: a follow-up continues whichever
+/// the client kept.
+/// </para>
 /// </summary>
 internal static class ReplyWriter
 {
     public static async Task WriteAsync(HttpContext context, IOpenAiBackend backend, OpenAiCaller caller, ReplyJob job)
     {
         var cancel = context.RequestAborted;
-        await using var run = await backend.StartAsync(caller, job, cancel);
-        context.Response.Headers[OpenAiEndpoints.SessionHeader] = run.SessionId;
-        string id = (job.IsChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
-        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var runs = new List<ReplyRun>();
         try
         {
-            if (job.Stream) await StreamAsync(context, run, job, id, created, cancel);
-            else await WholeAsync(context, run, job, id, created, cancel);
+            for (int i = 0; i < job.Choices; i++) runs.Add(await backend.StartAsync(caller, ForChoice(job, i), cancel));
+            context.Response.Headers[OpenAiEndpoints.SessionHeader] = runs[0].SessionId;
+            string id = (job.IsChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
+            long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (job.Stream) await StreamAsync(context, runs, job, id, created, cancel);
+            else await WholeAsync(context, runs, job, id, created, cancel);
         }
         catch (Exception) when (cancel.IsCancellationRequested)
         {
-            // The client is gone: stop the reply instead of generating the rest for nobody (best effort: if the cluster
-            // cannot be told, the reply runs to its end there and harms nothing).
+            // The client is gone: stop the replies instead of generating the rest for nobody (best effort: if the cluster
+            // cannot be told, a reply runs to its end there and harms nothing).
+            await StopAllAsync(runs);
+        }
+        catch (Exception)
+        {
+            // A choice failed to start or failed: the others must not go on generating for a request that failed.
+            await StopAllAsync(runs);
+            throw;
+        }
+        finally
+        {
+            foreach (var run in runs) await run.DisposeAsync();
+        }
+    }
+
+    /// <summary>The job of choice <paramref name="index"/>: its own seed (the request's + index), and a fork of its own.</summary>
+    private static ReplyJob ForChoice(ReplyJob job, int index) => index == 0 ? job : job with
+    {
+        Settings = job.Settings with { Seed = job.Settings.Seed is ulong seed ? unchecked(seed + (ulong)index) : null },
+        SessionId = null,
+    };
+
+    private static async Task StopAllAsync(IEnumerable<ReplyRun> runs)
+    {
+        foreach (var run in runs)
+        {
             try { await run.StopAsync(); }
             catch (Exception stop) when (stop is not OutOfMemoryException) { _ = stop; }
         }
     }
 
-    private static async Task WholeAsync(HttpContext context, ReplyRun run, ReplyJob job, string id, long created, CancellationToken cancel)
+    private static async Task WholeAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
     {
-        var text = new StringBuilder();
-        int tokens = 0;
-        ReplyFinish? reason = null;
-        await foreach (var chunk in run.ReadAsync(cancel))
+        var replies = await Task.WhenAll(runs.Select(async run =>
         {
-            text.Append(chunk.Text);
-            tokens += chunk.Tokens.Length;
-            if (chunk.Final) reason = chunk.FinishReason;
-            if (reason == ReplyFinish.Error)
-                throw new OpenAiException(500, "The reply failed: " + (chunk.Error ?? "server error"), type: "server_error");
-        }
-        string reply = text.ToString();
-        await run.CompleteAsync(reply);
-        var usage = Usage.Of(run.PromptTokens, run.CachedTokens, tokens);
-        string finish = FinishReasons.ToOpenAi(reason);
+            var text = new StringBuilder();
+            int tokens = 0;
+            ReplyFinish? reason = null;
+            await foreach (var chunk in run.ReadAsync(cancel))
+            {
+                text.Append(chunk.Text);
+                tokens += chunk.Tokens.Length;
+                if (chunk.Final) reason = chunk.FinishReason;
+                if (reason == ReplyFinish.Error)
+                    throw new OpenAiException(500, "The reply failed: " + (chunk.Error ?? "server error"), type: "server_error");
+            }
+            string reply = text.ToString();
+            await run.CompleteAsync(reply);
+            return (Text: reply, Tokens: tokens, Finish: FinishReasons.ToOpenAi(reason));
+        }));
+        // OpenAI counts the prompt once and the completions of every choice.
+        var usage = Usage.Of(runs[0].PromptTokens, runs[0].CachedTokens, replies.Sum(r => r.Tokens));
         if (job.IsChat)
             await OpenAiEndpoints.JsonAsync(context, 200, new ChatCompletionResponse(id, created, job.Model,
-                new[] { new ChatChoice(0, new AssistantMessage(reply), finish) }, usage));
+                replies.Select((r, i) => new ChatChoice(i, new AssistantMessage(r.Text), r.Finish)).ToArray(), usage));
         else
             await OpenAiEndpoints.JsonAsync(context, 200, new CompletionResponse(id, created, job.Model,
-                new[] { new TextChoice(0, reply, finish) }, usage));
+                replies.Select((r, i) => new TextChoice(i, r.Text, r.Finish)).ToArray(), usage));
     }
 
-    private static async Task StreamAsync(HttpContext context, ReplyRun run, ReplyJob job, string id, long created, CancellationToken cancel)
+    private static async Task StreamAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
     {
         var events = new ServerSentEvents(context.Response);
         events.Start();
         if (job.IsChat)
-            await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(0, new ChunkDelta("assistant", ""), null) }), cancel);
-        var text = new StringBuilder();
+            for (int i = 0; i < runs.Count; i++)
+                await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(i, new ChunkDelta("assistant", ""), null) }), cancel);
+        // The choices' chunks, in the order they are committed, each with its choice's index.
+        var merged = Channel.CreateUnbounded<(int Index, ReplyChunk Chunk)>(new UnboundedChannelOptions { SingleReader = true });
+        var pumps = runs.Select(async (run, index) =>
+        {
+            await foreach (var chunk in run.ReadAsync(cancel)) await merged.Writer.WriteAsync((index, chunk), cancel);
+        }).ToList();
+        _ = Task.WhenAll(pumps).ContinueWith(t => merged.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
+
+        var texts = runs.Select(_ => new StringBuilder()).ToArray();
         int tokens = 0;
-        ReplyFinish? reason = null;
-        await foreach (var chunk in run.ReadAsync(cancel))
+        await foreach (var (index, chunk) in merged.Reader.ReadAllAsync(cancel))
         {
             tokens += chunk.Tokens.Length;
-            if (chunk.Final) reason = chunk.FinishReason;
+            var reason = chunk.Final ? chunk.FinishReason : null;
             if (reason == ReplyFinish.Error)
             {
                 // OpenAI's clients raise an error event as an API error.
                 await events.WriteAsync(new OpenAiException(500, "The reply failed: " + (chunk.Error ?? "server error"), type: "server_error").ToResponse(), cancel);
+                await StopAllAsync(runs);
                 return;
             }
             string? finish = chunk.Final ? FinishReasons.ToOpenAi(reason) : null;
             if (chunk.Text.Length == 0 && finish is null) continue;
-            text.Append(chunk.Text);
-            if (chunk.Final) await run.CompleteAsync(text.ToString());
+            texts[index].Append(chunk.Text);
+            if (chunk.Final) await runs[index].CompleteAsync(texts[index].ToString());
             if (job.IsChat)
             {
                 if (chunk.Text.Length > 0)
-                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(0, new ChunkDelta(Content: chunk.Text), null) }), cancel);
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(Content: chunk.Text), null) }), cancel);
                 if (finish is not null)
-                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(0, new ChunkDelta(), finish) }), cancel);
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(), finish) }), cancel);
             }
             else
             {
-                await events.WriteAsync(new CompletionResponse(id, created, job.Model, new[] { new TextChoice(0, chunk.Text, finish) }, null), cancel);
+                await events.WriteAsync(new CompletionResponse(id, created, job.Model, new[] { new TextChoice(index, chunk.Text, finish) }, null), cancel);
             }
         }
         if (job.IncludeUsage)
         {
-            var usage = Usage.Of(run.PromptTokens, run.CachedTokens, tokens);
+            var usage = Usage.Of(runs[0].PromptTokens, runs[0].CachedTokens, tokens);
             if (job.IsChat) await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, Array.Empty<ChunkChoice>(), usage), cancel);
             else await events.WriteAsync(new CompletionResponse(id, created, job.Model, Array.Empty<TextChoice>(), usage), cancel);
         }

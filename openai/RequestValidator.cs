@@ -15,7 +15,7 @@ public static class RequestValidator
 
     /// <summary>
     /// Fields this server knows but cannot honour: a value that asks for something is a 400 even with lenient
-    /// parameters, because ignoring it would change what the caller gets (more choices, probabilities, tool calls, JSON,
+    /// parameters, because ignoring it would change what the caller gets (probabilities, tool calls, JSON,
     /// penalised or biased sampling) without telling it.
     /// </summary>
     private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
@@ -30,7 +30,7 @@ public static class RequestValidator
         var ignored = new List<string>();
         CheckExtras(r.Other, "", options, ignored);
         string model = Model(r.Model, models);
-        CheckN(r.N);
+        int choices = Choices(r.N, options);
         if (r.Messages is not { Count: > 0 } messages) throw OpenAiException.BadRequest("messages", "'messages' must be a non-empty array.");
 
         string? system = null;
@@ -61,13 +61,15 @@ public static class RequestValidator
             throw OpenAiException.BadRequest("messages", "The last message must have the role 'user'.");
 
         string? session = Session(r.Session ?? sessionHeader);
+        if (session is not null && choices > 1)
+            throw OpenAiException.BadRequest("n", "A conversation named explicitly continues one way only: 'n' must be 1 with a session.");
         if (session is not null && turns.Count != 1)
             throw OpenAiException.BadRequest("messages", "With a session named explicitly, 'messages' holds only the new user message (and optionally a system message for a new session); the session holds the rest.");
 
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
         var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with { SystemPrompt = system, UseChatTemplate = true };
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
-        return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User) { IgnoredFields = ignored };
+        return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
 
     public static ReplyJob Completion(CompletionRequest? r, IReadOnlyList<string> models, OpenAiOptions options)
@@ -76,7 +78,7 @@ public static class RequestValidator
         var ignored = new List<string>();
         CheckExtras(r.Other, "", options, ignored);
         string model = Model(r.Model, models);
-        CheckN(r.N);
+        int choices = Choices(r.N, options);
         string prompt = r.Prompt switch
         {
             { ValueKind: JsonValueKind.String } s => s.GetString()!,
@@ -88,7 +90,7 @@ public static class RequestValidator
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
         var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with { UseChatTemplate = false };
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
-        return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User) { IgnoredFields = ignored };
+        return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
 
     /// <summary>The model named must be one the backend serves (404 model_not_found otherwise, as OpenAI answers).</summary>
@@ -129,9 +131,12 @@ public static class RequestValidator
     private static int? MaxTokens(int? value, string param) =>
         value is int v && v < 1 ? throw OpenAiException.BadRequest(param, $"'{param}' must be at least 1; got {v}.") : value;
 
-    private static void CheckN(int? n)
+    private static int Choices(int? n, OpenAiOptions options)
     {
-        if (n is int v && v != 1) throw OpenAiException.BadRequest("n", $"'n' must be 1 (one choice per request); got {v}.");
+        int v = n ?? 1;
+        if (v < 1 || v > options.MaxChoices)
+            throw OpenAiException.BadRequest("n", $"'n' must be in [1, {options.MaxChoices}]; got {v}.");
+        return v;
     }
 
     private static (bool Stream, bool IncludeUsage) Streaming(bool? stream, StreamOptions? options)

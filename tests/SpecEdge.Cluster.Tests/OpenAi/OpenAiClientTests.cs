@@ -36,7 +36,9 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
             new { name = "short", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 3 } },
             new { name = "seeded", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, user = "player-7" } },
             new { name = "completion", endpoint = "completions", @params = new { model = "target", prompt = "Two plus two equals", temperature = 0, max_tokens = 10, stream = true } },
-            new { name = "twoChoices", endpoint = "chat", @params = new { model = "target", messages = User("hi"), n = 2 } },
+            new { name = "tooManyChoices", endpoint = "chat", @params = new { model = "target", messages = User("hi"), n = 9 } },
+            new { name = "threeChoices", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, n = 3 } },
+            new { name = "threeChoicesStreamed", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, n = 3, stream = true } },
             new { name = "badKey", endpoint = "chat", apiKey = "sk-guess", @params = new { model = "target", messages = User("hi") } },
             new { name = "followUp", endpoint = "chat", followUp = new { of = "whole", text = "Tell me more." }, @params = new { model = "target", temperature = 0, max_tokens = 12 } },
         };
@@ -72,8 +74,16 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
         var completion = f.ReferenceReply(f.NewConversationPrompt(completionSettings, Array.Empty<ChatTurn>(), "Two plus two equals"), completionSettings);
         Assert.Equal(f.Decode(completion), (string)results["completion"]!["text"]!);
 
-        Assert.Equal(400, (int)results["twoChoices"]!["error"]!["status"]!);
-        Assert.Equal("n", (string)results["twoChoices"]!["error"]!["param"]!);
+        Assert.Equal(400, (int)results["tooManyChoices"]!["error"]!["status"]!);
+        Assert.Equal("n", (string)results["tooManyChoices"]!["error"]!["param"]!);
+        // n = 3 with a seed: choice i is target-only sampling with seed 99 + i (choice 0 is what n = 1 gives), streamed or not.
+        foreach (var name in new[] { "threeChoices", "threeChoicesStreamed" })
+        {
+            var texts = results[name]!["texts"]!.AsArray().Select(t => (string)t!).ToArray();
+            Assert.Equal(3, texts.Length);
+            for (int i = 0; i < 3; i++)
+                Assert.Equal(f.Decode(f.ReferenceReply(cityPrompt, seeded with { Seed = 99 + (ulong)i })), texts[i]);
+        }
         Assert.Equal(401, (int)results["badKey"]!["error"]!["status"]!);
         Assert.Equal("invalid_api_key", (string)results["badKey"]!["error"]!["code"]!);
 

@@ -188,7 +188,8 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     }
 
     [Theory]
-    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 2}""", 400, "n")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 9}""", 400, "n")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 0}""", 400, "n")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]}""", 400, "tools")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "logprobs": true}""", 400, "logprobs")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "temperature": 3}""", 400, "temperature")]
