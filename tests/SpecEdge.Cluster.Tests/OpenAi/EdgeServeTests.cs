@@ -103,6 +103,19 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
                 Assert.Equal(Text((await f.PostAsync("/v1/chat/completions", Ask(questions[i]), f.ServiceKey("gamer"))).Body!), Text(together[i].Body!));
             }
 
+            // n = 2 with a seed through the edge host: the same choices, in the same order, as the silo gives.
+            var two = new Dictionary<string, object>
+            {
+                ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0.9, ["seed"] = 5, ["n"] = 2, ["max_tokens"] = 12,
+                ["messages"] = new[] { new { role = "user", content = "Two plus two equals" } },
+            };
+            var twoFromEdge = await PostAsync(edgeUrl, two, localKey);
+            var twoFromSilo = await f.PostAsync("/v1/chat/completions", two, f.ServiceKey("gamer"));
+            Assert.True(twoFromEdge.Status == 200, twoFromEdge.Body?.ToJsonString());
+            string[] Choices(JsonNode body) => body["choices"]!.AsArray().Select(c => (string)c!["message"]!["content"]!).ToArray();
+            Assert.Equal(2, Choices(twoFromEdge.Body!).Length);
+            Assert.Equal(Choices(twoFromSilo.Body!), Choices(twoFromEdge.Body!));
+
             // An app that goes away mid-reply stops it on the cluster too (over the edge gateway).
             using (var abort = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 }))
             {
