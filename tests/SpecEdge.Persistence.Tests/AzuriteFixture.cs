@@ -41,9 +41,11 @@ public sealed class AzuriteFixture : IDisposable
             throw new InvalidOperationException(
                 $"Azurite is not installed ({main} is missing). Run `npm ci` in {azuriteDir} (infra/test.sh does it).");
 
-        Port = FreeLoopbackPort();
-        TablePort = FreeLoopbackPort();
-        int queuePort = FreeLoopbackPort(); // not used, but the all-in-one launcher starts it and must not clash
+        // Three distinct ports (the queue port is not used, but the all-in-one launcher starts it and must not clash).
+        var ports = FreeLoopbackPorts(3);
+        Port = ports[0];
+        TablePort = ports[1];
+        int queuePort = ports[2];
         var workDir = _workDir = Directory.CreateTempSubdirectory("specedge-azurite-").FullName; // Azurite touches its cwd
         var start = new ProcessStartInfo("node")
         {
@@ -149,11 +151,22 @@ public sealed class AzuriteFixture : IDisposable
         lock (_output) return _output.ToString();
     }
 
-    private static int FreeLoopbackPort()
+    /// <summary>
+    /// Free ports, all different: the listeners are held open together while the ports are read (one port asked for, let
+    /// go and asked for again can come back the same: the soak's Azurite once got its blob and table ports equal).
+    /// </summary>
+    private static int[] FreeLoopbackPorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
+        try
+        {
+            foreach (var l in listeners) l.Start();
+            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        }
+        finally
+        {
+            foreach (var l in listeners) l.Stop();
+        }
     }
 
     private static string FindRepositoryRoot()
