@@ -171,15 +171,14 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <summary>
     /// The trimming rule of a forward. An edge's step lasts the edge's turnaround (verdict out, draft, tree in) plus the
     /// forward; while the device idles part of the time anyway, its time is not what is scarce and nodes are priced
-    /// against the whole step, as the user waiting sees it. So the wait the rule is given is the turnaround times the
-    /// device's recent idle share: a saturated device (idle 0) prices nodes by its own time alone (throughput), an idle
-    /// one by the step's (latency).
+    /// against the whole step, as the user waiting sees it (<see cref="GoodputCut.Wait"/>): the whole turnaround while
+    /// the device has time to spare, none when it is saturated (its own time is then the price), a share in between.
     /// </summary>
     private TrimRule TrimFor(IReadOnlyList<Step> batch)
     {
         var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
         double turnaround = _planner.TurnaroundMs;
-        double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround * IdleShare : 0;
+        double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? GoodputCut.Wait(turnaround, IdleShare) : 0;
         return _trimmer.Rule(trees, wait);
     }
 

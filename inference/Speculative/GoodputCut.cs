@@ -14,6 +14,19 @@ namespace SpecEdge.Inference.Speculative;
 /// </summary>
 public static class GoodputCut
 {
+    /// <summary>
+    /// Idle share from which a device counts as having time to spare: a step's extra nodes then lengthen forwards into
+    /// time the device would idle anyway, and only the user's wait is worth pricing.
+    /// </summary>
+    public const double SpareIdleShare = 0.25;
+
+    /// <summary>
+    /// The wait to price nodes against (see <see cref="TrimRule.WaitMs"/>): an edge's whole turnaround while its device
+    /// idles at least <see cref="SpareIdleShare"/> of the time (latency is what is scarce), none when the device is
+    /// saturated (its own time is), and a share in between.
+    /// </summary>
+    public static double Wait(double turnaround, double idleShare) => turnaround * Math.Clamp(idleShare / SpareIdleShare, 0, 1);
+
     /// <param name="cumulative">Per tree, the expected accepted nodes of its first j nodes, j = 0..n (cumulative[0] = 0).</param>
     /// <param name="baseExpected">Expected tokens without any node: one bonus token per sequence that steps.</param>
     /// <param name="baseCost">The forward's cost without any node (plain decoding and whatever else it carries).</param>

@@ -199,9 +199,10 @@ public sealed class Simulator
         double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / (trees.Count * budget));
         double extra = _c.Acceptance.Mean - 1;
         var cumulative = Enumerable.Repeat(trim.Share.Select(s => s * extra).ToArray(), trees.Count).ToList();
-        // As the verifier does: the edges' turnaround times the device's idle share so far.
+        // As the verifier does: the edges' turnaround, in full while the device idles a quarter of the time or more.
         double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
-        double wait = _c.Placement == DraftPlacement.Edge ? (_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0)) * idle : 0;
+        double wait = _c.Placement == DraftPlacement.Edge
+            ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
         var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
         return cut.Max();
     }
