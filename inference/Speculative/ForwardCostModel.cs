@@ -97,35 +97,17 @@ public sealed class ForwardCostModel(int window = 128)
     /// <summary>Least squares on the centred features in <paramref name="active"/>; null when they are collinear or constant.</summary>
     private static double[]? Solve(double[][] x, double[] y, List<int> active)
     {
-        int n = active.Count;
-        if (n == 0) return Array.Empty<double>();
+        if (active.Count == 0) return Array.Empty<double>();
         var mean = active.Select(f => x.Average(r => r[f])).ToArray();
         double meanY = y.Average();
-        var a = new double[n, n + 1];
-        for (int r = 0; r < x.Length; r++)
-            for (int i = 0; i < n; i++)
-            {
-                double di = x[r][active[i]] - mean[i];
-                for (int j = 0; j < n; j++) a[i, j] += di * (x[r][active[j]] - mean[j]);
-                a[i, n] += di * (y[r] - meanY);
-            }
-        // Gaussian elimination with partial pivoting; a pivot that vanishes means the features cannot be told apart.
-        double scale = 0;
-        for (int i = 0; i < n; i++) scale = Math.Max(scale, Math.Abs(a[i, i]));
-        if (scale == 0) return null;
-        for (int c = 0; c < n; c++)
+        var rows = x.Select(r => active.Select((f, i) => r[f] - mean[i]).ToArray()).ToList();
+        try
         {
-            int pivot = c;
-            for (int r = c + 1; r < n; r++) if (Math.Abs(a[r, c]) > Math.Abs(a[pivot, c])) pivot = r;
-            if (Math.Abs(a[pivot, c]) < 1e-9 * scale) return null;
-            for (int k = 0; k <= n; k++) (a[c, k], a[pivot, k]) = (a[pivot, k], a[c, k]);
-            for (int r = 0; r < n; r++)
-            {
-                if (r == c) continue;
-                double f = a[r, c] / a[c, c];
-                for (int k = c; k <= n; k++) a[r, k] -= f * a[c, k];
-            }
+            return LeastSquares.Solve(rows, y.Select(v => v - meanY).ToList(), relativeTolerance: 1e-9);
         }
-        return Enumerable.Range(0, n).Select(i => a[i, n] / a[i, i]).ToArray();
+        catch (InvalidOperationException)
+        {
+            return null;   // features that cannot be told apart: the caller drops one and fits again
+        }
     }
 }

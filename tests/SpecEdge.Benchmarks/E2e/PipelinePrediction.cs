@@ -1,5 +1,6 @@
 using System.Globalization;
 using SpecEdge.Benchmarks.Capacity;
+using SpecEdge.Inference;
 
 namespace SpecEdge.Benchmarks.E2e;
 

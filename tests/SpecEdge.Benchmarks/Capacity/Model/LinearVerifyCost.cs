@@ -1,3 +1,5 @@
+using SpecEdge.Inference;
+
 namespace SpecEdge.Benchmarks.Capacity;
 
 /// <summary>

@@ -1,12 +1,18 @@
-namespace SpecEdge.Benchmarks.Capacity;
+namespace SpecEdge.Inference;
 
 /// <summary>
 /// Ordinary least squares by the normal equations (Gaussian elimination with partial pivoting). The cost models fitted
-/// here have 3-4 coefficients and a few dozen samples, so the conditioning of XᵀX is not a concern worth a QR.
+/// with it (the verifier's forward cost line, the capacity benchmark's) have 3-4 coefficients and a few dozen to a few
+/// hundred samples, so the conditioning of XᵀX is not a concern worth a QR.
 /// </summary>
 public static class LeastSquares
 {
-    public static double[] Solve(IReadOnlyList<double[]> rows, IReadOnlyList<double> targets)
+    /// <param name="relativeTolerance">
+    /// A pivot below this share of the largest diagonal entry of XᵀX counts as vanishing (features that rounding alone
+    /// tells apart are not told apart); 0: only an exact zero does.
+    /// </param>
+    /// <exception cref="InvalidOperationException">A feature is a combination of the others (or constant, when centred).</exception>
+    public static double[] Solve(IReadOnlyList<double[]> rows, IReadOnlyList<double> targets, double relativeTolerance = 0)
     {
         if (rows.Count == 0 || rows.Count != targets.Count) throw new ArgumentException($"Need as many target values as rows (got {rows.Count} rows, {targets.Count} targets), at least one.");
         int n = rows[0].Length;
@@ -21,11 +27,14 @@ public static class LeastSquares
                 a[i, n] += rows[r][i] * targets[r];
             }
         }
+        double scale = 0;
+        for (int i = 0; i < n; i++) scale = Math.Max(scale, Math.Abs(a[i, i]));
+        double tiny = Math.Max(1e-300, relativeTolerance * scale);
         for (int col = 0; col < n; col++)
         {
             int pivot = col;
             for (int r = col + 1; r < n; r++) if (Math.Abs(a[r, col]) > Math.Abs(a[pivot, col])) pivot = r;
-            if (Math.Abs(a[pivot, col]) < 1e-300) throw new InvalidOperationException($"Feature {col} is a combination of the others: the samples do not determine it.");
+            if (Math.Abs(a[pivot, col]) < tiny) throw new InvalidOperationException($"Feature {col} is a combination of the others: the samples do not determine it.");
             for (int j = 0; j <= n; j++) (a[col, j], a[pivot, j]) = (a[pivot, j], a[col, j]);
             for (int r = 0; r < n; r++)
             {
