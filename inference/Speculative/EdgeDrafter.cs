@@ -52,7 +52,7 @@ public sealed class EdgeDrafter : IDisposable
     /// falls, and for the verifier to pick its own best nodes, which are not always the draft's (it prices them by what
     /// it has seen accepted; a draft with flat probabilities spends much of its tree on siblings the target never takes).
     /// </summary>
-    public void ObserveVerifierBudget(int verifiedNodes) => _verifierCap = verifiedNodes < 0 ? null : 4 * verifiedNodes + 4;
+    public void ObserveVerifierBudget(int verifiedNodes) => _verifierCap = verifiedNodes < 0 ? null : (int)Math.Min(int.MaxValue, 4L * verifiedNodes + 4);
 
     private int? _verifierCap;
 

@@ -57,53 +57,30 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     private DraftMessage?[] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line)
     {
         var result = new DraftMessage?[items.Count];
-        int sequences = 0, tokens = 0, longest = 1;
-        bool masked = false;
-        double expected = 0;
+        // What the forward costs with every priceable tree cut to its root (a plain step of one token), by the same
+        // rule the cost line was fitted with; trees without path probabilities go whole, their nodes a fixed cost.
+        var bare = ForwardShape.Of(items.Select(i => i.Work is VerifyWork { Tree.Confidence: not null } v ? new DecodeWork(v.Sequence) : i.Work));
+        // One bonus token per sequence that steps (a tree's root, or a plain step).
+        double expected = items.Count(i => i.Work is VerifyWork or DecodeWork);
         // Per tree with path probabilities: the tree best first, and the expected acceptance of its first j nodes.
         var gains = new List<(int Item, DraftMessage Ordered, double[] Cumulative)>();
         for (int i = 0; i < items.Count; i++)
         {
-            switch (items[i].Work)
-            {
-                case VerifyWork v:
-                    sequences++;
-                    tokens++;                        // the root, always verified: it yields the bonus token
-                    expected += 1;
-                    if (v.Tree.Confidence is not { } confidence)
-                    {
-                        // No path probabilities: the tree goes whole, its nodes a fixed cost with unknown yield.
-                        tokens += v.Tree.Tokens.Length - 1;
-                        masked |= v.Tree.Tokens.Length > 1;
-                        longest = Math.Max(longest, v.Tree.Tokens.Length);
-                        continue;
-                    }
-                    var rates = Calibrations.GetValueOrDefault(items[i].Key);
-                    var (claimed, rank) = AcceptanceCalibration.Describe(v.Tree, confidence);
-                    var p = new double[v.Tree.Tokens.Length];
-                    p[0] = 1;
-                    for (int n = 1; n < p.Length; n++) p[n] = p[v.Tree.Parents[n]] * AcceptanceCalibration.Conditional(rank[n], claimed[n], rates);
-                    // Falling chance; a child never beats its parent, and on a tie the earlier node (a parent) goes first.
-                    var order = Enumerable.Range(0, p.Length).OrderByDescending(n => n == 0 ? double.PositiveInfinity : p[n]).ThenBy(n => n).ToArray();
-                    var cumulative = new double[p.Length];
-                    for (int j = 1; j < p.Length; j++) cumulative[j] = cumulative[j - 1] + p[order[j]];
-                    gains.Add((i, Reorder(v.Tree, order), cumulative));
-                    break;
-                case DecodeWork:
-                    sequences++;
-                    tokens++;
-                    expected += 1;
-                    break;
-                case PrefillWork pre:
-                    int missing = pre.Sequence.Committed.Count - 1 - pre.Sequence.Cache.PrefixLength;
-                    if (missing > 0) { sequences++; tokens += missing; masked |= missing > 1; longest = Math.Max(longest, missing); }
-                    break;
-            }
+            if (items[i].Work is not VerifyWork { Tree.Confidence: { } confidence } v) continue;
+            var rates = Calibrations.GetValueOrDefault(items[i].Key);
+            var (claimed, rank) = AcceptanceCalibration.Describe(v.Tree, confidence);
+            var p = new double[v.Tree.Tokens.Length];
+            p[0] = 1;
+            for (int n = 1; n < p.Length; n++) p[n] = p[v.Tree.Parents[n]] * AcceptanceCalibration.Conditional(rank[n], claimed[n], rates);
+            // Falling chance; a child never beats its parent, and on a tie the earlier node (a parent) goes first.
+            var order = Enumerable.Range(0, p.Length).OrderByDescending(n => n == 0 ? double.PositiveInfinity : p[n]).ThenBy(n => n).ToArray();
+            var cumulative = new double[p.Length];
+            for (int j = 1; j < p.Length; j++) cumulative[j] = cumulative[j - 1] + p[order[j]];
+            gains.Add((i, Reorder(v.Tree, order), cumulative));
         }
-        double baseCost = line.Predict(sequences, tokens, masked, sequences * longest);
         // Trees of m nodes pad every input of the forward to m + 1 rows, if that is longer than what it holds already.
-        var cut = GoodputCut.Best(gains.Select(g => g.Cumulative).ToList(), expected, baseCost, masked ? 0 : line.MaskedMs, line.PerTokenMs, WaitMs,
-            line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * sequences * Math.Max(0, m + 1 - longest) : null);
+        var cut = GoodputCut.Best(gains.Select(g => g.Cumulative).ToList(), expected, line.Predict(bare), bare.Masked ? 0 : line.MaskedMs,
+            line.PerTokenMs, WaitMs, line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * bare.Sequences * Math.Max(0, m + 1 - bare.Longest) : null);
         for (int g = 0; g < gains.Count; g++) result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));
         return result;
     }

@@ -77,6 +77,25 @@ public class TreeTrimmingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AVerifierBudget_CapsTheNextTree_AndAnAbsurdOneIsNoCap()
+    {
+        var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
+        using var _ = target;
+        using var __ = draft;
+        var prompt = TestModels.RandomTokens(new Random(3), 9, draft.Config.VocabSize);
+        var options = new DraftTreeOptions { Budget = 24, MaxDepth = 5, MaxBeams = 8, BranchWidth = 4 };
+        int Nodes(int budget)
+        {
+            using var drafter = new EdgeDrafter(draft, prompt, options, 128);
+            drafter.ObserveVerifierBudget(budget);
+            return drafter.BuildTree().Tokens.Length - 1;
+        }
+        Assert.Equal(24, Nodes(-1));
+        Assert.Equal(4 * 2 + 4, Nodes(2));
+        Assert.Equal(24, Nodes(int.MaxValue));     // from a broken or hostile server: no overflow into a negative cap
+    }
+
+    [Fact]
     public void PathConfidence_RoundTripsWithinItsStep()
     {
         foreach (double p in new[] { 1.0, 0.93, 0.5, 0.1, 0.013, 1e-4, 2e-5 })
