@@ -9,6 +9,7 @@ public static class AutoregressiveDecoder
     {
         var sequences = requests.Select(r => verifier.Start(r.Prompt, r.Sampling, r.Stop, capacity)).ToArray();
         var forwards = new int[sequences.Length];
+        var logprobs = sequences.Select(_ => new List<Sampling.TokenLogprob>()).ToArray();
         try
         {
             while (true)
@@ -16,8 +17,9 @@ public static class AutoregressiveDecoder
                 var active = Enumerable.Range(0, sequences.Length).Where(i => !sequences[i].Finished).ToArray();
                 if (active.Length == 0) break;
                 var clock = Stopwatch.StartNew();
-                verifier.DecodeStep(active.Select(i => sequences[i]).ToArray());
+                var results = verifier.Execute(active.Select(i => (TargetWork)new DecodeWork(sequences[i])).ToArray());
                 clock.Stop();
+                for (int k = 0; k < active.Length; k++) logprobs[active[k]].AddRange(results[k].VerdictOrThrow().Logprobs ?? []);
                 foreach (int i in active) forwards[i]++;
                 if (timings is not null)
                 {
@@ -26,7 +28,7 @@ public static class AutoregressiveDecoder
                     timings.Steps.Add((active.Length, clock.Elapsed.TotalSeconds));
                 }
             }
-            return sequences.Select((s, i) => new GenerationResult(s.Generated.ToArray(), s.Finish, forwards[i])).ToArray();
+            return sequences.Select((s, i) => new GenerationResult(s.Generated.ToArray(), s.Finish, forwards[i]) { Logprobs = logprobs[i] }).ToArray();
         }
         finally
         {

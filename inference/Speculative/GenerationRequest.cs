@@ -11,6 +11,9 @@ public sealed record GenerationRequest(int[] Prompt, SamplingParams Sampling, St
 /// </summary>
 public sealed record GenerationResult(int[] Tokens, FinishReason Finish, int TargetForwards, int ProactiveHits = 0, int ProactiveMisses = 0)
 {
+    /// <summary>One per generated token when the request asked for them (<see cref="SamplingParams.Logprobs"/>); else empty.</summary>
+    public IReadOnlyList<TokenLogprob> Logprobs { get; init; } = Array.Empty<TokenLogprob>();
+
     public double TokensPerForward => TargetForwards == 0 ? 0 : (double)Tokens.Length / TargetForwards;
 }
 

@@ -20,6 +20,7 @@ public static class SpeculativeDecoder
         var sequences = new List<TargetSequence>();
         var drafters = new List<EdgeDrafter>();
         var forwards = new int[requests.Count];
+        var logprobs = requests.Select(_ => new List<Sampling.TokenLogprob>()).ToArray();
         try
         {
             foreach (var r in requests)
@@ -96,10 +97,11 @@ public static class SpeculativeDecoder
                     trimmer?.ObserveVerdict(Key(active[k]), drafted[k], verdicts[k]);
                     drafters[active[k]].ObserveVerifierBudget(verified[k]);
                     drafters[active[k]].ApplyVerdict(verdicts[k]);
+                    logprobs[active[k]].AddRange(verdicts[k].Logprobs ?? []);
                 }
             }
             return sequences.Select((s, i) => new GenerationResult(s.Generated.ToArray(), s.Finish, forwards[i],
-                drafters[i].ProactiveHits, drafters[i].ProactiveMisses)).ToArray();
+                drafters[i].ProactiveHits, drafters[i].ProactiveMisses) { Logprobs = logprobs[i] }).ToArray();
         }
         finally
         {

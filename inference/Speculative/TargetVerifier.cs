@@ -122,7 +122,7 @@ public sealed class TargetVerifier(CausalLm target)
                     continue;
                 }
                 var kept = sequence.Commit(plan.Tokens, plan.Keep, plan.Reason);
-                results[i] = new WorkResult(new VerdictMessage(step, kept, sequence.Finished), null);
+                results[i] = new WorkResult(new VerdictMessage(step, kept, sequence.Finished, plan.Logprobs), null);
             }
             catch (Exception e)
             {
@@ -135,7 +135,7 @@ public sealed class TargetVerifier(CausalLm target)
     }
 
     /// <summary>What a step will commit, decided from the logits without touching the sequence.</summary>
-    private sealed record StepPlan(int[]? Path, int[]? Tokens, int Keep, FinishReason Reason);
+    private sealed record StepPlan(int[]? Path, int[]? Tokens, int Keep, FinishReason Reason, TokenLogprob[]? Logprobs = null);
 
     /// <summary>An item's target samples, and for a verify item its acceptance as decided on the device.</summary>
     private sealed record Sampled(int[] Samples, (int[] Path, int Deepest, int Bonus)? Acceptance);
@@ -232,17 +232,30 @@ public sealed class TargetVerifier(CausalLm target)
                         Sampler.SampleRows(rows!, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count)));
                     var tokens = path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray();
                     var (keep, reason) = sequence.Cut(tokens);
-                    return new StepPlan(path, tokens, keep, reason);
+                    // The k-th emitted token was drawn from the row of the path's node above it (the root's for the first).
+                    return new StepPlan(path, tokens, keep, reason, Logprobs(sequence, rows, new[] { 0 }.Concat(path).ToArray(), tokens, keep));
                 }
             case DecodeWork:
                 {
                     var tokens = new[] { (sampled?.Samples ?? Sampler.SampleRows(rows!, sequence.Sampling, new long[] { sequence.Committed.Count }))[0] };
                     var (keep, reason) = sequence.Cut(tokens);
-                    return new StepPlan(null, tokens, keep, reason);
+                    return new StepPlan(null, tokens, keep, reason, Logprobs(sequence, rows, new[] { 0 }, tokens, keep));
                 }
             default:
                 return new StepPlan(null, null, 0, FinishReason.None);
         }
+    }
+
+    /// <summary>
+    /// The log probabilities of the <paramref name="keep"/> tokens a step commits, when the sequence asks for them:
+    /// token j was drawn from logit row <paramref name="rowOfToken"/>[j]. Only those rows are read, on their device.
+    /// </summary>
+    private static TokenLogprob[]? Logprobs(TargetSequence sequence, TorchSharp.torch.Tensor? rows, int[] rowOfToken, int[] tokens, int keep)
+    {
+        if (sequence.Sampling.Logprobs < 0 || rows is null || keep == 0) return null;
+        using var index = TorchSharp.torch.tensor(rowOfToken.Take(keep).Select(r => (long)r).ToArray(), device: rows.device);
+        using var emittedRows = rows.index_select(0, index);
+        return DeviceSampler.Logprobs(emittedRows, sequence.Sampling, tokens[..keep]);
     }
 
     /// <summary>Forgets whatever this batch's forward wrote into the sequence's cache.</summary>
