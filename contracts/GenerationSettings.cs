@@ -17,4 +17,10 @@ public sealed record GenerationSettings
     [Id(5)] public string[] StopStrings { get; init; } = Array.Empty<string>();
     [Id(6)] public bool UseChatTemplate { get; init; } = true;
     [Id(7)] public string? SystemPrompt { get; init; }
+    /// <summary>
+    /// Log probabilities with each reply token: -1 (default) none; 0 the token's own; k (up to 20) and the k most likely
+    /// tokens. From the distribution the token was drawn from (temperature, top-k, top-p); at temperature 0 the model's
+    /// own (temperature 1). They change no token.
+    /// </summary>
+    [Id(8)] public int Logprobs { get; init; } = -1;
 }

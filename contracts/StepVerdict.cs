@@ -9,7 +9,8 @@ namespace SpecEdge.Contracts;
 /// next tree to them. 0 from an older silo. <see cref="Timing"/>: the silo's breakdown of the step, only when the silo
 /// is configured to send it (<c>SpecEdge:StepTimings</c>). <see cref="VerifiedNodes"/>: how many nodes of the tree the
 /// verifier verified when it trimmed the tree to what paid at its load (-1: the whole tree); an edge need not draft
-/// much more than that next time.
+/// much more than that next time. <see cref="Logprobs"/>: one per accepted token when the conversation asks for them
+/// (<see cref="GenerationSettings.Logprobs"/>); never sent on to the edge.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
@@ -22,4 +23,5 @@ public sealed record StepVerdict(
     [property: Id(6)] int BatchSize = 0,
     [property: Id(7)] int QueueLength = 0,
     [property: Id(8)] StepTiming? Timing = null,
-    [property: Id(9)] int VerifiedNodes = -1);
+    [property: Id(9)] int VerifiedNodes = -1,
+    [property: Id(10)] VerdictLogprob[]? Logprobs = null);

@@ -12,10 +12,8 @@ public sealed record ChatCompletionChunk(string Id, long Created, string Model, 
 }
 
 public sealed record ChunkChoice(int Index, ChunkDelta Delta,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)] public object? Logprobs => null;
-}
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
 /// <summary>The first delta names the role; later ones carry content only.</summary>
 public sealed record ChunkDelta(string? Role = null, string? Content = null);

@@ -26,5 +26,8 @@ public sealed record ChatCompletionRequest
     /// <summary>Extension (as vLLM): sample among the k most likely tokens; 0 or absent: off.</summary>
     public int? TopK { get; init; }
     public string? Session { get; init; }
+    /// <summary>Whether to return each reply token's log probability (<c>top_logprobs</c>: and that many alternatives).</summary>
+    public bool? Logprobs { get; init; }
+    public int? TopLogprobs { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

@@ -8,10 +8,8 @@ public sealed record ChatCompletionResponse(string Id, long Created, string Mode
     public string Object => "chat.completion";
 }
 
-public sealed record ChatChoice(int Index, AssistantMessage Message, string FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)] public object? Logprobs => null;
-}
+public sealed record ChatChoice(int Index, AssistantMessage Message, string FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
 public sealed record AssistantMessage(string Content)
 {

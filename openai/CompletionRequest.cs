@@ -24,5 +24,7 @@ public sealed record CompletionRequest
     public int? N { get; init; }
     /// <summary>Extension (as vLLM): sample among the k most likely tokens; 0 or absent: off.</summary>
     public int? TopK { get; init; }
+    /// <summary>Each token's log probability and this many alternatives (0: the token's own only).</summary>
+    public int? Logprobs { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

@@ -12,7 +12,5 @@ public sealed record CompletionResponse(string Id, long Created, string Model, T
 }
 
 public sealed record TextChoice(int Index, string Text,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason)
-{
-    [JsonIgnore(Condition = JsonIgnoreCondition.Never)] public object? Logprobs => null;
-}
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? FinishReason,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] CompletionLogprobs? Logprobs = null);

@@ -68,14 +68,17 @@ internal static class ReplyWriter
 
     private static async Task WholeAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
     {
+        bool asked = job.Settings.Logprobs >= 0, withTop = job.Settings.Logprobs > 0;
         var replies = await Task.WhenAll(runs.Select(async run =>
         {
             var text = new StringBuilder();
+            var logprobs = new List<ReplyLogprob>();
             int tokens = 0;
             ReplyFinish? reason = null;
             await foreach (var chunk in run.ReadAsync(cancel))
             {
                 text.Append(chunk.Text);
+                logprobs.AddRange(chunk.Logprobs ?? []);
                 tokens += chunk.Tokens.Length;
                 if (chunk.Final) reason = chunk.FinishReason;
                 if (reason == ReplyFinish.Error)
@@ -83,16 +86,16 @@ internal static class ReplyWriter
             }
             string reply = text.ToString();
             await run.CompleteAsync(reply);
-            return (Text: reply, Tokens: tokens, Finish: FinishReasons.ToOpenAi(reason));
+            return (Text: reply, Tokens: tokens, Finish: FinishReasons.ToOpenAi(reason), Logprobs: logprobs);
         }));
         // OpenAI counts the prompt once and the completions of every choice.
         var usage = Usage.Of(runs[0].PromptTokens, runs[0].CachedTokens, replies.Sum(r => r.Tokens));
         if (job.IsChat)
             await OpenAiEndpoints.JsonAsync(context, 200, new ChatCompletionResponse(id, created, job.Model,
-                replies.Select((r, i) => new ChatChoice(i, new AssistantMessage(r.Text), r.Finish)).ToArray(), usage));
+                replies.Select((r, i) => new ChatChoice(i, new AssistantMessage(r.Text), r.Finish, asked ? LogprobsFormat.Chat(r.Logprobs) : null)).ToArray(), usage));
         else
             await OpenAiEndpoints.JsonAsync(context, 200, new CompletionResponse(id, created, job.Model,
-                replies.Select((r, i) => new TextChoice(i, r.Text, r.Finish)).ToArray(), usage));
+                replies.Select((r, i) => new TextChoice(i, r.Text, r.Finish, asked ? LogprobsFormat.Completion(r.Logprobs, 0, withTop) : null)).ToArray(), usage));
     }
 
     private static async Task StreamAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
@@ -112,6 +115,7 @@ internal static class ReplyWriter
 
         var texts = runs.Select(_ => new StringBuilder()).ToArray();
         int tokens = 0;
+        bool asked = job.Settings.Logprobs >= 0;
         await foreach (var (index, chunk) in merged.Reader.ReadAllAsync(cancel))
         {
             tokens += chunk.Tokens.Length;
@@ -124,19 +128,24 @@ internal static class ReplyWriter
                 return;
             }
             string? finish = chunk.Final ? FinishReasons.ToOpenAi(reason) : null;
-            if (chunk.Text.Length == 0 && finish is null) continue;
+            // A chunk whose text is held back (a possible stop string, half a character) still carries its tokens' logprobs.
+            var logprobs = asked && chunk.Logprobs is { Length: > 0 } l ? l : null;
+            if (chunk.Text.Length == 0 && finish is null && logprobs is null) continue;
+            int offset = texts[index].Length;
             texts[index].Append(chunk.Text);
             if (chunk.Final) await runs[index].CompleteAsync(texts[index].ToString());
             if (job.IsChat)
             {
-                if (chunk.Text.Length > 0)
-                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(Content: chunk.Text), null) }), cancel);
+                if (chunk.Text.Length > 0 || logprobs is not null)
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(Content: chunk.Text), null,
+                        logprobs is null ? null : LogprobsFormat.Chat(logprobs)) }), cancel);
                 if (finish is not null)
                     await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(), finish) }), cancel);
             }
             else
             {
-                await events.WriteAsync(new CompletionResponse(id, created, job.Model, new[] { new TextChoice(index, chunk.Text, finish) }, null), cancel);
+                await events.WriteAsync(new CompletionResponse(id, created, job.Model, new[] { new TextChoice(index, chunk.Text, finish,
+                    logprobs is null ? null : LogprobsFormat.Completion(logprobs, offset, job.Settings.Logprobs > 0)) }, null), cancel);
             }
         }
         if (job.IncludeUsage)

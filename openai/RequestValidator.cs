@@ -20,7 +20,7 @@ public static class RequestValidator
     /// </summary>
     private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
     {
-        "logprobs", "top_logprobs", "tools", "tool_choice", "functions", "function_call", "response_format", "presence_penalty",
+        "tools", "tool_choice", "functions", "function_call", "response_format", "presence_penalty",
         "frequency_penalty", "repetition_penalty", "logit_bias", "min_p", "best_of", "echo", "suffix", "guided_json",
     };
 
@@ -67,7 +67,10 @@ public static class RequestValidator
             throw OpenAiException.BadRequest("messages", "With a session named explicitly, 'messages' holds only the new user message (and optionally a system message for a new session); the session holds the rest.");
 
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with { SystemPrompt = system, UseChatTemplate = true };
+        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with
+        {
+            SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
+        };
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
         return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
@@ -88,7 +91,10 @@ public static class RequestValidator
         };
         if (prompt.Length == 0) throw OpenAiException.BadRequest("prompt", "'prompt' is empty.");
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with { UseChatTemplate = false };
+        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with
+        {
+            UseChatTemplate = false, Logprobs = r.Logprobs is int k ? TopLogprobs(k, "logprobs") : -1,
+        };
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
         return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
@@ -127,6 +133,20 @@ public static class RequestValidator
             ? e.GetString()! : throw OpenAiException.BadRequest("stop", $"'stop[{i}]' must be a string.")).ToArray(),
         _ => throw OpenAiException.BadRequest("stop", "'stop' must be a string or an array of strings."),
     };
+
+    /// <summary>A chat's <c>logprobs</c>/<c>top_logprobs</c> as <see cref="GenerationSettings.Logprobs"/>; alternatives need logprobs on, as OpenAI requires.</summary>
+    private static int LogprobCount(bool? logprobs, int? top)
+    {
+        if (top is int k && logprobs != true && k > 0)
+            throw OpenAiException.BadRequest("top_logprobs", "'top_logprobs' needs 'logprobs' set to true.");
+        return logprobs == true ? TopLogprobs(top ?? 0, "top_logprobs") : -1;
+    }
+
+    private static int TopLogprobs(int k, string param) => k is >= 0 and <= MaxTopLogprobs ? k
+        : throw OpenAiException.BadRequest(param, $"'{param}' must be in [0, {MaxTopLogprobs}]; got {k}.");
+
+    /// <summary>Most alternatives per token (OpenAI's limit; the verifier's too).</summary>
+    public const int MaxTopLogprobs = 20;
 
     private static int? MaxTokens(int? value, string param) =>
         value is int v && v < 1 ? throw OpenAiException.BadRequest(param, $"'{param}' must be at least 1; got {v}.") : value;

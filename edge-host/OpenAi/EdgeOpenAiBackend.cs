@@ -83,6 +83,9 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
 
     public async Task<ReplyRun> StartAsync(OpenAiCaller caller, ReplyJob job, CancellationToken cancellationToken)
     {
+        // The edge gateway's reply stream carries text and token ids, not log probabilities: refuse rather than omit them.
+        if (job.Settings.Logprobs >= 0)
+            throw OpenAiException.BadRequest("logprobs", "'logprobs' is served by the cluster's own API, not by an edge host's --serve.");
         var plan = await ConversationPlan.ForAsync(caller, job, _index);
         string edgeId = _o.EdgeId ?? "edge-serve";
         GatewayEdgeLink? reading = null, drafting = null;

@@ -80,13 +80,21 @@ public sealed class ReplyStream(HfTokenizer tokenizer)
     }
 
     /// <summary>Makes a prepared step visible to readers as the next chunk; a final one carries why the reply ended (as persisted, see <see cref="PersistedFinish"/>).</summary>
-    public void Publish(int[] tokens, string text, bool final, string? persistedFinish)
+    public void Publish(int[] tokens, string text, bool final, string? persistedFinish, VerdictLogprob[]? logprobs = null)
     {
         Text += text;
         var (reason, error) = PersistedFinish.Read(persistedFinish);
-        _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, reason, error));
+        _chunks.Add(new ReplyChunk(_chunks.Count, text, tokens, final, reason, error, logprobs?.Select(ForReaders).ToArray()));
         Signal();
     }
+
+    /// <summary>A verdict's log probability with its token's text and bytes, and its alternatives'.</summary>
+    private ReplyLogprob ForReaders(VerdictLogprob l) => new(TokenText(l.Token), TokenBytes(l.Token), l.Logprob,
+        l.TopTokens.Select((t, i) => new ReplyLogprob(TokenText(t), TokenBytes(t), l.TopLogprobs[i])).ToArray());
+
+    private byte[] TokenBytes(int id) => tokenizer.TokenBytes(id).ToArray();
+
+    private string TokenText(int id) => System.Text.Encoding.UTF8.GetString(tokenizer.TokenBytes(id));
 
     /// <summary>Chunks from <paramref name="fromChunk"/> on, as they are published, until the final one.</summary>
     public async IAsyncEnumerable<ReplyChunk> ReadAsync(int fromChunk, Func<bool> generating, [EnumeratorCancellation] CancellationToken cancellation = default)

@@ -166,7 +166,7 @@ public sealed class SessionCommits
         {
             SpecEdgeMetrics.TokensCommitted.Add(v.AcceptedTokens.Length);
             SpecEdgeMetrics.TokensPerStep.Record(v.AcceptedTokens.Length);
-            _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null);
+            _reply.Publish(v.AcceptedTokens, text, v.Finished, v.Finished ? S.ReplyFinish : null, v.Logprobs);
             if (v.Finished) EndOfReply();
         }
     }

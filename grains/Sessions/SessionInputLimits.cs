@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Sampling;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 
@@ -22,6 +23,8 @@ internal static class SessionInputLimits
             throw new ArgumentOutOfRangeException(nameof(settings.TopP), $"TopP must be in (0, 1]; got {settings.TopP}.");
         if (settings.TopK < 0)
             throw new ArgumentOutOfRangeException(nameof(settings.TopK), $"TopK must be 0 (off) or positive; got {settings.TopK}.");
+        if (settings.Logprobs < -1 || settings.Logprobs > SamplingParams.MaxTopLogprobs)
+            throw new ArgumentOutOfRangeException(nameof(settings.Logprobs), $"Logprobs must be -1 (none), 0 or at most {SamplingParams.MaxTopLogprobs} alternatives; got {settings.Logprobs}.");
 
         int maxNewTokens = limits.EffectiveMaxNewTokens;
         if (settings.MaxNewTokens < 1 || settings.MaxNewTokens > maxNewTokens)

@@ -39,10 +39,12 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
     /// <summary>
     /// The verdict as it goes to the edge: with the step's breakdown (the verifier's queue and forward times, this
     /// session's commit and total) when <c>SpecEdge:StepTimings</c> is on, else without any (tokens only on the wire).
+    /// Log probabilities are for the reply's readers, not the edge's drafting.
     /// </summary>
     private StepVerdict WithTiming(StepVerdict verdict, long received, TimeSpan persist, TimeSpan total) =>
         verdict with
         {
+            Logprobs = null,
             Timing = options.StepTimings && verdict.Timing is { } t
                 ? t with { ReceivedUnixMicroseconds = received, PersistMicroseconds = (int)(persist.Ticks / 10), SessionMicroseconds = (int)(total.Ticks / 10) }
                 : null,

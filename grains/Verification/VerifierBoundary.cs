@@ -13,7 +13,8 @@ public static class VerifierBoundary
     /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
     public static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerifierScheduler.Executed e) =>
         new(sessionId, e.Verdict.Step, e.Verdict.AcceptedTokens, e.Verdict.Finished, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
-            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes);
+            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes,
+            e.Verdict.Logprobs?.Select(l => new VerdictLogprob(l.Token, (float)l.Logprob, l.TopTokens, l.TopLogprobs.Select(x => (float)x).ToArray())).ToArray());
 
     public static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {
@@ -26,5 +27,5 @@ public static class VerifierBoundary
 
     /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
     public static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
-        s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed."));
+        s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed.")) { Logprobs = s.Logprobs };
 }

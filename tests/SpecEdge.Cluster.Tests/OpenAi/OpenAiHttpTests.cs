@@ -76,6 +76,80 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
+    public async Task Logprobs_AreTheTargetsOwn_WholeAndStreamed_ChatAndCompletions()
+    {
+        string key = f.ServiceKey("logprobs");
+        const string question = "The history of the city begins";
+        var settings = new GenerationSettings { Temperature = 0.8, TopP = 0.9, Seed = 99, MaxNewTokens = 12 };
+        var prompt = f.NewConversationPrompt(settings, Array.Empty<ChatTurn>(), question);
+        var expectedTokens = f.ReferenceReply(prompt, settings);
+        var expected = f.ReferenceLogprobs(prompt, settings, 3);
+        Assert.Equal(expectedTokens.Length, expected.Count);
+        void AssertClose(double want, JsonNode? got, string what) =>
+            Assert.True(Math.Abs(want - (double)got!) < 1e-3, $"{what}: expected {want}, got {got}");
+
+        var request = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 12,
+            ["temperature"] = 0.8, ["top_p"] = 0.9, ["seed"] = 99, ["logprobs"] = true, ["top_logprobs"] = 3 };
+        var (status, body, session) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal(expectedTokens, await f.SessionReplyTokensAsync(session!));
+        var content = body!["choices"]![0]!["logprobs"]!["content"]!.AsArray();
+        Assert.Equal(expected.Count, content.Count);
+        var bytes = new List<byte>();
+        for (int j = 0; j < expected.Count; j++)
+        {
+            AssertClose(expected[j].Logprob, content[j]!["logprob"], $"token {j}");
+            bytes.AddRange(content[j]!["bytes"]!.AsArray().Select(b => (byte)(int)b!));
+            var top = content[j]!["top_logprobs"]!.AsArray();
+            Assert.Equal(expected[j].TopTokens.Length, top.Count);
+            for (int k = 0; k < top.Count; k++) AssertClose(expected[j].TopLogprobs[k], top[k]!["logprob"], $"token {j} alternative {k}");
+        }
+        // The tokens' bytes are the reply's text (and an end-of-sequence token's, which the text does not show).
+        Assert.StartsWith((string)body["choices"]![0]!["message"]!["content"]!, System.Text.Encoding.UTF8.GetString(bytes.ToArray()));
+
+        // Streamed: the same numbers, spread over the chunks.
+        request["stream"] = true;
+        using var streamed = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, System.Text.Json.JsonSerializer.Serialize(request));
+        var events = (await streamed.Content.ReadAsStringAsync()).Replace("\r", "").Split('\n')
+            .Where(l => l.StartsWith("data: {")).Select(l => JsonNode.Parse(l["data: ".Length..])!).ToList();
+        var streamedLogprobs = events.SelectMany(e => e["choices"]!.AsArray())
+            .SelectMany(c => c!["logprobs"]?["content"]?.AsArray() ?? new JsonArray()).ToList();
+        Assert.Equal(expected.Count, streamedLogprobs.Count);
+        for (int j = 0; j < expected.Count; j++) AssertClose(expected[j].Logprob, streamedLogprobs[j]!["logprob"], $"streamed token {j}");
+
+        // Not asked for: null, as OpenAI writes it.
+        request.Remove("stream"); request.Remove("logprobs"); request.Remove("top_logprobs");
+        var (_, plain, _) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.Null(plain!["choices"]![0]!["logprobs"]);
+
+        // Text completions: parallel arrays, greedy reporting the model's own distribution.
+        var greedy = Greedy(8) with { UseChatTemplate = false };
+        var raw = f.NewConversationPrompt(greedy, Array.Empty<ChatTurn>(), "In the morning the farmers");
+        var rawExpected = f.ReferenceLogprobs(raw, greedy, 2);
+        var (cs, completion, _) = await f.PostAsync("/v1/completions", new Dictionary<string, object> { ["model"] = "target",
+            ["prompt"] = "In the morning the farmers", ["max_tokens"] = 8, ["temperature"] = 0, ["logprobs"] = 2 }, key);
+        Assert.True(cs == 200, completion?.ToJsonString());
+        var lp = completion!["choices"]![0]!["logprobs"]!;
+        Assert.Equal(rawExpected.Count, lp["token_logprobs"]!.AsArray().Count);
+        for (int j = 0; j < rawExpected.Count; j++)
+        {
+            AssertClose(rawExpected[j].Logprob, lp["token_logprobs"]![j], $"completion token {j}");
+            // Greedy emits the likeliest token: it heads its own alternatives.
+            AssertClose(rawExpected[j].Logprob, lp["top_logprobs"]![j]![(string)lp["tokens"]![j]!], $"completion token {j} among its alternatives");
+            Assert.Equal(2, lp["top_logprobs"]![j]!.AsObject().Count);
+        }
+        Assert.StartsWith((string)completion["choices"]![0]!["text"]!, string.Concat(lp["tokens"]!.AsArray().Select(t => (string)t!)));
+
+        foreach (var (extra, param) in new[] { ("\"top_logprobs\": 2", "top_logprobs"), ("\"logprobs\": true, \"top_logprobs\": 21", "top_logprobs") })
+        {
+            var (refusedStatus, refused, _) = await f.PostAsync("/v1/chat/completions",
+                "{\"model\": \"target\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], " + extra + "}", key);
+            Assert.Equal(400, refusedStatus);
+            Assert.Equal(param, (string?)refused!["error"]!["param"]);
+        }
+    }
+
+    [Fact]
     public async Task StopString_EndsTheReplyBeforeIt_WithFinishReasonStop()
     {
         string key = f.ServiceKey("stops");
@@ -191,7 +265,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 9}""", 400, "n")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 0}""", 400, "n")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f"}}]}""", 400, "tools")]
-    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "logprobs": true}""", 400, "logprobs")]
+    [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "logprobs": "yes"}""", 400, null)]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "temperature": 3}""", 400, "temperature")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "temperature": "warm"}""", 400, "temperature")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "top_p": 0}""", 400, "top_p")]

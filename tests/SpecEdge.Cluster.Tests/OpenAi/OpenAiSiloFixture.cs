@@ -122,6 +122,17 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Target-only decoding's log probabilities for <see cref="ReferenceReply"/>'s tokens (with <paramref name="top"/> alternatives).</summary>
+    public IReadOnlyList<Inference.Sampling.TokenLogprob> ReferenceLogprobs(int[] prompt, GenerationSettings settings, int top)
+    {
+        var sampling = new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed ?? 0) { Logprobs = top };
+        lock (Models)
+        {
+            var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
+            return AutoregressiveDecoder.Generate(new TargetVerifier(Models.Target(0)), new[] { request }, capacity: Models.Options.MaxContextTokens)[0].Logprobs;
+        }
+    }
+
     public string Decode(IEnumerable<int> tokens) => Models.Tokenizer.Decode(tokens, skipSpecialTokens: true);
 
     /// <summary>The tokens the session committed for its last reply, read from its reply stream as an operator.</summary>
