@@ -82,7 +82,12 @@ public sealed class TargetVerifier(CausalLm target)
             }
         }
         TorchSharp.torch.Tensor[] logits;
-        try { logits = target.Forward(inputs); }
+        try
+        {
+            logits = target.Forward(inputs);
+            // Penalties and biases change the rows before anything reads them, so every path decides from the same numbers.
+            AdjustLogits(work, index, logits);
+        }
         catch
         {
             for (int i = 0; i < work.Count; i++) Restore(work[i].Sequence, prefixBefore[i]);
@@ -134,6 +139,30 @@ public sealed class TargetVerifier(CausalLm target)
         return results;
     }
 
+    /// <summary>
+    /// Replaces the logit rows of each verify or decode item whose sequence asks for penalties or biases with the
+    /// adjusted rows (<see cref="LogitAdjustment"/>). Only a device fault can make it fail (settings were validated
+    /// when the sequence took them), and then the whole batch fails as a failed forward does.
+    /// </summary>
+    private static void AdjustLogits(IReadOnlyList<TargetWork> work, int[] index, TorchSharp.torch.Tensor[] logits)
+    {
+        for (int i = 0; i < work.Count; i++)
+        {
+            var sequence = work[i].Sequence;
+            if (index[i] < 0 || !sequence.Sampling.AdjustsLogits) continue;
+            int[][]? paths = work[i] switch
+            {
+                VerifyWork v => LogitAdjustment.TreePaths(v.Tree.Parents, v.Tree.Tokens),
+                DecodeWork => [[]],
+                _ => null,
+            };
+            if (paths is null) continue;
+            var adjusted = LogitAdjustment.Apply(logits[index[i]], sequence.Sampling, sequence.Committed, sequence.PromptLength, paths);
+            logits[index[i]].Dispose();
+            logits[index[i]] = adjusted;
+        }
+    }
+
     /// <summary>What a step will commit, decided from the logits without touching the sequence.</summary>
     private sealed record StepPlan(int[]? Path, int[]? Tokens, int Keep, FinishReason Reason, TokenLogprob[]? Logprobs = null);
 
@@ -177,6 +206,8 @@ public sealed class TargetVerifier(CausalLm target)
         if (parts.Count == 0) return null;
         try
         {
+            // Adjusted rows are float32; a batch mixing them with half-precision rows samples all in float32.
+            if (parts.Select(t => t.dtype).Distinct().Count() > 1) parts = parts.Select(t => t.to_type(TorchSharp.torch.ScalarType.Float32)).ToList();
             using var all = parts.Count == 1 ? parts[0].alias() : TorchSharp.torch.cat(parts, 0);
             using var onDevice = DeviceSampler.SampleRowsOnDevice(all, settings, positions);
             (int[] Path, int Deepest, int Bonus)[] accepted = [];

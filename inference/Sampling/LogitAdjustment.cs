@@ -1,0 +1,96 @@
+using static TorchSharp.torch;
+
+namespace SpecEdge.Inference.Sampling;
+
+/// <summary>
+/// Penalties and biases (<see cref="SamplingParams.AdjustsLogits"/>) applied to the target's logits before a token is
+/// chosen, so greedy decoding, sampling and log probabilities all see the same adjusted row. In this order, per row:
+/// <list type="number">
+/// <item>repetition penalty on every distinct token of the context so far (divide a positive logit, multiply a negative one);</item>
+/// <item>minus frequency_penalty × (times the token appears in this reply) and minus presence_penalty if it appears at all;</item>
+/// <item>plus its logit_bias.</item>
+/// </list>
+/// "So far" is exact per row: a tree node's row counts the committed tokens plus the drafted tokens on the path down to
+/// that node, which is exactly what target-only decoding would have committed before choosing the same position. So
+/// the adjustment, like the draws, depends only on the accepted prefix, never on the tree: verification stays lossless,
+/// and drafts may ignore penalties (acceptance absorbs the difference).
+/// </summary>
+/// <remarks>
+/// Only the (row, token) pairs that change are touched: gathered, adjusted and scattered back on the logits' device,
+/// each pair once (counts are summed on the host first), so the result does not depend on scatter order. The
+/// arithmetic is float32, the logits' own precision on a CPU.
+/// </remarks>
+public static class LogitAdjustment
+{
+    /// <summary>
+    /// Adjusted copy of <paramref name="rows"/> [n, vocab] (float32). Row r continues <paramref name="context"/> (every
+    /// committed token; the current reply starts at <paramref name="replyStart"/>) with <paramref name="pathTokens"/>[r],
+    /// the tokens drafted between the last committed token and that row (empty for a plain decoding step).
+    /// </summary>
+    public static Tensor Apply(Tensor rows, SamplingParams p, IReadOnlyList<int> context, int replyStart, IReadOnlyList<int[]> pathTokens)
+    {
+        long n = rows.shape[0], vocab = rows.shape[1];
+        if (pathTokens.Count != n) throw new ArgumentException($"{n} logit rows but {pathTokens.Count} paths.", nameof(pathTokens));
+        var adjusted = rows.to_type(ScalarType.Float32, copy: true);
+        using var flat = adjusted.view(-1);
+        var device = rows.device;
+
+        if (p.RepetitionPenalty != 1.0)
+        {
+            var seen = new HashSet<int>(context);
+            var index = new List<long>();
+            for (int r = 0; r < n; r++)
+            {
+                foreach (int t in seen) index.Add(r * vocab + t);
+                foreach (int t in pathTokens[r].Distinct()) if (!seen.Contains(t)) index.Add(r * vocab + t);
+            }
+            using var at = tensor(index.ToArray(), device: device);
+            using var values = flat.index_select(0, at);
+            float penalty = (float)p.RepetitionPenalty;
+            using var positive = values.gt(0);
+            using var divided = values / penalty;
+            using var multiplied = values * penalty;
+            using var penalised = where(positive, divided, multiplied);
+            flat.index_copy_(0, at, penalised);
+        }
+
+        if (p.PresencePenalty != 0 || p.FrequencyPenalty != 0 || p.LogitBias is { Count: > 0 })
+        {
+            var replyCounts = new Dictionary<int, int>();
+            for (int i = replyStart; i < context.Count; i++) replyCounts[context[i]] = replyCounts.GetValueOrDefault(context[i]) + 1;
+            var index = new List<long>();
+            var delta = new List<float>();
+            for (int r = 0; r < n; r++)
+            {
+                var counts = new Dictionary<int, int>(replyCounts);
+                foreach (int t in pathTokens[r]) counts[t] = counts.GetValueOrDefault(t) + 1;
+                var change = new Dictionary<int, double>();
+                if (p.PresencePenalty != 0 || p.FrequencyPenalty != 0)
+                    foreach (var (t, count) in counts) change[t] = -(p.FrequencyPenalty * count + p.PresencePenalty);
+                if (p.LogitBias is { } bias)
+                    foreach (var (t, b) in bias) change[t] = change.GetValueOrDefault(t) + b;
+                foreach (var (t, d) in change)
+                {
+                    index.Add(r * vocab + t);
+                    delta.Add((float)d);
+                }
+            }
+            if (index.Count > 0)
+            {
+                using var at = tensor(index.ToArray(), device: device);
+                using var values = tensor(delta.ToArray(), device: device);
+                flat.index_add_(0, at, values, 1);
+            }
+        }
+        return adjusted;
+    }
+
+    /// <summary>The drafted tokens between the root and each node of a tree (the root's own list is empty).</summary>
+    public static int[][] TreePaths(IReadOnlyList<int> parents, IReadOnlyList<int> tokens)
+    {
+        var paths = new int[parents.Count][];
+        paths[0] = [];
+        for (int u = 1; u < parents.Count; u++) paths[u] = [.. paths[parents[u]], tokens[u]];
+        return paths;
+    }
+}
