@@ -23,4 +23,12 @@ public sealed record GenerationSettings
     /// own (temperature 1). They change no token.
     /// </summary>
     [Id(8)] public int Logprobs { get; init; } = -1;
+    /// <summary>OpenAI's presence_penalty in [-2, 2]: subtracted from each token already in this reply. Applied by the verifier to the target's logits.</summary>
+    [Id(9)] public double PresencePenalty { get; init; }
+    /// <summary>OpenAI's frequency_penalty in [-2, 2]: subtracted once per time a token appears in this reply.</summary>
+    [Id(10)] public double FrequencyPenalty { get; init; }
+    /// <summary>vLLM's repetition_penalty in (0, 10], 1 off: divides (or multiplies, if negative) the logits of tokens anywhere in the context.</summary>
+    [Id(11)] public double RepetitionPenalty { get; init; } = 1.0;
+    /// <summary>OpenAI's logit_bias: token id to a value in [-100, 100] added to its logit; null or empty for none.</summary>
+    [Id(12)] public Dictionary<int, double>? LogitBias { get; init; }
 }

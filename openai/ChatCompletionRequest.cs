@@ -29,5 +29,12 @@ public sealed record ChatCompletionRequest
     /// <summary>Whether to return each reply token's log probability (<c>top_logprobs</c>: and that many alternatives).</summary>
     public bool? Logprobs { get; init; }
     public int? TopLogprobs { get; init; }
+    /// <summary>OpenAI's penalties in [-2, 2] over this reply's tokens; applied by the verifier to the target's logits.</summary>
+    public double? PresencePenalty { get; init; }
+    public double? FrequencyPenalty { get; init; }
+    /// <summary>Extension (as vLLM): the CTRL repetition penalty over the whole context, in (0, 10]; 1 or absent: off.</summary>
+    public double? RepetitionPenalty { get; init; }
+    /// <summary>Token id (as a string key, as OpenAI sends it) to a bias in [-100, 100] added to its logit.</summary>
+    public JsonElement? LogitBias { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

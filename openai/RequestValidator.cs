@@ -20,8 +20,7 @@ public static class RequestValidator
     /// </summary>
     private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
     {
-        "tools", "tool_choice", "functions", "function_call", "response_format", "presence_penalty",
-        "frequency_penalty", "repetition_penalty", "logit_bias", "min_p", "best_of", "echo", "suffix", "guided_json",
+        "tools", "tool_choice", "functions", "function_call", "response_format", "min_p", "best_of", "echo", "suffix", "guided_json",
     };
 
     public static ReplyJob Chat(ChatCompletionRequest? r, string? sessionHeader, IReadOnlyList<string> models, OpenAiOptions options)
@@ -67,7 +66,7 @@ public static class RequestValidator
             throw OpenAiException.BadRequest("messages", "With a session named explicitly, 'messages' holds only the new user message (and optionally a system message for a new session); the session holds the rest.");
 
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with
+        var settings = Penalised(Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens), r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.LogitBias) with
         {
             SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
         };
@@ -91,7 +90,7 @@ public static class RequestValidator
         };
         if (prompt.Length == 0) throw OpenAiException.BadRequest("prompt", "'prompt' is empty.");
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens) with
+        var settings = Penalised(Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens), r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.LogitBias) with
         {
             UseChatTemplate = false, Logprobs = r.Logprobs is int k ? TopLogprobs(k, "logprobs") : -1,
         };
@@ -123,6 +122,46 @@ public static class RequestValidator
             // Any 64-bit integer is a seed; a negative one keeps its bits.
             Seed = seed is long s ? unchecked((ulong)s) : null,
         };
+    }
+
+    /// <summary>
+    /// Penalties and logit_bias in OpenAI's ranges (repetition_penalty as vLLM's extension). Token ids are checked against
+    /// the vocabulary by the session, which knows it; its refusal names logit_bias.
+    /// </summary>
+    private static GenerationSettings Penalised(GenerationSettings settings, double? presence, double? frequency, double? repetition, JsonElement? logitBias)
+    {
+        static double Penalty(double? value, string param) => value is double v && !(v >= -2 && v <= 2)
+            ? throw OpenAiException.BadRequest(param, $"'{param}' must be in [-2, 2]; got {v}.") : value ?? 0;
+        double r = repetition ?? 1.0;
+        if (!(r > 0 && r <= 10)) throw OpenAiException.BadRequest("repetition_penalty", $"'repetition_penalty' must be in (0, 10]; got {r}.");
+        return settings with
+        {
+            PresencePenalty = Penalty(presence, "presence_penalty"),
+            FrequencyPenalty = Penalty(frequency, "frequency_penalty"),
+            RepetitionPenalty = r,
+            LogitBias = LogitBias(logitBias),
+        };
+    }
+
+    /// <summary>Most logit_bias entries (OpenAI's limit).</summary>
+    public const int MaxLogitBias = 300;
+
+    private static Dictionary<int, double>? LogitBias(JsonElement? bias)
+    {
+        if (bias is not { ValueKind: not JsonValueKind.Null } map) return null;
+        if (map.ValueKind != JsonValueKind.Object)
+            throw OpenAiException.BadRequest("logit_bias", "'logit_bias' must be an object mapping token ids to numbers.");
+        var result = new Dictionary<int, double>();
+        foreach (var entry in map.EnumerateObject())
+        {
+            if (!int.TryParse(entry.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int token))
+                throw OpenAiException.BadRequest("logit_bias", $"'logit_bias' key '{entry.Name}' is not a token id (a non-negative integer).");
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetDouble(out double value) || !(value >= -100 && value <= 100))
+                throw OpenAiException.BadRequest("logit_bias", $"'logit_bias' for token {token} must be a number in [-100, 100].");
+            result[token] = value;
+            if (result.Count > MaxLogitBias) throw OpenAiException.BadRequest("logit_bias", $"'logit_bias' may hold at most {MaxLogitBias} tokens.");
+        }
+        return result.Count > 0 ? result : null;
     }
 
     private static string[] StopStrings(JsonElement? stop) => stop switch

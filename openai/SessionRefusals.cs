@@ -44,6 +44,10 @@ public static partial class SessionRefusals
             "StopStrings" => "stop",
             "SystemPrompt" => "messages[0].content",
             "Seed" => "seed",
+            "LogitBias" => "logit_bias",
+            "PresencePenalty" => "presence_penalty",
+            "FrequencyPenalty" => "frequency_penalty",
+            "RepetitionPenalty" => "repetition_penalty",
             _ => job.IsChat ? "messages" : "prompt",
         };
     }

@@ -108,7 +108,7 @@ public sealed class SessionGrain(
 
     public async Task ConfigureAsync(GenerationSettings settings)
     {
-        SessionInputLimits.CheckSettings(settings, models.Options);
+        SessionInputLimits.CheckSettings(settings, models.Options, models.VocabSize);
         await _commits.SettleAsync();
         if (S.Generating) throw new InvalidOperationException("Cannot change settings while a reply is being generated.");
         var (seeded, owner) = TurnStarter.WithSeed(settings);   // under the caller's identity: it may own the seed
@@ -127,7 +127,7 @@ public sealed class SessionGrain(
     public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        SessionInputLimits.CheckSettings(request.Settings, models.Options);
+        SessionInputLimits.CheckSettings(request.Settings, models.Options, models.VocabSize);
         SessionInputLimits.CheckMessage(request.Text, models.Options);
         SessionInputLimits.CheckHistory(request.History, models.Options);
         await _commits.SettleAsync();

@@ -11,7 +11,7 @@ namespace SpecEdge.Grains.Sessions;
 internal static class SessionInputLimits
 {
     /// <summary>Throws <see cref="ArgumentException"/> (or a subclass) naming the first field of <paramref name="settings"/> out of bounds.</summary>
-    public static void CheckSettings(GenerationSettings? settings, SpecEdgeSiloOptions limits)
+    public static void CheckSettings(GenerationSettings? settings, SpecEdgeSiloOptions limits, int vocabSize)
     {
         if (settings is null) throw new ArgumentNullException(nameof(settings), "GenerationSettings must not be null.");
 
@@ -25,6 +25,13 @@ internal static class SessionInputLimits
             throw new ArgumentOutOfRangeException(nameof(settings.TopK), $"TopK must be 0 (off) or positive; got {settings.TopK}.");
         if (settings.Logprobs < -1 || settings.Logprobs > SamplingParams.MaxTopLogprobs)
             throw new ArgumentOutOfRangeException(nameof(settings.Logprobs), $"Logprobs must be -1 (none), 0 or at most {SamplingParams.MaxTopLogprobs} alternatives; got {settings.Logprobs}.");
+
+        // Penalties and biases: the verifier's own rule, with its messages (they name the API's fields).
+        new SamplingParams(1.0)
+        {
+            PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
+            RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias,
+        }.Validate(vocabSize);
 
         int maxNewTokens = limits.EffectiveMaxNewTokens;
         if (settings.MaxNewTokens < 1 || settings.MaxNewTokens > maxNewTokens)

@@ -76,6 +76,50 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     }
 
     [Fact]
+    public async Task Penalties_AndLogitBias_DecideAsTargetOnlyDecodingDoes_AndBadValuesAreRefusedByName()
+    {
+        string key = f.ServiceKey("penalties");
+        const string question = "The history of the city begins";
+        var plainSettings = Greedy(16);
+        var prompt = f.NewConversationPrompt(plainSettings, Array.Empty<ChatTurn>(), question);
+        var plainReply = f.ReferenceReply(prompt, plainSettings);
+        // Ban the plain reply's first token and push its second: the penalised reply must differ from the plain one.
+        var bias = new Dictionary<int, double> { [plainReply[0]] = -100, [plainReply[1]] = 3 };
+        var settings = plainSettings with { FrequencyPenalty = 1.2, PresencePenalty = 0.4, RepetitionPenalty = 1.3, LogitBias = bias };
+        var expected = f.ReferenceReply(prompt, settings);
+        Assert.NotEqual(plainReply, expected);
+
+        var request = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 16,
+            ["temperature"] = 0, ["frequency_penalty"] = 1.2, ["presence_penalty"] = 0.4, ["repetition_penalty"] = 1.3,
+            ["logit_bias"] = bias.ToDictionary(b => b.Key.ToString(System.Globalization.CultureInfo.InvariantCulture), b => b.Value) };
+        var (status, body, session) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal(expected, await f.SessionReplyTokensAsync(session!));
+
+        // Text completions take them too, and give the same tokens for the same raw prompt as the reference.
+        var raw = plainSettings with { UseChatTemplate = false, FrequencyPenalty = 2 };
+        var rawPrompt = f.NewConversationPrompt(raw, Array.Empty<ChatTurn>(), "In the morning the farmers");
+        var (cs, completion, rawSession) = await f.PostAsync("/v1/completions", new Dictionary<string, object> { ["model"] = "target",
+            ["prompt"] = "In the morning the farmers", ["max_tokens"] = 16, ["temperature"] = 0, ["frequency_penalty"] = 2 }, key);
+        Assert.True(cs == 200, completion?.ToJsonString());
+        Assert.Equal(f.ReferenceReply(rawPrompt, raw), await f.SessionReplyTokensAsync(rawSession!));
+
+        // Out of range, malformed, or a token the model does not have: a 400 naming the parameter.
+        foreach (var (field, value) in new (string, object)[]
+        {
+            ("presence_penalty", 2.5), ("frequency_penalty", -3), ("repetition_penalty", 0),
+            ("logit_bias", new Dictionary<string, object> { ["abc"] = 1 }), ("logit_bias", new Dictionary<string, object> { ["5"] = 101 }),
+            ("logit_bias", new Dictionary<string, object> { ["99999999"] = 1 }), ("logit_bias", new[] { 1, 2 }),
+        })
+        {
+            var bad = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 4, [field] = value };
+            var (badStatus, error, _) = await f.PostAsync("/v1/chat/completions", bad, key);
+            Assert.True(badStatus == 400, $"{field}: {badStatus} {error?.ToJsonString()}");
+            Assert.Equal(field, (string?)error!["error"]!["param"]);
+        }
+    }
+
+    [Fact]
     public async Task Logprobs_AreTheTargetsOwn_WholeAndStreamed_ChatAndCompletions()
     {
         string key = f.ServiceKey("logprobs");
@@ -394,7 +438,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         foreach (var (extra, param) in new[]
         {
             (", \"min_p\": 0.1", "min_p"), (", \"response_format\": {\"type\": \"json_object\"}", "response_format"),
-            (", \"frequency_penalty\": 0.5", "frequency_penalty"), (", \"tool_choice\": \"required\"", "tool_choice"), (", \"top_k\": -1", "top_k"),
+            (", \"frequency_penalty\": 2.5", "frequency_penalty"), (", \"tool_choice\": \"required\"", "tool_choice"), (", \"top_k\": -1", "top_k"),
         })
         {
             var (status, refused, _) = await f.PostAsync("/v1/chat/completions", Body(extra), key);

@@ -114,7 +114,11 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     public int[] ReferenceReply(int[] prompt, GenerationSettings settings)
     {
         var sampling = new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP,
-            settings.Seed ?? throw new ArgumentException("A reference sample needs a seed (any one at temperature 0)."));
+            settings.Seed ?? throw new ArgumentException("A reference sample needs a seed (any one at temperature 0)."))
+        {
+            PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
+            RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias,
+        };
         lock (Models)
         {
             var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
