@@ -31,4 +31,6 @@ public sealed record GenerationSettings
     [Id(11)] public double RepetitionPenalty { get; init; } = 1.0;
     /// <summary>OpenAI's logit_bias: token id to a value in [-100, 100] added to its logit; null or empty for none.</summary>
     [Id(12)] public Dictionary<int, double>? LogitBias { get; init; }
+    /// <summary>min-p sampling (vLLM's extension) in [0, 1], 0 off: drops tokens less likely than min_p times the most likely one.</summary>
+    [Id(13)] public double MinP { get; init; }
 }

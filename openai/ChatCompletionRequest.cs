@@ -25,6 +25,8 @@ public sealed record ChatCompletionRequest
     public int? N { get; init; }
     /// <summary>Extension (as vLLM): sample among the k most likely tokens; 0 or absent: off.</summary>
     public int? TopK { get; init; }
+    /// <summary>Extension (as vLLM): drop tokens less likely than min_p times the most likely one; 0 or absent: off.</summary>
+    public double? MinP { get; init; }
     public string? Session { get; init; }
     /// <summary>Whether to return each reply token's log probability (<c>top_logprobs</c>: and that many alternatives).</summary>
     public bool? Logprobs { get; init; }

@@ -24,6 +24,8 @@ public sealed record CompletionRequest
     public int? N { get; init; }
     /// <summary>Extension (as vLLM): sample among the k most likely tokens; 0 or absent: off.</summary>
     public int? TopK { get; init; }
+    /// <summary>Extension (as vLLM): drop tokens less likely than min_p times the most likely one; 0 or absent: off.</summary>
+    public double? MinP { get; init; }
     /// <summary>Each token's log probability and this many alternatives (0: the token's own only).</summary>
     public int? Logprobs { get; init; }
     /// <summary>OpenAI's penalties in [-2, 2] over this reply's tokens; applied by the verifier to the target's logits.</summary>

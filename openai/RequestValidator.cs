@@ -20,7 +20,7 @@ public static class RequestValidator
     /// </summary>
     private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
     {
-        "tools", "tool_choice", "functions", "function_call", "response_format", "min_p", "best_of", "echo", "suffix", "guided_json",
+        "tools", "tool_choice", "functions", "function_call", "response_format", "best_of", "echo", "suffix", "guided_json",
     };
 
     public static ReplyJob Chat(ChatCompletionRequest? r, string? sessionHeader, IReadOnlyList<string> models, OpenAiOptions options)
@@ -66,7 +66,7 @@ public static class RequestValidator
             throw OpenAiException.BadRequest("messages", "With a session named explicitly, 'messages' holds only the new user message (and optionally a system message for a new session); the session holds the rest.");
 
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Penalised(Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens), r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.LogitBias) with
+        var settings = Penalised(Settings(r.Temperature, r.TopP, r.TopK, r.MinP, r.Seed, r.Stop, maxTokens), r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.LogitBias) with
         {
             SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
         };
@@ -90,7 +90,7 @@ public static class RequestValidator
         };
         if (prompt.Length == 0) throw OpenAiException.BadRequest("prompt", "'prompt' is empty.");
         int maxTokens = MaxTokens(r.MaxCompletionTokens, "max_completion_tokens") ?? MaxTokens(r.MaxTokens, "max_tokens") ?? options.DefaultMaxTokens;
-        var settings = Penalised(Settings(r.Temperature, r.TopP, r.TopK, r.Seed, r.Stop, maxTokens), r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.LogitBias) with
+        var settings = Penalised(Settings(r.Temperature, r.TopP, r.TopK, r.MinP, r.Seed, r.Stop, maxTokens), r.PresencePenalty, r.FrequencyPenalty, r.RepetitionPenalty, r.LogitBias) with
         {
             UseChatTemplate = false, Logprobs = r.Logprobs is int k ? TopLogprobs(k, "logprobs") : -1,
         };
@@ -107,8 +107,10 @@ public static class RequestValidator
         return model;
     }
 
-    private static GenerationSettings Settings(double? temperature, double? topP, int? topK, long? seed, JsonElement? stop, int maxTokens)
+    private static GenerationSettings Settings(double? temperature, double? topP, int? topK, double? minP, long? seed, JsonElement? stop, int maxTokens)
     {
+        double m = minP ?? 0;
+        if (!(m >= 0 && m <= 1)) throw OpenAiException.BadRequest("min_p", $"'min_p' must be in [0, 1]; got {m}.");
         int k = topK ?? 0;
         if (k < 0) throw OpenAiException.BadRequest("top_k", $"'top_k' must be 0 (off) or more; got {k}.");
         // OpenAI's ranges and defaults (temperature 1, top_p 1).
@@ -118,7 +120,7 @@ public static class RequestValidator
         if (!(p > 0 && p <= 1)) throw OpenAiException.BadRequest("top_p", $"'top_p' must be in (0, 1]; got {p}.");
         return new GenerationSettings
         {
-            Temperature = t, TopP = p, TopK = k, MaxNewTokens = maxTokens, StopStrings = StopStrings(stop),
+            Temperature = t, TopP = p, TopK = k, MinP = m, MaxNewTokens = maxTokens, StopStrings = StopStrings(stop),
             // Any 64-bit integer is a seed; a negative one keeps its bits.
             Seed = seed is long s ? unchecked((ulong)s) : null,
         };

@@ -45,6 +45,7 @@ public static partial class SessionRefusals
             "SystemPrompt" => "messages[0].content",
             "Seed" => "seed",
             "LogitBias" => "logit_bias",
+            "MinP" => "min_p",
             "PresencePenalty" => "presence_penalty",
             "FrequencyPenalty" => "frequency_penalty",
             "RepetitionPenalty" => "repetition_penalty",

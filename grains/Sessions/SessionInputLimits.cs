@@ -26,10 +26,10 @@ internal static class SessionInputLimits
         if (settings.Logprobs < -1 || settings.Logprobs > SamplingParams.MaxTopLogprobs)
             throw new ArgumentOutOfRangeException(nameof(settings.Logprobs), $"Logprobs must be -1 (none), 0 or at most {SamplingParams.MaxTopLogprobs} alternatives; got {settings.Logprobs}.");
 
-        // Penalties and biases: the verifier's own rule, with its messages (they name the API's fields).
+        // min-p, penalties and biases: the verifier's own rule, with its messages (they name the API's fields).
         new SamplingParams(1.0)
         {
-            PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
+            MinP = settings.MinP, PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
             RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias,
         }.Validate(vocabSize);
 

@@ -28,7 +28,7 @@ public static class VerifierBoundary
     /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
     public static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
         s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed.")) {
-            Logprobs = s.Logprobs, PresencePenalty = s.PresencePenalty, FrequencyPenalty = s.FrequencyPenalty,
+            Logprobs = s.Logprobs, MinP = s.MinP, PresencePenalty = s.PresencePenalty, FrequencyPenalty = s.FrequencyPenalty,
             RepetitionPenalty = s.RepetitionPenalty, LogitBias = s.LogitBias is { Count: > 0 } bias ? bias : null,
         };
 }

@@ -58,7 +58,7 @@ public static class DeviceSampler
 
     /// <summary>
     /// The distribution each row samples from, [rows, vocab] float64 on the logits' device: softmax at the row's
-    /// temperature, then its top-k and top-p, renormalised (zeros outside). A greedy row gets the model's own
+    /// temperature, then its min-p, top-k and top-p, renormalised (zeros outside). A greedy row gets the model's own
     /// distribution (temperature 1, nothing cut): what its log probabilities are reported from.
     /// </summary>
     public static Tensor Distribution(Tensor logits, IReadOnlyList<SamplingParams> settings)
@@ -69,6 +69,7 @@ public static class DeviceSampler
         var temperature = new double[rows];
         var topK = new long[rows];
         var topP = new double[rows];
+        var minP = new double[rows];
         var plain = new bool[rows];
         for (int r = 0; r < rows; r++)
         {
@@ -77,7 +78,8 @@ public static class DeviceSampler
             bool k = !p.IsGreedy && p.TopK > 0 && p.TopK < vocab, nucleus = !p.IsGreedy && p.TopP < 1.0;
             topK[r] = k ? p.TopK : vocab;
             topP[r] = nucleus ? p.TopP : 1.0;
-            plain[r] = !k && !nucleus;
+            minP[r] = p.IsGreedy ? 0 : p.MinP;
+            plain[r] = !k && !nucleus && minP[r] <= 0;
         }
         var t = tensor(temperature, device: device).view(rows, 1);
         var l = logits.to_type(ScalarType.Float64);
@@ -88,7 +90,10 @@ public static class DeviceSampler
 
         var (sorted, order) = probs.sort(-1, descending: true, stable: true);             // ties: lower id first
         var rank = KeptScalars.Range(vocab, ScalarType.Int64, device).view(1, vocab);
-        var inTopK = rank.lt(tensor(topK, device: device).view(rows, 1));
+        // min-p keeps the tokens at least min_p times as likely as the most likely one (a prefix of the sorted order),
+        // so it only lowers the row's k.
+        var aboveMinP = sorted.ge(tensor(minP, device: device).view(rows, 1) * sorted.narrow(-1, 0, 1)).sum(-1, keepdim: true);
+        var inTopK = rank.lt(minimum(tensor(topK, device: device).view(rows, 1), aboveMinP));
         var topKOnly = sorted * inTopK;
         var cumulative = topKOnly.cumsum(-1);
         var total = cumulative.narrow(-1, vocab - 1, 1);                                   // mass of the top-k

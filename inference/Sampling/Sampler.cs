@@ -66,13 +66,21 @@ public static class Sampler
         for (int i = 0; i < n; i++) { probs[i] = Math.Exp((logits[i] - max) / p.Temperature); sum += probs[i]; }
         for (int i = 0; i < n; i++) probs[i] /= sum;
 
-        bool topK = p.TopK > 0 && p.TopK < n, topP = p.TopP < 1.0;
-        if (!topK && !topP) return probs;
+        bool topK = p.TopK > 0 && p.TopK < n, topP = p.TopP < 1.0, minP = p.MinP > 0;
+        if (!topK && !topP && !minP) return probs;
 
         // Order by probability (then id, for determinism), keep the top-k, then the nucleus of what is left.
         var order = Enumerable.Range(0, n).ToArray();
         Array.Sort(order, (a, b) => probs[a] != probs[b] ? probs[b].CompareTo(probs[a]) : a.CompareTo(b));
         int keep = topK ? p.TopK : n;
+        // min-p keeps the tokens at least min_p times as likely as the most likely one: a prefix of the order.
+        if (minP)
+        {
+            double threshold = p.MinP * probs[order[0]];
+            int above = 0;
+            while (above < n && probs[order[above]] >= threshold) above++;
+            keep = Math.Min(keep, above);
+        }
         if (topP)
         {
             double kept = 0, total = 0;

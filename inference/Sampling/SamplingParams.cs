@@ -43,6 +43,12 @@ public sealed record SamplingParams(double Temperature = 0, int TopK = 0, double
     /// <summary>Most <see cref="LogitBias"/> entries one request may carry (OpenAI's documented limit is 300, too).</summary>
     public const int MaxLogitBiasEntries = 300;
 
+    /// <summary>
+    /// min-p sampling (an extension, as vLLM): after temperature, tokens less likely than <see cref="MinP"/> times the
+    /// most likely one are dropped, before top-k and top-p. 0 (default) is off; in [0, 1].
+    /// </summary>
+    public double MinP { get; init; }
+
     public bool IsGreedy => Temperature <= 0;
 
     /// <summary>Whether the target's logits are changed before a token is chosen (a penalty or a bias is set).</summary>
@@ -55,6 +61,7 @@ public sealed record SamplingParams(double Temperature = 0, int TopK = 0, double
         if (TopK < 0) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "top_k must be >= 0 (0 disables it).");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "top_p must be in (0, 1].");
         if (Logprobs < -1 || Logprobs > MaxTopLogprobs) throw new ArgumentOutOfRangeException(nameof(Logprobs), Logprobs, $"top_logprobs must be in [0, {MaxTopLogprobs}].");
+        if (!(MinP >= 0 && MinP <= 1)) throw new ArgumentOutOfRangeException(nameof(MinP), MinP, "min_p must be in [0, 1].");
         if (!(PresencePenalty >= -2 && PresencePenalty <= 2)) throw new ArgumentOutOfRangeException(nameof(PresencePenalty), PresencePenalty, "presence_penalty must be in [-2, 2].");
         if (!(FrequencyPenalty >= -2 && FrequencyPenalty <= 2)) throw new ArgumentOutOfRangeException(nameof(FrequencyPenalty), FrequencyPenalty, "frequency_penalty must be in [-2, 2].");
         if (!(RepetitionPenalty > 0 && RepetitionPenalty <= MaxRepetitionPenalty))

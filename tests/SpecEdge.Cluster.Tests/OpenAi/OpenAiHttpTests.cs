@@ -104,10 +104,17 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         Assert.True(cs == 200, completion?.ToJsonString());
         Assert.Equal(f.ReferenceReply(rawPrompt, raw), await f.SessionReplyTokensAsync(rawSession!));
 
+        // min_p (vLLM's extension) on a seeded sampled reply: the reference's tokens.
+        var sampled = Greedy(16) with { Temperature = 1.0, Seed = 5, MinP = 0.3 };
+        var (ms, minP, minPSession) = await f.PostAsync("/v1/chat/completions", new Dictionary<string, object> { ["model"] = "target",
+            ["messages"] = new[] { User(question) }, ["max_tokens"] = 16, ["temperature"] = 1.0, ["seed"] = 5, ["min_p"] = 0.3 }, key);
+        Assert.True(ms == 200, minP?.ToJsonString());
+        Assert.Equal(f.ReferenceReply(f.NewConversationPrompt(sampled, Array.Empty<ChatTurn>(), question), sampled), await f.SessionReplyTokensAsync(minPSession!));
+
         // Out of range, malformed, or a token the model does not have: a 400 naming the parameter.
         foreach (var (field, value) in new (string, object)[]
         {
-            ("presence_penalty", 2.5), ("frequency_penalty", -3), ("repetition_penalty", 0),
+            ("presence_penalty", 2.5), ("frequency_penalty", -3), ("repetition_penalty", 0), ("min_p", -0.1),
             ("logit_bias", new Dictionary<string, object> { ["abc"] = 1 }), ("logit_bias", new Dictionary<string, object> { ["5"] = 101 }),
             ("logit_bias", new Dictionary<string, object> { ["99999999"] = 1 }), ("logit_bias", new[] { 1, 2 }),
         })
@@ -437,7 +444,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
 
         foreach (var (extra, param) in new[]
         {
-            (", \"min_p\": 0.1", "min_p"), (", \"response_format\": {\"type\": \"json_object\"}", "response_format"),
+            (", \"min_p\": 1.5", "min_p"), (", \"response_format\": {\"type\": \"json_object\"}", "response_format"),
             (", \"frequency_penalty\": 2.5", "frequency_penalty"), (", \"tool_choice\": \"required\"", "tool_choice"), (", \"top_k\": -1", "top_k"),
         })
         {

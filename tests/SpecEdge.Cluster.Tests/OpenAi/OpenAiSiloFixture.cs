@@ -117,7 +117,7 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             settings.Seed ?? throw new ArgumentException("A reference sample needs a seed (any one at temperature 0)."))
         {
             PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
-            RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias,
+            RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias, MinP = settings.MinP,
         };
         lock (Models)
         {

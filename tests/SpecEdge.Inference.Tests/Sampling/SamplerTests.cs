@@ -32,6 +32,36 @@ public class SamplerTests
         Assert.Equal(expected.Select(x => Math.Round(x, 5)), p.Select(x => Math.Round(x, 5)));
     }
 
+    [Theory]
+    [InlineData(0.28, 0, 1.0, new[] { 0.5 / 0.9, 0.25 / 0.9, 0.15 / 0.9, 0 })]  // keeps p >= 0.14: the third, not the fourth
+    [InlineData(0.6, 0, 1.0, new[] { 1.0, 0, 0, 0 })]                        // keeps p >= 0.3
+    [InlineData(0.25, 2, 1.0, new[] { 2 / 3.0, 1 / 3.0, 0, 0 })]             // top-k the tighter of the two
+    [InlineData(0.25, 0, 0.6, new[] { 2 / 3.0, 1 / 3.0, 0, 0 })]             // the nucleus over what min-p kept
+    public void MinP_DropsTokensLessLikelyThanAFractionOfTheMostLikely(double minP, int topK, double topP, double[] expected)
+    {
+        var p = Sampler.Probabilities(Logits, new SamplingParams(Temperature: 1, TopK: topK, TopP: topP) { MinP = minP });
+        Assert.Equal(expected.Select(x => Math.Round(x, 5)), p.Select(x => Math.Round(x, 5)));
+    }
+
+    [Fact]
+    public void SampleRows_WithMinP_EqualsScalarSampleWithTheSameDraws()
+    {
+        var random = new Random(23);
+        const int rows = 48, vocab = 257;
+        var logits = new float[rows * vocab];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(random.NextDouble() * 8 - 4);
+        var settings = Enumerable.Range(0, rows).Select(r => new SamplingParams(0.9, r % 3 == 0 ? 40 : 0, r % 2 == 0 ? 0.9 : 1.0, Seed: (ulong)r)
+            { MinP = new[] { 0.02, 0.1, 0.4 }[r % 3] }).ToArray();
+        var positions = Enumerable.Range(0, rows).Select(r => (long)(r * 7 + 1)).ToArray();
+        using var tensor = TorchSharp.torch.tensor(logits).view(rows, vocab);
+        var device = DeviceSampler.SampleRows(tensor, settings, positions);
+        for (int r = 0; r < rows; r++)
+        {
+            int expected = Sampler.Sample(logits.AsSpan(r * vocab, vocab), settings[r], new SampleRng(settings[r].Seed).At(positions[r]));
+            Assert.True(expected == device[r], $"row {r}: scalar {expected}, device {device[r]}");
+        }
+    }
+
     [Fact]
     public void Temperature_SharpensTheDistribution()
     {

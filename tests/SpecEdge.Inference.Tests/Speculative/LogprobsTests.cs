@@ -32,6 +32,7 @@ public class LogprobsTests
         new object[] { "t0.8-topp0.9", new SamplingParams(0.8, TopP: 0.9), 5 },
         new object[] { "t1.2-topk4", new SamplingParams(1.2, TopK: 4), 6 },
         new object[] { "t0.7-chosen-only", new SamplingParams(0.7), 0 },
+        new object[] { "t1.0-minp0.1-topp0.95", new SamplingParams(1.0, TopP: 0.95) { MinP = 0.1 }, 8 },
     };
 
     [Theory]
