@@ -27,6 +27,10 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
         var seeded = new GenerationSettings { Temperature = 1.1, TopP = 0.9, Seed = 99, MaxNewTokens = 16 };
         var cityPrompt = f.NewConversationPrompt(seeded, Array.Empty<ChatTurn>(), cityQuestion);
 
+        // Penalties and a bias that bans the greedy reply's first token: the client's request decides as target-only decoding does.
+        var riverTokens = f.ReferenceReply(riverPrompt, Greedy(20));
+        var penalised = Greedy(16) with { FrequencyPenalty = 1.0, PresencePenalty = 0.5, LogitBias = new() { [riverTokens[0]] = -100 } };
+        var logitBias = new Dictionary<string, double> { [riverTokens[0].ToString(System.Globalization.CultureInfo.InvariantCulture)] = -100 };
         object User(string text) => new[] { new { role = "user", content = text } };
         var scenarios = new object[]
         {
@@ -39,6 +43,7 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
             new { name = "tooManyChoices", endpoint = "chat", @params = new { model = "target", messages = User("hi"), n = 9 } },
             new { name = "threeChoices", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, n = 3 } },
             new { name = "threeChoicesStreamed", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, n = 3, stream = true } },
+            new { name = "penalised", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 16, frequency_penalty = 1.0, presence_penalty = 0.5, logit_bias = logitBias } },
             new { name = "badKey", endpoint = "chat", apiKey = "sk-guess", @params = new { model = "target", messages = User("hi") } },
             new { name = "followUp", endpoint = "chat", followUp = new { of = "whole", text = "Tell me more." }, @params = new { model = "target", temperature = 0, max_tokens = 12 } },
         };
@@ -84,6 +89,10 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
             for (int i = 0; i < 3; i++)
                 Assert.Equal(f.Decode(f.ReferenceReply(cityPrompt, seeded with { Seed = 99 + (ulong)i })), texts[i]);
         }
+        var penalisedReply = f.ReferenceReply(f.NewConversationPrompt(penalised, Array.Empty<ChatTurn>(), riverQuestion), penalised);
+        Assert.NotEqual(riverTokens[0], penalisedReply[0]);
+        Assert.Equal(penalisedReply, await f.SessionReplyTokensAsync((string)results["penalised"]!["session"]!));
+        Assert.Equal(f.Decode(penalisedReply), (string)results["penalised"]!["text"]!);
         Assert.Equal(401, (int)results["badKey"]!["error"]!["status"]!);
         Assert.Equal("invalid_api_key", (string)results["badKey"]!["error"]!["code"]!);
 
