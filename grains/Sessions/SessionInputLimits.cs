@@ -26,12 +26,9 @@ internal static class SessionInputLimits
         if (settings.Logprobs < -1 || settings.Logprobs > SamplingParams.MaxTopLogprobs)
             throw new ArgumentOutOfRangeException(nameof(settings.Logprobs), $"Logprobs must be -1 (none), 0 or at most {SamplingParams.MaxTopLogprobs} alternatives; got {settings.Logprobs}.");
 
-        // min-p, penalties and biases: the verifier's own rule, with its messages (they name the API's fields).
-        new SamplingParams(1.0)
-        {
-            MinP = settings.MinP, PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
-            RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias,
-        }.Validate(vocabSize);
+        // min-p, penalties and biases: the verifier's own rule on the parameters it will receive (the seed does not
+        // matter to the check), with messages that name the API's fields.
+        Verification.VerifierBoundary.Sampling(settings with { Seed = settings.Seed ?? 0 }).Validate(vocabSize);
 
         int maxNewTokens = limits.EffectiveMaxNewTokens;
         if (settings.MaxNewTokens < 1 || settings.MaxNewTokens > maxNewTokens)

@@ -18,12 +18,12 @@ namespace SpecEdge.Inference.Sampling;
 /// <remarks>
 /// Only the (row, token) pairs that change are touched: gathered, adjusted and scattered back on the logits' device,
 /// each pair once (counts are summed on the host first), so the result does not depend on scatter order. The
-/// arithmetic is float32, the logits' own precision on a CPU.
+/// arithmetic is float32 and the result has the logits' own dtype, so adjusted rows batch with the others unchanged.
 /// </remarks>
 public static class LogitAdjustment
 {
     /// <summary>
-    /// Adjusted copy of <paramref name="rows"/> [n, vocab] (float32). Row r continues <paramref name="context"/> (every
+    /// Adjusted copy of <paramref name="rows"/> [n, vocab], in its dtype. Row r continues <paramref name="context"/> (every
     /// committed token; the current reply starts at <paramref name="replyStart"/>) with <paramref name="pathTokens"/>[r],
     /// the tokens drafted between the last committed token and that row (empty for a plain decoding step).
     /// </summary>
@@ -82,7 +82,8 @@ public static class LogitAdjustment
                 flat.index_add_(0, at, values, 1);
             }
         }
-        return adjusted;
+        if (adjusted.dtype == rows.dtype) return adjusted;
+        using (adjusted) return adjusted.to_type(rows.dtype);
     }
 
     /// <summary>The drafted tokens between the root and each node of a tree (the root's own list is empty).</summary>

@@ -206,8 +206,6 @@ public sealed class TargetVerifier(CausalLm target)
         if (parts.Count == 0) return null;
         try
         {
-            // Adjusted rows are float32; a batch mixing them with half-precision rows samples all in float32.
-            if (parts.Select(t => t.dtype).Distinct().Count() > 1) parts = parts.Select(t => t.to_type(TorchSharp.torch.ScalarType.Float32)).ToList();
             using var all = parts.Count == 1 ? parts[0].alias() : TorchSharp.torch.cat(parts, 0);
             using var onDevice = DeviceSampler.SampleRowsOnDevice(all, settings, positions);
             (int[] Path, int Deepest, int Bonus)[] accepted = [];

@@ -113,12 +113,8 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     /// <summary>Target-only decoding in this process, under the silo's stop rules: the reply every path must equal.</summary>
     public int[] ReferenceReply(int[] prompt, GenerationSettings settings)
     {
-        var sampling = new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP,
-            settings.Seed ?? throw new ArgumentException("A reference sample needs a seed (any one at temperature 0)."))
-        {
-            PresencePenalty = settings.PresencePenalty, FrequencyPenalty = settings.FrequencyPenalty,
-            RepetitionPenalty = settings.RepetitionPenalty, LogitBias = settings.LogitBias, MinP = settings.MinP,
-        };
+        if (settings.Seed is null) throw new ArgumentException("A reference sample needs a seed (any one at temperature 0).");
+        var sampling = Grains.Verification.VerifierBoundary.Sampling(settings);
         lock (Models)
         {
             var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
@@ -129,7 +125,7 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     /// <summary>Target-only decoding's log probabilities for <see cref="ReferenceReply"/>'s tokens (with <paramref name="top"/> alternatives).</summary>
     public IReadOnlyList<Inference.Sampling.TokenLogprob> ReferenceLogprobs(int[] prompt, GenerationSettings settings, int top)
     {
-        var sampling = new Inference.Sampling.SamplingParams(settings.Temperature, settings.TopK, settings.TopP, settings.Seed ?? 0) { Logprobs = top };
+        var sampling = Grains.Verification.VerifierBoundary.Sampling(settings with { Seed = settings.Seed ?? 0, Logprobs = top });
         lock (Models)
         {
             var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
