@@ -49,6 +49,14 @@ public sealed record SamplingParams(double Temperature = 0, int TopK = 0, double
     /// </summary>
     public double MinP { get; init; }
 
+    /// <summary>
+    /// The JSON the reply must be (OpenAI's response_format json_object or json_schema); null for free text. The verifier
+    /// masks the target's logits to the tokens the grammar allows after the accepted prefix (after penalties and biases,
+    /// before anything chooses), so every path decodes from the same constrained distribution; see
+    /// <see cref="Constraints.TokenMasker"/>.
+    /// </summary>
+    public Constraints.JsonGrammar? Grammar { get; init; }
+
     public bool IsGreedy => Temperature <= 0;
 
     /// <summary>Whether the target's logits are changed before a token is chosen (a penalty or a bias is set).</summary>

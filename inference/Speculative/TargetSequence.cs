@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Sampling;
 
@@ -114,6 +115,26 @@ public sealed class TargetSequence : IDisposable
         Step++;
         if (Cache.PrefixLength > _committed.Count - 1) Cache.Truncate(_committed.Count - 1);
         return kept;
+    }
+
+    // The grammar state after the reply's committed tokens, advanced as tokens commit (recomputed after a new turn,
+    // new settings or a rollback).
+    private (JsonGrammar Grammar, int ReplyStart, int Count, GrammarState? State)? _grammarCursor;
+
+    /// <summary>
+    /// Where the committed reply stands in <see cref="SamplingParams.Grammar"/>; null when it left the grammar, which a
+    /// reply decoded under it never does.
+    /// </summary>
+    internal GrammarState? GrammarState(TokenVocabulary vocabulary)
+    {
+        var grammar = Sampling.Grammar ?? throw new InvalidOperationException("The sequence has no grammar.");
+        if (_grammarCursor is not { } c || c.Grammar != grammar || c.ReplyStart != PromptLength || c.Count > _committed.Count)
+            c = (grammar, PromptLength, PromptLength, grammar.Start());
+        var state = c.State;
+        for (int i = c.Count; i < _committed.Count && state is not null; i++)
+            state = vocabulary.Bytes(_committed[i]) is { } bytes ? state.Advance(bytes) : null;
+        _grammarCursor = (grammar, PromptLength, _committed.Count, state);
+        return state;
     }
 
     public void Dispose() => Cache.Dispose();

@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Sampling;
 using static TorchSharp.torch;
@@ -12,6 +13,12 @@ namespace SpecEdge.Inference.Speculative;
 public sealed class TargetVerifier(CausalLm target)
 {
     public CausalLm Model => target;
+
+    /// <summary>
+    /// The target's tokens for constrained replies (<see cref="SamplingParams.Grammar"/>); without it a sequence that
+    /// asks for JSON fails its step with a message saying so.
+    /// </summary>
+    public TokenMasker? Masker { get; init; }
 
     /// <summary>Creates a sequence for <paramref name="prompt"/> and prefills all but its last token.</summary>
     public TargetSequence Start(IReadOnlyList<int> prompt, SamplingParams sampling, StopCriteria stop, int capacity)
@@ -59,10 +66,25 @@ public sealed class TargetVerifier(CausalLm target)
         var inputs = new List<SequenceInput>();
         var index = new int[work.Count];
         var prefixBefore = work.Select(w => w.Sequence.Cache.PrefixLength).ToArray();
+        var results = new WorkResult[work.Count];
+        // Grammar masks depend only on tokens, not on logits: found before the forward, so an item that cannot be
+        // constrained fails alone and never costs the batch a row.
+        var masks = new ulong[]?[work.Count][];
+        var failed = new bool[work.Count];
         for (int i = 0; i < work.Count; i++)
         {
             var sequence = work[i].Sequence;
             index[i] = -1;
+            if (sequence.Sampling.Grammar is not null && work[i] is VerifyWork or DecodeWork)
+            {
+                try { masks[i] = RowMasks(work[i]); }
+                catch (Exception e)
+                {
+                    results[i] = new WorkResult(null, e);
+                    failed[i] = true;
+                    continue;
+                }
+            }
             switch (work[i])
             {
                 case VerifyWork v:
@@ -85,8 +107,10 @@ public sealed class TargetVerifier(CausalLm target)
         try
         {
             logits = target.Forward(inputs);
-            // Penalties and biases change the rows before anything reads them, so every path decides from the same numbers.
+            // Penalties and biases change the rows before anything reads them, so every path decides from the same numbers;
+            // then the grammar removes what it does not allow (a bias cannot bring a banned token back).
             AdjustLogits(work, index, logits);
+            ConstrainLogits(index, logits, masks);
         }
         catch
         {
@@ -99,9 +123,9 @@ public sealed class TargetVerifier(CausalLm target)
 
         // Decide: nothing below changes a sequence, so an exception here fails one item and leaves the rest intact.
         var plans = new StepPlan?[work.Count];
-        var results = new WorkResult[work.Count];
         for (int i = 0; i < work.Count; i++)
         {
+            if (failed[i]) continue;
             var sequence = work[i].Sequence;
             using var rows = index[i] >= 0 ? logits[index[i]] : null;
             try { plans[i] = Decide(work[i], rows, samples?[i]); }
@@ -160,6 +184,65 @@ public sealed class TargetVerifier(CausalLm target)
             var adjusted = LogitAdjustment.Apply(logits[index[i]], sequence.Sampling, sequence.Committed, sequence.PromptLength, paths);
             logits[index[i]].Dispose();
             logits[index[i]] = adjusted;
+        }
+    }
+
+    /// <summary>
+    /// The grammar mask of each logit row of a verify or decode item: the tokens allowed after the committed reply plus
+    /// the drafted path down to that row's node. A node whose own token the grammar refuses can never be on an accepted
+    /// path (the target never chooses a refused token), so its row is left unmasked (null).
+    /// </summary>
+    private ulong[]?[] RowMasks(TargetWork work)
+    {
+        var masker = Masker ?? throw new InvalidOperationException("This verifier has no token vocabulary, so it cannot constrain a reply to JSON.");
+        var vocabulary = masker.Vocabulary;
+        var root = work.Sequence.GrammarState(vocabulary)
+            ?? throw new InvalidOperationException("The committed reply does not follow its JSON grammar; it cannot continue under it.");
+        if (work is not VerifyWork v) return [Checked(masker.Allowed(root))];
+        var states = new GrammarState?[v.Tree.Tokens.Length];
+        var masks = new ulong[]?[states.Length];
+        states[0] = root;
+        masks[0] = Checked(masker.Allowed(root));
+        for (int u = 1; u < states.Length; u++)
+        {
+            states[u] = states[v.Tree.Parents[u]] is { } parent && vocabulary.Bytes(v.Tree.Tokens[u]) is { } bytes ? parent.Advance(bytes) : null;
+            masks[u] = states[u] is { } state ? Checked(masker.Allowed(state)) : null;
+        }
+        return masks;
+
+        // Every byte is some token in the vocabularies we load, so a reachable state always has a way on; a vocabulary
+        // without one would make the row all -inf, which no sampler can draw from.
+        static ulong[] Checked(ulong[] mask) => mask.Any(w => w != 0) ? mask
+            : throw new InvalidOperationException("No token of the vocabulary can continue the JSON at this point.");
+    }
+
+    /// <summary>
+    /// Sets every logit the grammar refuses to -inf. The masks travel as 64-bit words (a 152k vocabulary is 19 KB a row)
+    /// and are expanded to booleans on the logits' device.
+    /// </summary>
+    private static void ConstrainLogits(int[] index, TorchSharp.torch.Tensor[] logits, ulong[]?[]?[] masks)
+    {
+        for (int i = 0; i < masks.Length; i++)
+        {
+            if (masks[i] is not { } rowMasks || index[i] < 0) continue;
+            var rows = logits[index[i]];
+            long width = rows.shape[1];
+            int words = (int)((width + 63) / 64);
+            var packed = new long[rowMasks.Length * words];
+            for (int r = 0; r < rowMasks.Length; r++)
+            {
+                var span = packed.AsSpan(r * words, words);
+                // Ids past the vocabulary's last word stay 0: refused.
+                if (rowMasks[r] is { } mask) System.Runtime.InteropServices.MemoryMarshal.Cast<ulong, long>(mask.AsSpan(0, Math.Min(words, mask.Length))).CopyTo(span);
+                else span.Fill(-1);                            // unreachable row: left as it is
+            }
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var bits = TorchSharp.torch.tensor(packed, [rowMasks.Length, words, 1], device: rows.device);
+            var shifts = TorchSharp.torch.arange(64L, device: rows.device).view(1, 1, 64);
+            var blocked = bits.bitwise_right_shift(shifts).bitwise_and(1L).eq(0L).view(rowMasks.Length, (long)words * 64).narrow(1, 0, width);
+            var constrained = rows.masked_fill(blocked, float.NegativeInfinity).MoveToOuterDisposeScope();
+            rows.Dispose();
+            logits[index[i]] = constrained;
         }
     }
 

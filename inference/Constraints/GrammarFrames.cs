@@ -1,0 +1,317 @@
+namespace SpecEdge.Inference.Constraints;
+
+/// <summary>What one frame of a <see cref="GrammarState"/> does with a byte.</summary>
+internal enum StepKind
+{
+    /// <summary>The byte cannot come next.</summary>
+    Reject,
+    /// <summary>Consumed; the frame becomes <see cref="FrameStep.Next"/>.</summary>
+    Stay,
+    /// <summary>Consumed, and it ended the frame's value (a closing quote or bracket, a literal's last byte).</summary>
+    Done,
+    /// <summary>Not consumed: the frame's value ended before it (a number, a literal among longer ones); the parent takes it.</summary>
+    PassUp,
+    /// <summary>Consumed as the first byte of a child value: the frame becomes <see cref="FrameStep.Next"/> and the child goes on top (none if the child already ended).</summary>
+    Open,
+}
+
+internal readonly record struct FrameStep(StepKind Kind, Frame? Next = null, Frame? Child = null)
+{
+    public static readonly FrameStep Rejected = new(StepKind.Reject);
+    public static readonly FrameStep Finished = new(StepKind.Done);
+    public static readonly FrameStep Passed = new(StepKind.PassUp);
+    public static FrameStep Stay(Frame next) => new(StepKind.Stay, next);
+}
+
+/// <summary>
+/// One level of the matcher's stack: a value in progress. Frames are immutable records compared by value (shapes by
+/// reference), so a whole state can key a cache of token masks.
+/// </summary>
+internal abstract record Frame
+{
+    /// <param name="depth">How many frames the stack holds with this one on top; a child would sit one deeper.</param>
+    public abstract FrameStep Feed(byte b, int depth);
+
+    /// <summary>
+    /// Most nested objects and arrays (and strings and numbers in them) a constrained value may have: without a bound a
+    /// model could open brackets until the reply's end and the stack would grow with it.
+    /// </summary>
+    public const int MaxDepth = 32;
+
+    /// <summary>
+    /// Most whitespace bytes in a row between tokens of JSON. Enough for any pretty-printing a model does; small enough
+    /// that a model stuck emitting newlines is made to write JSON instead of filling its reply with blanks.
+    /// </summary>
+    public const int MaxWhitespaceRun = 24;
+
+    protected static bool IsWhitespace(byte b) => b is (byte)' ' or (byte)'\n' or (byte)'\t' or (byte)'\r';
+
+    /// <summary>
+    /// The frame of a value of <paramref name="shape"/> that begins with <paramref name="b"/>, with that byte consumed;
+    /// null when the value already ended with it (a one-byte enum value). False when no such value begins with it.
+    /// </summary>
+    protected static bool Begin(JsonShape shape, byte b, int depth, out Frame? frame)
+    {
+        frame = null;
+        if (depth + 1 > MaxDepth) return false;
+        switch (shape)
+        {
+            case UnionShape union:
+                return union.For(b) is { } member && Begin(member, b, depth, out frame);
+            case AnyShape:
+                return b switch
+                {
+                    (byte)'{' => Begin(ObjectShape.Any, b, depth, out frame),
+                    (byte)'[' => Begin(ArrayShape.Any, b, depth, out frame),
+                    (byte)'"' => Begin(StringShape.Instance, b, depth, out frame),
+                    (byte)'t' or (byte)'f' => Begin(LiteralShape.Boolean, b, depth, out frame),
+                    (byte)'n' => Begin(LiteralShape.Null, b, depth, out frame),
+                    _ => Begin(NumberShape.Real, b, depth, out frame),
+                };
+            case ObjectShape o when b == (byte)'{':
+                frame = new ObjectFrame(o, ObjectPhase.Open, 0, 0, 0, -1, 0);
+                return true;
+            case ArrayShape a when b == (byte)'[':
+                frame = new ArrayFrame(a, ArrayPhase.Open, 0, 0);
+                return true;
+            case StringShape when b == (byte)'"':
+                frame = StringFrame.Of(StringLexer.Normal);
+                return true;
+            case NumberShape n:
+                frame = NumberFrame.Start(n.Integer, b);
+                return frame is not null;
+            case LiteralShape l:
+                foreach (var literal in l.Literals)
+                    if (literal[0] == b)
+                    {
+                        frame = new LiteralFrame(literal, 1);
+                        return true;
+                    }
+                return false;
+            case EnumShape e:
+                return EnumFrame.Start(e, b, out frame);
+            default:
+                return false;
+        }
+    }
+}
+
+/// <summary>The bottom of every stack: optional leading whitespace, then the root value, then nothing (the reply ends).</summary>
+internal sealed record DocumentFrame(JsonShape Root, bool Done, int Whitespace) : Frame
+{
+    public override FrameStep Feed(byte b, int depth)
+    {
+        if (Done) return FrameStep.Rejected;
+        if (IsWhitespace(b)) return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
+        return Begin(Root, b, depth, out var child) ? new FrameStep(StepKind.Open, this with { Done = true, Whitespace = 0 }, child) : FrameStep.Rejected;
+    }
+}
+
+internal enum ObjectPhase { Open, Key, Colon, BeforeValue, Value, Comma }
+
+/// <summary>
+/// An object: <see cref="Seen"/> declared properties written so far; while a declared key is being written, <see cref="Live"/>
+/// holds the candidates still matching its first <see cref="Position"/> bytes; <see cref="Pending"/> is the property
+/// whose value comes next (-1 for an open-keys object, whose keys are strings written by a child frame).
+/// </summary>
+internal sealed record ObjectFrame(ObjectShape Shape, ObjectPhase Phase, ulong Seen, ulong Live, int Position, int Pending, int Whitespace) : Frame
+{
+    public override FrameStep Feed(byte b, int depth)
+    {
+        if (Phase != ObjectPhase.Key && IsWhitespace(b))
+            return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
+        switch (Phase)
+        {
+            case ObjectPhase.Open:
+                if (b == (byte)'}') return Shape.Required == 0 ? FrameStep.Finished : FrameStep.Rejected;
+                return b == (byte)'"' ? StartKey() : FrameStep.Rejected;
+            case ObjectPhase.Comma:
+                return b == (byte)'"' ? StartKey() : FrameStep.Rejected;
+            case ObjectPhase.Key:
+                {
+                    ulong next = 0;
+                    int completed = -1;
+                    for (ulong live = Live; live != 0; live &= live - 1)
+                    {
+                        int i = System.Numerics.BitOperations.TrailingZeroCount(live);
+                        var key = Shape.Properties[i].KeyBytes;
+                        if (key[Position] != b) continue;
+                        next |= 1UL << i;
+                        if (Position + 1 == key.Length) completed = i;
+                    }
+                    if (next == 0) return FrameStep.Rejected;
+                    // Keys end with their closing quote, which no other key has at that place: a completed key is the only match.
+                    return completed >= 0
+                        ? FrameStep.Stay(this with { Phase = ObjectPhase.Colon, Live = 0, Position = 0, Pending = completed, Whitespace = 0 })
+                        : FrameStep.Stay(this with { Live = next, Position = Position + 1 });
+                }
+            case ObjectPhase.Colon:
+                return b == (byte)':' ? FrameStep.Stay(this with { Phase = ObjectPhase.BeforeValue, Whitespace = 0 }) : FrameStep.Rejected;
+            case ObjectPhase.BeforeValue:
+                {
+                    var shape = Pending >= 0 ? Shape.Properties[Pending].Value : Shape.OpenValues;
+                    if (!Begin(shape, b, depth, out var child)) return FrameStep.Rejected;
+                    ulong seen = Pending >= 0 ? Seen | (1UL << Pending) : Seen;
+                    return new FrameStep(StepKind.Open, this with { Phase = ObjectPhase.Value, Seen = seen, Pending = -1, Whitespace = 0 }, child);
+                }
+            case ObjectPhase.Value:
+                if (b == (byte)',')
+                    return Shape.OpenKeys || (Shape.All & ~Seen) != 0 ? FrameStep.Stay(this with { Phase = ObjectPhase.Comma, Whitespace = 0 }) : FrameStep.Rejected;
+                if (b == (byte)'}') return (Shape.Required & ~Seen) == 0 ? FrameStep.Finished : FrameStep.Rejected;
+                return FrameStep.Rejected;
+            default:
+                return FrameStep.Rejected;
+        }
+    }
+
+    private FrameStep StartKey()
+    {
+        if (Shape.OpenKeys)
+            return new FrameStep(StepKind.Open, this with { Phase = ObjectPhase.Colon, Pending = -1, Whitespace = 0 }, StringFrame.Of(StringLexer.Normal));
+        ulong live = Shape.All & ~Seen;
+        return live == 0 ? FrameStep.Rejected : FrameStep.Stay(this with { Phase = ObjectPhase.Key, Live = live, Position = 0, Whitespace = 0 });
+    }
+}
+
+internal enum ArrayPhase { Open, Value, Comma }
+
+/// <summary>An array with <see cref="Count"/> items so far (capped where larger counts no longer change what may follow).</summary>
+internal sealed record ArrayFrame(ArrayShape Shape, ArrayPhase Phase, int Count, int Whitespace) : Frame
+{
+    public override FrameStep Feed(byte b, int depth)
+    {
+        if (IsWhitespace(b))
+            return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
+        switch (Phase)
+        {
+            case ArrayPhase.Open:
+                if (b == (byte)']') return Shape.MinItems == 0 ? FrameStep.Finished : FrameStep.Rejected;
+                return Shape.MaxItems == 0 ? FrameStep.Rejected : Item(b, depth);
+            case ArrayPhase.Value:
+                if (b == (byte)',')
+                    return Shape.MaxItems < 0 || Count < Shape.MaxItems ? FrameStep.Stay(this with { Phase = ArrayPhase.Comma, Whitespace = 0 }) : FrameStep.Rejected;
+                if (b == (byte)']') return Count >= Shape.MinItems ? FrameStep.Finished : FrameStep.Rejected;
+                return FrameStep.Rejected;
+            case ArrayPhase.Comma:
+                return Item(b, depth);
+            default:
+                return FrameStep.Rejected;
+        }
+    }
+
+    private FrameStep Item(byte b, int depth)
+    {
+        if (!Begin(Shape.Items, b, depth, out var child)) return FrameStep.Rejected;
+        // Past max(minItems, maxItems) more items change nothing, and equal states share cached masks.
+        int count = Math.Min(Count + 1, Math.Max(Shape.MinItems, Shape.MaxItems));
+        return new FrameStep(StepKind.Open, this with { Phase = ArrayPhase.Value, Count = count, Whitespace = 0 }, child);
+    }
+}
+
+/// <summary>Inside a string (a value or an open object's key), after its opening quote; <see cref="Lexer"/> is a <see cref="StringLexer"/> state.</summary>
+internal sealed record StringFrame(int Lexer) : Frame
+{
+    private static readonly StringFrame[] All = Enumerable.Range(0, StringLexer.StateCount).Select(s => new StringFrame(s)).ToArray();
+    public static StringFrame Of(int lexer) => All[lexer];
+
+    public override FrameStep Feed(byte b, int depth) => StringLexer.Next(Lexer, b) switch
+    {
+        StringLexer.Closed => FrameStep.Finished,
+        StringLexer.Rejected => FrameStep.Rejected,
+        int next => FrameStep.Stay(All[next]),
+    };
+}
+
+internal enum NumberPhase { Minus, Zero, Integer, Dot, Fraction, Exponent, ExponentSign, ExponentDigits }
+
+/// <summary>A number in JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; integers stop before the fraction.</summary>
+internal sealed record NumberFrame(bool IntegerOnly, NumberPhase Phase) : Frame
+{
+    private static readonly NumberFrame[] All = [.. Enum.GetValues<NumberPhase>().Select(p => new NumberFrame(false, p)), .. Enum.GetValues<NumberPhase>().Select(p => new NumberFrame(true, p))];
+    private static NumberFrame Of(bool integerOnly, NumberPhase phase) => All[(integerOnly ? All.Length / 2 : 0) + (int)phase];
+
+    public static NumberFrame? Start(bool integerOnly, byte b) => b switch
+    {
+        (byte)'-' => Of(integerOnly, NumberPhase.Minus),
+        (byte)'0' => Of(integerOnly, NumberPhase.Zero),
+        >= (byte)'1' and <= (byte)'9' => Of(integerOnly, NumberPhase.Integer),
+        _ => null,
+    };
+
+    public override FrameStep Feed(byte b, int depth)
+    {
+        bool digit = b >= (byte)'0' && b <= (byte)'9';
+        bool fractionOrExponent = !IntegerOnly && (b == (byte)'.' || b == (byte)'e' || b == (byte)'E');
+        switch (Phase)
+        {
+            case NumberPhase.Minus:
+                return b == (byte)'0' ? To(NumberPhase.Zero) : digit ? To(NumberPhase.Integer) : FrameStep.Rejected;
+            case NumberPhase.Zero:
+            case NumberPhase.Integer:
+                if (digit) return Phase == NumberPhase.Integer ? To(NumberPhase.Integer) : FrameStep.Rejected;   // no leading zeros
+                if (fractionOrExponent) return To(b == (byte)'.' ? NumberPhase.Dot : NumberPhase.Exponent);
+                return FrameStep.Passed;
+            case NumberPhase.Dot:
+                return digit ? To(NumberPhase.Fraction) : FrameStep.Rejected;
+            case NumberPhase.Fraction:
+                if (digit) return To(NumberPhase.Fraction);
+                return b is (byte)'e' or (byte)'E' ? To(NumberPhase.Exponent) : FrameStep.Passed;
+            case NumberPhase.Exponent:
+                return b is (byte)'+' or (byte)'-' ? To(NumberPhase.ExponentSign) : digit ? To(NumberPhase.ExponentDigits) : FrameStep.Rejected;
+            case NumberPhase.ExponentSign:
+                return digit ? To(NumberPhase.ExponentDigits) : FrameStep.Rejected;
+            case NumberPhase.ExponentDigits:
+                return digit ? To(NumberPhase.ExponentDigits) : FrameStep.Passed;
+            default:
+                return FrameStep.Rejected;
+        }
+    }
+
+    private FrameStep To(NumberPhase phase) => FrameStep.Stay(Of(IntegerOnly, phase));
+}
+
+/// <summary>true, false or null, <see cref="Position"/> bytes in.</summary>
+internal sealed record LiteralFrame(byte[] Literal, int Position) : Frame
+{
+    public override FrameStep Feed(byte b, int depth) =>
+        Literal[Position] != b ? FrameStep.Rejected
+        : Position + 1 == Literal.Length ? FrameStep.Finished
+        : FrameStep.Stay(this with { Position = Position + 1 });
+}
+
+/// <summary>One of an enum's values: <see cref="Live"/> are the values whose first <see cref="Position"/> bytes were written.</summary>
+internal sealed record EnumFrame(EnumShape Shape, ulong Live, int Position) : Frame
+{
+    public static bool Start(EnumShape shape, byte b, out Frame? frame)
+    {
+        frame = null;
+        ulong live = 0;
+        for (int i = 0; i < shape.Literals.Length; i++) if (shape.Literals[i][0] == b) live |= 1UL << i;
+        if (live == 0) return false;
+        frame = AllEnd(shape, live, 1) ? null : new EnumFrame(shape, live, 1);
+        return true;
+    }
+
+    public override FrameStep Feed(byte b, int depth)
+    {
+        ulong next = 0;
+        bool complete = false;
+        for (ulong live = Live; live != 0; live &= live - 1)
+        {
+            int i = System.Numerics.BitOperations.TrailingZeroCount(live);
+            var literal = Shape.Literals[i];
+            if (literal.Length == Position) complete = true;
+            else if (literal[Position] == b) next |= 1UL << i;
+        }
+        if (next != 0) return AllEnd(Shape, next, Position + 1) ? FrameStep.Finished : FrameStep.Stay(this with { Live = next, Position = Position + 1 });
+        // A value that is a prefix of another (1 and 12) ends when the next byte continues neither.
+        return complete ? FrameStep.Passed : FrameStep.Rejected;
+    }
+
+    private static bool AllEnd(EnumShape shape, ulong live, int position)
+    {
+        for (; live != 0; live &= live - 1)
+            if (shape.Literals[System.Numerics.BitOperations.TrailingZeroCount(live)].Length != position) return false;
+        return true;
+    }
+}

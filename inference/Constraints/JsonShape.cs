@@ -1,0 +1,104 @@
+namespace SpecEdge.Inference.Constraints;
+
+/// <summary>
+/// What a JSON value may be, compiled from a schema (<see cref="JsonGrammar"/>). Shapes are plain classes compared by
+/// reference: a grammar's matcher states point into its shapes, so two states are equal only within one grammar.
+/// </summary>
+public abstract class JsonShape
+{
+    /// <summary>Whether a value of this shape can begin with <paramref name="b"/>; unions are checked to be unambiguous with it.</summary>
+    public abstract bool CanStartWith(byte b);
+}
+
+/// <summary>Any JSON value (json_object's values, and an object schema that declares no properties).</summary>
+public sealed class AnyShape : JsonShape
+{
+    public static readonly AnyShape Instance = new();
+    private AnyShape() { }
+    public override bool CanStartWith(byte b) => b is (byte)'{' or (byte)'[' or (byte)'"' or (byte)'-' or (>= (byte)'0' and <= (byte)'9') or (byte)'t' or (byte)'f' or (byte)'n';
+}
+
+/// <summary>
+/// An object. With declared <see cref="Properties"/> only those keys are generated (each at most once, in any order;
+/// <see cref="Required"/> ones before the object closes). With none, and <see cref="OpenKeys"/>, any keys with any values.
+/// </summary>
+public sealed class ObjectShape(IReadOnlyList<PropertyShape> properties, ulong required, bool openKeys, JsonShape? openValues = null) : JsonShape
+{
+    /// <summary>Most properties one object may declare: the matcher tracks them in one 64-bit mask.</summary>
+    public const int MaxProperties = 64;
+    public static readonly ObjectShape Any = new([], 0, openKeys: true);
+    public IReadOnlyList<PropertyShape> Properties { get; } = properties;
+    /// <summary>Bit i set: property i must appear.</summary>
+    public ulong Required { get; } = required;
+    public bool OpenKeys { get; } = openKeys;
+    /// <summary>The values of an open-keys object (additionalProperties as a schema; any value by default).</summary>
+    public JsonShape OpenValues { get; } = openValues ?? AnyShape.Instance;
+    /// <summary>Bit i set for every declared property.</summary>
+    public ulong All { get; } = properties.Count == 64 ? ulong.MaxValue : (1UL << properties.Count) - 1;
+    public override bool CanStartWith(byte b) => b == (byte)'{';
+}
+
+/// <summary>One declared property: its key as the bytes that follow the opening quote (escaped name, closing quote).</summary>
+public sealed class PropertyShape(string name, byte[] keyBytes, JsonShape value)
+{
+    public string Name { get; } = name;
+    public byte[] KeyBytes { get; } = keyBytes;
+    public JsonShape Value { get; } = value;
+}
+
+/// <summary>An array of <see cref="Items"/>, with at least <see cref="MinItems"/> and at most <see cref="MaxItems"/> (-1: no limit).</summary>
+public sealed class ArrayShape(JsonShape items, int minItems, int maxItems) : JsonShape
+{
+    public static readonly ArrayShape Any = new(AnyShape.Instance, 0, -1);
+    public JsonShape Items { get; } = items;
+    public int MinItems { get; } = minItems;
+    public int MaxItems { get; } = maxItems;
+    public override bool CanStartWith(byte b) => b == (byte)'[';
+}
+
+public sealed class StringShape : JsonShape
+{
+    public static readonly StringShape Instance = new();
+    private StringShape() { }
+    public override bool CanStartWith(byte b) => b == (byte)'"';
+}
+
+/// <summary>A number; <see cref="Integer"/>: written without fraction or exponent.</summary>
+public sealed class NumberShape : JsonShape
+{
+    public static readonly NumberShape Real = new(false), Integral = new(true);
+    private NumberShape(bool integer) => Integer = integer;
+    public bool Integer { get; }
+    public override bool CanStartWith(byte b) => b is (byte)'-' or (>= (byte)'0' and <= (byte)'9');
+}
+
+/// <summary>true or false, or null: literals.</summary>
+public sealed class LiteralShape : JsonShape
+{
+    public static readonly LiteralShape Boolean = new("true"u8.ToArray(), "false"u8.ToArray());
+    public static readonly LiteralShape Null = new("null"u8.ToArray());
+    private LiteralShape(params byte[][] literals) => Literals = literals;
+    public byte[][] Literals { get; }
+    public override bool CanStartWith(byte b) => Literals.Any(l => l[0] == b);
+}
+
+/// <summary>One of a fixed list of values (enum, const), each written as its compact JSON text.</summary>
+public sealed class EnumShape(byte[][] literals) : JsonShape
+{
+    /// <summary>Most values one enum may list: the matcher tracks the live candidates in one 64-bit mask.</summary>
+    public const int MaxValues = 64;
+    public byte[][] Literals { get; } = literals;
+    public override bool CanStartWith(byte b) => Literals.Any(l => l[0] == b);
+}
+
+/// <summary>A value of one of several shapes (a type list), told apart by the first byte.</summary>
+public sealed class UnionShape(IReadOnlyList<JsonShape> members) : JsonShape
+{
+    public IReadOnlyList<JsonShape> Members { get; } = members;
+    public JsonShape? For(byte b)
+    {
+        foreach (var m in Members) if (m.CanStartWith(b)) return m;
+        return null;
+    }
+    public override bool CanStartWith(byte b) => For(b) is not null;
+}
