@@ -33,4 +33,11 @@ public sealed record GenerationSettings
     [Id(12)] public Dictionary<int, double>? LogitBias { get; init; }
     /// <summary>min-p sampling (vLLM's extension) in [0, 1], 0 off: drops tokens less likely than min_p times the most likely one.</summary>
     [Id(13)] public double MinP { get; init; }
+    /// <summary>
+    /// OpenAI's response_format: free text (default), any JSON object, or JSON matching <see cref="JsonSchema"/>. The
+    /// verifier masks the target's logits with the grammar, so every path decodes the same constrained distribution.
+    /// </summary>
+    [Id(14)] public OutputFormat Format { get; init; }
+    /// <summary>The JSON Schema text when <see cref="Format"/> is <see cref="OutputFormat.JsonSchema"/> (a documented subset; others are refused by name).</summary>
+    [Id(15)] public string? JsonSchema { get; init; }
 }

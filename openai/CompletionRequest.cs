@@ -35,5 +35,10 @@ public sealed record CompletionRequest
     public double? RepetitionPenalty { get; init; }
     /// <summary>Token id (as a string key, as OpenAI sends it) to a bias in [-100, 100] added to its logit.</summary>
     public JsonElement? LogitBias { get; init; }
+    /// <summary>
+    /// <c>{"type": "text"}</c>, <c>{"type": "json_object"}</c> or <c>{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}</c>:
+    /// the reply is decoded under the grammar (a documented JSON Schema subset; the rest is refused by name).
+    /// </summary>
+    public JsonElement? ResponseFormat { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

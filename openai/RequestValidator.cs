@@ -20,7 +20,7 @@ public static class RequestValidator
     /// </summary>
     private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
     {
-        "tools", "tool_choice", "functions", "function_call", "response_format", "best_of", "echo", "suffix", "guided_json",
+        "tools", "tool_choice", "functions", "function_call", "best_of", "echo", "suffix", "guided_json",
     };
 
     public static ReplyJob Chat(ChatCompletionRequest? r, string? sessionHeader, IReadOnlyList<string> models, OpenAiOptions options)
@@ -70,6 +70,7 @@ public static class RequestValidator
         {
             SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
         };
+        settings = Formatted(settings, r.ResponseFormat);
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
         return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
@@ -94,6 +95,8 @@ public static class RequestValidator
         {
             UseChatTemplate = false, Logprobs = r.Logprobs is int k ? TopLogprobs(k, "logprobs") : -1,
         };
+        // Not in OpenAI's completions API; accepted as vLLM does.
+        settings = Formatted(settings, r.ResponseFormat);
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
         return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
@@ -143,6 +146,32 @@ public static class RequestValidator
             RepetitionPenalty = r,
             LogitBias = LogitBias(logitBias),
         };
+    }
+
+    /// <summary>
+    /// The response format's shape; the schema itself is compiled (and refused by name if outside the subset) by the
+    /// session, which maps its refusal back to response_format.
+    /// </summary>
+    private static GenerationSettings Formatted(GenerationSettings settings, JsonElement? format)
+    {
+        if (format is not { ValueKind: not JsonValueKind.Null } f) return settings;
+        if (f.ValueKind != JsonValueKind.Object || !f.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            throw OpenAiException.BadRequest("response_format", "'response_format' must be an object with a 'type' of text, json_object or json_schema.");
+        switch (type.GetString())
+        {
+            case "text":
+                return settings;
+            case "json_object":
+                return settings with { Format = OutputFormat.JsonObject };
+            case "json_schema":
+                if (!f.TryGetProperty("json_schema", out var spec) || spec.ValueKind != JsonValueKind.Object)
+                    throw OpenAiException.BadRequest("response_format.json_schema", "'response_format.json_schema' must be an object with a 'schema'.");
+                if (!spec.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Object)
+                    throw OpenAiException.BadRequest("response_format.json_schema.schema", "'response_format.json_schema.schema' must be a JSON Schema object.");
+                return settings with { Format = OutputFormat.JsonSchema, JsonSchema = schema.GetRawText() };
+            default:
+                throw OpenAiException.BadRequest("response_format.type", $"'response_format.type' is '{type.GetString()}'; supported: text, json_object, json_schema.");
+        }
     }
 
     /// <summary>Most logit_bias entries (OpenAI's limit).</summary>
@@ -244,8 +273,7 @@ public static class RequestValidator
 
     private static bool AsksForNothing(string name, JsonElement value, Dictionary<string, JsonElement> request) => value.ValueKind switch
     {
-        // {"type": "text"} is the default response format; tools the model may not call ("tool_choice": "none") are inert.
-        JsonValueKind.Object when name == "response_format" => value.TryGetProperty("type", out var type) && type.ValueEquals("text"),
+        // Tools the model may not call ("tool_choice": "none") are inert.
         JsonValueKind.Array when name == "tools" => value.GetArrayLength() == 0
             || request.TryGetValue("tool_choice", out var choice) && choice.ValueKind == JsonValueKind.String && choice.ValueEquals("none"),
         JsonValueKind.String when name == "tool_choice" => value.ValueEquals("none") || value.ValueEquals("auto"),

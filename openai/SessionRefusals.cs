@@ -49,6 +49,7 @@ public static partial class SessionRefusals
             "PresencePenalty" => "presence_penalty",
             "FrequencyPenalty" => "frequency_penalty",
             "RepetitionPenalty" => "repetition_penalty",
+            "Format" => "response_format",
             _ => job.IsChat ? "messages" : "prompt",
         };
     }

@@ -100,9 +100,16 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     public async Task<Contracts.TurnStarted> BeginTurnAsync(TurnRequest request, TimeSpan timeout)
     {
         var s = request.Settings;
-        var settings = new Settings { Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP, MaxNewTokens = s.MaxNewTokens, Raw = !s.UseChatTemplate };
+        var settings = new Settings
+        {
+            Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP, MaxNewTokens = s.MaxNewTokens, Raw = !s.UseChatTemplate,
+            PresencePenalty = s.PresencePenalty, FrequencyPenalty = s.FrequencyPenalty, RepetitionPenalty = s.RepetitionPenalty, MinP = s.MinP,
+            OutputFormat = (int)s.Format,
+        };
         if (s.Seed is { } seed) settings.Seed = seed;
         if (s.SystemPrompt is { } system) settings.SystemPrompt = system;
+        if (s.JsonSchema is { } schema) settings.JsonSchema = schema;
+        if (s.LogitBias is { } bias) settings.LogitBias.Add(bias);
         settings.Stop.Add(s.StopStrings);
         var message = new UserMessage { Text = request.Text, Settings = settings };
         message.History.Add(request.History.Select(t => new Turn { Role = t.Role, Content = t.Content }));

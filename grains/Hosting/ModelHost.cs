@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
@@ -25,6 +26,9 @@ public sealed class ModelHost : IDisposable
     public int VocabSize => _targets[0].Config.VocabSize;
     /// <summary>Ids that end a reply: the model's EOS ids, the tokenizer's and the chat format's end of turn.</summary>
     public IReadOnlyCollection<int> StopTokenIds { get; }
+    private readonly Lazy<TokenVocabulary> _vocabulary;
+    /// <summary>The target's tokens as bytes for constrained (JSON) replies: built on first use (a 152k vocabulary takes about a second).</summary>
+    public TokenVocabulary Vocabulary => _vocabulary.Value;
 
     public ModelHost(IOptions<SpecEdgeSiloOptions> options, ILogger<ModelHost> logger)
     {
@@ -46,6 +50,7 @@ public sealed class ModelHost : IDisposable
         stop.UnionWith(Tokenizer.EosTokenIds);
         if (Tokenizer.TokenToId(ChatFormat.EndOfTurnToken) is int eot) stop.Add(eot);
         StopTokenIds = stop;
+        _vocabulary = new Lazy<TokenVocabulary>(() => TokenVocabulary.From(Tokenizer, StopTokenIds, VocabSize));
 
         var c = _targets[0].Config;
         long bytes = _targets[0].Weights.All.Sum(t => t.numel() * t.ElementSize);

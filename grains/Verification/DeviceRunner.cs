@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.Grains.Verification;
@@ -24,7 +25,8 @@ public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, T
 /// </summary>
 public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
 {
-    private readonly TargetVerifier _verifier = new(models.Target(device));
+    // One mask cache per device: the masks it holds are those of the sequences this device verifies.
+    private readonly TargetVerifier _verifier = new(models.Target(device)) { Masker = new TokenMasker(models.Vocabulary) };
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
     private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
 

@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
 
@@ -30,5 +31,25 @@ public static class VerifierBoundary
         s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed.")) {
             Logprobs = s.Logprobs, MinP = s.MinP, PresencePenalty = s.PresencePenalty, FrequencyPenalty = s.FrequencyPenalty,
             RepetitionPenalty = s.RepetitionPenalty, LogitBias = s.LogitBias is { Count: > 0 } bias ? bias : null,
+            Grammar = Grammar(s),
         };
+
+    /// <summary>The grammar a reply must follow (compiled once per schema text); refusals name the setting.</summary>
+    public static JsonGrammar? Grammar(GenerationSettings s)
+    {
+        try
+        {
+            return s.Format switch
+            {
+                OutputFormat.Text => null,
+                OutputFormat.JsonObject => JsonGrammar.AnyObject,
+                OutputFormat.JsonSchema => JsonGrammar.FromSchema(s.JsonSchema ?? throw new ArgumentException("A JSON schema response format needs its schema.")),
+                _ => throw new ArgumentException($"Unknown output format {(int)s.Format}."),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(e.Message, nameof(GenerationSettings.Format));
+        }
+    }
 }

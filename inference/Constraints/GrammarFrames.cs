@@ -39,10 +39,11 @@ internal abstract record Frame
     public const int MaxDepth = 32;
 
     /// <summary>
-    /// Most whitespace bytes in a row between tokens of JSON. Enough for any pretty-printing a model does; small enough
-    /// that a model stuck emitting newlines is made to write JSON instead of filling its reply with blanks.
+    /// Most whitespace bytes in a row between tokens of JSON: one, so replies are compact JSON with single spaces or
+    /// newlines as separators (Outlines' default, too). A weak model under a grammar otherwise spends its reply on
+    /// blanks, since whitespace is allowed almost everywhere; a strong one loses only its indentation.
     /// </summary>
-    public const int MaxWhitespaceRun = 24;
+    public const int MaxWhitespaceRun = 1;
 
     protected static bool IsWhitespace(byte b) => b is (byte)' ' or (byte)'\n' or (byte)'\t' or (byte)'\r';
 

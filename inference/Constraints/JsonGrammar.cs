@@ -25,7 +25,8 @@ namespace SpecEdge.Inference.Constraints;
 /// <item>Anything else ($ref, pattern, minLength, minimum, oneOf, allOf, not, if/then/else...) is refused by name.</item>
 /// </list>
 /// The root must be an object, as OpenAI's structured outputs require. Integers are written without a fraction;
-/// strings are well-formed UTF-8 with JSON's escapes; whitespace runs and nesting are bounded (see <see cref="Frame"/>).
+/// strings are well-formed UTF-8 with JSON's escapes; at most one whitespace character separates tokens, and nesting
+/// is bounded (see <see cref="Frame"/>).
 /// </remarks>
 public sealed class JsonGrammar
 {

@@ -228,6 +228,10 @@ public sealed class EdgeGatewayService(
     {
         Temperature = s.Temperature, TopK = s.TopK, TopP = s.TopP == 0 ? 1 : s.TopP, Seed = s.HasSeed ? s.Seed : null,
         MaxNewTokens = s.MaxNewTokens, UseChatTemplate = !s.Raw, SystemPrompt = s.HasSystemPrompt ? s.SystemPrompt : null, StopStrings = s.Stop.ToArray(),
+        PresencePenalty = s.PresencePenalty, FrequencyPenalty = s.FrequencyPenalty, RepetitionPenalty = s.HasRepetitionPenalty ? s.RepetitionPenalty : 1.0,
+        LogitBias = s.LogitBias.Count > 0 ? new Dictionary<int, double>(s.LogitBias) : null, MinP = s.MinP,
+        // An unknown number stays unknown, and the session refuses it by name rather than reading it as text.
+        Format = (OutputFormat)s.OutputFormat, JsonSchema = s.HasJsonSchema ? s.JsonSchema : null,
     };
 
     private static Attachment ToWire(EdgeAttachment a)

@@ -126,6 +126,77 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         }
     }
 
+    private const string MoodSchema = """{"type":"object","properties":{"mood":{"enum":["calm","busy","old"]},"year":{"type":"integer"},"open":{"type":"boolean"}},"required":["mood","year","open"],"additionalProperties":false}""";
+
+    [Fact]
+    public async Task JsonResponseFormats_DecodeAsConstrainedTargetOnlyDecoding_AndTheRepliesParse_AndBadSchemasAreRefusedByName()
+    {
+        string key = f.ServiceKey("json");
+        const string question = "Describe the city";
+        foreach (var (format, settings) in new (object Format, GenerationSettings Settings)[]
+        {
+            (new { type = "json_schema", json_schema = new { name = "city", strict = true, schema = JsonNode.Parse(MoodSchema) } },
+                Greedy(64) with { Format = OutputFormat.JsonSchema, JsonSchema = MoodSchema }),
+            (new { type = "json_object" }, Greedy(64) with { Format = OutputFormat.JsonObject, Temperature = 0.8, Seed = 17 }),
+        })
+        {
+            var prompt = f.NewConversationPrompt(settings, Array.Empty<ChatTurn>(), question);
+            var expected = f.ReferenceReply(prompt, settings);
+            var request = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 64,
+                ["temperature"] = settings.Temperature, ["seed"] = (long)settings.Seed!.Value, ["response_format"] = format };
+            var (status, body, session) = await f.PostAsync("/v1/chat/completions", request, key);
+            Assert.True(status == 200, body?.ToJsonString());
+            Assert.Equal(expected, await f.SessionReplyTokensAsync(session!));
+            string content = (string)body!["choices"]![0]!["message"]!["content"]!;
+            string finish = (string)body["choices"]![0]!["finish_reason"]!;
+            var grammar = settings.JsonSchema is { } schema ? Inference.Constraints.JsonGrammar.FromSchema(schema) : Inference.Constraints.JsonGrammar.AnyObject;
+            Assert.True(grammar.Start().Advance(System.Text.Encoding.UTF8.GetBytes(content)) is not null, $"not JSON of the format, nor a prefix of it: {JsonSerializer.Serialize(content)}");
+            // The demo model rambles inside free strings, so only the schema without one must end within the limit.
+            if (settings.JsonSchema is not null)
+                Assert.True(finish == "stop", $"the demo model's constrained reply did not end within 64 tokens: {JsonSerializer.Serialize(content)}");
+            if (finish == "stop")
+            {
+                using var document = JsonDocument.Parse(content);
+                Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
+                if (settings.JsonSchema is { } s)
+                    Assert.True(Json.Schema.JsonSchema.FromText(s).Evaluate(document.RootElement).IsValid, $"{content} does not match {s}");
+            }
+
+            // Streamed: the same text, chunk by chunk.
+            request["stream"] = true;
+            using var streamed = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, JsonSerializer.Serialize(request));
+            var text = string.Concat((await streamed.Content.ReadAsStringAsync()).Replace("\r", "").Split('\n')
+                .Where(l => l.StartsWith("data: {")).Select(l => JsonNode.Parse(l["data: ".Length..])!)
+                .SelectMany(e => e["choices"]!.AsArray()).Select(c => (string?)c!["delta"]?["content"] ?? ""));
+            Assert.Equal(content, text);
+        }
+
+        // Completions take it too (as vLLM does).
+        var (cs, completion, _) = await f.PostAsync("/v1/completions", new Dictionary<string, object> { ["model"] = "target",
+            ["prompt"] = "The city", ["max_tokens"] = 64, ["temperature"] = 0, ["response_format"] = new { type = "json_object" } }, key);
+        Assert.True(cs == 200, completion?.ToJsonString());
+        var completionText = (string)completion!["choices"]![0]!["text"]!;
+        Assert.True(Inference.Constraints.JsonGrammar.AnyObject.Start().Advance(System.Text.Encoding.UTF8.GetBytes(completionText.TrimStart())) is not null,
+            $"the completion is not a JSON object or a prefix of one: {completionText}");
+
+        // Outside the subset, malformed, or of an unknown type: a 400 naming the field, before any token is decoded.
+        foreach (var (param, bad, named) in new (string, object, string)[]
+        {
+            ("response_format", new { type = "json_schema", json_schema = new { name = "x", schema = JsonNode.Parse("""{"type":"object","properties":{"a":{"type":"string","pattern":"^x"}}}""") } }, "pattern"),
+            ("response_format", new { type = "json_schema", json_schema = new { name = "x", schema = JsonNode.Parse("""{"type":"array"}""") } }, "root"),
+            ("response_format.json_schema.schema", new { type = "json_schema", json_schema = new { name = "x" } }, "schema"),
+            ("response_format.type", new { type = "xml" }, "xml"),
+            ("response_format", "json", "type"),
+        })
+        {
+            var request = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 4, ["response_format"] = bad };
+            var (badStatus, error, _) = await f.PostAsync("/v1/chat/completions", request, key);
+            Assert.True(badStatus == 400, $"{param}: {badStatus} {error?.ToJsonString()}");
+            Assert.Equal(param, (string?)error!["error"]!["param"]);
+            Assert.Contains(named, (string)error["error"]!["message"]!);
+        }
+    }
+
     [Fact]
     public async Task Logprobs_AreTheTargetsOwn_WholeAndStreamed_ChatAndCompletions()
     {

@@ -118,7 +118,7 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
         lock (Models)
         {
             var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
-            return AutoregressiveDecoder.Generate(new TargetVerifier(Models.Target(0)), new[] { request }, capacity: Models.Options.MaxContextTokens)[0].Tokens;
+            return AutoregressiveDecoder.Generate(ReferenceVerifier(), new[] { request }, capacity: Models.Options.MaxContextTokens)[0].Tokens;
         }
     }
 
@@ -129,9 +129,12 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
         lock (Models)
         {
             var request = new GenerationRequest(prompt, sampling, Models.StopCriteria(settings.MaxNewTokens, settings.StopStrings));
-            return AutoregressiveDecoder.Generate(new TargetVerifier(Models.Target(0)), new[] { request }, capacity: Models.Options.MaxContextTokens)[0].Logprobs;
+            return AutoregressiveDecoder.Generate(ReferenceVerifier(), new[] { request }, capacity: Models.Options.MaxContextTokens)[0].Logprobs;
         }
     }
+
+    /// <summary>Target-only decoding on the silo's own target, with its vocabulary for JSON replies.</summary>
+    private TargetVerifier ReferenceVerifier() => new(Models.Target(0)) { Masker = new Inference.Constraints.TokenMasker(Models.Vocabulary) };
 
     public string Decode(IEnumerable<int> tokens) => Models.Tokenizer.Decode(tokens, skipSpecialTokens: true);
 

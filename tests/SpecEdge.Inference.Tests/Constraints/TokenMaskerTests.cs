@@ -12,7 +12,7 @@ namespace SpecEdge.Inference.Tests.Constraints;
 /// </summary>
 public class TokenMaskerTests
 {
-    private const string Document = "{\"name\": \"caf\u00e9 \\\"x\\u00e9\", \"age\": -12, \"kind\": \"c d\", \"score\": 1.5e+3,\n  \"tags\": [\"a\", \"\u65e5\u672c\"], \"note\": null, \"ok\": true}";
+    private const string Document = "{\"name\": \"caf\u00e9 \\\"x\\u00e9\", \"age\": -12, \"kind\": \"c d\", \"score\": 1.5e+3,\n\"tags\": [\"a\", \"\u65e5\u672c\"], \"note\": null, \"ok\": true}";
 
     [Theory]
     [InlineData("qwen3")]

@@ -60,7 +60,7 @@ public class ConstrainedDecodingTests
     public static IEnumerable<object[]> Settings() => new[]
     {
         new object[] { "greedy-schema", SamplingParams.Greedy with { Grammar = JsonGrammar.FromSchema(Schema), LogitBias = Closing } },
-        new object[] { "greedy-object", SamplingParams.Greedy with { Grammar = JsonGrammar.AnyObject } },
+        new object[] { "greedy-object", SamplingParams.Greedy with { Grammar = JsonGrammar.AnyObject, LogitBias = Closing } },
         new object[] { "t0.9-schema", new SamplingParams(0.9, TopP: 0.95) with { Grammar = JsonGrammar.FromSchema(Schema), LogitBias = Closing } },
         new object[] { "t1.2-object-penalised", new SamplingParams(1.2) with { Grammar = JsonGrammar.AnyObject, FrequencyPenalty = 0.5, LogitBias = Closing } },
     };
