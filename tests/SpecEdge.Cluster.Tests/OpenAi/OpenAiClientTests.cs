@@ -44,6 +44,8 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
             new { name = "threeChoices", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, n = 3 } },
             new { name = "threeChoicesStreamed", endpoint = "chat", @params = new { model = "target", messages = User(cityQuestion), temperature = 1.1, top_p = 0.9, seed = 99, max_tokens = 16, n = 3, stream = true } },
             new { name = "penalised", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 16, frequency_penalty = 1.0, presence_penalty = 0.5, logit_bias = logitBias } },
+            new { name = "structured", endpoint = "chat", @params = new { model = "target", messages = User("Describe the city"), temperature = 0, max_tokens = 64,
+                response_format = new { type = "json_schema", json_schema = new { name = "city", strict = true, schema = JsonNode.Parse(OpenAiHttpTests.MoodSchema) } } } },
             new { name = "badKey", endpoint = "chat", apiKey = "sk-guess", @params = new { model = "target", messages = User("hi") } },
             new { name = "followUp", endpoint = "chat", followUp = new { of = "whole", text = "Tell me more." }, @params = new { model = "target", temperature = 0, max_tokens = 12 } },
         };
@@ -93,6 +95,13 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
         Assert.NotEqual(riverTokens[0], penalisedReply[0]);
         Assert.Equal(penalisedReply, await f.SessionReplyTokensAsync((string)results["penalised"]!["session"]!));
         Assert.Equal(f.Decode(penalisedReply), (string)results["penalised"]!["text"]!);
+        // Structured output: the client's json_schema request decodes as constrained target-only decoding does, and parses.
+        var structured = Greedy(64) with { Format = OutputFormat.JsonSchema, JsonSchema = OpenAiHttpTests.MoodSchema };
+        var structuredReply = f.ReferenceReply(f.NewConversationPrompt(structured, Array.Empty<ChatTurn>(), "Describe the city"), structured);
+        Assert.Equal(structuredReply, await f.SessionReplyTokensAsync((string)results["structured"]!["session"]!));
+        Assert.Equal("stop", (string)results["structured"]!["finish"]!);
+        using (var json = System.Text.Json.JsonDocument.Parse((string)results["structured"]!["text"]!))
+            Assert.True(Json.Schema.JsonSchema.FromText(OpenAiHttpTests.MoodSchema).Evaluate(json.RootElement).IsValid, (string)results["structured"]!["text"]!);
         Assert.Equal(401, (int)results["badKey"]!["error"]!["status"]!);
         Assert.Equal("invalid_api_key", (string)results["badKey"]!["error"]!["code"]!);
 

@@ -126,7 +126,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         }
     }
 
-    private const string MoodSchema = """{"type":"object","properties":{"mood":{"enum":["calm","busy","old"]},"year":{"type":"integer"},"open":{"type":"boolean"}},"required":["mood","year","open"],"additionalProperties":false}""";
+    internal const string MoodSchema = """{"type":"object","properties":{"mood":{"enum":["calm","busy","old"]},"year":{"type":"integer"},"open":{"type":"boolean"}},"required":["mood","year","open"],"additionalProperties":false}""";
 
     [Fact]
     public async Task JsonResponseFormats_DecodeAsConstrainedTargetOnlyDecoding_AndTheRepliesParse_AndBadSchemasAreRefusedByName()
@@ -515,7 +515,7 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
 
         foreach (var (extra, param) in new[]
         {
-            (", \"min_p\": 1.5", "min_p"), (", \"response_format\": {\"type\": \"json_object\"}", "response_format"),
+            (", \"min_p\": 1.5", "min_p"), (", \"response_format\": {\"type\": \"yaml\"}", "response_format.type"),
             (", \"frequency_penalty\": 2.5", "frequency_penalty"), (", \"tool_choice\": \"required\"", "tool_choice"), (", \"top_k\": -1", "top_k"),
         })
         {
