@@ -39,6 +39,13 @@ public sealed record DraftTreeOptions
     /// chain instead of the paper's score (see <see cref="EdgeDrafter.PreDraft"/>).
     /// </summary>
     public bool GreedyVerification { get; init; }
+
+    /// <summary>
+    /// Whether the draft follows the reply's grammar when it has one (structured output): its rows are masked as the
+    /// target's are, so it proposes only tokens the target may choose. Off: the draft proposes freely and acceptance
+    /// alone absorbs the difference (lossless either way; benchmarks and tests compare the two).
+    /// </summary>
+    public bool DraftUnderGrammar { get; init; } = true;
     /// <summary>
     /// Null: every tree uses <see cref="Budget"/> and <see cref="MaxDepth"/> (the fixed tree). Set: each step's budget and
     /// depth are chosen by an <see cref="AdaptiveTreePolicy"/>, with Budget and MaxDepth as ceilings.

@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
 using static TorchSharp.torch;
 using SpecEdge.Inference;
@@ -112,6 +113,7 @@ public sealed class EdgeDrafter : IDisposable
         {
             if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
             _search = new DraftSearch(_committed[^1]);
+            _search.Nodes[0].Grammar = ReplyGrammarState();
             rounds = depth;
         }
         var search = _search;
@@ -143,6 +145,7 @@ public sealed class EdgeDrafter : IDisposable
         var (node, token) = Options.GreedyVerification ? GreedyBet(search) : ScoredBet(search, leaves);
         if (node < 0) return;
         var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
+        subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
         subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
         _bet = (node, token, subtree);
     }
@@ -261,9 +264,15 @@ public sealed class EdgeDrafter : IDisposable
         }
         _catchUpCount = 0;
 
+        // A node's grammar state follows from its parent's (parents are computed first, the root's is set when drafted).
+        foreach (var node in nodes)
+            if (node.Grammar is null && node.Parent >= 0) node.Grammar = Advance(tree.Nodes[node.Parent].Grammar, node.Token);
+
         using var scope = NewDisposeScope();
         var logits = _draft.Forward(new[] { new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()) })[0];
         var scored = logits.narrow(0, first, nodes.Count);
+        if (_masker is not null && nodes.Any(n => n.Grammar is not null))
+            scored = TargetVerifier.MaskRows(scored, nodes.Select(n => n.Grammar is { } g ? _masker.Allowed(g) : null).ToArray());
         double temperature = Options.EffectiveScoreTemperature;
         if (temperature != 1.0) scored = scored.to(ScalarType.Float32).Over(temperature);
         var logProbs = scored.log_softmax(-1);
@@ -271,9 +280,46 @@ public sealed class EdgeDrafter : IDisposable
         var v = values.to_type(ScalarType.Float64).data<double>().ToArray();
         var ix = indices.data<long>().ToArray();
         int k = (int)values.shape[1];
+        // Under a grammar a row may allow fewer tokens than the branch width: the refused ones (-inf) are no candidates.
         for (int i = 0; i < nodes.Count; i++)
-            nodes[i].Top = Enumerable.Range(0, k).Select(j => ((int)ix[i * k + j], v[i * k + j])).ToArray();
+            nodes[i].Top = Enumerable.Range(0, k).Select(j => ((int)ix[i * k + j], v[i * k + j])).Where(t => !double.IsNegativeInfinity(t.Item2)).ToArray();
     }
+
+    private TokenMasker? _masker;
+    private JsonGrammar? _grammar;
+    private int _replyStart, _grammarCount;
+    private GrammarState? _replyGrammar;
+
+    /// <summary>
+    /// Drafts the reply that starts at committed token <paramref name="replyStart"/> under <paramref name="grammar"/>
+    /// (null: freely), masking the draft's rows with <paramref name="masker"/> as the verifier masks the target's, so the
+    /// tree holds only tokens the target may choose. Call before each tree; it only recomputes when the reply changed.
+    /// Ignored when <see cref="DraftTreeOptions.DraftUnderGrammar"/> is off.
+    /// </summary>
+    public void FollowGrammar(JsonGrammar? grammar, int replyStart, TokenMasker? masker)
+    {
+        if (grammar is null || masker is null || !Options.DraftUnderGrammar)
+        {
+            (_grammar, _masker, _replyGrammar) = (null, null, null);
+            return;
+        }
+        if (ReferenceEquals(grammar, _grammar) && replyStart == _replyStart && ReferenceEquals(masker, _masker)) return;
+        (_grammar, _masker, _replyStart) = (grammar, masker, replyStart);
+        (_replyGrammar, _grammarCount) = (grammar.Start(), replyStart);
+    }
+
+    /// <summary>The grammar state after every committed reply token (advanced as verdicts commit); null when not following one.</summary>
+    private GrammarState? ReplyGrammarState()
+    {
+        if (_grammar is null) return null;
+        if (_grammarCount > _committed.Count) (_replyGrammar, _grammarCount) = (_grammar.Start(), _replyStart);
+        for (; _grammarCount < _committed.Count && _replyGrammar is not null; _grammarCount++) _replyGrammar = Advance(_replyGrammar, _committed[_grammarCount]);
+        _grammarCount = _committed.Count;
+        return _replyGrammar;
+    }
+
+    private GrammarState? Advance(GrammarState? state, int token) =>
+        state is not null && _masker?.Vocabulary.Bytes(token) is { } bytes ? state.Advance(bytes) : null;
 
     private int _catchUpCount;
 

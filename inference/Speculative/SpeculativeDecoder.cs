@@ -42,6 +42,7 @@ public static class SpeculativeDecoder
                 foreach (int i in active)
                 {
                     clock.Restart();
+                    drafters[i].FollowGrammar(requests[i].Sampling.Grammar, requests[i].Prompt.Length, verifier.Masker);
                     var tree = drafters[i].BuildTree();
                     clock.Stop();
                     timings?.DraftLatencies.Add(clock.Elapsed.TotalSeconds);

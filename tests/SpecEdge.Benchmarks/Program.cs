@@ -17,6 +17,7 @@ switch (command)
     case "e2e": Environment.ExitCode = await SpecEdge.Benchmarks.E2e.E2eBenchmark.RunAsync(options); break;
     case "capacity": await SpecEdge.Benchmarks.Capacity.CapacityBenchmark.RunAsync(options); break;
     case "fairness": await FairnessBenchmark.RunAsync(options); break;
+    case "json-output": JsonOutputBenchmark.Run(options); break;
     case "pipeline-sim": SpecEdge.Benchmarks.Capacity.PipelineStudy.Run(options); break;
     case "goodput-sim": SpecEdge.Benchmarks.Capacity.GoodputSimulation.Run(options); break;
     default:

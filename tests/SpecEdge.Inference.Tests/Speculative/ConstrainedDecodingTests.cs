@@ -13,8 +13,8 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// Constrained decoding is lossless with respect to the constrained target distribution: each emitted token is the
 /// one the definition picks (the target's full-recompute row with every token the grammar refuses after the reply so
 /// far set to -inf, the same position-keyed draw), and whole trees, proactive drafts and trees cut to any size emit
-/// exactly what plain decoding does, though the draft knows nothing of the grammar. Replies that end are valid JSON
-/// for their schema.
+/// exactly what plain decoding does, whether the draft follows the grammar or knows nothing of it. Replies that end are
+/// valid JSON for their schema.
 /// </summary>
 [Collection("speculative")]
 public class ConstrainedDecodingTests
@@ -118,6 +118,7 @@ public class ConstrainedDecodingTests
             for (int i = 0; i < requests.Length; i++) Assert.True(plain[i].Tokens.SequenceEqual(actual[i].Tokens), $"{name}, {path}: request {i} differs from plain decoding.");
         }
         AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree, Capacity), "whole trees");
+        AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree with { DraftUnderGrammar = false }, Capacity), "a draft that ignores the grammar");
         AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree with { Proactive = true }, Capacity), "proactive");
         foreach (int nodes in new[] { 0, 1, 3, 7 })
             AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree, Capacity, null, new TreeTrimmer { Mode = TrimMode.Forced, ForcedNodes = nodes }), $"cut to {nodes}");
