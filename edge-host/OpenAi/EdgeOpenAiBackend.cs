@@ -3,7 +3,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.Inference.Tokenization;
 using SpecEdge.OpenAi;
 using SpecEdge.EdgeClient;
 
@@ -30,6 +32,8 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     private readonly string _tenant;
     private readonly string[] _models;
     private readonly DraftPool _drafts;
+    /// <summary>The draft's tokens for structured output, built at the first reply (a 152k vocabulary takes about a second).</summary>
+    private readonly Lazy<TokenMasker> _masker;
     private readonly LocalConversationIndex _index = new();
     /// <summary>Cancelled at shutdown: drafting stops before the draft models are freed.</summary>
     private readonly CancellationTokenSource _shutdown = new();
@@ -57,6 +61,13 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         _models = new[] { api.Value.ModelName is { Length: > 0 } name ? name : SilosModel() };
         if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
         _drafts = new DraftPool(_o.DraftModel, _o.DType, _o.Device, _o.ServeDraftSlots);
+        _masker = new Lazy<TokenMasker>(() =>
+        {
+            var tokenizer = HfTokenizer.Load(_o.DraftModel);
+            var stop = new HashSet<int>(tokenizer.EosTokenIds.Concat(_drafts.First.Generation.EosTokenIds));
+            if (tokenizer.TokenToId(ChatFormat.For(tokenizer).EndOfTurnToken) is int endOfTurn) stop.Add(endOfTurn);
+            return new TokenMasker(TokenVocabulary.From(tokenizer, stop, _drafts.First.Config.VocabSize));
+        });
         logger.LogInformation("Serving model {Model} for tenant {Tenant}: {Slots} draft slot(s) of {Draft}; local API key in {KeyFile}",
             _models[0], _tenant, Math.Max(1, _o.ServeDraftSlots), _o.DraftModel, _key.Path);
     }
@@ -100,7 +111,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
             else
             {
                 drafting = Link(credential, plan.SessionId);
-                edge = new EdgeSession(drafting, draft, plan.SessionId, edgeId, _o.Tree(), capacity: 4096);
+                edge = new EdgeSession(drafting, draft, plan.SessionId, edgeId, _o.Tree(), capacity: 4096) { Masker = _masker.Value };
                 // Attached before the turn starts, so the cluster leaves the drafting to this host from the first step.
                 await edge.AttachAsync();
                 started = await edge.BeginTurnAsync(plan.TurnFor(job));

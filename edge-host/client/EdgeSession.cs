@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Orleans.BroadcastChannel;
 using SpecEdge.Contracts;
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.EdgeClient;
@@ -41,6 +42,14 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// </summary>
     public TimeSpan EmulatedDraftTime { get; init; }
     public IReadOnlyList<int> Committed => _drafter?.Committed ?? Array.Empty<int>();
+    /// <summary>
+    /// The draft model's tokens for structured output: with it, a reply this edge started with a JSON response format
+    /// is drafted under the same grammar the verifier masks the target with, so its trees hold only allowed tokens.
+    /// Without it the edge drafts freely and the verifier still decodes the JSON losslessly, accepting less.
+    /// </summary>
+    public TokenMasker? Masker { get; init; }
+    // The grammar of the reply this edge started (and where that reply begins); null when it drafts freely.
+    private (JsonGrammar? Grammar, int ReplyStart) _replyGrammar;
     /// <summary>Benchmarks: when set, every tree <see cref="RunReplyAsync"/> drafts is added here (for <see cref="ReplayReplyAsync"/>).</summary>
     public List<DraftMessage>? Recording { get; set; }
 
@@ -101,13 +110,24 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         _gateway is not null ? await _gateway.ReadMessagesAsync(StepTimeout) : (await Session.GetAsync()).Messages;
 
     /// <summary>Sends a user message; the reply is then produced by <see cref="RunReplyAsync"/>.</summary>
-    public async Task SendAsync(string text) => await FollowTurnAsync(await Session.SendUserMessageAsync(text));
+    public async Task SendAsync(string text)
+    {
+        await FollowTurnAsync(await Session.SendUserMessageAsync(text));
+        _replyGrammar = (null, 0);      // the session's default settings: free text
+    }
 
     /// <summary>Starts a turn with its own settings (and, in a new conversation, earlier turns); then as <see cref="SendAsync"/>.</summary>
     public async Task<TurnStarted> BeginTurnAsync(TurnRequest request)
     {
         var turn = _gateway is not null ? await _gateway.BeginTurnAsync(request, StepTimeout) : await Session.BeginTurnAsync(request);
         await FollowTurnAsync(turn);
+        // The session accepted the settings, so their schema compiles here too (the same compiler, the same text).
+        _replyGrammar = (request.Settings.Format switch
+        {
+            OutputFormat.JsonObject => JsonGrammar.AnyObject,
+            OutputFormat.JsonSchema when request.Settings.JsonSchema is { } schema => JsonGrammar.FromSchema(schema),
+            _ => null,
+        }, turn.CommittedLength);
         return turn;
     }
 
@@ -133,6 +153,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             clock.Restart();
+            drafter.FollowGrammar(_replyGrammar.Grammar, _replyGrammar.ReplyStart, Masker);
             var tree = drafter.BuildTree();
             Recording?.Add(tree);
             await WaitOutDraftTimeAsync(clock, cancellation);

@@ -20,6 +20,9 @@ public sealed class TargetVerifier(CausalLm target)
     /// </summary>
     public TokenMasker? Masker { get; init; }
 
+    /// <summary>Seconds spent on grammar masks (finding them and applying them to the rows), for benchmarks.</summary>
+    public double ConstraintSeconds { get; private set; }
+
     /// <summary>Creates a sequence for <paramref name="prompt"/> and prefills all but its last token.</summary>
     public TargetSequence Start(IReadOnlyList<int> prompt, SamplingParams sampling, StopCriteria stop, int capacity)
     {
@@ -77,6 +80,7 @@ public sealed class TargetVerifier(CausalLm target)
             index[i] = -1;
             if (sequence.Sampling.Grammar is not null && work[i] is VerifyWork or DecodeWork)
             {
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 try { masks[i] = RowMasks(work[i]); }
                 catch (Exception e)
                 {
@@ -84,6 +88,7 @@ public sealed class TargetVerifier(CausalLm target)
                     failed[i] = true;
                     continue;
                 }
+                finally { ConstraintSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds; }
             }
             switch (work[i])
             {
@@ -110,7 +115,9 @@ public sealed class TargetVerifier(CausalLm target)
             // Penalties and biases change the rows before anything reads them, so every path decides from the same numbers;
             // then the grammar removes what it does not allow (a bias cannot bring a banned token back).
             AdjustLogits(work, index, logits);
+            long constrainStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             ConstrainLogits(index, logits, masks);
+            ConstraintSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(constrainStarted).TotalSeconds;
         }
         catch
         {

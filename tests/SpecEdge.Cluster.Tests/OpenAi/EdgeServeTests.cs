@@ -116,6 +116,25 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             Assert.Equal(2, Choices(twoFromEdge.Body!).Length);
             Assert.Equal(Choices(twoFromSilo.Body!), Choices(twoFromEdge.Body!));
 
+            // Penalties, logit_bias, min_p and a JSON schema travel over the edge gateway (the wire once dropped all but the
+            // schema's predecessors silently): the edge's reply, drafted under the grammar here, is the silo's.
+            var shaped = new Dictionary<string, object>
+            {
+                ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 64, ["frequency_penalty"] = 0.8, ["min_p"] = 0.05,
+                ["logit_bias"] = new Dictionary<string, double> { ["11"] = -5 },
+                ["messages"] = new[] { new { role = "user", content = "Describe the city" } },
+                ["response_format"] = new { type = "json_schema", json_schema = new { name = "city", schema = JsonNode.Parse(OpenAiHttpTests.MoodSchema) } },
+            };
+            var shapedFromEdge = await PostAsync(edgeUrl, shaped, localKey);
+            var shapedFromSilo = await f.PostAsync("/v1/chat/completions", shaped, f.ServiceKey("gamer"));
+            Assert.True(shapedFromEdge.Status == 200, shapedFromEdge.Body?.ToJsonString());
+            Assert.Equal(await f.SessionReplyTokensAsync(shapedFromSilo.Session!), await f.SessionReplyTokensAsync(shapedFromEdge.Session!));
+            var plainSettings = new SpecEdge.Contracts.GenerationSettings { Temperature = 0, Seed = 0, MaxNewTokens = 64 };
+            var plainReply = f.ReferenceReply(f.NewConversationPrompt(plainSettings, Array.Empty<SpecEdge.Contracts.ChatTurn>(), "Describe the city"), plainSettings);
+            Assert.NotEqual(plainReply, await f.SessionReplyTokensAsync(shapedFromEdge.Session!));
+            using (var json = System.Text.Json.JsonDocument.Parse(Text(shapedFromEdge.Body!)))
+                Assert.True(Json.Schema.JsonSchema.FromText(OpenAiHttpTests.MoodSchema).Evaluate(json.RootElement).IsValid, Text(shapedFromEdge.Body!));
+
             // An app that goes away mid-reply stops it on the cluster too (over the edge gateway).
             using (var abort = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 }))
             {
