@@ -81,6 +81,8 @@ internal abstract record Frame
             case NumberShape n:
                 frame = NumberFrame.Start(n.Integer, b);
                 return frame is not null;
+            case BoundedIntegerShape bounded:
+                return BoundedIntegerFrame.Start(bounded, b, out frame);
             case LiteralShape l:
                 foreach (var literal in l.Literals)
                     if (literal[0] == b)
@@ -314,5 +316,38 @@ internal sealed record EnumFrame(EnumShape Shape, ulong Live, int Position) : Fr
         for (; live != 0; live &= live - 1)
             if (shape.Literals[System.Numerics.BitOperations.TrailingZeroCount(live)].Length != position) return false;
         return true;
+    }
+}
+
+/// <summary>An integer within bounds: its sign and the magnitude of its digits so far (<see cref="Digits"/> of them).</summary>
+internal sealed record BoundedIntegerFrame(BoundedIntegerShape Shape, bool Negative, decimal Magnitude, int Digits) : Frame
+{
+    public static bool Start(BoundedIntegerShape shape, byte b, out Frame? frame)
+    {
+        frame = null;
+        if (b == (byte)'-')
+        {
+            if (shape.Minimum > 0) return false;
+            frame = new BoundedIntegerFrame(shape, true, 0, 0);
+            return true;
+        }
+        if (b < (byte)'0' || b > (byte)'9') return false;
+        var first = new BoundedIntegerFrame(shape, false, b - '0', 1);
+        if (!shape.Viable(false, first.Magnitude, mayExtend: b != (byte)'0')) return false;
+        frame = first;
+        return true;
+    }
+
+    public override FrameStep Feed(byte b, int depth)
+    {
+        bool leadingZero = Digits == 1 && Magnitude == 0;
+        if (b >= (byte)'0' && b <= (byte)'9' && !leadingZero && Digits < 19)
+        {
+            decimal magnitude = Magnitude * 10 + (b - '0');
+            bool mayExtend = !(Digits == 0 && b == (byte)'0');
+            return Shape.Viable(Negative, magnitude, mayExtend) ? FrameStep.Stay(this with { Magnitude = magnitude, Digits = Digits + 1 }) : FrameStep.Rejected;
+        }
+        // The number ends before this byte: only if it has digits and lies in range.
+        return Digits > 0 && Shape.InRange(Negative, Magnitude) ? FrameStep.Passed : FrameStep.Rejected;
     }
 }

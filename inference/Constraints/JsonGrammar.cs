@@ -22,7 +22,7 @@ namespace SpecEdge.Inference.Constraints;
 /// <c>anyOf</c> whose branches differ in their first byte.</item>
 /// <item>Annotations are ignored: title, description, default, examples, format (an annotation in JSON Schema 2020-12),
 /// $schema, $id, $comment, deprecated, readOnly, writeOnly.</item>
-/// <item>Anything else ($ref, pattern, minLength, minimum, oneOf, allOf, not, if/then/else...) is refused by name.</item>
+/// <item>Anything else ($ref, pattern, minLength, bounds on non-integers, oneOf, allOf, not, if/then/else...) is refused by name.</item>
 /// </list>
 /// The root must be an object, as OpenAI's structured outputs require. Integers are written without a fraction;
 /// strings are well-formed UTF-8 with JSON's escapes; at most one whitespace character separates tokens, and nesting
@@ -104,9 +104,12 @@ public sealed class JsonGrammar
         foreach (var keyword in schema.EnumerateObject())
         {
             if (Annotations.Contains(keyword.Name)) continue;
-            if (keyword.Name is not ("type" or "properties" or "required" or "additionalProperties" or "items" or "minItems" or "maxItems" or "enum" or "const" or "anyOf"))
+            if (keyword.Name is not ("type" or "properties" or "required" or "additionalProperties" or "items" or "minItems" or "maxItems" or "enum" or "const" or "anyOf"
+                or "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum"))
                 throw Refuse(at, $"uses '{keyword.Name}', which constrained decoding does not support (supported: type, properties, required, " +
-                    "additionalProperties, items, minItems, maxItems, enum, const, anyOf; annotations such as description are ignored)");
+                    "additionalProperties, items, minItems, maxItems, enum, const, anyOf, and minimum/maximum on integers; annotations such as description are ignored)");
+            if (keyword.Name is "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum" && Types(schema, at) is not ["integer"])
+                throw Refuse(at, $"uses '{keyword.Name}' on a type other than integer alone; bounds are supported on integers only");
         }
 
         if (schema.TryGetProperty("anyOf", out var anyOf))
@@ -150,7 +153,7 @@ public sealed class JsonGrammar
         "array" => Array(schema, at, depth, ref shapes),
         "string" => StringShape.Instance,
         "number" => NumberShape.Real,
-        "integer" => NumberShape.Integral,
+        "integer" => Integer(schema, at),
         "boolean" => LiteralShape.Boolean,
         "null" => LiteralShape.Null,
         _ => throw Refuse(at + ".type", $"names '{type}', which is not a JSON Schema type"),
@@ -233,6 +236,25 @@ public sealed class JsonGrammar
         "null" => value.ValueKind == JsonValueKind.Null,
         _ => false,
     };
+
+    /// <summary>An integer, bounded when the schema says so (exclusive bounds become inclusive ones).</summary>
+    private static JsonShape Integer(JsonElement schema, string at)
+    {
+        long? Bound(string keyword, int shift)
+        {
+            if (!schema.TryGetProperty(keyword, out var value)) return null;
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out var d)) throw Refuse($"{at}.{keyword}", "must be a number");
+            // The nearest integer inside the bound: ceiling for a lower bound, floor for an upper one, then past an exclusive one.
+            decimal inside = shift >= 0 ? decimal.Ceiling(d) : decimal.Floor(d);
+            if (keyword.StartsWith("exclusive", StringComparison.Ordinal) && inside == d) inside += shift >= 0 ? 1 : -1;
+            return inside < long.MinValue ? long.MinValue : inside > long.MaxValue ? long.MaxValue : (long)inside;
+        }
+        long? min = new[] { Bound("minimum", 1), Bound("exclusiveMinimum", 1) }.Max();
+        long? max = new[] { Bound("maximum", -1), Bound("exclusiveMaximum", -1) }.Where(b => b is not null).Min();
+        if (min is null && max is null) return NumberShape.Integral;
+        if (min > max) throw Refuse(at, $"allows no integer (minimum {min} is above maximum {max})");
+        return new BoundedIntegerShape(min ?? long.MinValue, max ?? long.MaxValue);
+    }
 
     /// <summary>One shape, or a union of several that the first byte of a value tells apart.</summary>
     private static JsonShape Union(List<JsonShape> members, string at)

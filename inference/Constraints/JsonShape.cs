@@ -72,6 +72,41 @@ public sealed class NumberShape : JsonShape
     public override bool CanStartWith(byte b) => b is (byte)'-' or (>= (byte)'0' and <= (byte)'9');
 }
 
+/// <summary>
+/// An integer in [<see cref="Minimum"/>, <see cref="Maximum"/>] (minimum/maximum, or their exclusive forms, on an
+/// integer schema: zod writes the safe-integer range for every <c>.int()</c>). Digits are allowed only while some
+/// integer in the range still begins with them.
+/// </summary>
+public sealed class BoundedIntegerShape(long minimum, long maximum) : JsonShape
+{
+    public long Minimum { get; } = minimum;
+    public long Maximum { get; } = maximum;
+    public override bool CanStartWith(byte b) => b == (byte)'-' ? Minimum <= 0 : b >= (byte)'0' && b <= (byte)'9';
+
+    /// <summary>Whether an integer in range is <paramref name="magnitude"/> itself or a longer number beginning with its digits.</summary>
+    public bool Viable(bool negative, decimal magnitude, bool mayExtend)
+    {
+        if (InRange(negative, magnitude)) return true;
+        if (!mayExtend) return false;
+        // Numbers that begin with these digits and have k more: [m * 10^k, (m + 1) * 10^k - 1] in magnitude.
+        decimal scale = 1;
+        for (int k = 1; k <= 19; k++)
+        {
+            scale *= 10;
+            decimal low = magnitude * scale, high = (magnitude + 1) * scale - 1;
+            (decimal from, decimal to) = negative ? (-high, -low) : (low, high);
+            if (from <= Maximum && to >= Minimum) return true;
+        }
+        return false;
+    }
+
+    public bool InRange(bool negative, decimal magnitude)
+    {
+        decimal value = negative ? -magnitude : magnitude;
+        return value >= Minimum && value <= Maximum;
+    }
+}
+
 /// <summary>true or false, or null: literals.</summary>
 public sealed class LiteralShape : JsonShape
 {

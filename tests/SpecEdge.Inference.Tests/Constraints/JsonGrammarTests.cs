@@ -23,6 +23,9 @@ public class JsonGrammarTests
         """{"type":"object"}""",
         """{"type":"object","properties":{},"additionalProperties":false}""",
         """{"type":"object","properties":{"m":{"type":"array","items":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2}},"s":{"type":"string","enum":["x","y",3]}},"required":["m"]}""",
+        """{"type":"object","properties":{"small":{"type":"integer","minimum":10,"maximum":250},"neg":{"type":"integer","exclusiveMinimum":-50,"exclusiveMaximum":0},"low":{"type":"integer","minimum":-7.5}},"required":["small","neg"]}""",
+        // What LangChain.js sends for a zod object (z.number().int() carries the safe-integer bounds).
+        """{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"mood":{"type":"string","enum":["calm","busy","old"],"description":"how it feels"},"year":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991},"open":{"type":"boolean"},"note":{"type":"string"},"tags":{"maxItems":2,"type":"array","items":{"type":"string"}}},"required":["mood","year","open","tags"],"additionalProperties":false}""",
     ];
 
     private static readonly string[] Strings = ["", "plain", "with \"quotes\"", "back\\slash", "tab\tnew\nline", "é and 日本", "emoji 😀", "ctrl \u0001", "slash /", "</script>"];
@@ -122,7 +125,8 @@ public class JsonGrammarTests
     [InlineData("""{"type":"string"}""", "root")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}""", "'$ref'")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","pattern":"^x"}}}""", "'pattern'")]
-    [InlineData("""{"type":"object","properties":{"a":{"type":"integer","minimum":0}}}""", "'minimum'")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"number","minimum":0}}}""", "'minimum'")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"integer","minimum":5,"maximum":4}}}""", "allows no integer")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"object"},{"type":"object","properties":{"b":{}}}]}}}""", "first character")]
     [InlineData("""{"type":"object","required":["missing"]}""", "not in 'properties'")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"array","minItems":3,"maxItems":1}}}""", "maxItems")]
@@ -266,12 +270,21 @@ public class JsonGrammarTests
                     return a;
                 }
             case "string": return JsonValue.Create(Strings[random.Next(Strings.Length)]);
-            case "integer": return JsonValue.Create(random.Next(-1000, 100000));
+            case "integer":
+                {
+                    // Near the bounds when there are some (either side of each), anywhere otherwise.
+                    long lo = Bound(schema, "minimum", "exclusiveMinimum") ?? -1000, hi = Bound(schema, "maximum", "exclusiveMaximum") ?? 100000;
+                    return random.Next(3) == 0 ? JsonValue.Create(random.NextInt64(-1000, 100000))
+                        : JsonValue.Create(random.NextInt64(Math.Max(lo, -1_000_000) - 3, Math.Min(hi, 1_000_000) + 4));
+                }
             case "number": return JsonValue.Create(Math.Round((random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-3, 25)), random.Next(0, 4)));
             case "boolean": return JsonValue.Create(random.Next(2) == 0);
             default: return null;
         }
     }
+
+    private static long? Bound(JsonElement schema, string inclusive, string exclusive) =>
+        schema.TryGetProperty(inclusive, out var b) || schema.TryGetProperty(exclusive, out b) ? (long)Math.Round(b.GetDouble()) : null;
 
     private static JsonNode? Any(Random random, int depth) => random.Next(depth > 3 ? 5 : 7) switch
     {
