@@ -117,6 +117,7 @@ public sealed class JsonGrammar
             if (schema.EnumerateObject().Any(k => !Annotations.Contains(k.Name) && k.Name != "anyOf"))
                 throw Refuse(at, "combines 'anyOf' with other keywords; put them inside each branch");
             if (anyOf.ValueKind != JsonValueKind.Array || anyOf.GetArrayLength() == 0) throw Refuse(at + ".anyOf", "must be a non-empty array");
+            if (anyOf.GetArrayLength() > MaxAlternatives) throw Refuse(at + ".anyOf", $"has more than {MaxAlternatives} alternatives");
             int s = shapes;
             var branches = anyOf.EnumerateArray().Select((b, i) => Shape(b, $"{at}.anyOf[{i}]", depth + 1, ref s)).ToList();
             shapes = s;
@@ -256,10 +257,14 @@ public sealed class JsonGrammar
         return new BoundedIntegerShape(min ?? long.MinValue, max ?? long.MaxValue);
     }
 
+    /// <summary>Most alternatives one type list or anyOf may have (distinct first characters leave room for few anyway).</summary>
+    public const int MaxAlternatives = 16;
+
     /// <summary>One shape, or a union of several that the first byte of a value tells apart.</summary>
     private static JsonShape Union(List<JsonShape> members, string at)
     {
         if (members.Count == 1) return members[0];
+        if (members.Count > MaxAlternatives) throw Refuse(at, $"has more than {MaxAlternatives} alternatives");
         for (int b = 0; b < 256; b++)
             if (members.Count(m => m.CanStartWith((byte)b)) > 1)
                 throw Refuse(at, $"has alternatives that can both begin with '{(char)b}'; they must differ in their first character (for example one object and one null)");

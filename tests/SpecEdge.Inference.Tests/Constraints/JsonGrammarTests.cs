@@ -146,6 +146,8 @@ public class JsonGrammarTests
         Assert.Contains("deeper", Assert.ThrowsAny<ArgumentException>(() => JsonGrammar.FromSchema(Deep(JsonGrammar.MaxSchemaDepth + 2))).Message);
         var wide = "{\"type\":\"object\",\"properties\":{" + string.Join(",", Enumerable.Range(0, 65).Select(i => $"\"p{i}\":{{}}")) + "}}";
         Assert.Contains("64", Assert.ThrowsAny<ArgumentException>(() => JsonGrammar.FromSchema(wide)).Message);
+        var branches = "{\"type\":\"object\",\"properties\":{\"a\":{\"anyOf\":[" + string.Join(",", Enumerable.Range(0, 17).Select(i => $"{{\"const\":{i}}}")) + "]}}}";
+        Assert.Contains("alternatives", Assert.ThrowsAny<ArgumentException>(() => JsonGrammar.FromSchema(branches)).Message);
         var huge = "{\"type\":\"object\",\"description\":\"" + new string('x', JsonGrammar.MaxSchemaBytes) + "\"}";
         Assert.Contains("KB", Assert.ThrowsAny<ArgumentException>(() => JsonGrammar.FromSchema(huge)).Message);
     }

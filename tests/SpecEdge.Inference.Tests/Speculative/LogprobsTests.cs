@@ -85,10 +85,7 @@ public class LogprobsTests
                 }
             }
         }
-        AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree, Capacity), "whole trees");
-        AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree with { Proactive = true }, Capacity), "proactive");
-        foreach (int nodes in new[] { 0, 1, 3, 7 })
-            AssertSame(SpeculativeDecoder.Generate(verifier, draft, requests, Tree, Capacity, null, new TreeTrimmer { Mode = TrimMode.Forced, ForcedNodes = nodes }), $"cut to {nodes}");
+        foreach (var (path, actual) in EveryPath(verifier, draft, requests, Tree, Capacity)) AssertSame(actual, path);
     }
 
     [Fact]

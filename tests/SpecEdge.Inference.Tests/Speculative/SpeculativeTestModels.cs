@@ -1,4 +1,5 @@
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Speculative;
 using static TorchSharp.torch;
 
 namespace SpecEdge.Inference.Tests.Speculative;
@@ -33,5 +34,19 @@ public static class SpeculativeTestModels
             return name.Contains("norm") ? source.clone() : source + normal(0, 0.12, shape, generator: generator);
         });
         return new CausalLm(config, weights, ScalarType.Float32, CPU);
+    }
+
+    /// <summary>
+    /// The speculative paths a lossless test compares with plain decoding, lazily: whole trees, <paramref name="extra"/>
+    /// tree options, proactive drafts, and trees cut to 0, 1, 3 and 7 nodes by the verifier.
+    /// </summary>
+    public static IEnumerable<(string Path, GenerationResult[] Results)> EveryPath(TargetVerifier verifier, CausalLm draft, GenerationRequest[] requests,
+        DraftTreeOptions tree, int capacity, params (string Name, DraftTreeOptions Tree)[] extra)
+    {
+        yield return ("whole trees", SpeculativeDecoder.Generate(verifier, draft, requests, tree, capacity));
+        foreach (var (name, options) in extra) yield return (name, SpeculativeDecoder.Generate(verifier, draft, requests, options, capacity));
+        yield return ("proactive", SpeculativeDecoder.Generate(verifier, draft, requests, tree with { Proactive = true }, capacity));
+        foreach (int nodes in new[] { 0, 1, 3, 7 })
+            yield return ($"cut to {nodes}", SpeculativeDecoder.Generate(verifier, draft, requests, tree, capacity, null, new TreeTrimmer { Mode = TrimMode.Forced, ForcedNodes = nodes }));
     }
 }
