@@ -17,8 +17,8 @@ if [ -f tests/azurite/package.json ] && [ ! -d tests/azurite/node_modules ]; the
   echo "== installing Azurite, the Azure Storage emulator for the grain-storage tests (npm)"
   (cd tests/azurite && npm ci --no-audit --no-fund --loglevel=error)
 fi
-if [ -f tests/openai-client/package.json ] && [ ! -d tests/openai-client/node_modules ]; then
-  echo "== installing the official OpenAI client for the HTTP API tests (npm)"
+if [ -f tests/openai-client/package.json ] && [ ! -f tests/openai-client/node_modules/json-schema-test-suite/package.json ]; then
+  echo "== installing the official OpenAI client, LangChain.js and the JSON Schema Test Suite for the API and grammar tests (npm)"
   (cd tests/openai-client && npm ci --no-audit --no-fund --loglevel=error)
 fi
 if ! command -v redis-server >/dev/null; then

@@ -20,6 +20,8 @@ namespace SpecEdge.Inference.Constraints;
 /// the values of any keys. With <c>properties</c>, extra keys are never generated.</item>
 /// <item><c>items</c>, <c>minItems</c>, <c>maxItems</c>; <c>enum</c> and <c>const</c> (values written as compact JSON);
 /// <c>anyOf</c> whose branches differ in their first byte.</item>
+/// <item>Without <c>type</c>, object keywords (properties, required, additionalProperties) generate an object and array
+/// keywords (items, minItems, maxItems) an array; a schema with neither allows any value.</item>
 /// <item>Annotations are ignored: title, description, default, examples, format (an annotation in JSON Schema 2020-12),
 /// $schema, $id, $comment, deprecated, readOnly, writeOnly.</item>
 /// <item>Anything else ($ref, pattern, minLength, bounds on non-integers, oneOf, allOf, not, if/then/else...) is refused by name.</item>
@@ -139,8 +141,11 @@ public sealed class JsonGrammar
             return new EnumShape(literals);
         }
 
-        types ??= schema.TryGetProperty("properties", out _) || schema.TryGetProperty("additionalProperties", out _) ? ["object"]
-            : schema.TryGetProperty("items", out _) ? ["array"] : null;
+        // Without a type, keywords of one type constrain only values of that type (anything else is valid): generating
+        // that type alone keeps every reply valid (found by the JSON Schema Test Suite: {"minItems": 1} once allowed []).
+        bool Has(params string[] keywords) => keywords.Any(k => schema.TryGetProperty(k, out _));
+        types ??= Has("properties", "required", "additionalProperties") ? ["object"]
+            : Has("items", "minItems", "maxItems") ? ["array"] : null;
         if (types is null) return AnyShape.Instance;
         int count = shapes;
         var members = types.Select(t => Typed(schema, t, at, depth, ref count)).ToList();
