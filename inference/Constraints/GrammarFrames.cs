@@ -83,6 +83,8 @@ internal abstract record Frame
                 return frame is not null;
             case BoundedIntegerShape bounded:
                 return BoundedIntegerFrame.Start(bounded, b, out frame);
+            case BoundedNumberShape bounded:
+                return BoundedNumberFrame.Start(bounded, b, out frame);
             case LiteralShape l:
                 foreach (var literal in l.Literals)
                     if (literal[0] == b)
@@ -350,4 +352,73 @@ internal sealed record BoundedIntegerFrame(BoundedIntegerShape Shape, bool Negat
         // The number ends before this byte: only if it has digits and lies in range.
         return Digits > 0 && Shape.InRange(Negative, Magnitude) ? FrameStep.Passed : FrameStep.Rejected;
     }
+}
+
+/// <summary>
+/// A plain decimal within bounds: its sign, the magnitude of its digits so far, how many digits before the point, and
+/// how many after it (-1 before a point).
+/// </summary>
+internal sealed record BoundedNumberFrame(BoundedNumberShape Shape, bool Negative, decimal Magnitude, int IntegerDigits, int FractionDigits) : Frame
+{
+    public static bool Start(BoundedNumberShape shape, byte b, out Frame? frame)
+    {
+        frame = null;
+        if (b == (byte)'-')
+        {
+            if (!shape.CanStartWith(b)) return false;
+            frame = new BoundedNumberFrame(shape, true, 0, 0, -1);
+            return true;
+        }
+        if (b < (byte)'0' || b > (byte)'9') return false;
+        var first = new BoundedNumberFrame(shape, false, b - '0', 1, -1);
+        if (!first.Viable()) return false;
+        frame = first;
+        return true;
+    }
+
+    public override FrameStep Feed(byte b, int depth)
+    {
+        bool digit = b >= (byte)'0' && b <= (byte)'9';
+        BoundedNumberFrame? next = null;
+        if (digit && FractionDigits < 0 && !(IntegerDigits == 1 && Magnitude == 0) && IntegerDigits < BoundedNumberShape.MaxDigits)
+            next = this with { Magnitude = Magnitude * 10 + (b - '0'), IntegerDigits = IntegerDigits + 1 };
+        else if (digit && FractionDigits >= 0 && FractionDigits < BoundedNumberShape.MaxDigits)
+            next = this with { Magnitude = Magnitude + (b - '0') * Scale(FractionDigits + 1), FractionDigits = FractionDigits + 1 };
+        else if (b == (byte)'.' && IntegerDigits > 0 && FractionDigits < 0)
+            next = this with { FractionDigits = 0 };
+        if (next is not null) return next.Viable() ? FrameStep.Stay(next) : FrameStep.Rejected;
+        // The number ends before this byte: only if it is complete (digits, none pending after a point) and in range.
+        return IntegerDigits > 0 && FractionDigits != 0 && Shape.Contains(Negative ? -Magnitude : Magnitude) ? FrameStep.Passed : FrameStep.Rejected;
+    }
+
+    private static decimal Scale(int fractionDigits)
+    {
+        decimal scale = 1;
+        for (int i = 0; i < fractionDigits; i++) scale /= 10;
+        return scale;
+    }
+
+    /// <summary>Whether a number in range begins with what was written: its magnitude lies in one of the ranges the digits can still reach.</summary>
+    private bool Viable()
+    {
+        if (IntegerDigits == 0) return Shape.CanStartWith((byte)'-');
+        if (FractionDigits >= 0)
+        {
+            // Digits after the point add less than one unit of the last one written (none if no more may be written).
+            decimal unit = FractionDigits < BoundedNumberShape.MaxDigits ? Scale(FractionDigits) : 0;
+            return Reaches(Magnitude, Magnitude + unit, unit > 0);
+        }
+        if (IntegerDigits == 1 && Magnitude == 0) return Reaches(0, 1, true);         // 0 or 0.xxx
+        // k more integer digits, then any fraction: [m * 10^k, (m + 1) * 10^k).
+        decimal scale = 1;
+        for (int k = 0; IntegerDigits + k <= BoundedNumberShape.MaxDigits; k++, scale *= 10)
+            if (Reaches(Magnitude * scale, (Magnitude + 1) * scale, true)) return true;
+        return false;
+    }
+
+    /// <summary>Whether some allowed number has a magnitude in [low, high) (or exactly low when the range is empty).</summary>
+    private bool Reaches(decimal low, decimal high, bool open) =>
+        Shape.Overlaps(Negative
+            ? new ValueRange(-high, open, -low, false)
+            : new ValueRange(low, false, high, open));
 }

@@ -24,7 +24,7 @@ namespace SpecEdge.Inference.Constraints;
 /// keywords (items, minItems, maxItems) an array; a schema with neither allows any value.</item>
 /// <item>Annotations are ignored: title, description, default, examples, format (an annotation in JSON Schema 2020-12),
 /// $schema, $id, $comment, deprecated, readOnly, writeOnly.</item>
-/// <item>Anything else ($ref, pattern, minLength, bounds on non-integers, oneOf, allOf, not, if/then/else...) is refused by name.</item>
+/// <item>Anything else ($ref, pattern, minLength, multipleOf, oneOf, allOf, not, if/then/else...) is refused by name.</item>
 /// </list>
 /// The root must be an object, as OpenAI's structured outputs require. Integers are written without a fraction;
 /// strings are well-formed UTF-8 with JSON's escapes; at most one whitespace character separates tokens, and nesting
@@ -109,9 +109,9 @@ public sealed class JsonGrammar
             if (keyword.Name is not ("type" or "properties" or "required" or "additionalProperties" or "items" or "minItems" or "maxItems" or "enum" or "const" or "anyOf"
                 or "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum"))
                 throw Refuse(at, $"uses '{keyword.Name}', which constrained decoding does not support (supported: type, properties, required, " +
-                    "additionalProperties, items, minItems, maxItems, enum, const, anyOf, and minimum/maximum on integers; annotations such as description are ignored)");
-            if (keyword.Name is "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum" && Types(schema, at) is not ["integer"])
-                throw Refuse(at, $"uses '{keyword.Name}' on a type other than integer alone; bounds are supported on integers only");
+                    "additionalProperties, items, minItems, maxItems, enum, const, anyOf, minimum, maximum, exclusiveMinimum, exclusiveMaximum; annotations such as description are ignored)");
+            if (keyword.Name is "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum" && Types(schema, at) is { } typed && typed is not (["integer"] or ["number"]))
+                throw Refuse(at, $"uses '{keyword.Name}' with a type list; bounds are supported on an integer or a number schema");
         }
 
         if (schema.TryGetProperty("anyOf", out var anyOf))
@@ -145,7 +145,8 @@ public sealed class JsonGrammar
         // that type alone keeps every reply valid (found by the JSON Schema Test Suite: {"minItems": 1} once allowed []).
         bool Has(params string[] keywords) => keywords.Any(k => schema.TryGetProperty(k, out _));
         types ??= Has("properties", "required", "additionalProperties") ? ["object"]
-            : Has("items", "minItems", "maxItems") ? ["array"] : null;
+            : Has("items", "minItems", "maxItems") ? ["array"]
+            : Has("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") ? ["number"] : null;
         if (types is null) return AnyShape.Instance;
         int count = shapes;
         var members = types.Select(t => Typed(schema, t, at, depth, ref count)).ToList();
@@ -158,7 +159,7 @@ public sealed class JsonGrammar
         "object" => Object(schema, at, depth, ref shapes),
         "array" => Array(schema, at, depth, ref shapes),
         "string" => StringShape.Instance,
-        "number" => NumberShape.Real,
+        "number" => Number(schema, at),
         "integer" => Integer(schema, at),
         "boolean" => LiteralShape.Boolean,
         "null" => LiteralShape.Null,
@@ -242,6 +243,29 @@ public sealed class JsonGrammar
         "null" => value.ValueKind == JsonValueKind.Null,
         _ => false,
     };
+
+    /// <summary>A number, bounded when the schema says so (the tighter of a bound and its exclusive form applies).</summary>
+    private static JsonShape Number(JsonElement schema, string at)
+    {
+        (decimal? Value, bool Exclusive) Bound(string inclusive, string exclusive, bool lower)
+        {
+            decimal? Read(string keyword) => !schema.TryGetProperty(keyword, out var v) ? null
+                : v.ValueKind == JsonValueKind.Number && v.TryGetDecimal(out var d) ? d : throw Refuse($"{at}.{keyword}", "must be a number");
+            var (i, e) = (Read(inclusive), Read(exclusive));
+            if (i is null) return (e, e is not null);
+            if (e is null) return (i, false);
+            return lower ? (e >= i ? (e, true) : (i, false)) : (e <= i ? (e, true) : (i, false));
+        }
+        var (min, minExclusive) = Bound("minimum", "exclusiveMinimum", lower: true);
+        var (max, maxExclusive) = Bound("maximum", "exclusiveMaximum", lower: false);
+        if (min is null && max is null) return NumberShape.Real;
+        decimal reach = 1_000_000_000_000m;     // BoundedNumberShape.MaxDigits integer digits
+        if (min >= reach || max <= -reach) throw Refuse(at, $"bounds a number beyond +-{reach}; use an integer schema for such values");
+        var shape = new BoundedNumberShape(min, minExclusive, max, maxExclusive);
+        if (min is not null && max is not null && !shape.Overlaps(new ValueRange(min, false, max, false)))
+            throw Refuse(at, $"allows no number (minimum {min} above maximum {max})");
+        return shape;
+    }
 
     /// <summary>An integer, bounded when the schema says so (exclusive bounds become inclusive ones).</summary>
     private static JsonShape Integer(JsonElement schema, string at)

@@ -137,3 +137,44 @@ public sealed class UnionShape(IReadOnlyList<JsonShape> members) : JsonShape
     }
     public override bool CanStartWith(byte b) => For(b) is not null;
 }
+
+/// <summary>
+/// A number within bounds (minimum/maximum and their exclusive forms on a number schema), written as a plain decimal
+/// (no exponent) with at most <see cref="MaxDigits"/> digits before and after the point. Digits are allowed only while
+/// some number in range still begins with them.
+/// </summary>
+public sealed class BoundedNumberShape(decimal? minimum, bool minimumExclusive, decimal? maximum, bool maximumExclusive) : JsonShape
+{
+    /// <summary>Most digits on either side of the decimal point (decimal arithmetic keeps them exact).</summary>
+    public const int MaxDigits = 12;
+    public decimal? Minimum { get; } = minimum;
+    public bool MinimumExclusive { get; } = minimumExclusive;
+    public decimal? Maximum { get; } = maximum;
+    public bool MaximumExclusive { get; } = maximumExclusive;
+
+    // A minus sign leads to the values in (-inf, 0] (-0 is 0).
+    public override bool CanStartWith(byte b) => b == (byte)'-' ? Overlaps(new ValueRange(null, false, 0, false)) : b >= (byte)'0' && b <= (byte)'9';
+
+    public bool Contains(decimal value) =>
+        (Minimum is not { } min || value > min || value == min && !MinimumExclusive)
+        && (Maximum is not { } max || value < max || value == max && !MaximumExclusive);
+
+    /// <summary>Whether some allowed number lies in <paramref name="range"/>.</summary>
+    public bool Overlaps(ValueRange range)
+    {
+        // The intersection's ends: the higher low end and the lower high end (open if either is open there).
+        var (low, lowOpen) = Higher(range.Low, range.LowOpen, Minimum, MinimumExclusive);
+        var (high, highOpen) = Lower(range.High, range.HighOpen, Maximum, MaximumExclusive);
+        if (low is null || high is null) return true;
+        return low < high || low == high && !lowOpen && !highOpen;
+    }
+
+    private static (decimal?, bool) Higher(decimal? a, bool aOpen, decimal? b, bool bOpen) =>
+        a is null ? (b, bOpen) : b is null ? (a, aOpen) : a > b ? (a, aOpen) : b > a ? (b, bOpen) : (a, aOpen || bOpen);
+
+    private static (decimal?, bool) Lower(decimal? a, bool aOpen, decimal? b, bool bOpen) =>
+        a is null ? (b, bOpen) : b is null ? (a, aOpen) : a < b ? (a, aOpen) : b < a ? (b, bOpen) : (a, aOpen || bOpen);
+}
+
+/// <summary>An interval of numbers; a null end is unbounded.</summary>
+public readonly record struct ValueRange(decimal? Low, bool LowOpen, decimal? High, bool HighOpen);

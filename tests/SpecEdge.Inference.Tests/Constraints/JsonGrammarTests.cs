@@ -24,6 +24,7 @@ public class JsonGrammarTests
         """{"type":"object","properties":{},"additionalProperties":false}""",
         """{"type":"object","properties":{"m":{"type":"array","items":{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":2}},"s":{"type":"string","enum":["x","y",3]}},"required":["m"]}""",
         """{"type":"object","properties":{"small":{"type":"integer","minimum":10,"maximum":250},"neg":{"type":"integer","exclusiveMinimum":-50,"exclusiveMaximum":0},"low":{"type":"integer","minimum":-7.5}},"required":["small","neg"]}""",
+        """{"type":"object","properties":{"score":{"type":"number","minimum":0,"maximum":1},"temp":{"type":"number","exclusiveMinimum":-40.5,"maximum":60},"big":{"type":"number","exclusiveMaximum":1000}},"required":["score","temp"]}""",
         // What LangChain.js sends for a zod object (z.number().int() carries the safe-integer bounds).
         """{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object","properties":{"mood":{"type":"string","enum":["calm","busy","old"],"description":"how it feels"},"year":{"type":"integer","minimum":-9007199254740991,"maximum":9007199254740991},"open":{"type":"boolean"},"note":{"type":"string"},"tags":{"maxItems":2,"type":"array","items":{"type":"string"}}},"required":["mood","year","open","tags"],"additionalProperties":false}""",
     ];
@@ -125,7 +126,9 @@ public class JsonGrammarTests
     [InlineData("""{"type":"string"}""", "root")]
     [InlineData("""{"type":"object","properties":{"a":{"$ref":"#/$defs/x"}}}""", "'$ref'")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"string","pattern":"^x"}}}""", "'pattern'")]
-    [InlineData("""{"type":"object","properties":{"a":{"type":"number","minimum":0}}}""", "'minimum'")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":["number","null"],"minimum":0}}}""", "type list")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"number","minimum":2e12}}}""", "beyond")]
+    [InlineData("""{"type":"object","properties":{"a":{"type":"number","exclusiveMinimum":1,"maximum":1}}}""", "allows no number")]
     [InlineData("""{"type":"object","properties":{"a":{"type":"integer","minimum":5,"maximum":4}}}""", "allows no integer")]
     [InlineData("""{"type":"object","properties":{"a":{"anyOf":[{"type":"object"},{"type":"object","properties":{"b":{}}}]}}}""", "first character")]
     [InlineData("""{"type":"object","required":["missing"]}""", "not in 'properties'")]
@@ -279,7 +282,20 @@ public class JsonGrammarTests
                     return random.Next(3) == 0 ? JsonValue.Create(random.NextInt64(-1000, 100000))
                         : JsonValue.Create(random.NextInt64(Math.Max(lo, -1_000_000) - 3, Math.Min(hi, 1_000_000) + 4));
                 }
-            case "number": return JsonValue.Create(Math.Round((random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-3, 25)), random.Next(0, 4)));
+            case "number":
+                {
+                    long? lo = Bound(schema, "minimum", "exclusiveMinimum"), hi = Bound(schema, "maximum", "exclusiveMaximum");
+                    if ((lo is not null || hi is not null) && random.Next(4) != 0)
+                    {
+                        // Near and at the bounds, with a few decimals (the bounds themselves too: exclusive ones must be refused).
+                        double a = (lo ?? (hi!.Value - 100)) - 1, b = (hi ?? (lo!.Value + 100)) + 1;
+                        double pick = random.Next(5) == 0 ? (random.Next(2) == 0 ? a + 1 : b - 1) : a + random.NextDouble() * (b - a);
+                        return JsonValue.Create(Math.Round(pick, random.Next(0, 4)));
+                    }
+                    // Plain decimals only where bounded: exponents are outside the subset there.
+                    if (lo is not null || hi is not null) inSubset = false;
+                    return JsonValue.Create(Math.Round((random.NextDouble() - 0.3) * Math.Pow(10, random.Next(-3, 25)), random.Next(0, 4)));
+                }
             case "boolean": return JsonValue.Create(random.Next(2) == 0);
             default: return null;
         }
@@ -287,6 +303,7 @@ public class JsonGrammarTests
 
     private static long? Bound(JsonElement schema, string inclusive, string exclusive) =>
         schema.TryGetProperty(inclusive, out var b) || schema.TryGetProperty(exclusive, out b) ? (long)Math.Round(b.GetDouble()) : null;
+    // (Bounds are rounded for generating values only; the oracle checks the exact ones.)
 
     private static JsonNode? Any(Random random, int depth) => random.Next(depth > 3 ? 5 : 7) switch
     {
