@@ -40,8 +40,10 @@ internal abstract record Frame
 
     /// <summary>
     /// Most whitespace bytes in a row between tokens of JSON: one, so replies are compact JSON with single spaces or
-    /// newlines as separators (Outlines' default, too). A weak model under a grammar otherwise spends its reply on
-    /// blanks, since whitespace is allowed almost everywhere; a strong one loses only its indentation.
+    /// newlines as separators. A model under a grammar otherwise can spend its reply on blanks, since whitespace is
+    /// allowed almost everywhere: our demo model did with 24, and the same runaway is reported for xgrammar in vLLM
+    /// (vllm-project/vllm#38696, which proposes a cap of 8) and led Outlines to its single-whitespace option
+    /// (dottxt-ai/outlines#625). A strong model loses only its indentation.
     /// </summary>
     public const int MaxWhitespaceRun = 1;
 
