@@ -72,21 +72,30 @@ public sealed class ChatFormat
     /// assistant's reply begins. <paramref name="enableThinking"/> = false makes a Qwen3 model skip reasoning
     /// (an empty think block is written for it), as enable_thinking=False does in the Qwen3 template.
     /// </summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true) =>
-        string.Concat(RenderSegments(messages, addGenerationPrompt, enableThinking).Select(s => s.Text));
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true, IReadOnlyList<string>? tools = null) =>
+        string.Concat(RenderSegments(messages, addGenerationPrompt, enableThinking, tools).Select(s => s.Text));
+
+    /// <summary>Whether this format renders <c>tools</c>, tool calls and tool results (ChatML, as Qwen's templates do).</summary>
+    public bool SupportsTools => Kind == ChatFormatKind.ChatMl;
 
     /// <summary>
     /// <see cref="Render"/> as markup and content pieces, in order (their texts concatenate to the rendered prompt):
     /// encoding them with <see cref="HfTokenizer.Encode(IReadOnlyList{PromptSegment}, bool)"/> gives the same ids as
     /// encoding the rendered prompt, except that special-token spellings inside contents stay ordinary text.
     /// </summary>
-    public IReadOnlyList<PromptSegment> RenderSegments(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true)
+    /// <param name="tools">The functions the model may call, each as the template's tojson writes it (see
+    /// <see cref="TemplateJson"/>); null or empty for none. Only formats that <see cref="SupportsTools"/> take them.</param>
+    public IReadOnlyList<PromptSegment> RenderSegments(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true,
+        IReadOnlyList<string>? tools = null)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        bool usesTools = tools is { Count: > 0 } || messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 });
+        if (usesTools && !SupportsTools)
+            throw new ArgumentException($"Tools, tool calls and tool results are rendered for ChatML (Qwen) chat templates only; this model's format is {Kind}.", nameof(messages));
         var prompt = new PromptBuilder();
         switch (Kind)
         {
-            case ChatFormatKind.ChatMl: RenderChatMl(prompt, messages, addGenerationPrompt, enableThinking); break;
+            case ChatFormatKind.ChatMl: RenderChatMl(prompt, messages, addGenerationPrompt, enableThinking, tools ?? []); break;
             case ChatFormatKind.Llama3: RenderLlama3(prompt, messages, addGenerationPrompt); break;
             case ChatFormatKind.Llama2: RenderLlama2(prompt, messages); break;
             case ChatFormatKind.Mistral: MistralTemplates.RenderV1(prompt, messages); break;
@@ -96,8 +105,25 @@ public sealed class ChatFormat
         return prompt.Segments;
     }
 
-    private void RenderChatMl(PromptBuilder prompt, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, bool enableThinking)
+    private void RenderChatMl(PromptBuilder prompt, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, bool enableThinking, IReadOnlyList<string> tools)
     {
+        int first = 0;
+        if (tools.Count > 0)
+        {
+            // Qwen's template: the tools go into the system turn, after the system message if there is one.
+            prompt.Markup("<|im_start|>system\n");
+            if (messages.Count > 0 && messages[0].Role == "system")
+            {
+                prompt.Content(messages[0].Content).Markup("\n\n");
+                first = 1;
+            }
+            prompt.Markup("# Tools\n\nYou may call one or more functions to assist with the user query.\n\n" +
+                "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
+            foreach (var tool in tools) prompt.Markup("\n").Content(tool);
+            prompt.Markup("\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n" +
+                "<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n");
+        }
+        // The last query is the last user turn (tool results have their own role and do not count).
         int lastUser = -1;
         for (int i = 0; i < messages.Count; i++)
         {
@@ -106,29 +132,48 @@ public sealed class ChatFormat
                 lastUser = i;
             }
         }
-        for (int i = 0; i < messages.Count; i++)
+        for (int i = first; i < messages.Count; i++)
         {
-            var (role, content) = messages[i];
-            if (role == "assistant" && SupportsThinking)
+            var message = messages[i];
+            var (role, content) = message;
+            if (role == "assistant")
             {
-                // Qwen3's template drops the reasoning of earlier turns and keeps it only after the last
-                // user message (a reply still in progress).
-                string reasoning = "";
-                int end = content.LastIndexOf("</think>", StringComparison.Ordinal);
-                if (end >= 0)
-                {
-                    string before = content[..end].TrimEnd('\n');
-                    int start = before.LastIndexOf("<think>", StringComparison.Ordinal);
-                    reasoning = (start >= 0 ? before[(start + "<think>".Length)..] : before).TrimStart('\n');
-                    content = content[(end + "</think>".Length)..].TrimStart('\n');
-                }
-                bool keepThink = i > lastUser && (i == messages.Count - 1 || reasoning.Length > 0);
                 prompt.Markup("<|im_start|>assistant\n");
-                if (keepThink)
+                if (SupportsThinking)
                 {
-                    prompt.Markup("<think>\n").Content(reasoning.Trim('\n')).Markup("\n</think>\n\n");
+                    // Qwen3's template drops the reasoning of earlier turns and keeps it only after the last
+                    // user message (a reply still in progress).
+                    string reasoning = "";
+                    int end = content.LastIndexOf("</think>", StringComparison.Ordinal);
+                    if (end >= 0)
+                    {
+                        string before = content[..end].TrimEnd('\n');
+                        int start = before.LastIndexOf("<think>", StringComparison.Ordinal);
+                        reasoning = (start >= 0 ? before[(start + "<think>".Length)..] : before).TrimStart('\n');
+                        content = content[(end + "</think>".Length)..].TrimStart('\n');
+                    }
+                    bool keepThink = i > lastUser && (i == messages.Count - 1 || reasoning.Length > 0);
+                    if (keepThink)
+                    {
+                        prompt.Markup("<think>\n").Content(reasoning.Trim('\n')).Markup("\n</think>\n\n");
+                    }
                 }
-                prompt.Content(content).Markup("<|im_end|>\n");
+                prompt.Content(content);
+                var calls = message.ToolCalls ?? [];
+                for (int c = 0; c < calls.Count; c++)
+                {
+                    if (c > 0 || content.Length > 0) prompt.Markup("\n");
+                    prompt.Markup("<tool_call>\n{\"name\": \"").Content(calls[c].Name).Markup("\", \"arguments\": ").Content(calls[c].Arguments).Markup("}\n</tool_call>");
+                }
+                prompt.Markup("<|im_end|>\n");
+                continue;
+            }
+            if (role == "tool")
+            {
+                // Consecutive tool results share one user turn.
+                if (i == 0 || messages[i - 1].Role != "tool") prompt.Markup("<|im_start|>user");
+                prompt.Markup("\n<tool_response>\n").Content(content).Markup("\n</tool_response>");
+                if (i == messages.Count - 1 || messages[i + 1].Role != "tool") prompt.Markup("<|im_end|>\n");
                 continue;
             }
             prompt.Markup("<|im_start|>").Markup(role).Markup("\n").Content(content).Markup("<|im_end|>\n");

@@ -1,4 +1,13 @@
 namespace SpecEdge.Inference.Tokenization;
 
-/// <summary>One turn of a conversation: role is "system", "user" or "assistant".</summary>
-public sealed record ChatMessage(string Role, string Content);
+/// <summary>
+/// One turn of a conversation: role is "system", "user", "assistant" or "tool" (a tool's result). An assistant turn may
+/// carry <see cref="ToolCalls"/>, rendered after its content as the template writes calls.
+/// </summary>
+public sealed record ChatMessage(string Role, string Content)
+{
+    public IReadOnlyList<ChatToolCall>? ToolCalls { get; init; }
+}
+
+/// <summary>A function call the assistant made: the function's name and its arguments as JSON text.</summary>
+public sealed record ChatToolCall(string Name, string Arguments);
