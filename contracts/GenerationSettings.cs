@@ -40,4 +40,15 @@ public sealed record GenerationSettings
     [Id(14)] public OutputFormat Format { get; init; }
     /// <summary>The JSON Schema text when <see cref="Format"/> is <see cref="OutputFormat.JsonSchema"/> (a documented subset; others are refused by name).</summary>
     [Id(15)] public string? JsonSchema { get; init; }
+    /// <summary>
+    /// The functions the model may call, each an OpenAI tool object as JSON text ({"type": "function", "function": {...}});
+    /// rendered by the chat template (ChatML models only) when a conversation starts. Null or empty for none.
+    /// </summary>
+    [Id(16)] public string[]? Tools { get; init; }
+    /// <summary>
+    /// OpenAI's tool_choice: "auto" (default with tools: the model decides), "none", "required" (a call to one of the
+    /// tools, constrained to the call's shape), or "function" (a call to <see cref="ToolName"/>, constrained to its parameters).
+    /// </summary>
+    [Id(17)] public string? ToolChoice { get; init; }
+    [Id(18)] public string? ToolName { get; init; }
 }

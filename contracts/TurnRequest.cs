@@ -12,4 +12,6 @@ public sealed record TurnRequest
     [Id(0)] public GenerationSettings Settings { get; init; } = new();
     [Id(1)] public ChatTurn[] History { get; init; } = Array.Empty<ChatTurn>();
     [Id(2)] public string Text { get; init; } = "";
+    /// <summary>Whose message <see cref="Text"/> is: "user", or "tool" for a function's result (ChatML models only).</summary>
+    [Id(3)] public string Role { get; init; } = "user";
 }

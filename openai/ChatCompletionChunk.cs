@@ -16,4 +16,4 @@ public sealed record ChunkChoice(int Index, ChunkDelta Delta,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
 /// <summary>The first delta names the role; later ones carry content only.</summary>
-public sealed record ChunkDelta(string? Role = null, string? Content = null);
+public sealed record ChunkDelta(string? Role = null, string? Content = null, ToolCallDelta[]? ToolCalls = null);

@@ -43,5 +43,9 @@ public sealed record ChatCompletionRequest
     /// the reply is decoded under the grammar (a documented JSON Schema subset; the rest is refused by name).
     /// </summary>
     public JsonElement? ResponseFormat { get; init; }
+    /// <summary>Function tools the model may call (ChatML models): rendered by the chat template; calls come back as <c>tool_calls</c>.</summary>
+    public JsonElement? Tools { get; init; }
+    /// <summary>"none", "auto" (default), "required", or {"type": "function", "function": {"name": ...}}: the last two constrain the reply to a call.</summary>
+    public JsonElement? ToolChoice { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

@@ -11,7 +11,8 @@ public sealed record ChatCompletionResponse(string Id, long Created, string Mode
 public sealed record ChatChoice(int Index, AssistantMessage Message, string FinishReason,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] ChatLogprobs? Logprobs = null);
 
-public sealed record AssistantMessage(string Content)
+/// <summary>The reply's text (null when it is only function calls, as OpenAI writes it) and its calls.</summary>
+public sealed record AssistantMessage([property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? Content, ToolCall[]? ToolCalls = null)
 {
     public string Role => "assistant";
 }

@@ -25,13 +25,16 @@ public sealed record ConversationPlan(string SessionId, ChatTurn[] History, stri
         string fresh = ConversationId.Create(caller.Tenant, "oa-" + Guid.NewGuid().ToString("N")).ToString();
         if (!job.IsChat || job.Turns.Count == 1) return new ConversationPlan(fresh, Array.Empty<ChatTurn>(), null);
         var earlier = job.Turns.Take(job.Turns.Count - 1).ToArray();
+        // Tools render at a conversation's start and calls come back reshaped (tool_calls), so such a conversation is
+        // re-encoded whole rather than matched against a session's stored text.
+        if (job.UsesTools) return new ConversationPlan(fresh, earlier, null);
         string key = ConversationKey.Of(caller.Tenant, job.Model, job.Settings.SystemPrompt, earlier);
         return await index.ClaimAsync(key) is { } claimed
             ? new ConversationPlan(claimed, Array.Empty<ChatTurn>(), key)
             : new ConversationPlan(fresh, earlier, null);
     }
 
-    public TurnRequest TurnFor(ReplyJob job) => new() { Settings = job.Settings, History = History, Text = job.Text };
+    public TurnRequest TurnFor(ReplyJob job) => new() { Settings = job.Settings, History = History, Text = job.Text, Role = job.Role };
 
     /// <summary>The turn did not start: give a claimed session back, so the next request carrying its conversation still finds it.</summary>
     public Task UndoAsync(IConversationIndex index) => ClaimedKey is null ? Task.CompletedTask : index.RecordAsync(ClaimedKey, SessionId);
@@ -39,7 +42,7 @@ public sealed record ConversationPlan(string SessionId, ChatTurn[] History, stri
     /// <summary>After a whole chat reply: its conversation (the request's messages and the reply as returned) now lives in <paramref name="sessionId"/>.</summary>
     public static Task RecordReplyAsync(IConversationIndex index, OpenAiCaller caller, ReplyJob job, string sessionId, string replyText)
     {
-        if (!job.IsChat || job.SessionId is not null) return Task.CompletedTask;
+        if (!job.IsChat || job.SessionId is not null || job.UsesTools) return Task.CompletedTask;
         var conversation = job.Turns.Append(new ChatTurn("assistant", replyText));
         return index.RecordAsync(ConversationKey.Of(caller.Tenant, job.Model, job.Settings.SystemPrompt, conversation), sessionId);
     }

@@ -28,4 +28,10 @@ public sealed record ReplyJob(
 
     /// <summary>The new text the model replies to: the user's last message, or the prompt.</summary>
     public string Text => Prompt ?? Turns[^1].Content;
+    /// <summary>Whose the new text is: the user's, or a tool's result.</summary>
+    public string Role => Prompt is null ? Turns[^1].Role : "user";
+    /// <summary>Whether the reply may call tools, so its text is read for calls (tools given, tool_choice not "none").</summary>
+    public bool CallsTools => Settings.Tools is { Length: > 0 } && Settings.ToolChoice != "none";
+    /// <summary>Whether the conversation involves tools: such conversations are sent whole and never continue a session.</summary>
+    public bool UsesTools => Settings.Tools is { Length: > 0 } || Turns.Any(t => t.Role == "tool" || t.ToolCalls is { Length: > 0 });
 }

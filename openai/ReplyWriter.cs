@@ -92,10 +92,19 @@ internal static class ReplyWriter
         var usage = Usage.Of(runs[0].PromptTokens, runs[0].CachedTokens, replies.Sum(r => r.Tokens));
         if (job.IsChat)
             await OpenAiEndpoints.JsonAsync(context, 200, new ChatCompletionResponse(id, created, job.Model,
-                replies.Select((r, i) => new ChatChoice(i, new AssistantMessage(r.Text), r.Finish, asked ? LogprobsFormat.Chat(r.Logprobs) : null)).ToArray(), usage));
+                replies.Select((r, i) => Choice(i, r.Text, r.Finish, asked ? LogprobsFormat.Chat(r.Logprobs) : null, job)).ToArray(), usage));
         else
             await OpenAiEndpoints.JsonAsync(context, 200, new CompletionResponse(id, created, job.Model,
                 replies.Select((r, i) => new TextChoice(i, r.Text, r.Finish, asked ? LogprobsFormat.Completion(r.Logprobs, 0, withTop) : null)).ToArray(), usage));
+    }
+
+    /// <summary>A whole chat choice: with tools, the reply's function calls come out of its text into tool_calls.</summary>
+    private static ChatChoice Choice(int index, string text, string finish, ChatLogprobs? logprobs, ReplyJob job)
+    {
+        if (!job.CallsTools) return new ChatChoice(index, new AssistantMessage(text), finish, logprobs);
+        var (content, calls) = ToolCallText.Split(text);
+        return calls.Length == 0 ? new ChatChoice(index, new AssistantMessage(text), finish, logprobs)
+            : new ChatChoice(index, new AssistantMessage(content, calls), "tool_calls", logprobs);
     }
 
     private static async Task StreamAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
@@ -114,6 +123,7 @@ internal static class ReplyWriter
         _ = Task.WhenAll(pumps).ContinueWith(t => merged.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
 
         var texts = runs.Select(_ => new StringBuilder()).ToArray();
+        var heldLogprobs = runs.Select(_ => new List<ReplyLogprob>()).ToArray();
         int tokens = 0;
         bool asked = job.Settings.Logprobs >= 0;
         await foreach (var (index, chunk) in merged.Reader.ReadAllAsync(cancel))
@@ -134,6 +144,22 @@ internal static class ReplyWriter
             int offset = texts[index].Length;
             texts[index].Append(chunk.Text);
             if (chunk.Final) await runs[index].CompleteAsync(texts[index].ToString());
+            if (job.IsChat && job.CallsTools)
+            {
+                // A reply that may call tools is held until it ends: only then is it known which text is a call.
+                if (logprobs is not null) heldLogprobs[index].AddRange(logprobs);
+                if (finish is null) continue;
+                var (content, calls) = ToolCallText.Split(texts[index].ToString());
+                if (calls.Length == 0) content = texts[index].ToString();
+                if (content is { Length: > 0 } || heldLogprobs[index].Count > 0)
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(Content: content ?? ""), null,
+                        heldLogprobs[index].Count > 0 ? LogprobsFormat.Chat(heldLogprobs[index]) : null) }), cancel);
+                if (calls.Length > 0)
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index,
+                        new ChunkDelta(ToolCalls: calls.Select(ToolCallDelta.Of).ToArray()), null) }), cancel);
+                await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(), calls.Length > 0 ? "tool_calls" : finish) }), cancel);
+                continue;
+            }
             if (job.IsChat)
             {
                 if (chunk.Text.Length > 0 || logprobs is not null)

@@ -20,7 +20,7 @@ public static class RequestValidator
     /// </summary>
     private static readonly HashSet<string> Unhonoured = new(StringComparer.Ordinal)
     {
-        "tools", "tool_choice", "functions", "function_call", "best_of", "echo", "suffix", "guided_json",
+        "functions", "function_call", "best_of", "echo", "suffix", "guided_json",
     };
 
     public static ReplyJob Chat(ChatCompletionRequest? r, string? sessionHeader, IReadOnlyList<string> models, OpenAiOptions options)
@@ -39,7 +39,9 @@ public static class RequestValidator
             string at = $"messages[{i}]";
             var m = messages[i] ?? throw OpenAiException.BadRequest(at, $"'{at}' must be an object.");
             CheckExtras(m.Other, at + ".", options, ignored);
-            string content = Content(m.Content, at + ".content");
+            // An assistant message that calls tools may have no text.
+            string content = m.Role == "assistant" && m.ToolCalls is { ValueKind: JsonValueKind.Array } && m.Content is null or { ValueKind: JsonValueKind.Null }
+                ? "" : Content(m.Content, at + ".content");
             switch (m.Role)
             {
                 case "system" or "developer" when i == 0:
@@ -47,17 +49,20 @@ public static class RequestValidator
                     break;
                 case "system" or "developer":
                     throw OpenAiException.BadRequest(at + ".role", $"A {m.Role} message is only supported as the first message; '{at}' is not.");
-                case "user" or "assistant":
+                case "user" or "tool":
                     turns.Add(new ChatTurn(m.Role, content));
+                    break;
+                case "assistant":
+                    turns.Add(new ChatTurn(m.Role, content) { ToolCalls = ToolCalls(m.ToolCalls, at + ".tool_calls") });
                     break;
                 case null:
                     throw OpenAiException.BadRequest(at + ".role", $"'{at}.role' is required.");
                 default:
-                    throw OpenAiException.BadRequest(at + ".role", $"'{at}.role' is '{m.Role}'; supported roles are system, developer, user and assistant (no tools).");
+                    throw OpenAiException.BadRequest(at + ".role", $"'{at}.role' is '{m.Role}'; supported roles are system, developer, user, assistant and tool.");
             }
         }
-        if (turns.Count == 0 || turns[^1].Role != "user")
-            throw OpenAiException.BadRequest("messages", "The last message must have the role 'user'.");
+        if (turns.Count == 0 || turns[^1].Role is not ("user" or "tool"))
+            throw OpenAiException.BadRequest("messages", "The last message must have the role 'user' (or 'tool', a function's result).");
 
         string? session = Session(r.Session ?? sessionHeader);
         if (session is not null && choices > 1)
@@ -70,7 +75,9 @@ public static class RequestValidator
         {
             SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
         };
-        settings = Formatted(settings, r.ResponseFormat);
+        settings = WithTools(Formatted(settings, r.ResponseFormat), r.Tools, r.ToolChoice);
+        if (session is not null && (settings.Tools is { Length: > 0 } || turns[^1].Role == "tool"))
+            throw OpenAiException.BadRequest("session", "Tools and tool results go in a conversation sent whole (no session named): the template renders the tools when a conversation starts.");
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
         return new ReplyJob(model, settings, turns, null, session, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
@@ -174,6 +181,47 @@ public static class RequestValidator
         }
     }
 
+    /// <summary>
+    /// The tools (each kept as its JSON text; the session checks them against the template's needs and names the one
+    /// at fault) and tool_choice.
+    /// </summary>
+    private static GenerationSettings WithTools(GenerationSettings settings, JsonElement? tools, JsonElement? choice)
+    {
+        string[]? list = tools switch
+        {
+            null or { ValueKind: JsonValueKind.Null } => null,
+            { ValueKind: JsonValueKind.Array } a => a.EnumerateArray().Select(t => t.GetRawText()).ToArray(),
+            _ => throw OpenAiException.BadRequest("tools", "'tools' must be an array of function tools."),
+        };
+        if (list is { Length: 0 }) list = null;
+        (string? kind, string? name) = choice switch
+        {
+            null or { ValueKind: JsonValueKind.Null } => (null, null),
+            { ValueKind: JsonValueKind.String } c when c.GetString() is "none" or "auto" or "required" => (c.GetString(), null),
+            { ValueKind: JsonValueKind.Object } c when c.TryGetProperty("type", out var t) && t.ValueEquals("function")
+                && c.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
+                && f.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String => ("function", n.GetString()),
+            _ => throw OpenAiException.BadRequest("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}."),
+        };
+        if (kind is "required" or "function" && list is null)
+            throw OpenAiException.BadRequest("tool_choice", $"'tool_choice' asks for a call, but no 'tools' were given.");
+        return settings with { Tools = list, ToolChoice = kind, ToolName = name };
+    }
+
+    /// <summary>An assistant message's earlier function calls, as the template renders them.</summary>
+    private static ChatTurnToolCall[]? ToolCalls(JsonElement? calls, string param)
+    {
+        if (calls is not { ValueKind: not JsonValueKind.Null } list) return null;
+        if (list.ValueKind != JsonValueKind.Array) throw OpenAiException.BadRequest(param, $"'{param}' must be an array.");
+        return list.EnumerateArray().Select((c, i) =>
+            c.ValueKind == JsonValueKind.Object && c.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
+                && f.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String
+                && f.TryGetProperty("arguments", out var a) && a.ValueKind is JsonValueKind.String or JsonValueKind.Object
+                ? new ChatTurnToolCall(c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : $"call_{i}",
+                    n.GetString()!, a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText())
+                : throw OpenAiException.BadRequest($"{param}[{i}]", $"'{param}[{i}]' must be {{\"id\", \"type\": \"function\", \"function\": {{\"name\", \"arguments\"}}}}.")).ToArray();
+    }
+
     /// <summary>Most logit_bias entries (OpenAI's limit).</summary>
     public const int MaxLogitBias = 300;
 
@@ -273,10 +321,6 @@ public static class RequestValidator
 
     private static bool AsksForNothing(string name, JsonElement value, Dictionary<string, JsonElement> request) => value.ValueKind switch
     {
-        // Tools the model may not call ("tool_choice": "none") are inert.
-        JsonValueKind.Array when name == "tools" => value.GetArrayLength() == 0
-            || request.TryGetValue("tool_choice", out var choice) && choice.ValueKind == JsonValueKind.String && choice.ValueEquals("none"),
-        JsonValueKind.String when name == "tool_choice" => value.ValueEquals("none") || value.ValueEquals("auto"),
         JsonValueKind.Null or JsonValueKind.False => true,
         JsonValueKind.Number => value.TryGetDouble(out double d) && (d == 0 || (d == 1 && name == "best_of")),
         JsonValueKind.String => value.GetString()!.Length == 0,

@@ -50,6 +50,7 @@ public static partial class SessionRefusals
             "FrequencyPenalty" => "frequency_penalty",
             "RepetitionPenalty" => "repetition_penalty",
             "Format" => "response_format",
+            "Tools" => "tools",
             _ => job.IsChat ? "messages" : "prompt",
         };
     }

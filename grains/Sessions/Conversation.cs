@@ -30,14 +30,14 @@ public sealed class Conversation(SessionState state)
 
     public void Release() => State.AttachedEdge = null;
 
-    /// <summary>A turn begins: earlier turns (only into an empty conversation) and the user's message, encoded as <paramref name="appended"/>.</summary>
-    public void StartTurn(GenerationSettings settings, string? seedOwner, string? quotaTenant, IEnumerable<ChatTurn> history, string text, int[] appended)
+    /// <summary>A turn begins: earlier turns (only into an empty conversation) and the new message (the user's, or a tool's result), encoded as <paramref name="appended"/>.</summary>
+    public void StartTurn(GenerationSettings settings, string? seedOwner, string? quotaTenant, IEnumerable<ChatTurn> history, ChatTurn message, int[] appended)
     {
         State.Settings = settings;
         State.SeedOwner = seedOwner;
         State.QuotaTenant = quotaTenant;
         State.Messages.AddRange(history);
-        State.Messages.Add(new ChatTurn("user", text));
+        State.Messages.Add(message);
         State.Committed.AddRange(appended);
         State.ReplyChunkSizes.Clear();
         State.ReplyFinish = null;

@@ -1,5 +1,6 @@
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Contracts;
+using SpecEdge.Inference.Tokenization;
 using SpecEdge.Grains.Hosting;
 
 namespace SpecEdge.Grains.Sessions;
@@ -66,6 +67,14 @@ internal static class SessionInputLimits
                 $"The user message (text) has {text.Length} characters; the limit is {limits.MaxMessageChars} (SpecEdge:MaxMessageChars).");
     }
 
+    /// <summary>The new message's role: a user's message, or a tool's result (only where the chat format renders tools).</summary>
+    public static void CheckRole(string? role, ChatFormat format)
+    {
+        if (role is not ("user" or "tool")) throw new ArgumentException($"A turn's message must have the role 'user' or 'tool'; got '{role}'.", "Role");
+        if (role == "tool" && !format.SupportsTools)
+            throw new ArgumentException($"Tool results are rendered for ChatML (Qwen) chat templates only; this model's format is {format.Kind}.", "Role");
+    }
+
     /// <summary>
     /// Earlier turns replayed into a new conversation: each one "user" or "assistant" and within the message limit, and
     /// no more of them than the context could hold (every turn costs at least two tokens of template markup).
@@ -78,8 +87,11 @@ internal static class SessionInputLimits
                 $"History has {history.Length} turns; a {limits.MaxContextTokens}-token context (SpecEdge:MaxContextTokens) cannot hold them.");
         for (int i = 0; i < history.Length; i++)
         {
-            if (history[i] is not { Role: "user" or "assistant" } turn)
-                throw new ArgumentException($"History[{i}] must have the role 'user' or 'assistant'; got '{history[i]?.Role}'.", nameof(history));
+            if (history[i] is not { Role: "user" or "assistant" or "tool" } turn)
+                throw new ArgumentException($"History[{i}] must have the role 'user', 'assistant' or 'tool'; got '{history[i]?.Role}'.", nameof(history));
+            if (turn.ToolCalls is { } calls && (turn.Role != "assistant" || calls.Length > ToolDefinition.MaxTools
+                || calls.Any(c => c?.Name is not { Length: > 0 and <= 64 } || c.Arguments is null || c.Arguments.Length > limits.MaxMessageChars || c.Id is null)))
+                throw new ArgumentException($"History[{i}] has tool calls that are not an assistant's ({ToolDefinition.MaxTools} at most, each with an id, a name of up to 64 characters and arguments within the message limit).", nameof(history));
             if (turn.Content is null) throw new ArgumentNullException(nameof(history), $"History[{i}] has no content.");
             if (turn.Content.Length > limits.MaxMessageChars)
                 throw new ArgumentOutOfRangeException(nameof(history),

@@ -11,7 +11,7 @@ namespace SpecEdge.Grains.Sessions;
 /// </summary>
 public static class TurnFormatter
 {
-    public static int[] Tokens(HfTokenizer tokenizer, ChatFormat format, IReadOnlyList<int> committed, GenerationSettings settings, string text)
+    public static int[] Tokens(HfTokenizer tokenizer, ChatFormat format, IReadOnlyList<int> committed, GenerationSettings settings, string text, string role = "user")
     {
         if (!settings.UseChatTemplate)
         {
@@ -21,8 +21,9 @@ public static class TurnFormatter
 
         var messages = new List<ChatMessage>();
         if (committed.Count == 0 && settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
-        messages.Add(new ChatMessage("user", text));
-        var segments = format.RenderSegments(messages, addGenerationPrompt: true).ToList();
+        messages.Add(new ChatMessage(role, text));
+        // The tools are part of the conversation's start (the system turn): a continued conversation keeps the ones it began with.
+        var segments = format.RenderSegments(messages, addGenerationPrompt: true, tools: committed.Count == 0 ? Tools(settings) : null).ToList();
         string prefix = "";
         if (committed.Count > 0)
         {
@@ -46,14 +47,21 @@ public static class TurnFormatter
     /// assistant turns, replayed) and the new user message, rendered by the template as one prompt. Every content is
     /// ordinary text, as in <see cref="Tokens"/>.
     /// </summary>
-    public static int[] ConversationTokens(HfTokenizer tokenizer, ChatFormat format, GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text)
+    public static int[] ConversationTokens(HfTokenizer tokenizer, ChatFormat format, GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text, string role = "user")
     {
         if (!settings.UseChatTemplate)
             throw new ArgumentException("Earlier turns can only be replayed with the chat template on (UseChatTemplate).", nameof(history));
         var messages = new List<ChatMessage>();
         if (settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
-        messages.AddRange(history.Select(t => new ChatMessage(t.Role, t.Content)));
-        messages.Add(new ChatMessage("user", text));
-        return tokenizer.Encode(format.RenderSegments(messages, addGenerationPrompt: true));
+        messages.AddRange(history.Select(t => new ChatMessage(t.Role, t.Content) { ToolCalls = t.ToolCalls?.Select(c => new ChatToolCall(c.Name, c.Arguments)).ToArray() }));
+        messages.Add(new ChatMessage(role, text));
+        return tokenizer.Encode(format.RenderSegments(messages, addGenerationPrompt: true, tools: Tools(settings)));
+    }
+
+    /// <summary>The settings' tools as the template writes them; refusals name the setting.</summary>
+    private static IReadOnlyList<string>? Tools(GenerationSettings settings)
+    {
+        try { return ToolDefinition.Parse(settings.Tools).Select(t => t.TemplateText).ToArray(); }
+        catch (ArgumentException e) { throw new ArgumentException(e.Message, nameof(GenerationSettings.Tools)); }
     }
 }

@@ -103,14 +103,33 @@ internal abstract record Frame
     }
 }
 
-/// <summary>The bottom of every stack: optional leading whitespace, then the root value, then nothing (the reply ends).</summary>
-internal sealed record DocumentFrame(JsonShape Root, bool Done, int Whitespace) : Frame
+internal enum DocumentStage { Prefix, Value, Suffix, Done }
+
+/// <summary>
+/// The bottom of every stack: the grammar's literal prefix (a tool call's opening tag), optional whitespace, the root
+/// value, the literal suffix, then nothing (the reply ends). <see cref="Position"/> counts bytes into a literal.
+/// </summary>
+internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, int Position, int Whitespace) : Frame
 {
+    public static DocumentFrame Start(JsonGrammar grammar) => new(grammar, grammar.Prefix.Length > 0 ? DocumentStage.Prefix : DocumentStage.Value, 0, 0);
+
     public override FrameStep Feed(byte b, int depth)
     {
-        if (Done) return FrameStep.Rejected;
-        if (IsWhitespace(b)) return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
-        return Begin(Root, b, depth, out var child) ? new FrameStep(StepKind.Open, this with { Done = true, Whitespace = 0 }, child) : FrameStep.Rejected;
+        switch (Stage)
+        {
+            case DocumentStage.Prefix:
+                if (Grammar.Prefix[Position] != b) return FrameStep.Rejected;
+                return FrameStep.Stay(Position + 1 == Grammar.Prefix.Length ? this with { Stage = DocumentStage.Value, Position = 0 } : this with { Position = Position + 1 });
+            case DocumentStage.Value:
+                if (IsWhitespace(b)) return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
+                var after = this with { Stage = Grammar.Suffix.Length > 0 ? DocumentStage.Suffix : DocumentStage.Done, Whitespace = 0 };
+                return Begin(Grammar.Root, b, depth, out var child) ? new FrameStep(StepKind.Open, after, child) : FrameStep.Rejected;
+            case DocumentStage.Suffix:
+                if (Grammar.Suffix[Position] != b) return FrameStep.Rejected;
+                return FrameStep.Stay(Position + 1 == Grammar.Suffix.Length ? this with { Stage = DocumentStage.Done, Position = 0 } : this with { Position = Position + 1 });
+            default:
+                return FrameStep.Rejected;
+        }
     }
 }
 

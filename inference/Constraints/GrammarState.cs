@@ -23,10 +23,10 @@ public sealed class GrammarState : IEquatable<GrammarState>
         _hash = HashCode.Combine(top, below?._hash ?? 0);
     }
 
-    public static GrammarState Start(JsonGrammar grammar) => new(new DocumentFrame(grammar.Root, false, 0), null);
+    public static GrammarState Start(JsonGrammar grammar) => new(DocumentFrame.Start(grammar), null);
 
     /// <summary>Whether the root value is complete: the reply may (and must) end here.</summary>
-    public bool IsComplete => Below is null && Top is DocumentFrame { Done: true };
+    public bool IsComplete => Below is null && Top is DocumentFrame { Stage: DocumentStage.Done };
 
     /// <summary>
     /// The lexer state when the innermost value is a string (a <see cref="StringLexer"/> state), else -1. Inside a string

@@ -50,13 +50,43 @@ public sealed class JsonGrammar
     private static readonly JsonSerializerOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, WriteIndented = false };
 
     public JsonShape Root { get; }
-    /// <summary>The schema text this grammar was compiled from; null for <see cref="AnyObject"/>.</summary>
+    /// <summary>The schema text this grammar was compiled from; null for <see cref="AnyObject"/> and tool calls.</summary>
     public string? Schema { get; }
+    /// <summary>Bytes before and after the root value (a tool call's tags); empty for plain JSON.</summary>
+    public byte[] Prefix { get; }
+    public byte[] Suffix { get; }
 
-    private JsonGrammar(JsonShape root, string? schema)
+    private JsonGrammar(JsonShape root, string? schema, byte[]? prefix = null, byte[]? suffix = null)
     {
         Root = root;
         Schema = schema;
+        Prefix = prefix ?? [];
+        Suffix = suffix ?? [];
+    }
+
+    /// <summary>
+    /// One function call as a chat template writes it: <paramref name="open"/>, then {"name": one of the tools' names,
+    /// "arguments": an object}, then <paramref name="close"/>. With one tool its parameters schema (the same subset as
+    /// <see cref="FromSchema"/>; an object) constrains the arguments; with several, any object does (their schemas
+    /// cannot be told apart by a first byte). Compiled once per distinct set.
+    /// </summary>
+    /// <exception cref="ArgumentException">A parameters schema is outside the subset or not an object; the message names it.</exception>
+    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, string open, string close)
+    {
+        if (tools.Count == 0 || tools.Count > EnumShape.MaxValues) throw new ArgumentException($"A tool call needs 1 to {EnumShape.MaxValues} tools.", nameof(tools));
+        string key = "tool-call\u0000" + open + "\u0000" + close + "\u0000" + string.Join("\u0000", tools.Select(t => t.Name + "\u0000" + t.Parameters));
+        if (Compiled.TryGetValue(key, out var known)) return known;
+        JsonShape arguments = ObjectShape.Any;
+        if (tools.Count == 1 && tools[0].Parameters is { } parameters)
+        {
+            arguments = FromSchema(parameters).Root;
+        }
+        var names = new EnumShape(tools.Select(t => JsonSerializer.SerializeToUtf8Bytes(t.Name, Compact)).ToArray());
+        var call = new ObjectShape([new PropertyShape("name", "name\""u8.ToArray(), names), new PropertyShape("arguments", "arguments\""u8.ToArray(), arguments)],
+            required: 0b11, openKeys: false);
+        var grammar = new JsonGrammar(call, null, System.Text.Encoding.UTF8.GetBytes(open), System.Text.Encoding.UTF8.GetBytes(close));
+        if (Compiled.Count >= MaxCompiled) Compiled.Clear();
+        return Compiled.GetOrAdd(key, grammar);
     }
 
     /// <summary>Any JSON object (OpenAI's <c>json_object</c> response format).</summary>

@@ -4,7 +4,8 @@ namespace SpecEdge.Inference.Constraints;
 
 /// <summary>
 /// A model's tokens as byte strings, arranged for constrained decoding: a trie over the bytes of every token a grammar
-/// may emit (not added, special or stop tokens), the ids that end a reply, and, per <see cref="StringLexer"/> state,
+/// may emit (not special or stop tokens; added tokens that are not special, such as Qwen's &lt;tool_call&gt;, are their
+/// text, so a tool call's tags can be the model's own tokens), the ids that end a reply, and, per <see cref="StringLexer"/> state,
 /// which tokens stay inside a JSON string. Built once per model; 152k-token vocabularies take a fraction of a second.
 /// </summary>
 public sealed class TokenVocabulary
@@ -74,14 +75,14 @@ public sealed class TokenVocabulary
         var bytes = new byte[]?[tokenizer.VocabSize];
         for (int t = 0; t < bytes.Length; t++)
         {
-            if (tokenizer.IsAdded(t)) continue;
+            if (tokenizer.IsSpecial(t)) continue;
             try { bytes[t] = tokenizer.TokenBytes(t).ToArray(); }
             catch (ArgumentOutOfRangeException) { }    // an unused id
         }
         return new TokenVocabulary(bytes, stopIds, Math.Max(size, bytes.Length));
     }
 
-    /// <summary>The bytes of <paramref name="token"/>, or null if a grammar never emits it (added, special, stop or unused).</summary>
+    /// <summary>The bytes of <paramref name="token"/>, or null if a grammar never emits it (special, stop or unused).</summary>
     public byte[]? Bytes(int token) => (uint)token < (uint)Size ? _bytes[token] : null;
 
     /// <summary>

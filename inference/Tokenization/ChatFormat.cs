@@ -78,6 +78,9 @@ public sealed class ChatFormat
     /// <summary>Whether this format renders <c>tools</c>, tool calls and tool results (ChatML, as Qwen's templates do).</summary>
     public bool SupportsTools => Kind == ChatFormatKind.ChatMl;
 
+    /// <summary>What surrounds one function call in a ChatML (Qwen) reply: the JSON {"name", "arguments"} goes between.</summary>
+    public const string ToolCallOpen = "<tool_call>\n", ToolCallClose = "\n</tool_call>";
+
     /// <summary>
     /// <see cref="Render"/> as markup and content pieces, in order (their texts concatenate to the rendered prompt):
     /// encoding them with <see cref="HfTokenizer.Encode(IReadOnlyList{PromptSegment}, bool)"/> gives the same ids as

@@ -124,7 +124,11 @@ public sealed class EdgeGatewayService(
                     var turn = await session.BeginTurnAsync(new TurnRequest
                     {
                         Text = message.UserMessage.Text, Settings = FromWire(message.UserMessage.Settings),
-                        History = message.UserMessage.History.Select(t => new ChatTurn(t.Role, t.Content)).ToArray(),
+                        History = message.UserMessage.History.Select(t => new ChatTurn(t.Role, t.Content)
+                        {
+                            ToolCalls = t.ToolCalls.Count > 0 ? t.ToolCalls.Select(c => new ChatTurnToolCall(c.Id, c.Name, c.Arguments)).ToArray() : null,
+                        }).ToArray(),
+                        Role = message.UserMessage.Role is { Length: > 0 } role ? role : "user",
                     });
                     var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step };
                     started.AppendedTokens.Add(turn.AppendedTokens);
@@ -232,6 +236,7 @@ public sealed class EdgeGatewayService(
         LogitBias = s.LogitBias.Count > 0 ? new Dictionary<int, double>(s.LogitBias) : null, MinP = s.MinP,
         // An unknown number stays unknown, and the session refuses it by name rather than reading it as text.
         Format = (OutputFormat)s.OutputFormat, JsonSchema = s.HasJsonSchema ? s.JsonSchema : null,
+        Tools = s.Tools.Count > 0 ? s.Tools.ToArray() : null, ToolChoice = s.HasToolChoice ? s.ToolChoice : null, ToolName = s.HasToolName ? s.ToolName : null,
     };
 
     private static Attachment ToWire(EdgeAttachment a)

@@ -11,7 +11,7 @@ public class ConversationTests
     {
         var conversation = new Conversation(new SessionState());
         prompt = [10, 11, 12];
-        conversation.StartTurn(new GenerationSettings { Seed = 5 }, "service:t", "t", [], "hello", prompt);
+        conversation.StartTurn(new GenerationSettings { Seed = 5 }, "service:t", "t", [], new ChatTurn("user", "hello"), prompt);
         return conversation;
     }
 

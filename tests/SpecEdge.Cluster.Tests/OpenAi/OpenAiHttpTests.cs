@@ -197,6 +197,95 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         }
     }
 
+    internal const string WeatherTool = """{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.", "parameters": {"type": "object", "properties": {"city": {"enum": ["Paris", "Rome", "Oslo"]}, "days": {"type": "integer", "minimum": 1, "maximum": 14}}, "required": ["city", "days"], "additionalProperties": false}}}""";
+    internal const string AddTool = """{"type": "function", "function": {"name": "add", "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}""";
+
+    [Fact]
+    public async Task Tools_AForcedCallParses_AsConstrainedTargetOnlyDecoding_StreamedToo_AndAToolResultContinues()
+    {
+        string key = f.ServiceKey("tools");
+        const string question = "What is the weather in Rome?";
+        var tools = new[] { JsonNode.Parse(WeatherTool)!, JsonNode.Parse(AddTool)! };
+        // The demo tokenizer has no <tool_call> token: the tags are spelled piece by piece, hence the room.
+        var named = Greedy(160) with { Tools = [WeatherTool, AddTool], ToolChoice = "function", ToolName = "get_weather" };
+        var expected = f.ReferenceReply(f.NewConversationPrompt(named, Array.Empty<ChatTurn>(), question), named);
+        var request = new Dictionary<string, object> { ["model"] = "target", ["messages"] = new[] { User(question) }, ["max_tokens"] = 160, ["temperature"] = 0,
+            ["tools"] = tools, ["tool_choice"] = new { type = "function", function = new { name = "get_weather" } } };
+        var (status, body, session) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(status == 200, body?.ToJsonString());
+        Assert.Equal(expected, await f.SessionReplyTokensAsync(session!));
+        var choice = body!["choices"]![0]!;
+        Assert.True((string)choice["finish_reason"]! == "tool_calls", choice.ToJsonString());
+        var call = choice["message"]!["tool_calls"]![0]!;
+        Assert.Equal("function", (string)call["type"]!);
+        Assert.StartsWith("call_", (string)call["id"]!);
+        Assert.Equal("get_weather", (string)call["function"]!["name"]!);
+        string arguments = (string)call["function"]!["arguments"]!;
+        using (var parsed = JsonDocument.Parse(arguments))
+        {
+            var parameters = JsonNode.Parse(WeatherTool)!["function"]!["parameters"]!.ToJsonString();
+            Assert.True(Json.Schema.JsonSchema.FromText(parameters).Evaluate(parsed.RootElement).IsValid, arguments);
+        }
+
+        // Streamed: the same call, in a tool_calls delta, then finish_reason tool_calls.
+        request["stream"] = true;
+        using (var streamed = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, JsonSerializer.Serialize(request)))
+        {
+            var events = (await streamed.Content.ReadAsStringAsync()).Replace("\r", "").Split('\n')
+                .Where(l => l.StartsWith("data: {")).Select(l => JsonNode.Parse(l["data: ".Length..])!).SelectMany(e => e["choices"]!.AsArray()).ToList();
+            var delta = events.Select(c => c!["delta"]?["tool_calls"]).Single(d => d is not null)![0]!;
+            Assert.Equal("get_weather", (string)delta["function"]!["name"]!);
+            Assert.Equal(arguments, (string)delta["function"]!["arguments"]!);
+            Assert.Equal(0, (int)delta["index"]!);
+            Assert.Equal("tool_calls", (string)events.Last(c => c!["finish_reason"] is not null)!["finish_reason"]!);
+        }
+        request.Remove("stream");
+
+        // "required" with two tools: one call to either, any object as arguments (which the demo model may fill past the
+        // token limit: then the reply is the call so far, as text).
+        request["tool_choice"] = "required";
+        var (rs, required, _) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(rs == 200, required?.ToJsonString());
+        var requiredChoice = required!["choices"]![0]!;
+        if ((string)requiredChoice["finish_reason"]! == "tool_calls")
+            Assert.Contains((string)requiredChoice["message"]!["tool_calls"]![0]!["function"]!["name"]!, new[] { "get_weather", "add" });
+        else
+            Assert.StartsWith("<tool_call>\n", (string)requiredChoice["message"]!["content"]!);
+
+        // The tool's result continues the conversation (sent whole): the reply is what target-only decoding gives for the
+        // conversation with the call and its result rendered by the template.
+        var auto = Greedy(16) with { Tools = [WeatherTool, AddTool], ToolChoice = "auto" };
+        var history = new[] { new ChatTurn("user", question), new ChatTurn("assistant", "") { ToolCalls = [new ChatTurnToolCall("call_1", "get_weather", arguments)] } };
+        var continued = f.ReferenceReply(f.NewConversationPrompt(auto, history, "18 C and sunny", role: "tool"), auto);
+        var followUp = new Dictionary<string, object>
+        {
+            ["model"] = "target", ["max_tokens"] = 16, ["temperature"] = 0, ["tools"] = tools, ["tool_choice"] = "auto",
+            ["messages"] = new object[] { User(question),
+                new { role = "assistant", content = (string?)null, tool_calls = new[] { new { id = "call_1", type = "function", function = new { name = "get_weather", arguments } } } },
+                new { role = "tool", tool_call_id = "call_1", content = "18 C and sunny" } },
+        };
+        var (fs, followed, followedSession) = await f.PostAsync("/v1/chat/completions", followUp, key);
+        Assert.True(fs == 200, followed?.ToJsonString());
+        Assert.Equal(continued, await f.SessionReplyTokensAsync(followedSession!));
+
+        // What cannot be honoured is refused by name.
+        foreach (var (param, change) in new (string, Action<Dictionary<string, object>>)[]
+        {
+            ("tools", r => r["tool_choice"] = new { type = "function", function = new { name = "fly" } }),
+            ("tools", r => r["tools"] = new object[] { new { type = "function", function = new { name = "bad name!" } } }),
+            ("tool_choice", r => { r.Remove("tools"); r["tool_choice"] = "required"; }),
+            ("tool_choice", r => r["tool_choice"] = "sometimes"),
+            ("tools", r => r["response_format"] = new { type = "json_object" }),
+        })
+        {
+            var bad = new Dictionary<string, object>(request);
+            change(bad);
+            var (badStatus, error, _) = await f.PostAsync("/v1/chat/completions", bad, key);
+            Assert.True(badStatus == 400, $"{param}: {badStatus} {error?.ToJsonString()}");
+            Assert.Equal(param, (string?)error!["error"]!["param"]);
+        }
+    }
+
     [Fact]
     public async Task Logprobs_AreTheTargetsOwn_WholeAndStreamed_ChatAndCompletions()
     {

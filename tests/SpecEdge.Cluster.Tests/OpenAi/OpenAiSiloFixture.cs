@@ -102,9 +102,9 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     }
 
     /// <summary>The prompt tokens a new session encodes for <paramref name="text"/> after <paramref name="history"/> (what the silo does).</summary>
-    public int[] NewConversationPrompt(GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text) =>
-        history.Count > 0 ? TurnFormatter.ConversationTokens(Models.Tokenizer, Models.ChatFormat, settings, history, text)
-            : TurnFormatter.Tokens(Models.Tokenizer, Models.ChatFormat, Array.Empty<int>(), settings, text);
+    public int[] NewConversationPrompt(GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text, string role = "user") =>
+        history.Count > 0 ? TurnFormatter.ConversationTokens(Models.Tokenizer, Models.ChatFormat, settings, history, text, role)
+            : TurnFormatter.Tokens(Models.Tokenizer, Models.ChatFormat, Array.Empty<int>(), settings, text, role);
 
     /// <summary>The tokens a continued session appends for the next user message.</summary>
     public int[] NextTurn(IReadOnlyList<int> committed, GenerationSettings settings, string text) =>
