@@ -1,4 +1,5 @@
-// LangChain.js against a running server: ChatOpenAI.withStructuredOutput with a zod schema (json_schema). Input (stdin): {"baseURL", "apiKey", "model", "question"}. Prints one JSON object; the caller
+// LangChain.js against a running server: ChatOpenAI.withStructuredOutput with a zod schema (json_schema), and bindTools
+// with a forced call. Input (stdin): {"baseURL", "apiKey", "model", "question", "tool", "toolQuestion"}. Prints one JSON object; the caller
 // (OpenAiClientTests) asserts.
 import { ChatOpenAI } from '@langchain/openai';
 import { z } from 'zod';
@@ -8,7 +9,7 @@ for await (const chunk of process.stdin) chunks.push(chunk);
 const input = JSON.parse(Buffer.concat(chunks).toString('utf8'));
 const model = new ChatOpenAI({
   model: input.model, apiKey: input.apiKey, configuration: { baseURL: input.baseURL },
-  temperature: 0, maxTokens: 96, maxRetries: 0,
+  temperature: 0, maxTokens: 160, maxRetries: 0,
 });
 const City = z.object({
   mood: z.enum(['calm', 'busy', 'old']).describe('how the city feels'),
@@ -25,4 +26,13 @@ async function run(name, build) {
   }
 }
 await run('jsonSchema', () => model.withStructuredOutput(City, { name: 'city', method: 'jsonSchema' }));
+if (input.tool) {
+  // bindTools with a forced call: LangChain reads the call back as the message's tool_calls.
+  try {
+    const message = await model.bindTools([input.tool], { tool_choice: input.tool.function.name }).invoke(input.toolQuestion);
+    results.bindTools = { toolCalls: message.tool_calls };
+  } catch (e) {
+    results.bindTools = { error: String(e.message ?? e) };
+  }
+}
 console.log(JSON.stringify(results));

@@ -22,24 +22,25 @@ for (const s of input.scenarios) {
     const result = { session: response.headers.get('x-specedge-session'), messages: params.messages ?? null };
     if (params.stream) {
       let text = '', finish = null, usage = null, events = 0, role = null;
-      const texts = [];
+      const texts = [], toolCalls = [];
       for await (const chunk of data) {
         events++;
         if (chunk.usage) usage = chunk.usage;
         for (const choice of chunk.choices) {
           if (choice.delta?.role) role = choice.delta.role;
+          for (const call of choice.delta?.tool_calls ?? []) toolCalls[call.index] = call;
           const piece = choice.delta?.content ?? choice.text ?? '';
           text += piece;
           texts[choice.index] = (texts[choice.index] ?? '') + piece;
           if (choice.finish_reason) finish = choice.finish_reason;
         }
       }
-      Object.assign(result, { text, texts, finish, usage, events, role, object: null });
+      Object.assign(result, { text, texts, finish, usage, events, role, object: null, toolCalls: toolCalls.length ? toolCalls : null });
     } else {
       const choice = data.choices[0];
       Object.assign(result, {
         text: choice.message?.content ?? choice.text, texts: data.choices.map(c => c.message?.content ?? c.text), finish: choice.finish_reason, usage: data.usage,
-        role: choice.message?.role ?? null, object: data.object, id: data.id,
+        role: choice.message?.role ?? null, object: data.object, id: data.id, toolCalls: choice.message?.tool_calls ?? null,
       });
     }
     results[s.name] = result;

@@ -46,6 +46,10 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
             new { name = "penalised", endpoint = "chat", @params = new { model = "target", messages = User(riverQuestion), temperature = 0, max_tokens = 16, frequency_penalty = 1.0, presence_penalty = 0.5, logit_bias = logitBias } },
             new { name = "structured", endpoint = "chat", @params = new { model = "target", messages = User("Describe the city"), temperature = 0, max_tokens = 64,
                 response_format = new { type = "json_schema", json_schema = new { name = "city", strict = true, schema = JsonNode.Parse(OpenAiHttpTests.MoodSchema) } } } },
+            new { name = "toolCall", endpoint = "chat", @params = new { model = "target", messages = User("What is the weather in Rome?"), temperature = 0, max_tokens = 160,
+                tools = new[] { JsonNode.Parse(OpenAiHttpTests.WeatherTool) }, tool_choice = new { type = "function", function = new { name = "get_weather" } } } },
+            new { name = "toolCallStreamed", endpoint = "chat", @params = new { model = "target", messages = User("What is the weather in Rome?"), temperature = 0, max_tokens = 160,
+                tools = new[] { JsonNode.Parse(OpenAiHttpTests.WeatherTool) }, tool_choice = new { type = "function", function = new { name = "get_weather" } }, stream = true } },
             new { name = "badKey", endpoint = "chat", apiKey = "sk-guess", @params = new { model = "target", messages = User("hi") } },
             new { name = "followUp", endpoint = "chat", followUp = new { of = "whole", text = "Tell me more." }, @params = new { model = "target", temperature = 0, max_tokens = 12 } },
         };
@@ -102,6 +106,17 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
         Assert.Equal("stop", (string)results["structured"]!["finish"]!);
         using (var json = System.Text.Json.JsonDocument.Parse((string)results["structured"]!["text"]!))
             Assert.True(Json.Schema.JsonSchema.FromText(OpenAiHttpTests.MoodSchema).Evaluate(json.RootElement).IsValid, (string)results["structured"]!["text"]!);
+        // A forced tool call, whole and streamed: the client reads the same call, and its arguments parse and fit the tool.
+        foreach (var name in new[] { "toolCall", "toolCallStreamed" })
+        {
+            var toolCall = results[name]!;
+            Assert.True((string?)toolCall["finish"] == "tool_calls", toolCall.ToJsonString());
+            var call = toolCall["toolCalls"]![0]!;
+            Assert.Equal("get_weather", (string)call["function"]!["name"]!);
+            using var arguments = System.Text.Json.JsonDocument.Parse((string)call["function"]!["arguments"]!);
+            Assert.True(Json.Schema.JsonSchema.FromText(JsonNode.Parse(OpenAiHttpTests.WeatherTool)!["function"]!["parameters"]!.ToJsonString()).Evaluate(arguments.RootElement).IsValid);
+        }
+        Assert.Equal((string)results["toolCall"]!["toolCalls"]![0]!["function"]!["arguments"]!, (string)results["toolCallStreamed"]!["toolCalls"]![0]!["function"]!["arguments"]!);
         Assert.Equal(401, (int)results["badKey"]!["error"]!["status"]!);
         Assert.Equal("invalid_api_key", (string)results["badKey"]!["error"]!["code"]!);
 
@@ -120,14 +135,16 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
 
     /// <summary>
     /// LangChain.js's <c>withStructuredOutput</c> on a zod schema (sent as json_schema, with zod's safe-integer bounds on
-    /// the integer) parses the demo model's constrained reply into the schema's object. (Its JSON mode, json_object, is
+    /// the integer) parses the demo model's constrained reply into the schema's object, and <c>bindTools</c> with a forced
+    /// call reads the call back. (Its JSON mode, json_object, is
     /// accepted too, but the demo model rambles inside a free string past any small token limit; the HTTP tests check
     /// json_object against target-only decoding instead.)
     /// </summary>
     [Fact]
     public async Task LangChain_WithStructuredOutput_ParsesTheConstrainedReply()
     {
-        var results = await RunNodeAsync("langchain.mjs", new { baseURL = f.BaseUrl + "/v1", apiKey = f.ServiceKey("langchain"), model = "target", question = "Describe the city" });
+        var results = await RunNodeAsync("langchain.mjs", new { baseURL = f.BaseUrl + "/v1", apiKey = f.ServiceKey("langchain"), model = "target", question = "Describe the city",
+            tool = JsonNode.Parse(OpenAiHttpTests.WeatherTool), toolQuestion = "What is the weather in Rome?" });
         var result = results["jsonSchema"]!;
         Assert.True(result["error"] is null, result.ToJsonString());
         var parsed = result["parsed"]!;
@@ -135,6 +152,14 @@ public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
         Assert.Equal(JsonValueKind.Number, parsed["year"]!.GetValueKind());
         Assert.Equal((double)(long)parsed["year"]!, (double)parsed["year"]!);
         Assert.Contains(parsed["open"]!.GetValueKind(), new[] { JsonValueKind.True, JsonValueKind.False });
+
+        // bindTools with a forced call: LangChain parses the call (name and arguments object) from tool_calls.
+        var bound = results["bindTools"]!;
+        Assert.True(bound["error"] is null, bound.ToJsonString());
+        var call = bound["toolCalls"]![0]!;
+        Assert.Equal("get_weather", (string)call["name"]!);
+        Assert.Contains((string)call["args"]!["city"]!, new[] { "Paris", "Rome", "Oslo" });
+        Assert.InRange((int)call["args"]!["days"]!, 1, 14);
     }
 
     private Task<JsonObject> RunClientAsync(object[] scenarios) =>
