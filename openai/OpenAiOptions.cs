@@ -27,7 +27,7 @@ public sealed class OpenAiOptions
     /// <summary>
     /// False (default): a field this server does not know is ignored, named in the response header
     /// <c>X-SpecEdge-Ignored-Fields</c> and logged at debug level, as vLLM, llama.cpp and Ollama do. A field it knows but
-    /// cannot honour (tools to call, best_of, echo, suffix) is a 400
+    /// cannot honour (the legacy functions/function_call, best_of, echo, suffix) is a 400
     /// either way, unless its value asks for nothing. True: every field it does not implement is a 400 naming it.
     /// </summary>
     public bool StrictParameters { get; set; }
