@@ -121,13 +121,9 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     {
         var turn = _gateway is not null ? await _gateway.BeginTurnAsync(request, StepTimeout) : await Session.BeginTurnAsync(request);
         await FollowTurnAsync(turn);
-        // The session accepted the settings, so their schema compiles here too (the same compiler, the same text).
-        _replyGrammar = (request.Settings.Format switch
-        {
-            OutputFormat.JsonObject => JsonGrammar.AnyObject,
-            OutputFormat.JsonSchema when request.Settings.JsonSchema is { } schema => JsonGrammar.FromSchema(schema),
-            _ => null,
-        }, turn.CommittedLength);
+        // The session accepted the settings, so their grammar builds here too (the same rule, the same text).
+        var settings = request.Settings;
+        _replyGrammar = (ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools), turn.CommittedLength);
         return turn;
     }
 

@@ -110,9 +110,17 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         if (s.SystemPrompt is { } system) settings.SystemPrompt = system;
         if (s.JsonSchema is { } schema) settings.JsonSchema = schema;
         if (s.LogitBias is { } bias) settings.LogitBias.Add(bias);
+        if (s.Tools is { } tools) settings.Tools.Add(tools);
+        if (s.ToolChoice is { } choice) settings.ToolChoice = choice;
+        if (s.ToolName is { } toolName) settings.ToolName = toolName;
         settings.Stop.Add(s.StopStrings);
-        var message = new UserMessage { Text = request.Text, Settings = settings };
-        message.History.Add(request.History.Select(t => new Turn { Role = t.Role, Content = t.Content }));
+        var message = new UserMessage { Text = request.Text, Settings = settings, Role = request.Role };
+        message.History.Add(request.History.Select(t =>
+        {
+            var turn = new Turn { Role = t.Role, Content = t.Content };
+            turn.ToolCalls.Add((t.ToolCalls ?? []).Select(c => new ToolCall { Id = c.Id, Name = c.Name, Arguments = c.Arguments }));
+            return turn;
+        }));
         var t = (await AskAsync(new EdgeMessage { UserMessage = message }, ServerMessage.BodyOneofCase.TurnStarted, -1, () => { }, timeout)).TurnStarted;
         return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step);
     }

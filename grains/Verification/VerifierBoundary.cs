@@ -1,6 +1,5 @@
 using SpecEdge.Contracts;
 using SpecEdge.Inference.Constraints;
-using SpecEdge.Inference.Tokenization;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
 
@@ -38,38 +37,13 @@ public static class VerifierBoundary
     /// <summary>The grammar a reply must follow (compiled once per schema text); refusals name the setting.</summary>
     public static JsonGrammar? Grammar(GenerationSettings s)
     {
-        if (s.ToolChoice is "required" or "function")
-        {
-            try
-            {
-                if (s.Format != OutputFormat.Text) throw new ArgumentException("A forced tool call and a JSON response format cannot both shape one reply.");
-                var tools = ToolDefinition.Parse(s.Tools);
-                if (tools.Count == 0) throw new ArgumentException($"tool_choice '{s.ToolChoice}' needs tools.");
-                if (s.ToolChoice == "function")
-                    tools = tools.Where(t => t.Name == s.ToolName).ToArray() is [var named] ? [named]
-                        : throw new ArgumentException($"tool_choice names the function '{s.ToolName}', which is not among the tools.");
-                return JsonGrammar.ToolCall(tools.Select(t => (t.Name, t.Parameters)).ToArray(), ChatFormat.ToolCallOpen, ChatFormat.ToolCallClose);
-            }
-            catch (ArgumentException e)
-            {
-                throw new ArgumentException(e.Message, nameof(GenerationSettings.Tools));
-            }
-        }
-        if (s.ToolChoice is not (null or "auto" or "none"))
-            throw new ArgumentException($"tool_choice '{s.ToolChoice}' is none of auto, none, required or a function.", nameof(GenerationSettings.Tools));
         try
         {
-            return s.Format switch
-            {
-                OutputFormat.Text => null,
-                OutputFormat.JsonObject => JsonGrammar.AnyObject,
-                OutputFormat.JsonSchema => JsonGrammar.FromSchema(s.JsonSchema ?? throw new ArgumentException("A JSON schema response format needs its schema.")),
-                _ => throw new ArgumentException($"Unknown output format {(int)s.Format}."),
-            };
+            return ReplyGrammar.Of((int)s.Format, s.JsonSchema, s.ToolChoice, s.ToolName, s.Tools);
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException(e.Message, nameof(GenerationSettings.Format));
+            throw new ArgumentException(e.Message, e.ParamName == ReplyGrammar.ToolsParameter ? nameof(GenerationSettings.Tools) : nameof(GenerationSettings.Format));
         }
     }
 }

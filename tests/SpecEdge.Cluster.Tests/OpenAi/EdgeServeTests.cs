@@ -135,6 +135,24 @@ public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
             using (var json = System.Text.Json.JsonDocument.Parse(Text(shapedFromEdge.Body!)))
                 Assert.True(Json.Schema.JsonSchema.FromText(OpenAiHttpTests.MoodSchema).Evaluate(json.RootElement).IsValid, Text(shapedFromEdge.Body!));
 
+            // A forced tool call through the edge host (tools and tool_choice over the wire, drafted here under the call's
+            // grammar): the silo's tokens and the same call.
+            var calling = new Dictionary<string, object>
+            {
+                ["model"] = OpenAiSiloFixture.Model, ["temperature"] = 0, ["max_tokens"] = 160,
+                ["messages"] = new[] { new { role = "user", content = "What is the weather in Rome?" } },
+                ["tools"] = new[] { JsonNode.Parse(OpenAiHttpTests.WeatherTool) },
+                ["tool_choice"] = new { type = "function", function = new { name = "get_weather" } },
+            };
+            var callFromEdge = await PostAsync(edgeUrl, calling, localKey);
+            var callFromSilo = await f.PostAsync("/v1/chat/completions", calling, f.ServiceKey("gamer"));
+            Assert.True(callFromEdge.Status == 200, callFromEdge.Body?.ToJsonString());
+            int[] siloCallTokens = await f.SessionReplyTokensAsync(callFromSilo.Session!), edgeCallTokens = await f.SessionReplyTokensAsync(callFromEdge.Session!);
+            Assert.True(siloCallTokens.SequenceEqual(edgeCallTokens), $"edge: {callFromEdge.Body!.ToJsonString()}; silo: {callFromSilo.Body!.ToJsonString()}");
+            var edgeCall = callFromEdge.Body!["choices"]![0]!["message"]!["tool_calls"]![0]!["function"]!;
+            Assert.Equal("get_weather", (string)edgeCall["name"]!);
+            Assert.Equal((string)callFromSilo.Body!["choices"]![0]!["message"]!["tool_calls"]![0]!["function"]!["arguments"]!, (string)edgeCall["arguments"]!);
+
             // An app that goes away mid-reply stops it on the cluster too (over the edge gateway).
             using (var abort = new HttpClient(new SocketsHttpHandler { ResponseDrainTimeout = TimeSpan.Zero, MaxResponseDrainSize = 0 }))
             {
