@@ -20,8 +20,11 @@ namespace SpecEdge.Inference.Constraints;
 /// the values of any keys. With <c>properties</c>, extra keys are never generated.</item>
 /// <item><c>items</c>, <c>minItems</c>, <c>maxItems</c>; <c>enum</c> and <c>const</c> (values written as compact JSON);
 /// <c>anyOf</c> whose branches differ in their first byte.</item>
+/// <item><c>minimum</c>, <c>maximum</c>, <c>exclusiveMinimum</c>, <c>exclusiveMaximum</c> on an integer or a number: exact,
+/// digit by digit (zod writes the safe-integer range on every <c>.int()</c>). A bounded number is written as a plain
+/// decimal (no exponent, at most 12 digits either side of the point); without a type, bounds generate a number.</item>
 /// <item>Without <c>type</c>, object keywords (properties, required, additionalProperties) generate an object and array
-/// keywords (items, minItems, maxItems) an array; a schema with neither allows any value.</item>
+/// keywords (items, minItems, maxItems) an array, bounds a number; a schema with none of them allows any value.</item>
 /// <item>Annotations are ignored: title, description, default, examples, format (an annotation in JSON Schema 2020-12),
 /// $schema, $id, $comment, deprecated, readOnly, writeOnly.</item>
 /// <item>Anything else ($ref, pattern, minLength, multipleOf, oneOf, allOf, not, if/then/else...) is refused by name.</item>
