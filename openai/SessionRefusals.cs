@@ -50,7 +50,7 @@ public static partial class SessionRefusals
             "FrequencyPenalty" => "frequency_penalty",
             "RepetitionPenalty" => "repetition_penalty",
             "Format" => "response_format",
-            "Tools" => "tools",
+            "Tools" or "tools" => "tools",
             _ => job.IsChat ? "messages" : "prompt",
         };
     }

@@ -94,7 +94,8 @@ public sealed class ChatFormat
         ArgumentNullException.ThrowIfNull(messages);
         bool usesTools = tools is { Count: > 0 } || messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 });
         if (usesTools && !SupportsTools)
-            throw new ArgumentException($"Tools, tool calls and tool results are rendered for ChatML (Qwen) chat templates only; this model's format is {Kind}.", nameof(messages));
+            throw new ArgumentException($"Tools, tool calls and tool results are rendered for ChatML (Qwen) chat templates only; this model's format is {Kind}.",
+                tools is { Count: > 0 } ? nameof(tools) : nameof(messages));
         var prompt = new PromptBuilder();
         switch (Kind)
         {
