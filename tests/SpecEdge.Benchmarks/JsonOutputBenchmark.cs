@@ -14,7 +14,7 @@ namespace SpecEdge.Benchmarks;
 /// What structured output (response_format json_object / json_schema) costs per step:
 /// (1) the grammar mask per state on real vocabularies (Qwen3's 152k, Llama 2's 32k if present, the demo's 2k):
 /// cold (computed) by kind of state, and what a whole reply pays with the per-state cache;
-/// (2) applying masks to logit rows on this device (rows × vocabulary);
+/// (2) applying masks to logit rows on this device (rows × vocabulary), and penalties with logit_bias to the same rows;
 /// (3) end to end on the demo pair, side by side: plain and speculative decoding, free text vs json_object vs
 /// json_schema, target seconds per token and tokens per target forward, with the draft following the grammar and
 /// with a free draft (acceptance alone absorbs the difference).
@@ -116,6 +116,35 @@ public static class JsonOutputBenchmark
                 applyRows.Add(new() { ["vocabulary"] = vocab, ["rows"] = rows, ["medianMs"] = Percentile.Of(times, 50) });
             }
         result["apply"] = applyRows;
+
+        // (2b) Penalties and logit_bias on the same rows (LogitAdjustment, as the verifier applies them): the context so far
+        // is committed tokens plus each row's drafted path; the cost grows with the distinct tokens to touch.
+        var penaltyRows = new List<Dictionary<string, object>>();
+        var penalised = SamplingParams.Greedy with { FrequencyPenalty = 0.5, PresencePenalty = 0.3, RepetitionPenalty = 1.1, LogitBias = Enumerable.Range(0, 50).ToDictionary(t => t * 7, _ => 1.0) };
+        if (parts.Contains("apply"))
+        {
+            Console.WriteLine("\n| vocabulary | rows | context tokens | penalties ms (median) |");
+            Console.WriteLine("|---|---:|---:|---:|");
+        }
+        foreach (int vocab in parts.Contains("apply") ? new[] { 2048, 151936 } : [])
+            foreach (int rows in new[] { 1, 33 })
+                foreach (int context in new[] { 512, 4096 })
+                {
+                    var random = new Random(1);
+                    var committed = Enumerable.Range(0, context).Select(_ => random.Next(vocab)).ToArray();
+                    var paths = Enumerable.Range(0, rows).Select(r => Enumerable.Range(0, Math.Min(r, 5)).Select(_ => random.Next(vocab)).ToArray()).ToArray();
+                    using var logits = randn(rows, vocab);
+                    var times = new List<double>();
+                    for (int r = 0; r < Math.Max(repeats, 5); r++)
+                    {
+                        var clock = Stopwatch.StartNew();
+                        using var adjusted = LogitAdjustment.Apply(logits, penalised, committed, context / 2, paths);
+                        times.Add(clock.Elapsed.TotalMilliseconds);
+                    }
+                    Console.WriteLine($"| {vocab} | {rows} | {context} | {Percentile.Of(times, 50):F3} |");
+                    penaltyRows.Add(new() { ["vocabulary"] = vocab, ["rows"] = rows, ["contextTokens"] = context, ["medianMs"] = Percentile.Of(times, 50) });
+                }
+        result["penalties"] = penaltyRows;
 
         // (3) End to end on the demo pair.
         string targetDir = o.String("target", "models/demo/target"), draftDir = o.String("draft", "models/demo/draft");
