@@ -37,12 +37,15 @@ public static class LogitAdjustment
 
         if (p.RepetitionPenalty != 1.0)
         {
+            // The context's distinct tokens are every row's; each row adds the drafted tokens on its path.
             var seen = new HashSet<int>(context);
-            var index = new List<long>();
+            var shared = seen.ToArray();
+            var index = new List<long>(checked((int)n * (shared.Length + 4)));
             for (int r = 0; r < n; r++)
             {
-                foreach (int t in seen) index.Add(r * vocab + t);
-                foreach (int t in pathTokens[r].Distinct()) if (!seen.Contains(t)) index.Add(r * vocab + t);
+                long offset = r * vocab;
+                foreach (int t in shared) index.Add(offset + t);
+                foreach (int t in pathTokens[r].Distinct()) if (!seen.Contains(t)) index.Add(offset + t);
             }
             using var at = tensor(index.ToArray(), device: device);
             using var values = flat.index_select(0, at);
@@ -56,23 +59,38 @@ public static class LogitAdjustment
 
         if (p.PresencePenalty != 0 || p.FrequencyPenalty != 0 || p.LogitBias is { Count: > 0 })
         {
+            bool penalties = p.PresencePenalty != 0 || p.FrequencyPenalty != 0;
             var replyCounts = new Dictionary<int, int>();
-            for (int i = replyStart; i < context.Count; i++) replyCounts[context[i]] = replyCounts.GetValueOrDefault(context[i]) + 1;
-            var index = new List<long>();
-            var delta = new List<float>();
+            if (penalties)
+                for (int i = replyStart; i < context.Count; i++) replyCounts[context[i]] = replyCounts.GetValueOrDefault(context[i]) + 1;
+            // Each token's change from this reply's counts and its bias, once for all rows: a row whose path holds the
+            // token recomputes it from the combined count, with the same formula, so every row's numbers are the ones a
+            // full recompute of its context gives.
+            double Change(int token, int count)
+            {
+                double change = count > 0 && penalties ? -(p.FrequencyPenalty * count + p.PresencePenalty) : 0;
+                return p.LogitBias is { } bias && bias.TryGetValue(token, out double b) ? change + b : change;
+            }
+            var shared = new Dictionary<int, float>();
+            foreach (var (t, count) in replyCounts) shared[t] = (float)Change(t, count);
+            if (p.LogitBias is { } biases) foreach (var t in biases.Keys) if (!shared.ContainsKey(t)) shared[t] = (float)Change(t, 0);
+            var index = new List<long>(checked((int)n * (shared.Count + 4)));
+            var delta = new List<float>(index.Capacity);
             for (int r = 0; r < n; r++)
             {
-                var counts = new Dictionary<int, int>(replyCounts);
-                foreach (int t in pathTokens[r]) counts[t] = counts.GetValueOrDefault(t) + 1;
-                var change = new Dictionary<int, double>();
-                if (p.PresencePenalty != 0 || p.FrequencyPenalty != 0)
-                    foreach (var (t, count) in counts) change[t] = -(p.FrequencyPenalty * count + p.PresencePenalty);
-                if (p.LogitBias is { } bias)
-                    foreach (var (t, b) in bias) change[t] = change.GetValueOrDefault(t) + b;
-                foreach (var (t, d) in change)
+                long offset = r * vocab;
+                var onPath = new Dictionary<int, int>();
+                if (penalties) foreach (int t in pathTokens[r]) onPath[t] = onPath.GetValueOrDefault(t) + 1;
+                foreach (var (t, change) in shared)
                 {
-                    index.Add(r * vocab + t);
-                    delta.Add((float)d);
+                    if (onPath.ContainsKey(t)) continue;
+                    index.Add(offset + t);
+                    delta.Add(change);
+                }
+                foreach (var (t, count) in onPath)
+                {
+                    index.Add(offset + t);
+                    delta.Add((float)Change(t, replyCounts.GetValueOrDefault(t) + count));
                 }
             }
             if (index.Count > 0)
