@@ -43,6 +43,14 @@ internal static class KeptScalars
         return a.clamp(lo, hi);
     }
 
+    /// <summary><c>a.index_add_(dim, index, source)</c> (its alpha is a hidden temporary too).</summary>
+    public static Tensor IndexAddInPlace(this Tensor a, long dim, Tensor index, Tensor source) => a.index_add_(dim, index, source, One);
+
+    /// <summary><c>a.masked_fill(mask, -inf)</c>.</summary>
+    public static Tensor FillNegativeInfinity(this Tensor a, Tensor mask) => a.masked_fill(mask, NegativeInfinity);
+
+    private static readonly Scalar NegativeInfinity = float.NegativeInfinity;
+
     /// <summary><c>full_like(like, value)</c>.</summary>
     public static Tensor FullLike(Tensor like, long value) => With(value.ToScalar(), s => full_like(like, s));
 

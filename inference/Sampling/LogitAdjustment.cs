@@ -49,10 +49,10 @@ public static class LogitAdjustment
             }
             using var at = tensor(index.ToArray(), device: device);
             using var values = flat.index_select(0, at);
-            float penalty = (float)p.RepetitionPenalty;
-            using var positive = values.gt(0);
-            using var divided = values / penalty;
-            using var multiplied = values * penalty;
+            // Kept scalars: a temporary one can be freed under a collection mid-call (see KeptScalars).
+            using var positive = values.Gt(0);
+            using var divided = values.Over((float)p.RepetitionPenalty);
+            using var multiplied = values.Times((float)p.RepetitionPenalty);
             using var penalised = where(positive, divided, multiplied);
             flat.index_copy_(0, at, penalised);
         }
@@ -97,7 +97,7 @@ public static class LogitAdjustment
             {
                 using var at = tensor(index.ToArray(), device: device);
                 using var values = tensor(delta.ToArray(), device: device);
-                flat.index_add_(0, at, values, 1);
+                flat.IndexAddInPlace(0, at, values);
             }
         }
         if (adjusted.dtype == rows.dtype) return adjusted;

@@ -261,12 +261,9 @@ public sealed class TargetVerifier(CausalLm target)
             for (int t = whole * 8; t < width; t++) row[t] = t / 8 >= maskBytes.Length || (maskBytes[t / 8] & (1 << (t % 8))) == 0;
         }
         using var blockedTensor = TorchSharp.torch.tensor(blocked, [rowMasks.Count, width], device: rows.device);
-        return rows.masked_fill(blockedTensor, NegativeInfinity);
+        // A kept scalar (KeptScalars): an implicit temporary was freed mid-call under the allocation of a large mask.
+        return rows.FillNegativeInfinity(blockedTensor);
     }
-
-    // One scalar for the process: an implicit conversion's temporary can be finalised by a collection during the
-    // native call that reads it (seen under the allocation of a large mask), which corrupts the fill value.
-    private static readonly TorchSharp.Scalar NegativeInfinity = float.NegativeInfinity;
 
     /// <summary>For each mask byte, its eight tokens as booleans (1 = refused), packed in one little-endian word.</summary>
     private static readonly ulong[] BlockedEights = Enumerable.Range(0, 256).Select(b =>
