@@ -23,8 +23,12 @@ public sealed class TokenMasker(TokenVocabulary vocabulary, int cacheCapacity = 
     public long Misses { get; private set; }
 
     /// <summary>The allowed tokens in <paramref name="state"/> (do not modify the array: it is shared).</summary>
-    public ulong[] Allowed(GrammarState state)
+    public ulong[] Allowed(GrammarState state) => Allowed(state, out _);
+
+    /// <summary>As <see cref="Allowed(GrammarState)"/>; <paramref name="computed"/> says whether it was not cached (it cost a computation).</summary>
+    public ulong[] Allowed(GrammarState state, out bool computed)
     {
+        computed = false;
         lock (_gate)
         {
             if (_cache.TryGetValue(state, out var known))
@@ -33,6 +37,7 @@ public sealed class TokenMasker(TokenVocabulary vocabulary, int cacheCapacity = 
                 return known;
             }
         }
+        computed = true;
         var mask = Compute(state);
         lock (_gate)
         {

@@ -20,6 +20,14 @@ public sealed class TargetVerifier(CausalLm target)
     /// </summary>
     public TokenMasker? Masker { get; init; }
 
+    /// <summary>
+    /// Most grammar masks one item may compute (not find cached) per forward, besides its root's. A tree whose nodes keep
+    /// reaching new grammar states (an edge drafting adversarially, say) would otherwise spend the device thread that
+    /// every sequence waits on; past the budget the tree is cut there, which any prefix of its best-first node list
+    /// allows, and verification of the rest stays exact.
+    /// </summary>
+    public int MaxMaskComputationsPerItem { get; init; } = 16;
+
     /// <summary>Seconds spent on grammar masks (finding them and applying them to the rows), for benchmarks.</summary>
     public double ConstraintSeconds { get; private set; }
 
@@ -65,7 +73,8 @@ public sealed class TargetVerifier(CausalLm target)
         // A tree of its root alone is a plain decoding step: the same draw at the same position decides the same token,
         // and the chain path skips the tree's mask, acceptance and compaction, so a trimmed-away tree costs what plain
         // decoding does.
-        work = work.Select(w => w is VerifyWork { Tree.Tokens.Length: 1 } v ? new DecodeWork(v.Sequence) : w).ToArray();
+        var items = work.Select(w => w is VerifyWork { Tree.Tokens.Length: 1 } v ? new DecodeWork(v.Sequence) : w).ToArray();
+        work = items;
         var inputs = new List<SequenceInput>();
         var index = new int[work.Count];
         var prefixBefore = work.Select(w => w.Sequence.Cache.PrefixLength).ToArray();
@@ -81,7 +90,18 @@ public sealed class TargetVerifier(CausalLm target)
             if (sequence.Sampling.Grammar is not null && work[i] is VerifyWork or DecodeWork)
             {
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
-                try { masks[i] = RowMasks(work[i]); }
+                try
+                {
+                    masks[i] = RowMasks(work[i]);
+                    // Cut where the mask budget ran out: the tree's first nodes are a tree of their own.
+                    if (work[i] is VerifyWork cut && masks[i]!.Length < cut.Tree.Tokens.Length)
+                        items[i] = masks[i]!.Length == 1 ? new DecodeWork(sequence)
+                            : new VerifyWork(sequence, cut.Tree with
+                            {
+                                Tokens = cut.Tree.Tokens[..masks[i]!.Length], Parents = cut.Tree.Parents[..masks[i]!.Length],
+                                Confidence = cut.Tree.Confidence?[..masks[i]!.Length],
+                            });
+                }
                 catch (Exception e)
                 {
                     results[i] = new WorkResult(null, e);
@@ -210,10 +230,14 @@ public sealed class TargetVerifier(CausalLm target)
         var masks = new ulong[]?[states.Length];
         states[0] = root;
         masks[0] = Checked(masker.Allowed(root));
+        int computations = 0;
         for (int u = 1; u < states.Length; u++)
         {
             states[u] = states[v.Tree.Parents[u]] is { } parent && vocabulary.Bytes(v.Tree.Tokens[u]) is { } bytes ? parent.Advance(bytes) : null;
-            masks[u] = states[u] is { } state ? Checked(masker.Allowed(state)) : null;
+            if (states[u] is not { } state) continue;
+            masks[u] = Checked(masker.Allowed(state, out bool computed));
+            // The budget is spent: this node and the rest are not verified this step (the masks of nodes up to here are).
+            if (computed && ++computations > MaxMaskComputationsPerItem) return masks[..u];
         }
         return masks;
 

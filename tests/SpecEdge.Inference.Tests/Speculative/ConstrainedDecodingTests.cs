@@ -130,6 +130,29 @@ public class ConstrainedDecodingTests
     }
 
     [Fact]
+    public void AMaskBudget_CutsTrees_WithoutChangingTheReply()
+    {
+        var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
+        using var _ = target;
+        using var __ = draft;
+        var vocabulary = Vocabulary();
+        var requests = Requests(target.Config.VocabSize, SamplingParams.Greedy with { Grammar = JsonGrammar.FromSchema(Schema), LogitBias = Closing });
+        var plain = AutoregressiveDecoder.Generate(new TargetVerifier(target) { Masker = new TokenMasker(vocabulary) }, requests, Capacity);
+        int Forwards(int budget)
+        {
+            // A one-entry cache: nearly every node's state is new, as an adversarial tree's would be.
+            var verifier = new TargetVerifier(target) { Masker = new TokenMasker(vocabulary, cacheCapacity: 1), MaxMaskComputationsPerItem = budget };
+            var results = SpeculativeDecoder.Generate(verifier, draft, requests, Tree, Capacity);
+            for (int i = 0; i < requests.Length; i++) Assert.True(plain[i].Tokens.SequenceEqual(results[i].Tokens), $"budget {budget}: request {i} differs from plain decoding.");
+            return results.Sum(r => r.TargetForwards);
+        }
+        int unlimited = Forwards(int.MaxValue), none = Forwards(0), two = Forwards(2);
+        // Cut trees confirm fewer tokens per forward: the budget bites, and costs only speed.
+        Assert.True(none > unlimited, $"forwards: budget 0 {none}, unlimited {unlimited}");
+        Assert.True(none >= two && two >= unlimited, $"forwards: budget 0 {none}, 2 {two}, unlimited {unlimited}");
+    }
+
+    [Fact]
     public void AnItemThatCannotBeConstrained_FailsAlone_AndTheBatchGoesOn()
     {
         var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
