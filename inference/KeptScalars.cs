@@ -46,8 +46,8 @@ internal static class KeptScalars
     /// <summary><c>a.index_add_(dim, index, source)</c> (its alpha is a hidden temporary too).</summary>
     public static Tensor IndexAddInPlace(this Tensor a, long dim, Tensor index, Tensor source) => a.index_add_(dim, index, source, One);
 
-    /// <summary><c>a.masked_fill(mask, -inf)</c>.</summary>
-    public static Tensor FillNegativeInfinity(this Tensor a, Tensor mask) => a.masked_fill(mask, NegativeInfinity);
+    /// <summary><c>a.masked_fill_(mask, -inf)</c>, in place.</summary>
+    public static Tensor FillNegativeInfinityInPlace(this Tensor a, Tensor mask) => a.masked_fill_(mask, NegativeInfinity);
 
     private static readonly Scalar NegativeInfinity = float.NegativeInfinity;
 

@@ -39,6 +39,9 @@ public sealed class TokenMasker(TokenVocabulary vocabulary, int cacheCapacity = 
         }
         computed = true;
         var mask = Compute(state);
+        // Every byte is some token in the vocabularies we load, so a reachable state always has a way on; a vocabulary
+        // without one would leave a row all -inf, which no sampler can draw from. Checked once, when computed.
+        if (!mask.Any(w => w != 0)) throw new InvalidOperationException("No token of the vocabulary can continue the JSON at this point.");
         lock (_gate)
         {
             Misses++;

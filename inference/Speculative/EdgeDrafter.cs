@@ -272,7 +272,7 @@ public sealed class EdgeDrafter : IDisposable
         var logits = _draft.Forward(new[] { new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()) })[0];
         var scored = logits.narrow(0, first, nodes.Count);
         if (_masker is not null && nodes.Any(n => n.Grammar is not null))
-            scored = TargetVerifier.MaskRows(scored, nodes.Select(n => n.Grammar is { } g ? _masker.Allowed(g) : null).ToArray());
+            TargetVerifier.MaskRowsInPlace(scored, nodes.Select(n => n.Grammar is { } g ? _masker.Allowed(g) : null).ToArray());
         double temperature = Options.EffectiveScoreTemperature;
         if (temperature != 1.0) scored = scored.to(ScalarType.Float32).Over(temperature);
         var logProbs = scored.log_softmax(-1);

@@ -225,51 +225,40 @@ public sealed class TargetVerifier(CausalLm target)
         var vocabulary = masker.Vocabulary;
         var root = work.Sequence.GrammarState(vocabulary)
             ?? throw new InvalidOperationException("The committed reply does not follow its JSON grammar; it cannot continue under it.");
-        if (work is not VerifyWork v) return [Checked(masker.Allowed(root))];
+        if (work is not VerifyWork v) return [masker.Allowed(root)];
         var states = new GrammarState?[v.Tree.Tokens.Length];
         var masks = new ulong[]?[states.Length];
         states[0] = root;
-        masks[0] = Checked(masker.Allowed(root));
+        masks[0] = masker.Allowed(root);
         int computations = 0;
         for (int u = 1; u < states.Length; u++)
         {
             states[u] = states[v.Tree.Parents[u]] is { } parent && vocabulary.Bytes(v.Tree.Tokens[u]) is { } bytes ? parent.Advance(bytes) : null;
             if (states[u] is not { } state) continue;
-            masks[u] = Checked(masker.Allowed(state, out bool computed));
+            masks[u] = masker.Allowed(state, out bool computed);
             // The budget is spent: this node and the rest are not verified this step (the masks of nodes up to here are).
             if (computed && ++computations > MaxMaskComputationsPerItem) return masks[..u];
         }
         return masks;
-
-        // Every byte is some token in the vocabularies we load, so a reachable state always has a way on; a vocabulary
-        // without one would make the row all -inf, which no sampler can draw from.
-        static ulong[] Checked(ulong[] mask) => mask.Any(w => w != 0) ? mask
-            : throw new InvalidOperationException("No token of the vocabulary can continue the JSON at this point.");
     }
 
     /// <summary>
-    /// Sets every logit the grammar refuses to -inf. The masks travel as 64-bit words (a 152k vocabulary is 19 KB a row)
-    /// and are expanded to booleans on the logits' device.
+    /// Sets every logit the grammar refuses to -inf, in the forward's own rows (fresh, and read by nothing else before
+    /// this step decides): a 152k-vocabulary tree of 33 rows would otherwise copy 20 MB a step.
     /// </summary>
     private static void ConstrainLogits(int[] index, TorchSharp.torch.Tensor[] logits, ulong[]?[]?[] masks)
     {
         for (int i = 0; i < masks.Length; i++)
-        {
-            if (masks[i] is not { } rowMasks || index[i] < 0) continue;
-            var constrained = MaskRows(logits[index[i]], rowMasks);
-            logits[index[i]].Dispose();
-            logits[index[i]] = constrained;
-        }
+            if (masks[i] is { } rowMasks && index[i] >= 0) MaskRowsInPlace(logits[index[i]], rowMasks);
     }
 
-    /// <summary>A copy of <paramref name="rows"/> with every token its row's mask refuses at -inf; a null mask leaves its row as it is.</summary>
+    /// <summary>Sets to -inf, in <paramref name="rows"/>, every token its row's mask refuses; a null mask leaves its row as it is.</summary>
     /// <remarks>
     /// The boolean mask is expanded on the host, eight tokens per table lookup, and copied to the rows' device once (one
-    /// byte per token). On a CPU the cost is memory traffic: for 33 rows of a 152k vocabulary about 4 ms to make the mask
-    /// tensor and 15 ms to fill a fresh copy of the rows (docs/benchmarks/openai.md), small beside the forward that made
-    /// them; expanding packed bits with tensor operations instead cost as much or more.
+    /// byte per token). On a CPU the cost is memory traffic (docs/benchmarks/openai.md); expanding packed bits with
+    /// tensor operations instead cost as much or more.
     /// </remarks>
-    public static TorchSharp.torch.Tensor MaskRows(TorchSharp.torch.Tensor rows, IReadOnlyList<ulong[]?> rowMasks)
+    public static void MaskRowsInPlace(TorchSharp.torch.Tensor rows, IReadOnlyList<ulong[]?> rowMasks)
     {
         int width = (int)rows.shape[1];
         var blocked = new bool[rowMasks.Count * width];
@@ -286,7 +275,7 @@ public sealed class TargetVerifier(CausalLm target)
         }
         using var blockedTensor = TorchSharp.torch.tensor(blocked, [rowMasks.Count, width], device: rows.device);
         // A kept scalar (KeptScalars): an implicit temporary was freed mid-call under the allocation of a large mask.
-        return rows.FillNegativeInfinity(blockedTensor);
+        rows.FillNegativeInfinityInPlace(blockedTensor);
     }
 
     /// <summary>For each mask byte, its eight tokens as booleans (1 = refused), packed in one little-endian word.</summary>
