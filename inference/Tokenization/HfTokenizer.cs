@@ -32,7 +32,6 @@ public sealed class HfTokenizer
     private readonly Dictionary<string, int> _addedByContent;
     private readonly byte[]?[] _tokenBytes;
     private readonly bool[] _special;
-    private readonly bool[] _added;
     private readonly bool _normalizeNfc;
     private readonly bool _ignoreMerges;
     private readonly int[] _prefixIds;
@@ -55,7 +54,6 @@ public sealed class HfTokenizer
         VocabSize = maxId + 1;
         _tokenBytes = new byte[VocabSize][];
         _special = new bool[VocabSize];
-        _added = new bool[VocabSize];
         _fallbackByte = new bool[VocabSize];
 
         if (definition.SentencePiece is { } sentencePiece)
@@ -104,7 +102,6 @@ public sealed class HfTokenizer
             // Added tokens are stored as plain text, not in the byte-level alphabet.
             _tokenBytes[token.Id] = Encoding.UTF8.GetBytes(token.Content);
             _special[token.Id] = token.Special;
-            _added[token.Id] = true;
             _fallbackByte[token.Id] = false;
         }
     }
@@ -368,9 +365,6 @@ public sealed class HfTokenizer
 
     /// <summary>Whether <paramref name="id"/> is an added token marked special (skipped by skipSpecialTokens).</summary>
     public bool IsSpecial(int id) => (uint)id < (uint)VocabSize && _special[id];
-
-    /// <summary>Whether <paramref name="id"/> is an added token (special or not: chat markers, tool tags), not a piece of text.</summary>
-    public bool IsAdded(int id) => (uint)id < (uint)VocabSize && _added[id];
 
     /// <summary>The id of an added token (e.g. "&lt;|im_end|&gt;") or of a vocabulary entry in its byte-level spelling.</summary>
     public int? TokenToId(string token) =>

@@ -43,13 +43,8 @@ public class ConstrainedDecodingTests
         return new TokenVocabulary(bytes, [Stop], Stop + 1);
     }
 
-    private static GenerationRequest[] Requests(int vocab, SamplingParams sampling, int maxNewTokens = 64)
-    {
-        var random = new Random(9);
-        return Enumerable.Range(0, 4).Select(i => new GenerationRequest(TestModels.RandomTokens(random, 5 + 3 * i, vocab),
-            sampling with { Seed = 31 + (ulong)i },
-            new StopCriteria([Stop], MaxNewTokens: maxNewTokens))).ToArray();
-    }
+    private static GenerationRequest[] Requests(int vocab, SamplingParams sampling) =>
+        SpeculativeTestModels.Requests(vocab, sampling, randomSeed: 9, seedBase: 31, promptBase: 5, promptStep: 3, new StopCriteria([Stop], MaxNewTokens: 64));
 
     // A random model left alone writes whitespace and strings until the token limit; a bias against whitespace and
     // towards '"' and '}' makes replies close, so their JSON is parsed too. The bias acts before the mask, as in the verifier.

@@ -19,13 +19,9 @@ public class LogitAdjustmentTests
     private const double Tolerance = 1e-4;
     private static readonly DraftTreeOptions Tree = new() { Budget = 10, MaxDepth = 4, MaxBeams = 5, BranchWidth = 3 };
 
-    private static GenerationRequest[] Requests(int vocab, SamplingParams sampling, int maxNewTokens = 20)
-    {
-        var random = new Random(5);
-        return Enumerable.Range(0, 4).Select(i => new GenerationRequest(TestModels.RandomTokens(random, 5 + 3 * i, vocab),
-            sampling with { Seed = 71 + (ulong)i, Logprobs = 0 },
-            new StopCriteria(Array.Empty<int>(), MaxNewTokens: maxNewTokens))).ToArray();
-    }
+    private static GenerationRequest[] Requests(int vocab, SamplingParams sampling) =>
+        SpeculativeTestModels.Requests(vocab, sampling with { Logprobs = 0 }, randomSeed: 5, seedBase: 71, promptBase: 5, promptStep: 3,
+            new StopCriteria(Array.Empty<int>(), MaxNewTokens: 20));
 
     public static IEnumerable<object[]> Settings() => new[]
     {

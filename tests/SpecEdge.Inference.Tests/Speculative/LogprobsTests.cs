@@ -18,13 +18,9 @@ public class LogprobsTests
     private const double Tolerance = 1e-4;
     private static readonly DraftTreeOptions Tree = new() { Budget = 10, MaxDepth = 4, MaxBeams = 5, BranchWidth = 3 };
 
-    private static GenerationRequest[] Requests(int vocab, SamplingParams sampling, int top)
-    {
-        var random = new Random(11);
-        return Enumerable.Range(0, 4).Select(i => new GenerationRequest(TestModels.RandomTokens(random, 4 + 2 * i, vocab),
-            sampling with { Seed = 31 + (ulong)i, Logprobs = top },
-            new StopCriteria(Array.Empty<int>(), MaxNewTokens: 16))).ToArray();
-    }
+    private static GenerationRequest[] Requests(int vocab, SamplingParams sampling, int top) =>
+        SpeculativeTestModels.Requests(vocab, sampling with { Logprobs = top }, randomSeed: 11, seedBase: 31, promptBase: 4, promptStep: 2,
+            new StopCriteria(Array.Empty<int>(), MaxNewTokens: 16));
 
     public static IEnumerable<object[]> Settings() => new[]
     {

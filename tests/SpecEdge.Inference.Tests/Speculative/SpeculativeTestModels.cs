@@ -1,4 +1,5 @@
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
 using static TorchSharp.torch;
 
@@ -34,6 +35,18 @@ public static class SpeculativeTestModels
             return name.Contains("norm") ? source.clone() : source + normal(0, 0.12, shape, generator: generator);
         });
         return new CausalLm(config, weights, ScalarType.Float32, CPU);
+    }
+
+    /// <summary>
+    /// Four requests with random prompts (<paramref name="promptBase"/> + <paramref name="promptStep"/> × i tokens, from
+    /// <paramref name="randomSeed"/>), each with <paramref name="sampling"/> and its own seed <paramref name="seedBase"/> + i.
+    /// </summary>
+    public static GenerationRequest[] Requests(int vocab, SamplingParams sampling, int randomSeed, ulong seedBase, int promptBase, int promptStep,
+        StopCriteria stop)
+    {
+        var random = new Random(randomSeed);
+        return Enumerable.Range(0, 4).Select(i => new GenerationRequest(TestModels.RandomTokens(random, promptBase + promptStep * i, vocab),
+            sampling with { Seed = seedBase + (ulong)i }, stop)).ToArray();
     }
 
     /// <summary>
