@@ -1,5 +1,8 @@
 using System.Text.Json;
 using SpecEdge.Contracts;
+using SpecEdge.Inference;
+using SpecEdge.Inference.Constraints;
+using SpecEdge.Inference.Tokenization;
 
 namespace SpecEdge.OpenAi;
 
@@ -75,7 +78,7 @@ public static class RequestValidator
         {
             SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
         };
-        settings = WithTools(Formatted(settings, r.ResponseFormat), r.Tools, r.ToolChoice);
+        settings = CheckShapes(WithTools(Formatted(settings, r.ResponseFormat), r.Tools, r.ToolChoice));
         if (session is not null && (settings.Tools is { Length: > 0 } || turns[^1].Role == "tool"))
             throw OpenAiException.BadRequest("session", "Tools and tool results go in a conversation sent whole (no session named): the template renders the tools when a conversation starts.");
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
@@ -103,7 +106,7 @@ public static class RequestValidator
             UseChatTemplate = false, Logprobs = r.Logprobs is int k ? TopLogprobs(k, "logprobs") : -1,
         };
         // Not in OpenAI's completions API; accepted as vLLM does.
-        settings = Formatted(settings, r.ResponseFormat);
+        settings = CheckShapes(Formatted(settings, r.ResponseFormat));
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
         return new ReplyJob(model, settings, Array.Empty<ChatTurn>(), prompt, null, stream, usage, r.User) { IgnoredFields = ignored, Choices = choices };
     }
@@ -220,6 +223,24 @@ public static class RequestValidator
                 ? new ChatTurnToolCall(c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : $"call_{i}",
                     n.GetString()!, a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText())
                 : throw OpenAiException.BadRequest($"{param}[{i}]", $"'{param}[{i}]' must be {{\"id\", \"type\": \"function\", \"function\": {{\"name\", \"arguments\"}}}}.")).ToArray();
+    }
+
+    /// <summary>
+    /// The reply's grammar (a JSON schema, a forced call) and its tools, built here by the cluster's own rules before
+    /// any grain is named: a schema or tool the cluster would refuse costs no session activation and no storage read.
+    /// </summary>
+    private static GenerationSettings CheckShapes(GenerationSettings settings)
+    {
+        try
+        {
+            ToolDefinition.Parse(settings.Tools);
+            ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools);
+            return settings;
+        }
+        catch (ArgumentException e)
+        {
+            throw OpenAiException.BadRequest(e.ParamName == ReplyGrammar.FormatParameter ? "response_format" : "tools", e.Text());
+        }
     }
 
     /// <summary>Most logit_bias entries (OpenAI's limit).</summary>

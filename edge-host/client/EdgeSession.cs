@@ -123,7 +123,10 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         await FollowTurnAsync(turn);
         // The session accepted the settings, so their grammar builds here too (the same rule, the same text).
         var settings = request.Settings;
-        _replyGrammar = (ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools), turn.CommittedLength);
+        JsonGrammar? grammar;
+        try { grammar = ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools); }
+        catch (ArgumentException) { grammar = null; }    // the turn has started: draft freely rather than fail it (the verifier decides)
+        _replyGrammar = (grammar, turn.CommittedLength);
         return turn;
     }
 

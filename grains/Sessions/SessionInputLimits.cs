@@ -1,3 +1,4 @@
+using SpecEdge.Inference;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Contracts;
 using SpecEdge.Inference.Tokenization;
@@ -30,6 +31,9 @@ internal static class SessionInputLimits
         // min-p, penalties and biases: the verifier's own rule on the parameters it will receive (the seed does not
         // matter to the check), with messages that name the API's fields.
         Verification.VerifierBoundary.Sampling(settings with { Seed = settings.Seed ?? 0 }).Validate(vocabSize);
+        // The tools too, before any turn is started or written (the template renders them when a conversation starts).
+        try { ToolDefinition.Parse(settings.Tools); }
+        catch (ArgumentException e) { throw e.Renamed(nameof(GenerationSettings.Tools)); }
 
         int maxNewTokens = limits.EffectiveMaxNewTokens;
         if (settings.MaxNewTokens < 1 || settings.MaxNewTokens > maxNewTokens)

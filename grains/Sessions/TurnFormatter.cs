@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.Inference;
 using SpecEdge.Inference.Tokenization;
 
 namespace SpecEdge.Grains.Sessions;
@@ -62,6 +63,6 @@ public static class TurnFormatter
     private static IReadOnlyList<string>? Tools(GenerationSettings settings)
     {
         try { return ToolDefinition.Parse(settings.Tools).Select(t => t.TemplateText).ToArray(); }
-        catch (ArgumentException e) { throw new ArgumentException(e.Message, nameof(GenerationSettings.Tools)); }
+        catch (ArgumentException e) { throw e.Renamed(nameof(GenerationSettings.Tools)); }
     }
 }

@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.Inference;
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
@@ -43,7 +44,7 @@ public static class VerifierBoundary
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException(e.Message, e.ParamName == ReplyGrammar.ToolsParameter ? nameof(GenerationSettings.Tools) : nameof(GenerationSettings.Format));
+            throw e.Renamed(e.ParamName == ReplyGrammar.ToolsParameter ? nameof(GenerationSettings.Tools) : nameof(GenerationSettings.Format));
         }
     }
 }

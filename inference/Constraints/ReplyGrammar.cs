@@ -30,7 +30,7 @@ public static class ReplyGrammar
             }
             catch (ArgumentException e) when (e.ParamName != ToolsParameter)
             {
-                throw new ArgumentException(e.Message, ToolsParameter);
+                throw e.Renamed(ToolsParameter);
             }
         }
         if (toolChoice is not (null or "auto" or "none"))
@@ -47,7 +47,7 @@ public static class ReplyGrammar
         }
         catch (ArgumentException e) when (e.ParamName != FormatParameter)
         {
-            throw new ArgumentException(e.Message, FormatParameter);
+            throw e.Renamed(FormatParameter);
         }
     }
 }

@@ -10,8 +10,8 @@ namespace SpecEdge.Inference.Tokenization;
 /// </summary>
 public sealed partial record ToolDefinition(string Name, string? Parameters, string TemplateText)
 {
-    /// <summary>Most tools one request may offer.</summary>
-    public const int MaxTools = 64;
+    /// <summary>Most tools one request may offer, and most bytes of JSON one tool may have.</summary>
+    public const int MaxTools = 64, MaxToolBytes = 64 * 1024;
 
     /// <exception cref="ArgumentException">A tool is not a function tool object with a valid name; the message says which.</exception>
     public static IReadOnlyList<ToolDefinition> Parse(IReadOnlyList<string>? tools)
@@ -21,6 +21,8 @@ public sealed partial record ToolDefinition(string Name, string? Parameters, str
         var parsed = new List<ToolDefinition>();
         for (int i = 0; i < tools.Count; i++)
         {
+            if (tools[i] is null || System.Text.Encoding.UTF8.GetByteCount(tools[i]) > MaxToolBytes)
+                throw new ArgumentException($"tools[{i}] must be a tool object of at most {MaxToolBytes / 1024} KB of JSON.", nameof(tools));
             JsonElement tool;
             try
             {
