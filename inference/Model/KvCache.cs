@@ -66,6 +66,43 @@ public sealed class KvCache : IDisposable
     internal (Tensor Keys, Tensor Values) View(int layer, int length) =>
         (_keys[layer].narrow(1, 0, length), _values[layer].narrow(1, 0, length));
 
+    /// <summary>
+    /// Copies committed slots [<paramref name="start"/>, start + n) of every layer into <paramref name="keys"/> and
+    /// <paramref name="values"/> ([layers, kv_heads, n, head_dim]): a block for the <see cref="PrefixCache"/>.
+    /// </summary>
+    internal void CopySlotsTo(int start, Tensor keys, Tensor values)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        long n = keys.shape[2];
+        if (start < 0 || start + n > PrefixLength)
+            throw new ArgumentOutOfRangeException(nameof(start), start, $"Slots [{start}, {start + n}) are not all committed ({PrefixLength} are).");
+        using var scope = NewDisposeScope();
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            keys[l].copy_(_keys[l].narrow(1, start, n));
+            values[l].copy_(_values[l].narrow(1, start, n));
+        }
+    }
+
+    /// <summary>
+    /// Appends slots [<paramref name="offset"/>, offset + <paramref name="count"/>) of a block ([layers, kv_heads, n,
+    /// head_dim]) to the committed prefix: keys/values computed elsewhere for exactly these tokens at exactly these
+    /// positions (keys are stored rotated at absolute positions, so a block is only valid where it was computed).
+    /// </summary>
+    internal void AppendPrefixFrom(Tensor keys, Tensor values, int offset, int count)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (PendingCount != 0) throw new InvalidOperationException("Cannot extend the prefix while a pending tree exists; compact it first.");
+        EnsureRoom(count);
+        using var scope = NewDisposeScope();
+        for (int l = 0; l < _keys.Length; l++)
+        {
+            _keys[l].narrow(1, PrefixLength, count).copy_(keys[l].narrow(1, offset, count));
+            _values[l].narrow(1, PrefixLength, count).copy_(values[l].narrow(1, offset, count));
+        }
+        PrefixLength += count;
+    }
+
     /// <summary>Records the nodes a forward appended to the pending tree (parents in pending numbering).</summary>
     internal void AppendPending(IReadOnlyList<int> parents, IReadOnlyList<int> depths)
     {

@@ -30,6 +30,11 @@ public sealed class TargetSequence : IDisposable
     /// and rebuild it from durable state instead of stepping it again.
     /// </summary>
     public bool Faulted { get; internal set; }
+    /// <summary>
+    /// Who may share this sequence's prefix blocks (<see cref="Prefixes.PrefixCache"/>); null keeps it out of the prefix
+    /// cache altogether.
+    /// </summary>
+    public Prefixes.PrefixScope? PrefixScope { get; init; }
     /// <summary>Largest tree (nodes besides the root) this sequence accepts.</summary>
     public int MaxTreeNodes { get; init; } = 256;
 

@@ -1,5 +1,6 @@
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Prefixes;
 using SpecEdge.Inference.Sampling;
 using static TorchSharp.torch;
 
@@ -31,13 +32,16 @@ public sealed class TargetVerifier(CausalLm target)
     /// <summary>Seconds spent on grammar masks (finding them and applying them to the rows), for benchmarks.</summary>
     public double ConstraintSeconds { get; private set; }
 
-    /// <summary>Creates a sequence for <paramref name="prompt"/> and prefills all but its last token.</summary>
-    public TargetSequence Start(IReadOnlyList<int> prompt, SamplingParams sampling, StopCriteria stop, int capacity)
+    /// <summary>
+    /// Creates a sequence for <paramref name="prompt"/> and prefills all but its last token (from <see cref="Prefixes"/>
+    /// as far as it holds them, under <paramref name="scope"/>).
+    /// </summary>
+    public TargetSequence Start(IReadOnlyList<int> prompt, SamplingParams sampling, StopCriteria stop, int capacity, PrefixScope? scope = null)
     {
         var cache = target.NewCache(capacity);
         try
         {
-            var sequence = new TargetSequence(cache, prompt, prompt.Count, sampling, stop);
+            var sequence = new TargetSequence(cache, prompt, prompt.Count, sampling, stop) { PrefixScope = scope };
             Prefill(sequence);
             return sequence;
         }
@@ -83,6 +87,7 @@ public sealed class TargetVerifier(CausalLm target)
         // constrained fails alone and never costs the batch a row.
         var masks = new ulong[]?[work.Count][];
         var failed = new bool[work.Count];
+        var reused = new int[work.Count];
         for (int i = 0; i < work.Count; i++)
         {
             var sequence = work[i].Sequence;
@@ -121,6 +126,20 @@ public sealed class TargetVerifier(CausalLm target)
                     inputs.Add(SequenceInput.Chain(sequence.Cache, new[] { sequence.Committed[^1] }));
                     break;
                 case PrefillWork:
+                    try
+                    {
+                        // The longest cached prefix is copied in; only the rest is computed.
+                        if (Prefixes is { } prefixes && sequence.PrefixScope is { } scope)
+                            prefixes.Restore(sequence.Cache, sequence.Committed, sequence.Committed.Count - 1, scope);
+                    }
+                    catch (Exception e)
+                    {
+                        Restore(sequence, prefixBefore[i]);
+                        results[i] = new WorkResult(null, e);
+                        failed[i] = true;
+                        break;
+                    }
+                    reused[i] = sequence.Cache.PrefixLength;
                     int missing = sequence.Committed.Count - 1 - sequence.Cache.PrefixLength;
                     if (missing <= 0) break;
                     index[i] = inputs.Count;
@@ -174,11 +193,13 @@ public sealed class TargetVerifier(CausalLm target)
                 if (plan.Path is not null) sequence.Cache.Compact(new[] { 0 }.Concat(plan.Path).ToArray());
                 if (plan.Tokens is null)
                 {
-                    results[i] = new WorkResult(new VerdictMessage(sequence.Step, Array.Empty<int>(), sequence.Finished), null);
+                    results[i] = new WorkResult(new VerdictMessage(sequence.Step, Array.Empty<int>(), sequence.Finished), null) { ReusedTokens = reused[i] };
+                    KeepPrefix(sequence);
                     continue;
                 }
                 var kept = sequence.Commit(plan.Tokens, plan.Keep, plan.Reason);
                 results[i] = new WorkResult(new VerdictMessage(step, kept, sequence.Finished, plan.Logprobs), null);
+                if (sequence.Finished) KeepPrefix(sequence);
             }
             catch (Exception e)
             {
@@ -189,6 +210,26 @@ public sealed class TargetVerifier(CausalLm target)
         }
         return results;
     }
+
+    /// <summary>
+    /// Keys and values of prefixes outlive their sequences here: every sequence's prefix blocks are cached after its
+    /// prefill and when its reply ends, so the next conversation (or this one, rebuilt) starting the same way reuses them.
+    /// </summary>
+    public PrefixCache? Prefixes { get; init; }
+
+    /// <summary>Caches a sequence's committed blocks. Best effort: a full or failing prefix cache never fails the step.</summary>
+    private void KeepPrefix(TargetSequence sequence)
+    {
+        if (Prefixes is not { } prefixes || sequence.PrefixScope is not { } scope) return;
+        try { prefixes.Insert(sequence.Cache, sequence.Committed, scope); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            PrefixInsertFailures++;
+        }
+    }
+
+    /// <summary>Prefix blocks that could not be kept (a device allocation failed); the steps themselves went on.</summary>
+    public int PrefixInsertFailures { get; private set; }
 
     /// <summary>
     /// Replaces the logit rows of each verify or decode item whose sequence asks for penalties or biases with the

@@ -6,5 +6,11 @@ namespace SpecEdge.Inference.Speculative;
 /// </summary>
 public sealed record WorkResult(VerdictMessage? Verdict, Exception? Error)
 {
+    /// <summary>
+    /// For a prefill: committed tokens whose keys and values it did not compute, because the cache held them already
+    /// (an earlier turn) or copied them from the device's prefix cache.
+    /// </summary>
+    public int ReusedTokens { get; init; }
+
     public VerdictMessage VerdictOrThrow() => Verdict ?? throw new InvalidOperationException($"Target work failed: {Error!.Message}", Error);
 }
