@@ -137,7 +137,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         {
             SessionId = plan.SessionId,
             PromptTokens = started.CommittedLength,
-            CachedTokens = started.CommittedLength - started.AppendedTokens.Length,
+            CachedTokens = started.CachedTokens,
         };
     }
 

@@ -122,7 +122,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             return turn;
         }));
         var t = (await AskAsync(new EdgeMessage { UserMessage = message }, ServerMessage.BodyOneofCase.TurnStarted, -1, () => { }, timeout)).TurnStarted;
-        return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step);
+        return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step, t.CachedTokens);
     }
 
     /// <summary>
@@ -273,7 +273,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
                 {
                     bool answer;
                     lock (this) answer = _waiting is { Expected: ServerMessage.BodyOneofCase.TurnStarted } w && w.Answer.TrySetResult(message);
-                    if (!answer) TurnStarted?.Invoke(new Contracts.TurnStarted(_conversation, turn.AppendedTokens.ToArray(), turn.CommittedLength, turn.Step));
+                    if (!answer) TurnStarted?.Invoke(new Contracts.TurnStarted(_conversation, turn.AppendedTokens.ToArray(), turn.CommittedLength, turn.Step, turn.CachedTokens));
                     continue;
                 }
                 lock (this)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Prefixes;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
 
@@ -52,6 +53,8 @@ public sealed class ModelHost : IDisposable
         StopTokenIds = stop;
         _vocabulary = new Lazy<TokenVocabulary>(() => TokenVocabulary.From(Tokenizer, StopTokenIds, VocabSize));
 
+        PublicPrefixes = DeclaredPublicPrefixes();
+
         var c = _targets[0].Config;
         long bytes = _targets[0].Weights.All.Sum(t => t.numel() * t.ElementSize);
         logger.LogInformation(
@@ -59,6 +62,25 @@ public sealed class ModelHost : IDisposable
             Options.TargetModel, c.ModelType, c.NumHiddenLayers, c.HiddenSize, c.VocabSize,
             _targets[0].Weights.All.Sum(t => t.numel()) / 1e6, bytes / 1e6, TensorSettings.Name(_targets[0].DType),
             string.Join(",", devices), clock.Elapsed.TotalSeconds, ChatFormat.Kind, Options.ServerDraftModel ?? "none");
+    }
+
+    /// <summary>The operator's public system prompts as tokens (<see cref="SpecEdgeSiloOptions.PublicPrefixes"/>).</summary>
+    public PublicPrefixes PublicPrefixes { get; }
+
+    /// <summary>
+    /// Each declared system prompt as a conversation starts with it (the chat template's system turn) and as the start
+    /// of a raw prompt: a block is public only where a conversation's own tokens match one of these.
+    /// </summary>
+    private PublicPrefixes DeclaredPublicPrefixes()
+    {
+        var prefixes = new List<IReadOnlyList<int>>();
+        foreach (var prompt in Options.PublicPrefixes)
+        {
+            prefixes.Add(Tokenizer.Encode(ChatFormat.RenderSegments(new[] { new ChatMessage("system", prompt) }, addGenerationPrompt: false)));
+            var raw = Tokenizer.Encode(prompt, parseSpecialTokens: false);
+            prefixes.Add(Tokenizer.BosTokenId is int bos ? raw.Prepend(bos).ToArray() : raw);
+        }
+        return new PublicPrefixes(prefixes);
     }
 
     public CausalLm Target(int device) => _targets[device];

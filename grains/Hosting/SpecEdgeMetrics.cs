@@ -45,6 +45,9 @@ public static class SpecEdgeMetrics
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5] });
 
     /// <summary>Seconds the device spent in forwards; its rate is the device's busy fraction.</summary>
+    public static readonly Counter<long> PrefixReusedTokens = Meter.CreateCounter<long>("specedge.prefix_cache.reused_tokens", "{token}",
+        "Prompt tokens whose keys and values a prefill copied from the device's prefix cache instead of computing");
+
     public static readonly Counter<double> DeviceBusy = Meter.CreateCounter<double>("specedge.device.busy", "s", "Time the device spent running forwards (rate = busy fraction)");
 
     /// <summary>Time to persist a session's state after one or more steps.</summary>
@@ -65,7 +68,7 @@ public static class SpecEdgeMetrics
     {
         Meter.CreateObservableUpDownCounter("specedge.sessions.active", () => Interlocked.Read(ref _sessionsActive), "{session}", "Session activations on this silo");
         Meter.CreateObservableGauge("specedge.verifier.queue.depth", () => Per(v => (long)v.QueueDepth), "{step}", "Steps waiting for the device");
-        Meter.CreateObservableGauge("specedge.kv.bytes_in_use", () => Per(v => v.KvBytes), "By", "KV cache memory held by loaded sequences");
+        Meter.CreateObservableGauge("specedge.kv.bytes_in_use", () => Per(v => v.KvBytes), "By", "KV cache memory held by loaded sequences and the prefix cache");
         Meter.CreateObservableGauge("specedge.kv.bytes_budget", () => Per(v => v.KvBudget), "By", "KV cache budget (SpecEdge:KvMemoryMb)");
     }
 

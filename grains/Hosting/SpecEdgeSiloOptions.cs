@@ -26,6 +26,23 @@ public sealed class SpecEdgeSiloOptions
     public int MaxBatch { get; set; }
     /// <summary>KV cache memory per device; sessions beyond it are evicted least-recently-used and re-prefilled on return.</summary>
     public int KvMemoryMb { get; set; } = 2048;
+    /// <summary>
+    /// Tokens per block of the device's prefix cache (docs/benchmarks/prefix-cache.md): the keys and values of prompts
+    /// and finished replies are kept, within what KvMemoryMb leaves free, and a conversation that starts the same way
+    /// (a shared system prompt, a regenerated or edited last message, a rebuild after eviction) prefills only the rest.
+    /// 0 turns the prefix cache off.
+    /// </summary>
+    public int PrefixCacheBlockTokens { get; set; } = 32;
+    /// <summary>
+    /// Share of KvMemoryMb that idle conversations' caches make way for (least recently used evicted first), so the prefix
+    /// cache keeps room; replies in progress never give way to it. Beyond it, the prefix cache uses what is free.
+    /// </summary>
+    public double PrefixCacheShare { get; set; } = 0.25;
+    /// <summary>
+    /// System prompts an operator declares public: their blocks are shared across tenants. Everything else is shared
+    /// only within a tenant, since a faster first token would tell one tenant what another sent (docs/security.md).
+    /// </summary>
+    public List<string> PublicPrefixes { get; set; } = new();
     /// <summary>Longest conversation (tokens) a session may reach.</summary>
     public int MaxContextTokens { get; set; } = 2048;
     /// <summary>Largest draft tree accepted from an edge (nodes besides the root).</summary>
@@ -113,6 +130,13 @@ public sealed class SpecEdgeSiloOptions
         if (MaxBatch < 0) throw new InvalidOperationException($"SpecEdge:MaxBatch must be 0 (no cap) or more (got {MaxBatch}).");
         if (MaxContextTokens < 16) throw new InvalidOperationException($"SpecEdge:MaxContextTokens must be at least 16 (got {MaxContextTokens}).");
         if (MaxTreeNodes < 1) throw new InvalidOperationException($"SpecEdge:MaxTreeNodes must be at least 1 (got {MaxTreeNodes}).");
+        if (PrefixCacheBlockTokens < 0 || PrefixCacheBlockTokens > 1024)
+            throw new InvalidOperationException($"SpecEdge:PrefixCacheBlockTokens must be 0 (off) to 1024 (got {PrefixCacheBlockTokens}).");
+        if (!(PrefixCacheShare >= 0 && PrefixCacheShare <= 1))
+            throw new InvalidOperationException($"SpecEdge:PrefixCacheShare must be within 0..1 (got {PrefixCacheShare}).");
+        for (int i = 0; i < PublicPrefixes.Count; i++)
+            if (string.IsNullOrEmpty(PublicPrefixes[i]) || PublicPrefixes[i].Length > MaxSystemPromptChars)
+                throw new InvalidOperationException($"SpecEdge:PublicPrefixes:{i} must be a system prompt of 1 to MaxSystemPromptChars ({MaxSystemPromptChars}) characters (got {PublicPrefixes[i]?.Length ?? 0}).");
         if (KvMemoryMb < 1) throw new InvalidOperationException($"SpecEdge:KvMemoryMb must be positive (got {KvMemoryMb}).");
         if (MaxQueuedSteps < Math.Max(1, MaxBatch)) throw new InvalidOperationException($"SpecEdge:MaxQueuedSteps must be at least MaxBatch ({MaxBatch}) and 1 (got {MaxQueuedSteps}).");
         foreach (var (tenant, weight) in TenantWeights)

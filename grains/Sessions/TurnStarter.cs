@@ -28,7 +28,7 @@ public sealed class TurnStarter(string id, Conversation conversation, ModelHost 
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
-        await verifier.StartTurnAsync(S.Committed, appended, settings, S.Step);
+        int cached = await verifier.StartTurnAsync(S.Committed, appended, settings, S.Step);
         try
         {
             await commits.WriteChangeAsync(() => conversation.StartTurn(settings, seedOwner, tenant, history, new ChatTurn(role, text), appended));
@@ -41,7 +41,7 @@ public sealed class TurnStarter(string id, Conversation conversation, ModelHost 
         }
 
         reply.Reset();
-        var turn = new TurnStarted(id, appended, S.Committed.Count, S.Step);
+        var turn = new TurnStarted(id, appended, S.Committed.Count, S.Step, cached);
         if (edge.HasObserver && S.AttachedEdge is not null)
         {
             edge.Touch();

@@ -19,19 +19,22 @@ public sealed class VerifierLink(IVerifierBatchGrain verifier, string sessionId,
 
     /// <summary>
     /// Tells the verifier a turn begins: the whole conversation when it does not hold it (or it is new), else only the
-    /// appended tokens. Call before the turn is stored, and <see cref="Invalidate"/> if storing it fails.
+    /// appended tokens. Call before the turn is stored, and <see cref="Invalidate"/> if storing it fails. Returns the
+    /// conversation's tokens the verifier did not compute (it held them, or its prefix cache did).
     /// </summary>
-    public async Task StartTurnAsync(IReadOnlyList<int> committedBefore, int[] appended, GenerationSettings settings, long step)
+    public async Task<int> StartTurnAsync(IReadOnlyList<int> committedBefore, int[] appended, GenerationSettings settings, long step)
     {
         var committed = committedBefore.Concat(appended).ToArray();
         var opening = new SequenceSnapshot(committed, committed.Length, settings, step, Generating: true);
-        if (!_loaded || committedBefore.Count == 0) await verifier.OpenAsync(sessionId, opening);
+        int reused;
+        if (!_loaded || committedBefore.Count == 0) reused = await verifier.OpenAsync(sessionId, opening);
         else
         {
-            try { await verifier.StartTurnAsync(sessionId, appended, settings, committedBefore.Count); }
-            catch (SessionNotLoadedException) { await verifier.OpenAsync(sessionId, opening); }
+            try { reused = await verifier.StartTurnAsync(sessionId, appended, settings, committedBefore.Count); }
+            catch (SessionNotLoadedException) { reused = await verifier.OpenAsync(sessionId, opening); }
         }
         _loaded = true;
+        return reused;
     }
 
     /// <summary>Calls the verifier, opening the conversation first if needed; if the verifier lost it meanwhile, reopens it and retries once.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Constraints;
+using SpecEdge.Inference.Prefixes;
 using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.Grains.Verification;
@@ -25,8 +26,22 @@ public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, T
 /// </summary>
 public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
 {
-    // One mask cache per device: the masks it holds are those of the sequences this device verifies.
-    private readonly TargetVerifier _verifier = new(models.Target(device)) { Masker = new TokenMasker(models.Vocabulary) };
+    // One mask cache per device: the masks it holds are those of the sequences this device verifies. One prefix cache
+    // per device too, sized by the grain to what its KV budget leaves free (nothing until it says).
+    private readonly TargetVerifier _verifier = new(models.Target(device))
+    {
+        Masker = new TokenMasker(models.Vocabulary),
+        Prefixes = models.Options.PrefixCacheBlockTokens > 0
+            ? new PrefixCache(models.Target(device).Config, models.Target(device).DType, models.Target(device).Device,
+                Path.GetFullPath(models.Options.TargetModel), models.Options.PrefixCacheBlockTokens, capacityBytes: 0)
+            : null,
+    };
+
+    /// <summary>The device's prefix cache (null when off). Its capacity may be set from any thread; everything else runs on the device thread.</summary>
+    public PrefixCache? Prefixes => _verifier.Prefixes;
+
+    /// <summary>Who may share a session's prefix blocks: its tenant, and everyone inside the operator's public prefixes.</summary>
+    public PrefixScope? ScopeOf(string sessionId) => Prefixes is null ? null : new PrefixScope(VerifierScheduler.TenantOf(sessionId), models.PublicPrefixes);
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
     private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
 
@@ -79,6 +94,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     public Task ReleaseAllAsync(IReadOnlyList<TargetSequence> sequences) => models.Worker(device).RunAsync(() =>
     {
         foreach (var s in sequences) s.Dispose();
+        Prefixes?.Dispose();
         foreach (var d in _serverDrafters.Values) d.Dispose();
         _serverDrafters.Clear();
         return true;

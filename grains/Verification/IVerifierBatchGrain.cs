@@ -10,13 +10,16 @@ namespace SpecEdge.Grains.Verification;
 [Alias("specedge.IVerifierBatchGrain")]
 public interface IVerifierBatchGrain : IGrainWithStringKey
 {
-    /// <summary>(Re)builds the session's sequence from <paramref name="snapshot"/> and prefills its KV cache.</summary>
+    /// <summary>
+    /// (Re)builds the session's sequence from <paramref name="snapshot"/> and prefills its KV cache, from the device's
+    /// prefix cache as far as it reaches; returns the committed tokens it did not compute.
+    /// </summary>
     [Alias("OpenAsync")]
-    Task OpenAsync(string sessionId, SequenceSnapshot snapshot);
+    Task<int> OpenAsync(string sessionId, SequenceSnapshot snapshot);
 
-    /// <summary>Appends a new turn's prompt tokens and prefills them.</summary>
+    /// <summary>Appends a new turn's prompt tokens and prefills them; returns the committed tokens it did not compute.</summary>
     [Alias("StartTurnAsync")]
-    Task StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted);
+    Task<int> StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted);
 
     /// <summary>Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus.</summary>
     [Alias("VerifyAsync")]

@@ -40,6 +40,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         if (_key.Device < 0 || _key.Device >= models.DeviceCount)
             throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
         _device = new DeviceRunner(models, _key.Device, logger);
+        SizePrefixCache();
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
             (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes), () => Now);
@@ -58,20 +59,22 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         await _device.ReleaseAllAsync(sequences).WaitAsync(cancellationToken).ContinueWith(_ => { });
     }
 
-    public async Task OpenAsync(string sessionId, SequenceSnapshot snapshot)
+    public async Task<int> OpenAsync(string sessionId, SequenceSnapshot snapshot)
     {
         Forget(sessionId);
         MakeRoom();
         var s = snapshot.Settings;
         var cache = _device.Model.NewCache(models.Options.MaxContextTokens);
         var sequence = new TargetSequence(cache, snapshot.Committed, snapshot.ReplyStart,
-            VerifierBoundary.Sampling(s), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step) { MaxTreeNodes = models.Options.MaxTreeNodes };
+            VerifierBoundary.Sampling(s), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step)
+            { MaxTreeNodes = models.Options.MaxTreeNodes, PrefixScope = _device.ScopeOf(sessionId) };
         _sequences[sessionId] = sequence;
+        SizePrefixCache();
         _scheduler.Touch(sessionId);
-        await Enqueue(sessionId, new PrefillWork(sequence));
+        return Reused(await Enqueue(sessionId, new PrefillWork(sequence)));
     }
 
-    public async Task StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted)
+    public async Task<int> StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted)
     {
         var sequence = Get(sessionId);
         if (sequence.Committed.Count != expectedCommitted)
@@ -79,7 +82,27 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         if (sequence.Committed.Count + appended.Length + 1 > sequence.Cache.Capacity)
             throw new InvalidOperationException($"The conversation would exceed {sequence.Cache.Capacity} tokens (MaxContextTokens).");
         sequence.StartTurn(appended, models.StopCriteria(settings.MaxNewTokens, settings.StopStrings), VerifierBoundary.Sampling(settings));
-        await Enqueue(sessionId, new PrefillWork(sequence));
+        return Reused(await Enqueue(sessionId, new PrefillWork(sequence)));
+    }
+
+    private static int Reused(VerifierScheduler.Executed executed)
+    {
+        if (executed.ReusedTokens > 0) SpecEdgeMetrics.PrefixReusedTokens.Add(executed.ReusedTokens);
+        return executed.ReusedTokens;
+    }
+
+    /// <summary>
+    /// The prefix cache may hold what the KV budget leaves free beside the sequences' caches (each counted at full
+    /// capacity, as admission counts them). Set whenever the sequences change; the cache trims itself on the device
+    /// thread before its next use, which is the prefill of the sequence just admitted.
+    /// </summary>
+    /// <summary>The share of the KV budget idle caches make way for, so the prefix cache keeps room (0 without one).</summary>
+    private long PrefixReserveBytes => _device.Prefixes is null ? 0 : (long)(((long)models.Options.KvMemoryMb << 20) * models.Options.PrefixCacheShare);
+
+    private void SizePrefixCache()
+    {
+        if (_device.Prefixes is { } prefixes)
+            prefixes.CapacityBytes = ((long)models.Options.KvMemoryMb << 20) - _sequences.Count * _device.BytesPerSequence;
     }
 
     public async Task<StepVerdict> VerifyAsync(TreeSubmission tree)
@@ -113,7 +136,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
     public Task<VerifierStats> GetStatsAsync() =>
-        Task.FromResult(_forwards.Stats(_key.ToString(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions));
+        Task.FromResult(_forwards.Stats(_key.ToString(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions) with
+        {
+            Prefixes = _device.Prefixes is { } p ? new PrefixCacheStats(p.Blocks, p.Bytes, p.CapacityBytes, p.ReusedTokens, p.Restores, p.EvictedBlocks) : null,
+        });
 
     /// <summary>Forgets a session's sequence so that its next call rebuilds it from the session's durable state.</summary>
     private SessionNotLoadedException Drop(string sessionId, string why)
@@ -136,6 +162,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _sequences.Remove(sessionId, out var sequence);
         // Device thread, in order: later batches of this session (with a new sequence) come after this.
         _device.Release(sessionId, sequence);
+        SizePrefixCache();
     }
 
     /// <summary>Drops a session's sequence only if it is still <paramref name="sequence"/> (not one re-opened meanwhile).</summary>
@@ -158,7 +185,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         IReadOnlyList<string> victims;
         try
         {
-            victims = _scheduler.Victims(_sequences.Select(kv => (kv.Key, kv.Value.Finished)), _device.BytesPerSequence);
+            victims = _scheduler.Victims(_sequences.Select(kv => (kv.Key, kv.Value.Finished)), _device.BytesPerSequence, PrefixReserveBytes);
         }
         catch (VerifierBusyException)
         {
@@ -175,7 +202,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _scheduler.Queued,
-        _sequences.Values.Sum(s => s.Cache.Bytes), (long)models.Options.KvMemoryMb << 20);
+        _sequences.Values.Sum(s => s.Cache.Bytes) + (_device.Prefixes?.Bytes ?? 0), (long)models.Options.KvMemoryMb << 20);
 
     private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false)
     {
@@ -241,7 +268,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 if (outcome.Drafted[i] is VerifyWork drafted) _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);
                 // Batch, queue and the verified budget travel with the verdict: an edge sizes its next tree to them.
                 batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued,
-                    outcome.VerifiedNodes[i]));
+                    outcome.VerifiedNodes[i]) { ReusedTokens = results[i].ReusedTokens });
                 continue;
             }
             var error = results[i].Error!;

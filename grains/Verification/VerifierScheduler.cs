@@ -32,7 +32,11 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// ran (trees in the forward, steps still queued), which an adaptive edge sizes its next tree to, and how many nodes
     /// of its tree were verified (-1: all, or no tree).
     /// </summary>
-    public readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength, int VerifiedNodes = -1);
+    public readonly record struct Executed(VerdictMessage Verdict, double ForwardMs, double QueueMs, int BatchSize, int QueueLength, int VerifiedNodes = -1)
+    {
+        /// <summary>For a prefill: committed tokens it did not compute (held already, or copied from the prefix cache).</summary>
+        public int ReusedTokens { get; init; }
+    }
 
     /// <summary>
     /// The next forward: the steps it runs (in arrival order), the steps that waited past their deadline, and the rule
@@ -91,16 +95,23 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
 
     /// <summary>
     /// The caches to evict, least recently used first, so that one more of <paramref name="bytesPerSequence"/> fits:
-    /// only those between replies (or abandoned mid-reply) and neither queued nor in the forward.
+    /// only those between replies (or abandoned mid-reply) and neither queued nor in the forward. Idle caches also make
+    /// way for <paramref name="reserveBytes"/> of the budget (the prefix cache's share, which holds the same prefixes
+    /// far more compactly); replies in progress never do: when only they are left, the reserve gives way instead.
     /// </summary>
     /// <exception cref="VerifierBusyException">Every cache holds a reply in progress, and one more does not fit.</exception>
-    public IReadOnlyList<string> Victims(IEnumerable<(string SessionId, bool Finished)> residents, long bytesPerSequence)
+    public IReadOnlyList<string> Victims(IEnumerable<(string SessionId, bool Finished)> residents, long bytesPerSequence, long reserveBytes = 0)
     {
         var busy = _queue.Concat(_running).Select(p => p.SessionId).ToHashSet();
         var at = now();
         var candidates = residents.Select(r => new KvAdmission.Resident(r.SessionId,
             !busy.Contains(r.SessionId) && (r.Finished || at - _lastUse.GetValueOrDefault(r.SessionId).At > AbandonedAfter),
             _lastUse.GetValueOrDefault(r.SessionId).Order)).ToList();
+        if (reserveBytes > 0)
+        {
+            try { return KvAdmission.Victims(candidates, bytesPerSequence, limits.KvBudgetBytes - reserveBytes); }
+            catch (VerifierBusyException) { }
+        }
         return KvAdmission.Victims(candidates, bytesPerSequence, limits.KvBudgetBytes);
     }
 
@@ -193,7 +204,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     private int Weight(string tenant) => limits.TenantWeights?.GetValueOrDefault(tenant) is > 0 and var w ? w : 1;
 
     /// <summary>The tenant of a conversation id (<c>tenant/name</c>, validated where the id entered).</summary>
-    private static string TenantOf(string sessionId) => sessionId[..Math.Max(0, sessionId.IndexOf('/'))];
+    public static string TenantOf(string sessionId) => sessionId[..Math.Max(0, sessionId.IndexOf('/'))];
 
     /// <summary>
     /// The running forward ended: <paramref name="ms"/> on the device in all (server drafting included; 0 items when it

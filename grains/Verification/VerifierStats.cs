@@ -15,7 +15,8 @@ public sealed record VerifierStats(
     [property: Id(5)] string Silo,
     [property: Id(6)] int Evictions,
     [property: Id(7)] double[] ForwardMilliseconds,
-    [property: Id(8)] long[]? ForwardStartUnixMicroseconds = null)
+    [property: Id(8)] long[]? ForwardStartUnixMicroseconds = null,
+    [property: Id(9)] PrefixCacheStats? Prefixes = null)
 {
     /// <summary>Device milliseconds of the forwards run after the first <paramref name="forwardsBefore"/> (as far as the window reaches back).</summary>
     public double[] ForwardMillisecondsSince(long forwardsBefore) => ForwardMilliseconds[^(int)Math.Clamp(Forwards - forwardsBefore, 0, ForwardMilliseconds.Length)..];
@@ -23,3 +24,13 @@ public sealed record VerifierStats(
     /// <summary>Sizes of the batches run after the first <paramref name="forwardsBefore"/> forwards (as far as the window reaches back).</summary>
     public int[] BatchesSince(long forwardsBefore) => BatchSizes[^(int)Math.Clamp(Forwards - forwardsBefore, 0, BatchSizes.Length)..];
 }
+
+/// <summary>The device's prefix cache: blocks held, their bytes (within the KV budget), and prompt tokens reused so far.</summary>
+[GenerateSerializer, Immutable, Alias("specedge.PrefixCacheStats")]
+public sealed record PrefixCacheStats(
+    [property: Id(0)] int Blocks,
+    [property: Id(1)] long Bytes,
+    [property: Id(2)] long CapacityBytes,
+    [property: Id(3)] long ReusedTokens,
+    [property: Id(4)] long Restores,
+    [property: Id(5)] long EvictedBlocks);

@@ -130,7 +130,7 @@ public sealed class EdgeGatewayService(
                         }).ToArray(),
                         Role = message.UserMessage.Role is { Length: > 0 } role ? role : "user",
                     });
-                    var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step };
+                    var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens };
                     started.AppendedTokens.Add(turn.AppendedTokens);
                     return new ServerMessage { TurnStarted = started };
                 case EdgeMessage.BodyOneofCase.Read:

@@ -23,7 +23,7 @@ internal sealed class GatewayObserver(ChannelWriter<ServerMessage> outbox) : IEd
 
     public Task OnTurnStarted(TurnStarted turn)
     {
-        var message = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step };
+        var message = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens };
         message.AppendedTokens.Add(turn.AppendedTokens);
         outbox.TryWrite(new ServerMessage { TurnStarted = message });
         return Task.CompletedTask;

@@ -54,12 +54,12 @@ public sealed class GrainOpenAiBackend(
             throw;
         }
         logger.LogDebug("Session {Session}: {Kind} turn, {Prompt} prompt tokens of which {Cached} reused", plan.SessionId,
-            plan.Continues ? "continued" : "new", started.CommittedLength, started.CommittedLength - started.AppendedTokens.Length);
+            plan.Continues ? "continued" : "new", started.CommittedLength, started.CachedTokens);
         return new GrainReplyRun(session, caller, job, index)
         {
             SessionId = plan.SessionId,
             PromptTokens = started.CommittedLength,
-            CachedTokens = started.CommittedLength - started.AppendedTokens.Length,
+            CachedTokens = started.CachedTokens,
         };
     }
 }

@@ -26,6 +26,10 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     public const string CorsOrigin = "https://app.example";
 
     public const string Model = "target";
+
+    /// <summary>The system prompt the silo declares public (SpecEdge:PublicPrefixes): its prefix blocks are shared across tenants.</summary>
+    public const string PublicSystemPrompt = "You are the public help desk of the city library. Answer questions about opening hours, "
+        + "membership, loans and the reading rooms. Keep every answer short, polite and plain, and never invent a rule.";
     private ExternalProcess? _silo;
     private IHost? _client;
     private string _dir = "";
@@ -74,6 +78,7 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             // One browser app may call the API from its pages (CORS); others may not.
             "--OpenAi:CorsOrigins:0", CorsOrigin,
             "--Gateway:Port", edgeGatewayPort.ToString(),
+            "--SpecEdge:PublicPrefixes:0", PublicSystemPrompt,
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
         await _silo.WaitForPortAsync(edgeGatewayPort, TimeSpan.FromSeconds(30));
