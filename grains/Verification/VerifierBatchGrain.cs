@@ -44,8 +44,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
             (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes), () => Now);
-        logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming})", _key,
-            o.MaxBatch > 0 ? o.MaxBatch.ToString() : "no cap", o.KvMemoryMb, o.TreeTrimming);
+        logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming}, prefix cache {Prefixes})", _key,
+            o.MaxBatch > 0 ? o.MaxBatch.ToString() : "no cap", o.KvMemoryMb, o.TreeTrimming,
+            o.PrefixCacheBlockTokens > 0 ? $"{o.PrefixCacheBlockTokens}-token blocks, {o.PrefixCacheShare:P0} kept, {models.PublicPrefixes.Count / 2} public prompt(s)" : "off");
         ReportMetrics();
         return Task.CompletedTask;
     }

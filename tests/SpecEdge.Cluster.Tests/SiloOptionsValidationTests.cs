@@ -4,7 +4,7 @@ using Xunit;
 
 namespace SpecEdge.Cluster.Tests;
 
-/// <summary>The verifier's batching and trimming options: no cap by default, and values that make no sense refused by name.</summary>
+/// <summary>The verifier's batching, trimming and prefix cache options: no cap by default, and values that make no sense refused by name.</summary>
 public class SiloOptionsValidationTests
 {
     private static SpecEdgeSiloOptions Options(Action<SpecEdgeSiloOptions> change)
@@ -27,6 +27,9 @@ public class SiloOptionsValidationTests
     [InlineData("MaxBatch")]
     [InlineData("TreeTrimming")]
     [InlineData("ForcedTreeNodes")]
+    [InlineData("PrefixCacheBlockTokens")]
+    [InlineData("PrefixCacheShare")]
+    [InlineData("PublicPrefixes:0")]
     public void NonsensicalBatchingOrTrimming_IsRefusedByName(string option)
     {
         var o = Options(o =>
@@ -36,6 +39,9 @@ public class SiloOptionsValidationTests
                 case "MaxBatch": o.MaxBatch = -1; break;
                 case "TreeTrimming": o.TreeTrimming = (TrimMode)7; break;
                 case "ForcedTreeNodes": o.ForcedTreeNodes = o.MaxTreeNodes + 1; break;
+                case "PrefixCacheBlockTokens": o.PrefixCacheBlockTokens = -32; break;
+                case "PrefixCacheShare": o.PrefixCacheShare = double.NaN; break;
+                case "PublicPrefixes:0": o.PublicPrefixes.Add(""); break;
             }
         });
         var e = Assert.Throws<InvalidOperationException>(o.Validate);

@@ -146,6 +146,20 @@ public class VerifierSchedulerTests
     }
 
     [Fact]
+    public void IdleCachesMakeWayForThePrefixCachesReserve_RepliesInProgressNever()
+    {
+        var s = Scheduler(budget: 40);   // 10 bytes a cache: room for 4, or 3 beside a reserve of 10
+        foreach (var id in new[] { "t/a", "t/b", "t/c", "t/d" }) s.Touch(id);
+        var idle = new[] { ("t/a", true), ("t/b", true), ("t/c", true) };
+        Assert.Empty(s.Victims(idle, bytesPerSequence: 10));
+        Assert.Equal(new[] { "t/a" }, s.Victims(idle, bytesPerSequence: 10, reserveBytes: 10));
+        // Mid-reply caches keep their place: the reserve gives way, and the budget alone decides.
+        var busy = new[] { ("t/a", false), ("t/b", false), ("t/c", false) };
+        Assert.Empty(s.Victims(busy, bytesPerSequence: 10, reserveBytes: 10));
+        Assert.Throws<VerifierBusyException>(() => s.Victims(busy.Append(("t/d", false)).ToArray(), bytesPerSequence: 10, reserveBytes: 10));
+    }
+
+    [Fact]
     public void ForgettingASession_HandsBackItsQueuedStep_AndFreesItsSlot()
     {
         var s = Scheduler();
