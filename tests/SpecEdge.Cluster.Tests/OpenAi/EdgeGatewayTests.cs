@@ -62,6 +62,24 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task ATurnItsServiceStarts_ReachesTheEdgeAttachedOverTheGateway()
+    {
+        // The session tells its attached edge about a turn someone else started; over the gateway that notification goes
+        // to an observer in the silo's own hosted client, which once refused it for want of a credential (the edge then
+        // learnt nothing and the server took the reply over when the lease ran out).
+        const string id = "gw/notified";
+        await using var link = new GatewayEdgeLink(f.EdgeGateway, f.EdgeKey(id, "edge-told"), id);
+        var told = new TaskCompletionSource<TurnStarted>(TaskCreationOptions.RunContinuationsAsynchronously);
+        link.TurnStarted += t => told.TrySetResult(t);
+        await link.AttachAsync(TimeSpan.FromSeconds(30));
+        var (_, turn, _) = await StartTurnAsync(id, prompt: 2, maxNewTokens: 8);
+        var notified = await told.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(turn.AppendedTokens, notified.AppendedTokens);
+        Assert.Equal(turn.Step, notified.Step);
+        Assert.Equal(turn.CachedTokens, notified.CachedTokens);
+    }
+
+    [Fact]
     public async Task ACredentialForA_CannotAttachToB_AndItsTreesNeverReachB()
     {
         const string a = "gw/edge-a", b = "gw/victim-b";

@@ -476,6 +476,8 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         Assert.Equal(0, (int)b2!["usage"]!["prompt_tokens_details"]!["cached_tokens"]!);
     }
 
+    private static int _errorKeys;
+
     [Theory]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 9}""", 400, "n")]
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}], "n": 0}""", 400, "n")]
@@ -500,7 +502,8 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
     [InlineData("""{"model": "target", "messages": [{"role": "user", "content": "hi"}""", 400, null)]
     public async Task BadRequests_GetOpenAisErrorShape_NamingTheParameter(string body, int status, string? param)
     {
-        var (code, response, _) = await f.PostAsync("/v1/chat/completions", body, f.ServiceKey("errors"));
+        // A key per case: the theory's cases outnumber one key's burst (20) of the fixture's rate limit.
+        var (code, response, _) = await f.PostAsync("/v1/chat/completions", body, f.ServiceKey($"errors-{Interlocked.Increment(ref _errorKeys)}"));
         Assert.Equal(status, code);
         var error = response!["error"]!;
         Assert.False(string.IsNullOrWhiteSpace((string?)error["message"]));
