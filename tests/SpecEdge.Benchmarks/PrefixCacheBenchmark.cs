@@ -40,14 +40,17 @@ public static class PrefixCacheBenchmark
         int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(config.VocabSize)).ToArray();
         var stop = new StopCriteria(Array.Empty<int>(), 1);
         var result = new Dictionary<string, object> { ["benchmark"] = "prefix-cache", ["threads"] = get_num_threads(), ["repeats"] = repeats, ["load_before"] = load };
+        var parts = o.String("parts", "copy,ttft,memory,throughput").Split(',').ToHashSet();
 
         // (1) Copy once against gather every forward.
         var prefix = Tokens(prefixTokens);
+        if (parts.Contains("copy"))
         using (var prefixes = new PrefixCache(config, model.DType, model.Device, "bench", Block))
         {
             var verifier = new TargetVerifier(model) { Prefixes = prefixes };
             verifier.Start(prefix.Append(1).ToArray(), SamplingParams.Greedy, stop, capacity, PrefixScope.Of("a")).Dispose();
             var copy = new List<double>();
+            var insert = new List<double>();
             var gather = new List<double>();
             var decode = new List<double>();
             using var cache = model.NewCache(capacity);
@@ -57,6 +60,14 @@ public static class PrefixCacheBenchmark
                 var clock = Stopwatch.StartNew();
                 prefixes.Restore(cache, prefix.Append(1).ToArray(), prefixTokens, PrefixScope.Of("a"));
                 if (r > 0) copy.Add(clock.Elapsed.TotalMilliseconds);
+                // What keeping a prefix costs (hashing, allocating and filling its blocks): paid after every prefill and
+                // reply, shared or not.
+                using (var fresh = new PrefixCache(config, model.DType, model.Device, "bench", Block))
+                {
+                    clock.Restart();
+                    fresh.Insert(cache, prefix, PrefixScope.Of("a"));
+                    if (r > 0) insert.Add(clock.Elapsed.TotalMilliseconds);
+                }
                 // Sharing without a paged kernel: each forward concatenates the blocks of every layer's keys and values.
                 clock.Restart();
                 using (NewDisposeScope())
@@ -73,10 +84,10 @@ public static class PrefixCacheBenchmark
             }
             result["copy_vs_gather"] = new Dictionary<string, object>
             {
-                ["prefix_tokens"] = prefixTokens, ["copy_once_ms"] = Median(copy), ["gather_per_forward_ms"] = Median(gather),
+                ["prefix_tokens"] = prefixTokens, ["copy_once_ms"] = Median(copy), ["insert_ms"] = Median(insert), ["gather_per_forward_ms"] = Median(gather),
                 ["decode_forward_ms"] = Median(decode), ["gather_share_of_decode_forward"] = Math.Round(Median(gather) / Median(decode), 3),
             };
-            Console.WriteLine($"\n(1) {prefixTokens}-token prefix: copy once {Median(copy):F2} ms; gather per forward {Median(gather):F2} ms = "
+            Console.WriteLine($"\n(1) {prefixTokens}-token prefix: copy once {Median(copy):F2} ms (keeping it: {Median(insert):F2} ms); gather per forward {Median(gather):F2} ms = "
                 + $"{Median(gather) / Median(decode):P0} of a one-token decoding forward ({Median(decode):F2} ms)");
         }
 
@@ -92,8 +103,8 @@ public static class PrefixCacheBenchmark
             ($"edit of its last message (last 100 tokens differ)", conversation, "a", edited),
         };
         var ttftRows = new List<Dictionary<string, object>>();
-        Console.WriteLine("\n(2) time to first token\n| request | prompt | reused | cold ms | cached ms | cached / cold |\n|---|---:|---:|---:|---:|---:|");
-        foreach (var (name, seed, seedTenant, request) in cases)
+        if (parts.Contains("ttft")) Console.WriteLine("\n(2) time to first token\n| request | prompt | reused | cold ms | cached ms | cached / cold |\n|---|---:|---:|---:|---:|---:|");
+        foreach (var (name, seed, seedTenant, request) in cases.Where(_ => parts.Contains("ttft")))
         {
             var cold = new List<double>();
             var warm = new List<double>();
@@ -120,18 +131,18 @@ public static class PrefixCacheBenchmark
             ttftRows.Add(new() { ["request"] = name, ["prompt_tokens"] = request.Length, ["reused_tokens"] = reused, ["cold_ms"] = Median(cold), ["cached_ms"] = Median(warm), ["cached_over_cold"] = Math.Round(ratio, 3) });
             Console.WriteLine($"| {name} | {request.Length} | {reused} | {Median(cold):F1} | {Median(warm):F1} | {ratio:F3} |");
         }
-        result["ttft"] = ttftRows;
+        if (parts.Contains("ttft")) result["ttft"] = ttftRows;
 
         // (3) Memory of 32 conversations on one 1,024-token system prompt (caches preallocated at the context length).
         long perToken = 2L * config.NumHiddenLayers * config.NumKeyValueHeads * config.HeadDim * sizeof(float);
         long separate = 32 * perToken * capacity, blocks = prefixTokens / Block * Block * perToken;
         long pagedShared = 32 * perToken * (capacity - prefixTokens) + blocks;
-        result["memory_32_conversations"] = new Dictionary<string, object>
+        if (parts.Contains("memory")) result["memory_32_conversations"] = new Dictionary<string, object>
         {
             ["kv_bytes_per_token"] = perToken, ["context_tokens"] = capacity, ["separate_caches_bytes"] = separate,
             ["copied_prefix_bytes"] = separate + blocks, ["shared_blocks_bytes_if_paged"] = pagedShared,
         };
-        Console.WriteLine($"\n(3) 32 conversations sharing a {prefixTokens}-token system prompt, {capacity}-token caches: separate {separate / 1048576.0:F0} MiB; "
+        if (parts.Contains("memory")) Console.WriteLine($"\n(3) 32 conversations sharing a {prefixTokens}-token system prompt, {capacity}-token caches: separate {separate / 1048576.0:F0} MiB; "
             + $"copied from the prefix cache {(separate + blocks) / 1048576.0:F0} MiB (+{blocks / 1048576.0:F0} MiB of blocks, once); "
             + $"shared blocks with paged attention would be {pagedShared / 1048576.0:F0} MiB");
 
@@ -140,7 +151,7 @@ public static class PrefixCacheBenchmark
         int sequences = o.Int("sequences", 8), promptLength = o.Int("prompt", 256), replyLength = o.Int("reply", 32);
         var on = new List<double>();
         var off = new List<double>();
-        for (int r = 0; r < repeats + 1; r++)
+        for (int r = 0; r < repeats + 1 && parts.Contains("throughput"); r++)
             foreach (bool withCache in r % 2 == 0 ? new[] { false, true } : new[] { true, false })
             {
                 using var prefixes = new PrefixCache(config, model.DType, model.Device, "bench", Block);
@@ -154,12 +165,12 @@ public static class PrefixCacheBenchmark
                 foreach (var s in live) s.Dispose();
                 if (r > 0) (withCache ? on : off).Add(sequences * (promptLength + replyLength) / seconds);
             }
-        result["throughput_nothing_shared"] = new Dictionary<string, object>
+        if (parts.Contains("throughput")) result["throughput_nothing_shared"] = new Dictionary<string, object>
         {
             ["sequences"] = sequences, ["prompt_tokens"] = promptLength, ["reply_tokens"] = replyLength,
             ["tokens_per_second_off"] = Median(off), ["tokens_per_second_on"] = Median(on), ["on_over_off"] = Math.Round(Median(on) / Median(off), 3),
         };
-        Console.WriteLine($"\n(4) nothing shared, {sequences} x ({promptLength} prompt + {replyLength} reply) tokens: off {Median(off):F0} tokens/s, on {Median(on):F0} tokens/s, on/off {Median(on) / Median(off):F3}");
+        if (parts.Contains("throughput")) Console.WriteLine($"\n(4) nothing shared, {sequences} x ({promptLength} prompt + {replyLength} reply) tokens: off {Median(off):F0} tokens/s, on {Median(on):F0} tokens/s, on/off {Median(on) / Median(off):F3}");
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));

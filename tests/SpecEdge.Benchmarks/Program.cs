@@ -34,7 +34,7 @@ switch (command)
                    [--out bench-results/goodput-sim.json] [--plot bench-results/goodput-sim.png]
                   Roofline projection (A100, H200) of edge-assisted SD with goodput trimming beside AR, server-only SD and whole
                   trees, batch limited by KV memory, trimming decided by the verifier's own rule; the issue-22 goals checked.
-              prefix-cache [--repeats 3] [--prefix 1024] [--capacity 2048] [--sequences 8] [--prompt 256] [--reply 32] [--out bench-results/prefix-cache.json]
+              prefix-cache [--repeats 3] [--parts copy,ttft,memory,throughput] [--prefix 1024] [--capacity 2048] [--sequences 8] [--prompt 256] [--reply 32] [--out bench-results/prefix-cache.json]
                   The device's prefix cache on a d512 Qwen3-style model: copy against gather, time to first token cached vs cold
                   (system prompt, another tenant, regenerate, edit), KV memory of 32 conversations, throughput when nothing is shared.
               pipeline-sim [--sessions 8,16] [--max-batch =edges] [--rtt-ms 15] [--turnaround-ratios 0.5,1,2] [--jitter 0,0.1,0.3] [--seeds 5]
