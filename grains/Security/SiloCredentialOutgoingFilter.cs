@@ -34,7 +34,9 @@ public sealed class SiloCredentialOutgoingFilter(SiloCredential silo, IClusterMe
     /// Only the hosted client of a silo in the cluster's membership qualifies: a client that named itself like one
     /// (client ids are chosen client-side) is just a client, and gets no credential.
     /// </summary>
-    private bool IsSiloHostedClient(GrainId target)
+    private bool IsSiloHostedClient(GrainId target) => IsHostedClientOfActiveSilo(target, membership.CurrentSnapshot);
+
+    internal static bool IsHostedClientOfActiveSilo(GrainId target, ClusterMembershipSnapshot snapshot)
     {
         string key = target.Key.ToString() ?? "";
         if (!key.StartsWith(HostedClientKeyPrefix, StringComparison.Ordinal)) return false;
@@ -44,7 +46,7 @@ public sealed class SiloCredentialOutgoingFilter(SiloCredential silo, IClusterMe
         SiloAddress address;
         try { address = SiloAddress.FromParsableString(silo); }
         catch (Exception) { return false; }   // not a silo address, whatever the parser disliked
-        return membership.CurrentSnapshot.Members.TryGetValue(address, out var member) && member.Status == SiloStatus.Active;
+        return snapshot.Members.TryGetValue(address, out var member) && member.Status == SiloStatus.Active;
     }
 
     /// <summary>How Orleans names the client object host inside each silo (<c>sys.client/hosted-{silo address}</c>, observers <c>…+{id}</c>).</summary>
