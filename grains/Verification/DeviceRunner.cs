@@ -40,6 +40,34 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     /// <summary>The device's prefix cache (null when off). Its capacity may be set from any thread; everything else runs on the device thread.</summary>
     public PrefixCache? Prefixes => _verifier.Prefixes;
 
+    /// <summary>The server draft model's prefix cache on this device (null without a server draft or with the cache off).</summary>
+    private readonly PrefixCache? _draftPrefixes = models.Options.PrefixCacheBlockTokens > 0 && models.ServerDraft(device) is { } draft
+        ? new PrefixCache(draft.Config, draft.DType, draft.Device, Path.GetFullPath(models.Options.ServerDraftModel!), models.Options.PrefixCacheBlockTokens, capacityBytes: 0)
+        : null;
+
+    /// <summary>Server drafters whose prompt's draft KV is still to be kept (after their first verdict, when it is computed).</summary>
+    private readonly HashSet<string> _draftPromptsToKeep = new();
+
+    /// <summary>Bytes held by the prefix caches (target and server draft).</summary>
+    public long PrefixBytes => (Prefixes?.Bytes ?? 0) + (_draftPrefixes?.Bytes ?? 0);
+
+    /// <summary>
+    /// Gives the prefix caches <paramref name="bytes"/> in all, split between the target's and the server draft's in
+    /// proportion to their KV bytes per token, so both hold prefixes of the same length. Any thread.
+    /// </summary>
+    public void SizePrefixCaches(long bytes)
+    {
+        if (Prefixes is not { } target) return;
+        if (_draftPrefixes is not { } draft)
+        {
+            target.CapacityBytes = bytes;
+            return;
+        }
+        double targetShare = (double)target.BlockBytes / (target.BlockBytes + draft.BlockBytes);
+        target.CapacityBytes = (long)(bytes * targetShare);
+        draft.CapacityBytes = bytes - target.CapacityBytes;
+    }
+
     /// <summary>Who may share a session's prefix blocks: its tenant, and everyone inside the operator's public prefixes.</summary>
     public PrefixScope? ScopeOf(string sessionId) => Prefixes is null ? null : new PrefixScope(VerifierScheduler.TenantOf(sessionId), models.PublicPrefixes);
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
@@ -85,6 +113,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         _ = models.Worker(device).RunAsync(() =>
         {
             if (_serverDrafters.Remove(sessionId, out var drafter)) drafter.Dispose();
+            _draftPromptsToKeep.Remove(sessionId);
             sequence?.Dispose();
             return true;
         });
@@ -95,8 +124,10 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     {
         foreach (var s in sequences) s.Dispose();
         Prefixes?.Dispose();
+        _draftPrefixes?.Dispose();
         foreach (var d in _serverDrafters.Values) d.Dispose();
         _serverDrafters.Clear();
+        _draftPromptsToKeep.Clear();
         return true;
     });
 
@@ -148,6 +179,9 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             {
                 drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
                 drafter.ApplyVerdict(verdict);
+                // The prompt's draft KV exists after the first verdict of a turn, the reply's when it ends.
+                if (_draftPrefixes is { } prefixes && (_draftPromptsToKeep.Remove(batch[i].SessionId) || drafter.Finished))
+                    KeepDraftPrefix(prefixes, batch[i].SessionId, drafter);
             }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
         }
@@ -166,6 +200,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             if (drafter.Step == sequence.Step && drafter.Committed.Count < sequence.Committed.Count)
             {
                 drafter.StartTurn(sequence.Committed.Skip(drafter.Committed.Count).ToArray(), sequence.Step);
+                ReuseDraftPrefix(sessionId, drafter);
                 return drafter;
             }
             _serverDrafters.Remove(sessionId);
@@ -175,6 +210,26 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         drafter = new EdgeDrafter(models.ServerDraft(device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
             { ContextLimit = models.Options.MaxContextTokens };
         _serverDrafters[sessionId] = drafter;
+        ReuseDraftPrefix(sessionId, drafter);
         return drafter;
+    }
+
+    /// <summary>A server drafter starting a turn (or new) copies the draft KV of the longest cached prefix of its tokens.</summary>
+    private void ReuseDraftPrefix(string sessionId, EdgeDrafter drafter)
+    {
+        if (_draftPrefixes is not { } prefixes || ScopeOf(sessionId) is not { } scope) return;
+        drafter.ReuseCachedPrefix(prefixes, scope);
+        _draftPromptsToKeep.Add(sessionId);
+    }
+
+    /// <summary>Keeps a server drafter's committed draft KV. Best effort: a full or failing cache never fails the step.</summary>
+    private void KeepDraftPrefix(PrefixCache prefixes, string sessionId, EdgeDrafter drafter)
+    {
+        if (ScopeOf(sessionId) is not { } scope) return;
+        try { prefixes.Insert(drafter.Cache, drafter.Committed, scope); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogWarning(e, "Device {Device}: keeping the draft prefix of session {Session} failed; drafting goes on", device, sessionId);
+        }
     }
 }

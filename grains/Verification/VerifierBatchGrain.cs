@@ -102,8 +102,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     private void SizePrefixCache()
     {
-        if (_device.Prefixes is { } prefixes)
-            prefixes.CapacityBytes = ((long)models.Options.KvMemoryMb << 20) - _sequences.Count * _device.BytesPerSequence;
+        _device.SizePrefixCaches(((long)models.Options.KvMemoryMb << 20) - _sequences.Count * _device.BytesPerSequence);
     }
 
     public async Task<StepVerdict> VerifyAsync(TreeSubmission tree)
@@ -203,7 +202,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _scheduler.Queued,
-        _sequences.Values.Sum(s => s.Cache.Bytes) + (_device.Prefixes?.Bytes ?? 0), (long)models.Options.KvMemoryMb << 20);
+        _sequences.Values.Sum(s => s.Cache.Bytes) + _device.PrefixBytes, (long)models.Options.KvMemoryMb << 20);
 
     private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false)
     {

@@ -1,5 +1,6 @@
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Prefixes;
 using static TorchSharp.torch;
 using SpecEdge.Inference;
 
@@ -76,6 +77,21 @@ public sealed class EdgeDrafter : IDisposable
         Cache = draft.NewCache(capacity);
         _policy = options.Adaptive is null ? null : new AdaptiveTreePolicy(options);
         _catchUpCount = _committed.Count - 1;
+    }
+
+    /// <summary>
+    /// Copies the longest prefix of the committed tokens (but the last) that <paramref name="prefixes"/> holds under
+    /// <paramref name="scope"/> into the draft cache, so only the rest is computed with the next tree; returns how many
+    /// tokens it copied. For a drafter on a device that keeps prefixes (the server's drafts); call before the next tree.
+    /// </summary>
+    public int ReuseCachedPrefix(PrefixCache prefixes, PrefixScope scope)
+    {
+        // Not while a tree (or a proactive subtree kept for the next step) has pending KV: compacting would drop it.
+        if (_search is not null || _carried is not null || _catchUpCount <= 0) return 0;
+        if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
+        int reused = prefixes.Restore(Cache, _committed, _committed.Count - 1, scope);
+        _catchUpCount = _committed.Count - 1 - Cache.PrefixLength;
+        return reused;
     }
 
     /// <summary>

@@ -185,6 +185,42 @@ public class PrefixCacheTests
         Assert.Equal(0, prefixes.Blocks);
     }
 
+    [Fact]
+    public void ADrafter_ReusesTheDraftKvOfAnotherConversationsPrefix_AndOutputsStayTheTargets()
+    {
+        var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
+        using var __ = target;
+        using var ___ = draft;
+        var random = new Random(8);
+        var system = TestModels.RandomTokens(random, 45, target.Config.VocabSize);
+        var prompts = Enumerable.Range(0, 2).Select(i => system.Concat(TestModels.RandomTokens(random, 6 + i, target.Config.VocabSize)).ToArray()).ToArray();
+        var expected = AutoregressiveDecoder.Generate(new TargetVerifier(target), prompts.Select(p => new GenerationRequest(p, SamplingParams.Greedy, Stop)).ToArray(), Capacity);
+
+        using var draftPrefixes = NewCache(draft);
+        var verifier = new TargetVerifier(target);
+        var options = new DraftTreeOptions { Budget = 8 };
+        var reused = new int[2];
+        for (int i = 0; i < 2; i++)
+        {
+            using var sequence = verifier.Start(prompts[i], SamplingParams.Greedy, Stop, Capacity);
+            using var drafter = new EdgeDrafter(draft, prompts[i], options, Capacity);
+            reused[i] = drafter.ReuseCachedPrefix(draftPrefixes, PrefixScope.Of("t"));
+            bool kept = false;
+            while (!sequence.Finished)
+            {
+                var tree = drafter.BuildTree();
+                drafter.ApplyVerdict(verifier.Execute(new[] { new VerifyWork(sequence, tree) })[0].VerdictOrThrow());
+                // After the first verdict the prompt's draft KV exists: kept for the next conversation.
+                if (!kept) kept = draftPrefixes.Insert(drafter.Cache, drafter.Committed, PrefixScope.Of("t")) > 0;
+            }
+            Assert.Equal(expected[i].Tokens, sequence.Generated);
+        }
+        Assert.Equal(0, reused[0]);
+        Assert.Equal(40, reused[1]);   // the system prompt's 5 whole blocks
+        using var otherTenant = new EdgeDrafter(draft, prompts[1], options, Capacity);
+        Assert.Equal(0, otherTenant.ReuseCachedPrefix(draftPrefixes, PrefixScope.Of("u")));
+    }
+
     private static int[] Decode(TargetVerifier verifier, TargetSequence sequence)
     {
         while (!sequence.Finished) verifier.Execute(new[] { new DecodeWork(sequence) })[0].VerdictOrThrow();
