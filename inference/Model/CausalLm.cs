@@ -274,15 +274,26 @@ public sealed class CausalLm : IDisposable
     /// Plain causal forward over <paramref name="tokens"/> [B, T] (int64) from position 0, no cache: logits [B, T, vocab]
     /// in the model's dtype. Differentiable when the weights require grad.
     /// </summary>
-    public Tensor ForwardFull(Tensor tokens)
+    public Tensor ForwardFull(Tensor tokens) => ForwardFull(tokens, exitAfterLayers: -1).Logits;
+
+    /// <summary>
+    /// <see cref="ForwardFull(Tensor)"/> that also returns the residual stream after the first
+    /// <paramref name="exitAfterLayers"/> layers ([B, T, d], before any norm): what an early-exit head reads. -1: none.
+    /// </summary>
+    public (Tensor Logits, Tensor? Exit) ForwardFull(Tensor tokens, int exitAfterLayers)
     {
+        if (exitAfterLayers < -1 || exitAfterLayers > Config.NumHiddenLayers)
+            throw new ArgumentOutOfRangeException(nameof(exitAfterLayers), exitAfterLayers, $"The model has {Config.NumHiddenLayers} layers.");
         using var scope = NewDisposeScope();
+        Tensor? exit = null;
         long batch = tokens.shape[0], length = tokens.shape[1];
         int hd = Config.HeadDim;
         var (cos, sin) = _rope.Lookup(KeptScalars.Range(length, ScalarType.Int64, Device), (int)length - 1, DType);
         var x = Weights.embed_tokens.index_select(0, tokens.reshape(-1)).view(batch, length, Config.HiddenSize); // [B, T, d]
-        foreach (var w in Weights.layers)
+        for (int l = 0; l < Weights.layers.Length; l++)
         {
+            if (l == exitAfterLayers) exit = x;
+            var w = Weights.layers[l];
             var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
             var (q, k, v) = ProjectQkv(w, h, cos, sin);                                     // [B, T, H(kv), hd]
             q = q.transpose(1, 2);                                                          // [B, H, T, hd]
@@ -293,7 +304,8 @@ public sealed class CausalLm : IDisposable
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
             x = x.Plus(Mlp(w, h));
         }
-        return F.linear(RmsNorm.Apply(x, Weights.norm, Config.RmsNormEps), Weights.lm_head).MoveToOuterDisposeScope();
+        if (exitAfterLayers == Weights.layers.Length) exit = x;
+        return (F.linear(RmsNorm.Apply(x, Weights.norm, Config.RmsNormEps), Weights.lm_head).MoveToOuterDisposeScope(), exit?.MoveToOuterDisposeScope());
     }
 
     public void Dispose()

@@ -9,6 +9,11 @@ const string Usage = """
                           [--heads N] [--kv-heads N] [--temperature 1] [--kl-weight 0.9] [--lr 1.5e-3] [--compare DIR] [--threads N]
              Distils a draft from any Hugging Face target directory on the Brown training split (target's tokenizer);
              writes DIR and DIR/../distill-report.json. Same width as the target: starts from the target's weights.
+           SpecEdge.Tools distill --target DIR --early-exit-layer K [--out DIR] [--minutes 3] [--seed 1] [--lr 2e-3] [--threads N]
+             Trains an early-exit head (a norm and an LM head after layer K; 0 = half the layers) by distillation from
+             the target's final logits, the target frozen; writes early_exit.safetensors and early_exit.json into the
+             target directory (or --out), leaving its Hugging Face files as they are, and reports held-out top-1
+             agreement with the final layer.
            SpecEdge.Tools token-cases --model DIR --out FILE [--count 500]
              Writes held-out texts with our token ids for tools/corpus/verify-tokenizer.js.
     """;
@@ -24,11 +29,12 @@ for (int i = 1; i < args.Length; i += 2)
 var known = args[0] switch
 {
     "train-demo" => new[] { "out", "minutes-target", "minutes-draft", "seed", "threads" },
-    "distill" => new[] { "target", "out", "minutes", "seed", "hidden", "layers", "intermediate", "heads", "kv-heads", "temperature", "kl-weight", "lr", "compare", "threads" },
+    "distill" => new[] { "target", "out", "minutes", "seed", "hidden", "layers", "intermediate", "heads", "kv-heads", "temperature", "kl-weight", "lr", "compare", "threads", "early-exit-layer" },
     _ => new[] { "model", "out", "count" },
 };
 var unknown = values.Keys.Except(known).ToList();
-if (unknown.Count > 0 || !values.ContainsKey("out")) { Console.Error.WriteLine($"Unknown or missing option.\n{Usage}"); return 2; }
+bool earlyExit = args[0] == "distill" && values.ContainsKey("early-exit-layer");
+if (unknown.Count > 0 || !(values.ContainsKey("out") || earlyExit)) { Console.Error.WriteLine($"Unknown or missing option.\n{Usage}"); return 2; }
 double Number(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
 
 if (values.ContainsKey("threads")) TorchSharp.torch.set_num_threads((int)Number("threads", 2));
@@ -40,6 +46,17 @@ int? Optional(string key) => values.ContainsKey(key) ? (int)Number(key, 0) : nul
 if (args[0] == "distill")
 {
     if (!values.TryGetValue("target", out var targetDir)) { Console.Error.WriteLine($"distill needs --target DIR.\n{Usage}"); return 2; }
+    if (earlyExit)
+    {
+        var exit = EarlyExitDistiller.Run(targetDir, corpus, values.TryGetValue("out", out var exitDir) ? Path.GetFullPath(exitDir) : null, new EarlyExitDistiller.Options
+        {
+            Layer = (int)Number("early-exit-layer", 0), Duration = TimeSpan.FromMinutes(Number("minutes", 3)), Seed = (long)Number("seed", 1),
+            PeakLearningRate = Number("lr", 2e-3),
+        }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
+        Console.WriteLine($"Done: exit after layer {exit.Layer} of {exit.Layers}, {exit.Steps} steps in {exit.TrainSeconds:F0} s; held-out top-1 agreement with the final layer " +
+            $"{exit.Top1Agreement:P1} (untrained {exit.Top1AgreementUntrained:P1}, {exit.HeldOutPositions:N0} positions)");
+        return 0;
+    }
     string outDir = Path.GetFullPath(values["out"]);
     var distilled = DraftDistiller.Run(new DraftDistiller.Options
     {
