@@ -51,14 +51,18 @@ public sealed class EarlyExitHead : IDisposable
     public Tensor Logits(Tensor exitHidden) =>
         F.linear(RmsNorm.Apply(exitHidden.to(Norm.dtype), Norm, RmsNormEps), LmHead);
 
-    /// <summary>Writes the two files into <paramref name="directory"/> (the target's own, by default), fp32, with <paramref name="description"/> merged into the JSON.</summary>
-    public void Save(string directory, JsonObject? description = null)
+    /// <summary>
+    /// Writes the two files into <paramref name="directory"/> (the target's own, by default), in <paramref name="dtype"/>
+    /// (the checkpoint's, so the head costs what its layer of the model costs), with <paramref name="description"/>
+    /// merged into the JSON.
+    /// </summary>
+    public void Save(string directory, JsonObject? description = null, ScalarType dtype = ScalarType.Float32)
     {
         Directory.CreateDirectory(directory);
         SafeTensorsWriter.Write(Path.Combine(directory, WeightsFile), new Dictionary<string, Tensor>
         {
-            ["early_exit.norm.weight"] = Norm.detach().to(ScalarType.Float32).contiguous(),
-            ["early_exit.lm_head.weight"] = LmHead.detach().to(ScalarType.Float32).contiguous(),
+            ["early_exit.norm.weight"] = Norm.detach().to(dtype).contiguous(),
+            ["early_exit.lm_head.weight"] = LmHead.detach().to(dtype).contiguous(),
         }, new Dictionary<string, string> { ["format"] = "pt" });
         var json = description?.DeepClone().AsObject() ?? new JsonObject();
         json["layer"] = Layer;

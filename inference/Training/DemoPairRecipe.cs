@@ -22,8 +22,10 @@ public static class DemoPairRecipe
     {
         public required string CorpusDirectory { get; init; }
         public required string OutputDirectory { get; init; }
-        public TimeSpan TargetTime { get; init; } = TimeSpan.FromMinutes(13);
+        public TimeSpan TargetTime { get; init; } = TimeSpan.FromMinutes(12);
         public TimeSpan DraftTime { get; init; } = TimeSpan.FromMinutes(5.5);
+        /// <summary>Training of the target's early-exit head (half its layers, <see cref="EarlyExitDistiller"/>); zero skips it.</summary>
+        public TimeSpan ExitTime { get; init; } = TimeSpan.FromMinutes(1);
         public long Seed { get; init; } = 1;
         public int VocabSize { get; init; } = 2048;
         public int Context { get; init; } = 128;
@@ -83,6 +85,8 @@ public static class DemoPairRecipe
             Context = o.Context, BatchSize = o.BatchSize,
         }, log);
         using var draft = CausalLm.Load(draftDir, "float32");
+        if (o.ExitTime > TimeSpan.Zero)
+            EarlyExitDistiller.Run(targetDir, o.CorpusDirectory, null, new EarlyExitDistiller.Options { Duration = o.ExitTime, Seed = o.Seed, Context = o.Context, BatchSize = o.BatchSize }, log);
 
         double targetBpb = LanguageModelEvaluator.BitsPerByte(target, heldOutIds, tokenizer, o.Context, o.BatchSize);
         double draftBpb = LanguageModelEvaluator.BitsPerByte(draft, heldOutIds, tokenizer, o.Context, o.BatchSize);

@@ -150,18 +150,22 @@ public static class EarlyExitDistiller
         int[] trainIds = Encode(train), heldOutIds = Encode(heldOut);
         log($"Corpus (target's tokenizer): {trainIds.Length:N0} training tokens, {heldOutIds.Length:N0} held out");
         var (head, report) = Train(target, trainIds, heldOutIds, o, log);
+        string directory = outputDirectory ?? targetDirectory;
+        var dtype = TensorSettings.ParseDType("auto", target.Config.TorchDtype);
+        // What is stored is what counts: the head rounded to the checkpoint's dtype is measured again, and saved.
         using (head)
+        using (var stored = new EarlyExitHead(head.Layer, head.Norm.detach().to(dtype).to(ScalarType.Float32), head.LmHead.detach().to(dtype).to(ScalarType.Float32), head.RmsNormEps))
         {
-            string directory = outputDirectory ?? targetDirectory;
-            head.Save(directory, new JsonObject
+            report = report with { Top1Agreement = Top1Agreement(stored, target, heldOutIds, o.Context, o.BatchSize, out _) };
+            stored.Save(directory, new JsonObject
             {
-                ["trained_from"] = Path.GetFullPath(targetDirectory), ["method"] = "distillation from the final logits (KL, T=1), target frozen",
+                ["trained_from"] = targetDirectory, ["method"] = "distillation from the final logits (KL, T=1), target frozen",
                 ["steps"] = report.Steps, ["train_seconds"] = Math.Round(report.TrainSeconds, 1),
                 ["held_out_top1_agreement"] = Math.Round(report.Top1Agreement, 4), ["held_out_top1_agreement_untrained"] = Math.Round(report.Top1AgreementUntrained, 4),
                 ["held_out_positions"] = report.HeldOutPositions,
-            });
-            log($"Wrote {Path.Combine(directory, EarlyExitHead.WeightsFile)} and {EarlyExitHead.DescriptionFile}");
+            }, dtype);
         }
+        log($"Wrote {Path.Combine(directory, EarlyExitHead.WeightsFile)} ({TensorSettings.Name(dtype)}) and {EarlyExitHead.DescriptionFile}; as stored: top-1 = final on {report.Top1Agreement:P1}");
         return report;
     }
 }

@@ -3,8 +3,9 @@ using SpecEdge.Inference.Training;
 using SpecEdge.Tools;
 
 const string Usage = """
-    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 13] [--minutes-draft 5.5] [--seed 1] [--threads N]
-             Trains the demo target on the Brown corpus, distils the draft from it, writes DIR/target and DIR/draft.
+    Usage: SpecEdge.Tools train-demo --out DIR [--minutes-target 12] [--minutes-draft 5.5] [--minutes-exit 1] [--seed 1] [--threads N]
+             Trains the demo target on the Brown corpus, distils the draft and the target's early-exit head from it,
+             writes DIR/target (with early_exit.*) and DIR/draft.
            SpecEdge.Tools distill --target DIR --out DIR [--minutes 6] [--seed 1] [--hidden H] [--layers 1] [--intermediate M]
                           [--heads N] [--kv-heads N] [--temperature 1] [--kl-weight 0.9] [--lr 1.5e-3] [--compare DIR] [--threads N]
              Distils a draft from any Hugging Face target directory on the Brown training split (target's tokenizer);
@@ -28,7 +29,7 @@ for (int i = 1; i < args.Length; i += 2)
 }
 var known = args[0] switch
 {
-    "train-demo" => new[] { "out", "minutes-target", "minutes-draft", "seed", "threads" },
+    "train-demo" => new[] { "out", "minutes-target", "minutes-draft", "minutes-exit", "seed", "threads" },
     "distill" => new[] { "target", "out", "minutes", "seed", "hidden", "layers", "intermediate", "heads", "kv-heads", "temperature", "kl-weight", "lr", "compare", "threads", "early-exit-layer" },
     _ => new[] { "model", "out", "count" },
 };
@@ -76,8 +77,9 @@ var report = DemoPairRecipe.Run(new DemoPairRecipe.Options
 {
     CorpusDirectory = corpus,
     OutputDirectory = Path.GetFullPath(values["out"]),
-    TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 13)),
+    TargetTime = TimeSpan.FromMinutes(Number("minutes-target", 12)),
     DraftTime = TimeSpan.FromMinutes(Number("minutes-draft", 5.5)),
+    ExitTime = TimeSpan.FromMinutes(Number("minutes-exit", 1)),
     Seed = (long)Number("seed", 1),
 }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
 Console.WriteLine($"Done in {report.TotalSeconds / 60:F1} min: tokenizer {report.TokenizerSeconds:F0} s, target {report.TargetSeconds:F0} s, " +
