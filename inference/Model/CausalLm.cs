@@ -85,7 +85,15 @@ public sealed class CausalLm : IDisposable
     /// (or [1, vocab] for the last node with <see cref="SequenceInput.LastLogitOnly"/>). Every input is validated
     /// before anything is written, so a bad sequence leaves all caches untouched.
     /// </summary>
-    public Tensor[] Forward(IReadOnlyList<SequenceInput> batch)
+    public Tensor[] Forward(IReadOnlyList<SequenceInput> batch) => Forward(batch, null, null);
+
+    /// <summary>
+    /// <see cref="Forward(IReadOnlyList{SequenceInput})"/> split at an early exit: after <paramref name="exit"/>'s layer
+    /// the head's fp32 logits of every node of each input that wants all its logits (trees; null for the others) go to
+    /// <paramref name="onExit"/>, synchronously, before the remaining layers run. What the forward returns and writes to
+    /// the caches is the same as unsplit.
+    /// </summary>
+    public Tensor[] Forward(IReadOnlyList<SequenceInput> batch, EarlyExitHead? exit, Action<Tensor?[]>? onExit)
     {
         if (batch.Count == 0) return Array.Empty<Tensor>();
         var seen = new HashSet<KvCache>(ReferenceEqualityComparer.Instance);
@@ -129,12 +137,14 @@ public sealed class CausalLm : IDisposable
         var x = Weights.embed_tokens.index_select(0, tensor(ids, device: Device));     // [N, d]
         for (int l = 0; l < Weights.layers.Length; l++)
         {
+            if (exit is not null && onExit is not null && l == exit.Layer) EarlyExit(batch, x, exit, onExit);
             var w = Weights.layers[l];
             var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
             x = x.Plus(layouts is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layouts, cos, sin));
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
             x = x.Plus(Mlp(w, h));
         }
+        if (exit is not null && onExit is not null && exit.Layer == Weights.layers.Length) EarlyExit(batch, x, exit, onExit);
         for (int b = 0; b < batch.Count; b++)
         {
             var s = batch[b];
@@ -164,6 +174,32 @@ public sealed class CausalLm : IDisposable
             offset += n;
         }
         return result;
+    }
+
+    /// <summary>The exit head over the rows of every input that wants all its logits, handed out per input.</summary>
+    private static void EarlyExit(IReadOnlyList<SequenceInput> batch, Tensor x, EarlyExitHead exit, Action<Tensor?[]> onExit)
+    {
+        using var scope = NewDisposeScope();
+        var rows = new List<long>();
+        int offset = 0;
+        foreach (var s in batch)
+        {
+            if (!s.LastLogitOnly) for (int i = 0; i < s.Tokens.Length; i++) rows.Add(offset + i);
+            offset += s.Tokens.Length;
+        }
+        var perInput = new Tensor?[batch.Count];
+        if (rows.Count > 0)
+        {
+            var logits = exit.Logits(x.index_select(0, tensor(rows.ToArray(), device: x.device))).to_type(ScalarType.Float32);   // [R, V]
+            int row = 0;
+            for (int b = 0; b < batch.Count; b++)
+            {
+                if (batch[b].LastLogitOnly) continue;
+                perInput[b] = logits.narrow(0, row, batch[b].Tokens.Length);
+                row += batch[b].Tokens.Length;
+            }
+        }
+        onExit(perInput);
     }
 
     /// <summary>

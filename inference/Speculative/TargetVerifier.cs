@@ -29,6 +29,19 @@ public sealed class TargetVerifier(CausalLm target)
     /// </summary>
     public int MaxMaskComputationsPerItem { get; init; } = 16;
 
+    /// <summary>
+    /// The target's early exit: with <see cref="EarlyVerdicts"/> set, every forward that verifies trees is split after
+    /// the head's layer, and each tree's <see cref="EarlyVerdict"/> is handed out before the remaining layers run.
+    /// </summary>
+    public EarlyExitHead? ExitHead { get; init; }
+
+    /// <summary>
+    /// Receives early verdicts, synchronously on the forward's thread (keep it short: queue a send). Trees of sequences
+    /// under a grammar or with penalties or biases get none (their rows are adjusted after the forward); a sink that
+    /// throws loses its verdict, never the forward.
+    /// </summary>
+    public Action<TargetSequence, EarlyVerdict>? EarlyVerdicts { get; init; }
+
     /// <summary>Seconds spent on grammar masks (finding them and applying them to the rows), for benchmarks.</summary>
     public double ConstraintSeconds { get; private set; }
 
@@ -150,7 +163,7 @@ public sealed class TargetVerifier(CausalLm target)
         TorchSharp.torch.Tensor[] logits;
         try
         {
-            logits = target.Forward(inputs);
+            logits = target.Forward(inputs, ExitHead, ExitHead is not null && EarlyVerdicts is { } sink ? exitRows => SendEarlyVerdicts(work, index, exitRows, sink) : null);
             // Penalties and biases change the rows before anything reads them, so every path decides from the same numbers;
             // then the grammar removes what it does not allow (a bias cannot bring a banned token back).
             AdjustLogits(work, index, logits);
@@ -230,6 +243,24 @@ public sealed class TargetVerifier(CausalLm target)
 
     /// <summary>Prefix blocks that could not be kept (a device allocation failed); the steps themselves went on.</summary>
     public int PrefixInsertFailures { get; private set; }
+
+    /// <summary>Each tree's early verdict from the exit head's rows (see <see cref="EarlyVerdicts"/>).</summary>
+    private static void SendEarlyVerdicts(IReadOnlyList<TargetWork> work, int[] index, TorchSharp.torch.Tensor?[] exitRows, Action<TargetSequence, EarlyVerdict> sink)
+    {
+        for (int i = 0; i < work.Count; i++)
+        {
+            if (work[i] is not VerifyWork v || index[i] < 0 || exitRows[index[i]] is not { } rows) continue;
+            var sequence = v.Sequence;
+            if (sequence.Sampling.Grammar is not null || sequence.Sampling.AdjustsLogits) continue;
+            try
+            {
+                var samples = Sampler.SampleRows(rows, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count));
+                var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
+                sink(sequence, new EarlyVerdict(sequence.Step, path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray()));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException) { _ = e; }   // a lost hint; the final verdict decides
+        }
+    }
 
     /// <summary>
     /// Replaces the logit rows of each verify or decode item whose sequence asks for penalties or biases with the
