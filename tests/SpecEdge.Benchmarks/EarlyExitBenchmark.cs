@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text.Json;
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Sampling;
+using SpecEdge.Inference.Speculative;
+using static TorchSharp.torch;
+
+namespace SpecEdge.Benchmarks;
+
+/// <summary>
+/// What splitting the verifying forward at an early exit costs (issue #25, goal: at most 3 % over the unsplit forward):
+/// batches of draft trees on a Qwen3-style model with random weights (d512, 10 layers, vocabulary 32k, fp32, as the
+/// silo runs it), each forward once unsplit and once split at half depth with the exit head's logits, samples and
+/// acceptance computed for every tree (what the verifier does to send early verdicts), interleaved run by run in this one
+/// process. Also the share the exit head adds by arithmetic for a model of another shape (the head is one more
+/// vocabulary projection per tree node).
+/// </summary>
+public static class EarlyExitBenchmark
+{
+    public static void Run(BenchOptions o)
+    {
+        int repeats = o.Int("repeats", 9), prefix = o.Int("prefix", 512), treeSize = o.Int("tree", 32), threads = o.Int("threads", 0);
+        var batches = o.Ints("batches", [1, 4, 8]);
+        string outPath = o.String("out", "bench-results/early-exit.json");
+        if (threads > 0) set_num_threads(threads);
+        var config = new ModelConfig
+        {
+            ModelType = "qwen3", VocabSize = 32000, HiddenSize = 512, IntermediateSize = 1536, NumHiddenLayers = 10,
+            NumAttentionHeads = 8, NumKeyValueHeads = 4, HeadDim = 64, TieWordEmbeddings = true, MaxPositionEmbeddings = 4096,
+        };
+        string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
+        Console.WriteLine($"early-exit: {get_num_threads()} intra-op thread(s), qwen3 d{config.HiddenSize} x{config.NumHiddenLayers}, vocab {config.VocabSize}, fp32; load before: {load}");
+        using var weights = ModelWeights.Random(config, 1, ScalarType.Float32);
+        using var model = new CausalLm(config, weights, ScalarType.Float32, CPU);
+        using var head = EarlyExitHead.FromFinalLayer(model, config.NumHiddenLayers / 2);
+        var random = new Random(1);
+        int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(config.VocabSize)).ToArray();
+        var rows = new List<Dictionary<string, object>>();
+        Console.WriteLine($"\n| trees x nodes (prefix {prefix}) | unsplit ms | split ms | split / unsplit |\n|---|---:|---:|---:|");
+        foreach (int batch in batches)
+        {
+            var caches = Enumerable.Range(0, batch).Select(_ => model.NewCache(prefix + treeSize + 8)).ToArray();
+            foreach (var cache in caches) model.Forward(new[] { SequenceInput.Chain(cache, Tokens(prefix), lastLogitOnly: true) })[0].Dispose();
+            var trees = Enumerable.Range(0, batch).Select(_ => (Tokens: Tokens(treeSize + 1), Parents: Enumerable.Range(0, treeSize + 1).Select(i => i == 0 ? -1 : random.Next(i)).ToArray())).ToArray();
+            var positions = trees.Select(t => t.Parents.Select((_, i) => (long)(prefix + Depth(t.Parents, i))).ToArray()).ToArray();
+            int verdicts = 0;
+            void EarlyVerdicts(Tensor?[] exitRows)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    var samples = Sampler.SampleRows(exitRows[b]!, SamplingParams.Greedy, positions[b]);
+                    if (TreeAcceptance.Accept(trees[b].Parents, trees[b].Tokens, samples).Bonus >= 0) verdicts++;
+                }
+            }
+            var unsplit = new List<double>();
+            var split = new List<double>();
+            for (int r = 0; r < repeats + 2; r++)
+                foreach (bool withExit in r % 2 == 0 ? new[] { false, true } : new[] { true, false })
+                {
+                    var inputs = caches.Select((c, b) => new SequenceInput(c, trees[b].Tokens, trees[b].Parents)).ToArray();
+                    var clock = Stopwatch.StartNew();
+                    foreach (var t in withExit ? model.Forward(inputs, head, EarlyVerdicts) : model.Forward(inputs)) t.Dispose();
+                    double ms = clock.Elapsed.TotalMilliseconds;
+                    foreach (var c in caches) c.Truncate(prefix);
+                    if (r >= 2) (withExit ? split : unsplit).Add(ms);   // two warm-up rounds
+                }
+            foreach (var c in caches) c.Dispose();
+            double u = Median(unsplit), s = Median(split);
+            rows.Add(new() { ["trees"] = batch, ["nodes"] = treeSize + 1, ["unsplit_ms"] = u, ["split_ms"] = s, ["split_over_unsplit"] = Math.Round(s / u, 3), ["early_verdicts"] = verdicts });
+            Console.WriteLine($"| {batch} x {treeSize + 1} | {u:F1} | {s:F1} | {s / u:F3} |");
+        }
+
+        // The exit head is one more vocabulary projection per tree node: its share of a forward's weights by shape.
+        var shapes = new (string Name, double Vocab, double Hidden, double NonEmbeddingParams)[]
+        {
+            ("this benchmark's model (d512 x10, 32k)", config.VocabSize, config.HiddenSize, 10 * (4.0 * 512 * 512 * 0.75 + 3.0 * 512 * 1536)),
+            ("demo target (d256 x4, 2k)", 2048, 256, 4 * (4.0 * 256 * 256 * 0.75 + 3.0 * 256 * 768)),
+            ("Qwen3-14B (d5120 x40, 152k)", 151936, 5120, 13.2e9),
+        };
+        var analytic = shapes.Select(x => new Dictionary<string, object>
+        {
+            ["model"] = x.Name, ["exit_head_share_of_forward"] = Math.Round(x.Vocab * x.Hidden / (x.NonEmbeddingParams + x.Vocab * x.Hidden), 4),
+        }).ToList();
+        Console.WriteLine("\nexit head (a full-vocabulary projection) as a share of a forward's weight work:");
+        foreach (var a in analytic) Console.WriteLine($"  {a["model"]}: {(double)a["exit_head_share_of_forward"]:P1}");
+
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllText(outPath, JsonSerializer.Serialize(new { benchmark = "early-exit", threads = get_num_threads(), repeats, prefix, load_before = load, split = rows, analytic },
+            new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"wrote {outPath}");
+    }
+
+    private static int Depth(int[] parents, int node)
+    {
+        int d = 0;
+        for (int n = node; parents[n] >= 0; n = parents[n]) d++;
+        return d;
+    }
+
+    private static double Median(List<double> samples)
+    {
+        var sorted = samples.OrderBy(x => x).ToList();
+        return Math.Round(sorted[sorted.Count / 2], 2);
+    }
+}
