@@ -90,10 +90,11 @@ public sealed class CausalLm : IDisposable
     /// <summary>
     /// <see cref="Forward(IReadOnlyList{SequenceInput})"/> split at an early exit: after <paramref name="exit"/>'s layer
     /// the head's fp32 logits of every node of each input that wants all its logits (trees; null for the others) go to
-    /// <paramref name="onExit"/>, synchronously, before the remaining layers run. What the forward returns and writes to
+    /// <paramref name="onExit"/>, synchronously, before the remaining layers run, with the token ids of their columns
+    /// (null: the whole vocabulary; see <see cref="EarlyExitHead.Shortlist"/>). What the forward returns and writes to
     /// the caches is the same as unsplit.
     /// </summary>
-    public Tensor[] Forward(IReadOnlyList<SequenceInput> batch, EarlyExitHead? exit, Action<Tensor?[]>? onExit)
+    public Tensor[] Forward(IReadOnlyList<SequenceInput> batch, EarlyExitHead? exit, Action<Tensor?[], long[]?>? onExit)
     {
         if (batch.Count == 0) return Array.Empty<Tensor>();
         var seen = new HashSet<KvCache>(ReferenceEqualityComparer.Instance);
@@ -177,7 +178,7 @@ public sealed class CausalLm : IDisposable
     }
 
     /// <summary>The exit head over the rows of every input that wants all its logits, handed out per input.</summary>
-    private static void EarlyExit(IReadOnlyList<SequenceInput> batch, Tensor x, EarlyExitHead exit, Action<Tensor?[]> onExit)
+    private static void EarlyExit(IReadOnlyList<SequenceInput> batch, Tensor x, EarlyExitHead exit, Action<Tensor?[], long[]?> onExit)
     {
         using var scope = NewDisposeScope();
         var rows = new List<long>();
@@ -188,9 +189,10 @@ public sealed class CausalLm : IDisposable
             offset += s.Tokens.Length;
         }
         var perInput = new Tensor?[batch.Count];
+        var candidates = exit.Candidates(batch.Where(s => !s.LastLogitOnly).SelectMany(s => s.Tokens));
         if (rows.Count > 0)
         {
-            var logits = exit.Logits(x.index_select(0, tensor(rows.ToArray(), device: x.device))).to_type(ScalarType.Float32);   // [R, V]
+            var logits = exit.Logits(x.index_select(0, tensor(rows.ToArray(), device: x.device)), candidates).to_type(ScalarType.Float32);   // [R, V or K]
             int row = 0;
             for (int b = 0; b < batch.Count; b++)
             {
@@ -199,7 +201,7 @@ public sealed class CausalLm : IDisposable
                 row += batch[b].Tokens.Length;
             }
         }
-        onExit(perInput);
+        onExit(perInput, candidates);
     }
 
     /// <summary>

@@ -25,11 +25,36 @@ public sealed class EarlyExitHead : IDisposable
     public Tensor LmHead { get; }
     public double RmsNormEps { get; }
 
+    /// <summary>
+    /// Token ids the head scores besides each batch's tree tokens (the corpus's most frequent, ascending), or null to
+    /// score the whole vocabulary. An early verdict is a bet, so its head need not score every token: a child is accepted
+    /// by comparing its parent's top token with the child's own, and every child is scored. Only the bonus token can
+    /// fall outside, and then the bet is lost, never an output token. The projection then costs
+    /// |shortlist| / vocabulary of the full head.
+    /// </summary>
+    public int[]? Shortlist { get; init; }
+
     public EarlyExitHead(int layer, Tensor norm, Tensor lmHead, double rmsNormEps)
     {
         if (norm.dim() != 1 || lmHead.dim() != 2 || lmHead.shape[1] != norm.shape[0])
             throw new ArgumentException($"An exit head needs a norm [d] and an LM head [vocab, d]; got [{string.Join(", ", norm.shape)}] and [{string.Join(", ", lmHead.shape)}].");
         Layer = layer; Norm = norm; LmHead = lmHead; RmsNormEps = rmsNormEps;
+    }
+
+    /// <summary>
+    /// The ids a forward's exit scores: the shortlist and <paramref name="treeTokens"/>, ascending; null when the head
+    /// scores the whole vocabulary.
+    /// </summary>
+    public long[]? Candidates(IEnumerable<int> treeTokens) =>
+        Shortlist is null ? null : Shortlist.Concat(treeTokens).Distinct().Order().Select(t => (long)t).ToArray();
+
+    /// <summary>Logits [.., |candidates|] (fp32) of <paramref name="candidates"/> only (all tokens when null).</summary>
+    public Tensor Logits(Tensor exitHidden, long[]? candidates)
+    {
+        if (candidates is null) return Logits(exitHidden);
+        using var ids = tensor(candidates, device: LmHead.device);
+        using var rows = LmHead.index_select(0, ids);
+        return F.linear(RmsNorm.Apply(exitHidden.to(Norm.dtype), Norm, RmsNormEps), rows);
     }
 
     /// <summary>
@@ -68,6 +93,7 @@ public sealed class EarlyExitHead : IDisposable
         json["layer"] = Layer;
         json["hidden_size"] = Norm.shape[0];
         json["vocab_size"] = LmHead.shape[0];
+        if (Shortlist is not null) json["shortlist"] = new JsonArray(Shortlist.Select(t => (JsonNode)t).ToArray());
         File.WriteAllText(Path.Combine(directory, DescriptionFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
@@ -95,8 +121,17 @@ public sealed class EarlyExitHead : IDisposable
             using var stored = file.Read(name);
             return stored.to(dtype, device).clone();
         }
+        int[]? shortlist = null;
+        if (json["shortlist"] is JsonArray list)
+        {
+            try { shortlist = list.Select(n => n!.GetValue<int>()).ToArray(); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or NullReferenceException)
+            { throw new InvalidDataException($"{jsonPath}: 'shortlist' must be an array of token ids.", e); }
+            if (shortlist.Any(t => t < 0 || t >= config.VocabSize))
+                throw new InvalidDataException($"{jsonPath}: 'shortlist' holds ids outside the vocabulary [0, {config.VocabSize}).");
+        }
         return new EarlyExitHead(layer, Read("early_exit.norm.weight", [config.HiddenSize]),
-            Read("early_exit.lm_head.weight", [config.VocabSize, config.HiddenSize]), config.RmsNormEps);
+            Read("early_exit.lm_head.weight", [config.VocabSize, config.HiddenSize]), config.RmsNormEps) { Shortlist = shortlist };
     }
 
     private static void CheckLayer(ModelConfig config, int layer)

@@ -163,7 +163,7 @@ public sealed class TargetVerifier(CausalLm target)
         TorchSharp.torch.Tensor[] logits;
         try
         {
-            logits = target.Forward(inputs, ExitHead, ExitHead is not null && EarlyVerdicts is { } sink ? exitRows => SendEarlyVerdicts(work, index, exitRows, sink) : null);
+            logits = target.Forward(inputs, ExitHead, ExitHead is not null && EarlyVerdicts is { } sink ? (exitRows, columns) => SendEarlyVerdicts(work, index, exitRows, columns, sink) : null);
             // Penalties and biases change the rows before anything reads them, so every path decides from the same numbers;
             // then the grammar removes what it does not allow (a bias cannot bring a banned token back).
             AdjustLogits(work, index, logits);
@@ -245,7 +245,7 @@ public sealed class TargetVerifier(CausalLm target)
     public int PrefixInsertFailures { get; private set; }
 
     /// <summary>Each tree's early verdict from the exit head's rows (see <see cref="EarlyVerdicts"/>).</summary>
-    private static void SendEarlyVerdicts(IReadOnlyList<TargetWork> work, int[] index, TorchSharp.torch.Tensor?[] exitRows, Action<TargetSequence, EarlyVerdict> sink)
+    private static void SendEarlyVerdicts(IReadOnlyList<TargetWork> work, int[] index, TorchSharp.torch.Tensor?[] exitRows, long[]? columns, Action<TargetSequence, EarlyVerdict> sink)
     {
         for (int i = 0; i < work.Count; i++)
         {
@@ -254,7 +254,9 @@ public sealed class TargetVerifier(CausalLm target)
             if (sequence.Sampling.Grammar is not null || sequence.Sampling.AdjustsLogits) continue;
             try
             {
+                // Over a shortlist, a sample is a column: the token is the column's id (the draw is the same position's).
                 var samples = Sampler.SampleRows(rows, sequence.Sampling, NodePositions(v.Tree.Parents, sequence.Committed.Count));
+                if (columns is not null) samples = samples.Select(c => (int)columns[c]).ToArray();
                 var (path, _, bonus) = TreeAcceptance.Accept(v.Tree.Parents, v.Tree.Tokens, samples);
                 sink(sequence, new EarlyVerdict(sequence.Step, path.Select(n => v.Tree.Tokens[n]).Append(bonus).ToArray()));
             }

@@ -28,10 +28,17 @@ public static class EarlyExitDistiller
         public double PeakLearningRate { get; init; } = 2e-3;
         public int WarmupSteps { get; init; } = 20;
         public long Seed { get; init; } = 1;
+        /// <summary>Most frequent training tokens the head scores besides each tree's own (<see cref="EarlyExitHead.Shortlist"/>); 0: the whole vocabulary.</summary>
+        public int ShortlistSize { get; init; } = 1024;
     }
 
     /// <summary>What a run did (also written into <c>early_exit.json</c>).</summary>
-    public sealed record Report(int Layer, int Layers, int Steps, double TrainSeconds, double LastLoss, double Top1AgreementUntrained, double Top1Agreement, int HeldOutPositions);
+    public sealed record Report(int Layer, int Layers, int Steps, double TrainSeconds, double LastLoss, double Top1AgreementUntrained, double Top1Agreement, int HeldOutPositions)
+    {
+        /// <summary>Top-1 agreement when the head scores only its shortlist (null without one).</summary>
+        public double? ShortlistTop1Agreement { get; init; }
+        public int ShortlistSize { get; init; }
+    }
 
     /// <summary>The exit layer for <paramref name="requested"/> (0: half the layers), checked against the model.</summary>
     public static int ExitLayer(ModelConfig config, int requested)
@@ -98,8 +105,16 @@ public static class EarlyExitDistiller
             }
             double after = Top1Agreement(head, target, heldOut, ctx, batch, out int positions);
             log?.Invoke($"Trained {losses.Count} steps in {clock.Elapsed.TotalSeconds:F0}s: top-1 = final on {after:P1} of {positions:N0} held-out positions (was {before:P1})");
-            return (head, new Report(layer, target.Config.NumHiddenLayers, losses.Count, clock.Elapsed.TotalSeconds,
-                losses.Count > 0 ? losses.TakeLast(20).Average() : double.NaN, before, after, positions));
+            var report = new Report(layer, target.Config.NumHiddenLayers, losses.Count, clock.Elapsed.TotalSeconds,
+                losses.Count > 0 ? losses.TakeLast(20).Average() : double.NaN, before, after, positions);
+            if (o.ShortlistSize > 0 && o.ShortlistSize < target.Config.VocabSize)
+            {
+                var trained = new EarlyExitHead(head.Layer, head.Norm, head.LmHead, head.RmsNormEps) { Shortlist = MostFrequent(train, o.ShortlistSize) };
+                double shortlisted = Top1Agreement(trained, target, heldOut, ctx, batch, out _);
+                log?.Invoke($"Scoring only the {o.ShortlistSize} most frequent training tokens: top-1 = final on {shortlisted:P1}");
+                return (trained, report with { ShortlistTop1Agreement = shortlisted, ShortlistSize = o.ShortlistSize });
+            }
+            return (head, report);
         }
         catch
         {
@@ -108,9 +123,13 @@ public static class EarlyExitDistiller
         }
     }
 
+    /// <summary>The <paramref name="count"/> most frequent ids of <paramref name="tokens"/>, ascending.</summary>
+    public static int[] MostFrequent(int[] tokens, int count) =>
+        tokens.GroupBy(t => t).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Take(count).Select(g => g.Key).Order().ToArray();
+
     /// <summary>
     /// Fraction of held-out positions where the head's top-1 next token is the final layer's (consecutive windows of
-    /// <paramref name="context"/> tokens, at most 256).
+    /// <paramref name="context"/> tokens, at most 256); over its shortlist alone when it has one (the bonus token's case).
     /// </summary>
     public static double Top1Agreement(EarlyExitHead head, CausalLm target, int[] tokens, int context, int batchSize, out int positions)
     {
@@ -125,7 +144,10 @@ public static class EarlyExitDistiller
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var (logits, hidden) = target.ForwardFull(tensor(data, new long[] { n, context }), head.Layer);
-            same += head.Logits(hidden!).argmax(-1).eq(logits.argmax(-1)).sum().item<long>();
+            var columns = head.Candidates([]);
+            var top = head.Logits(hidden!, columns).argmax(-1);
+            if (columns is not null) top = tensor(columns).index_select(0, top.reshape(-1)).reshape(top.shape);
+            same += top.eq(logits.argmax(-1)).sum().item<long>();
             total += n * context;
         }
         positions = (int)total;
@@ -155,14 +177,19 @@ public static class EarlyExitDistiller
         // What is stored is what counts: the head rounded to the checkpoint's dtype is measured again, and saved.
         using (head)
         using (var stored = new EarlyExitHead(head.Layer, head.Norm.detach().to(dtype).to(ScalarType.Float32), head.LmHead.detach().to(dtype).to(ScalarType.Float32), head.RmsNormEps))
+        using (var full = new EarlyExitHead(head.Layer, stored.Norm, stored.LmHead, head.RmsNormEps))
         {
-            report = report with { Top1Agreement = Top1Agreement(stored, target, heldOutIds, o.Context, o.BatchSize, out _) };
-            stored.Save(directory, new JsonObject
+            report = report with { Top1Agreement = Top1Agreement(full, target, heldOutIds, o.Context, o.BatchSize, out _) };
+            var shortlisted = new EarlyExitHead(head.Layer, stored.Norm, stored.LmHead, head.RmsNormEps) { Shortlist = head.Shortlist };
+            if (head.Shortlist is not null)
+                report = report with { ShortlistTop1Agreement = Top1Agreement(shortlisted, target, heldOutIds, o.Context, o.BatchSize, out _) };
+            shortlisted.Save(directory, new JsonObject
             {
                 ["trained_from"] = targetDirectory, ["method"] = "distillation from the final logits (KL, T=1), target frozen",
                 ["steps"] = report.Steps, ["train_seconds"] = Math.Round(report.TrainSeconds, 1),
                 ["held_out_top1_agreement"] = Math.Round(report.Top1Agreement, 4), ["held_out_top1_agreement_untrained"] = Math.Round(report.Top1AgreementUntrained, 4),
                 ["held_out_positions"] = report.HeldOutPositions,
+                ["held_out_top1_agreement_shortlist"] = report.ShortlistTop1Agreement is double sl ? Math.Round(sl, 4) : null,
             }, dtype);
         }
         log($"Wrote {Path.Combine(directory, EarlyExitHead.WeightsFile)} ({TensorSettings.Name(dtype)}) and {EarlyExitHead.DescriptionFile}; as stored: top-1 = final on {report.Top1Agreement:P1}");

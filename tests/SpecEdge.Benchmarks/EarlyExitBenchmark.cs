@@ -11,9 +11,9 @@ namespace SpecEdge.Benchmarks;
 /// What splitting the verifying forward at an early exit costs (issue #25, goal: at most 3 % over the unsplit forward):
 /// batches of draft trees on a Qwen3-style model with random weights (d512, 10 layers, vocabulary 32k, fp32, as the
 /// silo runs it), each forward once unsplit and once split at half depth with the exit head's logits, samples and
-/// acceptance computed for every tree (what the verifier does to send early verdicts), interleaved run by run in this one
-/// process. Also the share the exit head adds by arithmetic for a model of another shape (the head is one more
-/// vocabulary projection per tree node).
+/// acceptance computed for every tree (what the verifier does to send early verdicts), and once split with a head that
+/// scores a shortlist (1,024 ids plus the trees' own tokens), rotated run by run in this one process. Also the share the
+/// exit head adds by arithmetic for a model of another shape (the head is one more vocabulary projection per tree node).
 /// </summary>
 public static class EarlyExitBenchmark
 {
@@ -33,10 +33,13 @@ public static class EarlyExitBenchmark
         using var weights = ModelWeights.Random(config, 1, ScalarType.Float32);
         using var model = new CausalLm(config, weights, ScalarType.Float32, CPU);
         using var head = EarlyExitHead.FromFinalLayer(model, config.NumHiddenLayers / 2);
+        int shortlistSize = o.Int("shortlist", 1024);
+        // Random weights have no frequent tokens: any 1,024 ids cost the same.
+        var shortlisted = new EarlyExitHead(head.Layer, head.Norm, head.LmHead, head.RmsNormEps) { Shortlist = Enumerable.Range(0, shortlistSize).ToArray() };
         var random = new Random(1);
         int[] Tokens(int n) => Enumerable.Range(0, n).Select(_ => random.Next(config.VocabSize)).ToArray();
         var rows = new List<Dictionary<string, object>>();
-        Console.WriteLine($"\n| trees x nodes (prefix {prefix}) | unsplit ms | split ms | split / unsplit |\n|---|---:|---:|---:|");
+        Console.WriteLine($"\n| trees x nodes (prefix {prefix}) | unsplit ms | split ms | split / unsplit | split, {shortlistSize}-token shortlist ms | shortlist / unsplit |\n|---|---:|---:|---:|---:|---:|");
         foreach (int batch in batches)
         {
             var caches = Enumerable.Range(0, batch).Select(_ => model.NewCache(prefix + treeSize + 8)).ToArray();
@@ -44,30 +47,40 @@ public static class EarlyExitBenchmark
             var trees = Enumerable.Range(0, batch).Select(_ => (Tokens: Tokens(treeSize + 1), Parents: Enumerable.Range(0, treeSize + 1).Select(i => i == 0 ? -1 : random.Next(i)).ToArray())).ToArray();
             var positions = trees.Select(t => t.Parents.Select((_, i) => (long)(prefix + Depth(t.Parents, i))).ToArray()).ToArray();
             int verdicts = 0;
-            void EarlyVerdicts(Tensor?[] exitRows)
+            void EarlyVerdicts(Tensor?[] exitRows, long[]? columns)
             {
                 for (int b = 0; b < batch; b++)
                 {
                     var samples = Sampler.SampleRows(exitRows[b]!, SamplingParams.Greedy, positions[b]);
+                    if (columns is not null) samples = samples.Select(c => (int)columns[c]).ToArray();
                     if (TreeAcceptance.Accept(trees[b].Parents, trees[b].Tokens, samples).Bonus >= 0) verdicts++;
                 }
             }
-            var unsplit = new List<double>();
-            var split = new List<double>();
+            var samples = new[] { new List<double>(), new List<double>(), new List<double>() };   // unsplit, full head, shortlist
             for (int r = 0; r < repeats + 2; r++)
-                foreach (bool withExit in r % 2 == 0 ? new[] { false, true } : new[] { true, false })
+                foreach (int kind in new[] { r % 3, (r + 1) % 3, (r + 2) % 3 })   // rotate which goes first
                 {
                     var inputs = caches.Select((c, b) => new SequenceInput(c, trees[b].Tokens, trees[b].Parents)).ToArray();
                     var clock = Stopwatch.StartNew();
-                    foreach (var t in withExit ? model.Forward(inputs, head, EarlyVerdicts) : model.Forward(inputs)) t.Dispose();
+                    var outputs = kind switch
+                    {
+                        0 => model.Forward(inputs),
+                        1 => model.Forward(inputs, head, EarlyVerdicts),
+                        _ => model.Forward(inputs, shortlisted, EarlyVerdicts),
+                    };
+                    foreach (var t in outputs) t.Dispose();
                     double ms = clock.Elapsed.TotalMilliseconds;
                     foreach (var c in caches) c.Truncate(prefix);
-                    if (r >= 2) (withExit ? split : unsplit).Add(ms);   // two warm-up rounds
+                    if (r >= 2) samples[kind].Add(ms);   // two warm-up rounds
                 }
             foreach (var c in caches) c.Dispose();
-            double u = Median(unsplit), s = Median(split);
-            rows.Add(new() { ["trees"] = batch, ["nodes"] = treeSize + 1, ["unsplit_ms"] = u, ["split_ms"] = s, ["split_over_unsplit"] = Math.Round(s / u, 3), ["early_verdicts"] = verdicts });
-            Console.WriteLine($"| {batch} x {treeSize + 1} | {u:F1} | {s:F1} | {s / u:F3} |");
+            double u = Median(samples[0]), s = Median(samples[1]), sl = Median(samples[2]);
+            rows.Add(new()
+            {
+                ["trees"] = batch, ["nodes"] = treeSize + 1, ["unsplit_ms"] = u, ["split_ms"] = s, ["split_over_unsplit"] = Math.Round(s / u, 3),
+                ["split_shortlist_ms"] = sl, ["shortlist_over_unsplit"] = Math.Round(sl / u, 3), ["shortlist_size"] = shortlistSize, ["early_verdicts"] = verdicts,
+            });
+            Console.WriteLine($"| {batch} x {treeSize + 1} | {u:F1} | {s:F1} | {s / u:F3} | {sl:F1} | {sl / u:F3} |");
         }
 
         // The exit head is one more vocabulary projection per tree node: its share of a forward's weights by shape.
@@ -80,9 +93,10 @@ public static class EarlyExitBenchmark
         var analytic = shapes.Select(x => new Dictionary<string, object>
         {
             ["model"] = x.Name, ["exit_head_share_of_forward"] = Math.Round(x.Vocab * x.Hidden / (x.NonEmbeddingParams + x.Vocab * x.Hidden), 4),
+            ["shortlist_head_share_of_forward"] = Math.Round(Math.Min(x.Vocab, shortlistSize + treeSize + 1) * x.Hidden / (x.NonEmbeddingParams + x.Vocab * x.Hidden), 5),
         }).ToList();
-        Console.WriteLine("\nexit head (a full-vocabulary projection) as a share of a forward's weight work:");
-        foreach (var a in analytic) Console.WriteLine($"  {a["model"]}: {(double)a["exit_head_share_of_forward"]:P1}");
+        Console.WriteLine($"\nexit head as a share of a forward's weight work: full vocabulary / {shortlistSize}-token shortlist (+ a tree's tokens):");
+        foreach (var a in analytic) Console.WriteLine($"  {a["model"]}: {(double)a["exit_head_share_of_forward"]:P1} / {(double)a["shortlist_head_share_of_forward"]:P2}");
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(new { benchmark = "early-exit", threads = get_num_threads(), repeats, prefix, load_before = load, split = rows, analytic },

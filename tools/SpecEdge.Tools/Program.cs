@@ -10,11 +10,12 @@ const string Usage = """
                           [--heads N] [--kv-heads N] [--temperature 1] [--kl-weight 0.9] [--lr 1.5e-3] [--compare DIR] [--threads N]
              Distils a draft from any Hugging Face target directory on the Brown training split (target's tokenizer);
              writes DIR and DIR/../distill-report.json. Same width as the target: starts from the target's weights.
-           SpecEdge.Tools distill --target DIR --early-exit-layer K [--out DIR] [--minutes 3] [--seed 1] [--lr 2e-3] [--threads N]
+           SpecEdge.Tools distill --target DIR --early-exit-layer K [--out DIR] [--minutes 3] [--shortlist 1024] [--seed 1] [--lr 2e-3] [--threads N]
              Trains an early-exit head (a norm and an LM head after layer K; 0 = half the layers) by distillation from
              the target's final logits, the target frozen; writes early_exit.safetensors and early_exit.json into the
              target directory (or --out), leaving its Hugging Face files as they are, and reports held-out top-1
-             agreement with the final layer.
+             agreement with the final layer. --shortlist: the most frequent training tokens the head scores besides
+             each tree's own (0: the whole vocabulary).
            SpecEdge.Tools token-cases --model DIR --out FILE [--count 500]
              Writes held-out texts with our token ids for tools/corpus/verify-tokenizer.js.
     """;
@@ -30,7 +31,7 @@ for (int i = 1; i < args.Length; i += 2)
 var known = args[0] switch
 {
     "train-demo" => new[] { "out", "minutes-target", "minutes-draft", "minutes-exit", "seed", "threads" },
-    "distill" => new[] { "target", "out", "minutes", "seed", "hidden", "layers", "intermediate", "heads", "kv-heads", "temperature", "kl-weight", "lr", "compare", "threads", "early-exit-layer" },
+    "distill" => new[] { "target", "out", "minutes", "seed", "hidden", "layers", "intermediate", "heads", "kv-heads", "temperature", "kl-weight", "lr", "compare", "threads", "early-exit-layer", "shortlist" },
     _ => new[] { "model", "out", "count" },
 };
 var unknown = values.Keys.Except(known).ToList();
@@ -52,10 +53,11 @@ if (args[0] == "distill")
         var exit = EarlyExitDistiller.Run(targetDir, corpus, values.TryGetValue("out", out var exitDir) ? Path.GetFullPath(exitDir) : null, new EarlyExitDistiller.Options
         {
             Layer = (int)Number("early-exit-layer", 0), Duration = TimeSpan.FromMinutes(Number("minutes", 3)), Seed = (long)Number("seed", 1),
-            PeakLearningRate = Number("lr", 2e-3),
+            PeakLearningRate = Number("lr", 2e-3), ShortlistSize = (int)Number("shortlist", 1024),
         }, line => Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
         Console.WriteLine($"Done: exit after layer {exit.Layer} of {exit.Layers}, {exit.Steps} steps in {exit.TrainSeconds:F0} s; held-out top-1 agreement with the final layer " +
-            $"{exit.Top1Agreement:P1} (untrained {exit.Top1AgreementUntrained:P1}, {exit.HeldOutPositions:N0} positions)");
+            $"{exit.Top1Agreement:P1} (untrained {exit.Top1AgreementUntrained:P1}, {exit.HeldOutPositions:N0} positions)" +
+            (exit.ShortlistTop1Agreement is double sl ? $"; scoring only its {exit.ShortlistSize}-token shortlist: {sl:P1}" : ""));
         return 0;
     }
     string outDir = Path.GetFullPath(values["out"]);

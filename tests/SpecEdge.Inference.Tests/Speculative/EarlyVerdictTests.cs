@@ -20,7 +20,7 @@ public class EarlyVerdictTests
 
     public static IEnumerable<object[]> Cases() =>
     [
-        ["lens", 0.0], ["lens", 0.9], ["wrong", 0.0], ["wrong", 0.9],
+        ["lens", 0.0], ["lens", 0.9], ["wrong", 0.0], ["wrong", 0.9], ["shortlist", 0.0], ["shortlist", 0.9],
     ];
 
     [Theory]
@@ -30,8 +30,13 @@ public class EarlyVerdictTests
         var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
         using var __ = target;
         using var ___ = draft;
-        using var exit = head == "lens" ? EarlyExitHead.FromFinalLayer(target, 1)
-            : new EarlyExitHead(1, ones(target.Config.HiddenSize), randn(target.Config.VocabSize, target.Config.HiddenSize, generator: new Generator(9)), target.Config.RmsNormEps);
+        using var lens = EarlyExitHead.FromFinalLayer(target, 1);
+        using var exit = head switch
+        {
+            "lens" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps),
+            "shortlist" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps) { Shortlist = Enumerable.Range(0, 20).ToArray() },
+            _ => new EarlyExitHead(1, ones(target.Config.HiddenSize), randn(target.Config.VocabSize, target.Config.HiddenSize, generator: new Generator(9)), target.Config.RmsNormEps),
+        };
         var sampling = temperature == 0 ? SamplingParams.Greedy : new SamplingParams(Temperature: temperature, TopP: 0.95);
         var requests = Requests(target.Config.VocabSize, sampling, randomSeed: 11, seedBase: 70, promptBase: 5, promptStep: 4, Stop);
         var expected = AutoregressiveDecoder.Generate(new TargetVerifier(target), requests, Capacity);
@@ -44,13 +49,18 @@ public class EarlyVerdictTests
         Assert.All(early, e => Assert.NotEmpty(e.Verdict.AcceptedTokens));
     }
 
-    [Fact]
-    public void AnEarlyVerdict_IsTheAcceptanceRuleOnTheHeadsLogits_AsAFullRecomputeGivesThem()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnEarlyVerdict_IsTheAcceptanceRuleOnTheHeadsLogits_AsAFullRecomputeGivesThem(bool shortlist)
     {
         var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
         using var __ = target;
         using var ___ = draft;
-        using var exit = EarlyExitHead.FromFinalLayer(target, 1);
+        using var lens = EarlyExitHead.FromFinalLayer(target, 1);
+        // A shortlist of the even ids: the head then scores those and the tree's own tokens only.
+        using var exit = new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps)
+            { Shortlist = shortlist ? Enumerable.Range(0, target.Config.VocabSize / 2).Select(i => 2 * i).ToArray() : null };
         EarlyVerdict? got = null;
         var verifier = new TargetVerifier(target) { ExitHead = exit, EarlyVerdicts = (_, v) => got = v };
         var prompt = TestModels.RandomTokens(new Random(12), 9, target.Config.VocabSize);
@@ -60,6 +70,7 @@ public class EarlyVerdictTests
         {
             var tree = drafter.BuildTree();
             var committed = sequence.Committed.ToArray();
+            var columns = exit.Candidates(tree.Tokens);
             // Reference: each node's exit logits from a plain causal forward over the committed tokens and its path.
             var samples = new int[tree.Tokens.Length];
             for (int u = 0; u < tree.Tokens.Length; u++)
@@ -69,7 +80,8 @@ public class EarlyVerdictTests
                 var tokens = committed.Concat(path).Select(t => (long)t).ToArray();
                 using var noGrad = no_grad();
                 var (_, hidden) = target.ForwardFull(tensor(tokens, new long[] { 1, tokens.Length }), exitAfterLayers: 1);
-                samples[u] = (int)exit.Logits(hidden![0, -1]).argmax().item<long>();
+                long top = exit.Logits(hidden![0, -1], columns).argmax().item<long>();
+                samples[u] = columns is null ? (int)top : (int)columns[top];
             }
             var (accepted, _, bonus) = TreeAcceptance.Accept(tree.Parents, tree.Tokens, samples);
             var final = verifier.Execute(new[] { new VerifyWork(sequence, tree) })[0].VerdictOrThrow();

@@ -55,6 +55,15 @@ public class EarlyExitDistillerTests
             Assert.Null(EarlyExitHead.Load(Directory.CreateTempSubdirectory("specedge-noexit-").FullName, config, ScalarType.Float32, CPU));
             var wider = config with { HiddenSize = config.HiddenSize * 2 };
             Assert.Contains("early_exit.norm.weight", Assert.Throws<InvalidDataException>(() => EarlyExitHead.Load(dir, wider, ScalarType.Float32, CPU)).Message);
+            // A shortlist travels in the JSON; one with an id outside the vocabulary is refused.
+            var frequent = EarlyExitDistiller.MostFrequent(train, 16);
+            Assert.Equal(frequent.Order(), frequent);
+            new EarlyExitHead(trained.Layer, trained.Norm, trained.LmHead, config.RmsNormEps) { Shortlist = frequent }.Save(dir);
+            using (var withShortlist = EarlyExitHead.Load(dir, config, ScalarType.Float32, CPU)!)
+                Assert.Equal(frequent, withShortlist.Shortlist);
+            new EarlyExitHead(trained.Layer, trained.Norm, trained.LmHead, config.RmsNormEps) { Shortlist = [config.VocabSize] }.Save(dir);
+            Assert.Contains("shortlist", Assert.Throws<InvalidDataException>(() => EarlyExitHead.Load(dir, config, ScalarType.Float32, CPU)).Message);
+            trained.Save(dir);
             var shallow = config with { NumHiddenLayers = 2 };
             Assert.Contains("layer", Assert.Throws<InvalidDataException>(() => EarlyExitHead.Load(dir, shallow, ScalarType.Float32, CPU)).Message);
             string weights = Path.Combine(dir, EarlyExitHead.WeightsFile);
