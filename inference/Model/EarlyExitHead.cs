@@ -27,10 +27,10 @@ public sealed class EarlyExitHead : IDisposable
 
     /// <summary>
     /// Token ids the head scores besides each batch's tree tokens (the corpus's most frequent, ascending), or null to
-    /// score the whole vocabulary. An early verdict is a bet, so its head need not score every token: a child is accepted
-    /// by comparing its parent's top token with the child's own, and every child is scored. Only the bonus token can
-    /// fall outside, and then the bet is lost, never an output token. The projection then costs
-    /// |shortlist| / vocabulary of the full head.
+    /// score the whole vocabulary. An early verdict is a bet, so its head need not score every token: its top token is
+    /// then the best candidate, and where the full head's lies outside the candidates the bet may accept a child the full
+    /// head would not or name another bonus. Only the bet is lost, never an output token. The projection then costs
+    /// |candidates| / vocabulary of the full head.
     /// </summary>
     public int[]? Shortlist { get; init; }
 
