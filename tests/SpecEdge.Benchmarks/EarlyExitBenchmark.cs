@@ -19,9 +19,79 @@ public static class EarlyExitBenchmark
 {
     public static void Run(BenchOptions o)
     {
+        var parts = o.String("parts", "split,hits").Split(',').ToHashSet();
+        var result = new Dictionary<string, object>();
+        if (parts.Contains("hits")) result["hits"] = HitRates(o);
+        if (parts.Contains("split")) Split(o, result);
+        string outPath = o.String("out", "bench-results/early-exit.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+        File.WriteAllText(outPath, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"wrote {outPath}");
+    }
+
+    /// <summary>
+    /// How often an early verdict is the final one (the step an edge could have drafted ahead for), against how often
+    /// the proactive bet (the draft's own guess of the verdict) is right, on the demo pair with its shipped exit head and
+    /// held-out prompts, greedy, the same trees verified either way (early verdicts change nothing else).
+    /// </summary>
+    private static Dictionary<string, object> HitRates(BenchOptions o)
+    {
+        string targetDir = o.String("target", "models/demo/target"), draftDir = o.String("draft", "models/demo/draft");
+        var tokenizer = SpecEdge.Inference.Tokenization.HfTokenizer.Load(targetDir);
+        using var target = CausalLm.Load(targetDir, "float32");
+        using var draft = CausalLm.Load(draftDir, "float32");
+        using var exit = EarlyExitHead.Load(targetDir, target.Config, ScalarType.Float32, CPU)
+            ?? throw new InvalidOperationException($"{targetDir} has no early-exit head: SpecEdge.Tools distill --target {targetDir} --early-exit-layer 2");
+        var prompts = HeldOutPrompts.Load(o.String("corpus", HeldOutPrompts.DefaultCorpus), tokenizer, o.Int("prompts", 16), 32);
+        var stop = new StopCriteria(tokenizer.EosTokenIds, o.Int("max-new-tokens", 64));
+        var requests = prompts.Select(p => new GenerationRequest(p.Ids, SamplingParams.Greedy, stop)).ToArray();
+        var rows = new List<Dictionary<string, object>>();
+        Console.WriteLine($"\nearly verdicts on the demo pair (exit after layer {exit.Layer}, {requests.Length} held-out prompts, greedy)\n| head | trees | early = final | early path = final path | final tokens early got (prefix) | tokens/forward | proactive bet right |\n|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var (name, head) in new[] { ("full vocabulary", new EarlyExitHead(exit.Layer, exit.Norm, exit.LmHead, exit.RmsNormEps)), ($"shortlist ({exit.Shortlist?.Length ?? 0})", exit) })
+        {
+            if (name.StartsWith("shortlist") && exit.Shortlist is null) continue;
+            // Each early verdict with where its step began; the step's final tokens are what the sequence committed from
+            // there to the next step's start (its committed tokens outlive the decoder).
+            var early = new Dictionary<TargetSequence, List<(int Start, int[] Tokens)>>(ReferenceEqualityComparer.Instance);
+            var verifier = new TargetVerifier(target)
+            {
+                ExitHead = head,
+                EarlyVerdicts = (s, v) => (early.TryGetValue(s, out var list) ? list : early[s] = new()).Add((s.Committed.Count, v.AcceptedTokens)),
+            };
+            var results = SpeculativeDecoder.Generate(verifier, draft, requests, new DraftTreeOptions { Budget = 32, Proactive = true }, 2048);
+            int trees = 0, hits = 0, pathHits = 0;
+            long commonTokens = 0, finalTokens = 0;
+            foreach (var (sequence, steps) in early)
+                for (int i = 0; i < steps.Count; i++)
+                {
+                    int end = i + 1 < steps.Count ? steps[i + 1].Start : sequence.Committed.Count;
+                    trees++;
+                    var final = sequence.Committed.Skip(steps[i].Start).Take(end - steps[i].Start).ToArray();
+                    if (final.SequenceEqual(steps[i].Tokens)) hits++;
+                    if (final.Length > 0 && final[..^1].SequenceEqual(steps[i].Tokens[..^1])) pathHits++;
+                    int common = 0;
+                    while (common < Math.Min(final.Length, steps[i].Tokens.Length) && final[common] == steps[i].Tokens[common]) common++;
+                    commonTokens += common;
+                    finalTokens += final.Length;
+                }
+            int proactiveHits = results.Sum(r => r.ProactiveHits), proactiveBets = proactiveHits + results.Sum(r => r.ProactiveMisses);
+            double tpf = (double)results.Sum(r => r.Tokens.Length) / results.Sum(r => r.TargetForwards);
+            rows.Add(new()
+            {
+                ["head"] = name, ["trees"] = trees, ["early_equals_final"] = Math.Round((double)hits / Math.Max(1, trees), 4),
+                ["early_path_equals_final_path"] = Math.Round((double)pathHits / Math.Max(1, trees), 4),
+                ["final_tokens_early_got_as_prefix"] = Math.Round((double)commonTokens / Math.Max(1, finalTokens), 4),
+                ["tokens_per_forward"] = Math.Round(tpf, 3), ["proactive_bet_right"] = Math.Round((double)proactiveHits / Math.Max(1, proactiveBets), 4),
+            });
+            Console.WriteLine($"| {name} | {trees} | {(double)hits / Math.Max(1, trees):P1} | {(double)pathHits / Math.Max(1, trees):P1} | {(double)commonTokens / Math.Max(1, finalTokens):P1} | {tpf:F2} | {(double)proactiveHits / Math.Max(1, proactiveBets):P1} |");
+        }
+        return new Dictionary<string, object> { ["exit_layer"] = exit.Layer, ["prompts"] = requests.Length, ["rows"] = rows };
+    }
+
+    private static void Split(BenchOptions o, Dictionary<string, object> result)
+    {
         int repeats = o.Int("repeats", 9), prefix = o.Int("prefix", 512), treeSize = o.Int("tree", 32), threads = o.Int("threads", 0);
         var batches = o.Ints("batches", [1, 4, 8]);
-        string outPath = o.String("out", "bench-results/early-exit.json");
         if (threads > 0) set_num_threads(threads);
         var config = new ModelConfig
         {
@@ -98,10 +168,7 @@ public static class EarlyExitBenchmark
         Console.WriteLine($"\nexit head as a share of a forward's weight work: full vocabulary / {shortlistSize}-token shortlist (+ a tree's tokens):");
         foreach (var a in analytic) Console.WriteLine($"  {a["model"]}: {(double)a["exit_head_share_of_forward"]:P1} / {(double)a["shortlist_head_share_of_forward"]:P2}");
 
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-        File.WriteAllText(outPath, JsonSerializer.Serialize(new { benchmark = "early-exit", threads = get_num_threads(), repeats, prefix, load_before = load, split = rows, analytic },
-            new JsonSerializerOptions { WriteIndented = true }));
-        Console.WriteLine($"wrote {outPath}");
+        result["split"] = new { threads = get_num_threads(), repeats, prefix, load_before = load, rows, analytic };
     }
 
     private static int Depth(int[] parents, int node)
