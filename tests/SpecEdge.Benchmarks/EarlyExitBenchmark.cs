@@ -93,11 +93,7 @@ public static class EarlyExitBenchmark
         int repeats = o.Int("repeats", 9), prefix = o.Int("prefix", 512), treeSize = o.Int("tree", 32), threads = o.Int("threads", 0);
         var batches = o.Ints("batches", [1, 4, 8]);
         if (threads > 0) set_num_threads(threads);
-        var config = new ModelConfig
-        {
-            ModelType = "qwen3", VocabSize = 32000, HiddenSize = 512, IntermediateSize = 1536, NumHiddenLayers = 10,
-            NumAttentionHeads = 8, NumKeyValueHeads = 4, HeadDim = 64, TieWordEmbeddings = true, MaxPositionEmbeddings = 4096,
-        };
+        var config = RandomModels.Qwen3D512();
         string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
         Console.WriteLine($"early-exit: {get_num_threads()} intra-op thread(s), qwen3 d{config.HiddenSize} x{config.NumHiddenLayers}, vocab {config.VocabSize}, fp32; load before: {load}");
         using var weights = ModelWeights.Random(config, 1, ScalarType.Float32);

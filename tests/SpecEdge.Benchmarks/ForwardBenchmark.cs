@@ -19,11 +19,7 @@ public static class ForwardBenchmark
         string outPath = o.String("out", "bench-results/forward.json");
         int threads = o.Int("threads", 0);
         if (threads > 0) set_num_threads(threads);
-        var config = new ModelConfig
-        {
-            ModelType = "qwen3", VocabSize = 32000, HiddenSize = 512, IntermediateSize = 1536, NumHiddenLayers = 10,
-            NumAttentionHeads = 8, NumKeyValueHeads = 4, HeadDim = 64, TieWordEmbeddings = true, MaxPositionEmbeddings = 4096,
-        };
+        var config = RandomModels.Qwen3D512();
         long parameters = 0;
         Console.WriteLine($"threads: {get_num_threads()}, model: qwen3 d={config.HiddenSize} layers={config.NumHiddenLayers} vocab={config.VocabSize}");
         var rows = new List<Dictionary<string, object>>();

@@ -27,11 +27,7 @@ public static class PrefixCacheBenchmark
         int repeats = o.Int("repeats", 3), threads = o.Int("threads", 0), prefixTokens = o.Int("prefix", 1024), capacity = o.Int("capacity", 2048);
         string outPath = o.String("out", "bench-results/prefix-cache.json");
         if (threads > 0) set_num_threads(threads);
-        var config = new ModelConfig
-        {
-            ModelType = "qwen3", VocabSize = 32000, HiddenSize = 512, IntermediateSize = 1536, NumHiddenLayers = 10,
-            NumAttentionHeads = 8, NumKeyValueHeads = 4, HeadDim = 64, TieWordEmbeddings = true, MaxPositionEmbeddings = 4096,
-        };
+        var config = RandomModels.Qwen3D512();
         string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "n/a";
         Console.WriteLine($"prefix-cache: {get_num_threads()} intra-op thread(s), model qwen3 d{config.HiddenSize} x{config.NumHiddenLayers}, fp32; load before: {load}");
         using var weights = ModelWeights.Random(config, 1, ScalarType.Float32);
