@@ -159,15 +159,13 @@ public static class OpenAiEndpoints
             if (e.ShouldRetry is bool retry) context.Response.Headers[ShouldRetryHeader] = retry ? "true" : "false";
             await JsonAsync(context, e.Status, e.ToResponse());
         }
-        catch (Exception e) when (!context.Response.HasStarted && e is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException)
+        catch (Exception e) when (!context.Response.HasStarted && SessionRefusals.Unavailable(e) is { } unavailable)
         {
-            // The silo holding the conversation went away while its reply was read (a crash, a deploy): the conversation
-            // resumes on another silo, so the caller retries; it is no server bug (seen as a 500 in a soak's silo kill).
+            // The same refusal as at the start of a reply, here while it was read (seen as a 500 in a soak's silo kill).
             context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints))
                 .LogWarning("{Method} {Path}: the conversation's silo became unavailable ({Type})", context.Request.Method, context.Request.Path, e.GetType().Name);
             context.Response.Headers.RetryAfter = "2";
-            await JsonAsync(context, 503, new OpenAiException(503, "The server holding this conversation became unavailable; it is being moved. Retry in a few seconds.",
-                type: "server_error", code: "server_unavailable").ToResponse());
+            await JsonAsync(context, unavailable.Status, unavailable.ToResponse());
         }
         catch (Exception e) when (!context.Response.HasStarted && e is not OperationCanceledException)
         {

@@ -25,12 +25,20 @@ public static partial class SessionRefusals
         // message would land after that reply, which its sender did not ask for: the official clients, which retry a 409
         // twice on their own, are told not to. A client that wants to cut in stops the reply first (closes its stream).
         InvalidOperationException => new OpenAiException(409, e.Message, job.SessionId is null ? null : "session", code: "conversation_busy") { ShouldRetry = false },
-        // The silo holding the conversation went away mid-call (a crash, a deploy): the conversation comes back on another
-        // silo, so this is a retry, not a server bug. Nothing was committed by the failed call.
-        Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException =>
-            new OpenAiException(503, "The server holding this conversation became unavailable; it is being moved. Retry in a few seconds.", type: "server_error", code: "server_unavailable"),
-        _ => null,
+        TimeoutException => SiloGone(),
+        _ => Unavailable(e),
     };
+
+    /// <summary>
+    /// The silo holding the conversation went away mid-call (a crash, a deploy), when starting a reply or reading it: the
+    /// conversation comes back on another silo, so this is a retry, not a server bug. Nothing was committed by the failed
+    /// call. Null for any other exception.
+    /// </summary>
+    public static OpenAiException? Unavailable(Exception e) =>
+        e is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException ? SiloGone() : null;
+
+    private static OpenAiException SiloGone() =>
+        new(503, "The server holding this conversation became unavailable; it is being moved. Retry in a few seconds.", type: "server_error", code: "server_unavailable");
 
     private static string Param(ArgumentException e, ReplyJob job)
     {

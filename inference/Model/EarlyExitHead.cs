@@ -32,7 +32,7 @@ public sealed class EarlyExitHead : IDisposable
     /// head would not or name another bonus. Only the bet is lost, never an output token. The projection then costs
     /// |candidates| / vocabulary of the full head.
     /// </summary>
-    public int[]? Shortlist { get; init; }
+    public int[]? Shortlist { get; set; }
 
     public EarlyExitHead(int layer, Tensor norm, Tensor lmHead, double rmsNormEps)
     {
@@ -71,6 +71,13 @@ public sealed class EarlyExitHead : IDisposable
         }
         return new EarlyExitHead(layer, Copy(target.Weights.norm), Copy(target.Weights.lm_head), target.Config.RmsNormEps);
     }
+
+    /// <summary>
+    /// A copy of this head (own tensors, fp32) whose weights went through <paramref name="dtype"/>: the head as a file in
+    /// that dtype will hold it, to measure what is stored.
+    /// </summary>
+    public EarlyExitHead RoundedTo(ScalarType dtype) =>
+        new(Layer, Norm.detach().to(dtype).to(ScalarType.Float32), LmHead.detach().to(dtype).to(ScalarType.Float32), RmsNormEps) { Shortlist = Shortlist };
 
     /// <summary>Logits [.., vocab] (fp32) from the residual stream at the exit [.., d].</summary>
     public Tensor Logits(Tensor exitHidden) =>

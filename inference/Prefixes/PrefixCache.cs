@@ -125,7 +125,9 @@ public sealed class PrefixCache : IDisposable
                     values.Dispose();
                     throw;
                 }
-                link = link with { Block = new PrefixBlock(link.Key, link.Parent, link.Tag, tokens.Skip(b * BlockTokens).Take(BlockTokens).ToArray(), keys, values) };
+                var blockTokens = new int[BlockTokens];
+                for (int i = 0; i < BlockTokens; i++) blockTokens[i] = tokens[b * BlockTokens + i];
+                link = link with { Block = new PrefixBlock(link.Key, link.Parent, link.Tag, blockTokens, keys, values) };
                 _blocks[link.Key] = _recency.AddFirst(link.Block);
                 Interlocked.Increment(ref _count);
                 Interlocked.Increment(ref _insertedBlocks);
@@ -169,17 +171,23 @@ public sealed class PrefixCache : IDisposable
         var links = new List<Link>(blocks);
         int publicLength = scope.Public.Covered(tokens);
         var parent = _root;
+        // One hasher and one encoding of each of the two tags per walk: a walk runs after every prefill and reply.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string publicTag = scope.Tag(0, publicLength), tenantTag = scope.Tag(int.MaxValue, publicLength);
+        byte[] publicBytes = Encoding.UTF8.GetBytes(publicTag), tenantBytes = Encoding.UTF8.GetBytes(tenantTag);
         Span<byte> buffer = stackalloc byte[16 + 4 * BlockTokens];
+        Span<byte> digest = stackalloc byte[32];
         for (int b = 0; b < blocks; b++)
         {
             int start = b * BlockTokens;
-            string tag = scope.Tag(start + BlockTokens, publicLength);
+            bool isPublic = start + BlockTokens <= publicLength;
+            string tag = isPublic ? publicTag : tenantTag;
             BinaryPrimitives.WriteUInt128LittleEndian(buffer, parent);
             for (int i = 0; i < BlockTokens; i++) BinaryPrimitives.WriteInt32LittleEndian(buffer[(16 + 4 * i)..], tokens[start + i]);
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             hash.AppendData(buffer);
-            hash.AppendData(Encoding.UTF8.GetBytes(tag));
-            var key = ToKey(hash.GetHashAndReset());
+            hash.AppendData(isPublic ? publicBytes : tenantBytes);
+            hash.GetHashAndReset(digest);
+            var key = BinaryPrimitives.ReadUInt128LittleEndian(digest);
             var block = _blocks.TryGetValue(key, out var node) && node.Value.Matches(parent, tag, tokens, start) ? node.Value : null;
             if (block is null && stopAtMissing) break;
             links.Add(new Link(key, parent, tag, block));

@@ -109,10 +109,9 @@ public static class EarlyExitDistiller
                 losses.Count > 0 ? losses.TakeLast(20).Average() : double.NaN, before, after, positions);
             if (o.ShortlistSize > 0 && o.ShortlistSize < target.Config.VocabSize)
             {
-                var trained = new EarlyExitHead(head.Layer, head.Norm, head.LmHead, head.RmsNormEps) { Shortlist = MostFrequent(train, o.ShortlistSize) };
-                double shortlisted = Top1Agreement(trained, target, heldOut, ctx, batch, out _);
-                log?.Invoke($"Scoring only the {o.ShortlistSize} most frequent training tokens: top-1 = final on {shortlisted:P1}");
-                return (trained, report with { ShortlistTop1Agreement = shortlisted, ShortlistSize = o.ShortlistSize });
+                head.Shortlist = MostFrequent(train, o.ShortlistSize);
+                report = report with { ShortlistTop1Agreement = Top1Agreement(head, target, heldOut, ctx, batch, out _), ShortlistSize = o.ShortlistSize };
+                log?.Invoke($"Scoring only the {o.ShortlistSize} most frequent training tokens: top-1 = final on {report.ShortlistTop1Agreement:P1}");
             }
             return (head, report);
         }
@@ -131,7 +130,7 @@ public static class EarlyExitDistiller
     /// Fraction of held-out positions where the head's top-1 next token is the final layer's (consecutive windows of
     /// <paramref name="context"/> tokens, at most 256); over its shortlist alone when it has one (the bonus token's case).
     /// </summary>
-    public static double Top1Agreement(EarlyExitHead head, CausalLm target, int[] tokens, int context, int batchSize, out int positions)
+    public static double Top1Agreement(EarlyExitHead head, CausalLm target, int[] tokens, int context, int batchSize, out int positions, bool overShortlist = true)
     {
         long same = 0, total = 0;
         int windows = Math.Min(256, tokens.Length / context);
@@ -144,7 +143,7 @@ public static class EarlyExitDistiller
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var (logits, hidden) = target.ForwardFull(tensor(data, new long[] { n, context }), head.Layer);
-            var columns = head.Candidates([]);
+            var columns = overShortlist ? head.Candidates([]) : null;
             var top = head.Logits(hidden!, columns).argmax(-1);
             if (columns is not null) top = tensor(columns).index_select(0, top.reshape(-1)).reshape(top.shape);
             same += top.eq(logits.argmax(-1)).sum().item<long>();
@@ -171,27 +170,25 @@ public static class EarlyExitDistiller
             documents.SelectMany(d => tokenizer.Encode(d.Text, parseSpecialTokens: false).Append(eos)).ToArray();
         int[] trainIds = Encode(train), heldOutIds = Encode(heldOut);
         log($"Corpus (target's tokenizer): {trainIds.Length:N0} training tokens, {heldOutIds.Length:N0} held out");
-        var (head, report) = Train(target, trainIds, heldOutIds, o, log);
+        var (trained, report) = Train(target, trainIds, heldOutIds, o, log);
         string directory = outputDirectory ?? targetDirectory;
         var dtype = TensorSettings.ParseDType("auto", target.Config.TorchDtype);
         // What is stored is what counts: the head rounded to the checkpoint's dtype is measured again, and saved.
-        using (head)
-        using (var stored = new EarlyExitHead(head.Layer, head.Norm.detach().to(dtype).to(ScalarType.Float32), head.LmHead.detach().to(dtype).to(ScalarType.Float32), head.RmsNormEps))
-        using (var full = new EarlyExitHead(head.Layer, stored.Norm, stored.LmHead, head.RmsNormEps))
+        using var head = trained.RoundedTo(dtype);
+        trained.Dispose();
+        report = report with
         {
-            report = report with { Top1Agreement = Top1Agreement(full, target, heldOutIds, o.Context, o.BatchSize, out _) };
-            var shortlisted = new EarlyExitHead(head.Layer, stored.Norm, stored.LmHead, head.RmsNormEps) { Shortlist = head.Shortlist };
-            if (head.Shortlist is not null)
-                report = report with { ShortlistTop1Agreement = Top1Agreement(shortlisted, target, heldOutIds, o.Context, o.BatchSize, out _) };
-            shortlisted.Save(directory, new JsonObject
-            {
-                ["trained_from"] = targetDirectory, ["method"] = "distillation from the final logits (KL, T=1), target frozen",
-                ["steps"] = report.Steps, ["train_seconds"] = Math.Round(report.TrainSeconds, 1),
-                ["held_out_top1_agreement"] = Math.Round(report.Top1Agreement, 4), ["held_out_top1_agreement_untrained"] = Math.Round(report.Top1AgreementUntrained, 4),
-                ["held_out_positions"] = report.HeldOutPositions,
-                ["held_out_top1_agreement_shortlist"] = report.ShortlistTop1Agreement is double sl ? Math.Round(sl, 4) : null,
-            }, dtype);
-        }
+            Top1Agreement = Top1Agreement(head, target, heldOutIds, o.Context, o.BatchSize, out _, overShortlist: false),
+            ShortlistTop1Agreement = head.Shortlist is null ? null : Top1Agreement(head, target, heldOutIds, o.Context, o.BatchSize, out _),
+        };
+        head.Save(directory, new JsonObject
+        {
+            ["trained_from"] = targetDirectory, ["method"] = "distillation from the final logits (KL, T=1), target frozen",
+            ["steps"] = report.Steps, ["train_seconds"] = Math.Round(report.TrainSeconds, 1),
+            ["held_out_top1_agreement"] = Math.Round(report.Top1Agreement, 4), ["held_out_top1_agreement_untrained"] = Math.Round(report.Top1AgreementUntrained, 4),
+            ["held_out_positions"] = report.HeldOutPositions,
+            ["held_out_top1_agreement_shortlist"] = report.ShortlistTop1Agreement is double sl ? Math.Round(sl, 4) : null,
+        }, dtype);
         log($"Wrote {Path.Combine(directory, EarlyExitHead.WeightsFile)} ({TensorSettings.Name(dtype)}) and {EarlyExitHead.DescriptionFile}; as stored: top-1 = final on {report.Top1Agreement:P1}");
         return report;
     }

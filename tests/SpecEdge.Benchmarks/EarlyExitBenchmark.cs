@@ -111,7 +111,7 @@ public static class EarlyExitBenchmark
             var caches = Enumerable.Range(0, batch).Select(_ => model.NewCache(prefix + treeSize + 8)).ToArray();
             foreach (var cache in caches) model.Forward(new[] { SequenceInput.Chain(cache, Tokens(prefix), lastLogitOnly: true) })[0].Dispose();
             var trees = Enumerable.Range(0, batch).Select(_ => (Tokens: Tokens(treeSize + 1), Parents: Enumerable.Range(0, treeSize + 1).Select(i => i == 0 ? -1 : random.Next(i)).ToArray())).ToArray();
-            var positions = trees.Select(t => t.Parents.Select((_, i) => (long)(prefix + Depth(t.Parents, i))).ToArray()).ToArray();
+            var positions = trees.Select(t => TreeLayout.Depths(t.Parents).Select(d => (long)(prefix + d)).ToArray()).ToArray();
             int verdicts = 0;
             void EarlyVerdicts(Tensor?[] exitRows, long[]? columns)
             {
@@ -167,16 +167,6 @@ public static class EarlyExitBenchmark
         result["split"] = new { threads = get_num_threads(), repeats, prefix, load_before = load, rows, analytic };
     }
 
-    private static int Depth(int[] parents, int node)
-    {
-        int d = 0;
-        for (int n = node; parents[n] >= 0; n = parents[n]) d++;
-        return d;
-    }
 
-    private static double Median(List<double> samples)
-    {
-        var sorted = samples.OrderBy(x => x).ToList();
-        return Math.Round(sorted[sorted.Count / 2], 2);
-    }
+    private static double Median(List<double> samples) => Math.Round(Percentile.Of(samples, 50), 2);
 }

@@ -173,9 +173,5 @@ public static class PrefixCacheBenchmark
         Console.WriteLine($"wrote {outPath}");
     }
 
-    private static double Median(List<double> samples)
-    {
-        var sorted = samples.OrderBy(x => x).ToList();
-        return Math.Round(sorted[sorted.Count / 2], 2);
-    }
+    private static double Median(List<double> samples) => Math.Round(Percentile.Of(samples, 50), 2);
 }
