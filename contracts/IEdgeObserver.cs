@@ -11,6 +11,8 @@ public interface IEdgeObserver : IGrainObserver
 {
     [OneWay, Alias("OnVerdict")] Task OnVerdict(StepVerdict verdict);
     [OneWay, Alias("OnRejected")] Task OnRejected(TreeRejection rejection);
+    /// <summary>The verifier's early exit spoke for the tree in flight: the edge may draft the next tree from it (see <see cref="EarlyStepVerdict"/>).</summary>
+    [OneWay, Alias("OnEarlyVerdict")] Task OnEarlyVerdict(EarlyStepVerdict verdict);
     /// <summary>A reply started (e.g. a backend sent a message while this edge was attached): start drafting.</summary>
     [OneWay, Alias("OnTurnStarted")] Task OnTurnStarted(TurnStarted turn);
 }

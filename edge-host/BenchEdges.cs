@@ -76,7 +76,7 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
     private async Task EdgeRepliesAsync(int slot, CausalLm draft, string credential, CancellationToken stopping)
     {
         using var asEdge = CallerCredential.Use(credential);
-        var tree = new DraftTreeOptions { Budget = _o.Budget, MaxDepth = _o.MaxDepth, Proactive = _o.Proactive, ProactiveDepth = Math.Min(3, _o.MaxDepth) };
+        var tree = _o.Tree();
         var tls = configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions();
         await using var gateway = _o.UsesEdgeGateway && _o.EdgeGateway is { } address
             ? new GatewayEdgeLink(GatewayEdgeLink.ParseAddresses(address), credential, SessionId(slot), tls.CertificateFile, tls.ClusterCaFile) : null;
@@ -105,6 +105,7 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
             {
                 session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens = stats.Tokens,
                 proactiveHits = stats.ProactiveHits, proactiveBets = stats.ProactiveHits + stats.ProactiveMisses,
+                earlyHits = stats.EarlyHits, earlyVerdicts = stats.EarlyHits + stats.EarlyMisses,
                 // The gateway's protocol messages of this reply (turn, trees, verdicts; no HTTP/2 or TLS framing).
                 protocolBytesUp = gateway is null ? (long?)null : gateway.BytesSent - up, protocolBytesDown = gateway is null ? (long?)null : gateway.BytesReceived - down,
                 steps = stats.Timings.Select(t => new

@@ -62,6 +62,11 @@ public sealed class EdgeHostOptions
     public string? SystemPrompt { get; set; }
     /// <summary>Draft the next tree while the verdict travels, betting on the draft's own path (proactive drafting).</summary>
     public bool Proactive { get; set; } = true;
+    /// <summary>
+    /// On an early verdict (a silo with SpecEdge:EarlyVerdicts on tells what its exit head would accept half-way through
+    /// verifying), draft the next tree from it beside the proactive bet. Off: early verdicts are ignored.
+    /// </summary>
+    public bool DraftAhead { get; set; } = true;
     /// <summary>Draft tree size: nodes besides the root (a ceiling under the adaptive policy).</summary>
     public int Budget { get; set; } = 32;
     /// <summary>Draft tree depth (a ceiling under the adaptive policy).</summary>
@@ -76,7 +81,7 @@ public sealed class EdgeHostOptions
     /// <summary>The draft tree settings these options describe.</summary>
     public SpecEdge.Inference.Speculative.DraftTreeOptions Tree() => new()
     {
-        Budget = Budget, MaxDepth = MaxDepth, Proactive = Proactive, ProactiveDepth = Math.Min(3, MaxDepth),
+        Budget = Budget, MaxDepth = MaxDepth, Proactive = Proactive, DraftAhead = DraftAhead, ProactiveDepth = Math.Min(3, MaxDepth),
         Adaptive = TreePolicy switch
         {
             "fixed" => null,
@@ -173,7 +178,7 @@ public sealed class EdgeHostOptions
         ["--gateways"] = "Edge:Gateways", ["--draft"] = "Edge:DraftModel", ["--device"] = "Edge:Device", ["--dtype"] = "Edge:DType",
         ["--edge-gateway"] = "Edge:EdgeGateway", ["--enrol-url"] = "Edge:EnrolUrls", ["--session"] = "Edge:Session", ["--prompt"] = "Edge:Prompt", ["--temperature"] = "Edge:Temperature", ["--top-k"] = "Edge:TopK",
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
-        ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth", ["--tree-policy"] = "Edge:TreePolicy",
+        ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--draft-ahead"] = "Edge:DraftAhead", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth", ["--tree-policy"] = "Edge:TreePolicy",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
         ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
         ["--bench"] = "Edge:Bench", ["--bench-mode"] = "Edge:BenchMode", ["--bench-prefix"] = "Edge:BenchPrefix", ["--bench-replies"] = "Edge:BenchReplies",

@@ -28,6 +28,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     private EdgeDrafter? _drafter;
     private TaskCompletionSource<StepVerdict>? _awaiting;
     private long _awaitingStep = -1;
+    /// <summary>The early verdict of the awaited step, when the silo sends early verdicts (see <see cref="OnEarlyVerdict"/>).</summary>
+    private TaskCompletionSource<EarlyStepVerdict>? _early;
     /// <summary>When the awaited verdict arrived (Unix microseconds), taken in the observer call before any continuation runs.</summary>
     private long _verdictArrived;
     private TaskCompletionSource<TurnStarted> _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,6 +44,9 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// </summary>
     public TimeSpan EmulatedDraftTime { get; init; }
     public IReadOnlyList<int> Committed => _drafter?.Committed ?? Array.Empty<int>();
+    /// <summary>Early verdicts the silo sent this edge, in time for their step or not (diagnostics).</summary>
+    public int EarlyVerdictsReceived => Volatile.Read(ref _earlyVerdictsReceived);
+    private int _earlyVerdictsReceived;
     /// <summary>
     /// The draft model's tokens for structured output: with it, a reply this edge started with a JSON response format
     /// is drafted under the same grammar the verifier masks the target with, so its trees hold only allowed tokens.
@@ -66,6 +71,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         _gateway = gateway; _draft = draft; _options = options; _capacity = capacity; _transport = TreeTransport.DirectCall;
         SessionId = sessionId; EdgeId = edgeId;
         gateway.TurnStarted += turn => OnTurnStarted(turn);
+        gateway.EarlyVerdict += verdict => OnEarlyVerdict(verdict);
     }
 
     /// <summary>The session grain, for the chat calls only an Orleans client can make.</summary>
@@ -145,6 +151,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         var clock = new Stopwatch();
         double draftSeconds = 0, waitSeconds = 0;
         int steps = 0, tokens = 0, hits0 = _drafter?.ProactiveHits ?? 0, misses0 = _drafter?.ProactiveMisses ?? 0;
+        int earlyHits0 = _drafter?.EarlyHits ?? 0, earlyMisses0 = _drafter?.EarlyMisses ?? 0;
         var stepMs = new List<double>();
         var serverMs = new List<double>();
         var timings = new List<EdgeStepTiming>();
@@ -166,9 +173,17 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             long sent = StepTiming.NowUnixMicroseconds();
             double preDraftMs = 0;
             StepVerdict verdict;
+            // Work done while the verdict travels (proactive bet, drafting ahead on an early verdict) counts as drafting.
+            void WhileWaiting(Action work)
+            {
+                clock.Restart();
+                work();
+                draftSeconds += clock.Elapsed.TotalSeconds;
+                preDraftMs += clock.Elapsed.TotalMilliseconds;
+            }
             try
             {
-                verdict = await SubmitAsync(submission, () => { clock.Restart(); drafter.PreDraft(); draftSeconds += clock.Elapsed.TotalSeconds; preDraftMs = clock.Elapsed.TotalMilliseconds; });
+                verdict = await SubmitAsync(submission, () => WhileWaiting(drafter.PreDraft), early => WhileWaiting(() => drafter.DraftAhead(early.Step, early.AcceptedTokens)));
             }
             catch (Exception e) when (e is TimeoutException or ArgumentException or InvalidOperationException)
             {
@@ -196,7 +211,10 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             timings.Add(new EdgeStepTiming(draftMs, sent, arrived, clock.Elapsed.TotalMilliseconds, preDraftMs, verdict.AcceptedTokens.Length, verdict.Timing));
         }
         return new ReplyStats(steps, tokens, draftSeconds, waitSeconds, wall.Elapsed.TotalSeconds,
-            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs) { Timings = timings };
+            (_drafter?.ProactiveHits ?? 0) - hits0, (_drafter?.ProactiveMisses ?? 0) - misses0, stepMs, serverMs)
+        {
+            Timings = timings, EarlyHits = (_drafter?.EarlyHits ?? 0) - earlyHits0, EarlyMisses = (_drafter?.EarlyMisses ?? 0) - earlyMisses0,
+        };
     }
 
     /// <summary>
@@ -220,7 +238,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             double draftMs = clock.Elapsed.TotalMilliseconds;
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
-            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence), () => { });
+            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence), () => { }, null);
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             stepMs.Add(step.Elapsed.TotalMilliseconds);
             serverMs.Add(verdict.ServerMilliseconds);
@@ -244,21 +262,36 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             await Task.Delay(left + TimeSpan.FromMilliseconds(0.5), cancellation);
     }
 
-    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action preDraft)
+    /// <summary>
+    /// Sends a tree and waits for its verdict. Meanwhile (hidden behind the round trip) the edge bets on the outcome with
+    /// <paramref name="preDraft"/> (proactive drafting), then, if an early verdict comes before the verdict, drafts ahead
+    /// on it with <paramref name="draftAhead"/>. Both only prepare the next tree: the verdict alone decides.
+    /// </summary>
+    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action preDraft, Action<EarlyStepVerdict>? draftAhead)
     {
-        if (_gateway is not null) return await _gateway.SubmitAsync(tree, _options.Proactive ? preDraft : () => { }, StepTimeout);
+        var early = new TaskCompletionSource<EarlyStepVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _early, early);
+        Volatile.Write(ref _awaitingStep, tree.Step);
+        async Task WhileWaitingAsync(Task verdict)
+        {
+            if (_options.Proactive) preDraft();
+            if (draftAhead is null || !_options.DraftAhead) return;
+            if (await Task.WhenAny(verdict, early.Task, Task.Delay(StepTimeout)) == early.Task && !verdict.IsCompleted)
+                draftAhead(early.Task.Result);
+        }
+        if (_gateway is not null) return await _gateway.SubmitAsync(tree, WhileWaitingAsync, StepTimeout);
         if (_transport == TreeTransport.DirectCall)
         {
             var call = _session!.SubmitTreeAsync(tree);
-            if (_options.Proactive) preDraft();
+            await WhileWaitingAsync(call);
             return await call;
         }
         var waiter = new TaskCompletionSource<StepVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Volatile.Write(ref _awaitingStep, tree.Step);
         _awaiting = waiter;
+        var deadline = Task.Delay(StepTimeout);
         await _writer!.Publish(tree);
-        if (_options.Proactive) preDraft();   // hides draft work behind the round trip
-        var done = await Task.WhenAny(waiter.Task, Task.Delay(StepTimeout));
+        await WhileWaitingAsync(waiter.Task);
+        var done = await Task.WhenAny(waiter.Task, deadline);
         if (done != waiter.Task) throw new TimeoutException($"No verdict for step {tree.Step} of session '{SessionId}' within {StepTimeout.TotalSeconds:F0}s.");
         return await waiter.Task;
     }
@@ -270,6 +303,14 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             Volatile.Write(ref _verdictArrived, StepTiming.NowUnixMicroseconds());
             _awaiting?.TrySetResult(verdict);
         }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>An early verdict counts only for the step awaited now; one that comes after its verdict is stale and dropped.</summary>
+    public Task OnEarlyVerdict(EarlyStepVerdict verdict)
+    {
+        Interlocked.Increment(ref _earlyVerdictsReceived);
+        if (verdict.Step == Volatile.Read(ref _awaitingStep)) Volatile.Read(ref _early)?.TrySetResult(verdict);
         return Task.CompletedTask;
     }
 

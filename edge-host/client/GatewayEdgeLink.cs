@@ -69,6 +69,9 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     /// <summary>A reply started in the conversation while this edge is attached.</summary>
     public event Action<Contracts.TurnStarted>? TurnStarted;
 
+    /// <summary>The verifier's early exit spoke for a tree in flight (silos with early verdicts on); see <see cref="EarlyStepVerdict"/>.</summary>
+    public event Action<EarlyStepVerdict>? EarlyVerdict;
+
     /// <summary>Serialized bytes of the protocol messages sent and received (without HTTP/2 and TLS framing).</summary>
     public long BytesSent { get; private set; }
     public long BytesReceived { get; private set; }
@@ -81,10 +84,13 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         return new EdgeAttachment(_conversation, a.Committed.ToArray(), a.Step, a.Generating, a.VocabSize, a.Temperature, a.MaxTreeNodes, a.MaxContextTokens);
     }
 
-    /// <summary>Sends a tree and waits for its verdict; <paramref name="whileWaiting"/> runs once the tree is on its way.</summary>
+    /// <summary>
+    /// Sends a tree and waits for its verdict; <paramref name="whileWaiting"/> runs once the tree is on its way, given the
+    /// verdict's arrival to watch (it may draft until the verdict comes).
+    /// </summary>
     /// <exception cref="ArgumentException">The tree was refused (stale step, rolled back, malformed): resynchronise.</exception>
     /// <exception cref="TimeoutException">No answer within <paramref name="timeout"/>.</exception>
-    public async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action whileWaiting, TimeSpan timeout)
+    public async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Func<Task, Task> whileWaiting, TimeSpan timeout)
     {
         var wire = new Gateway.V1.Tree { Step = tree.Step, CommittedLength = tree.CommittedLength };
         wire.Tokens.Add(tree.Tokens);
@@ -121,7 +127,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             turn.ToolCalls.Add((t.ToolCalls ?? []).Select(c => new ToolCall { Id = c.Id, Name = c.Name, Arguments = c.Arguments }));
             return turn;
         }));
-        var t = (await AskAsync(new EdgeMessage { UserMessage = message }, ServerMessage.BodyOneofCase.TurnStarted, -1, () => { }, timeout)).TurnStarted;
+        var t = (await AskAsync(new EdgeMessage { UserMessage = message }, ServerMessage.BodyOneofCase.TurnStarted, -1, NothingWhileWaiting, timeout)).TurnStarted;
         return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step, t.CachedTokens);
     }
 
@@ -203,12 +209,14 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
     {
         for (int attempt = 0; ; attempt++)
         {
-            try { return await AskAsync(request, expected, -1, () => { }, timeout); }
+            try { return await AskAsync(request, expected, -1, NothingWhileWaiting, timeout); }
             catch (GatewayUnavailableException) when (attempt + 1 < _clients.Length) { }
         }
     }
 
-    private async Task<ServerMessage> AskAsync(EdgeMessage request, ServerMessage.BodyOneofCase expected, long step, Action whileWaiting, TimeSpan timeout)
+    private static readonly Func<Task, Task> NothingWhileWaiting = _ => Task.CompletedTask;
+
+    private async Task<ServerMessage> AskAsync(EdgeMessage request, ServerMessage.BodyOneofCase expected, long step, Func<Task, Task> whileWaiting, TimeSpan timeout)
     {
         await _oneAtATime.WaitAsync();
         try
@@ -230,8 +238,9 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
                 Broken(_call);
                 throw new GatewayUnavailableException($"The gateway stream broke ({Describe(e)}); reconnecting.", e);
             }
-            whileWaiting();
-            var done = await Task.WhenAny(answer.Task, Task.Delay(timeout));
+            var deadline = Task.Delay(timeout);
+            await whileWaiting(answer.Task);
+            var done = await Task.WhenAny(answer.Task, deadline);
             if (done != answer.Task) throw new TimeoutException($"No answer from the gateway within {timeout.TotalSeconds:F0}s.");
             var message = await answer.Task;
             if (ReferenceEquals(message, StreamEnded)) throw new GatewayUnavailableException($"The gateway stream ended ({_endedBecause}); reconnecting on the next gateway.");
@@ -269,6 +278,11 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             await foreach (var message in call.ResponseStream.ReadAllAsync())
             {
                 BytesReceived += message.CalculateSize();
+                if (message.EarlyVerdict is { } early)
+                {
+                    EarlyVerdict?.Invoke(new EarlyStepVerdict(_conversation, early.Step, early.AcceptedTokens.ToArray()));
+                    continue;
+                }
                 if (message.TurnStarted is { } turn)
                 {
                     bool answer;

@@ -9,5 +9,9 @@ public sealed record ReplyStats(int Steps, int Tokens, double DraftSeconds, doub
     /// <summary>Each verified step's timestamps and breakdown, in order.</summary>
     public List<EdgeStepTiming> Timings { get; init; } = new();
 
+    /// <summary>Steps with an early verdict in time whose outcome the verdict confirmed / did not (early exits).</summary>
+    public int EarlyHits { get; init; }
+    public int EarlyMisses { get; init; }
+
     public double TokensPerStep => Steps == 0 ? 0 : (double)Tokens / Steps;
 }

@@ -47,6 +47,11 @@ public sealed class ModelHost : IDisposable
         if (Options.ServerDraftModel is { Length: > 0 } draftDir)
             _serverDrafts = devices.Select(d => CausalLm.Load(draftDir, Options.DType, d)).ToArray();
 
+        if (Options.EarlyVerdicts)
+            _exitHeads = _targets.Select(t => EarlyExitHead.Load(Options.TargetModel, t.Config, t.DType, t.Device)
+                ?? throw new InvalidOperationException($"SpecEdge:EarlyVerdicts is on, but '{Options.TargetModel}' holds no {EarlyExitHead.WeightsFile}: " +
+                    $"train one with `SpecEdge.Tools distill --target {Options.TargetModel} --early-exit-layer K`, or turn early verdicts off.")).ToArray();
+
         var stop = new HashSet<int>(_targets[0].Generation.EosTokenIds);
         stop.UnionWith(Tokenizer.EosTokenIds);
         if (Tokenizer.TokenToId(ChatFormat.EndOfTurnToken) is int eot) stop.Add(eot);
@@ -87,6 +92,11 @@ public sealed class ModelHost : IDisposable
 
     /// <summary>The server's draft model on <paramref name="device"/>; null when the server does not draft.</summary>
     public CausalLm? ServerDraft(int device) => _serverDrafts?[device];
+
+    private readonly EarlyExitHead[]? _exitHeads;
+
+    /// <summary>The target's early-exit head on <paramref name="device"/>; null unless <c>SpecEdge:EarlyVerdicts</c> is on.</summary>
+    public EarlyExitHead? ExitHead(int device) => _exitHeads?[device];
 
     /// <summary>The thread that runs all model work of <paramref name="device"/>: its target, its server draft.</summary>
     public DeviceWorker Worker(int device) => _workers[device];

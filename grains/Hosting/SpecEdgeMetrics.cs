@@ -45,6 +45,8 @@ public static class SpecEdgeMetrics
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5] });
 
     /// <summary>Seconds the device spent in forwards; its rate is the device's busy fraction.</summary>
+    public static readonly Counter<long> EarlyVerdictsSent = Meter.CreateCounter<long>("specedge.early_verdicts.sent", "{verdict}",
+        "Early verdicts sent to edges half-way through verification (SpecEdge:EarlyVerdicts)");
     public static readonly Counter<long> PrefixReusedTokens = Meter.CreateCounter<long>("specedge.prefix_cache.reused_tokens", "{token}",
         "Prompt tokens whose keys and values a prefill copied from the device's prefix cache instead of computing");
 

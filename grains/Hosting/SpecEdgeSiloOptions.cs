@@ -43,6 +43,13 @@ public sealed class SpecEdgeSiloOptions
     /// only within a tenant, since a faster first token would tell one tenant what another sent (docs/security.md).
     /// </summary>
     public List<string> PublicPrefixes { get; set; } = new();
+    /// <summary>
+    /// Early exits: each forward that verifies edge trees is split after the target's exit head (<c>early_exit.*</c> in
+    /// the target directory, from <c>SpecEdge.Tools distill --early-exit-layer K</c>), and each edge gets what the head
+    /// would accept of its tree before the remaining layers run, to draft its next tree ahead. Never changes a reply.
+    /// Costs a few percent per forward (docs/benchmarks/early-exit.md); off by default. On without a head: refused at start.
+    /// </summary>
+    public bool EarlyVerdicts { get; set; }
     /// <summary>Longest conversation (tokens) a session may reach.</summary>
     public int MaxContextTokens { get; set; } = 2048;
     /// <summary>Largest draft tree accepted from an edge (nodes besides the root).</summary>

@@ -16,6 +16,9 @@ public sealed class EdgeLease(TimeSpan lease, TimeProvider clock, string session
 
     public bool HasObserver => _observer is not null;
 
+    /// <summary>The attached edge (null when none): where the verifier sends its early verdicts for this edge's trees.</summary>
+    public IEdgeObserver? Observer => _observer;
+
     public void Attach(IEdgeObserver observer)
     {
         _observer = observer;

@@ -20,7 +20,8 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
         edge.Touch();
         try
         {
-            var outcome = await verifier.CallAsync(v => v.VerifyAsync(tree));
+            // Early verdicts go straight from the verifier to the edge that sent the tree (the lease's), never to anyone else.
+            var outcome = await verifier.CallAsync(v => v.VerifyAsync(tree, options.EarlyVerdicts ? edge.Observer : null));
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             var committing = clock.Elapsed;
             await commits.CommitAsync(outcome);

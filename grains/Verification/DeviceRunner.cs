@@ -7,8 +7,11 @@ using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.Grains.Verification;
 
-/// <summary>One item of a device job: whose work it is, the work, and whether the server drafts its tree first.</summary>
-public readonly record struct DeviceJob(string SessionId, TargetWork Work, bool ServerDrafted);
+/// <summary>
+/// One item of a device job: whose work it is, the work, whether the server drafts its tree first, and where its early
+/// verdict goes (called on the device thread mid-forward: it must only hand the verdict on).
+/// </summary>
+public readonly record struct DeviceJob(string SessionId, TargetWork Work, bool ServerDrafted, Action<EarlyVerdict>? Early = null);
 
 /// <summary>
 /// What a device job did: each item's result, the work as drafted (server trees drafted, before trimming) and as it ran
@@ -31,11 +34,18 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     private readonly TargetVerifier _verifier = new(models.Target(device))
     {
         Masker = new TokenMasker(models.Vocabulary),
+        ExitHead = models.ExitHead(device),
         Prefixes = models.Options.PrefixCacheBlockTokens > 0
             ? new PrefixCache(models.Target(device).Config, models.Target(device).DType, models.Target(device).Device,
                 Path.GetFullPath(models.Options.TargetModel), models.Options.PrefixCacheBlockTokens, capacityBytes: 0)
             : null,
     };
+
+    /// <summary>Where this forward's early verdicts go, by sequence (device thread only; set for the length of one job).</summary>
+    private readonly Dictionary<TargetSequence, Action<EarlyVerdict>> _earlyListeners = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>True when forwards are split at the exit head and edges get early verdicts.</summary>
+    public bool SendsEarlyVerdicts => _verifier.ExitHead is not null;
 
     /// <summary>The device's prefix cache (null when off). Its capacity may be set from any thread; everything else runs on the device thread.</summary>
     public PrefixCache? Prefixes => _verifier.Prefixes;
@@ -168,9 +178,15 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         var (ran, verified) = trim.Apply(batch.Select((b, i) => (b.SessionId, works[i])).ToList());
         var shape = ForwardShape.Of(ran);
         foreach (var w in ran) if (w is VerifyWork v) SpecEdgeMetrics.VerifiedTreeNodes.Record(v.Tree.Tokens.Length - 1);
+        // Split the forward at the exit head only when some tree's early verdict has somewhere to go.
+        _earlyListeners.Clear();
+        for (int i = 0; i < batch.Count; i++)
+            if (batch[i].Early is { } listener && ran[i] is VerifyWork) _earlyListeners[ran[i].Sequence] = listener;
+        _verifier.EarlyVerdicts = _earlyListeners.Count > 0 ? DeliverEarlyVerdict : null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var results = _verifier.Execute(ran);
         double forwardMs = clock.Elapsed.TotalMilliseconds;
+        _earlyListeners.Clear();
         for (int i = 0; i < batch.Count; i++)
         {
             if (drafted[i] is not { } drafter) continue;
@@ -186,6 +202,12 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
         }
         return new DeviceOutcome(results, works, ran, verified, shape, forwardMs);
+    }
+
+    /// <summary>Hands a tree's early verdict to its listener (device thread, mid-forward).</summary>
+    private void DeliverEarlyVerdict(TargetSequence sequence, EarlyVerdict verdict)
+    {
+        if (_earlyListeners.TryGetValue(sequence, out var listener)) listener(verdict);
     }
 
     /// <summary>

@@ -21,9 +21,13 @@ public interface IVerifierBatchGrain : IGrainWithStringKey
     [Alias("StartTurnAsync")]
     Task<int> StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted);
 
-    /// <summary>Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus.</summary>
+    /// <summary>
+    /// Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus. With an exit head
+    /// (<c>SpecEdge:EarlyVerdicts</c>), <paramref name="earlyListener"/> (the edge that sent the tree) is told half-way
+    /// what the head would accept (one-way, never awaited).
+    /// </summary>
     [Alias("VerifyAsync")]
-    Task<StepVerdict> VerifyAsync(TreeSubmission tree);
+    Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null);
 
     /// <summary>One plain decoding step (server-side decoding without a draft).</summary>
     [Alias("DecodeAsync")]

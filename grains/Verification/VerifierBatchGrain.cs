@@ -44,9 +44,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
             (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes), () => Now);
-        logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming}, prefix cache {Prefixes})", _key,
+        logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming}, prefix cache {Prefixes}, early verdicts {Early})", _key,
             o.MaxBatch > 0 ? o.MaxBatch.ToString() : "no cap", o.KvMemoryMb, o.TreeTrimming,
-            o.PrefixCacheBlockTokens > 0 ? $"{o.PrefixCacheBlockTokens}-token blocks, {o.PrefixCacheShare:P0} kept, {models.PublicPrefixes.Count / 2} public prompt(s)" : "off");
+            o.PrefixCacheBlockTokens > 0 ? $"{o.PrefixCacheBlockTokens}-token blocks, {o.PrefixCacheShare:P0} kept, {models.PublicPrefixes.Count / 2} public prompt(s)" : "off",
+            models.ExitHead(_key.Device) is { } head ? $"after layer {head.Layer}" : "off");
         ReportMetrics();
         return Task.CompletedTask;
     }
@@ -105,7 +106,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _device.SizePrefixCaches(((long)models.Options.KvMemoryMb << 20) - _sequences.Count * _device.BytesPerSequence);
     }
 
-    public async Task<StepVerdict> VerifyAsync(TreeSubmission tree)
+    public async Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null)
     {
         var sequence = Get(tree.SessionId);
         // The session checked step and length against its own durable state before calling: a disagreement here means
@@ -115,7 +116,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
         sequence.Validate(message, _device.Model.Config.VocabSize);
-        var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true);
+        var early = earlyListener is not null && _device.SendsEarlyVerdicts ? EarlyVerdictSender.OnThisGrain(tree.SessionId, earlyListener, logger) : null;
+        var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true, early: early);
         return VerifierBoundary.Outcome(tree.SessionId, sequence, executed);
     }
 
@@ -204,9 +206,9 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _scheduler.Queued,
         _sequences.Values.Sum(s => s.Cache.Bytes) + _device.PrefixBytes, (long)models.Options.KvMemoryMb << 20);
 
-    private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false)
+    private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false, Action<EarlyVerdict>? early = null)
     {
-        var step = _scheduler.Enqueue(sessionId, work, serverDrafted, fromEdge);
+        var step = _scheduler.Enqueue(sessionId, work, serverDrafted, fromEdge, early);
         ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return step.Done.Task;
@@ -241,7 +243,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
-            outcome = await _device.RunAsync(batch.Select(p => new DeviceJob(p.SessionId, p.Work, p.ServerDrafted)).ToList(), trim);
+            outcome = await _device.RunAsync(batch.Select(p => new DeviceJob(p.SessionId, p.Work, p.ServerDrafted, p.Early)).ToList(), trim);
         }
         catch (Exception e)
         {

@@ -25,7 +25,11 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// A step waiting for the device. <see cref="ServerDrafted"/>: its tree is drafted by the server on the device
     /// thread just before the forward. <see cref="FromEdge"/>: an edge's tree (what pipeline-aware batching schedules).
     /// </summary>
-    public sealed record Step(string SessionId, TargetWork Work, TaskCompletionSource<Executed> Done, DateTime Enqueued, bool ServerDrafted, bool FromEdge);
+    public sealed record Step(string SessionId, TargetWork Work, TaskCompletionSource<Executed> Done, DateTime Enqueued, bool ServerDrafted, bool FromEdge)
+    {
+        /// <summary>Where the step's early verdict goes (an edge's tree on a verifier with an exit head); carried, not scheduled on.</summary>
+        public Action<EarlyVerdict>? Early { get; init; }
+    }
 
     /// <summary>
     /// A verdict with the device time of its forward, how long it waited for the device, the verifier's load when it
@@ -79,7 +83,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <summary>Queues a step of <paramref name="work"/>'s sequence; the step's task completes when its forward does.</summary>
     /// <exception cref="InvalidOperationException">The sequence already has a step queued or in the forward.</exception>
     /// <exception cref="VerifierBusyException">The queue is full.</exception>
-    public Step Enqueue(string sessionId, TargetWork work, bool serverDrafted, bool fromEdge)
+    public Step Enqueue(string sessionId, TargetWork work, bool serverDrafted, bool fromEdge, Action<EarlyVerdict>? early = null)
     {
         // One step at a time per sequence. A step of a sequence that was replaced meanwhile (re-opened) may still be
         // running: it works on the old, forgotten cache and does not hold the new one back.
@@ -87,7 +91,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= limits.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
-        var step = new Step(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), now(), serverDrafted, fromEdge);
+        var step = new Step(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), now(), serverDrafted, fromEdge) { Early = early };
         if (fromEdge) _planner.OnTreeQueued(sessionId, step.Enqueued);
         _queue.Add(step);
         return step;

@@ -35,6 +35,11 @@ public sealed record DraftTreeOptions
     public int ProactiveDepth { get; init; } = 3;
     public double ProactiveDecay { get; init; } = 0.95;
     /// <summary>
+    /// Early exits: on an early verdict from the verifier (<see cref="EdgeDrafter.DraftAhead"/>), draft a subtree under
+    /// its outcome beside the proactive bet, so a tree is ready when the verdict confirms it. Off: early verdicts are ignored.
+    /// </summary>
+    public bool DraftAhead { get; init; }
+    /// <summary>
     /// The verifier decodes greedily (temperature 0): proactive drafting then bets on the end of the draft's argmax
     /// chain instead of the paper's score (see <see cref="EdgeDrafter.PreDraft"/>).
     /// </summary>
@@ -55,9 +60,9 @@ public sealed record DraftTreeOptions
     /// <summary>
     /// Most draft tokens the draft KV cache holds beyond the committed ones during a step: every round adds at most
     /// Budget nodes to the tree (a carried pre-drafted subtree included), and proactive drafting a subtree of at most
-    /// ProactiveDepth rounds more. A draft cache of the context length plus this never overflows.
+    /// ProactiveDepth rounds more (and drafting ahead on an early verdict as many again). A draft cache of the context length plus this never overflows.
     /// </summary>
-    public int DraftCacheHeadroom => (MaxDepth + (Proactive ? ProactiveDepth : 0)) * Budget + 1;
+    public int DraftCacheHeadroom => (MaxDepth + (Proactive ? ProactiveDepth : 0) + (DraftAhead ? ProactiveDepth : 0)) * Budget + 1;
 
     public void Validate()
     {

@@ -22,6 +22,7 @@ public sealed class EdgeDrafter : IDisposable
     private int[] _sent = Array.Empty<int>();  // message index -> search index
     private List<int> _catchUpPending = new(); // pending indices of committed tokens computed along with the root
     private (int Node, int Token, DraftSearch Subtree)? _bet;   // proactive bet: deepest accepted node, bonus, pre-drafted subtree
+    private (int Node, int Token, DraftSearch? Subtree)? _early; // the early verdict's outcome; a subtree of its own when it differs from the bet
     private DraftSearch? _carried;         // pre-drafted subtree that won its bet: the start of the next tree
     private readonly AdaptiveTreePolicy? _policy;   // null: the fixed tree of Options
     private int _depth;                    // depth limit of the outstanding tree
@@ -61,6 +62,13 @@ public sealed class EdgeDrafter : IDisposable
     /// <summary>Steps whose pre-drafted subtree was used / thrown away (proactive drafting statistics).</summary>
     public int ProactiveHits { get; private set; }
     public int ProactiveMisses { get; private set; }
+
+    /// <summary>
+    /// Steps with an early verdict from the verifier (<see cref="DraftAhead"/>) whose outcome the final verdict confirmed /
+    /// did not (whether or not it needed a subtree of its own beside the proactive bet).
+    /// </summary>
+    public int EarlyHits { get; private set; }
+    public int EarlyMisses { get; private set; }
 
     /// <summary>The outstanding bet, for diagnostics: depth and token of the node bet on, and the predicted bonus.</summary>
     public (int Depth, int NodeToken, int Bonus)? CurrentBet =>
@@ -104,6 +112,7 @@ public sealed class EdgeDrafter : IDisposable
         _committed.AddRange(appended);
         _carried = null;
         _bet = null;
+        _early = null;
         if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
         _catchUpPending = new List<int>();
         _catchUpCount = _committed.Count - 1 - Cache.PrefixLength;
@@ -167,6 +176,38 @@ public sealed class EdgeDrafter : IDisposable
     }
 
     /// <summary>
+    /// Early exits: the verifier's exit head would accept <paramref name="earlyTokens"/> of the tree in flight for
+    /// <paramref name="step"/> (the path's tokens, then its bonus). Drafts a subtree under that outcome, as
+    /// <see cref="PreDraft"/> does under its own bet, unless the bet is the same; on a hit it becomes the next tree.
+    /// False, changing nothing, when there is nothing to draft: a stale step (the verdict came first), a path that is not
+    /// the tree's, a finished reply, or a second early verdict for the step. Lossless either way: the verdict alone commits.
+    /// </summary>
+    public bool DraftAhead(long step, IReadOnlyList<int> earlyTokens)
+    {
+        if (_search is not { } search || step != Step || Finished || _early is not null || earlyTokens.Count == 0 || !Options.DraftAhead) return false;
+        int node = 0;
+        for (int i = 0; i < earlyTokens.Count - 1; i++)
+        {
+            int at = node;
+            node = _sent.FirstOrDefault(s => s != 0 && search.Nodes[s].Parent == at && search.Nodes[s].Token == earlyTokens[i], -1);
+            if (node < 0) return false;
+        }
+        int token = earlyTokens[^1];
+        if (token < 0 || token >= _draft.Config.VocabSize) return false;
+        if (_bet is { } bet && bet.Node == node && bet.Token == token)
+        {
+            _early = (node, token, null);   // the proactive bet already drafted this outcome
+            return false;
+        }
+        if (search.Nodes[node].Pending < 0) Compute(search, new[] { search.Nodes[node] });   // a leaf never expanded
+        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
+        subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
+        subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
+        _early = (node, token, subtree);
+        return true;
+    }
+
+    /// <summary>
     /// The paper's bet: over all leaves l and the draft's top tokens v after l, maximise
     /// <c>s(l) + ln(proactive decay) + log p_draft(v | l)</c> ("the whole path to l is accepted and v is the bonus").
     /// </summary>
@@ -225,26 +266,28 @@ public sealed class EdgeDrafter : IDisposable
             commit.Add(search.Nodes[s].Pending);
         }
         bool allComputed = commit.Count == _catchUpPending.Count + path.Count;
-        if (_bet is { } bet && !Finished && allComputed && matched == tokens.Length - 1 && path[^1] == bet.Node && tokens[^1] == bet.Token)
+        bool outcomeIs(int node, int token) => !Finished && allComputed && matched == tokens.Length - 1 && path[^1] == node && tokens[^1] == token;
+        bool betHit = _bet is { } bet && outcomeIs(bet.Node, bet.Token);
+        bool earlyHit = _early is { } early && outcomeIs(early.Node, early.Token);
+        if (_bet is not null) { if (betHit) ProactiveHits++; else ProactiveMisses++; }
+        if (_early is not null && !Finished) { if (earlyHit) EarlyHits++; else EarlyMisses++; }   // a last step has no next tree to bet for
+        // On a hit, the pre-drafted subtree is rooted at the new last committed token: move its KV, don't recompute it.
+        var carried = betHit ? _bet!.Value.Subtree : earlyHit ? _early!.Value.Subtree : null;
+        if (carried is not null)
         {
-            // Hit: the pre-drafted subtree is rooted at the new last committed token. Move its KV, don't recompute it.
-            var keep = bet.Subtree.Nodes.Where(n => n.Pending >= 0).ToList();
+            var keep = carried.Nodes.Where(n => n.Pending >= 0).ToList();
             Cache.Compact(commit, keep.Select(n => n.Pending).ToArray());
             for (int i = 0; i < keep.Count; i++) keep[i].Pending = i;
-            bet.Subtree.RootParentPending = -1;
-            _carried = bet.Subtree;
-            ProactiveHits++;
+            carried.RootParentPending = -1;
+            _carried = carried;
         }
-        else
-        {
-            if (_bet is not null) ProactiveMisses++;
-            Cache.Compact(commit);
-        }
+        else Cache.Compact(commit);
         // Committed tokens (except the newest, the next root) whose draft KV is still missing: computed with the next root.
         _catchUpPending = new List<int>();
         _catchUpCount = _committed.Count - 1 - Cache.PrefixLength;
         _search = null;
         _bet = null;
+        _early = null;
         Step++;
     }
 

@@ -38,9 +38,10 @@ public sealed class TargetVerifier(CausalLm target)
     /// <summary>
     /// Receives early verdicts, synchronously on the forward's thread (keep it short: queue a send). Trees of sequences
     /// under a grammar or with penalties or biases get none (their rows are adjusted after the forward); a sink that
-    /// throws loses its verdict, never the forward.
+    /// throws loses its verdict, never the forward. Settable between forwards: without a sink a forward is not split, so
+    /// a batch nobody listens to costs nothing extra.
     /// </summary>
-    public Action<TargetSequence, EarlyVerdict>? EarlyVerdicts { get; init; }
+    public Action<TargetSequence, EarlyVerdict>? EarlyVerdicts { get; set; }
 
     /// <summary>Seconds spent on grammar masks (finding them and applying them to the rows), for benchmarks.</summary>
     public double ConstraintSeconds { get; private set; }

@@ -21,6 +21,15 @@ internal sealed class GatewayObserver(ChannelWriter<ServerMessage> outbox) : IEd
         return Task.CompletedTask;
     }
 
+    /// <summary>An early verdict goes out at once: its worth is in arriving before the step's verdict.</summary>
+    public Task OnEarlyVerdict(EarlyStepVerdict verdict)
+    {
+        var message = new EarlyVerdict { Step = verdict.Step };
+        message.AcceptedTokens.Add(verdict.AcceptedTokens);
+        outbox.TryWrite(new ServerMessage { EarlyVerdict = message });
+        return Task.CompletedTask;
+    }
+
     public Task OnTurnStarted(TurnStarted turn)
     {
         var message = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens };

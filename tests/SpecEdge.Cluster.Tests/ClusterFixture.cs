@@ -22,6 +22,9 @@ public class ClusterFixture : IAsyncLifetime
 {
     protected virtual short Silos => 1;
 
+    /// <summary>Adds files beside the target's checkpoint before the silos start (e.g. an early-exit head).</summary>
+    protected virtual void PrepareTarget(CausalLm target, string targetDir) { }
+
     /// <summary>Adjusts the silos' model options (e.g. a server-side draft, a small KV budget).</summary>
     protected virtual void ConfigureModels(SpecEdgeSiloOptions options) { }
 
@@ -69,6 +72,7 @@ public class ClusterFixture : IAsyncLifetime
         PerfectDraft = CausalLm.Load(TargetDir);
         UnrelatedDraft = CausalLm.Load(unrelatedDir);
         Reference = CausalLm.Load(TargetDir);
+        PrepareTarget(Reference, TargetDir);
 
         var builder = new InProcessTestClusterBuilder(Silos);
         string target = TargetDir, key = SigningKeyBase64, operatorToken = OperatorToken;

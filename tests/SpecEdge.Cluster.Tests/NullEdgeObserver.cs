@@ -7,5 +7,6 @@ internal sealed class NullEdgeObserver : IEdgeObserver
 {
     public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
     public Task OnRejected(TreeRejection rejection) => Task.CompletedTask;
+    public Task OnEarlyVerdict(EarlyStepVerdict verdict) => Task.CompletedTask;
     public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
 }

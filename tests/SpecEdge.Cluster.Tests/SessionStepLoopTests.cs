@@ -114,6 +114,7 @@ public class SessionStepLoopTests(ClusterFixture f)
     {
         public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
         public Task OnRejected(TreeRejection rejection) => rejections.WriteAsync(rejection).AsTask();
+        public Task OnEarlyVerdict(EarlyStepVerdict verdict) => Task.CompletedTask;
         public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
     }
 }

@@ -289,6 +289,7 @@ public class TrustBoundaryTests(ClusterFixture f)
 
         public Task OnVerdict(StepVerdict verdict) => Record();
         public Task OnRejected(TreeRejection rejection) => Record();
+        public Task OnEarlyVerdict(EarlyStepVerdict verdict) => Record();
         public Task OnTurnStarted(TurnStarted turn) { Record(); TurnStarted.TrySetResult(); return Task.CompletedTask; }
     }
 }

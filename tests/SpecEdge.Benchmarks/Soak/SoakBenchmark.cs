@@ -377,6 +377,7 @@ public static class SoakBenchmark
     {
         public Task OnVerdict(StepVerdict verdict) => Task.CompletedTask;
         public Task OnRejected(TreeRejection rejection) => Task.CompletedTask;
+        public Task OnEarlyVerdict(EarlyStepVerdict verdict) => Task.CompletedTask;
         public Task OnTurnStarted(TurnStarted turn) => Task.CompletedTask;
     }
 }

@@ -62,6 +62,24 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task AnEdgeOverTheGateway_GetsEarlyVerdicts_AndDraftsAheadOnThem_WithoutChangingTheReply()
+    {
+        // The fixture's silo runs with SpecEdge:EarlyVerdicts on, with the demo target's shipped exit head.
+        const string id = "gw/early";
+        await using var link = new GatewayEdgeLink(f.EdgeGateway, f.EdgeKey(id, "edge-early"), id);
+        using var edge = new EdgeSession(link, _draft, id, "edge-early", new DraftTreeOptions { Budget = 8, Proactive = true, DraftAhead = true }, capacity: 2048);
+        var (_, turn, settings) = await StartTurnAsync(id, prompt: 2, maxNewTokens: 64);
+
+        await edge.AttachAsync();
+        var stats = await edge.RunReplyAsync();
+
+        Assert.Equal(f.ReferenceReply(turn.AppendedTokens, settings), await f.SessionReplyTokensAsync(id));
+        Assert.InRange(edge.EarlyVerdictsReceived, stats.Steps - 1, stats.Steps);
+        Assert.True(stats.EarlyHits + stats.EarlyMisses > 0, "no early verdict came before its verdict");
+        output.WriteLine($"{stats.Steps} steps, {stats.Tokens} tokens; early verdicts {edge.EarlyVerdictsReceived}, drafted-ahead bets {stats.EarlyHits} hit / {stats.EarlyMisses} missed; proactive {stats.ProactiveHits} hit / {stats.ProactiveMisses} missed");
+    }
+
+    [Fact]
     public async Task ATurnItsServiceStarts_ReachesTheEdgeAttachedOverTheGateway()
     {
         // The session tells its attached edge about a turn someone else started; over the gateway that notification goes
@@ -99,7 +117,7 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
             // A tree shaped for B's step goes to A (the credential's conversation) and is refused there.
             var snapshot = await victim.GetAsync();
             var tree = new TreeSubmission(b, "edge-b", snapshot.Step, snapshot.CommittedTokens, [1, 2], [-1, 0]);
-            await Assert.ThrowsAsync<GatewayRejectionException>(() => own.SubmitAsync(tree, () => { }, TimeSpan.FromSeconds(30)));
+            await Assert.ThrowsAsync<GatewayRejectionException>(() => own.SubmitAsync(tree, _ => Task.CompletedTask, TimeSpan.FromSeconds(30)));
         }
 
         // Not an edge credential, or none that verifies: the stream is refused before any message.

@@ -79,6 +79,8 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             "--OpenAi:CorsOrigins:0", CorsOrigin,
             "--Gateway:Port", edgeGatewayPort.ToString(),
             "--SpecEdge:PublicPrefixes:0", PublicSystemPrompt,
+            // Early verdicts from the demo target's exit head: every edge test here then also checks they change no reply.
+            "--SpecEdge:EarlyVerdicts", "true",
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
         await _silo.WaitForPortAsync(edgeGatewayPort, TimeSpan.FromSeconds(30));
