@@ -183,7 +183,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             }
             try
             {
-                verdict = await SubmitAsync(submission, () => WhileWaiting(drafter.PreDraft), early => WhileWaiting(() => drafter.DraftAhead(early.Step, early.AcceptedTokens)));
+                verdict = await SubmitAsync(submission, arrived => WhileWaiting(() => drafter.PreDraft(arrived)),
+                    (early, arrived) => WhileWaiting(() => drafter.DraftAhead(early.Step, early.AcceptedTokens, arrived)));
             }
             catch (Exception e) when (e is TimeoutException or ArgumentException or InvalidOperationException)
             {
@@ -238,7 +239,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             double draftMs = clock.Elapsed.TotalMilliseconds;
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
-            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence), () => { }, null);
+            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence), _ => { }, null);
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             stepMs.Add(step.Elapsed.TotalMilliseconds);
             serverMs.Add(verdict.ServerMilliseconds);
@@ -265,19 +266,21 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// <summary>
     /// Sends a tree and waits for its verdict. Meanwhile (hidden behind the round trip) the edge bets on the outcome with
     /// <paramref name="preDraft"/> (proactive drafting), then, if an early verdict comes before the verdict, drafts ahead
-    /// on it with <paramref name="draftAhead"/>. Both only prepare the next tree: the verdict alone decides.
+    /// on it with <paramref name="draftAhead"/>. Both only prepare the next tree (the verdict alone decides), and both are
+    /// given the verdict's arrival, to stop at once rather than hold the next step back.
     /// </summary>
-    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action preDraft, Action<EarlyStepVerdict>? draftAhead)
+    private async Task<StepVerdict> SubmitAsync(TreeSubmission tree, Action<Func<bool>> preDraft, Action<EarlyStepVerdict, Func<bool>>? draftAhead)
     {
         var early = new TaskCompletionSource<EarlyStepVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _early, early);
         Volatile.Write(ref _awaitingStep, tree.Step);
         async Task WhileWaitingAsync(Task verdict)
         {
-            if (_options.Proactive) preDraft();
+            bool Arrived() => verdict.IsCompleted;
+            if (_options.Proactive) preDraft(Arrived);
             if (draftAhead is null || !_options.DraftAhead) return;
             if (await Task.WhenAny(verdict, early.Task, Task.Delay(StepTimeout)) == early.Task && !verdict.IsCompleted)
-                draftAhead(early.Task.Result);
+                draftAhead(early.Task.Result, Arrived);
         }
         if (_gateway is not null) return await _gateway.SubmitAsync(tree, WhileWaitingAsync, StepTimeout);
         if (_transport == TreeTransport.DirectCall)

@@ -21,9 +21,10 @@ public sealed class EdgeDrafter : IDisposable
     private DraftSearch? _search;          // the tree of the outstanding step
     private int[] _sent = Array.Empty<int>();  // message index -> search index
     private List<int> _catchUpPending = new(); // pending indices of committed tokens computed along with the root
-    private (int Node, int Token, DraftSearch Subtree)? _bet;   // proactive bet: deepest accepted node, bonus, pre-drafted subtree
-    private (int Node, int Token, DraftSearch? Subtree)? _early; // the early verdict's outcome; a subtree of its own when it differs from the bet
+    private (int Node, int Token, DraftSearch Subtree, int Rounds)? _bet;   // proactive bet: deepest accepted node, bonus, pre-drafted subtree and its rounds
+    private (int Node, int Token, DraftSearch? Subtree, int Rounds)? _early; // the early verdict's outcome; a subtree of its own when it differs from the bet
     private DraftSearch? _carried;         // pre-drafted subtree that won its bet: the start of the next tree
+    private int _carriedRounds;            // draft rounds already run on it
     private readonly AdaptiveTreePolicy? _policy;   // null: the fixed tree of Options
     private int _depth;                    // depth limit of the outstanding tree
 
@@ -132,7 +133,7 @@ public sealed class EdgeDrafter : IDisposable
         {
             _search = _carried;
             _carried = null;
-            rounds = Math.Max(0, depth - Options.ProactiveDepth);
+            rounds = Math.Max(0, depth - _carriedRounds);
         }
         else
         {
@@ -157,9 +158,11 @@ public sealed class EdgeDrafter : IDisposable
 
     /// <summary>
     /// Proactive drafting, run while the verdict is outstanding: bets on the most likely outcome (the path to a node u
-    /// accepted, bonus v) and drafts a subtree under v, which becomes the next tree on a hit.
+    /// accepted, bonus v) and drafts a subtree under v, which becomes the next tree on a hit. <paramref name="stop"/>
+    /// (the verdict arrived) ends it after the draft round in progress: a slow edge never holds its next step back for
+    /// more than a round, and a shallower subtree is still a bet.
     /// </summary>
-    public void PreDraft()
+    public void PreDraft(Func<bool>? stop = null)
     {
         if (_search is null || _bet is not null || !Options.Proactive) return;
         var search = _search;
@@ -171,8 +174,22 @@ public sealed class EdgeDrafter : IDisposable
         if (node < 0) return;
         var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
         subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
-        subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
-        _bet = (node, token, subtree);
+        _bet = (node, token, subtree, DraftSubtree(subtree, stop));
+    }
+
+    /// <summary>Drafts a bet's subtree round by round, up to the proactive depth or until <paramref name="stop"/>; returns the rounds run.</summary>
+    private int DraftSubtree(DraftSearch subtree, Func<bool>? stop)
+    {
+        int rounds = 0;
+        // One round at a time is the same search as all rounds at once (each round starts from the tree as it stands).
+        while (rounds < Options.ProactiveDepth && stop?.Invoke() != true)
+        {
+            int before = subtree.Nodes.Count;
+            subtree.Run(1, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
+            rounds++;
+            if (subtree.Nodes.Count == before) break;   // nothing left to expand
+        }
+        return rounds;
     }
 
     /// <summary>
@@ -182,7 +199,7 @@ public sealed class EdgeDrafter : IDisposable
     /// False, changing nothing, when there is nothing to draft: a stale step (the verdict came first), a path that is not
     /// the tree's, a finished reply, or a second early verdict for the step. Lossless either way: the verdict alone commits.
     /// </summary>
-    public bool DraftAhead(long step, IReadOnlyList<int> earlyTokens)
+    public bool DraftAhead(long step, IReadOnlyList<int> earlyTokens, Func<bool>? stop = null)
     {
         if (_search is not { } search || step != Step || Finished || _early is not null || earlyTokens.Count == 0 || !Options.DraftAhead) return false;
         int node = 0;
@@ -196,14 +213,13 @@ public sealed class EdgeDrafter : IDisposable
         if (token < 0 || token >= _draft.Config.VocabSize) return false;
         if (_bet is { } bet && bet.Node == node && bet.Token == token)
         {
-            _early = (node, token, null);   // the proactive bet already drafted this outcome
+            _early = (node, token, null, 0);   // the proactive bet already drafted this outcome
             return false;
         }
         if (search.Nodes[node].Pending < 0) Compute(search, new[] { search.Nodes[node] });   // a leaf never expanded
         var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
         subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
-        subtree.Run(Options.ProactiveDepth, Options.Budget, Options.MaxBeams, Options.ProactiveDepth, Options.ProactiveDecay, nodes => Compute(subtree, nodes));
-        _early = (node, token, subtree);
+        _early = (node, token, subtree, DraftSubtree(subtree, stop));
         return true;
     }
 
@@ -272,9 +288,10 @@ public sealed class EdgeDrafter : IDisposable
         if (_bet is not null) { if (betHit) ProactiveHits++; else ProactiveMisses++; }
         if (_early is not null && !Finished) { if (earlyHit) EarlyHits++; else EarlyMisses++; }   // a last step has no next tree to bet for
         // On a hit, the pre-drafted subtree is rooted at the new last committed token: move its KV, don't recompute it.
-        var carried = betHit ? _bet!.Value.Subtree : earlyHit ? _early!.Value.Subtree : null;
+        var (carried, carriedRounds) = betHit ? (_bet!.Value.Subtree, _bet.Value.Rounds) : earlyHit ? (_early!.Value.Subtree, _early.Value.Rounds) : (null, 0);
         if (carried is not null)
         {
+            _carriedRounds = carriedRounds;
             var keep = carried.Nodes.Where(n => n.Pending >= 0).ToList();
             Cache.Compact(commit, keep.Select(n => n.Pending).ToArray());
             for (int i = 0; i < keep.Count; i++) keep[i].Pending = i;

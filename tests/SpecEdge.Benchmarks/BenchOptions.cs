@@ -19,4 +19,6 @@ public sealed class BenchOptions(Dictionary<string, string> values)
     public double Double(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
     public string String(string key, string fallback) => values.TryGetValue(key, out var v) ? v : fallback;
     public int[] Ints(string key, int[] fallback) => values.TryGetValue(key, out var v) ? v.Split(',').Select(int.Parse).ToArray() : fallback;
+    public double[] Doubles(string key, double[] fallback) => values.TryGetValue(key, out var v)
+        ? v.Split(',').Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray() : fallback;
 }

@@ -23,6 +23,7 @@ public static class EarlyExitBenchmark
         var result = new Dictionary<string, object>();
         if (parts.Contains("hits")) result["hits"] = HitRates(o);
         if (parts.Contains("split")) Split(o, result);
+        if (parts.Contains("sim")) result["sim"] = Capacity.EarlyExitSimulation.Run(o);
         string outPath = o.String("out", "bench-results/early-exit.json");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));

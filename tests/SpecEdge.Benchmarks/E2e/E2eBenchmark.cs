@@ -19,7 +19,8 @@ namespace SpecEdge.Benchmarks.E2e;
 /// today's work-conserving batching and one with pipeline-aware batching, in the same run.
 /// Three silos, each in a cluster of its own: "edge" (no server draft: AR and the edge modes), "sd" (a server draft
 /// model: server-only SD), "pipe" (as "edge", pipeline-aware batching); a fourth, "whole" (as "edge", trees verified whole:
-/// SpecEdge:TreeTrimming Off), when a whole-tree mode is asked for, to set goodput trimming beside the trees before it.
+/// SpecEdge:TreeTrimming Off), when a whole-tree mode is asked for, to set goodput trimming beside the trees before it;
+/// a fifth, "early" (as "edge", early verdicts on: the edges draft ahead on them), when an early-exit mode is asked for.
 /// </summary>
 public static class E2eBenchmark
 {
@@ -36,9 +37,11 @@ public static class E2eBenchmark
         new("edge-assisted + proactive, edge gateway", "edge", "edge", true, Gateway: true),
         new("edge-assisted, whole trees", "whole", "edge", false),
         new("edge-assisted + proactive, whole trees", "whole", "edge", true),
+        new("edge-assisted + early exit", "early", "edge", false),
+        new("edge-assisted + proactive + early exit", "early", "edge", true),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -80,6 +83,8 @@ public static class E2eBenchmark
         };
         if (!pipeline) silos.Remove("pipe");
         if (modes.Any(m => m.Silo == "whole")) silos["whole"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
+        // Early exits (issue 25): as "edge", with forwards split at the target's exit head and early verdicts sent to the edges.
+        if (modes.Any(m => m.Silo == "early")) silos["early"] = common.Concat(new[] { "--SpecEdge:EarlyVerdicts", "true" }).ToArray();
         var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);
         // One after the other: model loading of three silos at once on two cores only makes each slower to start.
         // Clients reach each silo only through its proxy (the advertised gateway port); the silo binds another.

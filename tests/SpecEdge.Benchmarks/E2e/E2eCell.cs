@@ -34,6 +34,8 @@ public sealed class E2eCell
     /// </summary>
     public double SteadyIdleFraction { get; set; } = double.NaN;
     public string ProactiveHits { get; set; } = "";
+    /// <summary>Early verdicts that came before their verdict and were confirmed by it / all that came in time ("" without early verdicts).</summary>
+    public string EarlyHits { get; set; } = "";
     /// <summary>Edge modes: p50 per step of each part of a step (ms), in the order draft, upload, queue, verify, persist, session other, download, display.</summary>
     public Dictionary<string, double> BreakdownP50Ms { get; set; } = new();
     public List<string> Errors { get; set; } = new();
@@ -64,7 +66,7 @@ public sealed class E2eCell
         var outstanding = new List<(long, long)>();
         long steadyFrom = long.MinValue, steadyTo = long.MaxValue;
         long first = long.MaxValue, last = long.MinValue;
-        int hits = 0, bets = 0;
+        int hits = 0, bets = 0, earlyHits = 0, earlyBets = 0;
         foreach (var line in lines)
         {
             if (!line.StartsWith('{')) continue;
@@ -82,6 +84,7 @@ public sealed class E2eCell
             first = Math.Min(first, sendAt);
             last = Math.Max(last, sendAt + (long)(wallMs * 1000));
             if (r.TryGetProperty("proactiveHits", out var h)) { hits += h.GetInt32(); bets += r.GetProperty("proactiveBets").GetInt32(); }
+            if (r.TryGetProperty("earlyHits", out var eh)) { earlyHits += eh.GetInt32(); earlyBets += r.GetProperty("earlyVerdicts").GetInt32(); }
             var arrivals = new List<(long At, int Tokens)>();
             if (r.TryGetProperty("steps", out var steps))
             {
@@ -138,6 +141,7 @@ public sealed class E2eCell
         BytesUpPerStep = Steps == 0 ? double.NaN : (double)bytesUp / Steps;
         BytesDownPerStep = Steps == 0 ? double.NaN : (double)bytesDown / Steps;
         ProactiveHits = bets == 0 ? "" : $"{hits}/{bets}";
+        EarlyHits = earlyBets == 0 ? "" : $"{earlyHits}/{earlyBets}";
         if (outstanding.Count > 0)
         {
             var busy = inCell.Select(f => (f.StartUs, f.StartUs + (long)(f.Ms * 1000))).ToList();

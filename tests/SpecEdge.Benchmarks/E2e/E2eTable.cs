@@ -6,10 +6,10 @@ public static class E2eTable
     public static void PrintCells(List<E2eCell> cells)
     {
         Console.WriteLine();
-        Console.WriteLine("| RTT ms | mode | sessions | tokens | tokens/s per session | ITL p50 ms | ITL p95 ms | TTFT p50 ms | server busy s / 1k tokens | mean batch | bytes up / step | bytes down / step | idle fraction | proactive hits |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+        Console.WriteLine("| RTT ms | mode | sessions | tokens | tokens/s per session | ITL p50 ms | ITL p95 ms | TTFT p50 ms | server busy s / 1k tokens | mean batch | bytes up / step | bytes down / step | idle fraction | proactive hits | early verdict hits |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");
         foreach (var c in cells)
-            Console.WriteLine($"| {c.RttMs} | {c.Mode} | {c.Sessions} | {c.Tokens} | {c.TokensPerSecondPerSession:F1} | {c.ItlP50Ms:F1} | {c.ItlP95Ms:F1} | {c.TtftP50Ms:F0} | {c.ServerBusySecondsPer1kTokens:F2} | {c.MeanBatch:F2} | {c.BytesUpPerStep:F0} | {c.BytesDownPerStep:F0} | {Percent(c.IdleFraction)} | {c.ProactiveHits} |");
+            Console.WriteLine($"| {c.RttMs} | {c.Mode} | {c.Sessions} | {c.Tokens} | {c.TokensPerSecondPerSession:F1} | {c.ItlP50Ms:F1} | {c.ItlP95Ms:F1} | {c.TtftP50Ms:F0} | {c.ServerBusySecondsPer1kTokens:F2} | {c.MeanBatch:F2} | {c.BytesUpPerStep:F0} | {c.BytesDownPerStep:F0} | {Percent(c.IdleFraction)} | {c.ProactiveHits} | {c.EarlyHits} |");
         Console.WriteLine();
         Console.WriteLine("Edge steps, p50 ms per part (upload/download from both sides' timestamps, same clock; persist = commit incl. waiting for the previous write):");
         Console.WriteLine("| RTT ms | mode | " + string.Join(" | ", E2eCell.Parts) + " | proxy one-way ms |");

@@ -31,7 +31,21 @@ public class DraftAheadTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void OutputsStayTheTargets_WhenTheEdgeDraftsAheadOnEarlyVerdicts(string head, double temperature, bool proactive, Delivery delivery)
+    public void OutputsStayTheTargets_WhenTheEdgeDraftsAheadOnEarlyVerdicts(string head, double temperature, bool proactive, Delivery delivery) =>
+        Decode(head, temperature, proactive, delivery, roundsBeforeVerdict: int.MaxValue);
+
+    /// <summary>
+    /// The verdict arrives while the bets are being drafted: they stop after the round in progress, and a subtree of
+    /// fewer rounds (none, one) still carries over on a hit, losslessly. The final-layer head makes every early bet hit.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 0.0)]
+    [InlineData(1, 0.0)]
+    [InlineData(1, 0.9)]
+    public void BetsCutShortByTheVerdict_StayLossless(int roundsBeforeVerdict, double temperature) =>
+        Decode("final", temperature, proactive: true, Delivery.BeforeVerdict, roundsBeforeVerdict);
+
+    private static void Decode(string head, double temperature, bool proactive, Delivery delivery, int roundsBeforeVerdict)
     {
         var (target, draft) = Pair("qwen3", DraftKind.Perturbed);
         using var __ = target;
@@ -59,13 +73,16 @@ public class DraftAheadTests
             while (!sequence.Finished)
             {
                 var tree = drafter.BuildTree();
-                drafter.PreDraft();
+                int rounds = 0;
+                bool Arrived() => rounds++ >= roundsBeforeVerdict;
+                drafter.PreDraft(Arrived);
                 early = null;
                 var verdict = verifier.Execute(new[] { new VerifyWork(sequence, tree) })[0].VerdictOrThrow();
                 Assert.NotNull(early);
                 Assert.Equal(tree.Step, early!.Step);
                 // In one process the early verdict is in hand before the verdict is applied, which is what "before" means to the edge.
-                if (delivery == Delivery.BeforeVerdict) drafter.DraftAhead(early.Step, early.AcceptedTokens);
+                rounds = 0;
+                if (delivery == Delivery.BeforeVerdict) drafter.DraftAhead(early.Step, early.AcceptedTokens, Arrived);
                 drafter.ApplyVerdict(verdict);
                 if (delivery == Delivery.AfterVerdict) Assert.False(drafter.DraftAhead(early.Step, early.AcceptedTokens), "a stale early verdict was drafted on");
                 steps++;

@@ -15,6 +15,14 @@ public sealed record HardwareSpec(string Name, double BandwidthBytesPerSecond, d
     public static HardwareSpec H200Sxm { get; } = new("H200 SXM", 4.8e12, 989e12, 141e9, 4.54,
         "NVIDIA H200 datasheet (4.8 TB/s, 989 TFLOPS bf16 dense = 1,979 sparse / 2); price: Spheron on-demand H200 SXM 4.54 $/h (17 Mar 2026)");
 
+    /// <summary>
+    /// Jetson Orin Nano 8GB Developer Kit, "Super" clocks (JetPack 6.1): 102 GB/s LPDDR5 shared with the CPU, 67 TOPS
+    /// INT8 with sparsity, hence about 16.75 TFLOPS fp16 dense (halved for density, halved again for fp16: derived, not
+    /// published); 8 GB. Owned by its user: no rental price.
+    /// </summary>
+    public static HardwareSpec JetsonOrinNanoSuper { get; } = new("Jetson Orin Nano Super", 102e9, 16.75e12, 8e9, 0,
+        "NVIDIA Jetson Orin Nano Super Developer Kit datasheet (Dec 2024: 102 GB/s, 67 INT8 TOPS sparse); fp16 dense = 67 / 2 / 2 (derived)");
+
     /// <summary>RTX 4090 (Ada whitepaper): 1,008 GB/s GDDR6X, 165.2 TFLOPS bf16 tensor with fp32 accumulate, dense; 24 GB.</summary>
     public static HardwareSpec Rtx4090 { get; } = new("RTX 4090", 1.008e12, 165.2e12, 24e9, 0.35,
         "NVIDIA Ada GPU architecture whitepaper (1,008 GB/s, 165.2 TFLOPS bf16/fp16 tensor with fp32 accumulate, dense); price: SpecEdge paper (0.35 $/h)");

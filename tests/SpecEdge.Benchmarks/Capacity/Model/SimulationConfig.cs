@@ -44,7 +44,16 @@ public sealed record SimulationConfig
     public double PreDraftFraction { get; init; } = 0.75;
     /// <summary>Share of a tree's draft time left after a won bet (4 - 3 = 1 of 4 rounds).</summary>
     public double HitDraftFraction { get; init; } = 0.25;
+    /// <summary>Draft rounds of a bet (the proactive depth): pre-drafting is PreDraftFraction of a tree, in this many rounds.</summary>
+    public int BetRounds { get; init; } = 3;
+    /// <summary>
+    /// Edges stop drafting a bet after the round in progress when the verdict arrives (edges since 2026-12-07); false: a
+    /// bet is drafted to the end (the edges before, and the projections made then).
+    /// </summary>
+    public bool BetsStopAtVerdict { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>Early exits (edge mode): early verdicts the edges draft ahead on (null: none).</summary>
+    public EarlyExitModel? EarlyExit { get; init; }
     /// <summary>Goodput trimming of SD trees by the verifier's own rule (null: trees verified whole).</summary>
     public TrimCurve? Trim { get; init; }
 
@@ -59,6 +68,7 @@ public sealed record SimulationConfig
             throw new ArgumentException($"Edge-assisted mode needs one draft-time distribution per session ({Sessions}) or one for all, not {EdgeDraft.Count}.");
         if (ProactiveHitRate is < 0 or > 1 || PreDraftFraction < 0 || HitDraftFraction is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(ProactiveHitRate), "Proactive hit rate and draft fractions are shares in [0, 1] (pre-draft >= 0).");
+        EarlyExit?.Validate();
         if (Trim is not null && Trim.Share.Length != TreeTokens)
             throw new ArgumentException($"The trim curve covers {Trim.Share.Length - 1} nodes, the trees {TreeTokens - 1}.");
         if (Placement == DraftPlacement.Server && ServerDraft is null)

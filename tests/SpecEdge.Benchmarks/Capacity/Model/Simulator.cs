@@ -14,8 +14,10 @@ public sealed class Simulator
     {
         public int Id { get; } = id;
         public int Remaining, Context, RepliesDone;
-        public double ReplyStart, StepStart, StepRtt, TreeSent;
-        public bool InReply, FirstTokenSeen, BetWon;
+        public double ReplyStart, StepStart, StepRtt, TreeSent, EarlyArrived = double.NaN;
+        public bool InReply, FirstTokenSeen;
+        /// <summary>Which bet of the last step won: 0 none, 1 the proactive one, 2 the early verdict's.</summary>
+        public int BetWon;
     }
 
     private readonly record struct Queued(Session Session, bool Prefill);
@@ -99,13 +101,20 @@ public sealed class Simulator
         if (_c.Placement != DraftPlacement.Edge) { Enqueue(new Queued(s, false), now); return; }
         var tree = _c.EdgeDraft[_c.EdgeDraft.Count == 1 ? 0 : s.Id];
         double draft = tree.Sample(_random);
-        if (_c.ProactiveHitRate > 0 && s.FirstTokenSeen)
+        bool early = _c.EarlyExit is not null && !double.IsNaN(s.EarlyArrived);
+        if ((_c.ProactiveHitRate > 0 || early) && s.FirstTokenSeen)
         {
-            // The pre-draft ran while the last tree was out; only what outlasted that wait delays this step.
-            double preDraft = _c.PreDraftFraction * tree.Sample(_random);
-            _edgeBusy += preDraft;
-            draft = (s.BetWon ? _c.HitDraftFraction * draft : draft) + Math.Max(0, preDraft - (now - s.TreeSent));
+            // The pre-draft ran while the last tree was out, then drafting ahead from the early verdict (from its arrival,
+            // if before the verdict's); only what outlasted the verdict's arrival delays this step.
+            double round = _c.PreDraftFraction * tree.Sample(_random) / _c.BetRounds, busyUntil = s.TreeSent;
+            int proactiveRounds = 0, earlyRounds = 0;
+            if (_c.ProactiveHitRate > 0) (busyUntil, proactiveRounds) = Bet(s.TreeSent, round, now);
+            if (early && Math.Max(busyUntil, s.EarlyArrived) < now) (busyUntil, earlyRounds) = Bet(Math.Max(busyUntil, s.EarlyArrived), round, now);
+            int won = s.BetWon == 1 ? proactiveRounds : s.BetWon == 2 ? earlyRounds : 0;
+            // A won bet drafted part of the next tree already: all its rounds leave HitDraftFraction of a tree to draft.
+            draft = draft * (1 - (1 - _c.HitDraftFraction) * won / _c.BetRounds) + Math.Max(0, busyUntil - now);
         }
+        s.EarlyArrived = double.NaN;
         _edgeBusy += draft;
         s.StepRtt = _c.RoundTrip.Sample(_random);
         _cores.Acquire(now, start => Schedule(start + draft, drafted =>
@@ -116,6 +125,19 @@ public sealed class Simulator
             Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t));
             _cores.Release(drafted);
         }));
+    }
+
+    /// <summary>
+    /// A bet drafted from <paramref name="start"/>, round by round: all its rounds, or (edges that stop at the verdict)
+    /// until the round in progress when the verdict arrives at <paramref name="verdict"/>. Returns when it ended and its rounds.
+    /// </summary>
+    private (double End, int Rounds) Bet(double start, double round, double verdict)
+    {
+        int rounds = 0;
+        double at = start;
+        while (rounds < _c.BetRounds && (!_c.BetsStopAtVerdict || at < verdict)) { at += round; rounds++; }
+        _edgeBusy += at - start;
+        return (at, rounds);
     }
 
     private void Enqueue(Queued item, double now)
@@ -146,6 +168,12 @@ public sealed class Simulator
                 : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : nodes + 1, q.Session.Context)).ToList();
             int trees = batch.Count(q => !q.Prefill);
             double seconds = _c.Verify.Seconds(items);
+            // Early exits: the split costs its share, and each tree's early verdict leaves part-way through the forward.
+            if (_c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge && trees > 0)
+            {
+                seconds *= 1 + exit.ForwardOverhead;
+                foreach (var q in batch.Where(q => !q.Prefill)) q.Session.EarlyArrived = start + exit.SplitAt * seconds + q.Session.StepRtt / 2;
+            }
             if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
             _serverBusy += seconds;
             _batches++;
@@ -219,7 +247,14 @@ public sealed class Simulator
             if (_c.Trim is { } trim && _c.Placement != DraftPlacement.None && nodes < _c.TreeTokens - 1)
                 drawn = 1 + Enumerable.Range(0, drawn - 1).Count(_ => _random.NextDouble() < trim.Share[nodes]);
             int k = Math.Min(s.Remaining, drawn);
-            if (_c.ProactiveHitRate > 0) s.BetWon = _random.NextDouble() < _c.ProactiveHitRate;
+            // Which bet wins: the proactive one as often as it does; the early verdict's on the rest of its hits.
+            double early = _c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge
+                ? (_c.ProactiveHitRate > 0 ? exit.HitRateWithProactive : exit.HitRate) : 0;
+            if (_c.ProactiveHitRate > 0 || early > 0)
+            {
+                double draw = _random.NextDouble();
+                s.BetWon = draw < _c.ProactiveHitRate ? 1 : draw < Math.Max(early, _c.ProactiveHitRate) ? 2 : 0;
+            }
             s.Remaining -= k;
             s.Context += k;
             _treeSteps++;
