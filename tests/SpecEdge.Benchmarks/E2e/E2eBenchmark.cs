@@ -48,7 +48,7 @@ public static class E2eBenchmark
         string root = SoakBenchmark.RepoRoot();
         string target = Path.GetFullPath(Path.Combine(root, o.String("target", "models/demo/target")));
         string draft = Path.GetFullPath(Path.Combine(root, o.String("draft", "models/demo/draft")));
-        int processes = o.Int("edge-processes", 2), sessions = o.Int("sessions", 2), maxNew = o.Int("max-new-tokens", 32), maxBatch = o.Int("max-batch", 8);
+        int processes = o.Int("edge-processes", 2), sessions = o.Int("sessions", 2), maxNew = o.Int("max-new-tokens", 32), maxBatch = o.Int("max-batch", 8), replies = o.Int("replies", 1);
         int[] rtts = o.Ints("rtt-ms", new[] { 0, 15, 50 });
         bool pipeline = o.String("pipeline", "true") == "true";
         var modes = o.String("modes", "ar,sd,edge,proactive").Split(',').Select(m => Modes[Array.IndexOf(ModeKeys, m) is >= 0 and var i ? i
@@ -122,7 +122,7 @@ public static class E2eBenchmark
                 edges.Add(cluster.StartEdgeProcess($"c{n}-p{p}", cluster.Gateways[silo], ids[silo], new[]
                 {
                     "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(SoakCluster.Tenant) + $"c{n}-p{p}",
-                    "--bench-go-file", go, "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
+                    "--bench-go-file", go, "--bench-replies", replies.ToString(), "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
                     "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
                 }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay }), line =>
                 {
