@@ -115,7 +115,8 @@ public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> o
     private IClusterClient Orleans => enroller.Orleans ?? throw new InvalidOperationException("Soak edges without --edge-gateway need an Orleans connection (no --enrol-url).");
 
     private void Report(string sessionId, int turn, ReplyStats stats) =>
-        Print(new { session = sessionId, turn, steps = stats.Steps, tokens = stats.Tokens, stepMs = stats.StepMilliseconds, time = Now() });
+        Print(new { session = sessionId, turn, steps = stats.Steps, tokens = stats.Tokens, stepMs = stats.StepMilliseconds,
+            earlyBets = stats.EarlyHits + stats.EarlyMisses, earlyHits = stats.EarlyHits, time = Now() });
 
     private void Print(object line)
     {

@@ -39,13 +39,17 @@ public static class SoakBenchmark
         int seconds = o.Int("seconds", 90), edgeProcesses = o.Int("edge-processes", 2), edgeSessions = o.Int("edge-sessions", 4);
         int backends = o.Int("backends", 2), streams = o.Int("server-sessions", 2), maxNew = o.Int("max-new-tokens", 24), kvMb = o.Int("kv-mb", 512);
         double hostileRate = o.Double("hostile-rate", 5);
+        // One of the two silos sends early verdicts (its verifier splits at the demo target's exit head), so the lossless check
+        // covers edges drafting ahead on them, through kills and hostile load, beside a silo that does not.
+        bool earlyVerdicts = o.String("early-verdicts", "true") == "true";
         bool killEdge = o.String("kill-edge", "true") == "true", killSilo = o.String("kill-silo", "true") == "true", check = o.String("check", "false") == "true";
         string outPath = o.String("out", "bench-results/soak.json");
         TorchSharp.torch.set_num_threads(1);
 
-        Console.WriteLine($"soak: {seconds}s, {edgeProcesses} edge processes x {edgeSessions} sessions, {backends} backend chats, {streams} streaming server sessions, hostile {hostileRate}/s in the second half, kv budget {kvMb} MB");
+        Console.WriteLine($"soak: {seconds}s, {edgeProcesses} edge processes x {edgeSessions} sessions, {backends} backend chats, {streams} streaming server sessions, hostile {hostileRate}/s in the second half, kv budget {kvMb} MB{(earlyVerdicts ? ", early verdicts from silo-b" : "")}");
         using var cluster = new SoakCluster(root, target, draft, kvMb, maxNew, edgeSessions);
-        foreach (var name in new[] { "silo-a", "silo-b" }) await cluster.StartSiloAsync(name);
+        await cluster.StartSiloAsync("silo-a");
+        await cluster.StartSiloAsync("silo-b", null, earlyVerdicts ? new[] { "--SpecEdge:EarlyVerdicts", "true" } : Array.Empty<string>());
         using var host = await ConnectAsync(cluster);
         var client = host.Services.GetRequiredService<IClusterClient>();
         for (int p = 0; p < edgeProcesses; p++) cluster.StartEdge($"e{p}");
@@ -308,6 +312,8 @@ public static class SoakBenchmark
             return;
         }
         long when = r.GetProperty("time").GetInt64();
+        if (r.TryGetProperty("earlyBets", out var bets))
+            lock (report) { report.EarlyBets += bets.GetInt32(); report.EarlyHits += r.GetProperty("earlyHits").GetInt32(); }
         bool underAttack = when >= report.StartedUnixMs + (long)(hostileFrom * 1000);
         // Compare like with like: leave out replies that ended during the warm-up (the first 30 % of the calm half, 15 % of the run:
         // processes starting, caches filling) or within 10 s after a kill, in either half.

@@ -10,6 +10,9 @@ public sealed class SoakReport
     public int Lost { get; set; }
     public int Duplicated { get; set; }
     public int Differing { get; set; }
+    /// <summary>Edge steps drafted ahead on an early verdict (one silo sends them), and how many of those bets won.</summary>
+    public int EarlyBets { get; set; }
+    public int EarlyHits { get; set; }
     public int Unreadable { get; set; }
     /// <summary>Replies still being generated when the run ended: checked as prefixes of greedy, not counted as replies.</summary>
     public int Unfinished { get; set; }
@@ -54,6 +57,7 @@ public sealed class SoakReport
         Console.WriteLine($"| tokens lost | {Lost} |");
         Console.WriteLine($"| tokens duplicated | {Duplicated} |");
         Console.WriteLine($"| replies differing from target greedy | {Differing} |");
+        Console.WriteLine($"| edge steps with an early verdict in time (won) | {EarlyBets} ({EarlyHits}) |");
         Console.WriteLine($"| conversations unreadable at the end | {Unreadable} |");
         Console.WriteLine($"| replies unfinished at the end (prefix of greedy checked) | {Unfinished} |");
         Console.WriteLine($"| replies ended by an error (prefix of greedy checked) | {EndedByError} |");
