@@ -22,7 +22,8 @@ namespace SpecEdge.Grains.Verification;
 [GrainType("verifierbatch")]
 public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo, TimeProvider time, ILogger<VerifierBatchGrain> logger) : Grain, IVerifierBatchGrain
 {
-    private readonly Dictionary<string, TargetSequence> _sequences = new();
+    /// <summary>The conversations held here, under the KV budget.</summary>
+    private HeldSequences _sequences = null!;
     private readonly ForwardRecord _forwards = new();
     /// <summary>The queue, deadlines, eviction and batching: this grain asks it what to run and runs it.</summary>
     private VerifierScheduler _scheduler = null!;
@@ -32,7 +33,6 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private bool _flushing;
     /// <summary>Wall time from the injected clock (queue deadlines, abandonment, the planner's window).</summary>
     private DateTime Now => time.GetUtcNow().UtcDateTime;
-    private int _evictions;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -40,10 +40,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         if (_key.Device < 0 || _key.Device >= models.DeviceCount)
             throw new InvalidOperationException($"Verifier device {_key.Device}: this silo has {models.DeviceCount} device(s).");
         _device = new DeviceRunner(models, _key.Device, logger);
-        SizePrefixCache();
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
             (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes), () => Now);
+        _sequences = new HeldSequences(_scheduler, _device, o, _key.ToString(), logger);
+        _sequences.SizePrefixCache();
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming}, prefix cache {Prefixes}, early verdicts {Early})", _key,
             o.MaxBatch > 0 ? o.MaxBatch.ToString() : "no cap", o.KvMemoryMb, o.TreeTrimming,
             o.PrefixCacheBlockTokens > 0 ? $"{o.PrefixCacheBlockTokens}-token blocks, {o.PrefixCacheShare:P0} kept, {models.PublicPrefixes.Count / 2} public prompt(s)" : "off",
@@ -54,31 +55,28 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        var sequences = _sequences.Values.ToList();
-        _sequences.Clear();
+        var sequences = _sequences.TakeAll();
         SpecEdgeMetrics.ForgetVerifier(_key.ToString());
-        // On the device thread, after any forward still running (see Forget).
+        // On the device thread, after any forward still running (see HeldSequences.Forget).
         await _device.ReleaseAllAsync(sequences).WaitAsync(cancellationToken).ContinueWith(_ => { });
     }
 
     public async Task<int> OpenAsync(string sessionId, SequenceSnapshot snapshot)
     {
-        Forget(sessionId);
-        MakeRoom();
+        _sequences.Forget(sessionId);
+        _sequences.MakeRoom();
         var s = snapshot.Settings;
         var cache = _device.Model.NewCache(models.Options.MaxContextTokens);
         var sequence = new TargetSequence(cache, snapshot.Committed, snapshot.ReplyStart,
             VerifierBoundary.Sampling(s), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step)
             { MaxTreeNodes = models.Options.MaxTreeNodes, PrefixScope = _device.ScopeOf(sessionId) };
-        _sequences[sessionId] = sequence;
-        SizePrefixCache();
-        _scheduler.Touch(sessionId);
+        _sequences.Add(sessionId, sequence);
         return Reused(await Enqueue(sessionId, new PrefillWork(sequence)));
     }
 
     public async Task<int> StartTurnAsync(string sessionId, int[] appended, GenerationSettings settings, int expectedCommitted)
     {
-        var sequence = Get(sessionId);
+        var sequence = _sequences.Get(sessionId);
         if (sequence.Committed.Count != expectedCommitted)
             throw new SessionNotLoadedException($"Verifier holds {sequence.Committed.Count} tokens of session '{sessionId}', the session {expectedCommitted}.");
         if (sequence.Committed.Count + appended.Length + 1 > sequence.Cache.Capacity)
@@ -93,26 +91,14 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return executed.ReusedTokens;
     }
 
-    /// <summary>
-    /// The prefix cache may hold what the KV budget leaves free beside the sequences' caches (each counted at full
-    /// capacity, as admission counts them). Set whenever the sequences change; the cache trims itself on the device
-    /// thread before its next use, which is the prefill of the sequence just admitted.
-    /// </summary>
-    /// <summary>The share of the KV budget idle caches make way for, so the prefix cache keeps room (0 without one).</summary>
-    private long PrefixReserveBytes => _device.Prefixes is null ? 0 : (long)(((long)models.Options.KvMemoryMb << 20) * models.Options.PrefixCacheShare);
-
-    private void SizePrefixCache()
-    {
-        _device.SizePrefixCaches(((long)models.Options.KvMemoryMb << 20) - _sequences.Count * _device.BytesPerSequence);
-    }
 
     public async Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null)
     {
-        var sequence = Get(tree.SessionId);
+        var sequence = _sequences.Get(tree.SessionId);
         // The session checked step and length against its own durable state before calling: a disagreement here means
         // this copy is stale (e.g. ahead after a failed state write), not that the tree is bad. Rebuild, don't refuse.
         if (tree.Step != sequence.Step || tree.CommittedLength != sequence.Committed.Count)
-            throw Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
+            throw _sequences.Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
         // Validate before queueing: a bad tree fails alone and never reaches a batch.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
         sequence.Validate(message, _device.Model.Config.VocabSize);
@@ -123,8 +109,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     public async Task<StepVerdict> DecodeAsync(string sessionId, long step)
     {
-        var sequence = Get(sessionId);
-        if (sequence.Step != step) throw Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
+        var sequence = _sequences.Get(sessionId);
+        if (sequence.Step != step) throw _sequences.Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
         var executed = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
         return VerifierBoundary.Outcome(sessionId, sequence, executed);
@@ -132,79 +118,20 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
 
     public Task CloseAsync(string sessionId)
     {
-        Forget(sessionId);
+        _sequences.Forget(sessionId);
         ReportMetrics();
         return Task.CompletedTask;
     }
 
     public Task<VerifierStats> GetStatsAsync() =>
-        Task.FromResult(_forwards.Stats(_key.ToString(), _sequences.Count, _sequences.Values.Sum(s => s.Cache.Bytes), silo.Name, _evictions) with
+        Task.FromResult(_forwards.Stats(_key.ToString(), _sequences.Count, _sequences.CacheBytes, silo.Name, _sequences.Evictions) with
         {
             Prefixes = _device.Prefixes is { } p ? new PrefixCacheStats(p.Blocks, p.Bytes, p.CapacityBytes, p.ReusedTokens, p.Restores, p.EvictedBlocks) : null,
         });
 
-    /// <summary>Forgets a session's sequence so that its next call rebuilds it from the session's durable state.</summary>
-    private SessionNotLoadedException Drop(string sessionId, string why)
-    {
-        logger.LogWarning("Verifier {Key}: {Why}; dropping the sequence so the session rebuilds it", _key, why);
-        Forget(sessionId);
-        return new SessionNotLoadedException(why);
-    }
-
-    /// <summary>
-    /// Forgets a session's target sequence and server draft state. Its queued work fails (the session rebuilds from
-    /// durable state). The tensors are freed on the device thread, after the forward in progress: a session may re-open
-    /// while a step of its own is still running (its call timed out under load), and freeing a cache from this thread in
-    /// the middle of that forward corrupts it (seen in the soak as a batch failing inside libtorch).
-    /// </summary>
-    private void Forget(string sessionId)
-    {
-        foreach (var stale in _scheduler.Forget(sessionId))
-            stale.Done.TrySetException(new SessionNotLoadedException($"The verifier's sequence of session '{sessionId}' was replaced while this step waited."));
-        _sequences.Remove(sessionId, out var sequence);
-        // Device thread, in order: later batches of this session (with a new sequence) come after this.
-        _device.Release(sessionId, sequence);
-        SizePrefixCache();
-    }
-
-    /// <summary>Drops a session's sequence only if it is still <paramref name="sequence"/> (not one re-opened meanwhile).</summary>
-    private void DropIfCurrent(string sessionId, TargetSequence sequence, string why)
-    {
-        if (_sequences.TryGetValue(sessionId, out var current) && ReferenceEquals(current, sequence)) Drop(sessionId, why);
-    }
-
-    private TargetSequence Get(string sessionId)
-    {
-        if (!_sequences.TryGetValue(sessionId, out var sequence))
-            throw new SessionNotLoadedException($"The verifier holds no sequence for session '{sessionId}'.");
-        _scheduler.Touch(sessionId);
-        return sequence;
-    }
-
-    /// <summary>Evicts least-recently-used idle caches until one more fits the KV budget (<see cref="VerifierScheduler.Victims"/>), or refuses "at capacity".</summary>
-    private void MakeRoom()
-    {
-        IReadOnlyList<string> victims;
-        try
-        {
-            victims = _scheduler.Victims(_sequences.Select(kv => (kv.Key, kv.Value.Finished)), _device.BytesPerSequence, PrefixReserveBytes);
-        }
-        catch (VerifierBusyException)
-        {
-            // Hard budget: every cache holds a reply in progress, so admitting one more would exceed the memory we may use.
-            logger.LogWarning("Verifier {Key}: KV budget of {Mb} MB full ({Count} replies in progress); refusing a new sequence", _key, models.Options.KvMemoryMb, _sequences.Count);
-            throw;
-        }
-        foreach (var victim in victims)
-        {
-            Forget(victim);
-            _evictions++;
-            logger.LogInformation("Verifier {Key} evicted the KV cache of session {Session} (budget {Mb} MB)", _key, victim, models.Options.KvMemoryMb);
-        }
-    }
 
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _scheduler.Queued,
-        _sequences.Values.Sum(s => s.Cache.Bytes) + _device.PrefixBytes, (long)models.Options.KvMemoryMb << 20);
+        _sequences.CacheBytes + _device.PrefixBytes, (long)models.Options.KvMemoryMb << 20);
 
     private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false, Action<EarlyVerdict>? early = null)
     {
@@ -252,7 +179,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             logger.LogError(e, "Verifier {Key}: forward of a batch of {Count} failed", _key, batch.Count);
             foreach (var item in batch)
             {
-                DropIfCurrent(item.SessionId, item.Work.Sequence, $"the forward failed ({e.Message})");
+                _sequences.DropIfCurrent(item.SessionId, item.Work.Sequence, $"the forward failed ({e.Message})");
                 item.Done.TrySetException(new SessionNotLoadedException($"The forward of session '{item.SessionId}' failed; rebuild it."));
             }
             return;
@@ -276,7 +203,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             var error = results[i].Error!;
             logger.LogWarning(error, "Verifier {Key}: step of session {Session} failed alone", _key, batch[i].SessionId);
             // A failed item's sequence was restored, unless it faulted half-way: then only a rebuild is safe.
-            if (batch[i].Work.Sequence.Faulted) DropIfCurrent(batch[i].SessionId, batch[i].Work.Sequence, "a commit failed half-way");
+            if (batch[i].Work.Sequence.Faulted) _sequences.DropIfCurrent(batch[i].SessionId, batch[i].Work.Sequence, "a commit failed half-way");
             batch[i].Done.TrySetException(error);
         }
     }

@@ -37,8 +37,10 @@ public class EarlyVerdictClusterTests(EarlyVerdictClusterFixture f, ITestOutputH
         await edge.DetachAsync();
 
         Assert.Equal(f.ReferenceReply(prompt, settings with { Seed = settings.Seed ?? 0 }), reply);
-        // One early verdict per verified tree is sent; they are one-way, so allow for one still on its way.
-        Assert.InRange(edge.EarlyVerdictsReceived, stats.Steps - 1, stats.Steps);
+        // One early verdict per verified tree (trees are verified whole here); they are one-way, so the last may still be on its way.
+        for (var wait = System.Diagnostics.Stopwatch.StartNew(); edge.EarlyVerdictsReceived < stats.Steps && wait.Elapsed < TimeSpan.FromSeconds(5);)
+            await Task.Delay(20);
+        Assert.Equal(stats.Steps, edge.EarlyVerdictsReceived);
         if (!draftAhead) Assert.Equal(0, stats.EarlyHits + stats.EarlyMisses);
         output.WriteLine($"{stats.Steps} steps, {stats.Tokens} tokens; early verdicts {edge.EarlyVerdictsReceived}, drafted-ahead bets {stats.EarlyHits} hit / {stats.EarlyMisses} missed; proactive {stats.ProactiveHits} hit / {stats.ProactiveMisses} missed");
     }

@@ -74,7 +74,9 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
         var stats = await edge.RunReplyAsync();
 
         Assert.Equal(f.ReferenceReply(turn.AppendedTokens, settings), await f.SessionReplyTokensAsync(id));
-        Assert.InRange(edge.EarlyVerdictsReceived, stats.Steps - 1, stats.Steps);
+        // At most one per tree. This silo trims trees by goodput (the default): a tree cut to its root is a plain step, with
+        // no early verdict, so fewer may come.
+        Assert.InRange(edge.EarlyVerdictsReceived, 1, stats.Steps);
         Assert.True(stats.EarlyHits + stats.EarlyMisses > 0, "no early verdict came before its verdict");
         output.WriteLine($"{stats.Steps} steps, {stats.Tokens} tokens; early verdicts {edge.EarlyVerdictsReceived}, drafted-ahead bets {stats.EarlyHits} hit / {stats.EarlyMisses} missed; proactive {stats.ProactiveHits} hit / {stats.ProactiveMisses} missed");
     }
