@@ -48,14 +48,7 @@ public class EarlyVerdictClusterTests(EarlyVerdictClusterFixture f, ITestOutputH
     [Fact]
     public async Task AServerDecodedReply_IsTheTargets_OnASplittingVerifier()
     {
-        var session = f.Client.GetGrain<ISessionGrain>("test/early-server");
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(30));
-        await session.ChatAsync(SessionTestHelpers.Prompts[1]);
-        var (tokens, _) = await SessionTestHelpers.StreamedReplyAsync(session);
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
-        var attachment = await session.AttachEdgeAsync("reader", observer);
-        await session.DetachEdgeAsync("reader");
-        int promptLength = attachment.Committed.Length - tokens.Length;
-        Assert.Equal(f.ReferenceGreedy(attachment.Committed[..promptLength], 30), tokens);
+        var (prompt, reply) = await SessionTestHelpers.ServerDecodedGreedyAsync(f.Client, "test/early-server", SessionTestHelpers.Prompts[1], 30);
+        Assert.Equal(f.ReferenceGreedy(prompt, 30), reply);
     }
 }

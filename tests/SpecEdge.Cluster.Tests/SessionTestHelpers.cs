@@ -41,6 +41,19 @@ internal static class SessionTestHelpers
     }
 
     /// <summary>The tokens of the reply in progress (or the last one) and its finish reason, read from the stream.</summary>
+    /// <summary>A greedy reply the server decodes alone (no edge), and the prompt it continued (read through a reader's attach).</summary>
+    public static async Task<(int[] Prompt, int[] Reply)> ServerDecodedGreedyAsync(IClusterClient client, string id, string prompt, int maxNewTokens)
+    {
+        var session = client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(Greedy(maxNewTokens));
+        await session.ChatAsync(prompt);
+        var (tokens, _) = await StreamedReplyAsync(session);
+        var observer = client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
+        var attachment = await session.AttachEdgeAsync("reader", observer);
+        await session.DetachEdgeAsync("reader");
+        return (attachment.Committed[..^tokens.Length], tokens);
+    }
+
     public static async Task<(int[] Tokens, ReplyFinish? FinishReason)> StreamedReplyAsync(ISessionGrain session)
     {
         var tokens = new List<int>();

@@ -44,14 +44,7 @@ public class TrimmedTreeClusterTests(TrimmedTreeClusterFixture f) : IClassFixtur
     [Fact]
     public async Task ServerDraftedTrees_CutToTwoNodes_CommitTheTargetsGreedyTokens()
     {
-        var session = f.Client.GetGrain<ISessionGrain>("test/trimmed-server");
-        await session.ConfigureAsync(SessionTestHelpers.Greedy(30));
-        await session.ChatAsync(SessionTestHelpers.Prompts[4]);
-        var (tokens, _) = await SessionTestHelpers.StreamedReplyAsync(session);
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
-        var attachment = await session.AttachEdgeAsync("reader", observer);
-        await session.DetachEdgeAsync("reader");
-        int promptLength = attachment.Committed.Length - tokens.Length;
-        Assert.Equal(f.ReferenceGreedy(attachment.Committed[..promptLength], 30), tokens);
+        var (prompt, reply) = await SessionTestHelpers.ServerDecodedGreedyAsync(f.Client, "test/trimmed-server", SessionTestHelpers.Prompts[4], 30);
+        Assert.Equal(f.ReferenceGreedy(prompt, 30), reply);
     }
 }

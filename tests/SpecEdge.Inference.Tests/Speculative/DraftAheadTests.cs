@@ -51,13 +51,8 @@ public class DraftAheadTests
         using var __ = target;
         using var ___ = draft;
         using var lens = EarlyExitHead.FromFinalLayer(target, 1);
-        using var exit = head switch
-        {
-            "lens" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps),
-            // An exit after the last layer is the final layer: its verdict is the verdict.
-            "final" => new EarlyExitHead(target.Config.NumHiddenLayers, lens.Norm, lens.LmHead, lens.RmsNormEps),
-            _ => new EarlyExitHead(1, ones(target.Config.HiddenSize), randn(target.Config.VocabSize, target.Config.HiddenSize, generator: new Generator(9)), target.Config.RmsNormEps),
-        };
+        // An exit after the last layer ("final") is the final layer: its verdict is the verdict.
+        using var exit = TestExitHead(head, target, lens);
         var sampling = temperature == 0 ? SamplingParams.Greedy : new SamplingParams(Temperature: temperature, TopP: 0.95);
         var requests = Requests(target.Config.VocabSize, sampling, randomSeed: 21, seedBase: 90, promptBase: 6, promptStep: 3, Stop);
         var expected = AutoregressiveDecoder.Generate(new TargetVerifier(target), requests, Capacity);

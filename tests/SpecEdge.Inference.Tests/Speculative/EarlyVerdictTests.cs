@@ -31,12 +31,7 @@ public class EarlyVerdictTests
         using var __ = target;
         using var ___ = draft;
         using var lens = EarlyExitHead.FromFinalLayer(target, 1);
-        using var exit = head switch
-        {
-            "lens" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps),
-            "shortlist" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps) { Shortlist = Enumerable.Range(0, 20).ToArray() },
-            _ => new EarlyExitHead(1, ones(target.Config.HiddenSize), randn(target.Config.VocabSize, target.Config.HiddenSize, generator: new Generator(9)), target.Config.RmsNormEps),
-        };
+        using var exit = TestExitHead(head, target, lens);
         var sampling = temperature == 0 ? SamplingParams.Greedy : new SamplingParams(Temperature: temperature, TopP: 0.95);
         var requests = Requests(target.Config.VocabSize, sampling, randomSeed: 11, seedBase: 70, promptBase: 5, promptStep: 4, Stop);
         var expected = AutoregressiveDecoder.Generate(new TargetVerifier(target), requests, Capacity);

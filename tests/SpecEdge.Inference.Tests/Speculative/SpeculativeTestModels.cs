@@ -62,4 +62,17 @@ public static class SpeculativeTestModels
         foreach (int nodes in new[] { 0, 1, 3, 7 })
             yield return ($"cut to {nodes}", SpeculativeDecoder.Generate(verifier, draft, requests, tree, capacity, null, new TreeTrimmer { Mode = TrimMode.Forced, ForcedNodes = nodes }));
     }
+
+    /// <summary>
+    /// Exit heads after layer 1 of <paramref name="target"/> (the "final" one after its last layer), from its logit
+    /// lens: "lens" agrees often, "shortlist" scores ids 0-19 and the trees' tokens, "final" is the final layer itself,
+    /// anything else is random (a wrong head). Their tensors are the lens's or new ones; dispose the head and the lens.
+    /// </summary>
+    public static EarlyExitHead TestExitHead(string kind, CausalLm target, EarlyExitHead lens) => kind switch
+    {
+        "lens" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps),
+        "shortlist" => new EarlyExitHead(1, lens.Norm, lens.LmHead, lens.RmsNormEps) { Shortlist = Enumerable.Range(0, 20).ToArray() },
+        "final" => new EarlyExitHead(target.Config.NumHiddenLayers, lens.Norm, lens.LmHead, lens.RmsNormEps),
+        _ => new EarlyExitHead(1, ones(target.Config.HiddenSize), randn(target.Config.VocabSize, target.Config.HiddenSize, generator: new Generator(9)), target.Config.RmsNormEps),
+    };
 }
