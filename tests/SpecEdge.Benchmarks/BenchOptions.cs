@@ -15,6 +15,9 @@ public sealed class BenchOptions(Dictionary<string, string> values)
         return new BenchOptions(values);
     }
 
+    /// <summary>The option names given (without the leading --).</summary>
+    public IEnumerable<string> Names => values.Keys;
+
     public int Int(string key, int fallback) => values.TryGetValue(key, out var v) ? int.Parse(v) : fallback;
     public double Double(string key, double fallback) => values.TryGetValue(key, out var v) ? double.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
     public string String(string key, string fallback) => values.TryGetValue(key, out var v) ? v : fallback;

@@ -3,6 +3,12 @@ using SpecEdge.Benchmarks;
 // Usage: dotnet run --project tests/SpecEdge.Benchmarks -c Release -- <forward|spec> [options]
 var command = args.FirstOrDefault() ?? "help";
 var options = BenchOptions.Parse(args.Skip(1).ToArray());
+try { BenchCommands.CheckOptions(command, options); }
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    Environment.Exit(2);   // not `return 2`: an int-returning Main would override the exit codes the soak and e2e set
+}
 switch (command)
 {
     case "forward": ForwardBenchmark.Run(options); break;
