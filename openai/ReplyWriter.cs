@@ -124,6 +124,9 @@ internal static class ReplyWriter
 
         var texts = runs.Select(_ => new StringBuilder()).ToArray();
         var heldLogprobs = runs.Select(_ => new List<ReplyLogprob>()).ToArray();
+        // Calls stream as OpenAI streams them (name first, then arguments as written); with logprobs asked for, a reply
+        // that may call tools is held to its end instead, since a token's logprob belongs to content, not to a call.
+        var toolStreams = job.IsChat && job.CallsTools && job.Settings.Logprobs < 0 ? runs.Select(_ => new ToolCallStream()).ToArray() : null;
         int tokens = 0;
         bool asked = job.Settings.Logprobs >= 0;
         await foreach (var (index, chunk) in merged.Reader.ReadAllAsync(cancel))
@@ -144,9 +147,17 @@ internal static class ReplyWriter
             int offset = texts[index].Length;
             texts[index].Append(chunk.Text);
             if (chunk.Final) await runs[index].CompleteAsync(texts[index].ToString());
+            if (toolStreams is not null)
+            {
+                foreach (var delta in toolStreams[index].Push(chunk.Text, chunk.Final))
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, delta, null) }), cancel);
+                if (finish is not null)
+                    await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(), toolStreams[index].AnyCall && !toolStreams[index].EndedInsideACall ? "tool_calls" : finish) }), cancel);
+                continue;
+            }
             if (job.IsChat && job.CallsTools)
             {
-                // A reply that may call tools is held until it ends: only then is it known which text is a call.
+                // Held until it ends (logprobs asked for): only then is it known which text is a call.
                 if (logprobs is not null) heldLogprobs[index].AddRange(logprobs);
                 if (finish is null) continue;
                 var (content, calls) = ToolCallText.Split(texts[index].ToString());

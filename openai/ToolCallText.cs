@@ -37,7 +37,11 @@ public static class ToolCallText
         return calls.Count == 0 ? (text, []) : (rest.Length == 0 ? null : rest, calls.ToArray());
     }
 
-    private static ToolCall? Parse(string body)
+    /// <summary>A new call id, in OpenAI's form.</summary>
+    public static string NewId() => "call_" + Guid.NewGuid().ToString("N")[..24];
+
+    /// <summary>One block's body as a call (a JSON object with a string "name"), or null.</summary>
+    public static ToolCall? Parse(string body)
     {
         try
         {
@@ -46,7 +50,7 @@ public static class ToolCallText
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String) return null;
             string arguments = !root.TryGetProperty("arguments", out var a) ? "{}"
                 : a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText();
-            return new ToolCall(0, "call_" + Guid.NewGuid().ToString("N")[..24], "function", new ToolFunction(name.GetString()!, arguments));
+            return new ToolCall(0, NewId(), "function", new ToolFunction(name.GetString()!, arguments));
         }
         catch (JsonException)
         {
@@ -62,8 +66,14 @@ public sealed record ToolCall(
 /// <summary>The function a call names and its arguments as JSON text.</summary>
 public sealed record ToolFunction(string Name, string Arguments);
 
-/// <summary>A function call in a streamed delta: OpenAI's shape, with the call's index among the reply's calls.</summary>
-public sealed record ToolCallDelta(int Index, string Id, string Type, ToolFunction Function)
+/// <summary>
+/// A function call in a streamed delta: OpenAI's shape, with the call's index among the reply's calls. The first delta
+/// of a call has its id, type and name; the ones after carry only more of its arguments.
+/// </summary>
+public sealed record ToolCallDelta(int Index, string? Id, string? Type, ToolFunctionDelta Function)
 {
-    public static ToolCallDelta Of(ToolCall call) => new(call.Index, call.Id, call.Type, call.Function);
+    public static ToolCallDelta Of(ToolCall call) => new(call.Index, call.Id, call.Type, new ToolFunctionDelta(call.Function.Name, call.Function.Arguments));
 }
+
+/// <summary>A streamed piece of a call's function: its name in the first delta only, then arguments text.</summary>
+public sealed record ToolFunctionDelta(string? Name, string Arguments);

@@ -195,6 +195,7 @@ internal sealed record ObjectFrame(ObjectShape Shape, ObjectPhase Phase, ulong S
         if (Shape.OpenKeys)
             return new FrameStep(StepKind.Open, this with { Phase = ObjectPhase.Colon, Pending = -1, Whitespace = 0 }, StringFrame.Of(StringLexer.Normal));
         ulong live = Shape.All & ~Seen;
+        if (Shape.Ordered) live &= ~live + 1;   // only the first property not yet written
         return live == 0 ? FrameStep.Rejected : FrameStep.Stay(this with { Phase = ObjectPhase.Key, Live = live, Position = 0, Whitespace = 0 });
     }
 }

@@ -86,7 +86,7 @@ public sealed class JsonGrammar
         }
         var names = new EnumShape(tools.Select(t => JsonSerializer.SerializeToUtf8Bytes(t.Name, Compact)).ToArray());
         var call = new ObjectShape([new PropertyShape("name", "name\""u8.ToArray(), names), new PropertyShape("arguments", "arguments\""u8.ToArray(), arguments)],
-            required: 0b11, openKeys: false);
+            required: 0b11, openKeys: false, ordered: true);
         var grammar = new JsonGrammar(call, null, System.Text.Encoding.UTF8.GetBytes(open), System.Text.Encoding.UTF8.GetBytes(close));
         if (Compiled.Count >= MaxCompiled) Compiled.Clear();
         return Compiled.GetOrAdd(key, grammar);

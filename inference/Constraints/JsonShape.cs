@@ -22,8 +22,13 @@ public sealed class AnyShape : JsonShape
 /// An object. With declared <see cref="Properties"/> only those keys are generated (each at most once, in any order;
 /// <see cref="Required"/> ones before the object closes). With none, and <see cref="OpenKeys"/>, any keys with any values.
 /// </summary>
-public sealed class ObjectShape(IReadOnlyList<PropertyShape> properties, ulong required, bool openKeys, JsonShape? openValues = null) : JsonShape
+public sealed class ObjectShape(IReadOnlyList<PropertyShape> properties, ulong required, bool openKeys, JsonShape? openValues = null, bool ordered = false) : JsonShape
 {
+    /// <summary>
+    /// The declared properties come in their declared order, each once (a tool call: its name before its arguments, as
+    /// the chat templates write calls and as a streamed call must name its function before its arguments arrive).
+    /// </summary>
+    public bool Ordered { get; } = ordered;
     /// <summary>Most properties one object may declare: the matcher tracks them in one 64-bit mask.</summary>
     public const int MaxProperties = 64;
     public static readonly ObjectShape Any = new([], 0, openKeys: true);

@@ -21,21 +21,27 @@ for (const s of input.scenarios) {
     const { data, response } = await api.create(params).withResponse();
     const result = { session: response.headers.get('x-specedge-session'), messages: params.messages ?? null };
     if (params.stream) {
-      let text = '', finish = null, usage = null, events = 0, role = null;
+      let text = '', finish = null, usage = null, events = 0, role = null, toolDeltas = 0;
       const texts = [], toolCalls = [];
       for await (const chunk of data) {
         events++;
         if (chunk.usage) usage = chunk.usage;
         for (const choice of chunk.choices) {
           if (choice.delta?.role) role = choice.delta.role;
-          for (const call of choice.delta?.tool_calls ?? []) toolCalls[call.index] = call;
+          // As the SDK's own helpers do: a call's first delta has its id and name, the rest extend its arguments.
+          for (const call of choice.delta?.tool_calls ?? []) {
+            toolDeltas++;
+            const known = toolCalls[call.index];
+            if (!known) toolCalls[call.index] = { id: call.id, type: call.type, function: { name: call.function?.name, arguments: call.function?.arguments ?? '' } };
+            else known.function.arguments += call.function?.arguments ?? '';
+          }
           const piece = choice.delta?.content ?? choice.text ?? '';
           text += piece;
           texts[choice.index] = (texts[choice.index] ?? '') + piece;
           if (choice.finish_reason) finish = choice.finish_reason;
         }
       }
-      Object.assign(result, { text, texts, finish, usage, events, role, object: null, toolCalls: toolCalls.length ? toolCalls : null });
+      Object.assign(result, { text, texts, finish, usage, events, role, object: null, toolCalls: toolCalls.length ? toolCalls : null, toolDeltas });
     } else {
       const choice = data.choices[0];
       Object.assign(result, {

@@ -227,16 +227,20 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
             Assert.True(Json.Schema.JsonSchema.FromText(parameters).Evaluate(parsed.RootElement).IsValid, arguments);
         }
 
-        // Streamed: the same call, in a tool_calls delta, then finish_reason tool_calls.
+        // Streamed: the same call, its name in a first tool_calls delta, its arguments in the ones after as the model writes
+        // them, then finish_reason tool_calls.
         request["stream"] = true;
         using (var streamed = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, JsonSerializer.Serialize(request)))
         {
             var events = (await streamed.Content.ReadAsStringAsync()).Replace("\r", "").Split('\n')
                 .Where(l => l.StartsWith("data: {")).Select(l => JsonNode.Parse(l["data: ".Length..])!).SelectMany(e => e["choices"]!.AsArray()).ToList();
-            var delta = events.Select(c => c!["delta"]?["tool_calls"]).Single(d => d is not null)![0]!;
-            Assert.Equal("get_weather", (string)delta["function"]!["name"]!);
-            Assert.Equal(arguments, (string)delta["function"]!["arguments"]!);
-            Assert.Equal(0, (int)delta["index"]!);
+            var deltas = events.Select(c => c!["delta"]?["tool_calls"]).Where(d => d is not null).Select(d => d![0]!).ToList();
+            Assert.Equal("get_weather", (string)deltas[0]["function"]!["name"]!);
+            Assert.StartsWith("call_", (string)deltas[0]["id"]!);
+            Assert.All(deltas, d => Assert.Equal(0, (int)d["index"]!));
+            Assert.All(deltas.Skip(1), d => Assert.Null(d["function"]!["name"]));
+            Assert.Equal(arguments, string.Concat(deltas.Select(d => (string)d["function"]!["arguments"]!)));
+            Assert.True(deltas.Count > 2, $"the arguments came in {deltas.Count - 1} delta(s), not as they were written: " + string.Join(" | ", events.Select(e => e!.ToJsonString())));
             Assert.Equal("tool_calls", (string)events.Last(c => c!["finish_reason"] is not null)!["finish_reason"]!);
         }
         request.Remove("stream");

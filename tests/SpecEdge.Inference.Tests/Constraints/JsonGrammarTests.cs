@@ -111,6 +111,16 @@ public class JsonGrammarTests
     }
 
     [Fact]
+    public void AToolCall_NamesItsFunctionBeforeItsArguments()
+    {
+        // A streamed call must name its function in its first delta, so the grammar keeps the template's order.
+        var grammar = JsonGrammar.ToolCall([("get_weather", null), ("add", null)], "<tool_call>\n", "\n</tool_call>");
+        Assert.True(Accepts(grammar, Encoding.UTF8.GetBytes("<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1}}\n</tool_call>")));
+        Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("<tool_call>\n{\"arguments\": {\"a\": 1}, \"name\": \"add\"}\n</tool_call>")));
+        Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("<tool_call>\n{\"name\": \"add\"}\n</tool_call>")));
+    }
+
+    [Fact]
     public void Limits_BoundWhitespaceAndNesting()
     {
         Assert.True(Accepts(JsonGrammar.AnyObject, Encoding.UTF8.GetBytes("{" + new string(' ', Frame.MaxWhitespaceRun) + "}")));
