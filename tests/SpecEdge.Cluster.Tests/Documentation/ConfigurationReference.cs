@@ -15,7 +15,7 @@ public static partial class ConfigurationReference
     private static readonly (string Directory, string UsedBy)[] Sources =
     {
         ("silo", "silo"), ("grains", "silo"), ("openai", "silo and `edge-host --serve`"),
-        ("edge-host", "edge host"), ("contracts", "edge host and Orleans clients"),
+        ("edge-host", "edge host"), ("edge-client", "edge host"), ("contracts", "edge host and Orleans clients"),
     };
 
     public static string Render(string root)
