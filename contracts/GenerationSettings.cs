@@ -51,4 +51,9 @@ public sealed record GenerationSettings
     /// </summary>
     [Id(17)] public string? ToolChoice { get; init; }
     [Id(18)] public string? ToolName { get; init; }
+    /// <summary>
+    /// OpenAI's parallel_tool_calls (default true): with tool_choice "required" the reply may make several calls, one
+    /// after another; false, exactly one. A named function is called once either way.
+    /// </summary>
+    [Id(19)] public bool ParallelToolCalls { get; init; } = true;
 }

@@ -130,7 +130,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         // The session accepted the settings, so their grammar builds here too (the same rule, the same text).
         var settings = request.Settings;
         JsonGrammar? grammar;
-        try { grammar = ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools); }
+        try { grammar = ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools, settings.ParallelToolCalls); }
         catch (ArgumentException) { grammar = null; }    // the turn has started: draft freely rather than fail it (the verifier decides)
         _replyGrammar = (grammar, turn.CommittedLength);
         return turn;

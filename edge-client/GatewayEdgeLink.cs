@@ -119,6 +119,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         if (s.Tools is { } tools) settings.Tools.Add(tools);
         if (s.ToolChoice is { } choice) settings.ToolChoice = choice;
         if (s.ToolName is { } toolName) settings.ToolName = toolName;
+        if (!s.ParallelToolCalls) settings.ParallelToolCalls = false;
         settings.Stop.Add(s.StopStrings);
         var message = new UserMessage { Text = request.Text, Settings = settings, Role = request.Role };
         message.History.Add(request.History.Select(t =>

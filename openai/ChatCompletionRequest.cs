@@ -47,5 +47,7 @@ public sealed record ChatCompletionRequest
     public JsonElement? Tools { get; init; }
     /// <summary>"none", "auto" (default), "required", or {"type": "function", "function": {"name": ...}}: the last two constrain the reply to a call.</summary>
     public JsonElement? ToolChoice { get; init; }
+    /// <summary>True (default): a "required" call may be several calls, one after another; false: exactly one.</summary>
+    public bool? ParallelToolCalls { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

@@ -13,9 +13,6 @@ namespace SpecEdge.OpenAi;
 /// </summary>
 public static class RequestValidator
 {
-    /// <summary>Fields that may be present with any value because they change nothing without a field we refuse (tools).</summary>
-    private static readonly HashSet<string> Ignorable = new(StringComparer.Ordinal) { "parallel_tool_calls" };
-
     /// <summary>
     /// Fields this server knows but cannot honour: a value that asks for something is a 400 even with lenient
     /// parameters, because ignoring it would change what the caller gets (probabilities, tool calls, JSON,
@@ -78,7 +75,7 @@ public static class RequestValidator
         {
             SystemPrompt = system, UseChatTemplate = true, Logprobs = LogprobCount(r.Logprobs, r.TopLogprobs),
         };
-        settings = CheckShapes(WithTools(Formatted(settings, r.ResponseFormat), r.Tools, r.ToolChoice));
+        settings = CheckShapes(WithTools(Formatted(settings, r.ResponseFormat), r.Tools, r.ToolChoice) with { ParallelToolCalls = r.ParallelToolCalls ?? true });
         if (session is not null && (settings.Tools is { Length: > 0 } || turns[^1].Role == "tool"))
             throw OpenAiException.BadRequest("session", "Tools and tool results go in a conversation sent whole (no session named): the template renders the tools when a conversation starts.");
         var (stream, usage) = Streaming(r.Stream, r.StreamOptions);
@@ -234,7 +231,7 @@ public static class RequestValidator
         try
         {
             ToolDefinition.Parse(settings.Tools);
-            ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools);
+            ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools, settings.ParallelToolCalls);
             return settings;
         }
         catch (ArgumentException e)
@@ -333,7 +330,7 @@ public static class RequestValidator
         if (other is null) return;
         foreach (var (name, value) in other)
         {
-            if (Ignorable.Contains(name) || AsksForNothing(name, value, other)) continue;
+            if (AsksForNothing(name, value, other)) continue;
             if (options.StrictParameters || Unhonoured.Contains(name))
                 throw OpenAiException.BadRequest(prefix + name, $"'{prefix}{name}' is not supported by this server.");
             ignored.Add(prefix + name);

@@ -40,7 +40,7 @@ public static class VerifierBoundary
     {
         try
         {
-            return ReplyGrammar.Of((int)s.Format, s.JsonSchema, s.ToolChoice, s.ToolName, s.Tools);
+            return ReplyGrammar.Of((int)s.Format, s.JsonSchema, s.ToolChoice, s.ToolName, s.Tools, s.ParallelToolCalls);
         }
         catch (ArgumentException e)
         {

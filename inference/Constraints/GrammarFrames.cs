@@ -103,34 +103,47 @@ internal abstract record Frame
     }
 }
 
-internal enum DocumentStage { Prefix, Value, Suffix, Done }
+internal enum DocumentStage { Prefix, Value, Suffix, Done, Between }
 
 /// <summary>
 /// The bottom of every stack: the grammar's literal prefix (a tool call's opening tag), optional whitespace, the root
-/// value, the literal suffix, then nothing (the reply ends). <see cref="Position"/> counts bytes into a literal.
+/// value, the literal suffix, then nothing (the reply ends), or, while fewer than the grammar's MaxValues are written
+/// (<see cref="Values"/>), its separator and another prefix, value and suffix. <see cref="Position"/> counts bytes into a literal.
 /// </summary>
-internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, int Position, int Whitespace) : Frame
+internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, int Position, int Whitespace, int Values = 0) : Frame
 {
     public static DocumentFrame Start(JsonGrammar grammar) => new(grammar, grammar.Prefix.Length > 0 ? DocumentStage.Prefix : DocumentStage.Value, 0, 0);
+
+    /// <summary>Complete, and another value may still follow (parallel tool calls).</summary>
+    public bool MayContinue => Stage == DocumentStage.Done && Values < Grammar.MaxValues && Grammar.Between.Length > 0;
 
     public override FrameStep Feed(byte b, int depth)
     {
         switch (Stage)
         {
+            case DocumentStage.Done:
+                if (!MayContinue || Grammar.Between[0] != b) return FrameStep.Rejected;
+                return FrameStep.Stay(Grammar.Between.Length == 1 ? Next() : this with { Stage = DocumentStage.Between, Position = 1 });
+            case DocumentStage.Between:
+                if (Grammar.Between[Position] != b) return FrameStep.Rejected;
+                return FrameStep.Stay(Position + 1 == Grammar.Between.Length ? Next() : this with { Position = Position + 1 });
             case DocumentStage.Prefix:
                 if (Grammar.Prefix[Position] != b) return FrameStep.Rejected;
                 return FrameStep.Stay(Position + 1 == Grammar.Prefix.Length ? this with { Stage = DocumentStage.Value, Position = 0 } : this with { Position = Position + 1 });
             case DocumentStage.Value:
                 if (IsWhitespace(b)) return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
-                var after = this with { Stage = Grammar.Suffix.Length > 0 ? DocumentStage.Suffix : DocumentStage.Done, Whitespace = 0 };
+                var after = Grammar.Suffix.Length > 0 ? this with { Stage = DocumentStage.Suffix, Whitespace = 0 } : this with { Stage = DocumentStage.Done, Whitespace = 0, Values = Values + 1 };
                 return Begin(Grammar.Root, b, depth, out var child) ? new FrameStep(StepKind.Open, after, child) : FrameStep.Rejected;
             case DocumentStage.Suffix:
                 if (Grammar.Suffix[Position] != b) return FrameStep.Rejected;
-                return FrameStep.Stay(Position + 1 == Grammar.Suffix.Length ? this with { Stage = DocumentStage.Done, Position = 0 } : this with { Position = Position + 1 });
+                return FrameStep.Stay(Position + 1 == Grammar.Suffix.Length ? this with { Stage = DocumentStage.Done, Position = 0, Values = Values + 1 } : this with { Position = Position + 1 });
             default:
                 return FrameStep.Rejected;
         }
     }
+
+    /// <summary>The next value's start, after the separator.</summary>
+    private DocumentFrame Next() => this with { Stage = Grammar.Prefix.Length > 0 ? DocumentStage.Prefix : DocumentStage.Value, Position = 0, Whitespace = 0 };
 }
 
 internal enum ObjectPhase { Open, Key, Colon, BeforeValue, Value, Comma }

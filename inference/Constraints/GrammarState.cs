@@ -28,6 +28,9 @@ public sealed class GrammarState : IEquatable<GrammarState>
     /// <summary>Whether the root value is complete: the reply may (and must) end here.</summary>
     public bool IsComplete => Below is null && Top is DocumentFrame { Stage: DocumentStage.Done };
 
+    /// <summary>Complete, yet another value may follow (parallel tool calls): the reply may end here or go on.</summary>
+    public bool MayContinue => Below is null && Top is DocumentFrame { MayContinue: true };
+
     /// <summary>
     /// The lexer state when the innermost value is a string (a <see cref="StringLexer"/> state), else -1. Inside a string
     /// most tokens are allowed whatever lies below, which the masker answers from a per-vocabulary table.

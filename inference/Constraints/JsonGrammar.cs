@@ -58,13 +58,21 @@ public sealed class JsonGrammar
     /// <summary>Bytes before and after the root value (a tool call's tags); empty for plain JSON.</summary>
     public byte[] Prefix { get; }
     public byte[] Suffix { get; }
+    /// <summary>
+    /// How many values (prefix, value, suffix) the reply may hold, one after another with <see cref="Between"/> between
+    /// them: 1 for a JSON reply or a single call; more for parallel tool calls.
+    /// </summary>
+    public int MaxValues { get; }
+    public byte[] Between { get; }
 
-    private JsonGrammar(JsonShape root, string? schema, byte[]? prefix = null, byte[]? suffix = null)
+    private JsonGrammar(JsonShape root, string? schema, byte[]? prefix = null, byte[]? suffix = null, int maxValues = 1, byte[]? between = null)
     {
         Root = root;
         Schema = schema;
         Prefix = prefix ?? [];
         Suffix = suffix ?? [];
+        MaxValues = maxValues;
+        Between = between ?? [];
     }
 
     /// <summary>
@@ -74,10 +82,11 @@ public sealed class JsonGrammar
     /// cannot be told apart by a first byte). Compiled once per distinct set.
     /// </summary>
     /// <exception cref="ArgumentException">A parameters schema is outside the subset or not an object; the message names it.</exception>
-    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, string open, string close)
+    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, string open, string close, int maxCalls = 1)
     {
         if (tools.Count == 0 || tools.Count > EnumShape.MaxValues) throw new ArgumentException($"A tool call needs 1 to {EnumShape.MaxValues} tools.", nameof(tools));
-        string key = "tool-call\u0000" + open + "\u0000" + close + "\u0000" + string.Join("\u0000", tools.Select(t => t.Name + "\u0000" + t.Parameters));
+        if (maxCalls < 1) throw new ArgumentOutOfRangeException(nameof(maxCalls), maxCalls, "At least one call.");
+        string key = "tool-call\u0000" + maxCalls + "\u0000" + open + "\u0000" + close + "\u0000" + string.Join("\u0000", tools.Select(t => t.Name + "\u0000" + t.Parameters));
         if (Compiled.TryGetValue(key, out var known)) return known;
         JsonShape arguments = ObjectShape.Any;
         if (tools.Count == 1 && tools[0].Parameters is { } parameters)
@@ -87,7 +96,8 @@ public sealed class JsonGrammar
         var names = new EnumShape(tools.Select(t => JsonSerializer.SerializeToUtf8Bytes(t.Name, Compact)).ToArray());
         var call = new ObjectShape([new PropertyShape("name", "name\""u8.ToArray(), names), new PropertyShape("arguments", "arguments\""u8.ToArray(), arguments)],
             required: 0b11, openKeys: false, ordered: true);
-        var grammar = new JsonGrammar(call, null, System.Text.Encoding.UTF8.GetBytes(open), System.Text.Encoding.UTF8.GetBytes(close));
+        // Parallel calls follow one another on new lines, as the chat template writes several calls.
+        var grammar = new JsonGrammar(call, null, System.Text.Encoding.UTF8.GetBytes(open), System.Text.Encoding.UTF8.GetBytes(close), maxCalls, "\n"u8.ToArray());
         if (Compiled.Count >= MaxCompiled) Compiled.Clear();
         return Compiled.GetOrAdd(key, grammar);
     }

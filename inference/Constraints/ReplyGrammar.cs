@@ -12,9 +12,13 @@ public static class ReplyGrammar
     /// <summary>The parameter names of its refusals: the tool settings, or the response format.</summary>
     public const string ToolsParameter = "tools", FormatParameter = "format";
 
+    /// <summary>Most calls one reply may make when parallel tool calls are allowed ("required").</summary>
+    public const int MaxParallelCalls = 8;
+
     /// <param name="format">0 free text, 1 any JSON object, 2 JSON matching <paramref name="jsonSchema"/> (the contracts' OutputFormat).</param>
+    /// <param name="parallelToolCalls">With "required", the reply may make up to <see cref="MaxParallelCalls"/> calls, one after another (OpenAI's parallel_tool_calls, on by default); a named function is called once.</param>
     /// <exception cref="ArgumentException">The settings ask for what cannot be built; <see cref="ArgumentException.ParamName"/> says which part.</exception>
-    public static JsonGrammar? Of(int format, string? jsonSchema, string? toolChoice, string? toolName, IReadOnlyList<string>? tools)
+    public static JsonGrammar? Of(int format, string? jsonSchema, string? toolChoice, string? toolName, IReadOnlyList<string>? tools, bool parallelToolCalls)
     {
         if (toolChoice is "required" or "function")
         {
@@ -26,7 +30,8 @@ public static class ReplyGrammar
                 if (toolChoice == "function")
                     definitions = definitions.Where(t => t.Name == toolName).ToArray() is [var named] ? [named]
                         : throw new ArgumentException($"tool_choice names the function '{toolName}', which is not among the tools.");
-                return JsonGrammar.ToolCall(definitions.Select(t => (t.Name, t.Parameters)).ToArray(), ChatFormat.ToolCallOpen, ChatFormat.ToolCallClose);
+                return JsonGrammar.ToolCall(definitions.Select(t => (t.Name, t.Parameters)).ToArray(), ChatFormat.ToolCallOpen, ChatFormat.ToolCallClose,
+                    toolChoice == "required" && parallelToolCalls ? MaxParallelCalls : 1);
             }
             catch (ArgumentException e) when (e.ParamName != ToolsParameter)
             {

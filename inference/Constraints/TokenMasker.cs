@@ -59,7 +59,7 @@ public sealed class TokenMasker(TokenVocabulary vocabulary, int cacheCapacity = 
         if (state.IsComplete)
         {
             foreach (int t in vocabulary.StopIds) Set(mask, t);
-            return mask;
+            if (!state.MayContinue) return mask;
         }
         if (state.StringLexerState is int lexer and >= 0)
         {
@@ -86,7 +86,8 @@ public sealed class TokenMasker(TokenVocabulary vocabulary, int cacheCapacity = 
     /// <summary>The definition: whether <paramref name="token"/> may follow <paramref name="state"/>, from its bytes alone.</summary>
     public bool Allows(GrammarState state, int token)
     {
-        if (state.IsComplete) return vocabulary.StopIds.Contains(token);
+        if (state.IsComplete && vocabulary.StopIds.Contains(token)) return true;
+        if (state.IsComplete && !state.MayContinue) return false;
         return vocabulary.Bytes(token) is { } bytes && state.Advance(bytes) is not null;
     }
 

@@ -237,6 +237,7 @@ public sealed class EdgeGatewayService(
         // An unknown number stays unknown, and the session refuses it by name rather than reading it as text.
         Format = (OutputFormat)s.OutputFormat, JsonSchema = s.HasJsonSchema ? s.JsonSchema : null,
         Tools = s.Tools.Count > 0 ? s.Tools.ToArray() : null, ToolChoice = s.HasToolChoice ? s.ToolChoice : null, ToolName = s.HasToolName ? s.ToolName : null,
+        ParallelToolCalls = !s.HasParallelToolCalls || s.ParallelToolCalls,
     };
 
     private static Attachment ToWire(EdgeAttachment a)

@@ -256,6 +256,17 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         else
             Assert.StartsWith("<tool_call>\n", (string)requiredChoice["message"]!["content"]!);
 
+        // parallel_tool_calls false: "required" is answered by exactly one call (true, the default, allows several).
+        request["parallel_tool_calls"] = false;
+        var (single, one, _) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(single == 200, one?.ToJsonString());
+        var oneChoice = one!["choices"]![0]!;
+        if ((string)oneChoice["finish_reason"]! == "tool_calls") Assert.Single(oneChoice["message"]!["tool_calls"]!.AsArray());
+        request["parallel_tool_calls"] = "yes";
+        var (refused, why, _) = await f.PostAsync("/v1/chat/completions", request, key);
+        Assert.True(refused == 400 && why!.ToJsonString().Contains("parallel_tool_calls"), why?.ToJsonString());
+        request.Remove("parallel_tool_calls");
+
         // The tool's result continues the conversation (sent whole): the reply is what target-only decoding gives for the
         // conversation with the call and its result rendered by the template.
         var auto = Greedy(16) with { Tools = [WeatherTool, AddTool], ToolChoice = "auto" };
@@ -606,7 +617,8 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         string Body(string extra) => "{\"model\": \"target\", \"messages\": [{\"role\": \"user\", \"content\": \"The history of the city\"}], \"max_tokens\": 12" + extra + "}";
         using var lenient = await SendAsync(f.Http, HttpMethod.Post, f.BaseUrl + "/v1/chat/completions", key, Body(
             ", \"temperature\": 1.0, \"top_k\": 1, \"metadata\": {\"app\": \"x\"}, \"store\": true, \"service_tier\": \"auto\"" +
-            ", \"response_format\": {\"type\": \"text\"}, \"tools\": [], \"tool_choice\": \"none\", \"logprobs\": false, \"presence_penalty\": 0"));
+            ", \"response_format\": {\"type\": \"text\"}, \"tools\": [], \"tool_choice\": \"none\", \"logprobs\": false, \"presence_penalty\": 0" +
+            ", \"parallel_tool_calls\": true"));
         string lenientBody = await lenient.Content.ReadAsStringAsync();
         Assert.True(lenient.StatusCode == System.Net.HttpStatusCode.OK, lenientBody);
         var named = lenient.Headers.GetValues("X-SpecEdge-Ignored-Fields").Single().Split(", ");

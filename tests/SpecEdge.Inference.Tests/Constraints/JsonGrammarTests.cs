@@ -121,6 +121,28 @@ public class JsonGrammarTests
     }
 
     [Fact]
+    public void ParallelToolCalls_FollowOneAnother_UpToTheLimit()
+    {
+        const string call = "<tool_call>\n{\"name\": \"add\", \"arguments\": {}}\n</tool_call>";
+        var two = JsonGrammar.ToolCall([("add", null)], "<tool_call>\n", "\n</tool_call>", maxCalls: 2);
+        var one = JsonGrammar.ToolCall([("add", null)], "<tool_call>\n", "\n</tool_call>");
+        Assert.True(Accepts(two, Encoding.UTF8.GetBytes(call)));
+        Assert.True(Accepts(two, Encoding.UTF8.GetBytes(call + "\n" + call)));
+        Assert.False(Accepts(two, Encoding.UTF8.GetBytes(call + "\n" + call + "\n" + call)));
+        Assert.False(Accepts(two, Encoding.UTF8.GetBytes(call + "\n\n" + call)));
+        Assert.False(Accepts(one, Encoding.UTF8.GetBytes(call + "\n" + call)));
+        // After a call the reply may end or go on; after the last allowed one it must end.
+        var afterOne = two.Start().Advance(Encoding.UTF8.GetBytes(call))!;
+        Assert.True(afterOne.IsComplete);
+        Assert.True(afterOne.MayContinue);
+        var afterTwo = afterOne.Advance(Encoding.UTF8.GetBytes("\n" + call))!;
+        Assert.True(afterTwo.IsComplete);
+        Assert.False(afterTwo.MayContinue);
+        // Half-way through the second call the reply may not end.
+        Assert.False(afterOne.Advance(Encoding.UTF8.GetBytes("\n<tool_call>"))!.IsComplete);
+    }
+
+    [Fact]
     public void Limits_BoundWhitespaceAndNesting()
     {
         Assert.True(Accepts(JsonGrammar.AnyObject, Encoding.UTF8.GetBytes("{" + new string(' ', Frame.MaxWhitespaceRun) + "}")));

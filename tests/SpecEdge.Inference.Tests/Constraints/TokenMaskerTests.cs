@@ -51,6 +51,22 @@ public class TokenMaskerTests
     }
 
     [Fact]
+    public void BetweenParallelCalls_TheMaskAllowsTheStopIdsAndANextCall_AsTheDefinitionDoes()
+    {
+        var tokenizer = ReferenceTokenizers.Qwen3;
+        var stop = tokenizer.EosTokenIds;
+        var vocabulary = TokenVocabulary.From(tokenizer, stop, tokenizer.VocabSize);
+        var masker = new TokenMasker(vocabulary);
+        var grammar = JsonGrammar.ToolCall([("add", null)], "<tool_call>\n", "\n</tool_call>", maxCalls: 2);
+        var afterOne = grammar.Start().Advance(Encoding.UTF8.GetBytes("<tool_call>\n{\"name\": \"add\", \"arguments\": {}}\n</tool_call>"))!;
+        var mask = masker.Compute(afterOne);
+        for (int t = 0; t < vocabulary.Size; t++)
+            Assert.True(TokenMasker.IsSet(mask, t) == masker.Allows(afterOne, t), $"token {t}");
+        Assert.All(stop, t => Assert.True(TokenMasker.IsSet(mask, t)));
+        Assert.Contains(tokenizer.Encode("\n", parseSpecialTokens: false)[0], Enumerable.Range(0, vocabulary.Size).Where(t => TokenMasker.IsSet(mask, t)));
+    }
+
+    [Fact]
     public void CachedMasks_AreTheComputedOnes_AndEqualStatesShareThem()
     {
         var tokenizer = ReferenceTokenizers.Qwen3;
