@@ -4,6 +4,7 @@ using Xunit;
 namespace SpecEdge.Capacity.Tests;
 
 /// <summary>Roofline counts against hand-computed ones, and the fitted cost model against known coefficients.</summary>
+[Trait("Kind", "unit")]
 public class CostModelTests
 {
     // 2 layers, hidden 4, 2 heads of 2 dims, 1 KV head, MLP 8, vocabulary 10, tied embeddings.

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Capacity.Tests;
 
 /// <summary>The simulator against closed forms: cases simple enough to solve by hand, where any scheduling bug shows as a wrong number.</summary>
+[Trait("Kind", "unit")]
 public class SimulatorTests
 {
     // Every step accepts the whole depth-2 path: 3 tokens per step, no randomness.

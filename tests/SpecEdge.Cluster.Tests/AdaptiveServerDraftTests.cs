@@ -7,6 +7,7 @@ namespace SpecEdge.Cluster.Tests;
 /// Adaptive server-drafted trees: a perfect draft drives them deep (up to depth 8, within MaxTreeNodes), yet near the end
 /// of the context they shrink to the room left, and every reply is the target's greedy decoding.
 /// </summary>
+[Trait("Kind", "cluster")]
 public class AdaptiveServerDraftTests(AdaptiveServerDraftClusterFixture f) : IClassFixture<AdaptiveServerDraftClusterFixture>
 {
     [Fact]

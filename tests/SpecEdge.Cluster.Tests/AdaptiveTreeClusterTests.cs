@@ -9,6 +9,7 @@ namespace SpecEdge.Cluster.Tests;
 /// reply is the target's greedy decoding, and a perfect draft is drafted deeper than the fixed depth 4 allows.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class AdaptiveTreeClusterTests(ClusterFixture f, ITestOutputHelper output)
 {
     private static readonly DraftTreeOptions Adaptive = new()

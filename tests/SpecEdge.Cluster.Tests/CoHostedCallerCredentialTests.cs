@@ -12,6 +12,7 @@ namespace SpecEdge.Cluster.Tests;
 /// HTTP request would act with the silo's all-powerful credential.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class CoHostedCallerCredentialTests(ClusterFixture f)
 {
     private IGrainFactory SiloGrains => ((InProcessSiloHandle)f.Cluster.Silos[0]).ServiceProvider.GetRequiredService<IGrainFactory>();

@@ -12,6 +12,7 @@ namespace SpecEdge.Cluster.Tests;
 /// and on the edge path (whose trees must shrink to the room left), with the target's greedy tokens up to the cut.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class ContextLimitTests(ClusterFixture f)
 {
     internal const int Context = 512;          // the fixture's MaxContextTokens

@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests;
 /// victim's conversation is unchanged and still replies greedily afterwards.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class ConversationIdEntryTests(ClusterFixture f)
 {
     private static readonly string[] Hostile = ["mallory/../local/victim-1", "mallory/./x", "mallory/%2e%2e/x", "mallory//x", "mallory\\..\\x/y", "mallory/v\u0456ctim", "mallory/" + new string('x', 10_000)];

@@ -11,6 +11,7 @@ namespace SpecEdge.Cluster.Tests;
 /// segments, escapes, backslashes, huge ids, Unicode look-alikes) are refused by name, by the parser itself and by the
 /// call policy, for services and for edges, and never reach a storage key unescaped.
 /// </summary>
+[Trait("Kind", "unit")]
 public class ConversationIdTests
 {
     /// <summary>Every id an attacker tried or might try; each must be refused everywhere.</summary>

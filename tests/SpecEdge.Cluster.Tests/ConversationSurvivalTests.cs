@@ -8,6 +8,7 @@ namespace SpecEdge.Cluster.Tests;
 
 /// <summary>Edge handoff and edge crash: the conversation goes on and stays exactly the target's greedy text.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class ConversationSurvivalTests(ClusterFixture f)
 {
     private static readonly DraftTreeOptions Tree = new() { Budget = 10, MaxDepth = 4, MaxBeams = 5, BranchWidth = 4 };

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The conversation's transitions on their own: what a verdict commits, and that a rollback restores exactly what was there.</summary>
+[Trait("Kind", "unit")]
 public class ConversationTests
 {
     private static Conversation Started(out int[] prompt)

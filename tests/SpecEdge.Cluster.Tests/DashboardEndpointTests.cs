@@ -11,6 +11,7 @@ namespace SpecEdge.Cluster.Tests;
 /// one), refused to a service or an edge, served to an operator, and its data calls (which query grains inside the
 /// silo) answer.
 /// </summary>
+[Trait("Kind", "process")]
 public sealed class DashboardEndpointTests
 {
     [Fact]

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>infra/local signs edge credentials in bash (openssl); the silo must accept exactly what it writes.</summary>
+[Trait("Kind", "process")]
 public class DevelopmentCredentialScriptTests
 {
     [Fact]

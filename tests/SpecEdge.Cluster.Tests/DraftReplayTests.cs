@@ -11,6 +11,7 @@ namespace SpecEdge.Cluster.Tests;
 /// in a fresh session, give the same greedy reply without drafting; a recording that does not fit is refused, not followed.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class DraftReplayTests(ClusterFixture f)
 {
     private static readonly DraftTreeOptions Tree = new() { Budget = 12, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 };

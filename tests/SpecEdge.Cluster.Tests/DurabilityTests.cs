@@ -12,6 +12,7 @@ namespace SpecEdge.Cluster.Tests;
 /// and the reply still equals the target's own greedy decoding, with nothing lost or repeated on the stream.
 /// </summary>
 [Collection(StorageFaultCollection.Name)]
+[Trait("Kind", "cluster")]
 public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper output)
 {
     /// <summary>

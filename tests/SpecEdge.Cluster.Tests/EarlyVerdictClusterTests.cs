@@ -11,6 +11,7 @@ namespace SpecEdge.Cluster.Tests;
 /// before the verdict; an edge that drafts ahead on them, and one that ignores them, both get exactly the target's own
 /// reply (greedy and seeded sampling), by channel and by direct call. Server-decoded replies are untouched by the split.
 /// </summary>
+[Trait("Kind", "cluster")]
 public class EarlyVerdictClusterTests(EarlyVerdictClusterFixture f, ITestOutputHelper output) : IClassFixture<EarlyVerdictClusterFixture>
 {
     public static IEnumerable<object[]> Cases() =>

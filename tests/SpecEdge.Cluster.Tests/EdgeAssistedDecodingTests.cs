@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 namespace SpecEdge.Cluster.Tests;
 
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class EdgeAssistedDecodingTests(ClusterFixture f, ITestOutputHelper output)
 {
     [Theory]

@@ -6,6 +6,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The per-edge token bucket with a hand-driven clock: no cluster, no threads, no timing luck.</summary>
+[Trait("Kind", "unit")]
 public class EdgeCallRateLimiterTests
 {
     /// <summary>Returns the timestamps it is given, one per read, then the last one for ever.</summary>

@@ -8,6 +8,7 @@ namespace SpecEdge.Cluster.Tests;
 
 /// <summary>An edge may call at any rate: past its per-edge limit the silo refuses calls before any grain code runs.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class EdgeFloodTests(ClusterFixture f, ITestOutputHelper output)
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests;
 /// enrolled edge reaches its conversation over the gateway, a certificate of another CA, none, or a withdrawn one does
 /// not, and an edge-CA certificate can no longer open an Orleans connection at all, while a cluster-CA one can.
 /// </summary>
+[Trait("Kind", "process")]
 public class EdgeGatewayTlsTests(ITestOutputHelper output)
 {
     [Fact]

@@ -3,6 +3,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The edge host executable answers <c>--version</c> without loading a model or touching the network.</summary>
+[Trait("Kind", "process")]
 public sealed class EdgeHostVersionTests
 {
     [Fact]

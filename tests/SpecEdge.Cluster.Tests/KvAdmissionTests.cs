@@ -4,6 +4,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The device's hard KV budget as a rule, without a device: least recently used idle caches go first, busy ones never.</summary>
+[Trait("Kind", "unit")]
 public class KvAdmissionTests
 {
     private static KvAdmission.Resident R(string id, bool evictable, long order) => new(id, evictable, order);

@@ -7,6 +7,7 @@ namespace SpecEdge.Cluster.Tests;
 
 /// <summary>Every malformed tree gets a clear error, leaves its conversation untouched, and disturbs no other session.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class MalformedTreeTests(ClusterFixture f)
 {
 

@@ -15,6 +15,7 @@ namespace SpecEdge.Cluster.Tests;
 /// A silo process's /metrics (Prometheus text from OpenTelemetry): scraped with an operator credential while a reply
 /// is decoded, our counters move and Orleans' meter is there; without a credential, or with an edge's, it is refused.
 /// </summary>
+[Trait("Kind", "process")]
 public sealed class MetricsEndpointTests(ITestOutputHelper output)
 {
     [Fact]

@@ -4,6 +4,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The pipeline planner driven with hand-made figures: no model, no cluster.</summary>
+[Trait("Kind", "unit")]
 public class PipelineBatchPlannerTests
 {
     private static readonly DateTime T0 = new(2026, 12, 1, 12, 0, 0, DateTimeKind.Utc);

@@ -12,6 +12,7 @@ namespace SpecEdge.Cluster.Tests;
 /// whose (emulated) draft time makes the planner split them into groups still get the target's greedy reply each.
 /// </summary>
 [Collection(PipelineBatchingCollection.Name)]
+[Trait("Kind", "cluster")]
 public class PipelineBatchingTests(PipelineBatchingClusterFixture f, ITestOutputHelper output)
 {
     [Fact]

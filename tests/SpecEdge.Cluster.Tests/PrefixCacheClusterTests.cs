@@ -19,6 +19,7 @@ public sealed class PrefixCacheClusterFixture : ClusterFixture
 /// blocks it left (the path a failover takes too: a reopen from the session's snapshot), its reply is target greedy,
 /// and caches plus blocks stay within the KV budget.
 /// </summary>
+[Trait("Kind", "cluster")]
 public class PrefixCacheClusterTests(PrefixCacheClusterFixture f) : IClassFixture<PrefixCacheClusterFixture>
 {
     [Fact]

@@ -20,6 +20,7 @@ namespace SpecEdge.Cluster.Tests;
 /// Kill -9 the silo that hosts a busy session: the session comes back on the other silo, rebuilds its KV cache by
 /// prefill from the persisted tokens, and its reply continues to exactly the target's greedy text.
 /// </summary>
+[Trait("Kind", "process")]
 public class ProcessFailoverTests(ITestOutputHelper output)
 {
     [Fact]

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>A hostile caller decides how often it is refused, not how much is logged: one line per caller per interval, without a stack.</summary>
+[Trait("Kind", "unit")]
 public class RefusalLogTests
 {
     private sealed class SteppedClock : TimeProvider

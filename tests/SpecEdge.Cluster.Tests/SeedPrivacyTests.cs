@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests;
 /// seed the session chose at random.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class SeedPrivacyTests(ClusterFixture f)
 {
     private static async Task<T> As<T>(string token, Func<Task<T>> call)

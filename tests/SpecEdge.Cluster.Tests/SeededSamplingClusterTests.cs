@@ -13,6 +13,7 @@ namespace SpecEdge.Cluster.Tests;
 /// tokens of target-only sampling with the session's seed.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper output)
 {
     private const int NewTokens = 24;

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>With a server draft, the server's own trees shrink to the room left and the reply ends ContextFull.</summary>
+[Trait("Kind", "cluster")]
 public class ServerDraftContextLimitTests(ServerDraftClusterFixture f) : IClassFixture<ServerDraftClusterFixture>
 {
     [Fact]

@@ -6,6 +6,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The server loop's retry rules, on a hand-moved clock and no cluster.</summary>
+[Trait("Kind", "unit")]
 public class ServerStepPolicyTests
 {
     private sealed class HandClock : TimeProvider

@@ -12,6 +12,7 @@ namespace SpecEdge.Cluster.Tests;
 /// inside a batch fails alone: no replay, no other conversation disturbed.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace SpecEdge.Cluster.Tests;
 /// interchangeable sources of trees, and nothing an edge does at the wrong moment loses or repeats a token.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class SessionStepLoopTests(ClusterFixture f)
 {
     [Fact]

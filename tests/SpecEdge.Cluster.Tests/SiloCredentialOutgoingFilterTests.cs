@@ -8,6 +8,7 @@ namespace SpecEdge.Cluster.Tests;
 /// Which clients get the silo's credential on a call: only a hosted client (the edge gateway's observers live there) of
 /// a silo that is an active member of the cluster. Client ids are chosen by the client, so a name alone proves nothing.
 /// </summary>
+[Trait("Kind", "unit")]
 public class SiloCredentialOutgoingFilterTests
 {
     private static readonly SiloAddress Member = SiloAddress.FromParsableString("10.0.0.7:11111@155604418");

@@ -44,6 +44,7 @@ public sealed class DurableTwoSiloFixture : ClusterFixture
     }
 }
 
+[Trait("Kind", "cluster")]
 public class SiloFailureTests(DurableTwoSiloFixture f, ITestOutputHelper output) : IClassFixture<DurableTwoSiloFixture>
 {
     [Fact]

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>The verifier's batching, trimming and prefix cache options: no cap by default, and values that make no sense refused by name.</summary>
+[Trait("Kind", "unit")]
 public class SiloOptionsValidationTests
 {
     private static SpecEdgeSiloOptions Options(Action<SpecEdgeSiloOptions> change)

@@ -11,6 +11,7 @@ namespace SpecEdge.Cluster.Tests;
 /// activation kept answering from what it alone believed.
 /// </summary>
 [Collection(StorageFaultCollection.Name)]
+[Trait("Kind", "cluster")]
 public class StaleActivationTests(StorageFaultClusterFixture f)
 {
     [Fact]

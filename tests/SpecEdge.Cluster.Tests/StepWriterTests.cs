@@ -7,6 +7,7 @@ namespace SpecEdge.Cluster.Tests;
 /// The session's write rules on their own, with a hand-driven storage and no cluster: one write in flight, group commit,
 /// durable-in-order, and a failure that takes every step standing on it.
 /// </summary>
+[Trait("Kind", "unit")]
 public class StepWriterTests
 {
     /// <summary>Storage whose writes the test completes or fails one by one; it records what each write stored.</summary>

@@ -9,6 +9,7 @@ namespace SpecEdge.Cluster.Tests;
 /// credential's tenant, another tenant is unaffected, and a finished reply frees its slot.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class TenantQuotaTests(ClusterFixture f)
 {
     [Fact]

@@ -16,6 +16,7 @@ namespace SpecEdge.Cluster.Tests;
 /// hosts that still need Orleans); by default the Orleans gateway takes cluster-CA certificates only
 /// (<see cref="EdgeGatewayTlsTests"/>), and the same certificate checks guard the edge gateway.
 /// </summary>
+[Trait("Kind", "process")]
 public class TlsEnrolmentTests(ITestOutputHelper output)
 {
     private Task<bool> HandshakeAsync(int port, string pfx) => HandshakeAsync(port, pfx, output);

@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests;
 /// tokens, for an edge (greedy and seeded sampling) and for server drafting; the edge learns the budget from the verdicts
 /// and stops drafting much more than is verified.
 /// </summary>
+[Trait("Kind", "cluster")]
 public class TrimmedTreeClusterTests(TrimmedTreeClusterFixture f) : IClassFixture<TrimmedTreeClusterFixture>
 {
     private const int Nodes = TrimmedTreeClusterFixture.Nodes;

@@ -15,6 +15,7 @@ namespace SpecEdge.Cluster.Tests;
 /// the target's greedy output. Each refusal has a control (the same call with the right credential succeeds).
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Kind", "cluster")]
 public class TrustBoundaryTests(ClusterFixture f)
 {
     private static string NewId(string tenant, string name) => $"{tenant}/{name}-{Guid.NewGuid():N}"[..(tenant.Length + name.Length + 10)];

@@ -10,6 +10,7 @@ public sealed class TwoSiloFixture : ClusterFixture
 }
 
 /// <summary>With two silos, each verifier lives on its own silo and every session lives with its verifier.</summary>
+[Trait("Kind", "cluster")]
 public class TwoSiloTests(TwoSiloFixture f) : IClassFixture<TwoSiloFixture>
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests;
 /// queue, deadlines, batches in arrival order up to MaxBatch, and eviction that never touches a queued, running or
 /// mid-reply cache.
 /// </summary>
+[Trait("Kind", "unit")]
 public class VerifierSchedulerTests
 {
     private DateTime _now = new(2026, 12, 6, 0, 0, 0, DateTimeKind.Utc);

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace SpecEdge.Inference.Tests;
 
+[Trait("Kind", "unit")]
 public class TorchSmokeTests
 {
     [Fact]

@@ -5,6 +5,7 @@ namespace SpecEdge.Persistence.Tests;
 
 /// <summary>Session storage inside a real (in-process) silo, registered the way the silo host registers it.</summary>
 [Collection(AzuriteCollection.Name)]
+[Trait("Kind", "process")]
 public sealed class BlobPersistenceClusterTests(AzuriteFixture azurite)
 {
     [Fact]

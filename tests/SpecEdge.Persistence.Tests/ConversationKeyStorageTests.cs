@@ -15,6 +15,7 @@ namespace SpecEdge.Persistence.Tests;
 /// still found and moved.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
+[Trait("Kind", "process")]
 public sealed class ConversationKeyStorageTests(AzuriteFixture azurite)
 {
     private static readonly string[] TraversalKeys =

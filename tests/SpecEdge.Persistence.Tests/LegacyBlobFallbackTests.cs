@@ -13,6 +13,7 @@ namespace SpecEdge.Persistence.Tests;
 /// read through the fallback, migrated on the first write, never silently empty, never resurrected after a clear.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
+[Trait("Kind", "process")]
 public sealed class LegacyBlobFallbackTests(AzuriteFixture azurite)
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace SpecEdge.Persistence.Tests;
 /// round trips of the real state types, ETag conflicts as <see cref="InconsistentStateException"/>.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
+[Trait("Kind", "process")]
 public sealed class SessionBlobStorageTests(AzuriteFixture azurite)
 {
     internal const string StateName = "state";

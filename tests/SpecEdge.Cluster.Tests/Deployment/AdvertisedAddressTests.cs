@@ -9,6 +9,7 @@ namespace SpecEdge.Cluster.Tests.Deployment;
 /// the silo is an executable this project does not reference): configured, else POD_IP, else a non-loopback address;
 /// never loopback by default, which is what kept silos on two machines from forming a cluster.
 /// </summary>
+[Trait("Kind", "unit")]
 public sealed class AdvertisedAddressTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace SpecEdge.Cluster.Tests.Deployment;
 /// has what a GPU node pool needs, the Dockerfiles pass our lint and copy what the publish script produces, and the VM
 /// install script lays out what the systemd unit expects.
 /// </summary>
+[Trait("Kind", "process")]
 public sealed class DeploymentManifestTests(ITestOutputHelper output)
 {
     private static readonly string Infra = Path.Combine(ClusterFixture.RepoRoot(), "infra");

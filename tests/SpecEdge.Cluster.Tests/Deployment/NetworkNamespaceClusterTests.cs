@@ -23,6 +23,7 @@ namespace SpecEdge.Cluster.Tests.Deployment;
 /// services. They form one cluster, report ready on /health/ready, serve an edge-host process through both gateways,
 /// and when one is killed its busy session comes back on the other and the reply is still the target's greedy text.
 /// </summary>
+[Trait("Kind", "root")]
 public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
 {
     private const string Prompt = "The history of the city";

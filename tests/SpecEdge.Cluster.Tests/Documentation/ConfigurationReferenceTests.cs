@@ -3,6 +3,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests.Documentation;
 
 /// <summary>docs/configuration.md is what the options classes say today.</summary>
+[Trait("Kind", "unit")]
 public class ConfigurationReferenceTests
 {
     [Fact]

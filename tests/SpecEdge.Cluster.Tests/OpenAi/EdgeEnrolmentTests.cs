@@ -21,6 +21,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// gateway and HTTP) touch no grain: the conversations they name are never activated.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
+[Trait("Kind", "process")]
 public sealed class EdgeEnrolmentTests(OpenAiSiloFixture f, ITestOutputHelper output) : IDisposable
 {
     private readonly CausalLm _draft = CausalLm.Load(Path.Combine(ClusterFixture.RepoRoot(), "models", "demo", "draft"));

@@ -19,6 +19,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// malformed, oversized and flooding messages are refused before any grain, and the stream or the next one goes on.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
+[Trait("Kind", "process")]
 public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper output) : IDisposable
 {
     private readonly CausalLm _draft = CausalLm.Load(Path.Combine(ClusterFixture.RepoRoot(), "models", "demo", "draft"));

@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// continues the session, and local apps need the edge host's own key.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
+[Trait("Kind", "process")]
 public class EdgeServeTests(OpenAiSiloFixture f, ITestOutputHelper output)
 {
     [Fact]

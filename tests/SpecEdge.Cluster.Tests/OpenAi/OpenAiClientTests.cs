@@ -13,6 +13,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// requests (scenarios.mjs) and reports what the client parsed; the assertions compare it with target-only decoding.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
+[Trait("Kind", "process")]
 public class OpenAiClientTests(OpenAiSiloFixture f, ITestOutputHelper output)
 {
     private static GenerationSettings Greedy(int maxTokens, params string[] stops) => new() { Temperature = 0, MaxNewTokens = maxTokens, Seed = 0, StopStrings = stops };

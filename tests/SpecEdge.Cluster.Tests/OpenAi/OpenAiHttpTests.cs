@@ -13,6 +13,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// for token, conversations continue their session, and bad requests and bad keys get OpenAI's errors naming the problem.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
+[Trait("Kind", "process")]
 public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static GenerationSettings Greedy(int maxTokens, string? system = null, params string[] stops) =>

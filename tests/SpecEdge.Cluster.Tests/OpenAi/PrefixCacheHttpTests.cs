@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// target-only greedy decoding of its own prompt.
 /// </summary>
 [Collection(OpenAiCollection.Name)]
+[Trait("Kind", "process")]
 public class PrefixCacheHttpTests(OpenAiSiloFixture f)
 {
     private const int Block = 32;   // SpecEdge:PrefixCacheBlockTokens (default)

@@ -4,6 +4,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests.OpenAi;
 
 /// <summary>Error messages leave in the API's terms: no option names, no .NET type names (messages as our code and the JSON reader write them).</summary>
+[Trait("Kind", "unit")]
 public class PublicWordsTests
 {
     [Theory]

@@ -10,6 +10,7 @@ namespace SpecEdge.Cluster.Tests.OpenAi;
 /// reply gives (<see cref="ToolCallText.Split"/>), each call's first delta names it and the rest only extend its
 /// arguments, and a call's arguments go out as they are written, not at its end.
 /// </summary>
+[Trait("Kind", "unit")]
 public class ToolCallStreamTests
 {
     public static IEnumerable<object[]> Replies() =>

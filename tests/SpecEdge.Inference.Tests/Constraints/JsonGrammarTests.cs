@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Constraints;
 /// document the grammar completes is valid; every valid document in the grammar's documented subset (declared keys
 /// only, integers without fractions) is completed; every prefix of an accepted document is a live state.
 /// </summary>
+[Trait("Kind", "unit")]
 public class JsonGrammarTests
 {
     public static readonly string[] Schemas =

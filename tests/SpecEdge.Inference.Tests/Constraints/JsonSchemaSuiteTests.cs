@@ -15,6 +15,7 @@ namespace SpecEdge.Inference.Tests.Constraints;
 /// calls invalid; schemas outside the subset must be refused (by name), never half-understood; and most valid
 /// documents must complete (the rest use spellings the grammar does not generate, such as 1.0 for an integer).
 /// </summary>
+[Trait("Kind", "unit")]
 public class JsonSchemaSuiteTests(ITestOutputHelper output)
 {
     private static readonly string[] Files = ["type", "properties", "required", "enum", "items", "minItems", "maxItems", "additionalProperties", "anyOf", "minimum", "maximum"];

@@ -10,6 +10,7 @@ namespace SpecEdge.Inference.Tests.Constraints;
 /// give exactly the definition, checked token by token, on real 152k (Qwen3, byte-level) and 32k (Llama 2,
 /// SentencePiece with byte fallback) vocabularies, at states of every kind along real documents.
 /// </summary>
+[Trait("Kind", "unit")]
 public class TokenMaskerTests
 {
     private const string Document = "{\"name\": \"caf\u00e9 \\\"x\\u00e9\", \"age\": -12, \"kind\": \"c d\", \"score\": 1.5e+3,\n\"tags\": [\"a\", \"\u65e5\u672c\"], \"note\": null, \"ok\": true}";

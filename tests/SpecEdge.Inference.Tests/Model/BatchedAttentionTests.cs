@@ -9,6 +9,7 @@ namespace SpecEdge.Inference.Tests.Model;
 /// on the same inputs: mixed prefix lengths, a pending tree left by an earlier forward, one-token decodes beside
 /// trees, and caches of different capacities (the shorter ones padded).
 /// </summary>
+[Trait("Kind", "unit")]
 public class BatchedAttentionTests
 {
     private const double Tolerance = 2e-4;

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 namespace SpecEdge.Inference.Tests.Model;
 
+[Trait("Kind", "unit")]
 public class CausalLmTests
 {
     private const double Tolerance = 2e-4;

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 
 namespace SpecEdge.Inference.Tests.Model;
 
+[Trait("Kind", "unit")]
 public class MalformedInputTests
 {
     private static readonly ModelConfig Config = TestModels.Config("qwen3", tied: false);

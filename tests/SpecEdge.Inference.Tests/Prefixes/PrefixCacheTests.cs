@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Prefixes;
 /// cache on and off, scopes never leak across tenants, and eviction keeps it within its capacity.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class PrefixCacheTests
 {
     private const int Capacity = 256;

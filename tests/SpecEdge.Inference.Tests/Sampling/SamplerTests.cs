@@ -3,6 +3,7 @@ using Xunit;
 
 namespace SpecEdge.Inference.Tests.Sampling;
 
+[Trait("Kind", "unit")]
 public class SamplerTests
 {
     // ln of probabilities 0.5, 0.25, 0.15, 0.1: softmax at T=1 gives them back exactly.
@@ -118,6 +119,7 @@ public class SamplerTests
 /// DeviceSampler (all rows in one call, on the logits' device) against the scalar definition, Sampler.Sample, with
 /// the same position-keyed draws: every row of every setting must pick the same id.
 /// </summary>
+[Trait("Kind", "unit")]
 public class DeviceSamplerTests
 {
     public static TheoryData<double, int, double> Settings => new()
@@ -163,6 +165,7 @@ public class DeviceSamplerTests
 }
 
 /// <summary>DeviceTreeAcceptance against the rule's definition (TreeAcceptance) on random trees whose samples often match.</summary>
+[Trait("Kind", "unit")]
 public class DeviceTreeAcceptanceTests
 {
     [Fact]

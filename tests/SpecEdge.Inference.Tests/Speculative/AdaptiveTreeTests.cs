@@ -11,6 +11,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// shape the policy can choose and for the policy itself, and the policy follows acceptance and load within its ceilings.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class AdaptiveTreeTests(ITestOutputHelper output)
 {
     private const int Capacity = 256;

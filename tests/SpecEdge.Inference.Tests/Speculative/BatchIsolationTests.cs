@@ -10,6 +10,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// other item commits once; their outputs stay equal to plain decoding.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class BatchIsolationTests
 {
     private const int Capacity = 256;

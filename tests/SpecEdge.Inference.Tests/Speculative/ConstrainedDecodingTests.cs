@@ -17,6 +17,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// valid JSON for their schema.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class ConstrainedDecodingTests
 {
     private const int Capacity = 256;

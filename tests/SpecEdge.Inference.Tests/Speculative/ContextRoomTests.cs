@@ -7,6 +7,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 
 /// <summary>The end of the context is a stop condition: decoding ends there cleanly, on every path, at the same token.</summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class ContextRoomTests
 {
     [Fact]

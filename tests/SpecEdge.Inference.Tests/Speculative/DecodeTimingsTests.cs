@@ -7,6 +7,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 
 /// <summary>The per-step record of a decode, which the capacity benchmark samples its acceptance distribution from.</summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class DecodeTimingsTests
 {
     [Fact]

@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// (stale: ignored), or never. A head that is the final layer makes every early bet hit, so drafting ahead is really used.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class DraftAheadTests
 {
     private const int Capacity = 256;

@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// exit is the final layer, and never changes an output token, whatever the head (a wrong one only loses its bets).
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class EarlyVerdictTests
 {
     private const int Capacity = 256;

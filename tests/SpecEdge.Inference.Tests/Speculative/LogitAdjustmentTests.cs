@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// penalties: acceptance absorbs the difference.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class LogitAdjustmentTests
 {
     private const int Capacity = 256;

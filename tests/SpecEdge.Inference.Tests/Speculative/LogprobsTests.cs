@@ -12,6 +12,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// applied to a full recompute of the target over the reply.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class LogprobsTests
 {
     private const int Capacity = 256;

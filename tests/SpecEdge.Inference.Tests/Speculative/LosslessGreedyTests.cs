@@ -9,6 +9,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 
 /// <summary>Temperature 0: every speculative path must reproduce the target's own greedy decoding token for token.</summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class LosslessGreedyTests(ITestOutputHelper output)
 {
     private const int Capacity = 256;

@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// The same test must reject samples of the draft model, which shows it has the power to catch a wrong distribution.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class LosslessSamplingTests(ITestOutputHelper output)
 {
     private const int Vocab = 6, NewTokens = 3, Samples = 2400;

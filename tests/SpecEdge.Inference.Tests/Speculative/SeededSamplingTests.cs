@@ -12,6 +12,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// or batch, and a sequence rebuilt mid-reply (failover, eviction) must continue with the same tokens.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class SeededSamplingTests(ITestOutputHelper output)
 {
     private const int Capacity = 256;

@@ -13,6 +13,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// first with path probabilities, so every prefix is a tree.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class TreeTrimmingTests(ITestOutputHelper output)
 {
     private const int Capacity = 256;

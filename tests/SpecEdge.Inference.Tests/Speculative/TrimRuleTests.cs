@@ -11,6 +11,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 /// what they are shown. No model: sequences are bare caches.
 /// </summary>
 [Collection("speculative")]
+[Trait("Kind", "unit")]
 public class TrimRuleTests : IDisposable
 {
     private readonly CausalLm _model = CausalLm.Load(TestModels.Write(TestModels.Config("qwen3", tied: true), seed: 9));

@@ -4,6 +4,7 @@ using Xunit;
 namespace SpecEdge.Inference.Tests.Tokenization;
 
 /// <summary>Expected prompts are written by hand from the published templates, not produced by the code.</summary>
+[Trait("Kind", "unit")]
 public class ChatFormatTests
 {
     private static readonly ChatMessage[] Conversation =

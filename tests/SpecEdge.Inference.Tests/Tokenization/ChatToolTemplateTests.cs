@@ -12,6 +12,7 @@ namespace SpecEdge.Inference.Tests.Tokenization;
 /// message; assistant turns with tool calls, with and without text, one or several; tool results alone and grouped;
 /// thinking on and off. Formats without tool support refuse them by name.
 /// </summary>
+[Trait("Kind", "unit")]
 public class ChatToolTemplateTests
 {
     private static readonly JsonNode[] Tools =

@@ -8,6 +8,7 @@ namespace SpecEdge.Inference.Tests.Tokenization;
 /// HfTokenizer against ids produced by Hugging Face's tokenizer on the same files (reference-ids.json): byte-level
 /// (Qwen3, Llama 3) and SentencePiece-style with byte fallback (Llama 2 as shipped, and as Metaspace variants).
 /// </summary>
+[Trait("Kind", "unit")]
 public class HfTokenizerReferenceTests
 {
     public static TheoryData<string> Models => new(ReferenceTokenizers.AllModels);

@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 
 namespace SpecEdge.Inference.Tests.Tokenization;
 
+[Trait("Kind", "unit")]
 public class HfTokenizerTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Models => new() { "qwen3", "llama3", "llama2" };

@@ -10,6 +10,7 @@ namespace SpecEdge.Inference.Tests.Tokenization;
 /// against the prompts a Jinja engine renders from them (reference-ids.json, chatTemplates): same text, same ids
 /// through the Llama 2 SentencePiece tokenizer, and a refusal wherever the template raises.
 /// </summary>
+[Trait("Kind", "unit")]
 public class MistralChatFormatTests
 {
     public static TheoryData<string, ChatFormatKind> Templates => new()

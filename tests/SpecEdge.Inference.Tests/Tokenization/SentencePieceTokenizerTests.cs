@@ -8,6 +8,7 @@ namespace SpecEdge.Inference.Tests.Tokenization;
 /// The SentencePiece-style path of HfTokenizer (Llama 2's tokenizer.json, byte fallback, '▁' for spaces) beyond the
 /// id-for-id reference comparison: streaming, special tokens, byte tokens and the configurations it refuses.
 /// </summary>
+[Trait("Kind", "unit")]
 public class SentencePieceTokenizerTests
 {
     private static HfTokenizer Llama2 => ReferenceTokenizers.Llama2;

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace SpecEdge.Inference.Tests.Tokenization;
 
+[Trait("Kind", "unit")]
 public class StreamingDetokenizerTests
 {
     public static TheoryData<string, string> Cases()

@@ -3,6 +3,7 @@ using Xunit;
 
 namespace SpecEdge.Inference.Tests.Training;
 
+[Trait("Kind", "unit")]
 public class BrownCorpusTests
 {
     [Fact]

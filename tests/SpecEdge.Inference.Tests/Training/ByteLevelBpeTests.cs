@@ -4,6 +4,7 @@ using Xunit;
 
 namespace SpecEdge.Inference.Tests.Training;
 
+[Trait("Kind", "unit")]
 public class ByteLevelBpeTests
 {
     private static readonly string[] Specials = { "<|endoftext|>", "<|im_start|>", "<|im_end|>" };

@@ -5,6 +5,7 @@ using Xunit;
 namespace SpecEdge.Inference.Tests.Training;
 
 /// <summary>The committed demo pair (models/demo) loads, shares one tokenizer, and predicts English far better than chance.</summary>
+[Trait("Kind", "unit")]
 public class DemoPairFilesTests
 {
     private static string DemoDirectory()

@@ -10,6 +10,7 @@ namespace SpecEdge.Inference.Tests.Training;
 /// agreement. Step counts, not the clock, end the training here: a loaded machine must not cut it short.
 /// </summary>
 [Collection(TrainingCollection.Name)]
+[Trait("Kind", "unit")]
 public class DraftDistillerTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace SpecEdge.Inference.Tests.Training;
 /// lens, and a stored head loads back identically, or fails naming what is wrong with it.
 /// </summary>
 [Collection(TrainingCollection.Name)]
+[Trait("Kind", "unit")]
 public class EarlyExitDistillerTests
 {
     [Fact]

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace SpecEdge.Inference.Tests.Training;
 
 [Collection(TrainingCollection.Name)]
+[Trait("Kind", "unit")]
 public class LanguageModelTrainerTests
 {
     [Fact]
