@@ -145,13 +145,13 @@ public sealed class ToolCallStream
             _raw.Append(c);
             if (_failed || _part == Part.AfterObject)
             {
-                // Only whitespace and the closing tag may follow; the tag ends the block either way.
+                // Only whitespace and the closing tag may follow; the tag ends the block either way. (Checked on the tail's
+                // last characters: a long malformed block must not cost a copy of itself per character.)
                 _tail.Append(c);
-                string tail = _tail.ToString();
-                if (tail.EndsWith(Close, StringComparison.Ordinal))
+                if (_tail.Length >= Close.Length && _tail.ToString(_tail.Length - Close.Length, Close.Length) == Close)
                 {
                     _raw.Length -= Close.Length;
-                    if (!_failed && tail[..^Close.Length].Trim().Length > 0) _failed = true;
+                    if (!_failed && _tail.ToString(0, _tail.Length - Close.Length).Trim().Length > 0) _failed = true;
                     Closed = true;
                 }
                 return;
