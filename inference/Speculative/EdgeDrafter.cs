@@ -56,9 +56,15 @@ public sealed class EdgeDrafter : IDisposable
     /// falls, and for the verifier to pick its own best nodes, which are not always the draft's (it prices them by what
     /// it has seen accepted; a draft with flat probabilities spends much of its tree on siblings the target never takes).
     /// </summary>
-    public void ObserveVerifierBudget(int verifiedNodes) => _verifierCap = verifiedNodes < 0 ? null : (int)Math.Min(int.MaxValue, 4L * verifiedNodes + 4);
+    public void ObserveVerifierBudget(int verifiedNodes)
+    {
+        _verifierCap = verifiedNodes < 0 ? null : (int)Math.Min(int.MaxValue, 4L * verifiedNodes + 4);
+        _lastVerified = verifiedNodes < 0 ? null : verifiedNodes;
+    }
 
     private int? _verifierCap;
+    /// <summary>Nodes the verifier verified of the last tree when it trimmed it (null: the whole tree).</summary>
+    private int? _lastVerified;
 
     /// <summary>Steps whose pre-drafted subtree was used / thrown away (proactive drafting statistics).</summary>
     public int ProactiveHits { get; private set; }
@@ -166,11 +172,14 @@ public sealed class EdgeDrafter : IDisposable
     {
         if (_search is null || _bet is not null || !Options.Proactive) return;
         var search = _search;
-        var leaves = _sent.Where(s => !_sent.Any(c => search.Nodes[c].Parent == s)).ToList();
+        // A verifier that trims trees verifies about as many of this one's first nodes (best first) as of the last: the
+        // outcome lies inside those, so the bet does too. Betting on the whole tree, past the cut, almost never wins.
+        var likely = _lastVerified is int verified && verified + 1 < _sent.Length ? _sent.Take(verified + 1).ToArray() : _sent;
+        var leaves = likely.Where(s => !likely.Any(c => search.Nodes[c].Parent == s)).ToList();
         var uncomputed = leaves.Where(l => search.Nodes[l].Top is null).Select(l => search.Nodes[l]).ToList();
         if (uncomputed.Count > 0) Compute(search, uncomputed);
 
-        var (node, token) = Options.GreedyVerification ? GreedyBet(search) : ScoredBet(search, leaves);
+        var (node, token) = Options.GreedyVerification ? GreedyBet(search, likely) : ScoredBet(search, leaves);
         if (node < 0) return;
         var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
         subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
@@ -240,12 +249,12 @@ public sealed class EdgeDrafter : IDisposable
     /// leaves the tree: follow the top token from the root while it is a child; bet on the node reached and its top token.
     /// Score-based bets favour shallow leaves and almost never hold at temperature 0.
     /// </summary>
-    private (int Node, int Token) GreedyBet(DraftSearch search)
+    private (int Node, int Token) GreedyBet(DraftSearch search, int[] likely)
     {
         int node = 0;
         while (search.Nodes[node].Top is { Length: > 0 } top)
         {
-            int next = _sent.FirstOrDefault(c => c != 0 && search.Nodes[c].Parent == node && search.Nodes[c].Token == top[0].Token, -1);
+            int next = likely.FirstOrDefault(c => c != 0 && search.Nodes[c].Parent == node && search.Nodes[c].Token == top[0].Token, -1);
             if (next < 0) return (node, top[0].Token);
             node = next;
         }
@@ -260,10 +269,12 @@ public sealed class EdgeDrafter : IDisposable
         var search = _search;
         var tokens = verdict.AcceptedTokens;
 
-        // Walk the sent tree along the accepted tokens (siblings are distinct, so the walk is unambiguous).
+        // Walk the sent tree along the accepted tokens (siblings are distinct, so the walk is unambiguous). The last token
+        // is the bonus, never a node: under a verifier that trimmed the tree it may equal a sent node the verifier did not
+        // verify, and walking into it committed that node's draft KV as the bonus's and judged every bet on it lost.
         var path = new List<int> { 0 };
         int matched = 0;
-        while (matched < tokens.Length)
+        while (matched < tokens.Length - 1)
         {
             int at = path[^1];
             int next = _sent.FirstOrDefault(s => s != 0 && search.Nodes[s].Parent == at && search.Nodes[s].Token == tokens[matched], -1);
