@@ -160,12 +160,12 @@ public sealed class ToolCallStream
             {
                 case Part.BeforeObject:
                     if (c == '{') _part = Part.BeforeKey;
-                    else if (!char.IsWhiteSpace(c)) Fail(c);
+                    else if (!char.IsWhiteSpace(c)) Fail();
                     break;
                 case Part.BeforeKey:
                     if (c == '"') { _part = Part.Key; _key.Clear(); }
                     else if (c == '}') _part = Part.AfterObject;
-                    else if (c != ',' && !char.IsWhiteSpace(c)) Fail(c);
+                    else if (c != ',' && !char.IsWhiteSpace(c)) Fail();
                     break;
                 case Part.Key:
                     if (c == '"' && !_escaped) { _currentKey = _key.ToString(); _part = Part.AfterKey; }
@@ -173,7 +173,7 @@ public sealed class ToolCallStream
                     break;
                 case Part.AfterKey:
                     if (c == ':') _part = Part.BeforeValue;
-                    else if (!char.IsWhiteSpace(c)) Fail(c);
+                    else if (!char.IsWhiteSpace(c)) Fail();
                     break;
                 case Part.BeforeValue:
                     if (char.IsWhiteSpace(c)) break;
@@ -190,8 +190,8 @@ public sealed class ToolCallStream
                     break;
                 case Part.AfterValue:
                     if (c == ',') _part = Part.BeforeKey;
-                    else if (c == '}') Finish(deltas);
-                    else if (!char.IsWhiteSpace(c)) Fail(c);
+                    else if (c == '}') Finish();
+                    else if (!char.IsWhiteSpace(c)) Fail();
                     break;
             }
         }
@@ -207,7 +207,7 @@ public sealed class ToolCallStream
                 return;
             }
             _value.Append(c);
-            if (_currentKey == "arguments" && !_valueIsString) Arguments(c.ToString(), deltas);
+            if (_currentKey == "arguments" && !_valueIsString) (Started ? _unsent : _pendingArguments).Append(c);
             if (_inString)
             {
                 if (_escaped) _escaped = false;
@@ -244,17 +244,13 @@ public sealed class ToolCallStream
                 // Arguments written as a JSON string hold the JSON text: sent decoded, in one piece.
                 if (!TryString(value, out var text)) { _failed = true; return; }
                 _arguments = text;
-                Arguments(text, deltas);
+                Arguments(text);
             }
             else _arguments = value;
         }
 
         /// <summary>Arguments text to send (with the next <see cref="Flush"/>), or held until the call's name is known.</summary>
-        private void Arguments(string text, List<ChunkDelta> deltas)
-        {
-            _ = deltas;
-            (Started ? _unsent : _pendingArguments).Append(text);
-        }
+        private void Arguments(string text) => (Started ? _unsent : _pendingArguments).Append(text);
 
         /// <summary>The arguments read since the last flush, as one delta.</summary>
         public void Flush(List<ChunkDelta> deltas)
@@ -272,17 +268,16 @@ public sealed class ToolCallStream
             _pendingArguments.Clear();
         }
 
-        private void Finish(List<ChunkDelta> deltas)
+        private void Finish()
         {
             _part = Part.AfterObject;
             if (!Started) { _failed = true; return; }
             // A call without arguments has an empty object, as Split gives it.
-            if (_arguments is null) Arguments("{}", deltas);
+            if (_arguments is null) Arguments("{}");
         }
 
-        private void Fail(char c)
+        private void Fail()
         {
-            _ = c;
             // Once its first delta is out a call stays a call (its arguments end where they end); before, the block is text.
             if (!Started) _failed = true;
             else _part = Part.AfterObject;

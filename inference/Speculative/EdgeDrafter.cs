@@ -181,14 +181,18 @@ public sealed class EdgeDrafter : IDisposable
 
         var (node, token) = Options.GreedyVerification ? GreedyBet(search, likely) : ScoredBet(search, leaves);
         if (node < 0) return;
-        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
-        subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
-        _bet = (node, token, subtree, DraftSubtree(subtree, stop));
+        var (subtree, rounds) = DraftBet(search, node, token, stop);
+        _bet = (node, token, subtree, rounds);
     }
 
-    /// <summary>Drafts a bet's subtree round by round, up to the proactive depth or until <paramref name="stop"/>; returns the rounds run.</summary>
-    private int DraftSubtree(DraftSearch subtree, Func<bool>? stop)
+    /// <summary>
+    /// The subtree of a bet that the path to <paramref name="node"/> is accepted with bonus <paramref name="token"/>
+    /// (its root), drafted round by round up to the proactive depth or until <paramref name="stop"/>; with the rounds run.
+    /// </summary>
+    private (DraftSearch Subtree, int Rounds) DraftBet(DraftSearch search, int node, int token, Func<bool>? stop)
     {
+        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
+        subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
         int rounds = 0;
         // One round at a time is the same search as all rounds at once (each round starts from the tree as it stands).
         while (rounds < Options.ProactiveDepth && stop?.Invoke() != true)
@@ -198,8 +202,12 @@ public sealed class EdgeDrafter : IDisposable
             rounds++;
             if (subtree.Nodes.Count == before) break;   // nothing left to expand
         }
-        return rounds;
+        return (subtree, rounds);
     }
+
+    /// <summary>The node of the sent tree among <paramref name="nodes"/> that is <paramref name="parent"/>'s child with <paramref name="token"/>, or -1 (siblings are distinct).</summary>
+    private static int Child(DraftSearch search, int[] nodes, int parent, int token) =>
+        nodes.FirstOrDefault(s => s != 0 && search.Nodes[s].Parent == parent && search.Nodes[s].Token == token, -1);
 
     /// <summary>
     /// Early exits: the verifier's exit head would accept <paramref name="earlyTokens"/> of the tree in flight for
@@ -212,12 +220,8 @@ public sealed class EdgeDrafter : IDisposable
     {
         if (_search is not { } search || step != Step || Finished || _early is not null || earlyTokens.Count == 0 || !Options.DraftAhead) return false;
         int node = 0;
-        for (int i = 0; i < earlyTokens.Count - 1; i++)
-        {
-            int at = node;
-            node = _sent.FirstOrDefault(s => s != 0 && search.Nodes[s].Parent == at && search.Nodes[s].Token == earlyTokens[i], -1);
-            if (node < 0) return false;
-        }
+        for (int i = 0; i < earlyTokens.Count - 1 && node >= 0; i++) node = Child(search, _sent, node, earlyTokens[i]);
+        if (node < 0) return false;
         int token = earlyTokens[^1];
         if (token < 0 || token >= _draft.Config.VocabSize) return false;
         if (_bet is { } bet && bet.Node == node && bet.Token == token)
@@ -226,9 +230,8 @@ public sealed class EdgeDrafter : IDisposable
             return false;
         }
         if (search.Nodes[node].Pending < 0) Compute(search, new[] { search.Nodes[node] });   // a leaf never expanded
-        var subtree = new DraftSearch(token) { RootParentPending = search.Nodes[node].Pending };
-        subtree.Nodes[0].Grammar = Advance(search.Nodes[node].Grammar, token);
-        _early = (node, token, subtree, DraftSubtree(subtree, stop));
+        var (subtree, rounds) = DraftBet(search, node, token, stop);
+        _early = (node, token, subtree, rounds);
         return true;
     }
 
@@ -254,7 +257,7 @@ public sealed class EdgeDrafter : IDisposable
         int node = 0;
         while (search.Nodes[node].Top is { Length: > 0 } top)
         {
-            int next = likely.FirstOrDefault(c => c != 0 && search.Nodes[c].Parent == node && search.Nodes[c].Token == top[0].Token, -1);
+            int next = Child(search, likely, node, top[0].Token);
             if (next < 0) return (node, top[0].Token);
             node = next;
         }
@@ -277,7 +280,7 @@ public sealed class EdgeDrafter : IDisposable
         while (matched < tokens.Length - 1)
         {
             int at = path[^1];
-            int next = _sent.FirstOrDefault(s => s != 0 && search.Nodes[s].Parent == at && search.Nodes[s].Token == tokens[matched], -1);
+            int next = Child(search, _sent, at, tokens[matched]);
             if (next < 0) break;
             path.Add(next);
             matched++;
