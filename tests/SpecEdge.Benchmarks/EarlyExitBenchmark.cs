@@ -24,10 +24,55 @@ public static class EarlyExitBenchmark
         if (parts.Contains("hits")) result["hits"] = HitRates(o);
         if (parts.Contains("split")) Split(o, result);
         if (parts.Contains("sim")) result["sim"] = Capacity.EarlyExitSimulation.Run(o);
+        if (parts.Contains("bets")) result["bets"] = ProactiveBets(o);
         string outPath = o.String("out", "bench-results/early-exit.json");
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
         File.WriteAllText(outPath, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {outPath}");
+    }
+
+    /// <summary>
+    /// How often the edge's proactive bet wins when the verifier verifies only each tree's first k nodes (prefix trimming),
+    /// on the demo pair, the soak's 8 prompts, greedy, 48 tokens each: the drafter's own loop, in one process.
+    /// </summary>
+    private static Dictionary<string, object> ProactiveBets(BenchOptions o)
+    {
+        string targetDir = o.String("target", "models/demo/target"), draftDir = o.String("draft", "models/demo/draft");
+        var tokenizer = SpecEdge.Inference.Tokenization.HfTokenizer.Load(targetDir);
+        using var target = CausalLm.Load(targetDir, "float32");
+        using var draft = CausalLm.Load(draftDir, "float32");
+        var rows = new Dictionary<string, object>();
+        Console.WriteLine("\nproactive bets under prefix trimming (demo pair, 8 prompts, greedy, 48 tokens)\n| nodes verified | bets won | tokens / step |\n|---|---:|---:|");
+        foreach (int? k in new int?[] { null, 2, 4, 8 })
+        {
+            int hits = 0, bets = 0, steps = 0, tokens = 0;
+            var rule = k is int n ? new TrimRule(null, new Dictionary<string, double[]?>(), n) : TrimRule.None;
+            foreach (var text in Soak.SoakBenchmark.Prompts)
+            {
+                var prompt = tokenizer.Encode(text, parseSpecialTokens: false);
+                var verifier = new TargetVerifier(target);
+                using var sequence = verifier.Start(prompt, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), o.Int("max-new-tokens", 48)), 512);
+                var options = new DraftTreeOptions { GreedyVerification = true };
+                using var drafter = new EdgeDrafter(draft, prompt, options, 512 + options.DraftCacheHeadroom);
+                while (!sequence.Finished)
+                {
+                    var tree = drafter.BuildTree();
+                    drafter.PreDraft();
+                    var (ran, verified) = rule.Apply([("s", new VerifyWork(sequence, tree))]);
+                    var verdict = verifier.Execute(ran)[0].VerdictOrThrow();
+                    drafter.ObserveVerifierBudget(verified[0]);
+                    drafter.ApplyVerdict(verdict);
+                    steps++;
+                    tokens += verdict.AcceptedTokens.Length;
+                }
+                hits += drafter.ProactiveHits;
+                bets += drafter.ProactiveHits + drafter.ProactiveMisses;
+            }
+            string name = k?.ToString() ?? "whole tree";
+            Console.WriteLine($"| {name} | {hits}/{bets} ({100.0 * hits / Math.Max(1, bets):F1} %) | {(double)tokens / steps:F2} |");
+            rows[name] = new { hits, bets, tokens_per_step = (double)tokens / steps };
+        }
+        return rows;
     }
 
     /// <summary>

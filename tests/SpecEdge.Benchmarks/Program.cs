@@ -44,7 +44,7 @@ switch (command)
               prefix-cache [--repeats 3] [--parts copy,ttft,memory,throughput] [--prefix 1024] [--capacity 2048] [--sequences 8] [--prompt 256] [--reply 32] [--out bench-results/prefix-cache.json]
                   The device's prefix cache on a d512 Qwen3-style model: copy against gather, time to first token cached vs cold
                   (system prompt, another tenant, regenerate, edit), KV memory of 32 conversations, throughput when nothing is shared.
-              early-exit [--parts split,hits] [--repeats 9] [--prefix 512] [--tree 32] [--batches 1,4,8] [--shortlist 1024] [--out bench-results/early-exit.json]
+              early-exit [--parts split,hits,sim,bets] [--repeats 9] [--prefix 512] [--tree 32] [--batches 1,4,8] [--shortlist 1024] [--out bench-results/early-exit.json]
                   What splitting the verifying forward at an early exit (half depth) costs over the unsplit forward, with
                   the early verdicts computed; the exit head's share of a forward by shape (demo, this model, Qwen3-14B).
               pipeline-sim [--sessions 8,16] [--max-batch =edges] [--rtt-ms 15] [--turnaround-ratios 0.5,1,2] [--jitter 0,0.1,0.3] [--seeds 5]

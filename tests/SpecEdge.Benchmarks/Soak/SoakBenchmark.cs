@@ -25,7 +25,7 @@ namespace SpecEdge.Benchmarks.Soak;
 /// </summary>
 public static class SoakBenchmark
 {
-    private static readonly string[] Prompts =
+    internal static readonly string[] Prompts =
     {
         "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
         "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
