@@ -8,6 +8,9 @@ namespace SpecEdge.Contracts;
 public sealed record ChatTurn([property: Id(0)] string Role, [property: Id(1)] string Content)
 {
     [Id(2)] public ChatTurnToolCall[]? ToolCalls { get; init; }
+
+    /// <summary>A tool message's call: the id of the call it answers (rendered by templates that name calls, such as Mistral's).</summary>
+    [Id(3)] public string? ToolCallId { get; init; }
 }
 
 /// <summary>A function call an assistant made: the call's id, the function's name and its arguments as JSON text.</summary>

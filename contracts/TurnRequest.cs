@@ -14,4 +14,6 @@ public sealed record TurnRequest
     [Id(2)] public string Text { get; init; } = "";
     /// <summary>Whose message <see cref="Text"/> is: "user", or "tool" for a function's result (ChatML models only).</summary>
     [Id(3)] public string Role { get; init; } = "user";
+    /// <summary>For a tool's result: the id of the call it answers (see <see cref="ChatTurn.ToolCallId"/>).</summary>
+    [Id(4)] public string? ToolCallId { get; init; }
 }

@@ -4,6 +4,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.Inference.Tokenization;
 
 namespace SpecEdge.EdgeClient;
 
@@ -53,6 +54,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// Without it the edge drafts freely and the verifier still decodes the JSON losslessly, accepting less.
     /// </summary>
     public TokenMasker? Masker { get; init; }
+    /// <summary>How the model writes function calls, for drafting forced calls under the verifier's grammar (Qwen's when not set).</summary>
+    public ToolCallSyntax? ToolCalls { get; init; }
     // The grammar of the reply this edge started (and where that reply begins); null when it drafts freely.
     private (JsonGrammar? Grammar, int ReplyStart) _replyGrammar;
     /// <summary>Benchmarks: when set, every tree <see cref="RunReplyAsync"/> drafts is added here (for <see cref="ReplayReplyAsync"/>).</summary>
@@ -130,7 +133,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         // The session accepted the settings, so their grammar builds here too (the same rule, the same text).
         var settings = request.Settings;
         JsonGrammar? grammar;
-        try { grammar = ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools, settings.ParallelToolCalls); }
+        try { grammar = ReplyGrammar.Of((int)settings.Format, settings.JsonSchema, settings.ToolChoice, settings.ToolName, settings.Tools, settings.ParallelToolCalls, ToolCalls); }
         catch (ArgumentException) { grammar = null; }    // the turn has started: draft freely rather than fail it (the verifier decides)
         _replyGrammar = (grammar, turn.CommittedLength);
         return turn;

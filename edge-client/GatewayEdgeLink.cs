@@ -121,10 +121,10 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         if (s.ToolName is { } toolName) settings.ToolName = toolName;
         if (!s.ParallelToolCalls) settings.ParallelToolCalls = false;
         settings.Stop.Add(s.StopStrings);
-        var message = new UserMessage { Text = request.Text, Settings = settings, Role = request.Role };
+        var message = new UserMessage { Text = request.Text, Settings = settings, Role = request.Role, ToolCallId = request.ToolCallId ?? "" };
         message.History.Add(request.History.Select(t =>
         {
-            var turn = new Turn { Role = t.Role, Content = t.Content };
+            var turn = new Turn { Role = t.Role, Content = t.Content, ToolCallId = t.ToolCallId ?? "" };
             turn.ToolCalls.Add((t.ToolCalls ?? []).Select(c => new ToolCall { Id = c.Id, Name = c.Name, Arguments = c.Arguments }));
             return turn;
         }));

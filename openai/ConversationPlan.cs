@@ -34,7 +34,10 @@ public sealed record ConversationPlan(string SessionId, ChatTurn[] History, stri
             : new ConversationPlan(fresh, earlier, null);
     }
 
-    public TurnRequest TurnFor(ReplyJob job) => new() { Settings = job.Settings, History = History, Text = job.Text, Role = job.Role };
+    public TurnRequest TurnFor(ReplyJob job) => new()
+    {
+        Settings = job.Settings, History = History, Text = job.Text, Role = job.Role, ToolCallId = job.IsChat ? job.Turns[^1].ToolCallId : null,
+    };
 
     /// <summary>The turn did not start: give a claimed session back, so the next request carrying its conversation still finds it.</summary>
     public Task UndoAsync(IConversationIndex index) => ClaimedKey is null ? Task.CompletedTask : index.RecordAsync(ClaimedKey, SessionId);

@@ -9,6 +9,9 @@ public interface IOpenAiBackend
     /// <summary>The model ids this backend answers for.</summary>
     IReadOnlyList<string> ModelIds { get; }
 
+    /// <summary>How the served model writes function calls (its chat format's); null when its format renders no tools.</summary>
+    Inference.Tokenization.ToolCallSyntax? ToolCalls { get; }
+
     /// <summary>The caller a key belongs to; throws <see cref="OpenAiException"/> (401) for a key it does not accept.</summary>
     OpenAiCaller Authenticate(string apiKey);
 

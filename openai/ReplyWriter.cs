@@ -2,6 +2,7 @@ using System.Text;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using SpecEdge.Contracts;
+using SpecEdge.Inference.Tokenization;
 
 namespace SpecEdge.OpenAi;
 
@@ -29,8 +30,10 @@ internal static class ReplyWriter
             context.Response.Headers[OpenAiEndpoints.SessionHeader] = runs[0].SessionId;
             string id = (job.IsChat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
             long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            if (job.Stream) await StreamAsync(context, runs, job, id, created, cancel);
-            else await WholeAsync(context, runs, job, id, created, cancel);
+            // A model whose format renders no tools never got any (the session refuses them), so its text is read as ChatML's.
+            var syntax = backend.ToolCalls ?? ToolCallSyntax.ChatMl;
+            if (job.Stream) await StreamAsync(context, runs, job, syntax, id, created, cancel);
+            else await WholeAsync(context, runs, job, syntax, id, created, cancel);
         }
         catch (Exception) when (cancel.IsCancellationRequested)
         {
@@ -66,7 +69,7 @@ internal static class ReplyWriter
         }
     }
 
-    private static async Task WholeAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
+    private static async Task WholeAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, ToolCallSyntax syntax, string id, long created, CancellationToken cancel)
     {
         bool asked = job.Settings.Logprobs >= 0, withTop = job.Settings.Logprobs > 0;
         var replies = await Task.WhenAll(runs.Select(async run =>
@@ -92,22 +95,22 @@ internal static class ReplyWriter
         var usage = Usage.Of(runs[0].PromptTokens, runs[0].CachedTokens, replies.Sum(r => r.Tokens));
         if (job.IsChat)
             await OpenAiEndpoints.JsonAsync(context, 200, new ChatCompletionResponse(id, created, job.Model,
-                replies.Select((r, i) => Choice(i, r.Text, r.Finish, asked ? LogprobsFormat.Chat(r.Logprobs) : null, job)).ToArray(), usage));
+                replies.Select((r, i) => Choice(i, r.Text, r.Finish, asked ? LogprobsFormat.Chat(r.Logprobs) : null, job, syntax)).ToArray(), usage));
         else
             await OpenAiEndpoints.JsonAsync(context, 200, new CompletionResponse(id, created, job.Model,
                 replies.Select((r, i) => new TextChoice(i, r.Text, r.Finish, asked ? LogprobsFormat.Completion(r.Logprobs, 0, withTop) : null)).ToArray(), usage));
     }
 
     /// <summary>A whole chat choice: with tools, the reply's function calls come out of its text into tool_calls.</summary>
-    private static ChatChoice Choice(int index, string text, string finish, ChatLogprobs? logprobs, ReplyJob job)
+    private static ChatChoice Choice(int index, string text, string finish, ChatLogprobs? logprobs, ReplyJob job, ToolCallSyntax syntax)
     {
         if (!job.CallsTools) return new ChatChoice(index, new AssistantMessage(text), finish, logprobs);
-        var (content, calls) = ToolCallText.Split(text);
+        var (content, calls) = ToolCallText.Split(text, syntax);
         return calls.Length == 0 ? new ChatChoice(index, new AssistantMessage(text), finish, logprobs)
             : new ChatChoice(index, new AssistantMessage(content, calls), "tool_calls", logprobs);
     }
 
-    private static async Task StreamAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, string id, long created, CancellationToken cancel)
+    private static async Task StreamAsync(HttpContext context, List<ReplyRun> runs, ReplyJob job, ToolCallSyntax syntax, string id, long created, CancellationToken cancel)
     {
         var events = new ServerSentEvents(context.Response);
         events.Start();
@@ -126,7 +129,9 @@ internal static class ReplyWriter
         var heldLogprobs = runs.Select(_ => new List<ReplyLogprob>()).ToArray();
         // Calls stream as OpenAI streams them (name first, then arguments as written); with logprobs asked for, a reply
         // that may call tools is held to its end instead, since a token's logprob belongs to content, not to a call.
-        var toolStreams = job.IsChat && job.CallsTools && job.Settings.Logprobs < 0 ? runs.Select(_ => new ToolCallStream()).ToArray() : null;
+        // Llama 3.1 and Mistral write a reply that is all calls or none, known only at its end: such replies are held too.
+        var toolStreams = job.IsChat && job.CallsTools && job.Settings.Logprobs < 0 && syntax.Kind == ChatFormatKind.ChatMl
+            ? runs.Select(_ => new ToolCallStream()).ToArray() : null;
         int tokens = 0;
         bool asked = job.Settings.Logprobs >= 0;
         await foreach (var (index, chunk) in merged.Reader.ReadAllAsync(cancel))
@@ -160,7 +165,7 @@ internal static class ReplyWriter
                 // Held until it ends (logprobs asked for): only then is it known which text is a call.
                 if (logprobs is not null) heldLogprobs[index].AddRange(logprobs);
                 if (finish is null) continue;
-                var (content, calls) = ToolCallText.Split(texts[index].ToString());
+                var (content, calls) = ToolCallText.Split(texts[index].ToString(), syntax);
                 if (calls.Length == 0) content = texts[index].ToString();
                 if (content is { Length: > 0 } || heldLogprobs[index].Count > 0)
                     await events.WriteAsync(new ChatCompletionChunk(id, created, job.Model, new[] { new ChunkChoice(index, new ChunkDelta(Content: content ?? ""), null,

@@ -14,7 +14,7 @@ public sealed record RequestMessage
     public string? Name { get; init; }
     /// <summary>An assistant message's function calls ([{"id", "type": "function", "function": {"name", "arguments"}}]).</summary>
     public JsonElement? ToolCalls { get; init; }
-    /// <summary>A tool message's call id (accepted; the chat template does not render it).</summary>
+    /// <summary>A tool message's call id (Mistral's template renders it; the others do not).</summary>
     public string? ToolCallId { get; init; }
     [JsonExtensionData] public Dictionary<string, JsonElement>? Other { get; init; }
 }

@@ -50,7 +50,7 @@ public static class RequestValidator
                 case "system" or "developer":
                     throw OpenAiException.BadRequest(at + ".role", $"A {m.Role} message is only supported as the first message; '{at}' is not.");
                 case "user" or "tool":
-                    turns.Add(new ChatTurn(m.Role, content));
+                    turns.Add(new ChatTurn(m.Role, content) { ToolCallId = m.Role == "tool" ? m.ToolCallId : null });
                     break;
                 case "assistant":
                     turns.Add(new ChatTurn(m.Role, content) { ToolCalls = ToolCalls(m.ToolCalls, at + ".tool_calls") });

@@ -1,17 +1,54 @@
 using System.Text;
 using System.Text.Json;
+using SpecEdge.Inference.Tokenization;
 
 namespace SpecEdge.OpenAi;
 
 /// <summary>
-/// The function calls in a reply's text, as a ChatML (Qwen) model writes them and its template renders them:
-/// <c>&lt;tool_call&gt;\n{"name": ..., "arguments": {...}}\n&lt;/tool_call&gt;</c> blocks. The text around them is the
-/// message's content. A reply whose blocks do not all parse (an unfinished or malformed call) is all content: what the
-/// model wrote is never lost or half-read.
+/// The function calls in a reply's text, as the model writes them and its template renders them. ChatML (Qwen):
+/// <c>&lt;tool_call&gt;\n{"name": ..., "arguments": {...}}\n&lt;/tool_call&gt;</c> blocks, the text around them the
+/// message's content. Llama 3.1: the whole reply is one {"name": ..., "parameters": {...}} object. Mistral V3: the whole
+/// reply is a JSON array of {"name": ..., "arguments": {...}} objects, after [TOOL_CALLS] (a control token the text
+/// shows only when a grammar wrote it as text). A reply whose calls do not all parse (an unfinished or malformed call)
+/// is all content: what the model wrote is never lost or half-read.
 /// </summary>
 public static class ToolCallText
 {
     private const string Open = "<tool_call>", Close = "</tool_call>";
+
+    /// <summary>The calls of <paramref name="text"/> as <paramref name="syntax"/> writes them (ids in that family's form).</summary>
+    public static (string? Content, ToolCall[] Calls) Split(string text, ToolCallSyntax syntax) => syntax.Kind switch
+    {
+        ChatFormatKind.Llama31 => SplitWhole(text, syntax, ToolCallSyntax.PythonTag, array: false),
+        ChatFormatKind.MistralV3 => SplitWhole(text, syntax, ToolCallSyntax.MistralMarker, array: true),
+        _ => Split(text),
+    };
+
+    /// <summary>A reply that is its calls and nothing else: one object, or an array of them, after an optional marker.</summary>
+    private static (string? Content, ToolCall[] Calls) SplitWhole(string text, ToolCallSyntax syntax, string marker, bool array)
+    {
+        string body = text.Trim();
+        if (body.StartsWith(marker, StringComparison.Ordinal)) body = body[marker.Length..].TrimStart();
+        if (body.Length == 0 || body[0] != (array ? '[' : '{')) return (text, []);
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            var items = array ? root.EnumerateArray().ToArray() : [root];
+            var calls = new ToolCall[items.Length];
+            for (int i = 0; i < items.Length; i++)
+            {
+                // Llama 3.1 models are trained on "parameters", yet some write "arguments": either is the call's.
+                if (Read(items[i], syntax.ArgumentsKey, "arguments") is not { } call) return (text, []);
+                calls[i] = call with { Index = i, Id = syntax.NewCallId() };
+            }
+            return calls.Length == 0 ? (text, []) : (null, calls);
+        }
+        catch (JsonException)
+        {
+            return (text, []);
+        }
+    }
 
     public static (string? Content, ToolCall[] Calls) Split(string text)
     {
@@ -46,16 +83,21 @@ public static class ToolCallText
         try
         {
             using var document = JsonDocument.Parse(body);
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String) return null;
-            string arguments = !root.TryGetProperty("arguments", out var a) ? "{}"
-                : a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText();
-            return new ToolCall(0, NewId(), "function", new ToolFunction(name.GetString()!, arguments));
+            return Read(document.RootElement, "arguments", "arguments");
         }
         catch (JsonException)
         {
             return null;
         }
+    }
+
+    /// <summary>A call object: a string "name", and its arguments under <paramref name="key"/> (or <paramref name="otherKey"/>); null if it is not one.</summary>
+    private static ToolCall? Read(JsonElement call, string key, string otherKey)
+    {
+        if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String) return null;
+        string arguments = !call.TryGetProperty(key, out var a) && !call.TryGetProperty(otherKey, out a) ? "{}"
+            : a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText();
+        return new ToolCall(0, NewId(), "function", new ToolFunction(name.GetString()!, arguments));
     }
 }
 

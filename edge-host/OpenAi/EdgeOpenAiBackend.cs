@@ -34,6 +34,8 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     private readonly DraftPool _drafts;
     /// <summary>The draft's tokens for structured output, built at the first reply (a 152k vocabulary takes about a second).</summary>
     private readonly Lazy<TokenMasker> _masker;
+    /// <summary>The draft's tokenizer (the target's too: they share one), read at first use.</summary>
+    private readonly Lazy<HfTokenizer> _tokenizer;
     private readonly LocalConversationIndex _index = new();
     /// <summary>Cancelled at shutdown: drafting stops before the draft models are freed.</summary>
     private readonly CancellationTokenSource _shutdown = new();
@@ -61,9 +63,10 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         _models = new[] { api.Value.ModelName is { Length: > 0 } name ? name : SilosModel() };
         if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
         _drafts = new DraftPool(_o.DraftModel, _o.DType, _o.Device, _o.ServeDraftSlots);
+        _tokenizer = new Lazy<HfTokenizer>(() => HfTokenizer.Load(_o.DraftModel));
         _masker = new Lazy<TokenMasker>(() =>
         {
-            var tokenizer = HfTokenizer.Load(_o.DraftModel);
+            var tokenizer = _tokenizer.Value;
             var stop = new HashSet<int>(tokenizer.EosTokenIds.Concat(_drafts.First.Generation.EosTokenIds));
             if (tokenizer.TokenToId(ChatFormat.For(tokenizer).EndOfTurnToken) is int endOfTurn) stop.Add(endOfTurn);
             return new TokenMasker(TokenVocabulary.From(tokenizer, stop, _drafts.First.Config.VocabSize));
@@ -73,6 +76,8 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
     }
 
     public IReadOnlyList<string> ModelIds => _models;
+
+    public ToolCallSyntax? ToolCalls => ChatFormat.For(_tokenizer.Value).ToolCalls;
 
     /// <summary>The silos' model id, asked before the port opens (for up to 30 s while the cluster starts).</summary>
     private string SilosModel()
@@ -111,7 +116,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
             else
             {
                 drafting = Link(credential, plan.SessionId);
-                edge = new EdgeSession(drafting, draft, plan.SessionId, edgeId, _o.Tree(), capacity: 4096) { Masker = _masker.Value };
+                edge = new EdgeSession(drafting, draft, plan.SessionId, edgeId, _o.Tree(), capacity: 4096) { Masker = _masker.Value, ToolCalls = ToolCalls };
                 // Attached before the turn starts, so the cluster leaves the drafting to this host from the first step.
                 await edge.AttachAsync();
                 started = await edge.BeginTurnAsync(plan.TurnFor(job));

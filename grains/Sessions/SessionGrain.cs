@@ -137,7 +137,7 @@ public sealed class SessionGrain(
             throw new InvalidOperationException($"Session '{Id}' already has a conversation; earlier turns can only be replayed into a new one.");
         string? tenant = await _admission.ClaimAsync(VerifiedCaller.Current);
         // The settings become the session's with the turn, in its one state write.
-        return await _admission.HoldingAsync(tenant, () => _turns.StartAsync(request.Text, tenant, request.History, request.Settings, request.Role));
+        return await _admission.HoldingAsync(tenant, () => _turns.StartAsync(request.Text, tenant, request.History, request.Settings, request.Role, request.ToolCallId));
     }
 
     public async Task<string> ChatAsync(string text)

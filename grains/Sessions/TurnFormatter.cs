@@ -12,7 +12,8 @@ namespace SpecEdge.Grains.Sessions;
 /// </summary>
 public static class TurnFormatter
 {
-    public static int[] Tokens(HfTokenizer tokenizer, ChatFormat format, IReadOnlyList<int> committed, GenerationSettings settings, string text, string role = "user")
+    public static int[] Tokens(HfTokenizer tokenizer, ChatFormat format, IReadOnlyList<int> committed, GenerationSettings settings, string text, string role = "user",
+        string? toolCallId = null)
     {
         if (!settings.UseChatTemplate)
         {
@@ -22,9 +23,11 @@ public static class TurnFormatter
 
         var messages = new List<ChatMessage>();
         if (committed.Count == 0 && settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
-        messages.Add(new ChatMessage(role, text));
-        // The tools are part of the conversation's start (the system turn): a continued conversation keeps the ones it began with.
-        var segments = format.RenderSegments(messages, addGenerationPrompt: true, tools: committed.Count == 0 ? Tools(settings) : null).ToList();
+        messages.Add(new ChatMessage(role, text) { ToolCallId = toolCallId });
+        // The tools are part of the conversation's start (the system turn): a continued conversation keeps the ones it
+        // began with. Mistral's template writes them in front of the last user message instead, so every user turn has them.
+        var tools = committed.Count == 0 || (format.ToolsBeforeLastUserMessage && role == "user") ? Tools(settings) : null;
+        var segments = format.RenderSegments(messages, addGenerationPrompt: true, tools: tools, continuing: committed.Count > 0).ToList();
         string prefix = "";
         if (committed.Count > 0)
         {
@@ -48,14 +51,18 @@ public static class TurnFormatter
     /// assistant turns, replayed) and the new user message, rendered by the template as one prompt. Every content is
     /// ordinary text, as in <see cref="Tokens"/>.
     /// </summary>
-    public static int[] ConversationTokens(HfTokenizer tokenizer, ChatFormat format, GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text, string role = "user")
+    public static int[] ConversationTokens(HfTokenizer tokenizer, ChatFormat format, GenerationSettings settings, IReadOnlyList<ChatTurn> history, string text, string role = "user",
+        string? toolCallId = null)
     {
         if (!settings.UseChatTemplate)
             throw new ArgumentException("Earlier turns can only be replayed with the chat template on (UseChatTemplate).", nameof(history));
         var messages = new List<ChatMessage>();
         if (settings.SystemPrompt is { Length: > 0 } system) messages.Add(new ChatMessage("system", system));
-        messages.AddRange(history.Select(t => new ChatMessage(t.Role, t.Content) { ToolCalls = t.ToolCalls?.Select(c => new ChatToolCall(c.Name, c.Arguments)).ToArray() }));
-        messages.Add(new ChatMessage(role, text));
+        messages.AddRange(history.Select(t => new ChatMessage(t.Role, t.Content)
+        {
+            ToolCalls = t.ToolCalls?.Select(c => new ChatToolCall(c.Name, c.Arguments, c.Id)).ToArray(), ToolCallId = t.ToolCallId,
+        }));
+        messages.Add(new ChatMessage(role, text) { ToolCallId = toolCallId });
         return tokenizer.Encode(format.RenderSegments(messages, addGenerationPrompt: true, tools: Tools(settings)));
     }
 

@@ -17,21 +17,22 @@ public sealed class TurnStarter(string id, Conversation conversation, ModelHost 
     private SessionState S => conversation.State;
 
     /// <summary>Starts the turn under <paramref name="requested"/> settings if given (else the session's own).</summary>
-    public async Task<TurnStarted> StartAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? requested = null, string role = "user")
+    public async Task<TurnStarted> StartAsync(string text, string? tenant, IReadOnlyList<ChatTurn>? history = null, GenerationSettings? requested = null, string role = "user",
+        string? toolCallId = null)
     {
         history ??= Array.Empty<ChatTurn>();
         // The seed (and who set it) as the turn will store it; nothing changes in memory until the turn is written.
         var (settings, seedOwner) = requested is not null ? WithSeed(requested) : S.Settings.Seed is null ? WithSeed(S.Settings) : (S.Settings, S.SeedOwner);
         var appended = history.Count > 0
-            ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, settings, history, text, role)
-            : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text, role);
+            ? TurnFormatter.ConversationTokens(models.Tokenizer, models.ChatFormat, settings, history, text, role, toolCallId)
+            : TurnFormatter.Tokens(models.Tokenizer, models.ChatFormat, S.Committed, settings, text, role, toolCallId);
         if (S.Committed.Count + appended.Length + 2 > models.Options.MaxContextTokens)
             throw new InvalidOperationException($"The conversation would exceed {models.Options.MaxContextTokens} tokens (MaxContextTokens).");
 
         int cached = await verifier.StartTurnAsync(S.Committed, appended, settings, S.Step);
         try
         {
-            await commits.WriteChangeAsync(() => conversation.StartTurn(settings, seedOwner, tenant, history, new ChatTurn(role, text), appended));
+            await commits.WriteChangeAsync(() => conversation.StartTurn(settings, seedOwner, tenant, history, new ChatTurn(role, text) { ToolCallId = toolCallId }, appended));
         }
         catch
         {

@@ -68,7 +68,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         var s = snapshot.Settings;
         var cache = _device.Model.NewCache(models.Options.MaxContextTokens);
         var sequence = new TargetSequence(cache, snapshot.Committed, snapshot.ReplyStart,
-            VerifierBoundary.Sampling(s), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step)
+            VerifierBoundary.Sampling(s, models.ChatFormat.ToolCalls), models.StopCriteria(s.MaxNewTokens, s.StopStrings), snapshot.Step)
             { MaxTreeNodes = models.Options.MaxTreeNodes, PrefixScope = _device.ScopeOf(sessionId) };
         _sequences.Add(sessionId, sequence);
         return Reused(await Enqueue(sessionId, new PrefillWork(sequence)));
@@ -81,7 +81,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw new SessionNotLoadedException($"Verifier holds {sequence.Committed.Count} tokens of session '{sessionId}', the session {expectedCommitted}.");
         if (sequence.Committed.Count + appended.Length + 1 > sequence.Cache.Capacity)
             throw new InvalidOperationException($"The conversation would exceed {sequence.Cache.Capacity} tokens (MaxContextTokens).");
-        sequence.StartTurn(appended, models.StopCriteria(settings.MaxNewTokens, settings.StopStrings), VerifierBoundary.Sampling(settings));
+        sequence.StartTurn(appended, models.StopCriteria(settings.MaxNewTokens, settings.StopStrings), VerifierBoundary.Sampling(settings, models.ChatFormat.ToolCalls));
         return Reused(await Enqueue(sessionId, new PrefillWork(sequence)));
     }
 

@@ -3,6 +3,7 @@ using SpecEdge.Inference;
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.Inference.Tokenization;
 
 namespace SpecEdge.Grains.Verification;
 
@@ -28,19 +29,20 @@ public static class VerifierBoundary
     };
 
     /// <summary>The session resolves its seed before any work reaches a verifier; a missing one is a bug, not a default.</summary>
-    public static SamplingParams Sampling(GenerationSettings s) => new(s.Temperature, s.TopK, s.TopP,
+    /// <param name="toolCalls">How the model writes function calls (its chat format's); Qwen's when not given.</param>
+    public static SamplingParams Sampling(GenerationSettings s, ToolCallSyntax? toolCalls = null) => new(s.Temperature, s.TopK, s.TopP,
         s.Seed ?? throw new InvalidOperationException("Generation settings reached the verifier without a resolved seed.")) {
             Logprobs = s.Logprobs, MinP = s.MinP, PresencePenalty = s.PresencePenalty, FrequencyPenalty = s.FrequencyPenalty,
             RepetitionPenalty = s.RepetitionPenalty, LogitBias = s.LogitBias is { Count: > 0 } bias ? bias : null,
-            Grammar = Grammar(s),
+            Grammar = Grammar(s, toolCalls),
         };
 
     /// <summary>The grammar a reply must follow (compiled once per schema text); refusals name the setting.</summary>
-    public static JsonGrammar? Grammar(GenerationSettings s)
+    public static JsonGrammar? Grammar(GenerationSettings s, ToolCallSyntax? toolCalls = null)
     {
         try
         {
-            return ReplyGrammar.Of((int)s.Format, s.JsonSchema, s.ToolChoice, s.ToolName, s.Tools, s.ParallelToolCalls);
+            return ReplyGrammar.Of((int)s.Format, s.JsonSchema, s.ToolChoice, s.ToolName, s.Tools, s.ParallelToolCalls, toolCalls);
         }
         catch (ArgumentException e)
         {

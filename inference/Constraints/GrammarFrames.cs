@@ -103,18 +103,24 @@ internal abstract record Frame
     }
 }
 
-internal enum DocumentStage { Prefix, Value, Suffix, Done, Between }
+internal enum DocumentStage { Prefix, Value, Suffix, Done, Between, Opening, Closing, Closed }
 
 /// <summary>
 /// The bottom of every stack: the grammar's literal prefix (a tool call's opening tag), optional whitespace, the root
 /// value, the literal suffix, then nothing (the reply ends), or, while fewer than the grammar's MaxValues are written
-/// (<see cref="Values"/>), its separator and another prefix, value and suffix. <see cref="Position"/> counts bytes into a literal.
+/// (<see cref="Values"/>), its separator and another prefix, value and suffix. A grammar with an opening and a closing
+/// (Mistral's call array) writes the opening once first, and may end only after its closing, which follows any value.
+/// <see cref="Position"/> counts bytes into a literal.
 /// </summary>
 internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, int Position, int Whitespace, int Values = 0) : Frame
 {
-    public static DocumentFrame Start(JsonGrammar grammar) => new(grammar, grammar.Prefix.Length > 0 ? DocumentStage.Prefix : DocumentStage.Value, 0, 0);
+    public static DocumentFrame Start(JsonGrammar grammar) =>
+        grammar.Opening.Length > 0 ? new(grammar, DocumentStage.Opening, 0, 0) : new(grammar, grammar.Prefix.Length > 0 ? DocumentStage.Prefix : DocumentStage.Value, 0, 0);
 
-    /// <summary>Complete, and another value may still follow (parallel tool calls).</summary>
+    /// <summary>The reply may end here: after the last value, or after the closing where the grammar has one.</summary>
+    public bool Complete => Stage == DocumentStage.Closed || (Stage == DocumentStage.Done && Grammar.Closing.Length == 0);
+
+    /// <summary>Another value may still follow (parallel tool calls).</summary>
     public bool MayContinue => Stage == DocumentStage.Done && Values < Grammar.MaxValues && Grammar.Between.Length > 0;
 
     public override FrameStep Feed(byte b, int depth)
@@ -122,8 +128,17 @@ internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, i
         switch (Stage)
         {
             case DocumentStage.Done:
-                if (!MayContinue || Grammar.Between[0] != b) return FrameStep.Rejected;
-                return FrameStep.Stay(Grammar.Between.Length == 1 ? Next() : this with { Stage = DocumentStage.Between, Position = 1 });
+                if (MayContinue && Grammar.Between[0] == b)
+                    return FrameStep.Stay(Grammar.Between.Length == 1 ? Next() : this with { Stage = DocumentStage.Between, Position = 1 });
+                if (Grammar.Closing.Length > 0 && Grammar.Closing[0] == b)
+                    return FrameStep.Stay(this with { Stage = Grammar.Closing.Length == 1 ? DocumentStage.Closed : DocumentStage.Closing, Position = 1 });
+                return FrameStep.Rejected;
+            case DocumentStage.Opening:
+                if (Grammar.Opening[Position] != b) return FrameStep.Rejected;
+                return FrameStep.Stay(Position + 1 == Grammar.Opening.Length ? Next() : this with { Position = Position + 1 });
+            case DocumentStage.Closing:
+                if (Grammar.Closing[Position] != b) return FrameStep.Rejected;
+                return FrameStep.Stay(this with { Stage = Position + 1 == Grammar.Closing.Length ? DocumentStage.Closed : DocumentStage.Closing, Position = Position + 1 });
             case DocumentStage.Between:
                 if (Grammar.Between[Position] != b) return FrameStep.Rejected;
                 return FrameStep.Stay(Position + 1 == Grammar.Between.Length ? Next() : this with { Position = Position + 1 });

@@ -26,10 +26,10 @@ public sealed class GrammarState : IEquatable<GrammarState>
     public static GrammarState Start(JsonGrammar grammar) => new(DocumentFrame.Start(grammar), null);
 
     /// <summary>Whether the root value is complete: the reply may (and must) end here.</summary>
-    public bool IsComplete => Below is null && Top is DocumentFrame { Stage: DocumentStage.Done };
+    public bool IsComplete => Below is null && Top is DocumentFrame { Complete: true };
 
     /// <summary>Complete, yet another value may follow (parallel tool calls): the reply may end here or go on.</summary>
-    public bool MayContinue => Below is null && Top is DocumentFrame { MayContinue: true };
+    public bool MayContinue => Below is null && Top is DocumentFrame { Complete: true, MayContinue: true };
 
     /// <summary>
     /// The lexer state when the innermost value is a string (a <see cref="StringLexer"/> state), else -1. Inside a string

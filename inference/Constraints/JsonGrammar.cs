@@ -1,3 +1,4 @@
+using SpecEdge.Inference.Tokenization;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -64,9 +65,15 @@ public sealed class JsonGrammar
     /// </summary>
     public int MaxValues { get; }
     public byte[] Between { get; }
+    /// <summary>Bytes once before the first value and once after the last (Mistral's "[TOOL_CALLS][" and "]"); empty for the rest.</summary>
+    public byte[] Opening { get; }
+    public byte[] Closing { get; }
 
-    private JsonGrammar(JsonShape root, string? schema, byte[]? prefix = null, byte[]? suffix = null, int maxValues = 1, byte[]? between = null)
+    private JsonGrammar(JsonShape root, string? schema, byte[]? prefix = null, byte[]? suffix = null, int maxValues = 1, byte[]? between = null,
+        byte[]? opening = null, byte[]? closing = null)
     {
+        Opening = opening ?? [];
+        Closing = closing ?? [];
         Root = root;
         Schema = schema;
         Prefix = prefix ?? [];
@@ -82,11 +89,21 @@ public sealed class JsonGrammar
     /// cannot be told apart by a first byte). Compiled once per distinct set.
     /// </summary>
     /// <exception cref="ArgumentException">A parameters schema is outside the subset or not an object; the message names it.</exception>
-    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, string open, string close, int maxCalls = 1)
+    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, string open, string close, int maxCalls = 1) =>
+        ToolCall(tools, ToolCallSyntax.ChatMl with { Prefix = open, Suffix = close }, maxCalls);
+
+    /// <summary>
+    /// Function calls as <paramref name="syntax"/> writes them: its opening, then up to <paramref name="maxCalls"/> calls
+    /// (prefix, {"name": one of the tools' names, its arguments key: an object}, suffix), separated as it separates them,
+    /// then its closing. The arguments are constrained as for <see cref="ToolCall(IReadOnlyList{ValueTuple{string, string}}, string, string, int)"/>.
+    /// </summary>
+    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, ToolCallSyntax syntax, int maxCalls = 1)
     {
+        string open = syntax.Prefix, close = syntax.Suffix;
         if (tools.Count == 0 || tools.Count > EnumShape.MaxValues) throw new ArgumentException($"A tool call needs 1 to {EnumShape.MaxValues} tools.", nameof(tools));
         if (maxCalls < 1) throw new ArgumentOutOfRangeException(nameof(maxCalls), maxCalls, "At least one call.");
-        string key = "tool-call\u0000" + maxCalls + "\u0000" + open + "\u0000" + close + "\u0000" + string.Join("\u0000", tools.Select(t => t.Name + "\u0000" + t.Parameters));
+        string key = "tool-call\u0000" + maxCalls + "\u0000" + syntax.Opening + "\u0000" + open + "\u0000" + close + "\u0000" + syntax.Between + "\u0000"
+            + syntax.Closing + "\u0000" + syntax.ArgumentsKey + "\u0000" + string.Join("\u0000", tools.Select(t => t.Name + "\u0000" + t.Parameters));
         if (Compiled.TryGetValue(key, out var known)) return known;
         JsonShape arguments = ObjectShape.Any;
         if (tools.Count == 1 && tools[0].Parameters is { } parameters)
@@ -94,10 +111,12 @@ public sealed class JsonGrammar
             arguments = FromSchema(parameters).Root;
         }
         var names = new EnumShape(tools.Select(t => JsonSerializer.SerializeToUtf8Bytes(t.Name, Compact)).ToArray());
-        var call = new ObjectShape([new PropertyShape("name", "name\""u8.ToArray(), names), new PropertyShape("arguments", "arguments\""u8.ToArray(), arguments)],
+        var call = new ObjectShape([new PropertyShape("name", "name\""u8.ToArray(), names), new PropertyShape(syntax.ArgumentsKey, System.Text.Encoding.UTF8.GetBytes(syntax.ArgumentsKey + "\""), arguments)],
             required: 0b11, openKeys: false, ordered: true);
-        // Parallel calls follow one another on new lines, as the chat template writes several calls.
-        var grammar = new JsonGrammar(call, null, System.Text.Encoding.UTF8.GetBytes(open), System.Text.Encoding.UTF8.GetBytes(close), maxCalls, "\n"u8.ToArray());
+        // Parallel calls follow one another as the chat template writes several calls (Qwen: on new lines; Mistral: in an array).
+        var utf8 = System.Text.Encoding.UTF8;
+        var grammar = new JsonGrammar(call, null, utf8.GetBytes(open), utf8.GetBytes(close), maxCalls, utf8.GetBytes(syntax.Between),
+            utf8.GetBytes(syntax.Opening), utf8.GetBytes(syntax.Closing));
         if (Compiled.Count >= MaxCompiled) Compiled.Clear();
         return Compiled.GetOrAdd(key, grammar);
     }

@@ -18,8 +18,11 @@ public static class ReplyGrammar
     /// <param name="format">0 free text, 1 any JSON object, 2 JSON matching <paramref name="jsonSchema"/> (the contracts' OutputFormat).</param>
     /// <param name="parallelToolCalls">With "required", the reply may make up to <see cref="MaxParallelCalls"/> calls, one after another (OpenAI's parallel_tool_calls, on by default); a named function is called once.</param>
     /// <exception cref="ArgumentException">The settings ask for what cannot be built; <see cref="ArgumentException.ParamName"/> says which part.</exception>
-    public static JsonGrammar? Of(int format, string? jsonSchema, string? toolChoice, string? toolName, IReadOnlyList<string>? tools, bool parallelToolCalls)
+    /// <param name="syntax">How the model writes calls (its chat format's <see cref="ChatFormat.ToolCalls"/>); Qwen's when not given.</param>
+    public static JsonGrammar? Of(int format, string? jsonSchema, string? toolChoice, string? toolName, IReadOnlyList<string>? tools, bool parallelToolCalls,
+        ToolCallSyntax? syntax = null)
     {
+        syntax ??= ToolCallSyntax.ChatMl;
         if (toolChoice is "required" or "function")
         {
             try
@@ -30,8 +33,8 @@ public static class ReplyGrammar
                 if (toolChoice == "function")
                     definitions = definitions.Where(t => t.Name == toolName).ToArray() is [var named] ? [named]
                         : throw new ArgumentException($"tool_choice names the function '{toolName}', which is not among the tools.");
-                return JsonGrammar.ToolCall(definitions.Select(t => (t.Name, t.Parameters)).ToArray(), ChatFormat.ToolCallOpen, ChatFormat.ToolCallClose,
-                    toolChoice == "required" && parallelToolCalls ? MaxParallelCalls : 1);
+                return JsonGrammar.ToolCall(definitions.Select(t => (t.Name, t.Parameters)).ToArray(), syntax,
+                    toolChoice == "required" && parallelToolCalls && syntax.Parallel ? MaxParallelCalls : 1);
             }
             catch (ArgumentException e) when (e.ParamName != ToolsParameter)
             {

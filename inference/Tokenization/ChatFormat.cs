@@ -25,7 +25,7 @@ public sealed class ChatFormat
     public string EndOfTurnToken => Kind switch
     {
         ChatFormatKind.ChatMl => "<|im_end|>",
-        ChatFormatKind.Llama3 => "<|eot_id|>",
+        ChatFormatKind.Llama3 or ChatFormatKind.Llama31 => "<|eot_id|>",
         _ => "</s>",
     };
 
@@ -50,14 +50,20 @@ public sealed class ChatFormat
         bool thinking = hasToken("<think>") && hasToken("</think>");
         ChatFormatKind kind = overrideKind
             ?? (chatTemplate?.Contains("<|im_start|>") == true ? ChatFormatKind.ChatMl
-            : chatTemplate?.Contains("<|start_header_id|>") == true ? ChatFormatKind.Llama3
+            : chatTemplate?.Contains("<|start_header_id|>") == true ? Llama3TemplateKind(chatTemplate)
             : chatTemplate?.Contains("[INST]") == true ? InstTemplateKind(chatTemplate)
             : hasToken("<|im_start|>") ? ChatFormatKind.ChatMl
-            : hasToken("<|start_header_id|>") ? ChatFormatKind.Llama3
+            // Llama 3.1 named the reserved token <|python_tag|>; Llama 3's vocabulary has it as a reserved token.
+            : hasToken("<|start_header_id|>") ? (hasToken("<|python_tag|>") ? ChatFormatKind.Llama31 : ChatFormatKind.Llama3)
             : hasToken("[INST]") ? ChatFormatKind.MistralV3
             : ChatFormatKind.Llama2);
         return new ChatFormat(kind, thinking && kind == ChatFormatKind.ChatMl);
     }
+
+    /// <summary>Llama 3.1 and later templates state the knowledge cut-off and know "ipython" (tool) turns; Llama 3's do neither.</summary>
+    private static ChatFormatKind Llama3TemplateKind(string template) =>
+        template.Contains("Cutting Knowledge Date", StringComparison.Ordinal) || template.Contains("ipython", StringComparison.Ordinal)
+            ? ChatFormatKind.Llama31 : ChatFormatKind.Llama3;
 
     /// <summary>Which [INST] family a template belongs to; Llama 2 and Mistral differ in spaces and the system prompt.</summary>
     private static ChatFormatKind InstTemplateKind(string template) =>
@@ -72,11 +78,24 @@ public sealed class ChatFormat
     /// assistant's reply begins. <paramref name="enableThinking"/> = false makes a Qwen3 model skip reasoning
     /// (an empty think block is written for it), as enable_thinking=False does in the Qwen3 template.
     /// </summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true, IReadOnlyList<string>? tools = null) =>
-        string.Concat(RenderSegments(messages, addGenerationPrompt, enableThinking, tools).Select(s => s.Text));
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true, IReadOnlyList<string>? tools = null,
+        bool continuing = false) =>
+        string.Concat(RenderSegments(messages, addGenerationPrompt, enableThinking, tools, continuing).Select(s => s.Text));
 
-    /// <summary>Whether this format renders <c>tools</c>, tool calls and tool results (ChatML, as Qwen's templates do).</summary>
-    public bool SupportsTools => Kind == ChatFormatKind.ChatMl;
+    /// <summary>
+    /// Whether this format renders <c>tools</c>, tool calls and tool results: ChatML (Qwen), Llama 3.1 and Mistral's V3
+    /// templates do; Llama 3, Llama 2 and Mistral's first template do not.
+    /// </summary>
+    public bool SupportsTools => ToolCalls is not null;
+
+    /// <summary>How this format's model writes function calls (null where it renders no tools).</summary>
+    public ToolCallSyntax? ToolCalls => ToolCallSyntax.For(Kind);
+
+    /// <summary>
+    /// Whether the tools go in front of the last user message (Mistral), so that every new user turn of a conversation
+    /// carries them again, rather than once at the conversation's start.
+    /// </summary>
+    public bool ToolsBeforeLastUserMessage => Kind == ChatFormatKind.MistralV3;
 
     /// <summary>What surrounds one function call in a ChatML (Qwen) reply: the JSON {"name", "arguments"} goes between.</summary>
     public const string ToolCallOpen = "<tool_call>\n", ToolCallClose = "\n</tool_call>";
@@ -88,13 +107,15 @@ public sealed class ChatFormat
     /// </summary>
     /// <param name="tools">The functions the model may call, each as the template's tojson writes it (see
     /// <see cref="TemplateJson"/>); null or empty for none. Only formats that <see cref="SupportsTools"/> take them.</param>
+    /// <param name="continuing">The messages continue a conversation that already has its start: formats whose start
+    /// is more than a BOS (Llama 3.1's system turn) leave it out.</param>
     public IReadOnlyList<PromptSegment> RenderSegments(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, bool enableThinking = true,
-        IReadOnlyList<string>? tools = null)
+        IReadOnlyList<string>? tools = null, bool continuing = false)
     {
         ArgumentNullException.ThrowIfNull(messages);
         bool usesTools = tools is { Count: > 0 } || messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 });
         if (usesTools && !SupportsTools)
-            throw new ArgumentException($"Tools, tool calls and tool results are rendered for ChatML (Qwen) chat templates only; this model's format is {Kind}.",
+            throw new ArgumentException($"Tools, tool calls and tool results are rendered for ChatML (Qwen), Llama 3.1 and Mistral V3 chat templates only; this model's format is {Kind}.",
                 tools is { Count: > 0 } ? nameof(tools) : nameof(messages));
         var prompt = new PromptBuilder();
         switch (Kind)
@@ -103,7 +124,8 @@ public sealed class ChatFormat
             case ChatFormatKind.Llama3: RenderLlama3(prompt, messages, addGenerationPrompt); break;
             case ChatFormatKind.Llama2: RenderLlama2(prompt, messages); break;
             case ChatFormatKind.Mistral: MistralTemplates.RenderV1(prompt, messages); break;
-            case ChatFormatKind.MistralV3: MistralTemplates.RenderV3(prompt, messages); break;
+            case ChatFormatKind.MistralV3: MistralTemplates.RenderV3(prompt, messages, tools ?? []); break;
+            case ChatFormatKind.Llama31: Llama31Template.Render(prompt, messages, tools ?? [], addGenerationPrompt, continuing); break;
             default: throw new InvalidOperationException($"Unknown chat format {Kind}.");
         }
         return prompt.Segments;

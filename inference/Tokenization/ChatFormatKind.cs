@@ -23,4 +23,10 @@ public enum ChatFormatKind
     /// &lt;s&gt;[INST]user[/INST]assistant&lt;/s&gt; without spaces, a system prompt in front of the last user message.
     /// </summary>
     MistralV3,
+
+    /// <summary>
+    /// Llama 3.1 and later (3.2, 3.3): Llama 3's turns, a system turn that always opens with the knowledge and today's
+    /// dates, and JSON tool calling (the tools in the first user message, results as "ipython" turns).
+    /// </summary>
+    Llama31,
 }

@@ -14,12 +14,44 @@ public static class TemplateJson
     public static string Write(JsonElement value)
     {
         var text = new StringBuilder();
-        Write(value, text);
+        Write(value, text, 0, 0);
         return text.ToString();
     }
 
-    private static void Write(JsonElement value, StringBuilder text)
+    /// <summary>
+    /// As <c>tojson(indent=N)</c> writes it (<c>json.dumps(indent=N)</c>): each member or item on its own line, indented
+    /// <paramref name="indent"/> spaces per level, "," at line ends; empty objects and arrays stay "{}" and "[]".
+    /// </summary>
+    public static string WriteIndented(JsonElement value, int indent)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(indent);
+        var text = new StringBuilder();
+        Write(value, text, indent, 0);
+        return text.ToString();
+    }
+
+    /// <summary>A string as tojson writes it: quoted, with quotes, backslashes and control characters escaped.</summary>
+    public static string Quote(string value)
+    {
+        var text = new StringBuilder(value.Length + 2);
+        String(value, text);
+        return text.ToString();
+    }
+
+    private static void Write(JsonElement value, StringBuilder text, int indent, int depth)
+    {
+        // Compact: ", " between items. Indented: "," and a new line at the next depth.
+        void Separate(bool first)
+        {
+            if (indent == 0) { if (!first) text.Append(", "); return; }
+            if (!first) text.Append(',');
+            text.Append('\n').Append(' ', indent * (depth + 1));
+        }
+        void Close(char c, bool empty)
+        {
+            if (indent > 0 && !empty) text.Append('\n').Append(' ', indent * depth);
+            text.Append(c);
+        }
         switch (value.ValueKind)
         {
             case JsonValueKind.Object:
@@ -27,24 +59,24 @@ public static class TemplateJson
                 bool first = true;
                 foreach (var property in value.EnumerateObject())
                 {
-                    if (!first) text.Append(", ");
+                    Separate(first);
                     first = false;
                     String(property.Name, text);
                     text.Append(": ");
-                    Write(property.Value, text);
+                    Write(property.Value, text, indent, depth + 1);
                 }
-                text.Append('}');
+                Close('}', first);
                 break;
             case JsonValueKind.Array:
                 text.Append('[');
                 bool firstItem = true;
                 foreach (var item in value.EnumerateArray())
                 {
-                    if (!firstItem) text.Append(", ");
+                    Separate(firstItem);
                     firstItem = false;
-                    Write(item, text);
+                    Write(item, text, indent, depth + 1);
                 }
-                text.Append(']');
+                Close(']', firstItem);
                 break;
             case JsonValueKind.String:
                 String(value.GetString()!, text);

@@ -127,8 +127,10 @@ public sealed class EdgeGatewayService(
                         History = message.UserMessage.History.Select(t => new ChatTurn(t.Role, t.Content)
                         {
                             ToolCalls = t.ToolCalls.Count > 0 ? t.ToolCalls.Select(c => new ChatTurnToolCall(c.Id, c.Name, c.Arguments)).ToArray() : null,
+                            ToolCallId = t.ToolCallId is { Length: > 0 } callId ? callId : null,
                         }).ToArray(),
                         Role = message.UserMessage.Role is { Length: > 0 } role ? role : "user",
+                        ToolCallId = message.UserMessage.ToolCallId is { Length: > 0 } toolCallId ? toolCallId : null,
                     });
                     var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens };
                     started.AppendedTokens.Add(turn.AppendedTokens);

@@ -5,6 +5,7 @@ using SpecEdge.Contracts.Security;
 using SpecEdge.Grains.Conversations;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Security;
+using SpecEdge.Inference.Tokenization;
 using SpecEdge.OpenAi;
 
 namespace SpecEdge.Silo.OpenAi;
@@ -20,11 +21,14 @@ public sealed class GrainOpenAiBackend(
     VerifiedCredentials credentials,
     IOptions<OpenAiOptions> options,
     IOptions<SpecEdgeSiloOptions> silo,
+    ModelHost models,
     ILogger<GrainOpenAiBackend> logger) : IOpenAiBackend
 {
     private readonly string[] _models = { options.Value.ModelName is { Length: > 0 } name ? name : Path.GetFileName(silo.Value.TargetModel.TrimEnd('/', '\\')) };
 
     public IReadOnlyList<string> ModelIds => _models;
+
+    public ToolCallSyntax? ToolCalls => models.ChatFormat.ToolCalls;
 
     public OpenAiCaller Authenticate(string apiKey)
     {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Json.Schema;
 using SpecEdge.Inference.Constraints;
+using SpecEdge.Inference.Tokenization;
 using Xunit;
 
 namespace SpecEdge.Inference.Tests.Constraints;
@@ -141,6 +142,43 @@ public class JsonGrammarTests
         Assert.False(afterTwo.MayContinue);
         // Half-way through the second call the reply may not end.
         Assert.False(afterOne.Advance(Encoding.UTF8.GetBytes("\n<tool_call>"))!.IsComplete);
+    }
+
+    [Fact]
+    public void MistralCalls_AreOneArray_ThatMustClose()
+    {
+        var grammar = JsonGrammar.ToolCall([("add", null), ("get_weather", null)], ToolCallSyntax.MistralV3, maxCalls: 2);
+        const string one = "{\"name\": \"add\", \"arguments\": {\"a\": 1}}", other = "{\"name\": \"get_weather\", \"arguments\": {}}";
+        Assert.True(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one + "]")));
+        Assert.True(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one + ", " + other + "]")));
+        Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one + ", " + other + ", " + one + "]")));   // a third call
+        Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("[" + one + "]")));                                       // no marker
+        Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one.Replace("arguments", "parameters") + "]")));
+        // After a call the array may go on or close, but the reply may not end before it closes; after "]" it must end.
+        var afterOne = grammar.Start().Advance(Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one))!;
+        Assert.False(afterOne.IsComplete);
+        Assert.NotNull(afterOne.Advance(Encoding.UTF8.GetBytes(", ")));
+        var closed = afterOne.Advance((byte)']')!;
+        Assert.True(closed.IsComplete);
+        Assert.False(closed.MayContinue);
+        Assert.Null(closed.Advance((byte)','));
+        // One call only: the separator is refused at once.
+        var single = JsonGrammar.ToolCall([("add", null)], ToolCallSyntax.MistralV3);
+        Assert.Null(single.Start().Advance(Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one + ", ")));
+    }
+
+    [Fact]
+    public void Llama31Calls_AreOneObject_WithParameters()
+    {
+        var grammar = JsonGrammar.ToolCall([("add", """{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}""")], ToolCallSyntax.Llama31, maxCalls: 1);
+        Assert.True(Accepts(grammar, "{\"name\": \"add\", \"parameters\": {\"a\": 1}}"u8.ToArray()));
+        Assert.False(Accepts(grammar, "{\"name\": \"add\", \"arguments\": {\"a\": 1}}"u8.ToArray()));
+        Assert.False(Accepts(grammar, "{\"name\": \"add\", \"parameters\": {\"a\": \"x\"}}"u8.ToArray()));    // the schema holds
+        Assert.False(Accepts(grammar, "{\"name\": \"add\", \"parameters\": {\"a\": 1}}\n{\"name\": \"add\", \"parameters\": {\"a\": 1}}"u8.ToArray()));
+        // Even with "required" and parallel calls allowed, Llama 3.1 gets one call (its template renders no more).
+        var required = ReplyGrammar.Of(0, null, "required", null, ["{\"type\": \"function\", \"function\": {\"name\": \"add\"}}"], parallelToolCalls: true, ToolCallSyntax.Llama31)!;
+        Assert.Equal(1, required.MaxValues);
+        Assert.True(required.Start().Advance("{\"name\": \"add\", \"parameters\": {}}"u8)!.IsComplete);
     }
 
     [Fact]

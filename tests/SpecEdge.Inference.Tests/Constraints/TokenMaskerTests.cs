@@ -1,5 +1,6 @@
 using System.Text;
 using SpecEdge.Inference.Constraints;
+using SpecEdge.Inference.Tokenization;
 using SpecEdge.Inference.Tests.Tokenization;
 using Xunit;
 
@@ -65,6 +66,39 @@ public class TokenMaskerTests
             Assert.True(TokenMasker.IsSet(mask, t) == masker.Allows(afterOne, t), $"token {t}");
         Assert.All(stop, t => Assert.True(TokenMasker.IsSet(mask, t)));
         Assert.Contains(tokenizer.Encode("\n", parseSpecialTokens: false)[0], Enumerable.Range(0, vocabulary.Size).Where(t => TokenMasker.IsSet(mask, t)));
+    }
+
+    /// <summary>
+    /// Llama 3.1 and Mistral V3 calls on their families' vocabularies (Llama 3's; Llama 2's SentencePiece one, which V3
+    /// tokenizers extend): at every state of a forced call the mask is the definition, the reply can end only once the
+    /// call (Mistral: its array) is closed, and then only with a stop id.
+    /// </summary>
+    [Theory]
+    [InlineData("llama3", "Llama31", "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\", \"days\": 2}}")]
+    [InlineData("llama2", "MistralV3", "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"add\", \"arguments\": {}}]")]
+    public void ForcedCalls_OfOtherFamilies_MaskAsTheDefinition(string model, string kind, string call)
+    {
+        var tokenizer = ReferenceTokenizers.Get(model);
+        var stop = tokenizer.EosTokenIds;
+        var vocabulary = TokenVocabulary.From(tokenizer, stop, tokenizer.VocabSize);
+        var masker = new TokenMasker(vocabulary);
+        var syntax = ToolCallSyntax.For(Enum.Parse<ChatFormatKind>(kind))!;
+        var grammar = JsonGrammar.ToolCall([("get_weather", null), ("add", null)], syntax, syntax.Parallel ? 8 : 1);
+        var bytes = Encoding.UTF8.GetBytes(call);
+        var state = grammar.Start();
+        for (int at = 0; at <= bytes.Length; at++)
+        {
+            if (at < 24 || at % 5 == 0 || at == bytes.Length)
+            {
+                var mask = masker.Compute(state);
+                for (int t = 0; t < vocabulary.Size; t++)
+                    if (TokenMasker.IsSet(mask, t) != masker.Allows(state, t))
+                        throw new Xunit.Sdk.XunitException($"{model}, after {at} bytes: token {t} is {(TokenMasker.IsSet(mask, t) ? "allowed" : "refused")} by the mask.");
+                Assert.Equal(at == bytes.Length, stop.All(t => TokenMasker.IsSet(mask, t)));
+            }
+            if (at < bytes.Length) state = state.Advance(bytes[at]) ?? throw new Xunit.Sdk.XunitException($"byte {at} refused");
+        }
+        Assert.True(state.IsComplete);
     }
 
     [Fact]
