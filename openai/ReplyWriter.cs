@@ -129,9 +129,9 @@ internal static class ReplyWriter
         var heldLogprobs = runs.Select(_ => new List<ReplyLogprob>()).ToArray();
         // Calls stream as OpenAI streams them (name first, then arguments as written); with logprobs asked for, a reply
         // that may call tools is held to its end instead, since a token's logprob belongs to content, not to a call.
-        // Llama 3.1 and Mistral write a reply that is all calls or none, known only at its end: such replies are held too.
-        var toolStreams = job.IsChat && job.CallsTools && job.Settings.Logprobs < 0 && syntax.Kind == ChatFormatKind.ChatMl
-            ? runs.Select(_ => new ToolCallStream()).ToArray() : null;
+        // Llama 3.1 and Mistral write a reply that is all calls or none: one that may be calls is held to its end.
+        var toolStreams = job.IsChat && job.CallsTools && job.Settings.Logprobs < 0
+            ? runs.Select(_ => syntax.Kind == ChatFormatKind.ChatMl ? new ToolCallStream() : (IToolCallStream)new WholeReplyToolStream(syntax)).ToArray() : null;
         int tokens = 0;
         bool asked = job.Settings.Logprobs >= 0;
         await foreach (var (index, chunk) in merged.Reader.ReadAllAsync(cancel))

@@ -13,7 +13,7 @@ namespace SpecEdge.OpenAi;
 /// as OpenAI's do at <c>finish_reason: length</c>). Concatenated, the deltas give what <see cref="ToolCallText.Split"/>
 /// gives for a reply of well-formed calls (content up to the whitespace at its ends).
 /// </summary>
-public sealed class ToolCallStream
+public sealed class ToolCallStream : IToolCallStream
 {
     private const string Open = "<tool_call>", Close = "</tool_call>";
     private readonly StringBuilder _outside = new();    // text outside blocks not yet emitted (may hold the start of Open)

@@ -76,6 +76,50 @@ public class ToolCallFamiliesTests
         Assert.Equal(text, content);
     }
 
+    public static IEnumerable<object[]> StreamedReplies() =>
+    [
+        [ChatFormatKind.Llama31, "  {\"name\": \"add\", \"parameters\": {\"a\": 1}}"],
+        [ChatFormatKind.Llama31, "\nThe answer is {not a call}."],
+        [ChatFormatKind.Llama31, "{\"name\": \"add\", \"parameters\": {\"a\": 1"],                       // cut off: content
+        [ChatFormatKind.MistralV3, "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"add\", \"arguments\": {}}]"],
+        [ChatFormatKind.MistralV3, "[{\"name\": \"add\", \"arguments\": {\"b\": [1, 2]}}]"],
+        [ChatFormatKind.MistralV3, "Plain text, then [brackets]."],
+    ];
+
+    /// <summary>
+    /// Streamed in pieces of any size, a Llama 3.1 or Mistral reply gives, put together, what the whole reply gives:
+    /// its calls (names and arguments; ids are new per reading) or its content; text that cannot be calls goes out before
+    /// the reply ends.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(StreamedReplies))]
+    public void AStreamedReply_AddsUpToTheWholeReply(ChatFormatKind kind, string reply)
+    {
+        var syntax = ToolCallSyntax.For(kind)!;
+        var (wholeContent, wholeCalls) = ToolCallText.Split(reply, syntax);
+        foreach (int size in new[] { 1, 2, 3, 7, reply.Length })
+        {
+            var stream = new WholeReplyToolStream(syntax);
+            var deltas = new List<ChunkDelta>();
+            bool earlyContent = false;
+            for (int at = 0; at < reply.Length; at += size)
+            {
+                bool final = at + size >= reply.Length;
+                var pushed = stream.Push(reply.Substring(at, Math.Min(size, reply.Length - at)), final);
+                if (!final && pushed.Any(d => d.Content is { Length: > 0 })) earlyContent = true;
+                deltas.AddRange(pushed);
+            }
+            var calls = deltas.SelectMany(d => d.ToolCalls ?? []).ToArray();
+            Assert.Equal(wholeCalls.Select(c => (c.Function.Name, c.Function.Arguments)), calls.Select(c => (c.Function.Name!, c.Function.Arguments)));
+            Assert.Equal(wholeCalls.Length > 0, stream.AnyCall);
+            string content = string.Concat(deltas.Select(d => d.Content));
+            Assert.Equal(wholeCalls.Length > 0 ? "" : reply, content);
+            // Text that does not open with a call streams before the end (given pieces smaller than the reply).
+            bool opensACall = reply.TrimStart()[0] == (kind == ChatFormatKind.MistralV3 ? '[' : '{');
+            if (size < reply.Length / 2) Assert.Equal(!opensACall, earlyContent);
+        }
+    }
+
     [Fact]
     public void Llama31_AcceptsArgumentsUnderEitherKey()
     {
