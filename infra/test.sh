@@ -50,11 +50,11 @@ echo "$passed passed, $failed failed, $skipped skipped"
 # and hostile callers, an edge process and a silo killed; fails on any token lost, duplicated or differing from greedy.
 # Skipped when arguments select tests (e.g. --filter) or with SPECEDGE_SKIP_SOAK=1.
 if [ $# -eq 0 ] && [ "${SPECEDGE_SKIP_SOAK:-0}" != 1 ]; then
-  echo "== soak: 60 s through real processes (tests/SpecEdge.Benchmarks soak --check)"
+  echo "== soak: 60 s through real processes (tests/SpecEdge.Soak --check)"
   set +e
-  # dotnet test builds the test projects (and the silo and edge host they start), not the benchmark command.
-  dotnet build tests/SpecEdge.Benchmarks -c Release --nologo -v q 2>&1 | grep -E " error |rror\(s\)" | sort -u
-  tests/SpecEdge.Benchmarks/bin/Release/net10.0/linux-x64/SpecEdge.Benchmarks soak --seconds 60 --check --out bench-results/soak-ci.json 2>&1 \
+  # dotnet test builds the test projects (and the silo and edge host they start), not the soak tool.
+  dotnet build tests/SpecEdge.Soak -c Release --nologo -v q 2>&1 | grep -E " error |rror\(s\)" | sort -u
+  tests/SpecEdge.Soak/bin/Release/net10.0/linux-x64/SpecEdge.Soak --seconds 60 --check --out bench-results/soak-ci.json 2>&1 \
     | grep -vE '^\s+at |^(warn|info|fail): |^\s{6}' 
   soak=${PIPESTATUS[0]}
   set -e

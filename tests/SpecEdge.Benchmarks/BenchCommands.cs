@@ -14,7 +14,6 @@ public static class BenchCommands
         ["spec"] = "adaptive-budget adaptive-depth batches budget corpus draft drafts dtype format goodput-budget goodput-depth knee max-depth "
             + "max-new-tokens nodes-per-level out proactive prompt-set prompt-tokens prompts repeats rtt-ms target threads trees variants verifier-token-knee",
         ["verify-cost"] = "batches draft draft-between out prefix repeats target threads",
-        ["soak"] = "backends check draft early-verdicts edge-processes edge-sessions hostile-rate kill-edge kill-silo kv-mb max-new-tokens out seconds server-sessions target",
         ["security"] = "calls draft out steps target threads",
         ["storage"] = "conversations out prompt steps tokens-per-step",
         ["openai"] = "follow-ups history-words out requests stream-tokens streams target threads",
@@ -37,9 +36,6 @@ public static class BenchCommands
     public static void CheckOptions(string command, BenchOptions options)
     {
         if (!Keys.TryGetValue(command, out var keys)) return;
-        var known = keys.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
-        var unknown = options.Names.Where(n => !known.Contains(n)).OrderBy(n => n).ToList();
-        if (unknown.Count > 0)
-            throw new ArgumentException($"'{command}' has no option {string.Join(", ", unknown.Select(n => "--" + n))}; its options are {string.Join(" ", known.Order().Select(n => "--" + n))}.");
+        options.CheckKnown(keys.Split(' ', StringSplitOptions.RemoveEmptyEntries), $"'{command}'");
     }
 }

@@ -7,7 +7,6 @@ using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
-using SpecEdge.Persistence.Tests;
 
 namespace SpecEdge.Benchmarks;
 

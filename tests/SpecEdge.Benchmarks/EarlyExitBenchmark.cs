@@ -47,7 +47,7 @@ public static class EarlyExitBenchmark
         {
             int hits = 0, bets = 0, steps = 0, tokens = 0;
             var rule = k is int n ? new TrimRule(null, new Dictionary<string, double[]?>(), n) : TrimRule.None;
-            foreach (var text in Soak.SoakBenchmark.Prompts)
+            foreach (var text in SoakPrompts.All)
             {
                 var prompt = tokenizer.Encode(text, parseSpecialTokens: false);
                 var verifier = new TargetVerifier(target);

@@ -5,7 +5,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using SpecEdge.Cluster.Tests;   // ExternalProcess (linked from the cluster tests)
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 

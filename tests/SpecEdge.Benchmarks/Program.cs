@@ -15,7 +15,6 @@ switch (command)
     case "cluster": await ClusterBenchmark.RunAsync(options); break;
     case "spec": SpeculativeBenchmark.Run(options); break;
     case "verify-cost": VerifyCostBenchmark.Run(options); break;
-    case "soak": Environment.ExitCode = await SpecEdge.Benchmarks.Soak.SoakBenchmark.RunAsync(options); break;
     case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
     case "storage": await StorageBenchmark.RunAsync(options); break;
     case "openai": await OpenAiBenchmark.RunAsync(options); break;
@@ -86,10 +85,7 @@ switch (command)
               storage [--conversations 4] [--steps 300] [--prompt 200] [--tokens-per-step 3] [--out bench-results/storage.json]
                   Per-write latency of session state on Azurite (started by the command), grain storage providers side by
                   side in one run, each resolved from an in-process silo; a decoding conversation's state written every step.
-              soak [--seconds 90] [--edge-processes 2] [--edge-sessions 4] [--backends 2] [--server-sessions 2] [--hostile-rate 5]
-                   [--max-new-tokens 24] [--kv-mb 512] [--kill-edge true] [--kill-silo true] [--check] [--out bench-results/soak.json]
-                  Real processes (2 silos, Redis, Azurite, edge hosts) under honest load, a hostile caller in the second half,
-                  an edge kill and a silo kill; every honest reply checked against target greedy; --check exits 1 on any loss.
+              (The soak is its own tool: tests/SpecEdge.Soak.)
             """);
         break;
 }

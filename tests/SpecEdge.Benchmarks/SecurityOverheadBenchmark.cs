@@ -6,7 +6,6 @@ using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
-using SpecEdge.Cluster.Tests;
 using SpecEdge.Grains.Security;
 using System.Security.Cryptography.X509Certificates;
 using SpecEdge.Inference.Model;

@@ -8,7 +8,6 @@ using Orleans.Storage;
 using Orleans.TestingHost;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Sessions;
-using SpecEdge.Persistence.Tests;
 
 namespace SpecEdge.Benchmarks;
 

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using SpecEdge.Benchmarks.Soak;
-using SpecEdge.Cluster.Tests;
 using SpecEdge.Contracts.Security;
 using SpecEdge.Grains.Verification;
 
@@ -45,7 +43,7 @@ public static class E2eBenchmark
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
-        string root = SoakBenchmark.RepoRoot();
+        string root = ProcessCluster.RepoRoot();
         string target = Path.GetFullPath(Path.Combine(root, o.String("target", "models/demo/target")));
         string draft = Path.GetFullPath(Path.Combine(root, o.String("draft", "models/demo/draft")));
         int processes = o.Int("edge-processes", 2), sessions = o.Int("sessions", 2), maxNew = o.Int("max-new-tokens", 32), maxBatch = o.Int("max-batch", 8), replies = o.Int("replies", 1);
@@ -61,7 +59,7 @@ public static class E2eBenchmark
         var clock = Stopwatch.StartNew();
         Console.WriteLine($"e2e: {processes} edge processes x {sessions} conversations per cell, {maxNew} new tokens, greedy raw continuation, round trips {string.Join(", ", rtts)} ms; load {loadBefore}");
 
-        using var cluster = new SoakCluster(root, target, draft, kvMb: 512, maxNewTokens: maxNew, edgeSessions: sessions);
+        using var cluster = new ProcessCluster(root, target, draft, kvMb: 512, maxNewTokens: maxNew, edgeSessions: sessions);
         string logs = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "e2e-logs");
         try { return await MeasureAsync(); }
         finally
@@ -98,7 +96,7 @@ public static class E2eBenchmark
         using var edgeGatewayProxy = new DelayingTcpProxy(edgeGatewayFront, edgeGatewayBack);
         // The driver (operator: verifier statistics) goes through the proxy too; its few calls happen outside the measured window.
         var drivers = new Dictionary<string, IHost>();
-        foreach (var name in silos.Keys) drivers[name] = await SoakBenchmark.ConnectAsync(cluster, cluster.Gateways[name], ids[name]);
+        foreach (var name in silos.Keys) drivers[name] = await cluster.ConnectAsync(cluster.Gateways[name], ids[name]);
         Console.WriteLine($"silos up after {clock.Elapsed.TotalSeconds:F0}s");
 
         var cells = new List<E2eCell>();
@@ -121,7 +119,7 @@ public static class E2eBenchmark
             {
                 edges.Add(cluster.StartEdgeProcess($"c{n}-p{p}", cluster.Gateways[silo], ids[silo], new[]
                 {
-                    "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(SoakCluster.Tenant) + $"c{n}-p{p}",
+                    "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(ProcessCluster.Tenant) + $"c{n}-p{p}",
                     "--bench-go-file", go, "--bench-replies", replies.ToString(), "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
                     "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
                 }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay }), line =>

@@ -3,7 +3,6 @@ using Orleans.TestingHost;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Persistence;
-using SpecEdge.Persistence.Tests;
 using Xunit;
 using Xunit.Abstractions;
 

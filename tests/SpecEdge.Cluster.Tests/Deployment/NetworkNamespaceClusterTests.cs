@@ -10,7 +10,6 @@ using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Inference.Speculative;
-using SpecEdge.Persistence.Tests;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,10 +2,10 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using SpecEdge.EdgeClient;
 
-namespace SpecEdge.Cluster.Tests;
+namespace SpecEdge.TestSupport;
 
 /// <summary>A throwaway PKI for TLS tests: CAs and leaf certificates (server and client use), written as PEM / PKCS#12.</summary>
-internal static class TestCertificates
+public static class TestCertificates
 {
     public static X509Certificate2 Authority(string name)
     {

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace SpecEdge.Cluster.Tests;
+namespace SpecEdge.TestSupport;
 
 /// <summary>A child process for process-level tests (redis-server, silos): output captured, killed on dispose.</summary>
 public sealed class ExternalProcess : IDisposable

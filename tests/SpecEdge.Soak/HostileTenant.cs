@@ -3,12 +3,11 @@ using System.Text;
 using System.Text.Json;
 using Grpc.Core;
 using Grpc.Net.Client;
-using SpecEdge.Cluster.Tests;
 using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeClient;
 using SpecEdge.Gateway.V1;
 
-namespace SpecEdge.Benchmarks.Soak;
+namespace SpecEdge.Soak;
 
 /// <summary>
 /// A paying customer turned hostile, on the entries untrusted callers have: the HTTP API with its own genuine service

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace SpecEdge.Cluster.Tests;
+namespace SpecEdge.TestSupport;
 
 /// <summary>
 /// Connections from another loopback address (any 127.x.y.z is this machine): a caller that looks like another

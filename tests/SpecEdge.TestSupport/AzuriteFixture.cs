@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace SpecEdge.Persistence.Tests;
+namespace SpecEdge.TestSupport;
 
 /// <summary>
 /// Starts Azurite's blob and table services (npm package in tests/azurite) on free ports, in memory, and stops it on

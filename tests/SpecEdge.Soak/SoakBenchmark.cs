@@ -13,7 +13,7 @@ using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Verification;
 using SpecEdge.Inference.Speculative;
 
-namespace SpecEdge.Benchmarks.Soak;
+namespace SpecEdge.Soak;
 
 /// <summary>
 /// Soak and chaos through real processes: two silos (Redis membership, Azurite session state), edge-host processes
@@ -25,15 +25,11 @@ namespace SpecEdge.Benchmarks.Soak;
 /// </summary>
 public static class SoakBenchmark
 {
-    internal static readonly string[] Prompts =
-    {
-        "The history of the city", "He said that the committee", "In the morning the farmers", "The new law will",
-        "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
-    };
+    private static IReadOnlyList<string> Prompts => SoakPrompts.All;
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
-        string root = RepoRoot();
+        string root = ProcessCluster.RepoRoot();
         string target = Path.GetFullPath(Path.Combine(root, o.String("target", "models/demo/target")));
         string draft = Path.GetFullPath(Path.Combine(root, o.String("draft", "models/demo/draft")));
         int seconds = o.Int("seconds", 90), edgeProcesses = o.Int("edge-processes", 2), edgeSessions = o.Int("edge-sessions", 4);
@@ -47,10 +43,10 @@ public static class SoakBenchmark
         TorchSharp.torch.set_num_threads(1);
 
         Console.WriteLine($"soak: {seconds}s, {edgeProcesses} edge processes x {edgeSessions} sessions, {backends} backend chats, {streams} streaming server sessions, hostile {hostileRate}/s in the second half, kv budget {kvMb} MB{(earlyVerdicts ? ", early verdicts from silo-b" : "")}");
-        using var cluster = new SoakCluster(root, target, draft, kvMb, maxNew, edgeSessions);
+        using var cluster = new ProcessCluster(root, target, draft, kvMb, maxNew, edgeSessions);
         await cluster.StartSiloAsync("silo-a");
         await cluster.StartSiloAsync("silo-b", null, earlyVerdicts ? new[] { "--SpecEdge:EarlyVerdicts", "true" } : Array.Empty<string>());
-        using var host = await ConnectAsync(cluster);
+        using var host = await cluster.ConnectAsync();
         var client = host.Services.GetRequiredService<IClusterClient>();
         for (int p = 0; p < edgeProcesses; p++) cluster.StartEdge($"e{p}");
 
@@ -67,7 +63,7 @@ public static class SoakBenchmark
         double hostileFrom = seconds / 2.0;
         var loops = new List<Task>();
         // Backend services act for the honest tenant (service credential), so the quota and tenant scoping are live.
-        string service = cluster.ServiceToken(SoakCluster.Tenant), tenant = AccessCredential.TenantPrefix(SoakCluster.Tenant);
+        string service = cluster.ServiceToken(ProcessCluster.Tenant), tenant = AccessCredential.TenantPrefix(ProcessCluster.Tenant);
         for (int k = 0; k < backends; k++) loops.Add(BackendLoopAsync(client, service, $"{tenant}backend-{k}", maxNew, honest, report, stop.Token));
         for (int k = 0; k < streams; k++) loops.Add(StreamLoopAsync(client, service, $"{tenant}stream-{k}", maxNew, honest, report, stop.Token));
         loops.Add(Task.Run(async () =>
@@ -166,27 +162,6 @@ public static class SoakBenchmark
     }
 
     /// <summary>The driver's own client: an operator (statistics, reading every conversation at the end).</summary>
-    internal static async Task<IHost> ConnectAsync(SoakCluster cluster, int? gatewayPort = null, string? clusterId = null)
-    {
-        gatewayPort ??= cluster.ClientGateway;
-        clusterId ??= cluster.ClusterId;
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleansClient(c =>
-        {
-            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = clusterId; });
-            c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort.Value));
-            // ChatAsync answers when its whole reply is done, which under a 100-session load takes more than 10 s.
-            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
-            c.AddBroadcastChannel(ChannelNames.Provider);
-            c.AddSpecEdgeCredential(o => o.Token = cluster.OperatorToken);
-            c.UseSpecEdgeTls(cluster.OperatorTls("soak-driver"));
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
-    }
-
     /// <summary>A backend service: multi-turn chats through <c>ChatAsync</c>, a new conversation every three turns.</summary>
     private static async Task BackendLoopAsync(IClusterClient client, string credential, string prefix, int maxNew, HashSet<string> honest, SoakReport report, CancellationToken stop)
     {
@@ -203,7 +178,7 @@ public static class SoakBenchmark
                     var snapshot = await session.GetAsync();
                     if (snapshot.Generating) { await Task.Delay(200, stop); turn--; continue; }
                     if (snapshot.Messages.Length == 0) await session.ConfigureAsync(new GenerationSettings { Seed = 0, MaxNewTokens = maxNew });
-                    await session.ChatAsync(Prompts[(generation + turn) % Prompts.Length]).WaitAsync(stop);
+                    await session.ChatAsync(Prompts[(generation + turn) % Prompts.Count]).WaitAsync(stop);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
                 catch (Exception e) { report.Error("backend: " + e.GetType().Name); await Delay(stop); turn = 3; }
@@ -225,7 +200,7 @@ public static class SoakBenchmark
                 await session.ConfigureAsync(new GenerationSettings { Seed = 0, MaxNewTokens = maxNew });
                 for (int turn = 0; turn < 3 && !stop.IsCancellationRequested; turn++)
                 {
-                    await session.SendUserMessageAsync(Prompts[(generation + 2 * turn) % Prompts.Length]);
+                    await session.SendUserMessageAsync(Prompts[(generation + 2 * turn) % Prompts.Count]);
                     var tokens = new List<int>();
                     int next = 0, attempts = 0;
                     bool final = false;
@@ -257,7 +232,7 @@ public static class SoakBenchmark
         }
     }
 
-    private static async Task ChaosAsync(SoakCluster cluster, IClusterClient client, int seconds, bool killEdge, bool killSilo, SoakReport report, CancellationToken stop)
+    private static async Task ChaosAsync(ProcessCluster cluster, IClusterClient client, int seconds, bool killEdge, bool killSilo, SoakReport report, CancellationToken stop)
     {
         try
         {
@@ -281,14 +256,14 @@ public static class SoakBenchmark
         catch (OperationCanceledException) { }
     }
 
-    private static async Task SampleMemoryAsync(SoakCluster cluster, IClusterClient client, SoakReport report, CancellationToken stop)
+    private static async Task SampleMemoryAsync(ProcessCluster cluster, IClusterClient client, SoakReport report, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
         {
             foreach (var (name, silo) in cluster.Silos)
             {
                 if (silo.HasExited) continue;
-                report.SiloRssHighWaterMiB = Math.Max(report.SiloRssHighWaterMiB, SoakCluster.HighWaterMiB(silo));
+                report.SiloRssHighWaterMiB = Math.Max(report.SiloRssHighWaterMiB, ProcessCluster.HighWaterMiB(silo));
                 var stats = await Try(() => client.GetGrain<IVerifierBatchGrain>(new VerifierKey(name, 0).ToString()).GetStatsAsync());
                 if (stats is not null) report.KvHighWaterBytes = Math.Max(report.KvHighWaterBytes, stats.KvBytes);
             }
@@ -358,15 +333,6 @@ public static class SoakBenchmark
         var answered = messages.Select((m, i) => (m, i)).Where(x => x.m.Role == "user")
             .Select(x => x.i + 1 < messages.Length && messages[x.i + 1].Role == "assistant").ToArray();
         return (attachment.Committed, attachment.Generating, answered);
-    }
-
-    internal static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "SpecEdge.Orleans.sln"))) return dir.FullName;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "SpecEdge.Orleans.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Run the soak from inside the repository (SpecEdge.Orleans.sln not found).");
     }
 
     private static async Task<T?> Try<T>(Func<Task<T>> call) where T : class

@@ -1,4 +1,4 @@
-namespace SpecEdge.Benchmarks.Soak;
+namespace SpecEdge.Soak;
 
 /// <summary>What a soak run counted and measured; printed as a table and written as JSON.</summary>
 public sealed class SoakReport

@@ -1,21 +1,21 @@
-using SpecEdge.Cluster.Tests;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeClient;
-using SpecEdge.EdgeHost;
-using SpecEdge.Persistence.Tests;
 using System.Security.Cryptography.X509Certificates;
 
-namespace SpecEdge.Benchmarks.Soak;
+namespace SpecEdge.TestSupport;
 
 /// <summary>
-/// The real processes of a soak run on this machine: redis-server (membership), Azurite (session state), two silo
-/// executables with the demo target, and edge-host processes in soak mode. Knows how to kill and restart them.
+/// A cluster of real processes on this machine, as deployed: redis-server (membership), Azurite (session state), silo
+/// executables with the target, and edge-host processes (soak or bench mode). Knows how to kill and restart them, and
+/// how to connect a driver. The soak and the e2e benchmark both build on it.
 /// Secured as in production: silos hold a signing key file and cluster-CA certificates; the driver is an operator with
 /// a cluster-CA certificate (the only kind the Orleans gateway takes); each edge process holds a service credential of
 /// tenant <see cref="Tenant"/>, with which it enrols its conversations' edges over HTTP, and an edge-CA certificate for
 /// the edge gateway.
 /// </summary>
-public sealed class SoakCluster : IDisposable
+public sealed class ProcessCluster : IDisposable
 {
     private readonly string _root, _siloExe, _edgeExe, _target, _draft;
     private readonly AzuriteFixture _azurite;
@@ -43,7 +43,7 @@ public sealed class SoakCluster : IDisposable
     /// <summary>Every line the edge processes printed, with the process name (restarts included).</summary>
     public List<string> EdgeLines { get; } = new();
 
-    public SoakCluster(string root, string target, string draft, int kvMb, int maxNewTokens, int edgeSessions)
+    public ProcessCluster(string root, string target, string draft, int kvMb, int maxNewTokens, int edgeSessions)
     {
         _root = root; _target = target; _draft = draft; _kvMb = kvMb; _maxNewTokens = maxNewTokens; _edgeSessions = edgeSessions;
         string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
@@ -194,6 +194,38 @@ public sealed class SoakCluster : IDisposable
             return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024;
         }
         catch (IOException) { return 0; }
+    }
+
+    /// <summary>An Orleans client of this cluster as its operator (cluster-CA certificate), through <paramref name="gatewayPort"/> (default: <see cref="ClientGateway"/>).</summary>
+    public async Task<IHost> ConnectAsync(int? gatewayPort = null, string? clusterId = null)
+    {
+        gatewayPort ??= ClientGateway;
+        clusterId ??= ClusterId;
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(c =>
+        {
+            c.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = clusterId; o.ServiceId = clusterId; });
+            c.UseStaticClustering(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, gatewayPort.Value));
+            // ChatAsync answers when its whole reply is done, which under a 100-session load takes more than 10 s.
+            c.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
+            c.AddBroadcastChannel(SpecEdge.Contracts.ChannelNames.Provider);
+            c.AddSpecEdgeCredential(o => o.Token = OperatorToken);
+            c.UseSpecEdgeTls(OperatorTls("soak-driver"));
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    /// <summary>The repository's root (where SpecEdge.Orleans.sln is), from the working directory or else this program's.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SpecEdge.Orleans.sln"))) return dir.FullName;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "SpecEdge.Orleans.sln"))) return dir.FullName;
+        throw new InvalidOperationException("Run from inside the repository (SpecEdge.Orleans.sln not found).");
     }
 
     public void Dispose()
