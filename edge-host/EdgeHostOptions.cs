@@ -13,17 +13,17 @@ public sealed class EdgeHostOptions
     /// The silos' edge gateways, <c>https://host:port</c>, comma-separated (<c>http://</c> for a development silo without
     /// TLS); a broken stream reopens on the next one. The default transport: the chat mode drafts and chats over it and
     /// opens no Orleans connection. <c>off</c>: an operator-run edge with a cluster-CA certificate, on the Orleans
-    /// gateways below (as are <c>--serve</c>, and bench and soak modes without <see cref="EnrolUrls"/>).
+    /// gateways below (as are loads of many edges, tests/SpecEdge.EdgeLoad, without <see cref="EnrolUrls"/>).
     /// </summary>
     public string? EdgeGateway { get; set; } = "https://127.0.0.1:30443";
 
     /// <summary>Whether trees and chat go over the edge gateway (<see cref="EdgeGateway"/> is set and not <c>off</c>).</summary>
     public bool UsesEdgeGateway => !string.IsNullOrWhiteSpace(EdgeGateway) && !EdgeGateway.Equals("off", StringComparison.OrdinalIgnoreCase);
     /// <summary>
-    /// The silos' HTTP API, <c>http(s)://host:port</c>, comma-separated: with <see cref="EdgeGateway"/>, <c>--serve</c>,
-    /// the bench and the soak modes enrol their edges there (<c>POST /v1/edges</c>, with this process's service
-    /// credential) and open no Orleans connection. Unset: bench and soak enrol through an Orleans connection (an
-    /// operator-run process with a cluster-CA certificate); <c>--serve</c> needs it.
+    /// The silos' HTTP API, <c>http(s)://host:port</c>, comma-separated: with <see cref="EdgeGateway"/>, <c>--serve</c>
+    /// and loads of many edges (tests/SpecEdge.EdgeLoad) enrol their edges there (<c>POST /v1/edges</c>, with this
+    /// process's service credential) and open no Orleans connection. Unset: a load enrols through an Orleans connection
+    /// (an operator-run process with a cluster-CA certificate); <c>--serve</c> needs it.
     /// </summary>
     public string? EnrolUrls { get; set; }
     /// <summary>Orleans gateways to connect to, comma-separated host:port.</summary>
@@ -91,39 +91,11 @@ public sealed class EdgeHostOptions
     };
     /// <summary>Orleans transport of trees: Channel (a broadcast channel, verdicts by observer) or DirectCall.</summary>
     public TreeTransport Transport { get; set; } = TreeTransport.Channel;
-    /// <summary>Soak load mode: run this many honest edge sessions in this process (0 = interactive chat).</summary>
-    public int Soak { get; set; }
-    /// <summary>
-    /// Conversation id prefix of the soak sessions (stable, so a restarted process resumes them): "tenant/name" (the
-    /// tenant of this process's service credential), or a bare name, which is taken to be in tenant "soak"
-    /// (<see cref="PrefixedConversationId"/>).
-    /// </summary>
-    public string SoakPrefix { get; set; } = "soak";
-    /// <summary>End-to-end benchmark mode: this many conversations in this process, one JSON line per reply (0 = off).</summary>
-    public int Bench { get; set; }
-    /// <summary>Bench mode: "edge" (draft here, per-step breakdown) or "server" (no edge: stream the server-decoded reply).</summary>
-    public string BenchMode { get; set; } = "edge";
-    /// <summary>
-    /// Bench mode: conversation id prefix, "tenant/name" (the tenant of this process's service credential), or a bare
-    /// name, which is taken to be in tenant "bench" (<see cref="PrefixedConversationId"/>).
-    /// </summary>
-    public string BenchPrefix { get; set; } = "bench";
-    /// <summary>Bench mode: replies per conversation.</summary>
-    public int BenchReplies { get; set; } = 1;
-    /// <summary>Bench mode: wait until this file exists before the first message (so that all processes start together).</summary>
-    public string? BenchGoFile { get; set; }
     /// <summary>
     /// Each draft tree takes at least this many milliseconds (the rest of the real draft time is waited out): stands for
     /// an edge GPU's draft time when emulated edges share a few CPU cores. 0 = off.
     /// </summary>
     public double DraftDelayMs { get; set; }
-    /// <summary>
-    /// Bench mode: a directory of recorded draft trees, one file per prompt. A reply whose prompt has no file drafts for
-    /// real and records its trees there; a reply whose prompt has one replays them (greedy decoding repeats itself, so the
-    /// trees are exactly those the draft model built) and spends no CPU on drafting: with <see cref="DraftDelayMs"/>, many
-    /// emulated edges on a few cores then cost the verifier's cores nothing but their messages. null = always draft.
-    /// </summary>
-    public string? BenchDraftReplay { get; set; }
 
     /// <summary>
     /// Serve the OpenAI-compatible API on this host:port (e.g. 127.0.0.1:8081) instead of chatting in the console:
@@ -151,11 +123,12 @@ public sealed class EdgeHostOptions
 
     /// <summary>
     /// Whether this process reaches the cluster over the edge gateway alone (no Orleans client): chat with
-    /// <see cref="EdgeGateway"/>; <c>--serve</c> always (it enrols over HTTP, <see cref="EnrolUrls"/>); bench and soak
-    /// when they also enrol over HTTP.
+    /// <see cref="EdgeGateway"/>; <c>--serve</c> always (it enrols over HTTP, <see cref="EnrolUrls"/>); a load of many
+    /// edges (tests/SpecEdge.EdgeLoad, <paramref name="enrolsEdges"/>) when it also enrols them over HTTP, since
+    /// otherwise it enrols them through its Orleans connection.
     /// </summary>
-    public bool GatewayOnly => !string.IsNullOrWhiteSpace(Serve)
-        || (UsesEdgeGateway && ((Bench == 0 && Soak == 0) || !string.IsNullOrWhiteSpace(EnrolUrls)));
+    public bool GatewayOnly(bool enrolsEdges = false) => !string.IsNullOrWhiteSpace(Serve)
+        || (UsesEdgeGateway && (!enrolsEdges || !string.IsNullOrWhiteSpace(EnrolUrls)));
 
     /// <summary>Switches that may stand alone (<c>--raw</c> means <c>--raw true</c>).</summary>
     public static readonly string[] Flags = { "--raw", "--proactive" };
@@ -180,10 +153,7 @@ public sealed class EdgeHostOptions
         ["--top-p"] = "Edge:TopP", ["--seed"] = "Edge:Seed", ["--max-new-tokens"] = "Edge:MaxNewTokens", ["--raw"] = "Edge:Raw",
         ["--system"] = "Edge:SystemPrompt", ["--proactive"] = "Edge:Proactive", ["--draft-ahead"] = "Edge:DraftAhead", ["--budget"] = "Edge:Budget", ["--max-depth"] = "Edge:MaxDepth", ["--tree-policy"] = "Edge:TreePolicy",
         ["--transport"] = "Edge:Transport", ["--threads"] = "Edge:Threads", ["--edge-id"] = "Edge:EdgeId",
-        ["--soak"] = "Edge:Soak", ["--soak-prefix"] = "Edge:SoakPrefix",
-        ["--bench"] = "Edge:Bench", ["--bench-mode"] = "Edge:BenchMode", ["--bench-prefix"] = "Edge:BenchPrefix", ["--bench-replies"] = "Edge:BenchReplies",
-        ["--bench-go-file"] = "Edge:BenchGoFile", ["--draft-delay-ms"] = "Edge:DraftDelayMs",
-        ["--bench-draft-replay"] = "Edge:BenchDraftReplay",
+        ["--draft-delay-ms"] = "Edge:DraftDelayMs",
         ["--serve"] = "Edge:Serve", ["--metrics"] = "Edge:MetricsListen", ["--serve-key-file"] = "Edge:ServeKeyFile", ["--serve-draft-slots"] = "Edge:ServeDraftSlots",
         ["--credential-file"] = "Credential:TokenFile", ["--certificate"] = "Tls:CertificateFile", ["--cluster-ca"] = "Tls:ClusterCaFile",
     };

@@ -24,7 +24,7 @@ if (serve)
 {
     // --serve host:port: the OpenAI-compatible API for apps on this PC, drafted here (docs in README, "OpenAI-compatible API").
     var web = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-    var options = Configure(web, args);
+    var options = EdgeHostSetup.Configure(web, args, EdgeHostOptions.Switches);
     web.WebHost.UseUrls("http://" + options.Serve);
     web.Services.AddOpenAiApi<EdgeOpenAiBackend>(web.Configuration);
     var app = web.Build();
@@ -37,60 +37,9 @@ if (serve)
 }
 else
 {
+    // Console chat. (Loads of many edges for the soak and the benchmarks are tests/SpecEdge.EdgeLoad.)
     var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
-    var options = Configure(builder, args);
-    if (options.Bench > 0 || options.Soak > 0) builder.Services.AddSingleton<EdgeEnroller>();
-    if (options.Bench > 0) builder.Services.AddHostedService<BenchEdges>();
-    else if (options.Soak > 0) builder.Services.AddHostedService<SoakEdges>();
-    else builder.Services.AddHostedService<ConsoleChat>();
+    EdgeHostSetup.Configure(builder, args, EdgeHostOptions.Switches);
+    builder.Services.AddHostedService<ConsoleChat>();
     await builder.Build().RunAsync();
-}
-
-// The Orleans client, credential, TLS and logging every mode shares.
-static EdgeHostOptions Configure(IHostApplicationBuilder builder, string[] args)
-{
-    builder.Configuration.AddCommandLine(args, EdgeHostOptions.Switches);
-    builder.Logging.SetMinimumLevel(LogLevel.Warning);
-    builder.Logging.AddFilter("SpecEdge", LogLevel.Information);
-    var options = builder.Configuration.GetSection(EdgeHostOptions.Section).Get<EdgeHostOptions>() ?? new EdgeHostOptions();
-    builder.Services.Configure<EdgeHostOptions>(builder.Configuration.GetSection(EdgeHostOptions.Section));
-    // Read by the chat mode too when it opens no Orleans client (the edge gateway carries the same credential).
-    builder.Services.Configure<ClientCredentialOptions>(builder.Configuration.GetSection(ClientCredentialOptions.Section));
-    // First-run clarity: what this edge host connects to, and as whom.
-    Console.Error.WriteLine(StartupBanner.Describe(options,
-        builder.Configuration.GetSection(ClientCredentialOptions.Section).Get<ClientCredentialOptions>() ?? new ClientCredentialOptions(),
-        builder.Configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions()));
-
-    if (!string.IsNullOrWhiteSpace(options.MetricsListen))
-    {
-        // The edge's own metrics (EdgeMetrics) and Orleans' client meter, for a Prometheus on this PC.
-        var listen = IPEndPoint.Parse(options.MetricsListen);
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(EdgeMetrics.MeterName, "Microsoft.Orleans")
-            .AddPrometheusHttpListener(o => { o.Host = listen.Address.ToString(); o.Port = listen.Port; }));
-    }
-
-    // An edge on the edge gateway needs no Orleans connection (and an edge-CA certificate cannot open one).
-    if (!options.GatewayOnly) builder.UseOrleansClient(client =>
-    {
-        client.Configure<ClusterOptions>(o => { o.ClusterId = options.ClusterId; o.ServiceId = options.ServiceId; });
-        var gateways = options.Gateways.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(g => IPEndPoint.Parse(g)).ToArray();
-        if (gateways.Length == 0) throw new InvalidOperationException("Edge:Gateways lists no gateway (host:port).");
-        client.UseStaticClustering(gateways);
-        client.AddBroadcastChannel(ChannelNames.Provider);
-        // The enrolment credential (a file written by whoever enrolled this edge, re-read when renewed) goes with every call.
-        client.AddSpecEdgeCredential(builder.Configuration.GetSection(ClientCredentialOptions.Section));
-        client.UseSpecEdgeTls(builder.Configuration.GetSection(EdgeTlsOptions.Section).Get<EdgeTlsOptions>() ?? new EdgeTlsOptions());
-        // Keep trying to reach a gateway for a while at start-up instead of failing at once.
-        int attempts = 0;
-        client.UseConnectionRetryFilter(async (exception, cancellation) =>
-        {
-            if (++attempts > 30) return false;
-            Console.Error.WriteLine($"waiting for the cluster at {options.Gateways} ({exception.Message})");
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellation);
-            return true;
-        });
-    });
-    return options;
 }

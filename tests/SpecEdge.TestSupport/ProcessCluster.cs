@@ -8,7 +8,7 @@ namespace SpecEdge.TestSupport;
 
 /// <summary>
 /// A cluster of real processes on this machine, as deployed: redis-server (membership), Azurite (session state), silo
-/// executables with the target, and edge-host processes (soak or bench mode). Knows how to kill and restart them, and
+/// executables with the target, and processes of many emulated edges (tests/SpecEdge.EdgeLoad, soak or bench mode). Knows how to kill and restart them, and
 /// how to connect a driver. The soak and the e2e benchmark both build on it.
 /// Secured as in production: silos hold a signing key file and cluster-CA certificates; the driver is an operator with
 /// a cluster-CA certificate (the only kind the Orleans gateway takes); each edge process holds a service credential of
@@ -48,7 +48,7 @@ public sealed class ProcessCluster : IDisposable
         _root = root; _target = target; _draft = draft; _kvMb = kvMb; _maxNewTokens = maxNewTokens; _edgeSessions = edgeSessions;
         string configuration = AppContext.BaseDirectory.Contains("/Release/") ? "Release" : "Debug";
         _siloExe = Path.Combine(root, "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo");
-        _edgeExe = Path.Combine(root, "edge-host", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.EdgeHost");
+        _edgeExe = Path.Combine(root, "tests", "SpecEdge.EdgeLoad", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.EdgeLoad");
         foreach (var exe in new[] { _siloExe, _edgeExe })
             if (!File.Exists(exe)) throw new FileNotFoundException($"{exe} is missing: build the solution first (dotnet build -c {configuration}).");
         string redisServer = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
@@ -131,7 +131,7 @@ public sealed class ProcessCluster : IDisposable
         await Silos[name].WaitForPortAsync(gatewayListenPort ?? gateway, TimeSpan.FromSeconds(120));
     }
 
-    /// <summary>Starts (or restarts after a kill) an edge-host process running <c>--soak</c> sessions named by <paramref name="name"/>.</summary>
+    /// <summary>Starts (or restarts after a kill) an edge load process running <c>--soak</c> sessions named by <paramref name="name"/>.</summary>
     public void StartEdge(string name)
     {
         // Honest edges enrol over the silos' HTTP API and chat and draft over their edge gateways: no Orleans connection.
@@ -148,7 +148,7 @@ public sealed class ProcessCluster : IDisposable
     public string HttpUrls => string.Join(",", HttpPorts.Values.Select(p => $"http://127.0.0.1:{p}"));
 
     /// <summary>
-    /// Starts an edge-host process of tenant <see cref="Tenant"/> (service credential) in the mode <paramref name="modeArgs"/>
+    /// Starts an edge load process of tenant <see cref="Tenant"/> (service credential) in the mode <paramref name="modeArgs"/>
     /// choose. With <paramref name="edgeGateway"/> it is an untrusted edge: an edge-CA certificate, edges enrolled over
     /// HTTP at <paramref name="enrolUrl"/>, trees and chat over the edge gateway, no Orleans connection. Without, it is
     /// an operator-run edge: a cluster-CA certificate and an Orleans connection to the gateway at

@@ -80,6 +80,14 @@ public static class E2eBenchmark
             ["pipe"] = common.Concat(new[] { "--SpecEdge:Batching", "PipelineAware" }).ToArray(),
         };
         if (!pipeline) silos.Remove("pipe");
+        else if (pipeReplay)
+        {
+            // Replayed trees need the verdicts they were recorded with, and goodput trimming (the default) cuts trees by the
+            // load of the moment: under it a replay left its recorded path ("the recording is not of this prompt"). The
+            // pipeline study compares batching policies, so both of its silos verify whole trees.
+            silos["pipe"] = silos["pipe"].Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
+            silos["pipe-wc"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
+        }
         if (modes.Any(m => m.Silo == "whole")) silos["whole"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
         // Early exits (issue 25): as "edge", with forwards split at the target's exit head and early verdicts sent to the edges.
         if (modes.Any(m => m.Silo == "early")) silos["early"] = common.Concat(new[] { "--SpecEdge:EarlyVerdicts", "true" }).ToArray();
@@ -186,7 +194,7 @@ public static class E2eBenchmark
             if (pipeReplay && pipeWarmup < 1) throw new ArgumentException("--pipeline-draft-replay needs a warm-up round to record the trees (--pipeline-warmup-rounds 1).");
             // Warm-up rounds (both silos, not counted): the first rounds on fresh silos ran up to 2x slower than later ones.
             for (int round = -pipeWarmup; round < pipeRounds; round++)
-                foreach (var (silo, name) in new[] { ("edge", "work-conserving"), ("pipe", "pipeline-aware") })
+                foreach (var (silo, name) in new[] { (pipeReplay ? "pipe-wc" : "edge", "work-conserving"), ("pipe", "pipeline-aware") })
                 {
                     // --pipeline-edge-nice N: the edges' real drafting yields the cores to the silo. Off by default: on 2 cores it
                     // moved the bottleneck to the starved edges (e2e.md), but on a machine with cores to spare it isolates the schedule.

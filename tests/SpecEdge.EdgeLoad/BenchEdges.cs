@@ -7,10 +7,11 @@ using Microsoft.Extensions.Options;
 using SpecEdge.Contracts;
 using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeClient;
+using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeLoad;
 
 /// <summary>
 /// Measurement mode for the end-to-end benchmark (<c>--bench N</c>): N conversations in this process, each one greedy
@@ -22,7 +23,7 @@ namespace SpecEdge.EdgeHost;
 /// the measured window. With <c>--edge-gateway</c> the edges draft and chat over the silo's edge gateway; with
 /// <c>--enrol-url</c> too, the process enrols them over HTTP and has no Orleans connection at all.
 /// </summary>
-public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
+public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> options, IOptions<EdgeLoadOptions> load, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<BenchEdges> logger) : BackgroundService
 {
     private static readonly string[] Prompts =
     {
@@ -30,28 +31,29 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
         "She looked at the house and", "The president of the company", "It was the first time that", "Most of the students",
     };
     private readonly EdgeHostOptions _o = options.Value;
+    private readonly EdgeLoadOptions _load = load.Value;
     private readonly object _stdout = new();
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
-        bool edge = _o.BenchMode switch
+        bool edge = _load.BenchMode switch
         {
             "edge" => true,
             "server" => false,
-            _ => throw new ArgumentException($"Edge:BenchMode must be 'edge' or 'server', not '{_o.BenchMode}'."),
+            _ => throw new ArgumentException($"Edge:BenchMode must be 'edge' or 'server', not '{_load.BenchMode}'."),
         };
         var drafts = new List<CausalLm>();
         try
         {
             // Loaded one after the other: TorchSharp's first use is not safe to race.
-            if (edge) for (int i = 0; i < _o.Bench; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
-            var credentials = new string[_o.Bench];
-            for (int i = 0; i < _o.Bench; i++)
+            if (edge) for (int i = 0; i < _load.Bench; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
+            var credentials = new string[_load.Bench];
+            for (int i = 0; i < _load.Bench; i++)
                 credentials[i] = await enroller.IssueAsync(SessionId(i), EdgeId(i), chat: true, TimeSpan.FromHours(1), stopping);
             Print(new { ready = true });
-            while (_o.BenchGoFile is { Length: > 0 } go && !File.Exists(go)) await Task.Delay(5, stopping);
-            await Task.WhenAll(Enumerable.Range(0, _o.Bench).Select(i => Task.Run(() => edge
+            while (_load.BenchGoFile is { Length: > 0 } go && !File.Exists(go)) await Task.Delay(5, stopping);
+            await Task.WhenAll(Enumerable.Range(0, _load.Bench).Select(i => Task.Run(() => edge
                 ? EdgeRepliesAsync(i, drafts[i], credentials[i], stopping)
                 : ServerRepliesAsync(i, stopping))));
         }
@@ -70,8 +72,8 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
     }
 
     /// <summary>The conversation of a slot: "tenant/prefix-slot" (a bare prefix is in tenant "bench"); its edge credential names exactly this id.</summary>
-    private string SessionId(int slot) => EdgeHostOptions.PrefixedConversationId(_o.BenchPrefix, "bench", slot.ToString(System.Globalization.CultureInfo.InvariantCulture));
-    private string EdgeId(int slot) => $"{_o.BenchPrefix}-edge-{slot}";
+    private string SessionId(int slot) => EdgeHostOptions.PrefixedConversationId(_load.BenchPrefix, "bench", slot.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    private string EdgeId(int slot) => $"{_load.BenchPrefix}-edge-{slot}";
 
     private async Task EdgeRepliesAsync(int slot, CausalLm draft, string credential, CancellationToken stopping)
     {
@@ -85,13 +87,13 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
             : new EdgeSession(Orleans, draft, SessionId(slot), EdgeId(slot), tree, capacity: 4096, _o.Transport) { EmulatedDraftTime = TimeSpan.FromMilliseconds(_o.DraftDelayMs) };
         if (gateway is null) await Orleans.GetGrain<ISessionGrain>(SessionId(slot)).ConfigureAsync(Settings());
         await edge.AttachAsync();
-        for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
+        for (int r = 0; r < _load.BenchReplies && !stopping.IsCancellationRequested; r++)
         {
             var clock = Stopwatch.StartNew();
             long sendAt = StepTiming.NowUnixMicroseconds();
             double firstMs = double.NaN;
             int prompt = (slot + r) % Prompts.Length;
-            string? replayFile = _o.BenchDraftReplay is { Length: > 0 } dir
+            string? replayFile = _load.BenchDraftReplay is { Length: > 0 } dir
                 ? Path.Combine(dir, $"prompt{prompt}-{_o.MaxNewTokens}-b{_o.Budget}-d{_o.MaxDepth}.json") : null;
             var recorded = replayFile is not null && File.Exists(replayFile) ? JsonSerializer.Deserialize<List<DraftMessage>>(File.ReadAllText(replayFile)) : null;
             edge.Recording = replayFile is not null && recorded is null ? new List<DraftMessage>() : null;
@@ -134,7 +136,7 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
     {
         var session = Orleans.GetGrain<ISessionGrain>(SessionId(slot));
         await session.ConfigureAsync(Settings());
-        for (int r = 0; r < _o.BenchReplies && !stopping.IsCancellationRequested; r++)
+        for (int r = 0; r < _load.BenchReplies && !stopping.IsCancellationRequested; r++)
         {
             var clock = Stopwatch.StartNew();
             long sendAt = StepTiming.NowUnixMicroseconds();

@@ -2,8 +2,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using SpecEdge.Contracts.Security;
 using SpecEdge.EdgeClient;
+using SpecEdge.EdgeHost;
 
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeLoad;
 
 /// <summary>
 /// How the bench and soak modes, which hold a tenant's service credential, enrol one edge per conversation: over the

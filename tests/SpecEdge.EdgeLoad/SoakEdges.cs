@@ -8,8 +8,9 @@ using SpecEdge.Contracts.Security;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.EdgeClient;
+using SpecEdge.EdgeHost;
 
-namespace SpecEdge.EdgeHost;
+namespace SpecEdge.EdgeLoad;
 
 /// <summary>
 /// Load mode for the soak benchmark (<c>--soak N</c>): N honest edge sessions in this one process (2 cores cannot hold
@@ -20,7 +21,7 @@ namespace SpecEdge.EdgeHost;
 /// conversation (<see cref="EdgeEnroller"/>: over HTTP, or through its Orleans connection) and plays that edge under the
 /// edge credential, as a backend enrolling many gamer PCs would.
 /// </summary>
-public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> options, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
+public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> options, IOptions<EdgeLoadOptions> load, IConfiguration configuration, IHostApplicationLifetime lifetime, ILogger<SoakEdges> logger) : BackgroundService
 {
     private static readonly string[] Prompts =
     {
@@ -29,6 +30,7 @@ public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> o
     };
     private const int TurnsPerConversation = 3;
     private readonly EdgeHostOptions _o = options.Value;
+    private readonly EdgeLoadOptions _load = load.Value;
     private readonly object _stdout = new();
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
@@ -41,7 +43,7 @@ public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> o
             var drafts = new List<CausalLm>();
             try
             {
-                for (int i = 0; i < _o.Soak; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
+                for (int i = 0; i < _load.Soak; i++) drafts.Add(CausalLm.Load(_o.DraftModel, _o.DType, _o.Device));
                 await Task.WhenAll(drafts.Select((draft, slot) => Task.Run(() => RunSlotAsync(slot, draft, stopping))));
             }
             finally
@@ -59,8 +61,8 @@ public sealed class SoakEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> o
         for (int generation = 0; !stopping.IsCancellationRequested; generation++)
         {
             // "tenant/prefix-slot-generation" (a bare prefix is in tenant "soak"): the edge credential below names exactly this id.
-            string sessionId = EdgeHostOptions.PrefixedConversationId(_o.SoakPrefix, "soak", $"{slot}-{generation}");
-            string edgeId = $"{_o.SoakPrefix}-edge-{slot}";
+            string sessionId = EdgeHostOptions.PrefixedConversationId(_load.SoakPrefix, "soak", $"{slot}-{generation}");
+            string edgeId = $"{_load.SoakPrefix}-edge-{slot}";
             GatewayEdgeLink? gateway = null;
             EdgeSession? edge = null;
             try
