@@ -1,15 +1,9 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using OpenTelemetry.Metrics;
-using Orleans.Configuration;
-using SpecEdge.Contracts;
-using SpecEdge.Contracts.Security;
-using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.EdgeHost.OpenAi;
 using SpecEdge.OpenAi;
