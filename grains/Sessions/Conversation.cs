@@ -1,4 +1,5 @@
 using SpecEdge.Contracts;
+using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.Grains.Sessions;
 
@@ -100,15 +101,14 @@ public sealed class Conversation(SessionState state)
         State.ReplyFinish = PersistedFinish.Write(ReplyFinish.Error, message);
     }
 
-    /// <summary>Why <paramref name="tree"/> cannot be this conversation's next step, or null. The tree's own shape is the verifier's to check.</summary>
-    public string? CheckTree(TreeSubmission tree, string id, int maxTreeNodes) =>
+    /// <summary>
+    /// Why <paramref name="tree"/> cannot be this conversation's next step, or null: whose it is, then every rule of a
+    /// tree (<see cref="TreeRules"/>) against the durable state. A tree that passes reaches the verifier, which checks
+    /// only that its copy of the sequence is at the same step and length.
+    /// </summary>
+    public string? CheckTree(TreeSubmission tree, string id, int maxTreeNodes, int vocabSize) =>
         tree.SessionId != id ? $"Tree is addressed to session '{tree.SessionId}', not '{id}'."
         : State.AttachedEdge is null || tree.EdgeId != State.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{id}'."
         : !State.Generating ? $"Session '{id}' has no reply in progress."
-        : tree.Step != State.Step ? $"Tree is for step {tree.Step} but session '{id}' is at step {State.Step}."
-        : tree.CommittedLength != State.Committed.Count ? $"Tree assumes {tree.CommittedLength} committed tokens but session '{id}' has {State.Committed.Count}."
-        : tree.Tokens is null || tree.Parents is null ? "Tree has no tokens or parents."
-        : tree.Tokens.Length - 1 > maxTreeNodes ? $"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {maxTreeNodes}."
-        : tree.Confidence is { } c && c.Length != tree.Tokens.Length ? $"Tree has {tree.Tokens.Length} tokens but {c.Length} confidence bytes."
-        : null;
+        : TreeRules.Check(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence, State.Step, State.Committed, maxTreeNodes, vocabSize, $"session '{id}'");
 }

@@ -8,14 +8,14 @@ namespace SpecEdge.Grains.Sessions;
 /// verified on the session's verifier, committed (<see cref="SessionCommits"/>), and answered with its verdict or the
 /// reason it was refused. Nothing changes for a refused tree. Each tree renews the edge's lease.
 /// </summary>
-public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options)
+public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options, int vocabSize)
 {
     /// <summary>Returns the verdict, or the reason the tree was refused.</summary>
     public async Task<(StepVerdict? Verdict, string? Error)> HandleAsync(TreeSubmission tree)
     {
         long received = StepTiming.NowUnixMicroseconds();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string? error = conversation.CheckTree(tree, id, options.MaxTreeNodes);
+        string? error = conversation.CheckTree(tree, id, options.MaxTreeNodes, vocabSize);
         if (error is not null) return (null, error);
         edge.Touch();
         try

@@ -99,9 +99,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         // this copy is stale (e.g. ahead after a failed state write), not that the tree is bad. Rebuild, don't refuse.
         if (tree.Step != sequence.Step || tree.CommittedLength != sequence.Committed.Count)
             throw _sequences.Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
-        // Validate before queueing: a bad tree fails alone and never reaches a batch.
+        // The session checked the tree's rules (TreeRules) against the same step and length: what is left is this
+        // sequence's own state (still taking trees, room in its KV cache), before queueing, so a tree fails alone.
         var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
-        sequence.Validate(message, _device.Model.Config.VocabSize);
+        sequence.CheckFits(message);
         var early = earlyListener is not null && _device.SendsEarlyVerdicts ? EarlyVerdictSender.OnThisGrain(tree.SessionId, earlyListener, logger) : null;
         var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true, early: early);
         return VerifierBoundary.Outcome(tree.SessionId, sequence, executed);

@@ -51,35 +51,24 @@ public sealed class TargetSequence : IDisposable
     }
 
     /// <summary>
-    /// Checks a tree from the draft side against this sequence, naming the first problem: step number, committed
-    /// length, root token, size, token range, parent order, duplicate siblings. Nothing is changed.
+    /// Checks a tree from the draft side against this sequence (<see cref="TreeRules"/>, then <see cref="CheckFits"/>),
+    /// naming the first problem. Nothing is changed.
     /// </summary>
     public void Validate(DraftMessage tree, int vocabSize)
     {
         if (Finished) throw new InvalidDraftException($"The sequence has finished ({Finish}); no more trees are accepted.");
-        if (tree.Step != Step) throw new InvalidDraftException($"Tree is for step {tree.Step} but the sequence is at step {Step}.");
-        if (tree.CommittedLength != _committed.Count)
-            throw new InvalidDraftException($"Tree assumes {tree.CommittedLength} committed tokens but the sequence has {_committed.Count}.");
-        if (tree.Tokens is null || tree.Parents is null || tree.Tokens.Length == 0)
-            throw new InvalidDraftException("Tree has no nodes (node 0 must be the last committed token).");
-        if (tree.Tokens.Length != tree.Parents.Length)
-            throw new InvalidDraftException($"Tree has {tree.Tokens.Length} tokens but {tree.Parents.Length} parents.");
-        if (tree.Confidence is not null && tree.Confidence.Length != tree.Tokens.Length)
-            throw new InvalidDraftException($"Tree has {tree.Tokens.Length} tokens but {tree.Confidence.Length} confidence bytes.");
-        if (tree.Tokens.Length - 1 > MaxTreeNodes)
-            throw new InvalidDraftException($"Tree has {tree.Tokens.Length - 1} nodes besides the root; the limit is {MaxTreeNodes}.");
-        if (tree.Tokens[0] != _committed[^1] || tree.Parents[0] != -1)
-            throw new InvalidDraftException($"Tree root must be the last committed token {_committed[^1]} with parent -1 (got {tree.Tokens[0]}, parent {tree.Parents[0]}).");
-        var childTokens = new HashSet<(int, int)>();
-        for (int i = 0; i < tree.Tokens.Length; i++)
-        {
-            if (tree.Tokens[i] < 0 || tree.Tokens[i] >= vocabSize)
-                throw new InvalidDraftException($"Token id {tree.Tokens[i]} at node {i} is outside the vocabulary [0, {vocabSize}).");
-            if (i > 0 && (tree.Parents[i] < 0 || tree.Parents[i] >= i))
-                throw new InvalidDraftException($"Node {i} has parent {tree.Parents[i]}; parents must be earlier nodes (in [0, {i})).");
-            if (i > 0 && !childTokens.Add((tree.Parents[i], tree.Tokens[i])))
-                throw new InvalidDraftException($"Node {i} repeats token {tree.Tokens[i]} among the children of node {tree.Parents[i]}.");
-        }
+        if (TreeRules.Check(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence, Step, _committed, MaxTreeNodes, vocabSize, "the sequence") is { } broken)
+            throw new InvalidDraftException(broken);
+        CheckFits(tree);
+    }
+
+    /// <summary>
+    /// What this sequence alone can tell of a tree that passed <see cref="TreeRules"/> where it entered (the session):
+    /// whether the sequence still takes trees and whether the tree fits its KV cache.
+    /// </summary>
+    public void CheckFits(DraftMessage tree)
+    {
+        if (Finished) throw new InvalidDraftException($"The sequence has finished ({Finish}); no more trees are accepted.");
         if (Cache.Length + tree.Tokens.Length > Cache.Capacity)
             throw new InvalidDraftException($"Tree of {tree.Tokens.Length} tokens does not fit the KV cache ({Cache.Length} of {Cache.Capacity} used).");
     }

@@ -71,11 +71,37 @@ public class ConversationTests
     {
         var c = Started(out var prompt);
         var tree = new TreeSubmission("t/c", "edge-1", 0, prompt.Length, [12, 5], [-1, 0]);
-        Assert.Contains("not attached", c.CheckTree(tree, "t/c", 8));
+        Assert.Contains("not attached", c.CheckTree(tree, "t/c", 8, 100));
         c.Attach("edge-1");
-        Assert.Null(c.CheckTree(tree, "t/c", 8));
-        Assert.Contains("step 3", c.CheckTree(tree with { Step = 3 }, "t/c", 8));
-        Assert.Contains("addressed to session", c.CheckTree(tree, "t/other", 8));
-        Assert.Contains("limit is 0", c.CheckTree(tree, "t/c", 0));
+        Assert.Null(c.CheckTree(tree, "t/c", 8, 100));
+        Assert.Contains("step 3", c.CheckTree(tree with { Step = 3 }, "t/c", 8, 100));
+        Assert.Contains("addressed to session", c.CheckTree(tree, "t/other", 8, 100));
+        Assert.Contains("limit is 0", c.CheckTree(tree, "t/c", 0, 100));
+        // Every rule of a tree is the session's to check now: the verifier only checks its copy is at the same step.
+        Assert.Contains("root must be the last committed token 12", c.CheckTree(tree with { Tokens = [11, 5] }, "t/c", 8, 100));
+        Assert.Contains("outside the vocabulary [0, 5)", c.CheckTree(tree, "t/c", 8, 5));
+        Assert.Contains("parents must be earlier nodes", c.CheckTree(tree with { Tokens = [12, 5, 6], Parents = [-1, 2, 0] }, "t/c", 8, 100));
+        Assert.Contains("repeats token 5", c.CheckTree(tree with { Tokens = [12, 5, 5], Parents = [-1, 0, 0] }, "t/c", 8, 100));
+        Assert.Contains("2 tokens but 3 parents", c.CheckTree(tree with { Parents = [-1, 0, 1] }, "t/c", 8, 100));
+    }
+
+    [Fact]
+    public void TheSessionAndASequence_ApplyTheSameTreeRules()
+    {
+        // One rule set (TreeRules) behind both: the session's check for edges' trees and TargetSequence.Validate for
+        // trees drafted beside the target give the same verdict on the same tree, naming the same problem.
+        var c = Started(out var prompt);
+        c.Attach("edge-1");
+        var trees = new (int[] Tokens, int[] Parents)[]
+        {
+            ([12, 5], [-1, 0]), ([11, 5], [-1, 0]), ([12, 500], [-1, 0]), ([12, 5, 6], [-1, 2, 0]), ([12, 5, 5], [-1, 0, 0]), ([12, 5], [-1, 0, 1]), ([12], [-1]),
+        };
+        foreach (var (tokens, parents) in trees)
+        {
+            string? session = c.CheckTree(new TreeSubmission("t/c", "edge-1", 0, prompt.Length, tokens, parents), "t/c", 8, 100);
+            string? sequence = SpecEdge.Inference.Speculative.TreeRules.Check(0, prompt.Length, tokens, parents, null, 0, prompt, 8, 100, "the sequence");
+            Assert.Equal(sequence is null, session is null);
+            if (sequence is not null) Assert.Equal(sequence.Replace("the sequence", "session 't/c'"), session);
+        }
     }
 }
