@@ -9,6 +9,17 @@ namespace SpecEdge.Inference.Speculative;
 /// </summary>
 public static class TreeRules
 {
+    /// <summary>
+    /// The rules of a tree's sizes alone (a root, as many parents and confidence bytes as tokens, at most
+    /// <paramref name="maxNodes"/> besides the root): what the edge gateway checks on the wire before any grain.
+    /// </summary>
+    public static string? Size(int tokens, int parents, int? confidence, int maxNodes) =>
+        tokens == 0 ? "Tree has no nodes (node 0 must be the last committed token)."
+        : tokens != parents ? $"Tree has {tokens} tokens but {parents} parents."
+        : confidence is int c && c != tokens ? $"Tree has {tokens} tokens but {c} confidence bytes."
+        : tokens - 1 > maxNodes ? $"Tree has {tokens - 1} nodes besides the root; the limit is {maxNodes} (at most {maxNodes + 1} nodes with the root)."
+        : null;
+
     /// <summary>The first rule the tree breaks, as a message for its sender, or null.</summary>
     /// <param name="whose">Whose state the tree is checked against, for the messages ("session 'tenant/id'", "the sequence").</param>
     public static string? Check(long treeStep, int treeCommitted, int[]? tokens, int[]? parents, byte[]? confidence,
@@ -16,10 +27,8 @@ public static class TreeRules
     {
         if (treeStep != step) return $"Tree is for step {treeStep} but {whose} is at step {step}.";
         if (treeCommitted != committed.Count) return $"Tree assumes {treeCommitted} committed tokens but {whose} has {committed.Count}.";
-        if (tokens is null || parents is null || tokens.Length == 0) return "Tree has no nodes (node 0 must be the last committed token).";
-        if (tokens.Length != parents.Length) return $"Tree has {tokens.Length} tokens but {parents.Length} parents.";
-        if (confidence is not null && confidence.Length != tokens.Length) return $"Tree has {tokens.Length} tokens but {confidence.Length} confidence bytes.";
-        if (tokens.Length - 1 > maxNodes) return $"Tree has {tokens.Length - 1} nodes besides the root; the limit is {maxNodes}.";
+        if (tokens is null || parents is null) return Size(0, 0, null, maxNodes);
+        if (Size(tokens.Length, parents.Length, confidence?.Length, maxNodes) is { } size) return size;
         if (committed.Count == 0 || tokens[0] != committed[^1] || parents[0] != -1)
             return $"Tree root must be the last committed token {(committed.Count > 0 ? committed[^1] : -1)} with parent -1 (got {tokens[0]}, parent {parents[0]}).";
         var childTokens = new HashSet<(int, int)>();

@@ -206,15 +206,8 @@ public sealed class EdgeGatewayService(
     }
 
     /// <summary>Why a tree cannot be verified whatever the conversation's state (its size and shape on the wire), or null.</summary>
-    private string? TreeShapeError(SpecEdge.Gateway.V1.Tree tree)
-    {
-        int limit = silo.Value.MaxTreeNodes + 1;
-        if (tree.Tokens.Count == 0) return "the tree has no root";
-        if (tree.Tokens.Count > limit) return $"the tree has {tree.Tokens.Count} nodes; at most {limit} (the root and SpecEdge:MaxTreeNodes)";
-        if (tree.Parents.Count != tree.Tokens.Count) return $"the tree has {tree.Tokens.Count} tokens but {tree.Parents.Count} parents";
-        if (!tree.Confidence.IsEmpty && tree.Confidence.Length != tree.Tokens.Count) return $"the tree has {tree.Tokens.Count} tokens but {tree.Confidence.Length} confidence bytes";
-        return null;
-    }
+    private string? TreeShapeError(SpecEdge.Gateway.V1.Tree tree) =>
+        SpecEdge.Inference.Speculative.TreeRules.Size(tree.Tokens.Count, tree.Parents.Count, tree.Confidence.IsEmpty ? null : tree.Confidence.Length, silo.Value.MaxTreeNodes);
 
     private ServerMessage Refuse(AccessCredential credential, EdgeMessage message, string reason, bool resync)
     {
