@@ -5,6 +5,7 @@ using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
+using SpecEdge.Protocol;
 
 namespace SpecEdge.EdgeClient;
 
@@ -170,7 +171,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             draftSeconds += clock.Elapsed.TotalSeconds;
             EdgeMetrics.DraftMilliseconds.Record(clock.Elapsed.TotalMilliseconds);
             EdgeMetrics.TreeNodes.Record(tree.Tokens.Length);
-            var submission = new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
+            var submission = new TreeSubmission(SessionId, EdgeId, tree);
 
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
@@ -242,7 +243,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             double draftMs = clock.Elapsed.TotalMilliseconds;
             var step = Stopwatch.StartNew();
             long sent = StepTiming.NowUnixMicroseconds();
-            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence), _ => { }, null);
+            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree), _ => { }, null);
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             stepMs.Add(step.Elapsed.TotalMilliseconds);
             serverMs.Add(verdict.ServerMilliseconds);

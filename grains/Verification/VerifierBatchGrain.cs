@@ -4,6 +4,7 @@ using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Placement;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.Protocol;
 
 namespace SpecEdge.Grains.Verification;
 
@@ -101,7 +102,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             throw _sequences.Drop(tree.SessionId, $"Verifier is at step {sequence.Step} with {sequence.Committed.Count} tokens of session '{tree.SessionId}', the session at step {tree.Step} with {tree.CommittedLength}.");
         // The session checked the tree's rules (TreeRules) against the same step and length: what is left is this
         // sequence's own state (still taking trees, room in its KV cache), before queueing, so a tree fails alone.
-        var message = new DraftMessage(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence);
+        var message = tree.Tree;
         sequence.CheckFits(message);
         var early = earlyListener is not null && _device.SendsEarlyVerdicts ? EarlyVerdictSender.OnThisGrain(tree.SessionId, earlyListener, logger) : null;
         var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true, early: early);

@@ -1,4 +1,5 @@
 using SpecEdge.Inference.Speculative;
+using SpecEdge.Protocol;
 
 namespace SpecEdge.Grains.Verification;
 

@@ -10,6 +10,7 @@ using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
+using SpecEdge.Protocol;
 
 namespace SpecEdge.EdgeLoad;
 

@@ -2,6 +2,7 @@ using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
 using Xunit;
+using SpecEdge.Protocol;
 
 namespace SpecEdge.Inference.Tests.Speculative;
 
