@@ -1,8 +1,12 @@
+using SpecEdge.Protocol;
+
 namespace SpecEdge.Contracts;
 
 /// <summary>
-/// What a step committed: the accepted draft tokens followed by the target's bonus token, cut short by a stop
-/// condition. <see cref="Finished"/> ends the reply; <see cref="FinishReason"/> says why.
+/// What a step committed, for session <see cref="SessionId"/>: the verifier's own record (<see cref="Verdict"/>: the
+/// accepted draft tokens followed by the target's bonus token, cut short by a stop condition, and their logprobs when
+/// asked for), carried as built and applied by the edge's drafter as received. <see cref="Finished"/> ends the reply;
+/// <see cref="FinishReason"/> says why.
 /// <see cref="ServerMilliseconds"/> is the device time of the forward that verified it (diagnostics: the rest of a
 /// step's round trip is transport, queueing and drafting). <see cref="BatchSize"/> and <see cref="QueueLength"/> are the
 /// verifier's load when the step ran (trees in its forward, steps still waiting): an edge with adaptive trees sizes its
@@ -15,13 +19,22 @@ namespace SpecEdge.Contracts;
 [GenerateSerializer, Immutable, Alias("specedge.StepVerdict")]
 public sealed record StepVerdict(
     [property: Id(0)] string SessionId,
-    [property: Id(1)] long Step,
-    [property: Id(2)] int[] AcceptedTokens,
-    [property: Id(3)] bool Finished,
+    [property: Id(11)] VerdictMessage Verdict,
     [property: Id(4)] ReplyFinish? FinishReason,
     [property: Id(5)] double ServerMilliseconds = 0,
     [property: Id(6)] int BatchSize = 0,
     [property: Id(7)] int QueueLength = 0,
     [property: Id(8)] StepTiming? Timing = null,
-    [property: Id(9)] int VerifiedNodes = -1,
-    [property: Id(10)] VerdictLogprob[]? Logprobs = null);
+    [property: Id(9)] int VerifiedNodes = -1)
+{
+    /// <summary>A verdict given by its parts (tests, the edge gateway's wire form).</summary>
+    public StepVerdict(string sessionId, long step, int[] acceptedTokens, bool finished, ReplyFinish? finishReason, double serverMilliseconds = 0,
+        int batchSize = 0, int queueLength = 0, StepTiming? timing = null, int verifiedNodes = -1, TokenLogprob[]? logprobs = null)
+        : this(sessionId, new VerdictMessage(step, acceptedTokens, finished, logprobs), finishReason, serverMilliseconds, batchSize, queueLength, timing, verifiedNodes) { }
+
+    // The verdict's parts, read (and, in `with` expressions, replaced) through the step's record.
+    public long Step { get => Verdict.Step; init => Verdict = Verdict with { Step = value }; }
+    public int[] AcceptedTokens { get => Verdict.AcceptedTokens; init => Verdict = Verdict with { AcceptedTokens = value }; }
+    public bool Finished { get => Verdict.Finished; init => Verdict = Verdict with { Finished = value }; }
+    public TokenLogprob[]? Logprobs { get => Verdict.Logprobs; init => Verdict = Verdict with { Logprobs = value }; }
+}

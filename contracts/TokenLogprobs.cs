@@ -1,18 +1,6 @@
 namespace SpecEdge.Contracts;
 
 /// <summary>
-/// A committed token's log probability under the distribution the verifier drew it from, and that distribution's most
-/// likely tokens, most likely first (see <see cref="GenerationSettings.Logprobs"/>). Token ids only: the session turns
-/// them into text for readers (<see cref="ReplyLogprob"/>).
-/// </summary>
-[GenerateSerializer, Immutable, Alias("specedge.VerdictLogprob")]
-public sealed record VerdictLogprob(
-    [property: Id(0)] int Token,
-    [property: Id(1)] float Logprob,
-    [property: Id(2)] int[] TopTokens,
-    [property: Id(3)] float[] TopLogprobs);
-
-/// <summary>
 /// A reply token as readers see it with its log probability: its text (UTF-8 decoded, so half a character shows as
 /// U+FFFD), its exact bytes, and for a committed token the most likely alternatives (<see cref="Top"/>; null on an
 /// alternative itself).

@@ -5,7 +5,6 @@ using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Constraints;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Inference.Tokenization;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.EdgeClient;
 
@@ -205,7 +204,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             clock.Restart();
             drafter.ObserveServer(verdict.BatchSize, verdict.QueueLength, verdict.ServerMilliseconds, step.Elapsed.TotalMilliseconds);
             drafter.ObserveVerifierBudget(verdict.VerifiedNodes);
-            drafter.ApplyVerdict(new VerdictMessage(verdict.Step, verdict.AcceptedTokens, verdict.Finished));
+            drafter.ApplyVerdict(verdict.Verdict);
             steps++;
             tokens += verdict.AcceptedTokens.Length;
             EdgeMetrics.Steps.Add(1);

@@ -80,7 +80,7 @@ public sealed class ReplyStream(HfTokenizer tokenizer)
     }
 
     /// <summary>Makes a prepared step visible to readers as the next chunk; a final one carries why the reply ended (as persisted, see <see cref="PersistedFinish"/>).</summary>
-    public void Publish(int[] tokens, string text, bool final, string? persistedFinish, VerdictLogprob[]? logprobs = null)
+    public void Publish(int[] tokens, string text, bool final, string? persistedFinish, TokenLogprob[]? logprobs = null)
     {
         Text += text;
         var (reason, error) = PersistedFinish.Read(persistedFinish);
@@ -88,9 +88,9 @@ public sealed class ReplyStream(HfTokenizer tokenizer)
         Signal();
     }
 
-    /// <summary>A verdict's log probability with its token's text and bytes, and its alternatives'.</summary>
-    private ReplyLogprob ForReaders(VerdictLogprob l) => new(TokenText(l.Token), TokenBytes(l.Token), l.Logprob,
-        l.TopTokens.Select((t, i) => new ReplyLogprob(TokenText(t), TokenBytes(t), l.TopLogprobs[i])).ToArray());
+    /// <summary>A verdict's log probability with its token's text and bytes, and its alternatives' (single precision, as readers get them).</summary>
+    private ReplyLogprob ForReaders(TokenLogprob l) => new(TokenText(l.Token), TokenBytes(l.Token), (float)l.Logprob,
+        l.TopTokens.Select((t, i) => new ReplyLogprob(TokenText(t), TokenBytes(t), (float)l.TopLogprobs[i])).ToArray());
 
     private byte[] TokenBytes(int id) => tokenizer.TokenBytes(id).ToArray();
 

@@ -4,7 +4,6 @@ using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Placement;
 using SpecEdge.Inference.Speculative;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.Grains.Verification;
 

@@ -13,11 +13,13 @@ namespace SpecEdge.Grains.Verification;
 /// </summary>
 public static class VerifierBoundary
 {
-    /// <summary>The verdict as the session receives it; the timing carries the verifier's part (the session adds its own).</summary>
+    /// <summary>
+    /// The verdict as the session receives it: the device's own record, with the finish reason in the contracts' terms
+    /// and the load it ran under; the timing carries the verifier's part (the session adds its own).
+    /// </summary>
     public static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerifierScheduler.Executed e) =>
-        new(sessionId, e.Verdict.Step, e.Verdict.AcceptedTokens, e.Verdict.Finished, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
-            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes,
-            e.Verdict.Logprobs?.Select(l => new VerdictLogprob(l.Token, (float)l.Logprob, l.TopTokens, l.TopLogprobs.Select(x => (float)x).ToArray())).ToArray());
+        new(sessionId, e.Verdict, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
+            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes);
 
     public static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {

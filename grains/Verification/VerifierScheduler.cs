@@ -1,5 +1,4 @@
 using SpecEdge.Inference.Speculative;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.Grains.Verification;
 

@@ -9,7 +9,7 @@ public static class AutoregressiveDecoder
     {
         var sequences = requests.Select(r => verifier.Start(r.Prompt, r.Sampling, r.Stop, capacity)).ToArray();
         var forwards = new int[sequences.Length];
-        var logprobs = sequences.Select(_ => new List<Sampling.TokenLogprob>()).ToArray();
+        var logprobs = sequences.Select(_ => new List<TokenLogprob>()).ToArray();
         try
         {
             while (true)

@@ -20,7 +20,7 @@ public static class SpeculativeDecoder
         var sequences = new List<TargetSequence>();
         var drafters = new List<EdgeDrafter>();
         var forwards = new int[requests.Count];
-        var logprobs = requests.Select(_ => new List<Sampling.TokenLogprob>()).ToArray();
+        var logprobs = requests.Select(_ => new List<TokenLogprob>()).ToArray();
         try
         {
             foreach (var r in requests)

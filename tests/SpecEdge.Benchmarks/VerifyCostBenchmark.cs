@@ -5,7 +5,6 @@ using System.Text.Json;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.Benchmarks;
 

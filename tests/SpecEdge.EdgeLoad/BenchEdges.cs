@@ -10,7 +10,6 @@ using SpecEdge.EdgeClient;
 using SpecEdge.EdgeHost;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.EdgeLoad;
 

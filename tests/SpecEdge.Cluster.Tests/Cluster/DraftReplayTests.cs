@@ -3,7 +3,6 @@ using SpecEdge.EdgeClient;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using Xunit;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.Cluster.Tests;
 

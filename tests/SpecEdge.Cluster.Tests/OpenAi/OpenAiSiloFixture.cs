@@ -130,7 +130,7 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
     }
 
     /// <summary>Target-only decoding's log probabilities for <see cref="ReferenceReply"/>'s tokens (with <paramref name="top"/> alternatives).</summary>
-    public IReadOnlyList<Inference.Sampling.TokenLogprob> ReferenceLogprobs(int[] prompt, GenerationSettings settings, int top)
+    public IReadOnlyList<SpecEdge.Protocol.TokenLogprob> ReferenceLogprobs(int[] prompt, GenerationSettings settings, int top)
     {
         var sampling = Grains.Verification.VerifierBoundary.Sampling(settings with { Seed = settings.Seed ?? 0, Logprobs = top });
         lock (Models)

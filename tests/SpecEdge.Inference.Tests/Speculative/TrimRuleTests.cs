@@ -2,7 +2,6 @@ using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Sampling;
 using SpecEdge.Inference.Speculative;
 using Xunit;
-using SpecEdge.Protocol;
 
 namespace SpecEdge.Inference.Tests.Speculative;
 
