@@ -26,7 +26,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     private readonly ISessionGrain? _session;
     private IBroadcastChannelWriter<TreeSubmission>? _writer;
     private IEdgeObserver? _observerReference;   // strong reference: observers are weakly held by Orleans
-    private EdgeDrafter? _drafter;
+    private TreeDrafter? _drafter;
     private TaskCompletionSource<StepVerdict>? _awaiting;
     private long _awaitingStep = -1;
     /// <summary>The early verdict of the awaited step, when the silo sends early verdicts (see <see cref="OnEarlyVerdict"/>).</summary>
@@ -109,7 +109,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         // A conversation can now run up to the verifier's context: the draft cache must hold that and a step's candidates.
         int capacity = attachment.MaxContextTokens > 0 ? Math.Max(_capacity, attachment.MaxContextTokens + options.DraftCacheHeadroom) : _capacity;
         _drafter = attachment.Committed.Length > 0
-            ? new EdgeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step) { ContextLimit = contextLimit }
+            ? new TreeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step) { ContextLimit = contextLimit }
             : null;
         return attachment;
     }
@@ -202,9 +202,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             waitSeconds += step.Elapsed.TotalSeconds;
             long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
             clock.Restart();
-            drafter.ObserveServer(verdict.BatchSize, verdict.QueueLength, verdict.ServerMilliseconds, step.Elapsed.TotalMilliseconds);
-            drafter.ObserveVerifierBudget(verdict.VerifiedNodes);
-            drafter.ApplyVerdict(verdict.Verdict);
+            drafter.Complete(verdict.Verdict, new VerifierLoad(verdict.BatchSize, verdict.QueueLength, verdict.ServerMilliseconds, step.Elapsed.TotalMilliseconds, verdict.VerifiedNodes));
             steps++;
             tokens += verdict.AcceptedTokens.Length;
             EdgeMetrics.Steps.Add(1);

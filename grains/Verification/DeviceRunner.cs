@@ -81,7 +81,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     /// <summary>Who may share a session's prefix blocks: its tenant, and everyone inside the operator's public prefixes.</summary>
     public PrefixScope? ScopeOf(string sessionId) => Prefixes is null ? null : new PrefixScope(VerifierScheduler.TenantOf(sessionId), models.PublicPrefixes);
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
-    private readonly Dictionary<string, EdgeDrafter> _serverDrafters = new();
+    private readonly Dictionary<string, TreeDrafter> _serverDrafters = new();
 
     /// <summary>The target model (its config and a new cache are read on the grain's thread; no tensor work).</summary>
     public CausalLm Model => _verifier.Model;
@@ -153,7 +153,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     private DeviceOutcome Run(IReadOnlyList<DeviceJob> batch, TrimRule trim)
     {
         var works = new TargetWork[batch.Count];
-        var drafted = new EdgeDrafter?[batch.Count];
+        var drafted = new TreeDrafter?[batch.Count];
         for (int i = 0; i < batch.Count; i++)
         {
             works[i] = batch[i].Work;
@@ -190,16 +190,15 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         for (int i = 0; i < batch.Count; i++)
         {
             if (drafted[i] is not { } drafter) continue;
-            drafter.ObserveVerifierBudget(verified[i]);
             if (results[i].Verdict is { } verdict)
             {
-                drafter.ObserveServer(batch.Count, 0, 0, 0);   // the queue belongs to the grain thread; the batch is known here
-                drafter.ApplyVerdict(verdict);
+                // The queue belongs to the grain thread; the batch is known here.
+                drafter.Complete(verdict, new VerifierLoad(batch.Count, 0, 0, 0, verified[i]));
                 // The prompt's draft KV exists after the first verdict of a turn, the reply's when it ends.
                 if (_draftPrefixes is { } prefixes && (_draftPromptsToKeep.Remove(batch[i].SessionId) || drafter.Finished))
                     KeepDraftPrefix(prefixes, batch[i].SessionId, drafter);
             }
-            else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();
+            else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();   // a failed step: its drafter starts again
         }
         return new DeviceOutcome(results, works, ran, verified, shape, forwardMs);
     }
@@ -214,7 +213,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     /// The session's server draft state, in step with its target sequence: kept across steps, moved on to a new turn,
     /// rebuilt from the committed tokens when an edge decoded in between (or anything else moved the sequence).
     /// </summary>
-    private EdgeDrafter ServerDrafter(string sessionId, TargetSequence sequence)
+    private TreeDrafter ServerDrafter(string sessionId, TargetSequence sequence)
     {
         if (_serverDrafters.TryGetValue(sessionId, out var drafter))
         {
@@ -229,7 +228,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             drafter.Dispose();
         }
         var options = ServerTreeOptions() with { GreedyVerification = sequence.Sampling.IsGreedy };
-        drafter = new EdgeDrafter(models.ServerDraft(device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
+        drafter = new TreeDrafter(models.ServerDraft(device)!, sequence.Committed, options, models.Options.MaxContextTokens + options.DraftCacheHeadroom, sequence.Step)
             { ContextLimit = models.Options.MaxContextTokens };
         _serverDrafters[sessionId] = drafter;
         ReuseDraftPrefix(sessionId, drafter);
@@ -237,7 +236,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     }
 
     /// <summary>A server drafter starting a turn (or new) copies the draft KV of the longest cached prefix of its tokens.</summary>
-    private void ReuseDraftPrefix(string sessionId, EdgeDrafter drafter)
+    private void ReuseDraftPrefix(string sessionId, TreeDrafter drafter)
     {
         if (_draftPrefixes is not { } prefixes || ScopeOf(sessionId) is not { } scope) return;
         drafter.ReuseCachedPrefix(prefixes, scope);
@@ -245,7 +244,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     }
 
     /// <summary>Keeps a server drafter's committed draft KV. Best effort: a full or failing cache never fails the step.</summary>
-    private void KeepDraftPrefix(PrefixCache prefixes, string sessionId, EdgeDrafter drafter)
+    private void KeepDraftPrefix(PrefixCache prefixes, string sessionId, TreeDrafter drafter)
     {
         if (ScopeOf(sessionId) is not { } scope) return;
         try { prefixes.Insert(drafter.Cache, drafter.Committed, scope); }

@@ -18,7 +18,7 @@ internal sealed class SearchNode
     public int Pending { get; set; } = -1;
     /// <summary>The draft's most likely next tokens after this node and their log-probabilities (once computed).</summary>
     public (int Token, double LogProb)[]? Top { get; set; }
-    /// <summary>Where the reply's grammar stands after this node's path, when the draft follows one (see <see cref="EdgeDrafter.FollowGrammar"/>).</summary>
+    /// <summary>Where the reply's grammar stands after this node's path, when the draft follows one (see <see cref="TreeDrafter.FollowGrammar"/>).</summary>
     public Constraints.GrammarState? Grammar { get; set; }
 }
 

@@ -35,13 +35,13 @@ public sealed record DraftTreeOptions
     public int ProactiveDepth { get; init; } = 3;
     public double ProactiveDecay { get; init; } = 0.95;
     /// <summary>
-    /// Early exits: on an early verdict from the verifier (<see cref="EdgeDrafter.DraftAhead"/>), draft a subtree under
+    /// Early exits: on an early verdict from the verifier (<see cref="TreeDrafter.DraftAhead"/>), draft a subtree under
     /// its outcome beside the proactive bet, so a tree is ready when the verdict confirms it. Off: early verdicts are ignored.
     /// </summary>
     public bool DraftAhead { get; init; }
     /// <summary>
     /// The verifier decodes greedily (temperature 0): proactive drafting then bets on the end of the draft's argmax
-    /// chain instead of the paper's score (see <see cref="EdgeDrafter.PreDraft"/>).
+    /// chain instead of the paper's score (see <see cref="TreeDrafter.PreDraft"/>).
     /// </summary>
     public bool GreedyVerification { get; init; }
 

@@ -4,7 +4,7 @@ using SpecEdge.Inference.Model;
 namespace SpecEdge.Inference.Speculative;
 
 /// <summary>
-/// Drives tree speculative decoding in one process: per step every active sequence's <see cref="EdgeDrafter"/> builds
+/// Drives tree speculative decoding in one process: per step every active sequence's <see cref="TreeDrafter"/> builds
 /// a tree, optionally pre-drafts, and the <see cref="TargetVerifier"/> verifies all trees in one batched forward. The
 /// two sides exchange only <see cref="DraftMessage"/>/<see cref="VerdictMessage"/>, exactly as across a network.
 /// Used for server-only SD (draft beside the target) and to emulate edge-assisted SD in tests and benchmarks. With a
@@ -18,7 +18,7 @@ public static class SpeculativeDecoder
         DraftTreeOptions options, int capacity, DecodeTimings? timings = null, TreeTrimmer? trimmer = null, double trimWaitMs = 0)
     {
         var sequences = new List<TargetSequence>();
-        var drafters = new List<EdgeDrafter>();
+        var drafters = new List<TreeDrafter>();
         var forwards = new int[requests.Count];
         var logprobs = requests.Select(_ => new List<TokenLogprob>()).ToArray();
         try
@@ -27,7 +27,7 @@ public static class SpeculativeDecoder
             {
                 sequences.Add(verifier.Start(r.Prompt, r.Sampling, r.Stop, capacity));
                 // The draft side holds the tree's candidates on top of the context the target holds: give it headroom.
-                drafters.Add(new EdgeDrafter(draft, r.Prompt, options with { GreedyVerification = r.Sampling.IsGreedy }, capacity + options.DraftCacheHeadroom)
+                drafters.Add(new TreeDrafter(draft, r.Prompt, options with { GreedyVerification = r.Sampling.IsGreedy }, capacity + options.DraftCacheHeadroom)
                     { ContextLimit = capacity });
             }
             var clock = new Stopwatch();
@@ -92,12 +92,11 @@ public static class SpeculativeDecoder
                 for (int k = 0; k < active.Length; k++)
                 {
                     forwards[active[k]]++;
-                    // In one process there is no queue and no network: the batch and the forward time are the load.
-                    drafters[active[k]].ObserveServer(active.Length, 0, clock.Elapsed.TotalMilliseconds, clock.Elapsed.TotalMilliseconds);
                     timings?.StepTokens.Add(verdicts[k].AcceptedTokens.Length);
                     trimmer?.ObserveVerdict(Key(active[k]), drafted[k], verdicts[k]);
-                    drafters[active[k]].ObserveVerifierBudget(verified[k]);
-                    drafters[active[k]].ApplyVerdict(verdicts[k]);
+                    // In one process there is no queue and no network: the batch and the forward time are the load.
+                    double ms = clock.Elapsed.TotalMilliseconds;
+                    drafters[active[k]].Complete(verdicts[k], new VerifierLoad(active.Length, 0, ms, ms, verified[k]));
                     logprobs[active[k]].AddRange(verdicts[k].Logprobs ?? []);
                 }
             }

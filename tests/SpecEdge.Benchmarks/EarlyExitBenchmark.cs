@@ -53,7 +53,7 @@ public static class EarlyExitBenchmark
                 var verifier = new TargetVerifier(target);
                 using var sequence = verifier.Start(prompt, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), o.Int("max-new-tokens", 48)), 512);
                 var options = new DraftTreeOptions { GreedyVerification = true };
-                using var drafter = new EdgeDrafter(draft, prompt, options, 512 + options.DraftCacheHeadroom);
+                using var drafter = new TreeDrafter(draft, prompt, options, 512 + options.DraftCacheHeadroom);
                 while (!sequence.Finished)
                 {
                     var tree = drafter.BuildTree();

@@ -204,7 +204,7 @@ public class PrefixCacheTests
         for (int i = 0; i < 2; i++)
         {
             using var sequence = verifier.Start(prompts[i], SamplingParams.Greedy, Stop, Capacity);
-            using var drafter = new EdgeDrafter(draft, prompts[i], options, Capacity);
+            using var drafter = new TreeDrafter(draft, prompts[i], options, Capacity);
             reused[i] = drafter.ReuseCachedPrefix(draftPrefixes, PrefixScope.Of("t"));
             bool kept = false;
             while (!sequence.Finished)
@@ -218,7 +218,7 @@ public class PrefixCacheTests
         }
         Assert.Equal(0, reused[0]);
         Assert.Equal(40, reused[1]);   // the system prompt's 5 whole blocks
-        using var otherTenant = new EdgeDrafter(draft, prompts[1], options, Capacity);
+        using var otherTenant = new TreeDrafter(draft, prompts[1], options, Capacity);
         Assert.Equal(0, otherTenant.ReuseCachedPrefix(draftPrefixes, PrefixScope.Of("u")));
     }
 
@@ -231,7 +231,7 @@ public class PrefixCacheTests
     /// <summary>Every sequence steps with its own draft's trees, all verified in one forward per round.</summary>
     private static int[][] DecodeWithTrees(TargetVerifier verifier, CausalLm draft, TargetSequence[] sequences)
     {
-        var drafters = sequences.Select(s => new EdgeDrafter(draft, s.Committed, new DraftTreeOptions { Budget = 8, GreedyVerification = s.Sampling.IsGreedy }, Capacity)).ToArray();
+        var drafters = sequences.Select(s => new TreeDrafter(draft, s.Committed, new DraftTreeOptions { Budget = 8, GreedyVerification = s.Sampling.IsGreedy }, Capacity)).ToArray();
         try
         {
             while (sequences.Any(s => !s.Finished))

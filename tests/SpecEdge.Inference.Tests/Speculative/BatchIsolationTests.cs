@@ -32,7 +32,7 @@ public class BatchIsolationTests
         // The middle sequence's stop rule throws when it looks at text: it fails inside the step, after the forward.
         var poisoned = new StopCriteria(Array.Empty<int>(), 20, new[] { "x" }, _ => throw new InvalidOperationException("poisoned decode"));
         var sequences = prompts.Select((p, i) => verifier.Start(p, SamplingParams.Greedy, i == 1 ? poisoned : plain, Capacity)).ToArray();
-        var drafters = prompts.Select(p => new EdgeDrafter(draft, p, new DraftTreeOptions { Budget = 8 }, Capacity)).ToArray();
+        var drafters = prompts.Select(p => new TreeDrafter(draft, p, new DraftTreeOptions { Budget = 8 }, Capacity)).ToArray();
         try
         {
             int committedBefore = sequences[1].Committed.Count, cacheBefore = sequences[1].Cache.Length;
@@ -57,7 +57,7 @@ public class BatchIsolationTests
                         Assert.NotNull(results[k].Error);
                         Assert.Contains("poisoned", results[k].Error!.Message);
                         drafters[1].Dispose();
-                        drafters[1] = new EdgeDrafter(draft, sequences[1].Committed, new DraftTreeOptions { Budget = 8 }, Capacity, sequences[1].Step);
+                        drafters[1] = new TreeDrafter(draft, sequences[1].Committed, new DraftTreeOptions { Budget = 8 }, Capacity, sequences[1].Step);
                         continue;
                     }
                     Assert.Null(results[k].Error);

@@ -59,7 +59,7 @@ public class ContextRoomTests
         var prompt = TestModels.RandomTokens(new Random(8), 20, target.Config.VocabSize);
         var options = new DraftTreeOptions { Budget = 16, MaxDepth = 5, MaxBeams = 8, BranchWidth = 4, Proactive = proactive };
         const int limit = 44;   // room for 24 tokens after the 20-token prompt: a full tree first, then shrinking ones
-        using var drafter = new EdgeDrafter(draft, prompt, options, limit + options.DraftCacheHeadroom) { ContextLimit = limit };
+        using var drafter = new TreeDrafter(draft, prompt, options, limit + options.DraftCacheHeadroom) { ContextLimit = limit };
         var sizes = new List<int>();
         while (drafter.Committed.Count < limit)
         {

@@ -65,7 +65,7 @@ public class DraftAheadTests
         for (int r = 0; r < requests.Length; r++)
         {
             using var sequence = verifier.Start(requests[r].Prompt, requests[r].Sampling, requests[r].Stop, Capacity);
-            using var drafter = new EdgeDrafter(draft, requests[r].Prompt, options, Capacity + options.DraftCacheHeadroom) { ContextLimit = Capacity };
+            using var drafter = new TreeDrafter(draft, requests[r].Prompt, options, Capacity + options.DraftCacheHeadroom) { ContextLimit = Capacity };
             while (!sequence.Finished)
             {
                 var tree = drafter.BuildTree();
@@ -104,7 +104,7 @@ public class DraftAheadTests
         using var ___ = draft;
         var prompt = TestModels.RandomTokens(new Random(5), 8, target.Config.VocabSize);
         var options = new DraftTreeOptions { Budget = 8, Proactive = false, DraftAhead = true };
-        using var drafter = new EdgeDrafter(draft, prompt, options, Capacity + options.DraftCacheHeadroom);
+        using var drafter = new TreeDrafter(draft, prompt, options, Capacity + options.DraftCacheHeadroom);
         var tree = drafter.BuildTree();
         int pending = drafter.Cache.PendingCount;
         // A path whose first token is no child of the root, a bonus outside the vocabulary, another step: nothing drafted.

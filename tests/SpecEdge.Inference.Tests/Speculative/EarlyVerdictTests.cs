@@ -61,7 +61,7 @@ public class EarlyVerdictTests
         var verifier = new TargetVerifier(target) { ExitHead = exit, EarlyVerdicts = (_, v) => got = v };
         var prompt = TestModels.RandomTokens(new Random(12), 9, target.Config.VocabSize);
         using var sequence = verifier.Start(prompt, SamplingParams.Greedy, Stop, Capacity);
-        using var drafter = new EdgeDrafter(draft, prompt, new DraftTreeOptions { Budget = 12 }, Capacity);
+        using var drafter = new TreeDrafter(draft, prompt, new DraftTreeOptions { Budget = 12 }, Capacity);
         for (int step = 0; step < 3; step++)
         {
             var tree = drafter.BuildTree();
@@ -100,7 +100,7 @@ public class EarlyVerdictTests
         var verifier = new TargetVerifier(target) { ExitHead = atTheEnd, EarlyVerdicts = (_, v) => got = v };
         var prompt = TestModels.RandomTokens(new Random(13), 7, target.Config.VocabSize);
         using var sequence = verifier.Start(prompt, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), 200), Capacity);
-        using var drafter = new EdgeDrafter(draft, prompt, new DraftTreeOptions { Budget = 8 }, Capacity);
+        using var drafter = new TreeDrafter(draft, prompt, new DraftTreeOptions { Budget = 8 }, Capacity);
         for (int step = 0; step < 5; step++)
         {
             var final = verifier.Execute(new[] { new VerifyWork(sequence, drafter.BuildTree()) })[0].VerdictOrThrow();

@@ -92,7 +92,7 @@ public class SeededSamplingTests(ITestOutputHelper output)
         var committed = request.Prompt.Concat(head).ToArray();
         using var rebuilt = new TargetSequence(target.NewCache(Capacity), committed, request.Prompt.Length, request.Sampling, request.Stop, step: 9);
         verifier.Prefill(rebuilt);
-        using var drafter = new EdgeDrafter(draft, committed, new DraftTreeOptions { Budget = 8 }, Capacity, step: 9);
+        using var drafter = new TreeDrafter(draft, committed, new DraftTreeOptions { Budget = 8 }, Capacity, step: 9);
         while (!rebuilt.Finished)
         {
             var tree = drafter.BuildTree();

@@ -63,7 +63,7 @@ public class TreeTrimmingTests(ITestOutputHelper output)
         using var _ = target;
         using var __ = draft;
         var prompt = TestModels.RandomTokens(new Random(3), 9, draft.Config.VocabSize);
-        using var drafter = new EdgeDrafter(draft, prompt, new DraftTreeOptions { Budget = 24, MaxDepth = 5, MaxBeams = 8, BranchWidth = 4 }, 128);
+        using var drafter = new TreeDrafter(draft, prompt, new DraftTreeOptions { Budget = 24, MaxDepth = 5, MaxBeams = 8, BranchWidth = 4 }, 128);
         var tree = drafter.BuildTree();
         Assert.NotNull(tree.Confidence);
         Assert.Equal(tree.Tokens.Length, tree.Confidence!.Length);
@@ -87,7 +87,7 @@ public class TreeTrimmingTests(ITestOutputHelper output)
         var options = new DraftTreeOptions { Budget = 24, MaxDepth = 5, MaxBeams = 8, BranchWidth = 4 };
         int Nodes(int budget)
         {
-            using var drafter = new EdgeDrafter(draft, prompt, options, 128);
+            using var drafter = new TreeDrafter(draft, prompt, options, 128);
             drafter.ObserveVerifierBudget(budget);
             return drafter.BuildTree().Tokens.Length - 1;
         }

@@ -35,7 +35,7 @@ public class TrimmedBetTests
         for (int r = 0; r < requests.Length; r++)
         {
             using var sequence = verifier.Start(requests[r].Prompt, requests[r].Sampling, stop, Capacity);
-            using var drafter = new EdgeDrafter(draft, requests[r].Prompt, options, Capacity + options.DraftCacheHeadroom) { ContextLimit = Capacity };
+            using var drafter = new TreeDrafter(draft, requests[r].Prompt, options, Capacity + options.DraftCacheHeadroom) { ContextLimit = Capacity };
             while (!sequence.Finished)
             {
                 var tree = drafter.BuildTree();

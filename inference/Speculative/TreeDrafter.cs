@@ -7,14 +7,16 @@ using SpecEdge.Inference;
 namespace SpecEdge.Inference.Speculative;
 
 /// <summary>
-/// The draft side of one sequence: keeps the committed tokens and the draft KV cache, builds a draft tree per step
-/// (<see cref="BuildTree"/>), optionally pre-drafts the next tree while the verdict is outstanding
-/// (<see cref="PreDraft"/>), and applies verdicts (<see cref="ApplyVerdict"/>). It talks to the verify side only through
+/// The draft side of one sequence, wherever it runs (an edge, the server beside the target, the in-process decoder):
+/// keeps the committed tokens and the draft KV cache, builds a draft tree per step (<see cref="BuildTree"/>), optionally
+/// pre-drafts the next tree while the verdict is outstanding (<see cref="PreDraft"/>), and completes the step with what
+/// the verifier said (<see cref="Complete"/>). Every draft loop runs the same step: follow the grammar, build, submit,
+/// bet while waiting, complete. It talks to the verify side only through
 /// <see cref="DraftMessage"/> and <see cref="VerdictMessage"/>, so the two sides can live in different processes.
 /// Cache invariant between steps: the prefix holds committed tokens only; a pending tree, if any, is a pre-drafted
 /// subtree rooted at the last committed token.
 /// </summary>
-public sealed class EdgeDrafter : IDisposable
+public sealed class TreeDrafter : IDisposable
 {
     private readonly CausalLm _draft;
     private readonly List<int> _committed;
@@ -41,6 +43,17 @@ public sealed class EdgeDrafter : IDisposable
 
     /// <summary>Budget and depth limit of the last tree built (the fixed options unless trees are adaptive).</summary>
     public (int Budget, int Depth) LastTreeShape { get; private set; }
+
+    /// <summary>
+    /// Completes a step with what the verifier said of its tree: the verdict, and the load it was verified under (for
+    /// adaptive trees, and the budget a trimming verifier left). The one way every draft loop ends a step.
+    /// </summary>
+    public void Complete(VerdictMessage verdict, VerifierLoad load)
+    {
+        ObserveVerifierBudget(load.VerifiedNodes);
+        ObserveServer(load.Batch, load.Queue, load.ServerMs, load.RoundTripMs);
+        ApplyVerdict(verdict);
+    }
 
     /// <summary>
     /// The verifier's side of the last step, for adaptive trees: batch, queue, forward time and measured round trip.
@@ -81,7 +94,7 @@ public sealed class EdgeDrafter : IDisposable
     public (int Depth, int NodeToken, int Bonus)? CurrentBet =>
         _bet is { } b && _search is { } s ? (s.Nodes[b.Node].Depth, s.Nodes[b.Node].Token, b.Token) : null;
 
-    public EdgeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0)
+    public TreeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0)
     {
         options.Validate();
         if (committed.Count == 0) throw new ArgumentException("The draft side needs at least one committed token.");
