@@ -39,11 +39,7 @@ public static class ClusterBenchmark
         string outPath = o.String("out", "bench-results/cluster.json");
         TorchSharp.torch.set_num_threads(o.Int("threads", 1));
 
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) => silo.AddSpecEdge(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; }));
-        builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
+        var cluster = await BenchCluster.StartAsync(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; });
         var client = cluster.Client;
         using var draft = CausalLm.Load(draftDir);
         Console.WriteLine($"cluster up; target {target}, draft {draftDir}; load average {File.ReadAllText("/proc/loadavg").Trim()}");

@@ -38,17 +38,15 @@ public static class DurabilityBenchmark
         var clusters = new List<InProcessTestCluster>();
         foreach (var mode in modes)
         {
-            var builder = new InProcessTestClusterBuilder(1);
             string container = "durability-" + Guid.NewGuid().ToString("N")[..8];
-            builder.ConfigureSilo((_, silo) =>
-            {
-                if (mode.Storage == "memory") silo.AddMemoryGrainStorage("sessions");
-                else silo.AddSpecEdgeBlobStorage("sessions", azurite.ConnectionString, container);
-                silo.AddSpecEdge(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; s.PipelinedStateWrites = mode.Pipelined; }, inMemorySessions: false);
-            });
-            builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));
-            var cluster = builder.Build();
-            await cluster.DeployAsync();
+            var cluster = await BenchCluster.StartAsync(
+                s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; s.PipelinedStateWrites = mode.Pipelined; },
+                silo =>
+                {
+                    if (mode.Storage == "memory") silo.AddMemoryGrainStorage("sessions");
+                    else silo.AddSpecEdgeBlobStorage("sessions", azurite.ConnectionString, container);
+                },
+                inMemorySessions: false);
             clusters.Add(cluster);
         }
         using var draft = CausalLm.Load(draftDir);

@@ -30,14 +30,11 @@ public static class FairnessBenchmark
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (bool fair in new[] { false, true })
         {
-            var builder = new InProcessTestClusterBuilder(1);
-            builder.ConfigureSilo((_, silo) => silo.AddSpecEdge(s =>
+            var cluster = await BenchCluster.StartAsync(s =>
             {
                 s.TargetModel = target; s.MaxBatch = maxBatch; s.MaxContextTokens = 1024; s.Threads = 0; s.KvMemoryMb = 8192;
                 s.MaxQueuedSteps = Math.Max(256, 2 * flood); s.FairShares = fair; s.QueueTimeoutSeconds = 300;
-            }));
-            var cluster = builder.Build();
-            await cluster.DeployAsync();
+            });
             try
             {
                 var client = cluster.Client;

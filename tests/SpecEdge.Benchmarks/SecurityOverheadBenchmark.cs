@@ -43,25 +43,21 @@ public static class SecurityOverheadBenchmark
 
         async Task<InProcessTestCluster> Start(bool secured, bool tls = false)
         {
-            var builder = new InProcessTestClusterBuilder(1);
-            builder.ConfigureSilo((_, silo) =>
-            {
-                silo.AddSpecEdge(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; });
-                if (secured) silo.AddSpecEdgeSecurity(s => { s.Keys["bench"] = key; s.ActiveKeyId = "bench"; });
-                if (tls) silo.UseSpecEdgeTls(siloTls);
-            });
+            string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeSeconds() }, keys);
             // Both clients run the credential filter; only the secured silo checks what it sends. The test host itself
             // asks the management grain for liveness, so the client's own credential is an operator's; every measured
             // call runs under an edge credential (CallerCredential.Use).
-            string operatorToken = CredentialCodec.Sign(new AccessCredential { Role = CredentialRole.Operator, ExpiresAt = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeSeconds() }, keys);
-            builder.ConfigureClient(c =>
-            {
-                c.AddBroadcastChannel(ChannelNames.Provider).AddSpecEdgeCredential(o => o.Token = operatorToken);
-                if (tls) c.UseSpecEdgeTls(edgeTls);
-            });
-            var cluster = builder.Build();
-            await cluster.DeployAsync();
-            return cluster;
+            return await BenchCluster.StartAsync(s => { s.TargetModel = target; s.MaxBatch = 8; s.MaxContextTokens = 1024; s.Threads = 0; },
+                silo =>
+                {
+                    if (secured) silo.AddSpecEdgeSecurity(s => { s.Keys["bench"] = key; s.ActiveKeyId = "bench"; });
+                    if (tls) silo.UseSpecEdgeTls(siloTls);
+                },
+                c =>
+                {
+                    c.AddSpecEdgeCredential(o => o.Token = operatorToken);
+                    if (tls) c.UseSpecEdgeTls(edgeTls);
+                });
         }
 
         var plain = await Start(secured: false);

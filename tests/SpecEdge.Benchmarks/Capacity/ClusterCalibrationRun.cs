@@ -37,11 +37,7 @@ public static class ClusterCalibrationRun
     public static async Task<Result> ExecuteAsync(string targetDir, CausalLm draft, int[] clientCounts, int maxNew, int replies, Action<string> log)
     {
         const int maxBatch = 8;
-        var builder = new InProcessTestClusterBuilder(1);
-        builder.ConfigureSilo((_, silo) => silo.AddSpecEdge(s => { s.TargetModel = targetDir; s.MaxBatch = maxBatch; s.MaxContextTokens = 1024; s.Threads = 0; }));
-        builder.ConfigureClient(c => c.AddBroadcastChannel(ChannelNames.Provider));
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
+        var cluster = await BenchCluster.StartAsync(s => { s.TargetModel = targetDir; s.MaxBatch = maxBatch; s.MaxContextTokens = 1024; s.Threads = 0; });
         try
         {
             var client = cluster.Client;
