@@ -162,8 +162,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             clock.Restart();
-            drafter.FollowGrammar(_replyGrammar.Grammar, _replyGrammar.ReplyStart, Masker);
-            var tree = drafter.BuildTree();
+            var tree = drafter.NextTree(_replyGrammar.Grammar, _replyGrammar.ReplyStart, Masker);
             Recording?.Add(tree);
             await WaitOutDraftTimeAsync(clock, cancellation);
             double draftMs = clock.Elapsed.TotalMilliseconds;

@@ -161,8 +161,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             try
             {
                 var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
-                drafter.FollowGrammar(batch[i].Work.Sequence.Sampling.Grammar, batch[i].Work.Sequence.PromptLength, _verifier.Masker);
-                var tree = drafter.BuildTree();
+                var tree = drafter.NextTree(batch[i].Work.Sequence.Sampling.Grammar, batch[i].Work.Sequence.PromptLength, _verifier.Masker);
                 SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
                 batch[i].Work.Sequence.Validate(tree, Model.Config.VocabSize);
                 works[i] = new VerifyWork(batch[i].Work.Sequence, tree);

@@ -42,8 +42,7 @@ public static class SpeculativeDecoder
                 foreach (int i in active)
                 {
                     clock.Restart();
-                    drafters[i].FollowGrammar(requests[i].Sampling.Grammar, requests[i].Prompt.Length, verifier.Masker);
-                    var tree = drafters[i].BuildTree();
+                    var tree = drafters[i].NextTree(requests[i].Sampling.Grammar, requests[i].Prompt.Length, verifier.Masker);
                     clock.Stop();
                     timings?.DraftLatencies.Add(clock.Elapsed.TotalSeconds);
                     if (timings is not null) timings.DraftSeconds += clock.Elapsed.TotalSeconds;

@@ -394,6 +394,17 @@ public sealed class TreeDrafter : IDisposable
     private GrammarState? _replyGrammar;
 
     /// <summary>
+    /// A step's first half, as every draft loop runs it: the tree for the next step, drafted under the reply's grammar
+    /// (<see cref="FollowGrammar"/>; null: freely). The loop then submits it, may bet while it waits
+    /// (<see cref="PreDraft"/>, <see cref="DraftAhead"/>), and ends the step with <see cref="Complete"/>.
+    /// </summary>
+    public DraftMessage NextTree(JsonGrammar? grammar, int replyStart, TokenMasker? masker)
+    {
+        FollowGrammar(grammar, replyStart, masker);
+        return BuildTree();
+    }
+
+    /// <summary>
     /// Drafts the reply that starts at committed token <paramref name="replyStart"/> under <paramref name="grammar"/>
     /// (null: freely), masking the draft's rows with <paramref name="masker"/> as the verifier masks the target's, so the
     /// tree holds only tokens the target may choose. Call before each tree; it only recomputes when the reply changed.
