@@ -58,8 +58,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     public ToolCallSyntax? ToolCalls { get; init; }
     // The grammar of the reply this edge started (and where that reply begins); null when it drafts freely.
     private (JsonGrammar? Grammar, int ReplyStart) _replyGrammar;
-    /// <summary>Benchmarks: when set, every tree <see cref="RunReplyAsync"/> drafts is added here (for <see cref="ReplayReplyAsync"/>).</summary>
-    public List<DraftMessage>? Recording { get; set; }
+    /// <summary>Told of every tree <see cref="RunReplyAsync"/> drafts, before it is sent (the benchmarks record replies' trees with it).</summary>
+    public Action<DraftMessage>? TreeDrafted { get; set; }
 
     public EdgeSession(IClusterClient client, CausalLm draft, string sessionId, string edgeId, DraftTreeOptions options, int capacity, TreeTransport transport = TreeTransport.Channel)
     {
@@ -163,7 +163,7 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
             cancellation.ThrowIfCancellationRequested();
             clock.Restart();
             var tree = drafter.NextTree(_replyGrammar.Grammar, _replyGrammar.ReplyStart, Masker);
-            Recording?.Add(tree);
+            TreeDrafted?.Invoke(tree);
             await WaitOutDraftTimeAsync(clock, cancellation);
             double draftMs = clock.Elapsed.TotalMilliseconds;
             draftSeconds += clock.Elapsed.TotalSeconds;
@@ -219,43 +219,20 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     }
 
     /// <summary>
-    /// Benchmarks: submits trees recorded by an earlier, identical greedy reply (<see cref="Recording"/>) instead of drafting
-    /// them: the same trees, the same verdicts, no draft compute. Each tree still takes <see cref="EmulatedDraftTime"/>.
-    /// Fails if a verdict leaves the recorded path (the recording is not of this prompt, model or settings).
+    /// Submits one tree built elsewhere (a recording of an earlier reply, in the benchmarks' draft replay) and waits for its
+    /// verdict, as <see cref="RunReplyAsync"/> submits its own: no drafting, no bets, nothing applied to a drafter.
+    /// Returns the verdict with when the tree left and when the verdict arrived (Unix microseconds).
     /// </summary>
-    public async Task<ReplyStats> ReplayReplyAsync(IReadOnlyList<DraftMessage> trees, Action<int[]>? onTokens = null, CancellationToken cancellation = default)
+    public async Task<(StepVerdict Verdict, long Sent, long Arrived)> SubmitTreeAsync(DraftMessage tree)
     {
-        var wall = Stopwatch.StartNew();
-        var timings = new List<EdgeStepTiming>();
-        var stepMs = new List<double>();
-        var serverMs = new List<double>();
-        int tokens = 0;
-        double waitSeconds = 0;
-        for (int i = 0; i < trees.Count; i++)
-        {
-            var tree = trees[i];
-            var clock = Stopwatch.StartNew();
-            await WaitOutDraftTimeAsync(clock, cancellation);
-            double draftMs = clock.Elapsed.TotalMilliseconds;
-            var step = Stopwatch.StartNew();
-            long sent = StepTiming.NowUnixMicroseconds();
-            var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree), _ => { }, null);
-            long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
-            stepMs.Add(step.Elapsed.TotalMilliseconds);
-            serverMs.Add(verdict.ServerMilliseconds);
-            waitSeconds += step.Elapsed.TotalSeconds;
-            tokens += verdict.AcceptedTokens.Length;
-            onTokens?.Invoke(verdict.AcceptedTokens);
-            timings.Add(new EdgeStepTiming(draftMs, sent, arrived, 0, 0, verdict.AcceptedTokens.Length, verdict.Timing));
-            if (verdict.Finished) break;
-            if (i + 1 == trees.Count || trees[i + 1].CommittedLength != tree.CommittedLength + verdict.AcceptedTokens.Length)
-                throw new InvalidOperationException($"Step {tree.Step} of session '{SessionId}' left the recorded path: the recording is not of this prompt and model.");
-        }
-        return new ReplyStats(timings.Count, tokens, 0, waitSeconds, wall.Elapsed.TotalSeconds, 0, 0, stepMs, serverMs) { Timings = timings };
+        long sent = StepTiming.NowUnixMicroseconds();
+        var verdict = await SubmitAsync(new TreeSubmission(SessionId, EdgeId, tree), _ => { }, null);
+        long arrived = _transport == TreeTransport.Channel ? Volatile.Read(ref _verdictArrived) : StepTiming.NowUnixMicroseconds();
+        return (verdict, sent, arrived);
     }
 
     /// <summary>The rest of <see cref="EmulatedDraftTime"/> since <paramref name="drafting"/> started, waited out.</summary>
-    private async Task WaitOutDraftTimeAsync(Stopwatch drafting, CancellationToken cancellation)
+    public async Task WaitOutDraftTimeAsync(Stopwatch drafting, CancellationToken cancellation)
     {
         // Timers here follow a coarse clock (~4 ms) and may fire early: wait until the time has really passed.
         // (The time left is read once per wait: read twice, it can turn negative in between on a loaded machine.)

@@ -96,13 +96,14 @@ public sealed class BenchEdges(EdgeEnroller enroller, IOptions<EdgeHostOptions> 
             string? replayFile = _load.BenchDraftReplay is { Length: > 0 } dir
                 ? Path.Combine(dir, $"prompt{prompt}-{_o.MaxNewTokens}-b{_o.Budget}-d{_o.MaxDepth}.json") : null;
             var recorded = replayFile is not null && File.Exists(replayFile) ? JsonSerializer.Deserialize<List<DraftMessage>>(File.ReadAllText(replayFile)) : null;
-            edge.Recording = replayFile is not null && recorded is null ? new List<DraftMessage>() : null;
+            var recording = replayFile is not null && recorded is null ? new List<DraftMessage>() : null;
+            edge.TreeDrafted = recording is null ? null : recording.Add;
             long up = gateway?.BytesSent ?? 0, down = gateway?.BytesReceived ?? 0;
             if (gateway is not null) await edge.BeginTurnAsync(new TurnRequest { Text = Prompts[prompt], Settings = Settings() });
             else await edge.SendAsync(Prompts[prompt]);
             Action<int[]> shown = _ => { if (double.IsNaN(firstMs)) firstMs = clock.Elapsed.TotalMilliseconds; };
-            var stats = recorded is not null ? await edge.ReplayReplyAsync(recorded, shown, stopping) : await edge.RunReplyAsync(shown, stopping);
-            if (edge.Recording is { Count: > 0 } trees && replayFile is not null) Record(replayFile, trees);
+            var stats = recorded is not null ? await DraftReplay.RunAsync(edge, recorded, shown, stopping) : await edge.RunReplyAsync(shown, stopping);
+            if (recording is { Count: > 0 } && replayFile is not null) Record(replayFile, recording);
             Print(new
             {
                 session = SessionId(slot), reply = r, sendAt, ttftMs = firstMs, wallMs = clock.Elapsed.TotalMilliseconds, tokens = stats.Tokens,

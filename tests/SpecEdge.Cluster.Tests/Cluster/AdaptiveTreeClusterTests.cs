@@ -41,12 +41,13 @@ public class AdaptiveTreeClusterTests(ClusterFixture f, ITestOutputHelper output
     private async Task<int> DeepestTreeAsync(string id, string text, bool proactive)
     {
         await f.Client.GetGrain<SpecEdge.Contracts.ISessionGrain>(id).ConfigureAsync(SessionTestHelpers.Greedy(32));
-        using var edge = new SpecEdge.EdgeClient.EdgeSession(f.Client, f.PerfectDraft, id, "edge-" + id, Adaptive with { Proactive = proactive }, capacity: 600) { Recording = new() };
+        var drafted = new List<DraftMessage>();
+        using var edge = new SpecEdge.EdgeClient.EdgeSession(f.Client, f.PerfectDraft, id, "edge-" + id, Adaptive with { Proactive = proactive }, capacity: 600) { TreeDrafted = drafted.Add };
         await edge.AttachAsync();
         await edge.SendAsync(text);
         await edge.RunReplyAsync();
         await edge.DetachAsync();
-        return edge.Recording!.Max(t =>
+        return drafted.Max(t =>
         {
             var depth = new int[t.Tokens.Length];
             for (int i = 1; i < depth.Length; i++) depth[i] = depth[t.Parents[i]] + 1;

@@ -7,7 +7,7 @@ using Xunit;
 namespace SpecEdge.Cluster.Tests;
 
 /// <summary>
-/// The e2e benchmark's draft replay (EdgeSession.Recording / ReplayReplyAsync): a recorded reply's trees, submitted again
+/// The e2e benchmark's draft replay (trees recorded through EdgeSession.TreeDrafted, replayed by DraftReplay): a recorded reply's trees, submitted again
 /// in a fresh session, give the same greedy reply without drafting; a recording that does not fit is refused, not followed.
 /// </summary>
 [Collection(ClusterCollection.Name)]
@@ -19,15 +19,16 @@ public class DraftReplayTests(ClusterFixture f)
     private async Task<(int[] Reply, int[] Prompt, List<DraftMessage> Trees)> ReplyAsync(string sessionId, CausalLm draft, IReadOnlyList<DraftMessage>? replay)
     {
         await f.Client.GetGrain<ISessionGrain>(sessionId).ConfigureAsync(SessionTestHelpers.Greedy(24));
-        using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId, Tree, capacity: 600) { Recording = replay is null ? new() : null };
+        var recording = new List<DraftMessage>();
+        using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId, Tree, capacity: 600) { TreeDrafted = replay is null ? recording.Add : null };
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[2]);
         var prompt = edge.Committed.ToArray();
         var reply = new List<int>();
         if (replay is null) await edge.RunReplyAsync(reply.AddRange);
-        else await edge.ReplayReplyAsync(replay, reply.AddRange);
+        else await DraftReplay.RunAsync(edge, replay, reply.AddRange);
         await edge.DetachAsync();
-        return (reply.ToArray(), prompt, edge.Recording ?? new());
+        return (reply.ToArray(), prompt, recording);
     }
 
     [Fact]
