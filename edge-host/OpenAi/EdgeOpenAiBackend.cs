@@ -64,6 +64,7 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
         if (_o.Threads > 0) TorchSharp.torch.set_num_threads(_o.Threads);
         _drafts = new DraftPool(_o.DraftModel, _o.DType, _o.Device, _o.ServeDraftSlots);
         _tokenizer = new Lazy<HfTokenizer>(() => HfTokenizer.Load(_o.DraftModel));
+        _toolCalls = new Lazy<ToolCallSyntax?>(() => ChatFormat.For(_tokenizer.Value).ToolCalls);
         _masker = new Lazy<TokenMasker>(() =>
         {
             var tokenizer = _tokenizer.Value;
@@ -77,7 +78,8 @@ public sealed class EdgeOpenAiBackend : IOpenAiBackend, IDisposable
 
     public IReadOnlyList<string> ModelIds => _models;
 
-    public ToolCallSyntax? ToolCalls => ChatFormat.For(_tokenizer.Value).ToolCalls;
+    public ToolCallSyntax? ToolCalls => _toolCalls.Value;
+    private readonly Lazy<ToolCallSyntax?> _toolCalls;
 
     /// <summary>The silos' model id, asked before the port opens (for up to 30 s while the cluster starts).</summary>
     private string SilosModel()

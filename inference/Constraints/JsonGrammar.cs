@@ -83,20 +83,13 @@ public sealed class JsonGrammar
     }
 
     /// <summary>
-    /// One function call as a chat template writes it: <paramref name="open"/>, then {"name": one of the tools' names,
-    /// "arguments": an object}, then <paramref name="close"/>. With one tool its parameters schema (the same subset as
-    /// <see cref="FromSchema"/>; an object) constrains the arguments; with several, any object does (their schemas
-    /// cannot be told apart by a first byte). Compiled once per distinct set.
-    /// </summary>
-    /// <exception cref="ArgumentException">A parameters schema is outside the subset or not an object; the message names it.</exception>
-    public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, string open, string close, int maxCalls = 1) =>
-        ToolCall(tools, ToolCallSyntax.ChatMl with { Prefix = open, Suffix = close }, maxCalls);
-
-    /// <summary>
     /// Function calls as <paramref name="syntax"/> writes them: its opening, then up to <paramref name="maxCalls"/> calls
     /// (prefix, {"name": one of the tools' names, its arguments key: an object}, suffix), separated as it separates them,
-    /// then its closing. The arguments are constrained as for <see cref="ToolCall(IReadOnlyList{ValueTuple{string, string}}, string, string, int)"/>.
+    /// then its closing. With one tool its parameters schema (the same subset as <see cref="FromSchema"/>; an object)
+    /// constrains the arguments; with several, any object does (their schemas cannot be told apart by a first byte).
+    /// Compiled once per distinct set.
     /// </summary>
+    /// <exception cref="ArgumentException">A parameters schema is outside the subset or not an object; the message names it.</exception>
     public static JsonGrammar ToolCall(IReadOnlyList<(string Name, string? Parameters)> tools, ToolCallSyntax syntax, int maxCalls = 1)
     {
         string open = syntax.Prefix, close = syntax.Suffix;

@@ -59,7 +59,7 @@ public sealed class TreeDrafter : IDisposable
     /// The verifier's side of the last step, for adaptive trees: batch, queue, forward time and measured round trip.
     /// Ignored with fixed trees.
     /// </summary>
-    public void ObserveServer(int batch, int queue, double serverMs, double roundTripMs) =>
+    private void ObserveServer(int batch, int queue, double serverMs, double roundTripMs) =>
         _policy?.ObserveServer(batch, queue, serverMs, roundTripMs);
 
     /// <summary>

@@ -97,8 +97,6 @@ public sealed class ChatFormat
     /// </summary>
     public bool ToolsBeforeLastUserMessage => Kind == ChatFormatKind.MistralV3;
 
-    /// <summary>What surrounds one function call in a ChatML (Qwen) reply: the JSON {"name", "arguments"} goes between.</summary>
-    public const string ToolCallOpen = "<tool_call>\n", ToolCallClose = "\n</tool_call>";
 
     /// <summary>
     /// <see cref="Render"/> as markup and content pieces, in order (their texts concatenate to the rendered prompt):
@@ -189,7 +187,7 @@ public sealed class ChatFormat
                 for (int c = 0; c < calls.Count; c++)
                 {
                     if (c > 0 || content.Length > 0) prompt.Markup("\n");
-                    prompt.Markup("<tool_call>\n{\"name\": \"").Content(calls[c].Name).Markup("\", \"arguments\": ").Content(calls[c].Arguments).Markup("}\n</tool_call>");
+                    prompt.Markup(ToolCallSyntax.ChatMl.Prefix + "{\"name\": \"").Content(calls[c].Name).Markup("\", \"arguments\": ").Content(calls[c].Arguments).Markup("}" + ToolCallSyntax.ChatMl.Suffix);
                 }
                 prompt.Markup("<|im_end|>\n");
                 continue;

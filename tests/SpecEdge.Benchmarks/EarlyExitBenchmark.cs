@@ -60,8 +60,7 @@ public static class EarlyExitBenchmark
                     drafter.PreDraft();
                     var (ran, verified) = rule.Apply([("s", new VerifyWork(sequence, tree))]);
                     var verdict = verifier.Execute(ran)[0].VerdictOrThrow();
-                    drafter.ObserveVerifierBudget(verified[0]);
-                    drafter.ApplyVerdict(verdict);
+                    drafter.Complete(verdict, new VerifierLoad(1, 0, 0, 0, verified[0]));
                     steps++;
                     tokens += verdict.AcceptedTokens.Length;
                 }

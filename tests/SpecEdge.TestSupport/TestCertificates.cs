@@ -66,4 +66,29 @@ public static class TestCertificates
         };
         return (silo, client);
     }
+
+    /// <summary>
+    /// The files of a TLS test of who may connect, written to <paramref name="dir"/>: a silo certificate from the cluster
+    /// CA, an enrolled edge (edge-1) and one about to be withdrawn (edge-2) from the edge CA, a stranger from another CA,
+    /// both CAs' PEM files and an empty revocation list.
+    /// </summary>
+    public static EdgeTrustFiles EdgeTrust(string dir, string siloName)
+    {
+        var clusterCa = Authority("SpecEdge cluster CA");
+        var edgeCa = Authority("SpecEdge edge CA");
+        var strangerCa = Authority("Someone else's CA");
+        var withdrawn = Issue(edgeCa, "edge-2");
+        string revocations = Path.Combine(dir, "revoked.txt");
+        File.WriteAllText(revocations, "# withdrawn edges\n");
+        return new EdgeTrustFiles(clusterCa,
+            WritePkcs12(Issue(clusterCa, siloName), Path.Combine(dir, "silo.pfx")),
+            WritePkcs12(Issue(edgeCa, "edge-1"), Path.Combine(dir, "edge-1.pfx")),
+            withdrawn, WritePkcs12(withdrawn, Path.Combine(dir, "edge-2.pfx")),
+            WritePkcs12(Issue(strangerCa, "edge-x"), Path.Combine(dir, "edge-x.pfx")),
+            WritePem(clusterCa, Path.Combine(dir, "cluster-ca.pem")), WritePem(edgeCa, Path.Combine(dir, "edge-ca.pem")), revocations);
+    }
 }
+
+/// <summary>What <see cref="TestCertificates.EdgeTrust"/> wrote (paths), and the certificates a test needs beside them.</summary>
+public sealed record EdgeTrustFiles(X509Certificate2 ClusterCa, string SiloPfx, string Enrolled, X509Certificate2 WithdrawnCertificate, string Withdrawn,
+    string Stranger, string ClusterCaPem, string EdgeCaPem, string Revocations);

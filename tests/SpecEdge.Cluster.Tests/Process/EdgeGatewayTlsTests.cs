@@ -17,19 +17,8 @@ public class EdgeGatewayTlsTests(ITestOutputHelper output)
     public async Task OnlyEnrolledEdgesReachTheGateway_AndEdgeCertificatesCannotOpenAnOrleansConnection()
     {
         string dir = Directory.CreateTempSubdirectory("specedge-gateway-tls-").FullName;
-        var clusterCa = TestCertificates.Authority("SpecEdge cluster CA");
-        var edgeCa = TestCertificates.Authority("SpecEdge edge CA");
-        var strangerCa = TestCertificates.Authority("Someone else's CA");
-        string siloPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "silo-gw"), Path.Combine(dir, "silo.pfx"));
+        var (clusterCa, siloPfx, enrolled, withdrawnCertificate, withdrawn, stranger, clusterCaPem, edgeCaPem, revocations) = TestCertificates.EdgeTrust(dir, "silo-gw");
         string operatorPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "operator-tool"), Path.Combine(dir, "operator.pfx"));
-        string enrolled = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "edge-1"), Path.Combine(dir, "edge-1.pfx"));
-        var withdrawnCertificate = TestCertificates.Issue(edgeCa, "edge-2");
-        string withdrawn = TestCertificates.WritePkcs12(withdrawnCertificate, Path.Combine(dir, "edge-2.pfx"));
-        string stranger = TestCertificates.WritePkcs12(TestCertificates.Issue(strangerCa, "edge-x"), Path.Combine(dir, "edge-x.pfx"));
-        string clusterCaPem = TestCertificates.WritePem(clusterCa, Path.Combine(dir, "cluster-ca.pem"));
-        string edgeCaPem = TestCertificates.WritePem(edgeCa, Path.Combine(dir, "edge-ca.pem"));
-        string revocations = Path.Combine(dir, "revoked.txt");
-        File.WriteAllText(revocations, "# withdrawn edges\n");
         int edgeGatewayPort = ExternalProcess.FreePort();
         using var silo = new SecuredSiloProcess("silo-gw-tls",
             "--Tls:CertificateFile", siloPfx, "--Tls:ClusterCaFile", clusterCaPem, "--Tls:EdgeCaFile", edgeCaPem, "--Tls:RevocationFile", revocations,

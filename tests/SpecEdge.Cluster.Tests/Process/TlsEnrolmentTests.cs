@@ -55,18 +55,7 @@ public class TlsEnrolmentTests(ITestOutputHelper output)
         string siloExe = Path.Combine(root, "silo", "bin", configuration, "net10.0", "linux-x64", "SpecEdge.Silo");
         string dir = Directory.CreateTempSubdirectory("specedge-tls-").FullName;
 
-        var clusterCa = TestCertificates.Authority("SpecEdge cluster CA");
-        var edgeCa = TestCertificates.Authority("SpecEdge edge CA");
-        var strangerCa = TestCertificates.Authority("Someone else's CA");
-        string siloPfx = TestCertificates.WritePkcs12(TestCertificates.Issue(clusterCa, "silo-tls"), Path.Combine(dir, "silo.pfx"));
-        string enrolled = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "edge-1"), Path.Combine(dir, "edge-1.pfx"));
-        var withdrawnCertificate = TestCertificates.Issue(edgeCa, "edge-2");
-        string withdrawn = TestCertificates.WritePkcs12(withdrawnCertificate, Path.Combine(dir, "edge-2.pfx"));
-        string stranger = TestCertificates.WritePkcs12(TestCertificates.Issue(strangerCa, "edge-x"), Path.Combine(dir, "edge-x.pfx"));
-        string clusterCaPem = TestCertificates.WritePem(clusterCa, Path.Combine(dir, "cluster-ca.pem"));
-        string edgeCaPem = TestCertificates.WritePem(edgeCa, Path.Combine(dir, "edge-ca.pem"));
-        string revocations = Path.Combine(dir, "revoked.txt");
-        File.WriteAllText(revocations, "# withdrawn edges\n");
+        var (_, siloPfx, enrolled, withdrawnCertificate, withdrawn, stranger, clusterCaPem, edgeCaPem, revocations) = TestCertificates.EdgeTrust(dir, "silo-tls");
         var keys = SigningKeySet.CreateRandom("k1");
         string keyFile = Path.Combine(dir, "keys.json");
         File.WriteAllText(keyFile, "{\"activeKeyId\": \"k1\", \"keys\": {\"k1\": \"" + Convert.ToBase64String(keys.ActiveKey) + "\"}}");

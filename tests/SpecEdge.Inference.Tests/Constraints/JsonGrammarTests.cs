@@ -116,7 +116,7 @@ public class JsonGrammarTests
     public void AToolCall_NamesItsFunctionBeforeItsArguments()
     {
         // A streamed call must name its function in its first delta, so the grammar keeps the template's order.
-        var grammar = JsonGrammar.ToolCall([("get_weather", null), ("add", null)], "<tool_call>\n", "\n</tool_call>");
+        var grammar = JsonGrammar.ToolCall([("get_weather", null), ("add", null)], ToolCallSyntax.ChatMl);
         Assert.True(Accepts(grammar, Encoding.UTF8.GetBytes("<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1}}\n</tool_call>")));
         Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("<tool_call>\n{\"arguments\": {\"a\": 1}, \"name\": \"add\"}\n</tool_call>")));
         Assert.False(Accepts(grammar, Encoding.UTF8.GetBytes("<tool_call>\n{\"name\": \"add\"}\n</tool_call>")));
@@ -126,8 +126,8 @@ public class JsonGrammarTests
     public void ParallelToolCalls_FollowOneAnother_UpToTheLimit()
     {
         const string call = "<tool_call>\n{\"name\": \"add\", \"arguments\": {}}\n</tool_call>";
-        var two = JsonGrammar.ToolCall([("add", null)], "<tool_call>\n", "\n</tool_call>", maxCalls: 2);
-        var one = JsonGrammar.ToolCall([("add", null)], "<tool_call>\n", "\n</tool_call>");
+        var two = JsonGrammar.ToolCall([("add", null)], ToolCallSyntax.ChatMl, maxCalls: 2);
+        var one = JsonGrammar.ToolCall([("add", null)], ToolCallSyntax.ChatMl);
         Assert.True(Accepts(two, Encoding.UTF8.GetBytes(call)));
         Assert.True(Accepts(two, Encoding.UTF8.GetBytes(call + "\n" + call)));
         Assert.False(Accepts(two, Encoding.UTF8.GetBytes(call + "\n" + call + "\n" + call)));

@@ -59,7 +59,7 @@ public class TokenMaskerTests
         var stop = tokenizer.EosTokenIds;
         var vocabulary = TokenVocabulary.From(tokenizer, stop, tokenizer.VocabSize);
         var masker = new TokenMasker(vocabulary);
-        var grammar = JsonGrammar.ToolCall([("add", null)], "<tool_call>\n", "\n</tool_call>", maxCalls: 2);
+        var grammar = JsonGrammar.ToolCall([("add", null)], ToolCallSyntax.ChatMl, maxCalls: 2);
         var afterOne = grammar.Start().Advance(Encoding.UTF8.GetBytes("<tool_call>\n{\"name\": \"add\", \"arguments\": {}}\n</tool_call>"))!;
         var mask = masker.Compute(afterOne);
         for (int t = 0; t < vocabulary.Size; t++)

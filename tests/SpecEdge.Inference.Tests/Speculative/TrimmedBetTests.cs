@@ -42,8 +42,7 @@ public class TrimmedBetTests
                 drafter.PreDraft();
                 var (ran, verified) = rule.Apply([("s", new VerifyWork(sequence, tree))]);
                 var verdict = verifier.Execute(ran)[0].VerdictOrThrow();
-                drafter.ObserveVerifierBudget(verified[0]);
-                drafter.ApplyVerdict(verdict);
+                drafter.Complete(verdict, new VerifierLoad(1, 0, 0, 0, verified[0]));
                 // The newest committed token is the next tree's root: it is never in the draft cache's prefix.
                 Assert.True(drafter.Cache.PrefixLength <= drafter.Committed.Count - 1, $"prefix {drafter.Cache.PrefixLength} of {drafter.Committed.Count} committed");
             }
