@@ -50,6 +50,8 @@ public static class RequestValidator
                 case "system" or "developer":
                     throw OpenAiException.BadRequest(at + ".role", $"A {m.Role} message is only supported as the first message; '{at}' is not.");
                 case "user" or "tool":
+                    if (m.ToolCallId is { Length: > ChatTurn.MaxToolCallIdChars })
+                        throw OpenAiException.BadRequest(at + ".tool_call_id", $"'{at}.tool_call_id' is longer than {ChatTurn.MaxToolCallIdChars} characters.");
                     turns.Add(new ChatTurn(m.Role, content) { ToolCallId = m.Role == "tool" ? m.ToolCallId : null });
                     break;
                 case "assistant":
@@ -208,6 +210,9 @@ public static class RequestValidator
         return settings with { Tools = list, ToolChoice = kind, ToolName = name };
     }
 
+    private static string CallId(string id, string param) => id.Length <= ChatTurn.MaxToolCallIdChars ? id
+        : throw OpenAiException.BadRequest(param, $"'{param}' is longer than {ChatTurn.MaxToolCallIdChars} characters.");
+
     /// <summary>An assistant message's earlier function calls, as the template renders them.</summary>
     private static ChatTurnToolCall[]? ToolCalls(JsonElement? calls, string param)
     {
@@ -217,7 +222,7 @@ public static class RequestValidator
             c.ValueKind == JsonValueKind.Object && c.TryGetProperty("function", out var f) && f.ValueKind == JsonValueKind.Object
                 && f.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String
                 && f.TryGetProperty("arguments", out var a) && a.ValueKind is JsonValueKind.String or JsonValueKind.Object
-                ? new ChatTurnToolCall(c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? id.GetString()! : $"call_{i}",
+                ? new ChatTurnToolCall(c.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String ? CallId(id.GetString()!, $"{param}[{i}].id") : $"call_{i}",
                     n.GetString()!, a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText())
                 : throw OpenAiException.BadRequest($"{param}[{i}]", $"'{param}[{i}]' must be {{\"id\", \"type\": \"function\", \"function\": {{\"name\", \"arguments\"}}}}.")).ToArray();
     }

@@ -110,5 +110,6 @@ public sealed class Conversation(SessionState state)
         tree.SessionId != id ? $"Tree is addressed to session '{tree.SessionId}', not '{id}'."
         : State.AttachedEdge is null || tree.EdgeId != State.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{id}'."
         : !State.Generating ? $"Session '{id}' has no reply in progress."
+        : tree.Tree is null ? "The submission carries no tree."
         : TreeRules.Check(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence, State.Step, State.Committed, maxTreeNodes, vocabSize, $"session '{id}'");
 }

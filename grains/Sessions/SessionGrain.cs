@@ -130,6 +130,7 @@ public sealed class SessionGrain(
         SessionInputLimits.CheckSettings(request.Settings, models.Options, models.VocabSize);
         SessionInputLimits.CheckMessage(request.Text, models.Options);
         SessionInputLimits.CheckRole(request.Role, models.ChatFormat);
+        SessionInputLimits.CheckToolCallId(request.ToolCallId, nameof(request.ToolCallId));
         SessionInputLimits.CheckHistory(request.History, models.Options);
         await _commits.SettleAsync();
         _conversation.ThrowIfReplyInProgress(Id);
@@ -208,6 +209,7 @@ public sealed class SessionGrain(
 
     public async Task<StepVerdict> SubmitTreeAsync(TreeSubmission tree)
     {
+        ArgumentNullException.ThrowIfNull(tree);
         tree = tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
         var (verdict, error) = await _trees.HandleAsync(tree);
         return verdict ?? throw new ArgumentException(error);
@@ -215,6 +217,7 @@ public sealed class SessionGrain(
 
     private async Task OnTreePublishedAsync(TreeSubmission tree)
     {
+        if (tree is null) return;   // nothing to answer, and no one to answer it to
         tree = tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
         StepVerdict? verdict;
         string? error;

@@ -71,6 +71,13 @@ internal static class SessionInputLimits
                 $"The user message (text) has {text.Length} characters; the limit is {limits.MaxMessageChars} (SpecEdge:MaxMessageChars).");
     }
 
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for a call id longer than <see cref="ChatTurn.MaxToolCallIdChars"/>.</summary>
+    public static void CheckToolCallId(string? id, string name)
+    {
+        if (id is { Length: > ChatTurn.MaxToolCallIdChars })
+            throw new ArgumentOutOfRangeException(name, $"{name} has {id.Length} characters; the limit is {ChatTurn.MaxToolCallIdChars}.");
+    }
+
     /// <summary>The new message's role: a user's message, or a tool's result (only where the chat format renders tools).</summary>
     public static void CheckRole(string? role, ChatFormat format)
     {
@@ -94,8 +101,10 @@ internal static class SessionInputLimits
             if (history[i] is not { Role: "user" or "assistant" or "tool" } turn)
                 throw new ArgumentException($"History[{i}] must have the role 'user', 'assistant' or 'tool'; got '{history[i]?.Role}'.", nameof(history));
             if (turn.ToolCalls is { } calls && (turn.Role != "assistant" || calls.Length > ToolDefinition.MaxTools
-                || calls.Any(c => c?.Name is not { Length: > 0 and <= 64 } || c.Arguments is null || c.Arguments.Length > limits.MaxMessageChars || c.Id is null)))
-                throw new ArgumentException($"History[{i}] has tool calls that are not an assistant's ({ToolDefinition.MaxTools} at most, each with an id, a name of up to 64 characters and arguments within the message limit).", nameof(history));
+                || calls.Any(c => c?.Name is not { Length: > 0 and <= 64 } || c.Arguments is null || c.Arguments.Length > limits.MaxMessageChars
+                    || c.Id is not { Length: <= ChatTurn.MaxToolCallIdChars })))
+                throw new ArgumentException($"History[{i}] has tool calls that are not an assistant's ({ToolDefinition.MaxTools} at most, each with an id of up to {ChatTurn.MaxToolCallIdChars} characters, a name of up to 64 characters and arguments within the message limit).", nameof(history));
+            CheckToolCallId(turn.ToolCallId, $"History[{i}].ToolCallId");
             if (turn.Content is null) throw new ArgumentNullException(nameof(history), $"History[{i}] has no content.");
             if (turn.Content.Length > limits.MaxMessageChars)
                 throw new ArgumentOutOfRangeException(nameof(history),

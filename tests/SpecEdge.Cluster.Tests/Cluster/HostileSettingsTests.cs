@@ -107,6 +107,29 @@ public class HostileSettingsTests(ClusterFixture f)
     }
 
     [Fact]
+    public async Task OversizedToolCallIds_AreRefusedNamingThem_AndChangeNothing()
+    {
+        // Call ids are stored with the conversation: a caller may not make them its payload (a turn's, or history's).
+        var session = f.Client.GetGrain<ISessionGrain>(Key("abusive-call-id", "x"));
+        string huge = new string('i', ChatTurn.MaxToolCallIdChars + 1);
+        var requests = new (TurnRequest Request, string Expected)[]
+        {
+            (new TurnRequest { Text = "5", Role = "tool", ToolCallId = huge, Settings = SessionTestHelpers.Greedy(4) }, "ToolCallId has 257 characters"),
+            (new TurnRequest { Text = "hi", Settings = SessionTestHelpers.Greedy(4), History = [new ChatTurn("tool", "5") { ToolCallId = huge }] }, "History[0].ToolCallId has 257 characters"),
+            (new TurnRequest { Text = "hi", Settings = SessionTestHelpers.Greedy(4), History = [new ChatTurn("assistant", "") { ToolCalls = [new ChatTurnToolCall(huge, "add", "{}")] }] },
+                "an id of up to 256 characters"),
+        };
+        foreach (var (request, expected) in requests)
+        {
+            var e = await Assert.ThrowsAnyAsync<ArgumentException>(() => session.BeginTurnAsync(request));
+            Assert.Contains(expected, e.Message);
+        }
+        var snapshot = await session.GetAsync();
+        Assert.Equal(0, snapshot.CommittedTokens);
+        Assert.Empty(snapshot.Messages);
+    }
+
+    [Fact]
     public async Task NegativeStreamPosition_IsRefusedNamingIt()
     {
         var session = f.Client.GetGrain<ISessionGrain>("test/negative-stream");

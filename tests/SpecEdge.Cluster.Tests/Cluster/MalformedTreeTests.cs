@@ -42,6 +42,7 @@ public class MalformedTreeTests(ClusterFixture f)
             (new(id, "edge-b", step, n, new[] { root, 5 }, new[] { -1, 0 }), "Edge 'edge-b' is not attached to session 'test/attacked'"),
             (new("test/someone-else", "edge-a", step, n, new[] { root, 5 }, new[] { -1, 0 }), "addressed to session 'test/someone-else'"),
             (new(id, "edge-a", step, n, new[] { root, 5 }, new[] { -1, 0, 1 }), "2 tokens but 3 parents"),
+            (new(id, "edge-a", null!), "carries no tree"),
         };
         foreach (var (tree, expected) in cases)
         {

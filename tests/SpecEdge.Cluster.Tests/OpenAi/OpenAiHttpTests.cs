@@ -282,6 +282,19 @@ public class OpenAiHttpTests(OpenAiSiloFixture f, Xunit.Abstractions.ITestOutput
         };
         var (fs, followed, followedSession) = await f.PostAsync("/v1/chat/completions", followUp, key);
         Assert.True(fs == 200, followed?.ToJsonString());
+        // Call ids are bounded (they are stored with the conversation): a longer one is a 400 naming it, before any grain.
+        string longId = new string('c', ChatTurn.MaxToolCallIdChars + 1);
+        foreach (var (messages, param) in new[]
+        {
+            (new object[] { User(question), new { role = "assistant", content = (string?)null, tool_calls = new[] { new { id = "call_1", type = "function", function = new { name = "get_weather", arguments } } } },
+                new { role = "tool", tool_call_id = longId, content = "18 C" } }, "messages[2].tool_call_id"),
+            (new object[] { User(question), new { role = "assistant", content = (string?)null, tool_calls = new[] { new { id = longId, type = "function", function = new { name = "get_weather", arguments } } } },
+                new { role = "tool", tool_call_id = "call_1", content = "18 C" } }, "messages[1].tool_calls[0].id"),
+        })
+        {
+            var (idStatus, idBody, _) = await f.PostAsync("/v1/chat/completions", new Dictionary<string, object>(followUp) { ["messages"] = messages }, key);
+            Assert.True(idStatus == 400 && idBody!.ToJsonString().Contains(param), idBody?.ToJsonString());
+        }
         Assert.Equal(continued, await f.SessionReplyTokensAsync(followedSession!));
 
         // What cannot be honoured is refused by name.
