@@ -209,16 +209,13 @@ public sealed class SessionGrain(
 
     public async Task<StepVerdict> SubmitTreeAsync(TreeSubmission tree)
     {
-        ArgumentNullException.ThrowIfNull(tree);
-        tree = tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
-        var (verdict, error) = await _trees.HandleAsync(tree);
+        var (verdict, error) = await _trees.HandleAsync(TreeIntake.AsSent(tree) ?? throw new ArgumentNullException(nameof(tree)));
         return verdict ?? throw new ArgumentException(error);
     }
 
-    private async Task OnTreePublishedAsync(TreeSubmission tree)
+    private async Task OnTreePublishedAsync(TreeSubmission published)
     {
-        if (tree is null) return;   // nothing to answer, and no one to answer it to
-        tree = tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
+        if (TreeIntake.AsSent(published) is not { } tree) return;   // nothing to answer, and no one to answer it to
         StepVerdict? verdict;
         string? error;
         try { (verdict, error) = await _trees.HandleAsync(tree); }

@@ -1,5 +1,6 @@
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
+using SpecEdge.Grains.Security;
 
 namespace SpecEdge.Grains.Sessions;
 
@@ -10,6 +11,9 @@ namespace SpecEdge.Grains.Sessions;
 /// </summary>
 public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options, int vocabSize)
 {
+    /// <summary>A tree as its verified sender sent it: an edge's credential names the edge, whatever the tree says (null stays null).</summary>
+    public static TreeSubmission? AsSent(TreeSubmission? tree) => tree is null ? null : tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
+
     /// <summary>Returns the verdict, or the reason the tree was refused.</summary>
     public async Task<(StepVerdict? Verdict, string? Error)> HandleAsync(TreeSubmission tree)
     {
