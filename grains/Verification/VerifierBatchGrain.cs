@@ -42,7 +42,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _device = new DeviceRunner(models, _key.Device, logger);
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
-            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes), () => Now);
+            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes, o.FairForwardStretch), () => Now);
         _sequences = new HeldSequences(_scheduler, _device, o, _key.ToString(), logger);
         _sequences.SizePrefixCache();
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming}, prefix cache {Prefixes}, early verdicts {Early})", _key,

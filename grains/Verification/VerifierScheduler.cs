@@ -18,8 +18,13 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <param name="TenantWeights">Slots per round of a tenant under fair shares (absent: 1).</param>
     /// <param name="Trimming">How much of each tree a forward verifies (<see cref="TreeTrimmer"/>).</param>
     /// <param name="ForcedTreeNodes">Under <see cref="TrimMode.Forced"/>, the nodes every tree is cut to.</param>
+    /// <param name="FairForwardStretch">
+    /// Under fair shares, while tenants of unequal demand are active, a forward costs at most this many times one equal
+    /// round (<see cref="FairRoundLimit"/>); 0: forwards are filled up to MaxBatch.
+    /// </param>
     public sealed record Limits(int MaxBatch, int MaxQueuedSteps, TimeSpan QueueTimeout, BatchingPolicy Batching, long KvBudgetBytes,
-        bool FairShares = true, IReadOnlyDictionary<string, int>? TenantWeights = null, TrimMode Trimming = TrimMode.Goodput, int ForcedTreeNodes = 0);
+        bool FairShares = true, IReadOnlyDictionary<string, int>? TenantWeights = null, TrimMode Trimming = TrimMode.Goodput, int ForcedTreeNodes = 0,
+        double FairForwardStretch = 0);
 
     /// <summary>
     /// A step waiting for the device. <see cref="ServerDrafted"/>: its tree is drafted by the server on the device
@@ -63,6 +68,11 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     private readonly PipelineBatchPlanner _planner = new();
     /// <summary>Goodput trimming: the device's cost line and each session's calibration, learnt from the forwards run.</summary>
     private readonly TreeTrimmer _trimmer = new() { Mode = limits.Trimming, ForcedNodes = limits.ForcedTreeNodes };
+    /// <summary>What a forward may cost while a light tenant shares the device with a heavy one.</summary>
+    private readonly FairRoundLimit _roundLimit = new(limits.FairShares ? limits.FairForwardStretch : 0, now);
+
+    /// <summary>The step limit the last forward was built under (null: none), for logs and tests.</summary>
+    public int? LastRoundLimit { get; private set; }
 
     public int Queued => _queue.Count;
 
@@ -77,6 +87,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         _lastUse.Remove(sessionId);
         _planner.Forget(sessionId);
         _trimmer.Forget(sessionId);
+        _roundLimit.Forget(sessionId);
         return stale;
     }
 
@@ -93,6 +104,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
         var step = new Step(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), now(), serverDrafted, fromEdge) { Early = early };
         if (fromEdge) _planner.OnTreeQueued(sessionId, step.Enqueued);
+        _roundLimit.Stepped(sessionId);
         _queue.Add(step);
         return step;
     }
@@ -125,8 +137,9 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// round, its own in arrival order; the tenant that led one forward goes last in the next), so a tenant
     /// with one step waiting gets into the next forward however many another has queued; else in arrival order.
     /// Work-conserving: a forward is filled whenever steps wait. Pipeline-aware: edge trees only up to the planner's
-    /// group size (prefills and server steps always go), the rest wait for the next forward. A non-empty batch is
-    /// running until <see cref="ForwardEnded"/>.
+    /// group size (prefills and server steps always go), the rest wait for the next forward. While tenants of unequal
+    /// demand are active, fewer than MaxBatch may go (<see cref="FairRoundLimit"/>). A non-empty batch is running until
+    /// <see cref="ForwardEnded"/>.
     /// </summary>
     public ForwardPlan? NextForward()
     {
@@ -135,6 +148,8 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         var expired = _queue.Where(p => p.Enqueued < deadline).ToList();
         foreach (var step in expired) _queue.Remove(step);
         int max = limits.MaxBatch > 0 ? limits.MaxBatch : int.MaxValue;    // 0: no cap (the queue bound and KV admission hold)
+        LastRoundLimit = _roundLimit.MaxSteps(Weight);
+        if (LastRoundLimit is int round) max = Math.Min(max, round);
         int edgeLimit = limits.Batching == BatchingPolicy.PipelineAware ? _planner.EdgeTreeLimit(now(), max) : max;
         int edgeTrees = 0;
         bool Admits(Step item) => !item.FromEdge || edgeTrees < edgeLimit;
@@ -218,7 +233,11 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     {
         _running = Array.Empty<Step>();
         if (items > 0) _planner.OnForward(items, ms);
-        if (items > 0 && shape.Sequences > 0) _trimmer.ObserveForward(shape, forwardMs);
+        if (items > 0 && shape.Sequences > 0)
+        {
+            _trimmer.ObserveForward(shape, forwardMs);
+            _roundLimit.Observe(shape, ms);     // the whole device job: what a step waiting behind it waits for
+        }
         if (ms > 0)
         {
             // A gap of seconds is a quiet service, not a pipeline's idling: it counts as idle, but no more than a second.

@@ -31,6 +31,7 @@ public class SiloOptionsValidationTests
     [InlineData("PrefixCacheBlockTokens")]
     [InlineData("PrefixCacheShare")]
     [InlineData("PublicPrefixes:0")]
+    [InlineData("FairForwardStretch")]
     public void NonsensicalBatchingOrTrimming_IsRefusedByName(string option)
     {
         var o = Options(o =>
@@ -43,6 +44,7 @@ public class SiloOptionsValidationTests
                 case "PrefixCacheBlockTokens": o.PrefixCacheBlockTokens = -32; break;
                 case "PrefixCacheShare": o.PrefixCacheShare = double.NaN; break;
                 case "PublicPrefixes:0": o.PublicPrefixes.Add(""); break;
+                case "FairForwardStretch": o.FairForwardStretch = 0.5; break;     // below one round: a forward could hold no one
             }
         });
         var e = Assert.Throws<InvalidOperationException>(o.Validate);
