@@ -36,6 +36,20 @@ public sealed class CausalLm : IDisposable
 
     private double PaddingOverhead => double.IsNaN(MaxPaddingOverhead) ? (Device.type == TorchSharp.DeviceType.CUDA ? 2.0 : 0.05) : MaxPaddingOverhead;
 
+    /// <summary>
+    /// The row block of the matrix products' kernel: a forward whose token rows are one short of a multiple of it gets
+    /// one padding row, whose results are dropped. On this project's CPUs the product works four rows at a time and
+    /// handles a tail of three slowly: 3 rows cost more than 4, 7 more than 8, at every size measured up to 32
+    /// (docs/benchmarks/forward.md), while tails of one or two cost less than padding them. A one-token forward keeps its
+    /// matrix-vector path. 1 turns padding off; the default is 4 on a CPU and 1 on a GPU.
+    /// </summary>
+    public int RowMultiple { get; set; } = 0;
+
+    private int EffectiveRowMultiple => RowMultiple > 0 ? RowMultiple : Device.type == TorchSharp.DeviceType.CUDA ? 1 : 4;
+
+    /// <summary>The rows the matrix products of a forward of <paramref name="rows"/> token rows run on.</summary>
+    public int PaddedRows(int rows) => rows > 1 && EffectiveRowMultiple > 1 && (rows + 1) % EffectiveRowMultiple == 0 ? rows + 1 : rows;
+
     public CausalLm(ModelConfig config, ModelWeights weights, ScalarType dtype, Device device, CheckpointWeights? checkpoint = null)
     {
         Config = config; Weights = weights; DType = dtype; Device = device; _checkpoint = checkpoint;
@@ -109,8 +123,11 @@ public sealed class CausalLm : IDisposable
 
         using var scope = NewDisposeScope();
         int total = batch.Sum(s => s.Tokens.Length);
-        var ids = new long[total];
-        var positions = new long[total];
+        // Rows past the tokens are padding (token 0 at position 0): they ride through the matrix products and norms, and
+        // no attention, cache or output ever reads them.
+        int paddedTotal = PaddedRows(total);
+        var ids = new long[paddedTotal];
+        var positions = new long[paddedTotal];
         var masks = new Tensor?[batch.Count];
         bool perSequence = Attention == AttentionPath.PerSequence;
         int offset = 0, maxPosition = 0;
@@ -141,7 +158,7 @@ public sealed class CausalLm : IDisposable
             if (exit is not null && onExit is not null && l == exit.Layer) EarlyExit(batch, x, exit, onExit);
             var w = Weights.layers[l];
             var h = RmsNorm.Apply(x, w.input_layernorm, Config.RmsNormEps);
-            x = x.Plus(layouts is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layouts, cos, sin));
+            x = x.Plus(layouts is null ? PerSequenceAttention(l, w, h, batch, masks, cos, sin) : BatchedAttention(l, w, h, batch, layouts, cos, sin, total));
             h = RmsNorm.Apply(x, w.post_attention_layernorm, Config.RmsNormEps);
             x = x.Plus(Mlp(w, h));
         }
@@ -162,9 +179,13 @@ public sealed class CausalLm : IDisposable
             else for (int i = 0; i < s.Tokens.Length; i++) rows.Add(offset + i);
             offset += s.Tokens.Length;
         }
-        var selected = rows.Count == total ? x : x.index_select(0, tensor(rows.ToArray(), device: Device));
+        // The head's rows are padded too (the last one repeated), then cut back.
+        int headRows = rows.Count;
+        while (rows.Count < PaddedRows(headRows)) rows.Add(rows[^1]);
+        var selected = rows.Count == paddedTotal && rows.Count == headRows ? x : x.index_select(0, tensor(rows.ToArray(), device: Device));
         var logits = F.linear(RmsNorm.Apply(selected, Weights.norm, Config.RmsNormEps), Weights.lm_head)
-            .to_type(ScalarType.Float32);                                                   // [R, V]
+            .to_type(ScalarType.Float32);                                                   // [R', V]
+        if (rows.Count != headRows) logits = logits.narrow(0, 0, headRows);                 // [R, V]
 
         var result = new Tensor[batch.Count];
         offset = 0;
@@ -209,9 +230,10 @@ public sealed class CausalLm : IDisposable
     /// [B, Hkv, G*nmax, hd], keys and values of every cache stacked into [B, Hkv, Tmax, hd] (a single sequence uses its
     /// cache's views, no copy), the layout's device-built mask.
     /// </summary>
-    private Tensor BatchedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, BatchAttentionLayout[] layouts, Tensor cos, Tensor sin)
+    private Tensor BatchedAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, BatchAttentionLayout[] layouts, Tensor cos, Tensor sin, int total)
     {
-        var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N, H, hd], k/v [N, Hkv, hd]
+        var (q, k, v) = ProjectQkv(w, h, cos, sin);           // q [N', H, hd], k/v [N', Hkv, hd] (N' >= N: padding rows)
+        if (q.shape[0] != total) q = q.narrow(0, 0, total);
         int offset = 0;
         foreach (var s in batch)
         {
@@ -236,7 +258,7 @@ public sealed class CausalLm : IDisposable
             foreach (var layout in layouts)
                 attn.index_copy_(0, layout.PackedRows!, AttendGroup(layer, q.index_select(0, layout.PackedRows!), batch, layout));
         }
-        return F.linear(attn, w.o_proj, w.o_proj_bias);
+        return F.linear(PadRows(attn, h.shape[0]), w.o_proj, w.o_proj_bias);
     }
 
     /// <summary>One attention call for the sequences of <paramref name="layout"/>; <paramref name="q"/> holds their query rows, packed.</summary>
@@ -269,6 +291,9 @@ public sealed class CausalLm : IDisposable
         return unpadded ? rows : rows.index_select(0, layout.PaddedRow);                    // [n, H*hd]
     }
 
+    /// <summary><paramref name="rows"/> [N, ...] with zero rows appended up to <paramref name="padded"/>.</summary>
+    private static Tensor PadRows(Tensor rows, long padded) => rows.shape[0] == padded ? rows : F.pad(rows, [0, 0, 0, padded - rows.shape[0]]);
+
     private Tensor PerSequenceAttention(int layer, LayerWeights w, Tensor h, IReadOnlyList<SequenceInput> batch, Tensor?[] masks, Tensor cos, Tensor sin)
     {
         int heads = Config.NumAttentionHeads, kvHeads = Config.NumKeyValueHeads, hd = Config.HeadDim, groups = Config.QueryGroups;
@@ -290,7 +315,7 @@ public sealed class CausalLm : IDisposable
             offset += n;
         }
         var attn = outputs.Length == 1 ? outputs[0] : cat(outputs, 0);
-        return F.linear(attn, w.o_proj, w.o_proj_bias);
+        return F.linear(PadRows(attn, h.shape[0]), w.o_proj, w.o_proj_bias);
     }
 
     /// <summary>Query/key/value projections with Qwen3's q/k norm and rotary embedding applied. Works on any leading shape.</summary>

@@ -12,8 +12,9 @@ public static class BenchCommands
         ["forward"] = "batch out prefix repeats threads tree",
         ["cluster"] = "clients draft max-new-tokens out steps target threads",
         ["spec"] = "adaptive-budget adaptive-depth batches budget corpus draft drafts dtype format goodput-budget goodput-depth knee max-depth "
-            + "max-new-tokens nodes-per-level out proactive prompt-set prompt-tokens prompts repeats rtt-ms target threads trees variants verifier-token-knee",
-        ["verify-cost"] = "batches draft draft-between out prefix repeats target threads",
+            + "max-new-tokens nodes-per-level out proactive prompt-set prompt-tokens prompts repeats row-multiple rtt-ms target threads trees variants verifier-token-knee",
+        ["verify-cost"] = "batches draft draft-between out prefix repeats row-multiples target threads",
+        ["gemm-rows"] = "max-rows out repeats target threads",
         ["security"] = "calls draft out steps target threads",
         ["storage"] = "conversations out prompt steps tokens-per-step",
         ["openai"] = "follow-ups history-words out requests stream-tokens streams target threads",

@@ -15,6 +15,7 @@ switch (command)
     case "cluster": await ClusterBenchmark.RunAsync(options); break;
     case "spec": SpeculativeBenchmark.Run(options); break;
     case "verify-cost": VerifyCostBenchmark.Run(options); break;
+    case "gemm-rows": GemmRowsBenchmark.Run(options); break;
     case "security": await SecurityOverheadBenchmark.RunAsync(options); break;
     case "storage": await StorageBenchmark.RunAsync(options); break;
     case "openai": await OpenAiBenchmark.RunAsync(options); break;
@@ -72,16 +73,19 @@ switch (command)
               spec [--target models/demo/target] [--draft models/demo/draft] [--batches 1,4,8] [--max-new-tokens 64]
                    [--rtt-ms 0,15] [--prompts 16] [--repeats 3] [--format raw|chat] [--dtype float32] [--threads 1] [--out bench-results/spec.json]
                    [--drafts old=DIR,new=DIR] [--trees fixed,goodput,goodput-w15,forced-2,fixed-t1,adaptive,adaptive-knee] [--knee 256] [--variants old:fixed-t1,new:adaptive] [--prompt-set builtin|heldout] [--prompt-tokens 32]
-                   [--proactive true|false] [--budget 32 --max-depth 4] [--adaptive-budget 48 --adaptive-depth 8] [--nodes-per-level 8] [--verifier-token-knee 0]
+                   [--proactive true|false] [--row-multiple 0] [--budget 32 --max-depth 4] [--adaptive-budget 48 --adaptive-depth 8] [--nodes-per-level 8] [--verifier-token-knee 0]
                   Target-only AR vs server-only tree SD vs edge-assisted SD (with and without proactive drafting), greedy:
                   tokens per forward, acceptance, server/edge compute, server throughput, cost, emulated inter-token latency;
                   optionally several drafts and tree policies side by side, on held-out Brown prompts the demo pair never saw.
                   goodput: trees trimmed by the verifier's goodput rule (goodput-wN: told each step also waits N ms outside
                   the server); forced-N: trees cut to N nodes. Edge-assisted rows' server time is the target's work replayed
                   without the draft (an edge-assisted server runs none).
-              verify-cost [--batches 1,4,8] [--repeats 40] [--prefix 64] [--draft-between false] [--out bench-results/verify-cost.json]
+              verify-cost [--batches 1,4,8] [--repeats 40] [--prefix 64] [--draft-between false] [--row-multiples 0] [--out bench-results/verify-cost.json]
                   Verify step time by tree shape (plain decode, root only, 1..32 nodes, uneven): the cost structure goodput
-                  trimming learns; --draft-between true puts draft forwards between steps (co-located cache pollution).
+                  trimming learns; --draft-between true puts draft forwards between steps (co-located cache pollution);
+                  --row-multiples 1,4 runs every shape unpadded and with rows padded to the kernel's block, interleaved.
+              gemm-rows [--max-rows 33] [--repeats 400] [--target models/demo/target] [--out bench-results/gemm-rows.json]
+                  One matrix product of the target's layer and head by token rows: why a forward's rows are padded (RowMultiple).
               storage [--conversations 4] [--steps 300] [--prompt 200] [--tokens-per-step 3] [--out bench-results/storage.json]
                   Per-write latency of session state on Azurite (started by the command), grain storage providers side by
                   side in one run, each resolved from an in-process silo; a decoding conversation's state written every step.

@@ -70,6 +70,9 @@ public static class SpeculativeBenchmark
         var tokenizer = HfTokenizer.Load(targetDir);
         using var target = CausalLm.Load(targetDir, dtype);
         var drafts = draftDirs.Select(d => (d.Name, d.Dir, Model: CausalLm.Load(d.Dir, dtype))).ToList();
+        // Padding of the forwards' matrix products (CausalLm.RowMultiple): 0 = the device's default, 1 = off.
+        target.RowMultiple = o.Int("row-multiple", 0);
+        foreach (var d in drafts) d.Model.RowMultiple = target.RowMultiple;
         try
         {
             foreach (var d in drafts)
