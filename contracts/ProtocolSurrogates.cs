@@ -33,16 +33,17 @@ public readonly struct VerdictMessageSurrogate
     [Id(1)] public int[] AcceptedTokens { get; init; }
     [Id(2)] public bool Finished { get; init; }
     [Id(3)] public TokenLogprob[]? Logprobs { get; init; }
+    [Id(4)] public int ServerSteps { get; init; }
 }
 
 [RegisterConverter]
 public sealed class VerdictMessageSurrogateConverter : IConverter<VerdictMessage, VerdictMessageSurrogate>
 {
-    public VerdictMessage ConvertFromSurrogate(in VerdictMessageSurrogate s) => new(s.Step, s.AcceptedTokens, s.Finished, s.Logprobs);
+    public VerdictMessage ConvertFromSurrogate(in VerdictMessageSurrogate s) => new(s.Step, s.AcceptedTokens, s.Finished, s.Logprobs, s.ServerSteps);
 
     public VerdictMessageSurrogate ConvertToSurrogate(in VerdictMessage m) => new()
     {
-        Step = m.Step, AcceptedTokens = m.AcceptedTokens, Finished = m.Finished, Logprobs = m.Logprobs,
+        Step = m.Step, AcceptedTokens = m.AcceptedTokens, Finished = m.Finished, Logprobs = m.Logprobs, ServerSteps = m.ServerSteps,
     };
 }
 

@@ -27,6 +27,13 @@ public sealed record StepVerdict(
     [property: Id(8)] StepTiming? Timing = null,
     [property: Id(9)] int VerifiedNodes = -1)
 {
+    /// <summary>
+    /// The verifier found that this session would commit tokens faster decoded plainly on the server than through its
+    /// edge's loop (its tree cut to the root under load, or its nodes worth less than the edge's turnaround): the session
+    /// follows it with a hand-back. Between silo and session only; an edge learns of a hand-back from <see cref="ServerSteps"/>.
+    /// </summary>
+    [Id(12)] public bool ServerPays { get; init; }
+
     /// <summary>A verdict given by its parts (tests, the edge gateway's wire form).</summary>
     public StepVerdict(string sessionId, long step, int[] acceptedTokens, bool finished, ReplyFinish? finishReason, double serverMilliseconds = 0,
         int batchSize = 0, int queueLength = 0, StepTiming? timing = null, int verifiedNodes = -1, TokenLogprob[]? logprobs = null)
@@ -37,4 +44,5 @@ public sealed record StepVerdict(
     public int[] AcceptedTokens { get => Verdict.AcceptedTokens; init => Verdict = Verdict with { AcceptedTokens = value }; }
     public bool Finished { get => Verdict.Finished; init => Verdict = Verdict with { Finished = value }; }
     public TokenLogprob[]? Logprobs { get => Verdict.Logprobs; init => Verdict = Verdict with { Logprobs = value }; }
+    public int ServerSteps { get => Verdict.ServerSteps; init => Verdict = Verdict with { ServerSteps = value }; }
 }

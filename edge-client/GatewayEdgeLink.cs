@@ -99,7 +99,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         var v = (await AskAsync(new EdgeMessage { Tree = wire }, ServerMessage.BodyOneofCase.Verdict, tree.Step, whileWaiting, timeout)).Verdict;
         var timing = v.Timing is { } t ? new Contracts.StepTiming(t.ReceivedUnixUs, t.QueueUs, t.VerifyUs, t.PersistUs, t.SessionUs) : null;
         return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength, timing,
-            v.HasVerifiedNodes ? v.VerifiedNodes : -1);
+            v.HasVerifiedNodes ? v.VerifiedNodes : -1) { ServerSteps = v.ServerSteps };
     }
 
     /// <summary>Sends the user's next message with its reply's settings (the credential needs the chat right).</summary>

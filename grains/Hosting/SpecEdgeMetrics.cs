@@ -47,6 +47,8 @@ public static class SpecEdgeMetrics
     /// <summary>Seconds the device spent in forwards; its rate is the device's busy fraction.</summary>
     public static readonly Counter<long> EarlyVerdictsSent = Meter.CreateCounter<long>("specedge.early_verdicts.sent", "{verdict}",
         "Early verdicts sent to edges half-way through verification (SpecEdge:EarlyVerdicts)");
+    public static readonly Counter<long> HandBackSteps = Meter.CreateCounter<long>("specedge.hand_back.steps", "{step}",
+        "Plain steps a session decoded on the server after its edge's tree was cut to its root (SpecEdge:HandBackSteps)");
     public static readonly Counter<long> PrefixReusedTokens = Meter.CreateCounter<long>("specedge.prefix_cache.reused_tokens", "{token}",
         "Prompt tokens whose keys and values a prefill copied from the device's prefix cache instead of computing");
 

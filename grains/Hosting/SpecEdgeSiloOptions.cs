@@ -80,6 +80,15 @@ public sealed class SpecEdgeSiloOptions
     public SpecEdge.Inference.Speculative.TrimMode TreeTrimming { get; set; } = SpecEdge.Inference.Speculative.TrimMode.Goodput;
     /// <summary>With TreeTrimming Forced: the nodes (besides the root) every tree is cut to.</summary>
     public int ForcedTreeNodes { get; set; }
+    /// <summary>
+    /// Hand-backs: after an edge's tree is cut to its root (no draft node paid at the device's load), the session decodes
+    /// this many plain steps at most on the server before the edge's next tree, doubling from 1 while cuts to the root go
+    /// on, and hands their tokens to the edge with the verdict. The edge's round trip then stops costing every token its
+    /// latency and the device its share of the forwards. 0 turns hand-backs off (the behaviour before).
+    /// </summary>
+    public int HandBackSteps { get; set; } = 16;
+    /// <summary>A hand-back stops after this long, whatever its steps, so the edge and the session's other callers wait at most about this.</summary>
+    public double HandBackMaxMilliseconds { get; set; } = 500;
     /// <summary>Send each edge step's silo-side breakdown (queue, verify, persist) in its verdict: ~20 bytes, for benchmarks.</summary>
     public bool StepTimings { get; set; }
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>
@@ -162,6 +171,10 @@ public sealed class SpecEdgeSiloOptions
         if (!Enum.IsDefined(TreeTrimming)) throw new InvalidOperationException($"SpecEdge:TreeTrimming must be Goodput, Off or Forced (got {TreeTrimming}).");
         if (ForcedTreeNodes < 0 || ForcedTreeNodes > MaxTreeNodes)
             throw new InvalidOperationException($"SpecEdge:ForcedTreeNodes must be within 0..MaxTreeNodes ({MaxTreeNodes}) (got {ForcedTreeNodes}).");
+        if (HandBackSteps < 0 || HandBackSteps > 1024)
+            throw new InvalidOperationException($"SpecEdge:HandBackSteps must be 0 (off) to 1024 (got {HandBackSteps}).");
+        if (!(HandBackMaxMilliseconds > 0 && HandBackMaxMilliseconds <= 10_000))
+            throw new InvalidOperationException($"SpecEdge:HandBackMaxMilliseconds must be positive and at most 10000 (got {HandBackMaxMilliseconds}).");
         if (!(QueueTimeoutSeconds > 0)) throw new InvalidOperationException($"SpecEdge:QueueTimeoutSeconds must be positive (got {QueueTimeoutSeconds}).");
         if (MaxMessageChars < 1) throw new InvalidOperationException($"SpecEdge:MaxMessageChars must be at least 1 (got {MaxMessageChars}).");
         if (MaxSystemPromptChars < 0) throw new InvalidOperationException($"SpecEdge:MaxSystemPromptChars must not be negative (got {MaxSystemPromptChars}).");

@@ -81,7 +81,7 @@ public sealed class SessionGrain(
         _commits = new SessionCommits(Id, _conversation, state, copier, _reply, _verifier, _edge, _serverPolicy, _admission,
             models.Options.PipelinedStateWrites, DeactivateOnIdle, logger);
         _server = new ServerDecoding(this, Id, _conversation, _verifier, _commits, _serverPolicy, logger);
-        _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize);
+        _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize, logger);
         _turns = new TurnStarter(Id, _conversation, models, _verifier, _commits, _reply, _edge, _server);
         SpecEdgeMetrics.SessionActivated();
         if (S.Generating)

@@ -1,6 +1,8 @@
+using Microsoft.Extensions.Logging;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Security;
+using SpecEdge.Inference.Speculative;
 
 namespace SpecEdge.Grains.Sessions;
 
@@ -8,9 +10,14 @@ namespace SpecEdge.Grains.Sessions;
 /// An edge's tree, by call or by channel: checked against the conversation (step, committed length, shape, limits),
 /// verified on the session's verifier, committed (<see cref="SessionCommits"/>), and answered with its verdict or the
 /// reason it was refused. Nothing changes for a refused tree. Each tree renews the edge's lease.
+/// A tree the verifier cut to its root may be followed by a hand-back (<see cref="HandBackPolicy"/>): plain steps decoded
+/// here, committed one by one as the server's own, whose tokens go to the edge with the verdict.
 /// </summary>
-public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options, int vocabSize)
+public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options, int vocabSize,
+    ILogger logger)
 {
+    private readonly HandBackPolicy _handBack = new(options.HandBackSteps);
+
     /// <summary>A tree as its verified sender sent it: an edge's credential names the edge, whatever the tree says (null stays null).</summary>
     public static TreeSubmission? AsSent(TreeSubmission? tree) => tree is null ? null : tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
 
@@ -29,7 +36,10 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             var committing = clock.Elapsed;
             await commits.CommitAsync(outcome);
-            return (WithTiming(outcome, received, clock.Elapsed - committing, clock.Elapsed), null);
+            var persist = clock.Elapsed - committing;
+            int handBack = outcome.Finished ? 0 : _handBack.StepsAfter(outcome.ServerPays);
+            if (handBack > 0) outcome = await HandBackAsync(outcome, handBack);
+            return (WithTiming(outcome, received, persist, clock.Elapsed), null);
         }
         catch (ArgumentException e)   // InvalidDraftException and friends: the tree was refused, nothing changed
         {
@@ -39,6 +49,44 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
         {
             edge.Touch();
         }
+    }
+
+    /// <summary>
+    /// Up to <paramref name="steps"/> plain steps decoded on the server right after <paramref name="verdict"/>'s, each
+    /// committed as a server step is (readers see them as they become durable), for at most HandBackMaxMilliseconds.
+    /// Returns the verdict with their tokens after its own and their count. A step that fails ends the run: what was
+    /// committed stands, and the edge goes on from there (a step that could not be saved makes it resynchronise, as ever).
+    /// </summary>
+    private async Task<StepVerdict> HandBackAsync(StepVerdict verdict, int steps)
+    {
+        var tokens = new List<int>(verdict.AcceptedTokens);
+        var last = verdict;
+        int done = 0;
+        double serverMs = verdict.ServerMilliseconds;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (done < steps && !last.Finished && conversation.State.Generating && clock.Elapsed.TotalMilliseconds < options.HandBackMaxMilliseconds)
+        {
+            try
+            {
+                var next = await verifier.CallAsync(v => v.DecodeAsync(id, conversation.State.Step));
+                await commits.CommitAsync(next);
+                last = next;
+            }
+            catch (Exception e)
+            {
+                logger.LogInformation("Session {Session}: hand-back stopped after {Done} of {Steps} server steps: {Why}", id, done, steps, e.Message);
+                break;
+            }
+            tokens.AddRange(last.AcceptedTokens);
+            serverMs += last.ServerMilliseconds;
+            done++;
+        }
+        SpecEdgeMetrics.HandBackSteps.Add(done);
+        return done == 0 ? verdict : verdict with
+        {
+            AcceptedTokens = tokens.ToArray(), Finished = last.Finished, FinishReason = last.FinishReason, ServerSteps = done, ServerMilliseconds = serverMs,
+            BatchSize = last.BatchSize, QueueLength = last.QueueLength,
+        };
     }
 
     /// <summary>

@@ -18,7 +18,11 @@ public readonly record struct DeviceJob(string SessionId, TargetWork Work, bool 
 /// (every tree trimmed), the nodes of each tree verified (-1: all, or no tree), and the target forward's shape and time
 /// (drafting excluded).
 /// </summary>
-public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, TargetWork[] Ran, int[] VerifiedNodes, ForwardShape Shape, double ForwardMs);
+public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, TargetWork[] Ran, int[] VerifiedNodes, ForwardShape Shape, double ForwardMs)
+{
+    /// <summary>Per step, whether its session would be served faster by plain decoding on the server (a hand-back; TrimRule.ApplyWithHandBacks).</summary>
+    public bool[] ServerPays { get; init; } = new bool[Results.Length];
+}
 
 /// <summary>
 /// What lives on one device: the target model's verifier, the server's draft state of the sessions it decodes, and the
@@ -174,7 +178,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             }
         }
         // Trees priced and cut where they all exist; a server drafter learns the budget and drafts no more than pays next time.
-        var (ran, verified) = trim.Apply(batch.Select((b, i) => (b.SessionId, works[i])).ToList());
+        var (ran, verified, serverPays) = trim.ApplyWithHandBacks(batch.Select((b, i) => (b.SessionId, works[i])).ToList());
         var shape = ForwardShape.Of(ran);
         foreach (var w in ran) if (w is VerifyWork v) SpecEdgeMetrics.VerifiedTreeNodes.Record(v.Tree.Tokens.Length - 1);
         // Split the forward at the exit head only when some tree's early verdict has somewhere to go.
@@ -199,7 +203,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();   // a failed step: its drafter starts again
         }
-        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs);
+        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs) { ServerPays = serverPays };
     }
 
     /// <summary>Hands a tree's early verdict to its listener (device thread, mid-forward).</summary>

@@ -198,7 +198,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 if (outcome.Drafted[i] is VerifyWork drafted) _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);
                 // Batch, queue and the verified budget travel with the verdict: an edge sizes its next tree to them.
                 batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued,
-                    outcome.VerifiedNodes[i]) { ReusedTokens = results[i].ReusedTokens });
+                    outcome.VerifiedNodes[i]) { ReusedTokens = results[i].ReusedTokens, ServerPays = batch[i].FromEdge && outcome.ServerPays[i] });
                 continue;
             }
             var error = results[i].Error!;

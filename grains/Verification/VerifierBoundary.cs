@@ -19,7 +19,7 @@ public static class VerifierBoundary
     /// </summary>
     public static StepVerdict Outcome(string sessionId, TargetSequence sequence, VerifierScheduler.Executed e) =>
         new(sessionId, e.Verdict, e.Verdict.Finished ? ToReplyFinish(sequence.Finish) : null, e.ForwardMs,
-            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes);
+            e.BatchSize, e.QueueLength, new StepTiming(0, (int)(e.QueueMs * 1000), (int)(e.ForwardMs * 1000), 0, 0), e.VerifiedNodes) { ServerPays = e.ServerPays };
 
     public static ReplyFinish ToReplyFinish(FinishReason reason) => reason switch
     {

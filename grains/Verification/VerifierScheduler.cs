@@ -45,6 +45,8 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     {
         /// <summary>For a prefill: committed tokens it did not compute (held already, or copied from the prefix cache).</summary>
         public int ReusedTokens { get; init; }
+        /// <summary>Whether the session would be served faster by plain decoding on the server (its hand-back follows; see HandBackPolicy).</summary>
+        public bool ServerPays { get; init; }
     }
 
     /// <summary>

@@ -63,6 +63,24 @@ public static class GoodputCut
     }
 
     /// <summary>
+    /// Per tree, whether its session would commit tokens faster decoded plainly on the server, without the wait, than
+    /// with the cut <paramref name="keep"/> and the wait: one token per plain forward (<paramref name="baseCost"/>)
+    /// against the tree's expected tokens per step of the cut forward plus the wait. Under load (no wait) it holds for a
+    /// tree cut to its root, and for one whose nodes bring less than they lengthen the forward; while the device has
+    /// time to spare it also holds when the edge's turnaround costs a step more than its nodes bring. Such a session is
+    /// better served by a hand-back (<see cref="HandBackPolicy"/>). Arguments as for <see cref="Best"/>.
+    /// </summary>
+    public static bool[] ServerDecodingPays(IReadOnlyList<double[]> cumulative, int[] keep, double baseCost, double maskCost, double pricePerNode,
+        double wait = 0, Func<int, double>? longestCost = null)
+    {
+        if (!(baseCost > 0)) return new bool[keep.Length];
+        int nodes = keep.Sum();
+        double extra = longestCost is null ? 0 : longestCost(keep.DefaultIfEmpty(0).Max());
+        double step = Math.Max(0, wait) + baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes;
+        return keep.Select((j, t) => 1 / baseCost >= (1 + cumulative[t][j]) / step * (1 - 1e-9)).ToArray();
+    }
+
+    /// <summary>
     /// The prefixes (each at most <paramref name="cap"/>) maximising (baseExpected + Σ expected) / (fixedCost + price · Σ nodes),
     /// from goodput <paramref name="start"/> upwards; all zeros when no node beats it.
     /// </summary>

@@ -332,7 +332,9 @@ public sealed class TreeDrafter : IDisposable
         _search = null;
         _bet = null;
         _early = null;
-        Step++;
+        // Tokens the server decoded on its own after this step followed the bonus: they were committed above, their
+        // draft KV is caught up with the next root, and the next tree is for the step after them.
+        Step = verdict.NextStep;
     }
 
     /// <summary>

@@ -32,17 +32,31 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// </summary>
     public (TargetWork[] Works, int[] Verified) Apply(IReadOnlyList<(string Key, TargetWork Work)> items)
     {
+        var (works, verified, _) = ApplyWithHandBacks(items);
+        return (works, verified);
+    }
+
+    /// <summary>
+    /// As <see cref="Apply"/>, and per item whether its session would be served faster by plain decoding on the server
+    /// (<see cref="GoodputCut.ServerDecodingPays"/>; forced cuts: a tree cut to its root; never for a probe, a tree verified
+    /// whole or a step that is not a tree): what a session's hand-back follows (<see cref="HandBackPolicy"/>).
+    /// </summary>
+    public (TargetWork[] Works, int[] Verified, bool[] ServerPays) ApplyWithHandBacks(IReadOnlyList<(string Key, TargetWork Work)> items)
+    {
         var works = items.Select(i => i.Work).ToArray();
         var verified = Enumerable.Repeat(-1, items.Count).ToArray();
-        DraftMessage?[]? cut = ForcedNodes is int forced ? Forced(works, forced) : Cost is { } line ? Goodput(items, line) : null;
-        if (cut is null) return (works, verified);
+        var serverPays = new bool[items.Count];
+        DraftMessage?[]? cut = ForcedNodes is int forced ? Forced(works, forced) : Cost is { } line ? Goodput(items, line, serverPays) : null;
+        if (cut is null) return (works, verified, serverPays);
         for (int i = 0; i < works.Length; i++)
         {
+            if (Probe) serverPays[i] = false;
             if (cut[i] is not { } tree || works[i] is not VerifyWork v || tree.Tokens.Length == v.Tree.Tokens.Length) continue;
             works[i] = v with { Tree = tree };
             verified[i] = Probe ? -1 : tree.Tokens.Length - 1;
+            if (ForcedNodes is not null && !Probe) serverPays[i] = tree.Tokens.Length == 1;
         }
-        return (works, verified);
+        return (works, verified, serverPays);
     }
 
     /// <summary>The first <paramref name="nodes"/> nodes of each tree (its best, when nodes come best first).</summary>
@@ -54,7 +68,7 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// <see cref="AcceptanceCalibration"/>), so that a prefix is its best nodes, then cut to the goodput-optimal prefix
     /// (<see cref="GoodputCut"/>) priced by the cost line.
     /// </summary>
-    private DraftMessage?[] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line)
+    private DraftMessage?[] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line, bool[] serverPays)
     {
         var result = new DraftMessage?[items.Count];
         // What the forward costs with every priceable tree cut to its root (a plain step of one token), by the same
@@ -79,9 +93,16 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
             gains.Add((i, Reorder(v.Tree, order), cumulative));
         }
         // Trees of m nodes pad every input of the forward to m + 1 rows, if that is longer than what it holds already.
-        var cut = GoodputCut.Best(gains.Select(g => g.Cumulative).ToList(), expected, line.Predict(bare), bare.Masked ? 0 : line.MaskedMs,
-            line.PerTokenMs, WaitMs, line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * bare.Sequences * Math.Max(0, m + 1 - bare.Longest) : null);
-        for (int g = 0; g < gains.Count; g++) result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));
+        var cumulatives = gains.Select(g => g.Cumulative).ToList();
+        double baseCost = line.Predict(bare), maskCost = bare.Masked ? 0 : line.MaskedMs;
+        Func<int, double>? longestCost = line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * bare.Sequences * Math.Max(0, m + 1 - bare.Longest) : null;
+        var cut = GoodputCut.Best(cumulatives, expected, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost);
+        var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost);
+        for (int g = 0; g < gains.Count; g++)
+        {
+            result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));
+            serverPays[gains[g].Item] = pays[g];
+        }
         return result;
     }
 

@@ -244,7 +244,7 @@ public sealed class EdgeGatewayService(
 
     private static Verdict ToWire(StepVerdict v)
     {
-        var wire = new Verdict { Step = v.Step, Finished = v.Finished, FinishReason = (int)(v.FinishReason ?? 0), ServerMs = v.ServerMilliseconds, BatchSize = v.BatchSize, QueueLength = v.QueueLength };
+        var wire = new Verdict { Step = v.Step, Finished = v.Finished, FinishReason = (int)(v.FinishReason ?? 0), ServerMs = v.ServerMilliseconds, BatchSize = v.BatchSize, QueueLength = v.QueueLength, ServerSteps = v.ServerSteps };
         wire.AcceptedTokens.Add(v.AcceptedTokens);
         if (v.VerifiedNodes >= 0) wire.VerifiedNodes = v.VerifiedNodes;
         if (v.Timing is { } t)

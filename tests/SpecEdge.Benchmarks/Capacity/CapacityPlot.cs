@@ -14,6 +14,7 @@ public static class CapacityPlot
             ["target-only AR"] = Colors.Gray, ["server-only SD"] = Colors.OrangeRed, ["server-only SD, trees drafted one by one"] = Colors.Purple,
             ["edge-assisted SD"] = Colors.RoyalBlue,
             ["edge-assisted SD + proactive"] = Colors.SeaGreen, ["edge-assisted SD, goodput trimming"] = Colors.DarkOrange,
+            ["edge-assisted SD, goodput trimming + hand-back"] = Colors.Crimson,
         };
         for (int p = 0; p < projections.Count; p++)
         {

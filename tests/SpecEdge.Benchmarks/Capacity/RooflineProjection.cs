@@ -12,28 +12,33 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     double ItlTargetMs)
 {
     /// <summary>The modes projected; server-only SD twice: drafts batched over the batch (a strong baseline) and one tree after another.</summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim)[] Modes =
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack)[] Modes =
     {
-        ("target-only AR", DraftPlacement.None, false, false, false), ("server-only SD", DraftPlacement.Server, false, false, false),
-        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true, false),
-        ("edge-assisted SD", DraftPlacement.Edge, false, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false, false),
+        ("target-only AR", DraftPlacement.None, false, false, false, false), ("server-only SD", DraftPlacement.Server, false, false, false, false),
+        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true, false, false),
+        ("edge-assisted SD", DraftPlacement.Edge, false, false, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false, false, false),
     };
 
     /// <summary>The same with goodput trimming: edge-assisted SD whose trees the verifier cuts to what pays at its load.</summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim) Trimmed =
-        ("edge-assisted SD, goodput trimming", DraftPlacement.Edge, false, false, true);
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) Trimmed =
+        ("edge-assisted SD, goodput trimming", DraftPlacement.Edge, false, false, true, false);
+
+    /// <summary>The same with hand-backs: a session whose tree is cut to its root decodes plain steps on the server for a while (HandBackPolicy).</summary>
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) TrimmedHandBack =
+        ("edge-assisted SD, goodput trimming + hand-back", DraftPlacement.Edge, false, false, true, true);
 
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
-        foreach (var (mode, placement, proactive, oneByOne, trim) in setting.Trim is null ? Modes : Modes.Concat(new[] { Trimmed }))
+        foreach (var (mode, placement, proactive, oneByOne, trim, handBack) in setting.Trim is null ? Modes
+            : setting.HandBackSteps > 0 ? Modes.Concat(new[] { Trimmed, TrimmedHandBack }) : Modes.Concat(new[] { Trimmed }))
         {
             foreach (int n in sessions)
-                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne, trim)),
+                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne, trim, handBack)),
                     setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
             int memory = setting.KvCapacitySessions(placement);
-            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne, trim)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne, trim, handBack)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
             perGpu[mode] = (byItl, memory);
         }
         return new RooflineProjection(setting, rows, perGpu, itlTargetMs);

@@ -32,6 +32,8 @@ public class SiloOptionsValidationTests
     [InlineData("PrefixCacheShare")]
     [InlineData("PublicPrefixes:0")]
     [InlineData("FairForwardStretch")]
+    [InlineData("HandBackSteps")]
+    [InlineData("HandBackMaxMilliseconds")]
     public void NonsensicalBatchingOrTrimming_IsRefusedByName(string option)
     {
         var o = Options(o =>
@@ -45,6 +47,8 @@ public class SiloOptionsValidationTests
                 case "PrefixCacheShare": o.PrefixCacheShare = double.NaN; break;
                 case "PublicPrefixes:0": o.PublicPrefixes.Add(""); break;
                 case "FairForwardStretch": o.FairForwardStretch = 0.5; break;     // below one round: a forward could hold no one
+                case "HandBackSteps": o.HandBackSteps = -1; break;
+                case "HandBackMaxMilliseconds": o.HandBackMaxMilliseconds = double.PositiveInfinity; break;   // would hold the session's callers without end
             }
         });
         var e = Assert.Throws<InvalidOperationException>(o.Validate);

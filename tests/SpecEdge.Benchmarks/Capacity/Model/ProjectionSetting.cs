@@ -6,7 +6,7 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// </summary>
 public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, ModelShape Target, ModelShape Draft, double RttSeconds,
     AcceptanceModel Acceptance, int PromptTokens, int ReplyTokens, int TreeBudget, int TreeDepth, int MaxBatch, double LaunchSecondsPerLayer,
-    double ProactiveHitRate, TrimCurve? Trim = null)
+    double ProactiveHitRate, TrimCurve? Trim = null, int HandBackSteps = 0)
 {
     /// <summary>The batch limit of a mode: <see cref="MaxBatch"/> when set, else as many sequences as KV memory holds (no artificial cap).</summary>
     public int BatchLimit(DraftPlacement placement) => MaxBatch > 0 ? MaxBatch : Math.Max(1, KvCapacitySessions(placement));
@@ -37,9 +37,11 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
-    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false, bool trim = false) => new()
+    public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false, bool trim = false,
+        bool handBack = false) => new()
     {
         Trim = trim ? Trim ?? throw new InvalidOperationException("A trimmed mode needs the setting's trim curve.") : null,
+        HandBackSteps = handBack ? HandBackSteps : 0,
         ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },

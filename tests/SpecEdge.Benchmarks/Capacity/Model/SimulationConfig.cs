@@ -56,6 +56,12 @@ public sealed record SimulationConfig
     public EarlyExitModel? EarlyExit { get; init; }
     /// <summary>Goodput trimming of SD trees by the verifier's own rule (null: trees verified whole).</summary>
     public TrimCurve? Trim { get; init; }
+    /// <summary>
+    /// Hand-backs (edge mode with trimming): after a tree cut to its root, the session decodes plain steps on the server,
+    /// as many as the sessions' own <see cref="SpecEdge.Inference.Speculative.HandBackPolicy"/> says, before its verdict
+    /// goes back to the edge. 0: off.
+    /// </summary>
+    public int HandBackSteps { get; init; }
 
     public void Validate()
     {
@@ -71,6 +77,7 @@ public sealed record SimulationConfig
         EarlyExit?.Validate();
         if (Trim is not null && Trim.Share.Length != TreeTokens)
             throw new ArgumentException($"The trim curve covers {Trim.Share.Length - 1} nodes, the trees {TreeTokens - 1}.");
+        if (HandBackSteps < 0) throw new ArgumentOutOfRangeException(nameof(HandBackSteps), HandBackSteps, "Hand-backs are 0 (off) or more steps.");
         if (Placement == DraftPlacement.Server && ServerDraft is null)
             throw new ArgumentException("Server-only SD needs the server's draft cost (ServerDraft).");
     }

@@ -18,9 +18,13 @@ public sealed class Simulator
         public bool InReply, FirstTokenSeen;
         /// <summary>Which bet of the last step won: 0 none, 1 the proactive one, 2 the early verdict's.</summary>
         public int BetWon;
+        /// <summary>The verifier's hand-back rule for this session (null: off), and the run in progress: server steps left, tokens so far.</summary>
+        public SpecEdge.Inference.Speculative.HandBackPolicy? HandBack;
+        public int ServerStepsLeft, HeldTokens;
     }
 
-    private readonly record struct Queued(Session Session, bool Prefill);
+    /// <summary>A step waiting for the device: a prefill, an edge's tree, or (<paramref name="ServerStep"/>) a plain step of a hand-back.</summary>
+    private readonly record struct Queued(Session Session, bool Prefill, bool ServerStep = false);
 
     private readonly SimulationConfig _c;
     private readonly Random _random;
@@ -32,6 +36,8 @@ public sealed class Simulator
     private readonly List<(double Time, int Tokens)> _emitted = new();
     private long _order, _tokens, _batches, _batchedItems, _treeSteps;
     private bool _verifierBusy, _forwardRunning;
+    /// <summary>Whether the last cut found plain decoding on the server faster than the edges' loop (GoodputCut.ServerDecodingPays).</summary>
+    private bool _handBackPays;
     private double _serverBusy, _edgeBusy, _now, _firstSessionDone = double.NaN;
     // Issue 13's idle fraction: time with an edge step outstanding (tree sent, verdict not yet back), and the part of it with no forward running.
     private int _outstanding;
@@ -46,7 +52,10 @@ public sealed class Simulator
         _c = config;
         _random = new Random(config.Seed);
         _cores = new CorePool(config.SharedCores);
-        _sessions = Enumerable.Range(0, config.Sessions).Select(i => new Session(i)).ToArray();
+        _sessions = Enumerable.Range(0, config.Sessions).Select(i => new Session(i)
+        {
+            HandBack = config.HandBackSteps > 0 && config.Placement == DraftPlacement.Edge ? new SpecEdge.Inference.Speculative.HandBackPolicy(config.HandBackSteps) : null,
+        }).ToArray();
         if (config.Policy == BatchPolicy.PipelineAware) _planner = new PipelineBatchPlanner();
     }
 
@@ -163,16 +172,17 @@ public sealed class Simulator
             var batch = NextBatch(start);
             _forwardRunning = true;
             int nodes = Cut(batch);
+            bool handBackPays = _handBackPays;
             var items = batch.Select(q => q.Prefill
                 ? new VerifyItem(_c.PromptTokens, 0)
-                : new VerifyItem(_c.Placement == DraftPlacement.None ? 1 : nodes + 1, q.Session.Context)).ToList();
-            int trees = batch.Count(q => !q.Prefill);
+                : new VerifyItem(_c.Placement == DraftPlacement.None || q.ServerStep ? 1 : nodes + 1, q.Session.Context)).ToList();
+            int trees = batch.Count(q => !q.Prefill && !q.ServerStep);
             double seconds = _c.Verify.Seconds(items);
             // Early exits: the split costs its share, and each tree's early verdict leaves part-way through the forward.
             if (_c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge && trees > 0)
             {
                 seconds *= 1 + exit.ForwardOverhead;
-                foreach (var q in batch.Where(q => !q.Prefill)) q.Session.EarlyArrived = start + exit.SplitAt * seconds + q.Session.StepRtt / 2;
+                foreach (var q in batch.Where(q => !q.Prefill && !q.ServerStep)) q.Session.EarlyArrived = start + exit.SplitAt * seconds + q.Session.StepRtt / 2;
             }
             if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
             _serverBusy += seconds;
@@ -183,7 +193,7 @@ public sealed class Simulator
                 _forwardRunning = false;
                 _planner?.OnForward(batch.Count, seconds * 1000);
                 _cores.Release(done);
-                CompleteBatch(batch, done, nodes);
+                CompleteBatch(batch, done, nodes, handBackPays);
             });
         })));
     }
@@ -219,10 +229,12 @@ public sealed class Simulator
     private int Cut(List<Queued> batch)
     {
         int budget = _c.TreeTokens - 1;
+        _handBackPays = false;
         if (_c.Trim is not { } trim || _c.Placement == DraftPlacement.None) return budget;
-        var trees = batch.Where(q => !q.Prefill).ToList();
+        var trees = batch.Where(q => !q.Prefill && !q.ServerStep).ToList();
         if (trees.Count == 0) return budget;
-        List<VerifyItem> Items(int tokens) => batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(tokens, q.Session.Context)).ToList();
+        List<VerifyItem> Items(int tokens) => batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0)
+            : new VerifyItem(q.ServerStep ? 1 : tokens, q.Session.Context)).ToList();
         double bare = _c.Verify.Seconds(Items(1)), whole = _c.Verify.Seconds(Items(_c.TreeTokens));
         double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / (trees.Count * budget));
         double extra = _c.Acceptance.Mean - 1;
@@ -232,16 +244,29 @@ public sealed class Simulator
         double wait = _c.Placement == DraftPlacement.Edge
             ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
         var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
+        _handBackPays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait)[0];   // trees alike
         return cut.Max();
     }
 
-    private void CompleteBatch(List<Queued> batch, double now, int nodes)
+    private void CompleteBatch(List<Queued> batch, double now, int nodes, bool handBackPays)
     {
         _verifierBusy = false;
-        foreach (var (s, prefill) in batch)
+        foreach (var (s, prefill, serverStep) in batch)
         {
             double back = now + (_c.Placement == DraftPlacement.Edge ? s.StepRtt / 2 : 0);
             if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
+            if (serverStep)
+            {
+                // One plain token, on the server: the run goes on at once, or its tokens go to the edge with the verdict.
+                s.Remaining--;
+                s.Context++;
+                s.HeldTokens++;
+                s.ServerStepsLeft--;
+                _treeSteps++;
+                if (s.ServerStepsLeft > 0 && s.Remaining > 0) _queue.Add(new Queued(s, false, ServerStep: true));
+                else { int held = s.HeldTokens; Schedule(back, t => Deliver(s, held, t)); }
+                continue;
+            }
             int drawn = _c.Placement == DraftPlacement.None ? 1 : _c.Acceptance.Sample(_random);
             // A trimmed tree keeps each accepted draft token with the share its best nodes keep.
             if (_c.Trim is { } trim && _c.Placement != DraftPlacement.None && nodes < _c.TreeTokens - 1)
@@ -259,6 +284,15 @@ public sealed class Simulator
             s.Context += k;
             _treeSteps++;
             if (_c.Placement == DraftPlacement.Edge) _planner?.OnVerdict(SessionKey(s), At(now), finished: s.Remaining == 0);
+            // The session's own rule on the cut it got (as TreeIntake applies it): a run of plain server steps before the verdict leaves.
+            int run = s.HandBack is { } handBack && s.Remaining > 0 ? handBack.StepsAfter(handBackPays) : 0;
+            if (run > 0)
+            {
+                s.ServerStepsLeft = run;
+                s.HeldTokens = k;
+                _queue.Add(new Queued(s, false, ServerStep: true));
+                continue;
+            }
             Schedule(back, t => Deliver(s, k, t));
         }
         TryStartBatch(now);

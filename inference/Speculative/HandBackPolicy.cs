@@ -1,0 +1,50 @@
+namespace SpecEdge.Inference.Speculative;
+
+/// <summary>
+/// How many steps the server decodes on its own after an edge's step, when the verifier found that plain decoding on the
+/// server would commit the session's tokens faster than the edge's loop: a hand-back. Under load that is a tree cut to
+/// its root (no draft node worth its price, so the step was plain decoding that still paid the edge's round trip and
+/// drafting). While the device has time to spare it is a tree whose nodes bring less than the edge's turnaround costs
+/// the step (<see cref="GoodputCut.ServerDecodingPays"/>). Either way the edge loop only adds latency, and the session's
+/// absence from the forwards while its edge drafts lowers what one device serves. So the session decodes plain steps on
+/// the server and hands the tokens to the edge with the verdict; the edge then offers a tree again, which the verifier
+/// prices afresh at its load of that moment.
+/// <para>
+/// Such steps in a row double the run: 1, 3, 7, 15 steps, up to <see cref="MaxSteps"/>. One step where the edge's loop
+/// pays (load fell, or the draft got better) starts the count again, so a session returns to speculation within one
+/// step of it paying, and under steady overload spends at most one step in <see cref="MaxSteps"/> + 1 on the edge's
+/// loop. The simulator's projection uses this class too.
+/// </para>
+/// </summary>
+public sealed class HandBackPolicy
+{
+    /// <summary>Longest run of server steps after one edge step; 0 turns hand-backs off.</summary>
+    public int MaxSteps { get; }
+
+    private int _inARow;
+
+    public HandBackPolicy(int maxSteps)
+    {
+        if (maxSteps < 0) throw new ArgumentOutOfRangeException(nameof(maxSteps), maxSteps, "The longest hand-back must be 0 (off) or more steps.");
+        MaxSteps = maxSteps;
+    }
+
+    /// <summary>Edge steps in a row after which plain server decoding paid.</summary>
+    public int InARow => _inARow;
+
+    /// <summary>
+    /// How many steps the server decodes on its own before the edge's next tree, after a step whose verifier found plain
+    /// decoding on the server faster than the edge's loop (<paramref name="serverPays"/>: see
+    /// <see cref="GoodputCut.ServerDecodingPays"/>; always so for a tree it cut to its root) or not.
+    /// </summary>
+    public int StepsAfter(bool serverPays)
+    {
+        if (MaxSteps == 0 || !serverPays)
+        {
+            _inARow = 0;
+            return 0;
+        }
+        _inARow = Math.Min(_inARow + 1, 30);
+        return (int)Math.Min(MaxSteps, (1L << _inARow) - 1);
+    }
+}
