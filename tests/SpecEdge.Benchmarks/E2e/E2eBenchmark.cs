@@ -18,7 +18,8 @@ namespace SpecEdge.Benchmarks.E2e;
 /// Three silos, each in a cluster of its own: "edge" (no server draft: AR and the edge modes), "sd" (a server draft
 /// model: server-only SD), "pipe" (as "edge", pipeline-aware batching); a fourth, "whole" (as "edge", trees verified whole:
 /// SpecEdge:TreeTrimming Off), when a whole-tree mode is asked for, to set goodput trimming beside the trees before it;
-/// a fifth, "early" (as "edge", early verdicts on: the edges draft ahead on them), when an early-exit mode is asked for.
+/// a fifth, "early" (as "edge", early verdicts on: the edges draft ahead on them), when an early-exit mode is asked for;
+/// a sixth, "no-hand-back" (as "edge", hand-backs off), to set hand-backs beside goodput trimming alone.
 /// </summary>
 public static class E2eBenchmark
 {
@@ -37,9 +38,10 @@ public static class E2eBenchmark
         new("edge-assisted + proactive, whole trees", "whole", "edge", true),
         new("edge-assisted + early exit", "early", "edge", false),
         new("edge-assisted + proactive + early exit", "early", "edge", true),
+        new("edge-assisted, trimming without hand-backs", "no-hand-back", "edge", false),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -89,6 +91,8 @@ public static class E2eBenchmark
             silos["pipe-wc"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
         }
         if (modes.Any(m => m.Silo == "whole")) silos["whole"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
+        // Goodput trimming as before hand-backs: a session whose edge loop does not pay still runs it (SpecEdge:HandBackSteps 0).
+        if (modes.Any(m => m.Silo == "no-hand-back")) silos["no-hand-back"] = common.Concat(new[] { "--SpecEdge:HandBackSteps", "0" }).ToArray();
         // Early exits (issue 25): as "edge", with forwards split at the target's exit head and early verdicts sent to the edges.
         if (modes.Any(m => m.Silo == "early")) silos["early"] = common.Concat(new[] { "--SpecEdge:EarlyVerdicts", "true" }).ToArray();
         var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);
