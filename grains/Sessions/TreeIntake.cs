@@ -35,6 +35,8 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
             var outcome = await verifier.CallAsync(v => v.VerifyAsync(tree, options.EarlyVerdicts ? edge.Observer : null));
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             var committing = clock.Elapsed;
+            // The reply's first step: its time to first token is not held back by a run grown in the reply before.
+            if (conversation.State.Committed.Count == conversation.State.ReplyStart) _handBack.Reset();
             await commits.CommitAsync(outcome);
             var persist = clock.Elapsed - committing;
             int handBack = outcome.Finished ? 0 : _handBack.StepsAfter(outcome.ServerPays);

@@ -13,7 +13,8 @@ namespace SpecEdge.Inference.Speculative;
 /// Such steps in a row double the run: 1, 3, 7, 15 steps, up to <see cref="MaxSteps"/>. One step where the edge's loop
 /// pays (load fell, or the draft got better) starts the count again, so a session returns to speculation within one
 /// step of it paying, and under steady overload spends at most one step in <see cref="MaxSteps"/> + 1 on the edge's
-/// loop. The simulator's projection uses this class too.
+/// loop. A new reply starts the count again too (<see cref="Reset"/>): its first tokens reach the edge after one server
+/// step at most, not after a run that the previous reply had grown to. The simulator's projection uses this class too.
 /// </para>
 /// </summary>
 public sealed class HandBackPolicy
@@ -31,6 +32,9 @@ public sealed class HandBackPolicy
 
     /// <summary>Edge steps in a row after which plain server decoding paid.</summary>
     public int InARow => _inARow;
+
+    /// <summary>A new reply begins: its first hand-back is one step again.</summary>
+    public void Reset() => _inARow = 0;
 
     /// <summary>
     /// How many steps the server decodes on its own before the edge's next tree, after a step whose verifier found plain

@@ -25,6 +25,8 @@ public class HandBackTests
         Assert.Equal(0, policy.StepsAfter(false));      // the edge loop paid: speculation resumes at once
         Assert.Equal(1, policy.StepsAfter(true));
         Assert.Equal(3, policy.StepsAfter(true));
+        policy.Reset();                                  // a new reply: its first tokens are not held back by a long run
+        Assert.Equal(1, policy.StepsAfter(true));
         var off = new HandBackPolicy(0);
         Assert.All(Enumerable.Range(0, 4), _ => Assert.Equal(0, off.StepsAfter(true)));
         Assert.Throws<ArgumentOutOfRangeException>(() => new HandBackPolicy(-1));

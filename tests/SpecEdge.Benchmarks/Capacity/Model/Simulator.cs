@@ -95,6 +95,7 @@ public sealed class Simulator
     {
         s.InReply = true;
         s.FirstTokenSeen = false;
+        s.HandBack?.Reset();
         s.Remaining = _c.ReplyTokens;
         s.Context = _c.PromptTokens;
         s.ReplyStart = now;
