@@ -62,6 +62,8 @@ public sealed record SimulationConfig
     /// goes back to the edge. 0: off.
     /// </summary>
     public int HandBackSteps { get; init; }
+    /// <summary>A hand-back's run ends after this long, whatever its steps (the silo's SpecEdge:HandBackMaxMilliseconds).</summary>
+    public double HandBackMaxSeconds { get; init; } = 0.5;
 
     public void Validate()
     {

@@ -21,6 +21,7 @@ public sealed class Simulator
         /// <summary>The verifier's hand-back rule for this session (null: off), and the run in progress: server steps left, tokens so far.</summary>
         public SpecEdge.Inference.Speculative.HandBackPolicy? HandBack;
         public int ServerStepsLeft, HeldTokens;
+        public double RunStart;
     }
 
     /// <summary>A step waiting for the device: a prefill, an edge's tree, or (<paramref name="ServerStep"/>) a plain step of a hand-back.</summary>
@@ -264,7 +265,7 @@ public sealed class Simulator
                 s.HeldTokens++;
                 s.ServerStepsLeft--;
                 _treeSteps++;
-                if (s.ServerStepsLeft > 0 && s.Remaining > 0) _queue.Add(new Queued(s, false, ServerStep: true));
+                if (s.ServerStepsLeft > 0 && s.Remaining > 0 && now - s.RunStart < _c.HandBackMaxSeconds) _queue.Add(new Queued(s, false, ServerStep: true));
                 else { int held = s.HeldTokens; Schedule(back, t => Deliver(s, held, t)); }
                 continue;
             }
@@ -291,6 +292,7 @@ public sealed class Simulator
             {
                 s.ServerStepsLeft = run;
                 s.HeldTokens = k;
+                s.RunStart = now;
                 _queue.Add(new Queued(s, false, ServerStep: true));
                 continue;
             }
