@@ -97,8 +97,14 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
         wire.Parents.Add(tree.Parents);
         if (tree.Confidence is { } confidence) wire.Confidence = Google.Protobuf.ByteString.CopyFrom(confidence);
         var v = (await AskAsync(new EdgeMessage { Tree = wire }, ServerMessage.BodyOneofCase.Verdict, tree.Step, whileWaiting, timeout)).Verdict;
+        return FromWire(_conversation, v);
+    }
+
+    /// <summary>A verdict of <paramref name="conversation"/> as the gateway sent it, in the contracts' terms.</summary>
+    public static StepVerdict FromWire(string conversation, Verdict v)
+    {
         var timing = v.Timing is { } t ? new Contracts.StepTiming(t.ReceivedUnixUs, t.QueueUs, t.VerifyUs, t.PersistUs, t.SessionUs) : null;
-        return new StepVerdict(_conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength, timing,
+        return new StepVerdict(conversation, v.Step, v.AcceptedTokens.ToArray(), v.Finished, v.FinishReason == 0 ? null : (ReplyFinish)v.FinishReason, v.ServerMs, v.BatchSize, v.QueueLength, timing,
             v.HasVerifiedNodes ? v.VerifiedNodes : -1) { ServerSteps = v.ServerSteps };
     }
 
