@@ -48,7 +48,7 @@ public static class SpecEdgeMetrics
     public static readonly Counter<long> EarlyVerdictsSent = Meter.CreateCounter<long>("specedge.early_verdicts.sent", "{verdict}",
         "Early verdicts sent to edges half-way through verification (SpecEdge:EarlyVerdicts)");
     public static readonly Counter<long> HandBackSteps = Meter.CreateCounter<long>("specedge.hand_back.steps", "{step}",
-        "Plain steps a session decoded on the server after its edge's tree was cut to its root (SpecEdge:HandBackSteps)");
+        "Plain steps a session decoded on the server because its edge's loop did not pay (SpecEdge:HandBackSteps)");
     public static readonly Counter<long> PrefixReusedTokens = Meter.CreateCounter<long>("specedge.prefix_cache.reused_tokens", "{token}",
         "Prompt tokens whose keys and values a prefill copied from the device's prefix cache instead of computing");
 

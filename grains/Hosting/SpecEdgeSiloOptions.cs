@@ -81,10 +81,11 @@ public sealed class SpecEdgeSiloOptions
     /// <summary>With TreeTrimming Forced: the nodes (besides the root) every tree is cut to.</summary>
     public int ForcedTreeNodes { get; set; }
     /// <summary>
-    /// Hand-backs: after an edge's tree is cut to its root (no draft node paid at the device's load), the session decodes
-    /// this many plain steps at most on the server before the edge's next tree, doubling from 1 while cuts to the root go
-    /// on, and hands their tokens to the edge with the verdict. The edge's round trip then stops costing every token its
-    /// latency and the device its share of the forwards. 0 turns hand-backs off (the behaviour before).
+    /// Hand-backs: when the verifier finds a session served faster by plain decoding on the server than by its edge's loop
+    /// (a tree cut to its root under load, or nodes worth less than the edge's turnaround), the session decodes this many
+    /// plain steps at most on the server before the edge's next tree, doubling from 1 while that goes on, and hands their
+    /// tokens to the edge with the verdict. The edge's round trip then stops costing every token its latency and the
+    /// device its share of the forwards. 0 turns hand-backs off (the behaviour before).
     /// </summary>
     public int HandBackSteps { get; set; } = 16;
     /// <summary>A hand-back stops after this long, whatever its steps, so the edge and the session's other callers wait at most about this.</summary>

@@ -10,8 +10,9 @@ namespace SpecEdge.Grains.Sessions;
 /// An edge's tree, by call or by channel: checked against the conversation (step, committed length, shape, limits),
 /// verified on the session's verifier, committed (<see cref="SessionCommits"/>), and answered with its verdict or the
 /// reason it was refused. Nothing changes for a refused tree. Each tree renews the edge's lease.
-/// A tree the verifier cut to its root may be followed by a hand-back (<see cref="HandBackPolicy"/>): plain steps decoded
-/// here, committed one by one as the server's own, whose tokens go to the edge with the verdict.
+/// A step whose verifier found plain server decoding faster than the edge's loop may be followed by a hand-back
+/// (<see cref="HandBackPolicy"/>): plain steps decoded here, committed one by one as the server's own, whose tokens go to
+/// the edge with the verdict.
 /// </summary>
 public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options, int vocabSize,
     ILogger logger)

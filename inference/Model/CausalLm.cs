@@ -179,13 +179,19 @@ public sealed class CausalLm : IDisposable
             else for (int i = 0; i < s.Tokens.Length; i++) rows.Add(offset + i);
             offset += s.Tokens.Length;
         }
-        // The head's rows are padded too (the last one repeated), then cut back.
+        // The head's rows are padded by the same rule, then cut back: when every token row is asked for, x already holds
+        // them with the forward's padding row; otherwise the last selected row is repeated.
         int headRows = rows.Count;
-        while (rows.Count < PaddedRows(headRows)) rows.Add(rows[^1]);
-        var selected = rows.Count == paddedTotal && rows.Count == headRows ? x : x.index_select(0, tensor(rows.ToArray(), device: Device));
+        Tensor selected;
+        if (headRows == total) selected = x;
+        else
+        {
+            while (rows.Count < PaddedRows(headRows)) rows.Add(rows[^1]);
+            selected = x.index_select(0, tensor(rows.ToArray(), device: Device));
+        }
         var logits = F.linear(RmsNorm.Apply(selected, Weights.norm, Config.RmsNormEps), Weights.lm_head)
             .to_type(ScalarType.Float32);                                                   // [R', V]
-        if (rows.Count != headRows) logits = logits.narrow(0, 0, headRows);                 // [R, V]
+        if (logits.shape[0] != headRows) logits = logits.narrow(0, 0, headRows);            // [R, V]
 
         var result = new Tensor[batch.Count];
         offset = 0;

@@ -30,9 +30,6 @@ public sealed class HandBackPolicy
         MaxSteps = maxSteps;
     }
 
-    /// <summary>Edge steps in a row after which plain server decoding paid.</summary>
-    public int InARow => _inARow;
-
     /// <summary>A new reply begins: its first hand-back is one step again.</summary>
     public void Reset() => _inARow = 0;
 

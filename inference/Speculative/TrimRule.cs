@@ -37,9 +37,10 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     }
 
     /// <summary>
-    /// As <see cref="Apply"/>, and per item whether its session would be served faster by plain decoding on the server
-    /// (<see cref="GoodputCut.ServerDecodingPays"/>; forced cuts: a tree cut to its root; never for a probe, a tree verified
-    /// whole or a step that is not a tree): what a session's hand-back follows (<see cref="HandBackPolicy"/>).
+    /// As <see cref="Apply"/>, and per item whether its session would be served faster by plain decoding on the server:
+    /// under goodput trimming <see cref="GoodputCut.ServerDecodingPays"/> (which may hold for a tree kept whole, when the
+    /// wait outweighs all its nodes), under forced cuts a tree cut to its root, never for a probe, for trees without path
+    /// probabilities or for a step that is not a tree. What a session's hand-back follows (<see cref="HandBackPolicy"/>).
     /// </summary>
     public (TargetWork[] Works, int[] Verified, bool[] ServerPays) ApplyWithHandBacks(IReadOnlyList<(string Key, TargetWork Work)> items)
     {
@@ -50,7 +51,6 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         if (cut is null) return (works, verified, serverPays);
         for (int i = 0; i < works.Length; i++)
         {
-            if (Probe) serverPays[i] = false;
             if (cut[i] is not { } tree || works[i] is not VerifyWork v || tree.Tokens.Length == v.Tree.Tokens.Length) continue;
             works[i] = v with { Tree = tree };
             verified[i] = Probe ? -1 : tree.Tokens.Length - 1;

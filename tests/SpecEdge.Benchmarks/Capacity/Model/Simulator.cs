@@ -37,8 +37,6 @@ public sealed class Simulator
     private readonly List<(double Time, int Tokens)> _emitted = new();
     private long _order, _tokens, _batches, _batchedItems, _treeSteps;
     private bool _verifierBusy, _forwardRunning;
-    /// <summary>Whether the last cut found plain decoding on the server faster than the edges' loop (GoodputCut.ServerDecodingPays).</summary>
-    private bool _handBackPays;
     private double _serverBusy, _edgeBusy, _now, _firstSessionDone = double.NaN;
     // Issue 13's idle fraction: time with an edge step outstanding (tree sent, verdict not yet back), and the part of it with no forward running.
     private int _outstanding;
@@ -173,8 +171,7 @@ public sealed class Simulator
         {
             var batch = NextBatch(start);
             _forwardRunning = true;
-            int nodes = Cut(batch);
-            bool handBackPays = _handBackPays;
+            var (nodes, handBackPays) = Cut(batch);
             var items = batch.Select(q => q.Prefill
                 ? new VerifyItem(_c.PromptTokens, 0)
                 : new VerifyItem(_c.Placement == DraftPlacement.None || q.ServerStep ? 1 : nodes + 1, q.Session.Context)).ToList();
@@ -228,13 +225,12 @@ public sealed class Simulator
     /// would learn there), with the edges' round trip and drafting times the device's idle share as the wait (as
     /// VerifierScheduler prices it). The trees are alike, so one k serves all.
     /// </summary>
-    private int Cut(List<Queued> batch)
+    private (int Nodes, bool ServerPays) Cut(List<Queued> batch)
     {
         int budget = _c.TreeTokens - 1;
-        _handBackPays = false;
-        if (_c.Trim is not { } trim || _c.Placement == DraftPlacement.None) return budget;
+        if (_c.Trim is not { } trim || _c.Placement == DraftPlacement.None) return (budget, false);
         var trees = batch.Where(q => !q.Prefill && !q.ServerStep).ToList();
-        if (trees.Count == 0) return budget;
+        if (trees.Count == 0) return (budget, false);
         List<VerifyItem> Items(int tokens) => batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0)
             : new VerifyItem(q.ServerStep ? 1 : tokens, q.Session.Context)).ToList();
         double bare = _c.Verify.Seconds(Items(1)), whole = _c.Verify.Seconds(Items(_c.TreeTokens));
@@ -246,8 +242,8 @@ public sealed class Simulator
         double wait = _c.Placement == DraftPlacement.Edge
             ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
         var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
-        _handBackPays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait)[0];   // trees alike
-        return cut.Max();
+        // Whether plain decoding on the server beats the edges' loop (GoodputCut.ServerDecodingPays): a hand-back follows.
+        return (cut.Max(), SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait)[0]);   // trees alike
     }
 
     private void CompleteBatch(List<Queued> batch, double now, int nodes, bool handBackPays)
