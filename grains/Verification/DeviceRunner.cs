@@ -22,6 +22,9 @@ public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, T
 {
     /// <summary>Per step, whether its session would be served faster by plain decoding on the server (a hand-back; TrimRule.ApplyWithHandBacks).</summary>
     public bool[] ServerPays { get; init; } = new bool[Results.Length];
+
+    /// <summary>Per step, the milliseconds the server spent drafting its tree (NaN: the server drafted none for it).</summary>
+    public double[] DraftMs { get; init; } = Enumerable.Repeat(double.NaN, Results.Length).ToArray();
 }
 
 /// <summary>
@@ -158,14 +161,20 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     {
         var works = new TargetWork[batch.Count];
         var drafted = new TreeDrafter?[batch.Count];
+        var draftMs = Enumerable.Repeat(double.NaN, batch.Count).ToArray();
+        // The server drafts only where its drafting pays at this forward's load (TrimRule.DraftsServerTrees); else its steps go plain.
+        bool draft = trim.DraftsServerTrees(batch.Select(b => b.Work).ToList(), batch.Count(b => b.ServerDrafted));
+        var draftClock = new System.Diagnostics.Stopwatch();
         for (int i = 0; i < batch.Count; i++)
         {
             works[i] = batch[i].Work;
-            if (!batch[i].ServerDrafted) continue;
+            if (!batch[i].ServerDrafted || !draft) continue;
             try
             {
+                draftClock.Restart();
                 var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
                 var tree = drafter.NextTree(batch[i].Work.Sequence.Sampling.Grammar, batch[i].Work.Sequence.PromptLength, _verifier.Masker);
+                draftMs[i] = draftClock.Elapsed.TotalMilliseconds;
                 SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
                 batch[i].Work.Sequence.Validate(tree, Model.Config.VocabSize);
                 works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
@@ -203,7 +212,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();   // a failed step: its drafter starts again
         }
-        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs) { ServerPays = serverPays };
+        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs) { ServerPays = serverPays, DraftMs = draftMs };
     }
 
     /// <summary>Hands a tree's early verdict to its listener (device thread, mid-forward).</summary>
@@ -221,7 +230,9 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         if (_serverDrafters.TryGetValue(sessionId, out var drafter))
         {
             if (drafter.Step == sequence.Step && drafter.Committed.Count == sequence.Committed.Count && !drafter.Finished) return drafter;
-            if (drafter.Step == sequence.Step && drafter.Committed.Count < sequence.Committed.Count)
+            // A new turn, or steps decoded without this drafter (an edge's, or plain ones while drafting did not pay): its
+            // tokens are a prefix of the sequence's, so it catches up with the rest together with its next tree.
+            if (drafter.Step <= sequence.Step && drafter.Committed.Count < sequence.Committed.Count && IsPrefix(drafter.Committed, sequence.Committed))
             {
                 drafter.StartTurn(sequence.Committed.Skip(drafter.Committed.Count).ToArray(), sequence.Step);
                 ReuseDraftPrefix(sessionId, drafter);
@@ -236,6 +247,12 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         _serverDrafters[sessionId] = drafter;
         ReuseDraftPrefix(sessionId, drafter);
         return drafter;
+    }
+
+    private static bool IsPrefix(IReadOnlyList<int> prefix, IReadOnlyList<int> tokens)
+    {
+        for (int i = 0; i < prefix.Count; i++) if (prefix[i] != tokens[i]) return false;
+        return true;
     }
 
     /// <summary>A server drafter starting a turn (or new) copies the draft KV of the longest cached prefix of its tokens.</summary>

@@ -195,7 +195,12 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             if (results[i].Verdict is { } verdict)
             {
                 if (batch[i].FromEdge) _scheduler.EdgeVerdict(batch[i].SessionId, verdict.Finished);
-                if (outcome.Drafted[i] is VerifyWork drafted) _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);
+                if (outcome.Drafted[i] is VerifyWork drafted)
+                {
+                    _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);
+                    if (!double.IsNaN(outcome.DraftMs[i]))
+                        _scheduler.ServerDrafted(outcome.DraftMs[i], outcome.VerifiedNodes[i] >= 0 ? outcome.VerifiedNodes[i] : drafted.Tree.Tokens.Length - 1, verdict);
+                }
                 // Batch, queue and the verified budget travel with the verdict: an edge sizes its next tree to them.
                 batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued,
                     outcome.VerifiedNodes[i]) { ReusedTokens = results[i].ReusedTokens, ServerPays = batch[i].FromEdge && outcome.ServerPays[i] });

@@ -211,8 +211,22 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
         double turnaround = _planner.TurnaroundMs;
         double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? GoodputCut.Wait(turnaround, IdleShare) : 0;
-        return _trimmer.Rule(trees, wait);
+        var rule = _trimmer.Rule(trees, wait);
+        return rule.ServerDraft is null ? rule : rule with { ActiveSequences = ActiveSequences };
     }
+
+    /// <summary>Sequences that stepped within <see cref="ActiveWindow"/> (what the server's own drafting is priced beside).</summary>
+    public int ActiveSequences
+    {
+        get
+        {
+            var since = now() - ActiveWindow;
+            return _lastUse.Values.Count(u => u.At >= since);
+        }
+    }
+
+    /// <summary>Longer than an edge's turnaround at any round trip we serve, and than a hand-back's run.</summary>
+    public static readonly TimeSpan ActiveWindow = TimeSpan.FromSeconds(1);
 
     /// <summary>The device's idle share of the recent past (between forwards over forwards and gaps, smoothed); 0 until known.</summary>
     public double IdleShare { get; private set; }
@@ -253,6 +267,12 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
 
     /// <summary>A tree of <paramref name="sessionId"/>, as drafted (before trimming), got its verdict: the session's calibration learns from it.</summary>
     public void Verified(string sessionId, DraftMessage drafted, VerdictMessage verdict) => _trimmer.ObserveVerdict(sessionId, drafted, verdict);
+
+    /// <summary>
+    /// A step whose tree the server drafted (in <paramref name="draftMs"/>; <paramref name="verifiedNodes"/> of it verified)
+    /// got its verdict: the device learns what its own drafting brings and costs (<see cref="ServerDraftLedger"/>).
+    /// </summary>
+    public void ServerDrafted(double draftMs, int verifiedNodes, VerdictMessage verdict) => _trimmer.ObserveServerDraft(draftMs, verifiedNodes, verdict);
 
     /// <summary>An edge's step got its verdict: the planner learns the edge's turnaround.</summary>
     public void EdgeVerdict(string sessionId, bool finished) => _planner.OnVerdict(sessionId, now(), finished);

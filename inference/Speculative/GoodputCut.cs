@@ -69,15 +69,51 @@ public static class GoodputCut
     /// tree cut to its root, and for one whose nodes bring less than they lengthen the forward; while the device has
     /// time to spare it also holds when the edge's turnaround costs a step more than its nodes bring. Such a session is
     /// better served by a hand-back (<see cref="HandBackPolicy"/>). Arguments as for <see cref="Best"/>.
+    /// <para>
+    /// With <paramref name="serverDraft"/> (a silo with a draft model of its own, <see cref="ServerDraftLedger"/>), the
+    /// server's rate is the better of plain decoding and its own speculation, priced as if it drafted for every sequence
+    /// of this forward: E / (baseCost + maskCost + n × (draft + nodes' price)), and only where that drafting pays
+    /// (<see cref="ServerDraftingPays"/>). So at low load, where the server's draft beats the edge's round trip, the
+    /// session is handed back to server-drafted steps; under load the drafting does not pay and the rule is as without.
+    /// <paramref name="baseExpected"/>: the forward's tokens without any node (its stepping sequences; at least the trees).
+    /// </para>
     /// </summary>
     public static bool[] ServerDecodingPays(IReadOnlyList<double[]> cumulative, int[] keep, double baseCost, double maskCost, double pricePerNode,
-        double wait = 0, Func<int, double>? longestCost = null)
+        double wait = 0, Func<int, double>? longestCost = null, ServerDraftCost? serverDraft = null, double baseExpected = 0)
     {
         if (!(baseCost > 0)) return new bool[keep.Length];
         int nodes = keep.Sum();
         double extra = longestCost is null ? 0 : longestCost(keep.DefaultIfEmpty(0).Max());
         double step = Math.Max(0, wait) + baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes;
-        return keep.Select((j, t) => 1 / baseCost >= (1 + cumulative[t][j]) / step * (1 - 1e-9)).ToArray();
+        double server = 1 / baseCost;
+        // As if the server drafted for every sequence of the forward: under load its one-tree-at-a-time drafting is dear.
+        int sequences = (int)Math.Max(Math.Ceiling(baseExpected), keep.Length);
+        if (serverDraft is { } sd && keep.Length > 0 && ServerDraftingPays(sequences, sequences, baseCost, sd, maskCost, pricePerNode))
+            server = Math.Max(server, sd.TokensPerStep / (baseCost + maskCost + sequences * sd.ExtraMs(pricePerNode)));
+        return keep.Select((j, t) => server >= (1 + cumulative[t][j]) / step * (1 - 1e-9)).ToArray();
+    }
+
+    /// <summary>
+    /// Whether the server drafting trees for <paramref name="drafted"/> of a forward's sequences pays: it brings each of
+    /// them TokensPerStep - 1 more expected tokens, for the mask's price once and each tree's drafting and verified nodes
+    /// (<see cref="ServerDraftCost.ExtraMs"/>), and pays when that rate beats the forward's own without it,
+    /// <paramref name="expected"/> tokens in <paramref name="cost"/> (the marginal rule of <see cref="Best"/>: drafting
+    /// raises the forward's goodput exactly when it does). For one sequence alone that is: a server-drafted step
+    /// commits its tokens faster than plain steps do. Under load the forward's own rate is high and drafting, which the
+    /// device does one tree after another, stops paying: the steps go plain, as trees cut to their root do.
+    /// </summary>
+    /// <param name="expected">Tokens the forward commits without the server's drafting (one per stepping sequence, at least).</param>
+    /// <param name="cost">
+    /// What the forward costs without it. Without the edges' wait: drafting takes the device from every sequence, and
+    /// whether the device idles during an edge's turnaround says nothing of the steps the server decodes itself.
+    /// </param>
+    public static bool ServerDraftingPays(int drafted, double expected, double cost, ServerDraftCost serverDraft, double maskCost, double pricePerNode)
+    {
+        if (drafted <= 0 || !(cost > 0) || !(expected > 0)) return false;
+        double gain = drafted * (serverDraft.TokensPerStep - 1);
+        double extra = Math.Max(0, maskCost) + drafted * serverDraft.ExtraMs(pricePerNode);
+        if (!(gain > 0)) return false;
+        return !(extra > 0) || gain / extra > expected / cost;
     }
 
     /// <summary>

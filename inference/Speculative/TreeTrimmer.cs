@@ -36,8 +36,24 @@ public sealed class TreeTrimmer
             ? _cost.Samples < ForwardCostModel.MinForwards ? TrimRule.None
                 : ProbeNodes[_probes++ % ProbeNodes.Length] is int probe ? TrimRule.Probing(probe) : TrimRule.None
             : _cost.SincePlain >= PlainProbeEvery ? TrimRule.Probing(0)
-            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Rates : null), null, waitMs),
+            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Rates : null), null, waitMs)
+                { ServerDraft = _serverDraft.Current },
     };
+
+    private readonly ServerDraftLedger _serverDraft = new();
+
+    /// <summary>What the server's own drafting brings and costs here, once known (<see cref="ServerDraftLedger"/>).</summary>
+    public ServerDraftCost? ServerDraft => _serverDraft.Current;
+
+    /// <summary>
+    /// A step whose tree the server drafted ended: drafting took <paramref name="draftMs"/>, <paramref name="verifiedNodes"/>
+    /// of its nodes were verified, and <paramref name="verdict"/> committed its tokens (one a stop condition cut short is skipped).
+    /// </summary>
+    public void ObserveServerDraft(double draftMs, int verifiedNodes, VerdictMessage verdict)
+    {
+        if (verdict.Finished || verdict.AcceptedTokens.Length == 0) return;
+        _serverDraft.Observe(draftMs, verifiedNodes, verdict.AcceptedTokens.Length);
+    }
 
     /// <summary>Forwards with trees after which one plain forward is run to refresh the plain part of the cost line.</summary>
     public const int PlainProbeEvery = 64;

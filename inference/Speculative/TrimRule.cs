@@ -26,6 +26,33 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// <summary>The cut is a measurement, not a budget: verdicts report the trees as verified whole.</summary>
     public bool Probe { get; init; }
 
+    /// <summary>What the server's own drafting brings and costs on this device (null: no server draft, or not known yet).</summary>
+    public ServerDraftCost? ServerDraft { get; init; }
+
+    /// <summary>
+    /// Sequences that stepped on this device lately, in this forward or not. The server's own drafting is priced as if
+    /// it drafted for each of them: one tree after another, it is cheap beside one sequence and dear beside many, and a
+    /// forward that happens to hold only a hand-back's step says little of the load.
+    /// </summary>
+    public int ActiveSequences { get; init; }
+
+    /// <summary>
+    /// Whether the server drafts the trees of the <paramref name="drafted"/> server-decoded steps among
+    /// <paramref name="items"/> (the forward as queued, those steps plain): under goodput trimming, when its drafting
+    /// raises the forward's goodput (<see cref="GoodputCut.ServerDraftingPays"/>), priced with the forward's trees at
+    /// their root; otherwise (trees whole, forced cuts, a probe, a cost not known yet) always, as before trimming, so
+    /// the cost of drafting is learnt. A step the server does not draft is a plain step. The forward's own rate counts
+    /// at least <see cref="ActiveSequences"/> sequences.
+    /// </summary>
+    public bool DraftsServerTrees(IReadOnlyList<TargetWork> items, int drafted)
+    {
+        if (drafted <= 0) return false;
+        if (Cost is not { } line || ForcedNodes is not null || ServerDraft is not { } sd) return true;
+        var bare = ForwardShape.Of(items.Select(w => w is VerifyWork { Tree.Confidence: not null } v ? new DecodeWork(v.Sequence) : w));
+        double expected = Math.Max(items.Count(w => w is VerifyWork or DecodeWork), ActiveSequences);
+        return GoodputCut.ServerDraftingPays(drafted, expected, line.Predict(bare), sd, bare.Masked ? 0 : line.MaskedMs, line.PerTokenMs);
+    }
+
     /// <summary>
     /// The forward's work with each tree trimmed, and per item the nodes of its tree that are verified (-1: not a tree,
     /// or verified whole because nothing was cut). Trees without path probabilities (older edges) go whole.
@@ -97,7 +124,7 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         double baseCost = line.Predict(bare), maskCost = bare.Masked ? 0 : line.MaskedMs;
         Func<int, double>? longestCost = line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * bare.Sequences * Math.Max(0, m + 1 - bare.Longest) : null;
         var cut = GoodputCut.Best(cumulatives, expected, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost);
-        var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost);
+        var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost, ServerDraft, Math.Max(expected, ActiveSequences));
         for (int g = 0; g < gains.Count; g++)
         {
             result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));

@@ -15,6 +15,8 @@ public static class CapacityPlot
             ["edge-assisted SD"] = Colors.RoyalBlue,
             ["edge-assisted SD + proactive"] = Colors.SeaGreen, ["edge-assisted SD, goodput trimming"] = Colors.DarkOrange,
             ["edge-assisted SD, goodput trimming + hand-back"] = Colors.Crimson,
+            ["edge-assisted SD, goodput trimming + server-drafted hand-back"] = Colors.Black,
+            ["server-only SD, one by one, drafting where it pays"] = Colors.Olive,
         };
         for (int p = 0; p < projections.Count; p++)
         {

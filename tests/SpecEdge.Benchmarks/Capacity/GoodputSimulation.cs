@@ -40,7 +40,11 @@ public static class GoodputSimulation
         {
             report.AppendLine(p.Table());
             report.AppendLine(Goals(p, RooflineProjection.Trimmed.Mode));
-            if (handBack > 0) report.AppendLine(Goals(p, RooflineProjection.TrimmedHandBack.Mode));
+            if (handBack > 0)
+            {
+                report.AppendLine(Goals(p, RooflineProjection.TrimmedHandBack.Mode));
+                report.AppendLine(Goals(p, RooflineProjection.TrimmedHandBackDrafted.Mode));
+            }
         }
         Console.WriteLine(report);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);

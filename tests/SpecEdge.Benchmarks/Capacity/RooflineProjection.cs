@@ -27,18 +27,35 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) TrimmedHandBack =
         ("edge-assisted SD, goodput trimming + hand-back", DraftPlacement.Edge, false, false, true, true);
 
+    /// <summary>
+    /// The same on a silo with a draft model of its own: hand-back steps are server-drafted where that pays, and a session
+    /// is handed back when the server's own speculation beats its edge's loop (GoodputCut.ServerDecodingPays).
+    /// </summary>
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) TrimmedHandBackDrafted =
+        ("edge-assisted SD, goodput trimming + server-drafted hand-back", DraftPlacement.Edge, false, true, true, true);
+
+    /// <summary>
+    /// Server-only SD as the silo runs it now: trees drafted one after another, trimmed by the goodput rule, and not
+    /// drafted at all where drafting does not pay at the device's load (TrimRule.DraftsServerTrees): plain steps then.
+    /// </summary>
+    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) ServerDraftingWherePays =
+        ("server-only SD, one by one, drafting where it pays", DraftPlacement.Server, false, true, true, false);
+
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
         foreach (var (mode, placement, proactive, oneByOne, trim, handBack) in setting.Trim is null ? Modes
-            : setting.HandBackSteps > 0 ? Modes.Concat(new[] { Trimmed, TrimmedHandBack }) : Modes.Concat(new[] { Trimmed }))
+            : setting.HandBackSteps > 0 ? Modes.Concat(new[] { ServerDraftingWherePays, Trimmed, TrimmedHandBack, TrimmedHandBackDrafted })
+            : Modes.Concat(new[] { ServerDraftingWherePays, Trimmed }))
         {
+            // An edge mode "drafted one by one" is one whose hand-backs the silo drafts (one tree after another, as it does).
+            bool handBackDrafts = handBack && oneByOne;
             foreach (int n in sessions)
-                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne, trim, handBack)),
+                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne, trim, handBack, handBackDrafts)),
                     setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
-            int memory = setting.KvCapacitySessions(placement);
-            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne, trim, handBack)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            int memory = setting.KvCapacitySessions(placement, handBackDrafts);
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne, trim, handBack, handBackDrafts)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
             perGpu[mode] = (byItl, memory);
         }
         return new RooflineProjection(setting, rows, perGpu, itlTargetMs);

@@ -9,7 +9,7 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
     double ProactiveHitRate, TrimCurve? Trim = null, int HandBackSteps = 0, double HandBackMaxSeconds = 0.5)
 {
     /// <summary>The batch limit of a mode: <see cref="MaxBatch"/> when set, else as many sequences as KV memory holds (no artificial cap).</summary>
-    public int BatchLimit(DraftPlacement placement) => MaxBatch > 0 ? MaxBatch : Math.Max(1, KvCapacitySessions(placement));
+    public int BatchLimit(DraftPlacement placement, bool serverDraft = false) => MaxBatch > 0 ? MaxBatch : Math.Max(1, KvCapacitySessions(placement, serverDraft));
 
     public RooflineCost TargetOnServer => new(Target, Server, LaunchSecondsPerLayer * Target.Layers);
     public RooflineCost DraftOnServer => new(Draft, Server, LaunchSecondsPerLayer * Draft.Layers);
@@ -29,24 +29,29 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         ? n * DraftOnServer.DraftTreeSeconds(1, TreeDepth, TreeBudget, MeanContext)
         : DraftOnServer.DraftTreeSeconds(n, TreeDepth, TreeBudget, MeanContext);
 
-    /// <summary>Sessions whose KV cache (a whole conversation, and the draft's too when the server drafts) fits beside the weights.</summary>
-    public int KvCapacitySessions(DraftPlacement placement)
+    /// <summary>
+    /// Sessions whose KV cache (a whole conversation, and the draft's too when the server drafts) fits beside the
+    /// weights. <paramref name="serverDraft"/>: the server holds a draft model besides (edge mode whose hand-backs draft).
+    /// </summary>
+    public int KvCapacitySessions(DraftPlacement placement, bool serverDraft = false)
     {
-        double weights = Target.Parameters * (double)Target.BytesPerValue + (placement == DraftPlacement.Server ? Draft.Parameters * (double)Draft.BytesPerValue : 0);
-        double perSession = (PromptTokens + ReplyTokens) * (double)(Target.KvBytesPerToken + (placement == DraftPlacement.Server ? Draft.KvBytesPerToken : 0));
+        serverDraft |= placement == DraftPlacement.Server;
+        double weights = Target.Parameters * (double)Target.BytesPerValue + (serverDraft ? Draft.Parameters * (double)Draft.BytesPerValue : 0);
+        double perSession = (PromptTokens + ReplyTokens) * (double)(Target.KvBytesPerToken + (serverDraft ? Draft.KvBytesPerToken : 0));
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
     public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false, bool trim = false,
-        bool handBack = false) => new()
+        bool handBack = false, bool handBackDrafts = false) => new()
     {
         Trim = trim ? Trim ?? throw new InvalidOperationException("A trimmed mode needs the setting's trim curve.") : null,
         HandBackSteps = handBack ? HandBackSteps : 0, HandBackMaxSeconds = HandBackMaxSeconds,
+        HandBackDraftSeconds = handBack && handBackDrafts ? ServerDraftSeconds(1) : double.NaN,
         ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },
         ServerDraft = (n, _) => ServerDraftSeconds(n, draftsOneByOne),
-        RoundTrip = DurationDistribution.Constant(RttSeconds), TreeTokens = TreeBudget + 1, MaxBatch = BatchLimit(placement),
+        RoundTrip = DurationDistribution.Constant(RttSeconds), TreeTokens = TreeBudget + 1, MaxBatch = BatchLimit(placement, handBack && handBackDrafts),
         Policy = BatchPolicy.WorkConserving, PromptTokens = PromptTokens, ReplyTokens = ReplyTokens, RepliesPerSession = replies,
         IncludePrefill = true, Seed = seed,
     };

@@ -171,19 +171,22 @@ public sealed class Simulator
         {
             var batch = NextBatch(start);
             _forwardRunning = true;
-            var (nodes, handBackPays) = Cut(batch);
+            var (nodes, handBackPays, serverDrafts) = Cut(batch);
             var items = batch.Select(q => q.Prefill
                 ? new VerifyItem(_c.PromptTokens, 0)
-                : new VerifyItem(_c.Placement == DraftPlacement.None || q.ServerStep ? 1 : nodes + 1, q.Session.Context)).ToList();
+                : new VerifyItem(_c.Placement == DraftPlacement.None || (ServerDrafted(q) && !serverDrafts) ? 1 : q.ServerStep ? _c.TreeTokens : nodes + 1, q.Session.Context)).ToList();
             int trees = batch.Count(q => !q.Prefill && !q.ServerStep);
             double seconds = _c.Verify.Seconds(items);
+            // A hand-back's server-drafted steps: the silo drafts their trees one after another before the forward.
+            int handBackSteps = batch.Count(q => q.ServerStep);
+            if (serverDrafts && handBackSteps > 0) seconds += handBackSteps * _c.HandBackDraftSeconds;
             // Early exits: the split costs its share, and each tree's early verdict leaves part-way through the forward.
             if (_c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge && trees > 0)
             {
                 seconds *= 1 + exit.ForwardOverhead;
                 foreach (var q in batch.Where(q => !q.Prefill && !q.ServerStep)) q.Session.EarlyArrived = start + exit.SplitAt * seconds + q.Session.StepRtt / 2;
             }
-            if (_c.Placement == DraftPlacement.Server && trees > 0) seconds += _c.ServerDraft!(trees, _random);
+            if (_c.Placement == DraftPlacement.Server && trees > 0 && serverDrafts) seconds += _c.ServerDraft!(trees, _random);
             _serverBusy += seconds;
             _batches++;
             _batchedItems += batch.Count;
@@ -192,7 +195,7 @@ public sealed class Simulator
                 _forwardRunning = false;
                 _planner?.OnForward(batch.Count, seconds * 1000);
                 _cores.Release(done);
-                CompleteBatch(batch, done, nodes, handBackPays);
+                CompleteBatch(batch, done, nodes, handBackPays, serverDrafts);
             });
         })));
     }
@@ -224,29 +227,56 @@ public sealed class Simulator
     /// this device's cost, linearised between the forward with bare roots and with whole trees (the line the verifier
     /// would learn there), with the edges' round trip and drafting times the device's idle share as the wait (as
     /// VerifierScheduler prices it). The trees are alike, so one k serves all.
+    /// <para>
+    /// On a silo with a draft of its own (<see cref="SimulationConfig.HandBackDraftSeconds"/>), the hand-back rule also
+    /// weighs the server's own speculation, and the forward's hand-back steps are server-drafted when that drafting pays
+    /// at its load (<see cref="SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays"/>), priced as the verifier
+    /// prices it: the draft's mean tokens per step, its drafting time and whole trees' nodes.
+    /// </para>
     /// </summary>
-    private (int Nodes, bool ServerPays) Cut(List<Queued> batch)
+    private (int Nodes, bool ServerPays, bool ServerDrafts) Cut(List<Queued> batch)
     {
         int budget = _c.TreeTokens - 1;
-        if (_c.Trim is not { } trim || _c.Placement == DraftPlacement.None) return (budget, false);
+        if (_c.Trim is not { } trim || _c.Placement == DraftPlacement.None) return (budget, false, _c.Placement == DraftPlacement.Server);
         var trees = batch.Where(q => !q.Prefill && !q.ServerStep).ToList();
-        if (trees.Count == 0) return (budget, false);
+        int serverSteps = batch.Count(ServerDrafted);
+        if (trees.Count == 0 && serverSteps == 0) return (budget, false, false);
         List<VerifyItem> Items(int tokens) => batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0)
             : new VerifyItem(q.ServerStep ? 1 : tokens, q.Session.Context)).ToList();
-        double bare = _c.Verify.Seconds(Items(1)), whole = _c.Verify.Seconds(Items(_c.TreeTokens));
-        double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / (trees.Count * budget));
+        double bare = _c.Verify.Seconds(Items(1));
+        // A node's price: from the trees of this forward, or (only hand-back steps in it) from as many whole trees.
+        double whole = trees.Count > 0 ? _c.Verify.Seconds(Items(_c.TreeTokens))
+            : _c.Verify.Seconds(batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(_c.TreeTokens, q.Session.Context)).ToList());
+        double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / ((trees.Count > 0 ? trees.Count : serverSteps) * budget));
+        // What a server-drafted step brings and costs: the draft's mean tokens, one tree's drafting (a batch's share of it
+        // when the server drafts a batch at once), whole trees' nodes.
+        double perTree = _c.Placement == DraftPlacement.Server ? _c.ServerDraft!(Math.Max(1, serverSteps), _random) / Math.Max(1, serverSteps) : _c.HandBackDraftSeconds;
+        var serverDraft = double.IsNaN(perTree) ? (SpecEdge.Inference.Speculative.ServerDraftCost?)null
+            : new SpecEdge.Inference.Speculative.ServerDraftCost(_c.Acceptance.Mean, perTree, budget);
+        // As the verifier does: the edges' turnaround, in full while the device idles a quarter of the time or more (a
+        // forward that carries an edge's tree); the server's own drafting is priced without it.
+        double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
+        double wait = _c.Placement == DraftPlacement.Edge && trees.Count > 0
+            ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
+        // As the verifier does, the server's drafting is priced beside every sequence in a reply (TrimRule.ActiveSequences).
+        int stepping = Math.Max(batch.Count(q => !q.Prefill), _sessions.Count(s => s.InReply));
+        bool drafts = serverDraft is { } sd && serverSteps > 0
+            && SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays(serverSteps, stepping, bare, sd, 0, price);
+        if (trees.Count == 0) return (budget, false, drafts);
+        if (_c.Placement == DraftPlacement.Server && !drafts) return (0, false, false);
         double extra = _c.Acceptance.Mean - 1;
         var cumulative = Enumerable.Repeat(trim.Share.Select(s => s * extra).ToArray(), trees.Count).ToList();
-        // As the verifier does: the edges' turnaround, in full while the device idles a quarter of the time or more.
-        double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
-        double wait = _c.Placement == DraftPlacement.Edge
-            ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
         var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
-        // Whether plain decoding on the server beats the edges' loop (GoodputCut.ServerDecodingPays): a hand-back follows.
-        return (cut.Max(), SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait)[0]);   // trees alike
+        if (_c.Placement == DraftPlacement.Server) return (cut.Max(), false, true);
+        // Whether the server's own decoding beats the edges' loop (GoodputCut.ServerDecodingPays): a hand-back follows.
+        var pays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait, serverDraft: serverDraft, baseExpected: stepping);
+        return (cut.Max(), pays[0], drafts);   // trees alike
     }
 
-    private void CompleteBatch(List<Queued> batch, double now, int nodes, bool handBackPays)
+    /// <summary>A step whose tree the server drafts: server-only SD's, or a hand-back's.</summary>
+    private bool ServerDrafted(Queued q) => !q.Prefill && (q.ServerStep || _c.Placement == DraftPlacement.Server);
+
+    private void CompleteBatch(List<Queued> batch, double now, int nodes, bool handBackPays, bool serverDrafts)
     {
         _verifierBusy = false;
         foreach (var (s, prefill, serverStep) in batch)
@@ -255,17 +285,18 @@ public sealed class Simulator
             if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
             if (serverStep)
             {
-                // One plain token, on the server: the run goes on at once, or its tokens go to the edge with the verdict.
-                s.Remaining--;
-                s.Context++;
-                s.HeldTokens++;
+                // One plain token (or a server-drafted step's), on the server: the run goes on at once, or its tokens go to the edge with the verdict.
+                int got = serverDrafts ? Math.Min(s.Remaining, _c.Acceptance.Sample(_random)) : 1;
+                s.Remaining -= got;
+                s.Context += got;
+                s.HeldTokens += got;
                 s.ServerStepsLeft--;
                 _treeSteps++;
                 if (s.ServerStepsLeft > 0 && s.Remaining > 0 && now - s.RunStart < _c.HandBackMaxSeconds) _queue.Add(new Queued(s, false, ServerStep: true));
                 else { int held = s.HeldTokens; Schedule(back, t => Deliver(s, held, t)); }
                 continue;
             }
-            int drawn = _c.Placement == DraftPlacement.None ? 1 : _c.Acceptance.Sample(_random);
+            int drawn = _c.Placement == DraftPlacement.None || (_c.Placement == DraftPlacement.Server && !serverDrafts) ? 1 : _c.Acceptance.Sample(_random);
             // A trimmed tree keeps each accepted draft token with the share its best nodes keep.
             if (_c.Trim is { } trim && _c.Placement != DraftPlacement.None && nodes < _c.TreeTokens - 1)
                 drawn = 1 + Enumerable.Range(0, drawn - 1).Count(_ => _random.NextDouble() < trim.Share[nodes]);
