@@ -1,0 +1,115 @@
+using SpecEdge.Inference.Model;
+using SpecEdge.Inference.Sampling;
+using SpecEdge.Inference.Speculative;
+using SpecEdge.Protocol;
+using Xunit;
+
+namespace SpecEdge.Inference.Tests.Speculative;
+
+/// <summary>
+/// The server's own drafting priced by the goodput rule: whether it pays beside one sequence and beside many (closed
+/// forms), how a hand-back weighs it against the edge's loop, what the ledger learns, and the verifier's per-forward
+/// decision (<see cref="TrimRule.DraftsServerTrees"/>). No model runs: sequences are bare caches.
+/// </summary>
+[Collection("speculative")]
+[Trait("Kind", "unit")]
+public class ServerDraftPricingTests : IDisposable
+{
+    private readonly CausalLm _model = CausalLm.Load(TestModels.Write(TestModels.Config("qwen3", tied: true), seed: 9));
+    private readonly List<TargetSequence> _sequences = new();
+
+    /// <summary>Four tokens a step, 5 ms to draft a tree, 8 of its nodes verified.</summary>
+    private static readonly ServerDraftCost GoodDraft = new(4, 5, 8);
+
+    [Fact]
+    public void DraftingPays_BesideOneSequence_AndNotBesideMany()
+    {
+        // One sequence, 10 ms forwards, 0.1 ms a node: 3 more tokens for 5.8 ms beat one token per 10 ms.
+        Assert.True(GoodputCut.ServerDraftingPays(1, 1, 10, GoodDraft, 0, 0.1));
+        // Eight sequences in a 12 ms forward (0.67 tokens/ms): drafting one tree after another brings 24 tokens for 46.4 ms.
+        Assert.False(GoodputCut.ServerDraftingPays(8, 8, 12, GoodDraft, 0, 0.1));
+        // The boundary is the forward's own rate: (E - 1) / extra against expected / cost.
+        double extra = GoodDraft.ExtraMs(0.1);
+        Assert.True(GoodputCut.ServerDraftingPays(1, 1, extra / 3 * 1.01, GoodDraft, 0, 0.1));
+        Assert.False(GoodputCut.ServerDraftingPays(1, 1, extra / 3 * 0.99, GoodDraft, 0, 0.1));
+        // A draft never accepted brings nothing; nothing to draft, nothing to pay.
+        Assert.False(GoodputCut.ServerDraftingPays(1, 1, 10, GoodDraft with { TokensPerStep = 1 }, 0, 0.1));
+        Assert.False(GoodputCut.ServerDraftingPays(0, 1, 10, GoodDraft, 0, 0.1));
+    }
+
+    [Fact]
+    public void AHandBack_WeighsTheServersOwnSpeculation_WhereItPays()
+    {
+        // One edge tree whose 4 nodes bring 2.2 tokens, behind a 14 ms turnaround, in a 20 ms forward: 3.2 tokens per
+        // 36.2 ms beat plain decoding's one per 20 ms, so without a server draft the session stays with its edge.
+        var cumulative = new List<double[]> { new[] { 0, 0.9, 1.6, 2.0, 2.2 } };
+        int[] keep = { 4 };
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, wait: 14)[0]);
+        // The server's own draft commits 4 tokens per 20 + 0.2 + 9 ms: faster than the edge's loop, so it is handed back.
+        Assert.True(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, wait: 14, serverDraft: GoodDraft, baseExpected: 1)[0]);
+        // Beside eight sequences the server's drafting does not pay (it would draft eight trees one after another): as without.
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, wait: 14, serverDraft: GoodDraft, baseExpected: 8)[0]);
+    }
+
+    [Fact]
+    public void TheLedger_KnowsNothingBeforeItsMinimum_ThenFollowsWhatItSees()
+    {
+        var ledger = new ServerDraftLedger();
+        for (int i = 0; i < ServerDraftLedger.MinSteps - 1; i++) ledger.Observe(draftMs: 5, verifiedNodes: 8, tokens: i % 2 == 0 ? 3 : 5);
+        Assert.Null(ledger.Current);
+        ledger.Observe(5, 8, 5);
+        var known = Assert.IsType<ServerDraftCost>(ledger.Current);
+        Assert.Equal(4, known.TokensPerStep, 9);          // the plain mean of the first steps
+        Assert.Equal(5, known.DraftMs, 9);
+        Assert.Equal(8, known.VerifiedNodes, 9);
+        for (int i = 0; i < 200; i++) ledger.Observe(2, 4, 2);   // the draft got cheaper and worse: the means follow
+        Assert.InRange(ledger.Current!.Value.DraftMs, 2, 2.01);
+        Assert.InRange(ledger.Current!.Value.TokensPerStep, 2, 2.01);
+        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.Observe(double.NaN, 1, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.Observe(1, 1, 0));
+    }
+
+    [Fact]
+    public void TheTrimmer_LearnsFromServerDraftedVerdicts_ButNotFromOnesAStopCut()
+    {
+        var trimmer = new TreeTrimmer();
+        for (int i = 0; i < ServerDraftLedger.MinSteps; i++)
+        {
+            trimmer.ObserveServerDraft(4, 6, new VerdictMessage(i, new[] { 1, 2, 3 }, false));
+            trimmer.ObserveServerDraft(40, 6, new VerdictMessage(i, new[] { 1 }, true));     // finished: says nothing of acceptance
+        }
+        Assert.Equal(new ServerDraftCost(3, 4, 6), trimmer.ServerDraft);
+    }
+
+    [Fact]
+    public void TheVerifier_DraftsServerTrees_OnlyWhereItPays()
+    {
+        var line = new ForwardCostModel.Line(10, 0.5, 0.1, 0.2);
+        var none = new Dictionary<string, double[]?>();
+        var one = new TargetWork[] { Plain() };
+        // Nothing known yet (no cost line, no ledger, trees whole or forced): the server drafts, as before, and learns.
+        Assert.True(TrimRule.None.DraftsServerTrees(one, 1));
+        Assert.True(new TrimRule(line, none, null).DraftsServerTrees(one, 1));
+        Assert.True(new TrimRule(null, none, 4) { ServerDraft = GoodDraft }.DraftsServerTrees(one, 1));
+        // Known: beside one sequence a good draft pays; beside sixteen that stepped lately it does not; a draft never
+        // accepted never does; and there is nothing to decide without a server-drafted step.
+        var rule = new TrimRule(line, none, null) { ServerDraft = GoodDraft };
+        Assert.True(rule.DraftsServerTrees(one, 1));
+        Assert.False((rule with { ActiveSequences = 16 }).DraftsServerTrees(one, 1));
+        Assert.False((rule with { ServerDraft = GoodDraft with { TokensPerStep = 1 } }).DraftsServerTrees(one, 1));
+        Assert.False(rule.DraftsServerTrees(one, 0));
+    }
+
+    private DecodeWork Plain()
+    {
+        var sequence = new TargetSequence(_model.NewCache(64), new[] { 1, 2, 3 }, 3, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), 10));
+        _sequences.Add(sequence);
+        return new DecodeWork(sequence);
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in _sequences) s.Dispose();
+        _model.Dispose();
+    }
+}
