@@ -47,6 +47,9 @@ public static class SpecEdgeMetrics
     /// <summary>Seconds the device spent in forwards; its rate is the device's busy fraction.</summary>
     public static readonly Counter<long> EarlyVerdictsSent = Meter.CreateCounter<long>("specedge.early_verdicts.sent", "{verdict}",
         "Early verdicts sent to edges half-way through verification (SpecEdge:EarlyVerdicts)");
+    public static readonly Counter<long> ServerDraftSkipped = Meter.CreateCounter<long>("specedge.server_draft.skipped_steps", "{step}",
+        "Server-decoded steps the device decoded plainly because its own drafting did not pay at the load of the moment");
+
     public static readonly Counter<long> HandBackSteps = Meter.CreateCounter<long>("specedge.hand_back.steps", "{step}",
         "Plain steps a session decoded on the server because its edge's loop did not pay (SpecEdge:HandBackSteps)");
     public static readonly Counter<long> PrefixReusedTokens = Meter.CreateCounter<long>("specedge.prefix_cache.reused_tokens", "{token}",

@@ -31,6 +31,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private DeviceRunner _device = null!;
     private VerifierKey _key;
     private bool _flushing;
+    /// <summary>Server-decoded steps whose tree the device drafted, and those it decoded plainly because drafting did not pay.</summary>
+    private long _serverDraftedSteps, _serverPlainSteps;
     /// <summary>Wall time from the injected clock (queue deadlines, abandonment, the planner's window).</summary>
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
@@ -128,6 +130,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         Task.FromResult(_forwards.Stats(_key.ToString(), _sequences.Count, _sequences.CacheBytes, silo.Name, _sequences.Evictions) with
         {
             Prefixes = _device.Prefixes is { } p ? new PrefixCacheStats(p.Blocks, p.Bytes, p.CapacityBytes, p.ReusedTokens, p.Restores, p.EvictedBlocks) : null,
+            ServerDrafts = models.HasServerDraft
+                ? new ServerDraftStats(_serverDraftedSteps, _serverPlainSteps, _scheduler.ServerDraft?.TokensPerStep ?? double.NaN,
+                    _scheduler.ServerDraft?.DraftMs ?? double.NaN, _scheduler.ServerDraft?.VerifiedNodes ?? double.NaN)
+                : null,
         });
 
 
@@ -192,6 +198,12 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         ReportMetrics();
         for (int i = 0; i < batch.Count; i++)
         {
+            if (batch[i].ServerDrafted)
+            {
+                bool drafted = !double.IsNaN(outcome.DraftMs[i]);
+                if (drafted) _serverDraftedSteps++; else _serverPlainSteps++;
+                if (!drafted) SpecEdgeMetrics.ServerDraftSkipped.Add(1);
+            }
             if (results[i].Verdict is { } verdict)
             {
                 if (batch[i].FromEdge) _scheduler.EdgeVerdict(batch[i].SessionId, verdict.Finished);

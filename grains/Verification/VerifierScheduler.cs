@@ -274,6 +274,9 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// </summary>
     public void ServerDrafted(double draftMs, int verifiedNodes, VerdictMessage verdict) => _trimmer.ObserveServerDraft(draftMs, verifiedNodes, verdict);
 
+    /// <summary>What the device's own drafting brings and costs, once known (<see cref="ServerDraftLedger"/>).</summary>
+    public ServerDraftCost? ServerDraft => _trimmer.ServerDraft;
+
     /// <summary>An edge's step got its verdict: the planner learns the edge's turnaround.</summary>
     public void EdgeVerdict(string sessionId, bool finished) => _planner.OnVerdict(sessionId, now(), finished);
 }

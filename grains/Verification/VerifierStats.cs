@@ -16,7 +16,8 @@ public sealed record VerifierStats(
     [property: Id(6)] int Evictions,
     [property: Id(7)] double[] ForwardMilliseconds,
     [property: Id(8)] long[]? ForwardStartUnixMicroseconds = null,
-    [property: Id(9)] PrefixCacheStats? Prefixes = null)
+    [property: Id(9)] PrefixCacheStats? Prefixes = null,
+    [property: Id(10)] ServerDraftStats? ServerDrafts = null)
 {
     /// <summary>Device milliseconds of the forwards run after the first <paramref name="forwardsBefore"/> (as far as the window reaches back).</summary>
     public double[] ForwardMillisecondsSince(long forwardsBefore) => ForwardMilliseconds[^(int)Math.Clamp(Forwards - forwardsBefore, 0, ForwardMilliseconds.Length)..];
@@ -34,3 +35,16 @@ public sealed record PrefixCacheStats(
     [property: Id(3)] long ReusedTokens,
     [property: Id(4)] long Restores,
     [property: Id(5)] long EvictedBlocks);
+
+/// <summary>
+/// The device's own drafting (a silo with a server draft model): steps whose tree it drafted, steps it decoded plainly
+/// because drafting did not pay at the load of the moment (TrimRule.DraftsServerTrees), and what its drafting brings
+/// and costs as learnt so far (NaN until known: tokens per step, drafting milliseconds per tree, nodes verified per tree).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("specedge.ServerDraftStats")]
+public sealed record ServerDraftStats(
+    [property: Id(0)] long DraftedSteps,
+    [property: Id(1)] long PlainSteps,
+    [property: Id(2)] double TokensPerStep,
+    [property: Id(3)] double DraftMilliseconds,
+    [property: Id(4)] double VerifiedNodes);

@@ -1,28 +1,31 @@
 namespace SpecEdge.Inference.Speculative;
 
 /// <summary>
-/// What the server's own drafting brings and costs on one device, learnt from the steps it drafted: exponentially
-/// weighted means of the tokens each such step committed, the milliseconds its tree took to draft and the nodes of it
+/// What the server's own drafting brings and costs on one device, learnt from the last <see cref="Window"/> steps it
+/// drafted: the mean tokens each committed, the median milliseconds its tree took to draft, and the mean nodes of it
 /// verified. The verifier prices server drafting with it (<see cref="GoodputCut.ServerDraftingPays"/>): a server that
 /// drafts only when it pays, and a hand-back that drafts when the server's own speculation beats the edge's loop.
 /// Device-wide, not per session: a draft's cost does not depend on whose tree it is, and its acceptance moves slowly
-/// enough for a mean over recent steps. While drafting does not pay nothing new is learnt, and the last figures stand
-/// (the cost of drafting does not move with load; whether it pays does, and that is decided per forward).
-/// Not thread-safe: its owner serialises it.
+/// enough for a mean over recent steps. The median, because a device's first drafts (kernel compilation, caches) can
+/// take many times what the rest do, and a mean of them would switch drafting off for good on a device where it pays.
+/// While drafting does not pay nothing new comes in, except from the verifier's occasional probe
+/// (<see cref="TreeTrimmer.ServerDraftProbeEvery"/>). Not thread-safe: its owner serialises it.
 /// </summary>
 public sealed class ServerDraftLedger
 {
     /// <summary>Server-drafted steps seen before the figures are trusted.</summary>
     public const int MinSteps = 8;
-    /// <summary>Weight of the newest step in the means: about the last 30 steps count.</summary>
-    private const double Smoothing = 1.0 / 32;
+    /// <summary>Recent steps the figures are taken over.</summary>
+    public const int Window = 32;
 
-    private double _tokens, _draftMs, _nodes;
+    private readonly Queue<(double DraftMs, int Nodes, int Tokens)> _steps = new();
+    private ServerDraftCost? _current;
 
+    /// <summary>Server-drafted steps seen in all.</summary>
     public int Steps { get; private set; }
 
     /// <summary>The figures, once <see cref="MinSteps"/> steps were seen; null before.</summary>
-    public ServerDraftCost? Current => Steps >= MinSteps ? new ServerDraftCost(_tokens, _draftMs, _nodes) : null;
+    public ServerDraftCost? Current => Steps < MinSteps ? null : _current ??= Fit();
 
     /// <summary>
     /// A server-drafted step ended: its tree took <paramref name="draftMs"/> to draft, <paramref name="verifiedNodes"/>
@@ -32,11 +35,16 @@ public sealed class ServerDraftLedger
     public void Observe(double draftMs, int verifiedNodes, int tokens)
     {
         if (!(draftMs >= 0) || verifiedNodes < 0 || tokens < 1) throw new ArgumentOutOfRangeException(nameof(draftMs), "A drafted step has a draft time, verified nodes and at least one token.");
-        // The first steps are a plain mean (a weighted mean that starts at zero would undershoot for a long while).
-        double weight = Math.Max(Smoothing, 1.0 / (Steps + 1));
-        _tokens += weight * (tokens - _tokens);
-        _draftMs += weight * (draftMs - _draftMs);
-        _nodes += weight * (verifiedNodes - _nodes);
+        _steps.Enqueue((draftMs, verifiedNodes, tokens));
+        while (_steps.Count > Window) _steps.Dequeue();
+        _current = null;
         Steps++;
+    }
+
+    private ServerDraftCost Fit()
+    {
+        var ms = _steps.Select(s => s.DraftMs).Order().ToArray();
+        double median = ms.Length % 2 == 1 ? ms[ms.Length / 2] : (ms[ms.Length / 2 - 1] + ms[ms.Length / 2]) / 2;
+        return new ServerDraftCost(_steps.Average(s => s.Tokens), median, _steps.Average(s => s.Nodes));
     }
 }

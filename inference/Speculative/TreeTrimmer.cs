@@ -37,10 +37,18 @@ public sealed class TreeTrimmer
                 : ProbeNodes[_probes++ % ProbeNodes.Length] is int probe ? TrimRule.Probing(probe) : TrimRule.None
             : _cost.SincePlain >= PlainProbeEvery ? TrimRule.Probing(0)
             : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Rates : null), null, waitMs)
-                { ServerDraft = _serverDraft.Current },
+                { ServerDraft = ++_sinceServerDraft > ServerDraftProbeEvery ? null : _serverDraft.Current },
     };
 
     private readonly ServerDraftLedger _serverDraft = new();
+
+    /// <summary>
+    /// Forwards after the last server-drafted step after which the next forward's server steps are drafted whatever the
+    /// ledger says (the rule is handed out without it): the figures of a device where drafting stopped paying stay
+    /// fresh, so that drafting resumes when load falls or the first drafts' cost misled.
+    /// </summary>
+    public const int ServerDraftProbeEvery = 64;
+    private int _sinceServerDraft;
 
     /// <summary>What the server's own drafting brings and costs here, once known (<see cref="ServerDraftLedger"/>).</summary>
     public ServerDraftCost? ServerDraft => _serverDraft.Current;
@@ -51,6 +59,7 @@ public sealed class TreeTrimmer
     /// </summary>
     public void ObserveServerDraft(double draftMs, int verifiedNodes, VerdictMessage verdict)
     {
+        _sinceServerDraft = 0;
         if (verdict.Finished || verdict.AcceptedTokens.Length == 0) return;
         _serverDraft.Observe(draftMs, verifiedNodes, verdict.AcceptedTokens.Length);
     }

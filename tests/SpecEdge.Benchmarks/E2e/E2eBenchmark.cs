@@ -19,7 +19,8 @@ namespace SpecEdge.Benchmarks.E2e;
 /// model: server-only SD), "pipe" (as "edge", pipeline-aware batching); a fourth, "whole" (as "edge", trees verified whole:
 /// SpecEdge:TreeTrimming Off), when a whole-tree mode is asked for, to set goodput trimming beside the trees before it;
 /// a fifth, "early" (as "edge", early verdicts on: the edges draft ahead on them), when an early-exit mode is asked for;
-/// a sixth, "no-hand-back" (as "edge", hand-backs off), to set hand-backs beside goodput trimming alone.
+/// a sixth, "no-hand-back" (as "edge", hand-backs off), to set hand-backs beside goodput trimming alone; a seventh,
+/// "edge-sd" (as "edge", with the server draft model of "sd"), whose hand-backs the server drafts where that pays.
 /// </summary>
 public static class E2eBenchmark
 {
@@ -39,9 +40,10 @@ public static class E2eBenchmark
         new("edge-assisted + early exit", "early", "edge", false),
         new("edge-assisted + proactive + early exit", "early", "edge", true),
         new("edge-assisted, trimming without hand-backs", "no-hand-back", "edge", false),
+        new("edge-assisted, server-drafted hand-backs", "edge-sd", "edge", false),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back", "edge-sd" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -93,6 +95,8 @@ public static class E2eBenchmark
         if (modes.Any(m => m.Silo == "whole")) silos["whole"] = common.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
         // Goodput trimming as before hand-backs: a session whose edge loop does not pay still runs it (SpecEdge:HandBackSteps 0).
         if (modes.Any(m => m.Silo == "no-hand-back")) silos["no-hand-back"] = common.Concat(new[] { "--SpecEdge:HandBackSteps", "0" }).ToArray();
+        // As "edge", with a draft model of the silo's own: hand-backs draft where that pays, and weigh it against the edges' loop.
+        if (modes.Any(m => m.Silo == "edge-sd")) silos["edge-sd"] = common.Concat(new[] { "--SpecEdge:ServerDraftModel", draft }).ToArray();
         // Early exits (issue 25): as "edge", with forwards split at the target's exit head and early verdicts sent to the edges.
         if (modes.Any(m => m.Silo == "early")) silos["early"] = common.Concat(new[] { "--SpecEdge:EarlyVerdicts", "true" }).ToArray();
         var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);
@@ -121,7 +125,8 @@ public static class E2eBenchmark
             proxies[silo].OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
             proxy.OneWayDelay = TimeSpan.FromMilliseconds(rtt / 2.0);
             var verifier = drivers[silo].Services.GetRequiredService<IClusterClient>().GetGrain<IVerifierBatchGrain>(new VerifierKey(silo, 0).ToString());
-            long before = (await verifier.GetStatsAsync()).Forwards;
+            var statsBefore = await verifier.GetStatsAsync();
+            long before = statsBefore.Forwards;
             string go = Path.Combine(Path.GetTempPath(), $"e2e-go-{Guid.NewGuid():N}");
             var lines = new List<string>();
             int ready = 0;
@@ -166,6 +171,10 @@ public static class E2eBenchmark
             if (cell.Errors.Count > 0 || cell.Replies < cell.Sessions)
                 foreach (var e in edges) Console.WriteLine($"--- {e.Name} (exited: {e.HasExited}), last lines:\n" + string.Join("\n", e.Output.Split('\n').TakeLast(15)));
             Console.WriteLine($"  {mode} @ {rtt} ms: {cell.Replies} replies, {cell.Tokens} tokens, {cell.TokensPerSecondPerSession:F1} tokens/s per session{(cell.Errors.Count > 0 ? ", errors: " + string.Join("; ", cell.Errors.Distinct()) : "")} ({clock.Elapsed.TotalSeconds:F0}s)");
+            // A silo with a draft of its own: how many of its server steps it drafted, and how many it decoded plainly because drafting did not pay.
+            if (stats.ServerDrafts is { } sd && statsBefore.ServerDrafts is { } sd0)
+                Console.WriteLine(System.FormattableString.Invariant(
+                    $"    server steps drafted {sd.DraftedSteps - sd0.DraftedSteps}, plain (drafting did not pay) {sd.PlainSteps - sd0.PlainSteps}; the device's drafting so far: {sd.TokensPerStep:F2} tokens/step, {sd.DraftMilliseconds:F1} ms/tree, {sd.VerifiedNodes:F1} nodes verified"));
             return cell;
         }
 
