@@ -40,7 +40,6 @@ internal static class SessionTestHelpers
         return (reply, prompt, stats);
     }
 
-    /// <summary>The tokens of the reply in progress (or the last one) and its finish reason, read from the stream.</summary>
     /// <summary>A greedy reply the server decodes alone (no edge), and the prompt it continued (read through a reader's attach).</summary>
     public static async Task<(int[] Prompt, int[] Reply)> ServerDecodedGreedyAsync(IClusterClient client, string id, string prompt, int maxNewTokens)
     {
@@ -48,12 +47,21 @@ internal static class SessionTestHelpers
         await session.ConfigureAsync(Greedy(maxNewTokens));
         await session.ChatAsync(prompt);
         var (tokens, _) = await StreamedReplyAsync(session);
+        var committed = await CommittedTokensAsync(client, id);
+        return (committed[..^tokens.Length], tokens);
+    }
+
+    /// <summary>Every token the conversation has committed, read through a reader's attach (which takes no step).</summary>
+    public static async Task<int[]> CommittedTokensAsync(IClusterClient client, string id)
+    {
+        var session = client.GetGrain<ISessionGrain>(id);
         var observer = client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
         var attachment = await session.AttachEdgeAsync("reader", observer);
         await session.DetachEdgeAsync("reader");
-        return (attachment.Committed[..^tokens.Length], tokens);
+        return attachment.Committed;
     }
 
+    /// <summary>The tokens of the reply in progress (or the last one) and its finish reason, read from the stream.</summary>
     public static async Task<(int[] Tokens, ReplyFinish? FinishReason)> StreamedReplyAsync(ISessionGrain session)
     {
         var tokens = new List<int>();

@@ -24,12 +24,12 @@ public static class CapacityPlot
             foreach (var group in projection.Rows.GroupBy(r => r.Mode))
             {
                 double[] xs = group.Select(r => Math.Log2(r.Sessions)).ToArray();
-                string label = $"{group.Key}, {projection.Setting.Server.Name}";
                 var t = throughput.Add.Scatter(xs, group.Select(r => r.Result.SteadyTokensPerSecond).ToArray(), colors[group.Key]);
-                var l = itl.Add.Scatter(xs, group.Select(r => r.Result.ItlMeanMs).ToArray(), colors[group.Key]);
+                var l = itl.Add.Scatter(xs, group.Select(r => Math.Log10(r.Result.ItlMeanMs)).ToArray(), colors[group.Key]);
+                // Each mode once in the legend (the first server's line); the servers differ by line pattern, named in the titles.
+                t.LegendText = p == 0 ? group.Key : "";
                 foreach (var s in new[] { t, l })
                 {
-                    s.LegendText = label;
                     s.LineWidth = 2;
                     s.MarkerSize = 6;
                     if (p > 0) s.LinePattern = LinePattern.Dashed;
@@ -37,14 +37,19 @@ public static class CapacityPlot
             }
         }
         var ticks = projections[0].Rows.Select(r => r.Sessions).Distinct().OrderBy(n => n).ToArray();
-        foreach (var (plot, title, ylabel) in new[] { (throughput, "Server throughput (simulated, roofline)", "tokens/s per server GPU"), (itl, "Inter-token latency (simulated, roofline)", "mean ITL, ms") })
+        string servers = string.Join(", ", projections.Select((pr, i) => $"{(i == 0 ? "solid" : "dashed")}: {pr.Setting.Server.Name}"));
+        foreach (var (plot, title, ylabel) in new[] { (throughput, $"Throughput (roofline; {servers})", "tokens/s per server GPU"), (itl, "Inter-token latency (simulated, roofline)", "mean ITL, ms, log scale") })
         {
             plot.Title(title);
             plot.XLabel("edges (sessions), log2 scale");
             plot.YLabel(ylabel);
             plot.Axes.Bottom.SetTicks(ticks.Select(n => Math.Log2(n)).ToArray(), ticks.Select(n => n.ToString()).ToArray());
-            plot.ShowLegend(Alignment.UpperLeft);
         }
+        // ITL spans three orders of magnitude across the modes: plotted as log10, labelled in ms.
+        double[] itlTicks = { 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000 };
+        itl.Axes.Left.SetTicks(itlTicks.Select(Math.Log10).ToArray(), itlTicks.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        throughput.ShowLegend(Alignment.UpperLeft);
+        throughput.Legend.FontSize = 11;
         var left = throughput.GetImageBytes(width / 2, height, ImageFormat.Png);
         var right = itl.GetImageBytes(width / 2, height, ImageFormat.Png);
         using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(width, height));

@@ -112,12 +112,5 @@ public class SeededSamplingClusterTests(ClusterFixture f, ITestOutputHelper outp
         Assert.Equal(f.ReferenceReply(tokensA[..start], unseeded with { Seed = seedA }), tokensA[start..]);
     }
 
-    private async Task<int[]> CommittedTokensAsync(string sessionId)
-    {
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
-        var session = f.Client.GetGrain<ISessionGrain>(sessionId);
-        var attachment = await session.AttachEdgeAsync("reader", observer);
-        await session.DetachEdgeAsync("reader");
-        return attachment.Committed;
-    }
+    private Task<int[]> CommittedTokensAsync(string sessionId) => SessionTestHelpers.CommittedTokensAsync(f.Client, sessionId);
 }

@@ -57,12 +57,5 @@ public class ServerDraftCatchUpTests(ServerDraftClusterFixture f, ITestOutputHel
             $"after catching up the server's perfect draft committed only {thirdPerStep:F2} tokens per step (first turn {firstPerStep:F2})");
     }
 
-    private async Task<int[]> CommittedTokensAsync(string sessionId)
-    {
-        var observer = f.Client.CreateObjectReference<IEdgeObserver>(new NullEdgeObserver());
-        var session = f.Client.GetGrain<ISessionGrain>(sessionId);
-        var attachment = await session.AttachEdgeAsync("reader", observer);
-        await session.DetachEdgeAsync("reader");
-        return attachment.Committed;
-    }
+    private Task<int[]> CommittedTokensAsync(string sessionId) => SessionTestHelpers.CommittedTokensAsync(f.Client, sessionId);
 }
