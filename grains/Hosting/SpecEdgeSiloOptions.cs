@@ -114,15 +114,6 @@ public sealed class SpecEdgeSiloOptions
     /// MaxBatch. Measured on 2 CPU cores (docs/benchmarks/fairness.md) it cut the light tenant's p99 more than its p50.
     /// </summary>
     public double FairForwardStretch { get; set; }
-    /// <summary>
-    /// Under <see cref="FairShares"/>, while tenants of unequal demand step at once: after a forward, the device waits up
-    /// to this many milliseconds for the next step of a light tenant's active reply before it starts the next forward
-    /// without it (anticipatory scheduling: not work-conserving). A light tenant's step is ready only after its verdict
-    /// was committed, by when a work-conserving device has started a forward without it, so the step waits for that
-    /// forward and then rides one. A step that arrives meanwhile starts the forward at once. The heavy tenant pays up to
-    /// this long per forward while a light one is active. 0 (default): off. At most 100.
-    /// </summary>
-    public double FairAnticipationMilliseconds { get; set; }
     /// <summary>Most steps waiting for one device; beyond it new steps are refused as "at capacity".</summary>
     public int MaxQueuedSteps { get; set; } = 256;
     /// <summary>Replies one tenant (the verified caller's) may have in progress at once; 0 = no limit. Operators are exempt.</summary>
@@ -178,8 +169,6 @@ public sealed class SpecEdgeSiloOptions
             if (weight < 1) throw new InvalidOperationException($"SpecEdge:TenantWeights:{tenant} must be at least 1 (got {weight}).");
         if (!(FairForwardStretch == 0 || (FairForwardStretch >= 1 && double.IsFinite(FairForwardStretch))))
             throw new InvalidOperationException($"SpecEdge:FairForwardStretch must be 0 (off) or a finite number of at least 1 (got {FairForwardStretch}).");
-        if (!(FairAnticipationMilliseconds >= 0 && FairAnticipationMilliseconds <= 100))
-            throw new InvalidOperationException($"SpecEdge:FairAnticipationMilliseconds must be 0 (off) to 100 (got {FairAnticipationMilliseconds}).");
         if (!Enum.IsDefined(TreeTrimming)) throw new InvalidOperationException($"SpecEdge:TreeTrimming must be Goodput, Off or Forced (got {TreeTrimming}).");
         if (ForcedTreeNodes < 0 || ForcedTreeNodes > MaxTreeNodes)
             throw new InvalidOperationException($"SpecEdge:ForcedTreeNodes must be within 0..MaxTreeNodes ({MaxTreeNodes}) (got {ForcedTreeNodes}).");

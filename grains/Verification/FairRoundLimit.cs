@@ -18,7 +18,7 @@ namespace SpecEdge.Grains.Verification;
 /// </para>
 /// Not thread-safe: the scheduler's owner serialises it.
 /// </summary>
-public sealed class FairRoundLimit(double stretch, Func<DateTime> now, double anticipationMs = 0)
+public sealed class FairRoundLimit(double stretch, Func<DateTime> now)
 {
     /// <summary>
     /// A reply counts as stepping for this long after its last step was queued: longer than an edge's turnaround
@@ -40,13 +40,10 @@ public sealed class FairRoundLimit(double stretch, Func<DateTime> now, double an
     /// <summary>0 switches the limit off.</summary>
     public bool Enabled => stretch > 0;
 
-    /// <summary>Whether tenants' demand is tracked: for the limit, or for anticipation (<see cref="Hold"/>).</summary>
-    private bool Tracking => stretch > 0 || anticipationMs > 0;
-
     /// <summary>A step of <paramref name="sessionId"/> was queued now.</summary>
     public void Stepped(string sessionId)
     {
-        if (!Tracking) return;
+        if (!Enabled) return;
         string tenant = VerifierScheduler.TenantOf(sessionId);
         if (!_tenants.TryGetValue(tenant, out var sessions)) _tenants[tenant] = sessions = new();
         sessions[sessionId] = now();
@@ -74,7 +71,12 @@ public sealed class FairRoundLimit(double stretch, Func<DateTime> now, double an
     {
         if (!Enabled) return null;
         var at = now();
-        ForgetQuietSessions(at);
+        foreach (var (tenant, sessions) in _tenants.ToList())
+        {
+            foreach (var (session, last) in sessions.ToList())
+                if (last < at - ActiveFor) sessions.Remove(session);
+            if (sessions.Count == 0) _tenants.Remove(tenant);
+        }
         foreach (var (size, cost) in _plainMs.ToList())
             if (cost.At < at - CostsKeptFor) _plainMs.Remove(size);
         if (_tenants.Count < 2) return null;
@@ -92,36 +94,5 @@ public sealed class FairRoundLimit(double stretch, Func<DateTime> now, double an
         }
         int probe = over is int o ? (fits + o) / 2 : 2 * fits;
         return probe > fits && !_plainMs.ContainsKey(probe) ? probe : fits;
-    }
-
-    /// <summary>
-    /// Anticipation: how much longer the next forward should wait (zero: start it now). While tenants of unequal demand
-    /// are active, a session of the lightest tenant that stepped within <see cref="ActiveFor"/> but has no step among
-    /// <paramref name="waiting"/> is likely between its verdict and its next step; the forward waits for it until
-    /// anticipationMs after the last forward ended (<paramref name="lastForwardEnd"/>), so that the step rides the next
-    /// forward instead of waiting for one more. Never longer than that per forward, and only while the light reply is active.
-    /// </summary>
-    public TimeSpan Hold(IReadOnlySet<string> waiting, DateTime? lastForwardEnd)
-    {
-        if (!(anticipationMs > 0) || lastForwardEnd is not { } end) return TimeSpan.Zero;
-        var at = now();
-        var until = end + TimeSpan.FromMilliseconds(anticipationMs);
-        if (at >= until) return TimeSpan.Zero;
-        ForgetQuietSessions(at);
-        if (_tenants.Count < 2) return TimeSpan.Zero;
-        int lightest = _tenants.Values.Min(s => s.Count), heaviest = _tenants.Values.Max(s => s.Count);
-        if (lightest == heaviest) return TimeSpan.Zero;      // equal demand: a round holds everyone anyway
-        bool expected = _tenants.Values.Where(s => s.Count == lightest).SelectMany(s => s.Keys).Any(session => !waiting.Contains(session));
-        return expected ? until - at : TimeSpan.Zero;
-    }
-
-    private void ForgetQuietSessions(DateTime at)
-    {
-        foreach (var (tenant, sessions) in _tenants.ToList())
-        {
-            foreach (var (session, last) in sessions.ToList())
-                if (last < at - ActiveFor) sessions.Remove(session);
-            if (sessions.Count == 0) _tenants.Remove(tenant);
-        }
     }
 }

@@ -33,8 +33,6 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private bool _flushing;
     /// <summary>Server-decoded steps whose tree the device drafted, and those it decoded plainly because drafting did not pay.</summary>
     private long _serverDraftedSteps, _serverPlainSteps;
-    /// <summary>Set while the flush loop waits for a light tenant's step (FairRoundLimit.Hold): completed when any step is queued.</summary>
-    private TaskCompletionSource? _arrival;
     /// <summary>Wall time from the injected clock (queue deadlines, abandonment, the planner's window).</summary>
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
@@ -46,8 +44,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _device = new DeviceRunner(models, _key.Device, logger);
         var o = models.Options;
         _scheduler = new VerifierScheduler(new VerifierScheduler.Limits(o.MaxBatch, o.MaxQueuedSteps, TimeSpan.FromSeconds(o.QueueTimeoutSeconds), o.Batching,
-            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes, o.FairForwardStretch,
-            o.FairAnticipationMilliseconds), () => Now);
+            (long)o.KvMemoryMb << 20, o.FairShares, o.TenantWeights, o.TreeTrimming, o.ForcedTreeNodes, o.FairForwardStretch), () => Now);
         _sequences = new HeldSequences(_scheduler, _device, o, _key.ToString(), logger);
         _sequences.SizePrefixCache();
         logger.LogInformation("Verifier {Key} active (max batch {MaxBatch}, KV budget {Mb} MB, trimming {Trimming}, prefix cache {Prefixes}, early verdicts {Early})", _key,
@@ -146,7 +143,6 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false, Action<EarlyVerdict>? early = null)
     {
         var step = _scheduler.Enqueue(sessionId, work, serverDrafted, fromEdge, early);
-        _arrival?.TrySetResult();
         ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return step.Done.Task;
@@ -165,14 +161,6 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             {
                 foreach (var stale in plan.Expired)
                     stale.Done.TrySetException(new TimeoutException($"The step waited more than {models.Options.QueueTimeoutSeconds:F0}s for the device."));
-                if (plan.Hold > TimeSpan.Zero)
-                {
-                    // Waiting for a light tenant's step (anticipation): a step queued meanwhile ends the wait at once.
-                    _arrival = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    await Task.WhenAny(Task.Delay(plan.Hold), _arrival.Task);
-                    _arrival = null;
-                    continue;
-                }
                 if (plan.Batch.Count == 0) break;
                 await RunForwardAsync(plan.Batch, plan.Trim);
             }

@@ -22,13 +22,9 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// Under fair shares, while tenants of unequal demand are active, a forward costs at most this many times one equal
     /// round (<see cref="FairRoundLimit"/>); 0: forwards are filled up to MaxBatch.
     /// </param>
-    /// <param name="FairAnticipationMs">
-    /// Under fair shares, while tenants of unequal demand are active, how long after a forward the device waits for a
-    /// light tenant's next step before the next forward starts without it (<see cref="FairRoundLimit.Hold"/>); 0: off.
-    /// </param>
     public sealed record Limits(int MaxBatch, int MaxQueuedSteps, TimeSpan QueueTimeout, BatchingPolicy Batching, long KvBudgetBytes,
         bool FairShares = true, IReadOnlyDictionary<string, int>? TenantWeights = null, TrimMode Trimming = TrimMode.Goodput, int ForcedTreeNodes = 0,
-        double FairForwardStretch = 0, double FairAnticipationMs = 0);
+        double FairForwardStretch = 0);
 
     /// <summary>
     /// A step waiting for the device. <see cref="ServerDrafted"/>: its tree is drafted by the server on the device
@@ -57,14 +53,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// The next forward: the steps it runs (in arrival order), the steps that waited past their deadline, and the rule
     /// that trims its trees (applied where the trees exist: server trees are drafted on the device thread).
     /// </summary>
-    public sealed record ForwardPlan(IReadOnlyList<Step> Batch, IReadOnlyList<Step> Expired, TrimRule Trim)
-    {
-        /// <summary>
-        /// Positive: run nothing yet, wait up to this long for a light tenant's step (or until a step arrives), then ask
-        /// again (<see cref="FairRoundLimit.Hold"/>). The batch is then empty.
-        /// </summary>
-        public TimeSpan Hold { get; init; }
-    }
+    public sealed record ForwardPlan(IReadOnlyList<Step> Batch, IReadOnlyList<Step> Expired, TrimRule Trim);
 
     /// <summary>
     /// A sequence with a reply in progress but no step for this long is treated as abandoned (its session is gone
@@ -82,7 +71,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <summary>Goodput trimming: the device's cost line and each session's calibration, learnt from the forwards run.</summary>
     private readonly TreeTrimmer _trimmer = new() { Mode = limits.Trimming, ForcedNodes = limits.ForcedTreeNodes };
     /// <summary>What a forward may cost while a light tenant shares the device with a heavy one.</summary>
-    private readonly FairRoundLimit _roundLimit = new(limits.FairShares ? limits.FairForwardStretch : 0, now, limits.FairShares ? limits.FairAnticipationMs : 0);
+    private readonly FairRoundLimit _roundLimit = new(limits.FairShares ? limits.FairForwardStretch : 0, now);
 
     /// <summary>The step limit the last forward was built under (null: none), for logs and tests.</summary>
     public int? LastRoundLimit { get; private set; }
@@ -160,9 +149,6 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         var deadline = now() - limits.QueueTimeout;
         var expired = _queue.Where(p => p.Enqueued < deadline).ToList();
         foreach (var step in expired) _queue.Remove(step);
-        // Anticipation: a light tenant's active reply whose next step is not here yet may be worth a short wait.
-        var hold = _roundLimit.Hold(_queue.Select(s => s.SessionId).ToHashSet(), _lastForwardEnd);
-        if (hold > TimeSpan.Zero) return new ForwardPlan(Array.Empty<Step>(), expired, TrimRule.None) { Hold = hold };
         int max = limits.MaxBatch > 0 ? limits.MaxBatch : int.MaxValue;    // 0: no cap (the queue bound and KV admission hold)
         LastRoundLimit = _roundLimit.MaxSteps(Weight);
         if (LastRoundLimit is int round) max = Math.Min(max, round);

@@ -23,7 +23,7 @@ public static class BenchCommands
             + "pipeline-max-new-tokens pipeline-rounds pipeline-rtt-ms pipeline-sessions pipeline-warmup-rounds replies rtt-ms sessions target",
         ["capacity"] = "alpha batches clients cluster cluster-replies draft forward-rounds itl-target-ms launch-us-per-layer max-new-tokens out paper-rtt-ms "
             + "plot proactive-hit-rate projection-max-batch projection-prompt projection-reply prompts repeats rtt-ms seed sessions target threads",
-        ["fairness"] = "anticipation-ms flood flood-tokens max-batch out quiet-tokens replies stretches target threads wide-target",
+        ["fairness"] = "flood flood-tokens max-batch out quiet-tokens replies stretches target threads wide-target",
         ["json-output"] = "batches budget draft llama2 llama3 max-depth max-new-tokens out parts prompts qwen3 repeats target threads",
         ["prefix-cache"] = "capacity out parts prefix prompt repeats reply sequences threads",
         // The sim part (EarlyExitSimulation) reads the rest.

@@ -26,8 +26,6 @@ public static class FairnessBenchmark
         int flood = o.Int("flood", 64), floodTokens = o.Int("flood-tokens", 400), quietTokens = o.Int("quiet-tokens", 48), replies = o.Int("replies", 3);
         int maxBatch = o.Int("max-batch", 8);
         double[] stretches = o.Doubles("stretches", new[] { 0, 1.25, 2 });
-        // SpecEdge:FairAnticipationMilliseconds: each fair row once per value (0: work-conserving, as before).
-        double[] anticipations = o.Doubles("anticipation-ms", new[] { 0.0 });
         string outPath = o.String("out", "bench-results/fairness.json");
         TorchSharp.torch.set_num_threads(o.Int("threads", 1));
         Console.WriteLine($"fairness: {flood} flooding replies of {floodTokens} tokens vs {replies} quiet replies of {quietTokens}, max batch {maxBatch}; load {File.ReadAllText("/proc/loadavg").Trim()}");
@@ -36,16 +34,15 @@ public static class FairnessBenchmark
         Console.WriteLine();
         Console.WriteLine("| sharing | quiet ITL p50 alone (ms) | p99 alone | p50 beside the flood | p99 beside the flood | slowdown p50 | slowdown p99 | flood tokens/s | flood tokens/s while quiet replies |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        var setups = new List<(bool Fair, double Stretch, double Anticipation)> { (false, 0, 0) };
-        setups.AddRange(stretches.SelectMany(x => anticipations.Select(a => (true, x, a))));
-        foreach (var (fair, stretch, anticipation) in setups)
+        var setups = new List<(bool Fair, double Stretch)> { (false, 0) };
+        setups.AddRange(stretches.Select(x => (true, x)));
+        foreach (var (fair, stretch) in setups)
         {
             var cluster = await BenchCluster.StartAsync(s =>
             {
                 s.TargetModel = target; s.MaxBatch = maxBatch; s.MaxContextTokens = 1024; s.Threads = 0; s.KvMemoryMb = 8192;
                 s.MaxQueuedSteps = Math.Max(256, 2 * flood); s.FairShares = fair; s.QueueTimeoutSeconds = 300;
                 s.FairForwardStretch = stretch;
-                s.FairAnticipationMilliseconds = anticipation;
             });
             try
             {
@@ -56,7 +53,7 @@ public static class FairnessBenchmark
                 // The flood: every reply started at once, none waited for; the quiet tenant starts once all are going.
                 var floodClock = Stopwatch.StartNew();
                 var streamed = new StrongBox<long>();
-                string tag = $"{fair}-{stretch}-{anticipation}";
+                string tag = $"{fair}-{stretch}";
                 var floods = Enumerable.Range(0, flood).Select(i => FloodReplyAsync(client, $"flood/f-{tag}-{i}", floodTokens, streamed)).ToList();
                 await Task.Delay(TimeSpan.FromSeconds(1));
                 var beside = new List<double>();
@@ -69,9 +66,8 @@ public static class FairnessBenchmark
 
                 double a50 = Percentile.Of(alone, 50), a99 = Percentile.Of(alone, 99), b50 = Percentile.Of(beside, 50), b99 = Percentile.Of(beside, 99);
                 string name = !fair ? "arrival order" : stretch == 0 ? "round robin, forwards filled to max batch" : $"round robin, forward cost <= {stretch:0.##} x one round";
-                if (anticipation > 0) name += $", waits up to {anticipation:0.##} ms for the quiet tenant's step";
                 Console.WriteLine($"| {name} | {a50:F1} | {a99:F1} | {b50:F1} | {b99:F1} | x{b50 / a50:F2} | x{b99 / a99:F2} | {floodRate:F0} | {floodWhileQuiet:F0} |");
-                rows.Add(new { sharing = fair ? "fair" : "fifo", fairForwardStretch = stretch, fairAnticipationMs = anticipation, aloneP50 = a50, aloneP99 = a99, besideP50 = b50, besideP99 = b99,
+                rows.Add(new { sharing = fair ? "fair" : "fifo", fairForwardStretch = stretch, aloneP50 = a50, aloneP99 = a99, besideP50 = b50, besideP99 = b99,
                     slowdownP50 = b50 / a50, slowdownP99 = b99 / a99, floodTokensPerSecond = floodRate, floodTokensPerSecondWhileQuietReplies = floodWhileQuiet });
             }
             finally
@@ -81,7 +77,7 @@ public static class FairnessBenchmark
             }
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
-        File.WriteAllText(outPath, JsonSerializer.Serialize(new { date = DateTime.UtcNow.ToString("u"), flood, floodTokens, quietTokens, replies, maxBatch, stretches, anticipations, rows }, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(outPath, JsonSerializer.Serialize(new { date = DateTime.UtcNow.ToString("u"), flood, floodTokens, quietTokens, replies, maxBatch, stretches, rows }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {outPath}");
     }
 
