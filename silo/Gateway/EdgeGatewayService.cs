@@ -242,13 +242,5 @@ public sealed class EdgeGatewayService(
         return wire;
     }
 
-    private static Verdict ToWire(StepVerdict v)
-    {
-        var wire = new Verdict { Step = v.Step, Finished = v.Finished, FinishReason = (int)(v.FinishReason ?? 0), ServerMs = v.ServerMilliseconds, BatchSize = v.BatchSize, QueueLength = v.QueueLength, ServerSteps = v.ServerSteps };
-        wire.AcceptedTokens.Add(v.AcceptedTokens);
-        if (v.VerifiedNodes >= 0) wire.VerifiedNodes = v.VerifiedNodes;
-        if (v.Timing is { } t)
-            wire.Timing = new SpecEdge.Gateway.V1.StepTiming { ReceivedUnixUs = t.ReceivedUnixMicroseconds, QueueUs = t.QueueMicroseconds, VerifyUs = t.VerifyMicroseconds, PersistUs = t.PersistMicroseconds, SessionUs = t.SessionMicroseconds };
-        return wire;
-    }
+    private static Verdict ToWire(StepVerdict v) => VerdictWire.ToWire(v);
 }

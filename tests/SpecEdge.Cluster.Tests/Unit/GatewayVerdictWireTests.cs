@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using SpecEdge.Contracts;
 using SpecEdge.EdgeClient;
 using SpecEdge.Gateway.V1;
 using Xunit;
@@ -23,6 +24,23 @@ public class GatewayVerdictWireTests
         Assert.Equal(new[] { 11, 12, 13, 14 }, received.AcceptedTokens);
         Assert.Equal(9, received.Verdict.NextStep);
         Assert.Equal(0, received.VerifiedNodes);
+    }
+
+    [Fact]
+    public void TheSilosEncoding_OfAHandBack_IsWhatTheEdgeReadsBack()
+    {
+        // The silo's side: a session's verdict after a hand-back (its own tokens, then three server steps' tokens).
+        var verdict = new StepVerdict("t/c", 5, new[] { 11, 12, 13, 14, 15 }, false, null, serverMilliseconds: 7.5, batchSize: 2, queueLength: 1,
+            verifiedNodes: 0) { ServerSteps = 3 };
+        var wire = SpecEdge.Silo.Gateway.VerdictWire.ToWire(verdict);
+        var received = GatewayEdgeLink.FromWire("t/c", Verdict.Parser.ParseFrom(wire.ToByteArray()));
+
+        Assert.Equal(verdict.AcceptedTokens, received.AcceptedTokens);
+        Assert.Equal(3, received.ServerSteps);
+        Assert.Equal(verdict.Verdict.NextStep, received.Verdict.NextStep);   // 9: the edge's next tree is past the server's steps
+        Assert.Equal(0, received.VerifiedNodes);
+        Assert.Equal(verdict.Finished, received.Finished);
+        Assert.Equal(2, received.BatchSize);
     }
 
     [Fact]
