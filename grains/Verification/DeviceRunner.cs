@@ -163,7 +163,8 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         var drafted = new TreeDrafter?[batch.Count];
         var draftMs = Enumerable.Repeat(double.NaN, batch.Count).ToArray();
         // The server drafts only where its drafting pays at this forward's load (TrimRule.DraftsServerTrees); else its steps go plain.
-        bool draft = trim.DraftsServerTrees(batch.Select(b => b.Work).ToList(), batch.Count(b => b.ServerDrafted));
+        int serverSteps = batch.Count(b => b.ServerDrafted);
+        bool draft = serverSteps > 0 && trim.DraftsServerTrees(batch.Select(b => b.Work).ToList(), serverSteps);
         var draftClock = new System.Diagnostics.Stopwatch();
         for (int i = 0; i < batch.Count; i++)
         {

@@ -198,11 +198,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         ReportMetrics();
         for (int i = 0; i < batch.Count; i++)
         {
-            if (batch[i].ServerDrafted)
+            if (batch[i].ServerDrafted && !double.IsNaN(outcome.DraftMs[i])) _serverDraftedSteps++;
+            else if (batch[i].ServerDrafted)
             {
-                bool drafted = !double.IsNaN(outcome.DraftMs[i]);
-                if (drafted) _serverDraftedSteps++; else _serverPlainSteps++;
-                if (!drafted) SpecEdgeMetrics.ServerDraftSkipped.Add(1);
+                _serverPlainSteps++;
+                SpecEdgeMetrics.ServerDraftSkipped.Add(1);
             }
             if (results[i].Verdict is { } verdict)
             {

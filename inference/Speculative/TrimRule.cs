@@ -48,7 +48,7 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     {
         if (drafted <= 0) return false;
         if (Cost is not { } line || ForcedNodes is not null || ServerDraft is not { } sd) return true;
-        var bare = ForwardShape.Of(items.Select(w => w is VerifyWork { Tree.Confidence: not null } v ? new DecodeWork(v.Sequence) : w));
+        var bare = BareShape(items);
         double expected = Math.Max(items.Count(w => w is VerifyWork or DecodeWork), ActiveSequences);
         return GoodputCut.ServerDraftingPays(drafted, expected, line.Predict(bare), sd, bare.Masked ? 0 : line.MaskedMs, line.PerTokenMs);
     }
@@ -86,6 +86,13 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         return (works, verified, serverPays);
     }
 
+    /// <summary>
+    /// The forward with every priceable tree cut to its root (a plain step of one token), by the rule the cost line was
+    /// fitted with; trees without path probabilities go whole, their nodes a fixed cost.
+    /// </summary>
+    private static ForwardShape BareShape(IEnumerable<TargetWork> works) =>
+        ForwardShape.Of(works.Select(w => w is VerifyWork { Tree.Confidence: not null } v ? new DecodeWork(v.Sequence) : w));
+
     /// <summary>The first <paramref name="nodes"/> nodes of each tree (its best, when nodes come best first).</summary>
     private static DraftMessage?[] Forced(TargetWork[] works, int nodes) =>
         works.Select(w => w is VerifyWork v ? Keep(v.Tree, FirstNodes(v.Tree, nodes)) : null).ToArray();
@@ -98,9 +105,7 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     private DraftMessage?[] Goodput(IReadOnlyList<(string Key, TargetWork Work)> items, ForwardCostModel.Line line, bool[] serverPays)
     {
         var result = new DraftMessage?[items.Count];
-        // What the forward costs with every priceable tree cut to its root (a plain step of one token), by the same
-        // rule the cost line was fitted with; trees without path probabilities go whole, their nodes a fixed cost.
-        var bare = ForwardShape.Of(items.Select(i => i.Work is VerifyWork { Tree.Confidence: not null } v ? new DecodeWork(v.Sequence) : i.Work));
+        var bare = BareShape(items.Select(i => i.Work));
         // One bonus token per sequence that steps (a tree's root, or a plain step).
         double expected = items.Count(i => i.Work is VerifyWork or DecodeWork);
         // Per tree with path probabilities: the tree best first, and the expected acceptance of its first j nodes.

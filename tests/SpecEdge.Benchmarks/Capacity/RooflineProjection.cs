@@ -12,51 +12,46 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     double ItlTargetMs)
 {
     /// <summary>The modes projected; server-only SD twice: drafts batched over the batch (a strong baseline) and one tree after another.</summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack)[] Modes =
+    public static readonly ProjectionMode[] Modes =
     {
-        ("target-only AR", DraftPlacement.None, false, false, false, false), ("server-only SD", DraftPlacement.Server, false, false, false, false),
-        ("server-only SD, trees drafted one by one", DraftPlacement.Server, false, true, false, false),
-        ("edge-assisted SD", DraftPlacement.Edge, false, false, false, false), ("edge-assisted SD + proactive", DraftPlacement.Edge, true, false, false, false),
+        new("target-only AR", DraftPlacement.None), new("server-only SD", DraftPlacement.Server),
+        new("server-only SD, trees drafted one by one", DraftPlacement.Server, OneByOne: true),
+        new("edge-assisted SD", DraftPlacement.Edge), new("edge-assisted SD + proactive", DraftPlacement.Edge, Proactive: true),
     };
 
     /// <summary>The same with goodput trimming: edge-assisted SD whose trees the verifier cuts to what pays at its load.</summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) Trimmed =
-        ("edge-assisted SD, goodput trimming", DraftPlacement.Edge, false, false, true, false);
+    public static readonly ProjectionMode Trimmed = new("edge-assisted SD, goodput trimming", DraftPlacement.Edge, Trim: true);
 
     /// <summary>The same with hand-backs: a session whose tree is cut to its root decodes plain steps on the server for a while (HandBackPolicy).</summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) TrimmedHandBack =
-        ("edge-assisted SD, goodput trimming + hand-back", DraftPlacement.Edge, false, false, true, true);
+    public static readonly ProjectionMode TrimmedHandBack = new("edge-assisted SD, goodput trimming + hand-back", DraftPlacement.Edge, Trim: true, HandBack: true);
 
     /// <summary>
     /// The same on a silo with a draft model of its own: hand-back steps are server-drafted where that pays, and a session
     /// is handed back when the server's own speculation beats its edge's loop (GoodputCut.ServerDecodingPays).
     /// </summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) TrimmedHandBackDrafted =
-        ("edge-assisted SD, goodput trimming + server-drafted hand-back", DraftPlacement.Edge, false, true, true, true);
+    public static readonly ProjectionMode TrimmedHandBackDrafted =
+        new("edge-assisted SD, goodput trimming + server-drafted hand-back", DraftPlacement.Edge, Trim: true, HandBack: true, HandBackDrafts: true);
 
     /// <summary>
     /// Server-only SD as the silo runs it now: trees drafted one after another, trimmed by the goodput rule, and not
     /// drafted at all where drafting does not pay at the device's load (TrimRule.DraftsServerTrees): plain steps then.
     /// </summary>
-    public static readonly (string Mode, DraftPlacement Placement, bool Proactive, bool OneByOne, bool Trim, bool HandBack) ServerDraftingWherePays =
-        ("server-only SD, one by one, drafting where it pays", DraftPlacement.Server, false, true, true, false);
+    public static readonly ProjectionMode ServerDraftingWherePays = new("server-only SD, one by one, drafting where it pays", DraftPlacement.Server, OneByOne: true, Trim: true);
 
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
-        foreach (var (mode, placement, proactive, oneByOne, trim, handBack) in setting.Trim is null ? Modes
+        foreach (var m in setting.Trim is null ? Modes
             : setting.HandBackSteps > 0 ? Modes.Concat(new[] { ServerDraftingWherePays, Trimmed, TrimmedHandBack, TrimmedHandBackDrafted })
             : Modes.Concat(new[] { ServerDraftingWherePays, Trimmed }))
         {
-            // An edge mode "drafted one by one" is one whose hand-backs the silo drafts (one tree after another, as it does).
-            bool handBackDrafts = handBack && oneByOne;
             foreach (int n in sessions)
-                rows.Add(new ProjectionRow(setting.Server.Name, mode, placement, n, Simulator.Run(setting.Config(placement, proactive, n, replies, seed, oneByOne, trim, handBack, handBackDrafts)),
-                    setting.Server.DollarsPerHour, placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
-            int memory = setting.KvCapacitySessions(placement, handBackDrafts);
-            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(placement, proactive, n, Math.Min(replies, 2), seed, oneByOne, trim, handBack, handBackDrafts)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
-            perGpu[mode] = (byItl, memory);
+                rows.Add(new ProjectionRow(setting.Server.Name, m.Mode, m.Placement, n, Simulator.Run(setting.Config(m, n, replies, seed)),
+                    setting.Server.DollarsPerHour, m.Placement == DraftPlacement.Edge ? setting.Edge.DollarsPerHour : 0));
+            int memory = setting.KvCapacitySessions(m.Placement, m.HandBackDrafts);
+            int byItl = SessionSearch.MaxSessions(n => Simulator.Run(setting.Config(m, n, Math.Min(replies, 2), seed)), itlTargetMs, Math.Max(1, Math.Min(memory, 1024)));
+            perGpu[m.Mode] = (byItl, memory);
         }
         return new RooflineProjection(setting, rows, perGpu, itlTargetMs);
     }

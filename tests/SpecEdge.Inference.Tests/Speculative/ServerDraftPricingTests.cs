@@ -15,8 +15,7 @@ namespace SpecEdge.Inference.Tests.Speculative;
 [Trait("Kind", "unit")]
 public class ServerDraftPricingTests : IDisposable
 {
-    private readonly CausalLm _model = CausalLm.Load(TestModels.Write(TestModels.Config("qwen3", tied: true), seed: 9));
-    private readonly List<TargetSequence> _sequences = new();
+    private readonly BareSequences _sequences = new();
 
     /// <summary>Four tokens a step, 5 ms to draft a tree, 8 of its nodes verified.</summary>
     private static readonly ServerDraftCost GoodDraft = new(4, 5, 8);
@@ -125,16 +124,7 @@ public class ServerDraftPricingTests : IDisposable
         Assert.False(rule.DraftsServerTrees(one, 0));
     }
 
-    private DecodeWork Plain()
-    {
-        var sequence = new TargetSequence(_model.NewCache(64), new[] { 1, 2, 3 }, 3, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), 10));
-        _sequences.Add(sequence);
-        return new DecodeWork(sequence);
-    }
+    private DecodeWork Plain() => new(_sequences.New());
 
-    public void Dispose()
-    {
-        foreach (var s in _sequences) s.Dispose();
-        _model.Dispose();
-    }
+    public void Dispose() => _sequences.Dispose();
 }

@@ -14,15 +14,9 @@ namespace SpecEdge.Inference.Tests.Speculative;
 [Trait("Kind", "unit")]
 public class TrimRuleTests : IDisposable
 {
-    private readonly CausalLm _model = CausalLm.Load(TestModels.Write(TestModels.Config("qwen3", tied: true), seed: 9));
-    private readonly List<TargetSequence> _sequences = new();
+    private readonly BareSequences _sequences = new();
 
-    private VerifyWork Work(DraftMessage tree)
-    {
-        var sequence = new TargetSequence(_model.NewCache(64), new[] { 1, 2, tree.Tokens[0] }, 3, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), 10));
-        _sequences.Add(sequence);
-        return new VerifyWork(sequence, tree);
-    }
+    private VerifyWork Work(DraftMessage tree) => new(_sequences.New(tree.Tokens[0]), tree);
 
     /// <summary>A chain of <paramref name="probabilities"/>.Length nodes with these path probabilities.</summary>
     private static DraftMessage Chain(params double[] probabilities) => new(0, 3,
@@ -223,9 +217,5 @@ public class TrimRuleTests : IDisposable
         Assert.Equal(-1, verified[0]);
     }
 
-    public void Dispose()
-    {
-        foreach (var s in _sequences) s.Dispose();
-        _model.Dispose();
-    }
+    public void Dispose() => _sequences.Dispose();
 }

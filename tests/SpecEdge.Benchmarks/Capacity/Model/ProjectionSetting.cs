@@ -41,6 +41,10 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
+    /// <summary>The simulation of <paramref name="mode"/> with <paramref name="sessions"/> sessions.</summary>
+    public SimulationConfig Config(ProjectionMode mode, int sessions, int replies, int seed) =>
+        Config(mode.Placement, mode.Proactive, sessions, replies, seed, mode.OneByOne, mode.Trim, mode.HandBack, mode.HandBackDrafts);
+
     public SimulationConfig Config(DraftPlacement placement, bool proactive, int sessions, int replies, int seed, bool draftsOneByOne = false, bool trim = false,
         bool handBack = false, bool handBackDrafts = false) => new()
     {
