@@ -59,6 +59,11 @@ public sealed class SpecEdgeSiloOptions
     /// the batch (ceilings 48 nodes, capped by MaxTreeNodes, and depth 8). False: the fixed 32-node depth-4 tree.
     /// </summary>
     public bool AdaptiveServerTrees { get; set; }
+    /// <summary>
+    /// The server drafts the trees of a forward's server-drafted steps together, one batched draft forward per round
+    /// (BatchTreeDrafting), instead of one tree after another. Same trees either way; false is kept for comparison.
+    /// </summary>
+    public bool BatchServerDrafts { get; set; } = true;
     /// <summary>An attached edge that sends no tree for this long while a reply is due loses the reply to the server.</summary>
     public double EdgeLeaseSeconds { get; set; } = 5;
     /// <summary>

@@ -23,8 +23,14 @@ public sealed record DeviceOutcome(WorkResult[] Results, TargetWork[] Drafted, T
     /// <summary>Per step, whether its session would be served faster by plain decoding on the server (a hand-back; TrimRule.ApplyWithHandBacks).</summary>
     public bool[] ServerPays { get; init; } = new bool[Results.Length];
 
-    /// <summary>Per step, the milliseconds the server spent drafting its tree (NaN: the server drafted none for it).</summary>
-    public double[] DraftMs { get; init; } = Enumerable.Repeat(double.NaN, Results.Length).ToArray();
+    /// <summary>Per step, whether the server drafted its tree (a server-decoded step, where drafting paid).</summary>
+    public bool[] ServerDrafted { get; init; } = new bool[Results.Length];
+
+    /// <summary>
+    /// The server's drafting passes of this job: trees drafted and milliseconds taken, one pass for all the trees when it
+    /// drafts them together (SpecEdge:BatchServerDrafts), one per tree otherwise.
+    /// </summary>
+    public IReadOnlyList<(int Trees, double Ms)> DraftPasses { get; init; } = Array.Empty<(int, double)>();
 }
 
 /// <summary>
@@ -159,34 +165,11 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
 
     private DeviceOutcome Run(IReadOnlyList<DeviceJob> batch, TrimRule trim)
     {
-        var works = new TargetWork[batch.Count];
-        var drafted = new TreeDrafter?[batch.Count];
-        var draftMs = Enumerable.Repeat(double.NaN, batch.Count).ToArray();
+        var works = batch.Select(b => b.Work).ToArray();
         // The server drafts only where its drafting pays at this forward's load (TrimRule.DraftsServerTrees); else its steps go plain.
         int serverSteps = batch.Count(b => b.ServerDrafted);
-        bool draft = serverSteps > 0 && trim.DraftsServerTrees(batch.Select(b => b.Work).ToList(), serverSteps);
-        var draftClock = new System.Diagnostics.Stopwatch();
-        for (int i = 0; i < batch.Count; i++)
-        {
-            works[i] = batch[i].Work;
-            if (!batch[i].ServerDrafted || !draft) continue;
-            try
-            {
-                draftClock.Restart();
-                var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
-                var tree = drafter.NextTree(batch[i].Work.Sequence.Sampling.Grammar, batch[i].Work.Sequence.PromptLength, _verifier.Masker);
-                draftMs[i] = draftClock.Elapsed.TotalMilliseconds;
-                SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
-                batch[i].Work.Sequence.Validate(tree, Model.Config.VocabSize);
-                works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
-                drafted[i] = drafter;
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Device {Device}: server draft for session {Session} failed; decoding the step plainly", device, batch[i].SessionId);
-                if (_serverDrafters.Remove(batch[i].SessionId, out var broken)) broken.Dispose();
-            }
-        }
+        bool draft = serverSteps > 0 && trim.DraftsServerTrees(works, serverSteps);
+        var (drafted, passes) = draft ? DraftServerTrees(batch, works) : (new TreeDrafter?[batch.Count], new List<(int, double)>());
         // Trees priced and cut where they all exist; a server drafter learns the budget and drafts no more than pays next time.
         var (ran, verified, serverPays) = trim.ApplyWithHandBacks(batch.Select((b, i) => (b.SessionId, works[i])).ToList());
         var shape = ForwardShape.Of(ran);
@@ -213,7 +196,100 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
             }
             else if (_serverDrafters.Remove(batch[i].SessionId, out var failed)) failed.Dispose();   // a failed step: its drafter starts again
         }
-        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs) { ServerPays = serverPays, DraftMs = draftMs };
+        return new DeviceOutcome(results, works, ran, verified, shape, forwardMs)
+            { ServerPays = serverPays, ServerDrafted = drafted.Select(d => d is not null).ToArray(), DraftPasses = passes };
+    }
+
+    /// <summary>
+    /// Drafts the trees of the server-drafted items of <paramref name="batch"/>, making each a <see cref="VerifyWork"/> in
+    /// <paramref name="works"/>: together, one batched draft forward per round, or one tree after another
+    /// (SpecEdge:BatchServerDrafts). Returns each item's drafter (null: not drafted) and the passes' sizes and times. A
+    /// drafter or tree that fails leaves its item a plain step and is dropped (rebuilt next time from the committed
+    /// tokens); a batched pass that fails does so for every tree of the pass.
+    /// </summary>
+    private (TreeDrafter?[] Drafted, List<(int Trees, double Ms)> Passes) DraftServerTrees(IReadOnlyList<DeviceJob> batch, TargetWork[] works)
+    {
+        var drafted = new TreeDrafter?[batch.Count];
+        var passes = new List<(int Trees, double Ms)>();
+        var ready = new List<int>();
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (!batch[i].ServerDrafted) continue;
+            try
+            {
+                var drafter = ServerDrafter(batch[i].SessionId, batch[i].Work.Sequence);
+                // One whose last tree never got its verdict (a forward that failed as a whole) cannot draft: it starts again.
+                if (!drafter.CanBuildTree) throw new InvalidOperationException($"The server drafter of step {drafter.Step} still has a tree in flight.");
+                drafter.FollowGrammar(batch[i].Work.Sequence.Sampling.Grammar, batch[i].Work.Sequence.PromptLength, _verifier.Masker);
+                drafted[i] = drafter;
+                ready.Add(i);
+            }
+            catch (Exception e)
+            {
+                DropServerDrafter(batch[i].SessionId, e);
+            }
+        }
+        if (ready.Count == 0) return (drafted, passes);
+        var trees = new DraftMessage?[batch.Count];
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (models.Options.BatchServerDrafts)
+        {
+            try
+            {
+                var built = BatchTreeDrafting.BuildTrees(ready.Select(i => drafted[i]!).ToList());
+                for (int r = 0; r < ready.Count; r++) trees[ready[r]] = built[r];
+                passes.Add((ready.Count, clock.Elapsed.TotalMilliseconds));
+            }
+            catch (Exception e)
+            {
+                foreach (int i in ready)
+                {
+                    DropServerDrafter(batch[i].SessionId, e);
+                    drafted[i] = null;
+                }
+                return (drafted, passes);
+            }
+        }
+        else
+        {
+            foreach (int i in ready)
+            {
+                try
+                {
+                    clock.Restart();
+                    trees[i] = drafted[i]!.BuildTree();
+                    passes.Add((1, clock.Elapsed.TotalMilliseconds));
+                }
+                catch (Exception e)
+                {
+                    DropServerDrafter(batch[i].SessionId, e);
+                    drafted[i] = null;
+                }
+            }
+        }
+        foreach (int i in ready)
+        {
+            if (trees[i] is not { } tree || drafted[i] is null) continue;
+            try
+            {
+                SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
+                batch[i].Work.Sequence.Validate(tree, Model.Config.VocabSize);
+                works[i] = new VerifyWork(batch[i].Work.Sequence, tree);
+            }
+            catch (Exception e)
+            {
+                DropServerDrafter(batch[i].SessionId, e);
+                drafted[i] = null;
+            }
+        }
+        return (drafted, passes);
+    }
+
+    /// <summary>A server drafter that failed is dropped: its step is decoded plainly, and the session's next drafter starts from its committed tokens.</summary>
+    private void DropServerDrafter(string sessionId, Exception e)
+    {
+        logger.LogWarning(e, "Device {Device}: server draft for session {Session} failed; decoding the step plainly", device, sessionId);
+        if (_serverDrafters.Remove(sessionId, out var broken)) broken.Dispose();
     }
 
     /// <summary>Hands a tree's early verdict to its listener (device thread, mid-forward).</summary>

@@ -32,7 +32,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private VerifierKey _key;
     private bool _flushing;
     /// <summary>Server-decoded steps whose tree the device drafted, and those it decoded plainly because drafting did not pay.</summary>
-    private long _serverDraftedSteps, _serverPlainSteps;
+    private long _serverDraftedSteps, _serverPlainSteps, _serverDraftPasses;
     /// <summary>Wall time from the injected clock (queue deadlines, abandonment, the planner's window).</summary>
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
@@ -132,7 +132,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             Prefixes = _device.Prefixes is { } p ? new PrefixCacheStats(p.Blocks, p.Bytes, p.CapacityBytes, p.ReusedTokens, p.Restores, p.EvictedBlocks) : null,
             ServerDrafts = models.HasServerDraft
                 ? new ServerDraftStats(_serverDraftedSteps, _serverPlainSteps, _scheduler.ServerDraft?.TokensPerStep ?? double.NaN,
-                    _scheduler.ServerDraft?.DraftMs ?? double.NaN, _scheduler.ServerDraft?.VerifiedNodes ?? double.NaN)
+                    _scheduler.ServerDraft?.DraftMs ?? double.NaN, _scheduler.ServerDraft?.VerifiedNodes ?? double.NaN, _scheduler.ServerDraft?.DraftFixedMs ?? double.NaN, _serverDraftPasses)
                 : null,
         });
 
@@ -196,9 +196,11 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         _scheduler.ForwardEnded(batch.Count, ms, outcome.Shape, outcome.ForwardMs);
         _forwards.Ended(batch, ms, Now);
         ReportMetrics();
+        foreach (var (trees, draftMs) in outcome.DraftPasses) _scheduler.ServerDraftPass(trees, draftMs);
+        _serverDraftPasses += outcome.DraftPasses.Count;
         for (int i = 0; i < batch.Count; i++)
         {
-            if (batch[i].ServerDrafted && !double.IsNaN(outcome.DraftMs[i])) _serverDraftedSteps++;
+            if (batch[i].ServerDrafted && outcome.ServerDrafted[i]) _serverDraftedSteps++;
             else if (batch[i].ServerDrafted)
             {
                 _serverPlainSteps++;
@@ -210,8 +212,8 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 if (outcome.Drafted[i] is VerifyWork drafted)
                 {
                     _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);
-                    if (!double.IsNaN(outcome.DraftMs[i]))
-                        _scheduler.ServerDrafted(outcome.DraftMs[i], outcome.VerifiedNodes[i] >= 0 ? outcome.VerifiedNodes[i] : drafted.Tree.Tokens.Length - 1, verdict);
+                    if (outcome.ServerDrafted[i])
+                        _scheduler.ServerDrafted(outcome.VerifiedNodes[i] >= 0 ? outcome.VerifiedNodes[i] : drafted.Tree.Tokens.Length - 1, verdict);
                 }
                 // Batch, queue and the verified budget travel with the verdict: an edge sizes its next tree to them.
                 batch[i].Done.TrySetResult(new VerifierScheduler.Executed(verdict, ms, (started - batch[i].Enqueued).TotalMilliseconds, batch.Count, _scheduler.Queued,

@@ -269,10 +269,13 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     public void Verified(string sessionId, DraftMessage drafted, VerdictMessage verdict) => _trimmer.ObserveVerdict(sessionId, drafted, verdict);
 
     /// <summary>
-    /// A step whose tree the server drafted (in <paramref name="draftMs"/>; <paramref name="verifiedNodes"/> of it verified)
-    /// got its verdict: the device learns what its own drafting brings and costs (<see cref="ServerDraftLedger"/>).
+    /// A step whose tree the server drafted (<paramref name="verifiedNodes"/> of it verified) got its verdict: the device
+    /// learns what its own drafting brings (<see cref="ServerDraftLedger"/>).
     /// </summary>
-    public void ServerDrafted(double draftMs, int verifiedNodes, VerdictMessage verdict) => _trimmer.ObserveServerDraft(draftMs, verifiedNodes, verdict);
+    public void ServerDrafted(int verifiedNodes, VerdictMessage verdict) => _trimmer.ObserveServerDraft(verifiedNodes, verdict);
+
+    /// <summary>The device drafted <paramref name="trees"/> server trees in one pass of <paramref name="ms"/>: it learns what its drafting costs.</summary>
+    public void ServerDraftPass(int trees, double ms) => _trimmer.ObserveServerDraftPass(trees, ms);
 
     /// <summary>What the device's own drafting brings and costs, once known (<see cref="ServerDraftLedger"/>).</summary>
     public ServerDraftCost? ServerDraft => _trimmer.ServerDraft;

@@ -39,7 +39,8 @@ public sealed record PrefixCacheStats(
 /// <summary>
 /// The device's own drafting (a silo with a server draft model): steps whose tree it drafted, steps it decoded plainly
 /// because drafting did not pay at the load of the moment (TrimRule.DraftsServerTrees), and what its drafting brings
-/// and costs as learnt so far (NaN until known: tokens per step, drafting milliseconds per tree, nodes verified per tree).
+/// and costs as learnt so far (NaN until known: tokens per step, drafting milliseconds per tree and per pass besides,
+/// nodes verified per tree), and the drafting passes run (fewer than the drafted steps when trees were drafted together).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.ServerDraftStats")]
 public sealed record ServerDraftStats(
@@ -47,4 +48,6 @@ public sealed record ServerDraftStats(
     [property: Id(1)] long PlainSteps,
     [property: Id(2)] double TokensPerStep,
     [property: Id(3)] double DraftMilliseconds,
-    [property: Id(4)] double VerifiedNodes);
+    [property: Id(4)] double VerifiedNodes,
+    [property: Id(5)] double DraftPassMilliseconds = double.NaN,
+    [property: Id(6)] long DraftPasses = 0);

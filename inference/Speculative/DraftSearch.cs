@@ -43,35 +43,56 @@ internal sealed class DraftSearch
     /// <param name="compute">Computes KV and top tokens for the given nodes (one forward); parents are computed first.</param>
     public void Run(int rounds, int budget, int maxBeams, int depthLimit, double decay, Action<IReadOnlyList<SearchNode>> compute)
     {
-        double logDecay = Math.Log(decay);
         for (int round = 0; round < rounds; round++)
         {
-            double cutoff = Cutoff(budget, Nodes.Skip(1).Select(n => n.Score));
-            var expand = Nodes.Where(n => !n.Expanded && n.Depth < depthLimit && (n.Parent < 0 || n.Score >= cutoff))
-                .OrderByDescending(n => n.Score).Take(maxBeams).ToList();
-            if (expand.Count == 0) break;
-            var missing = expand.Where(n => n.Top is null).ToList();
+            if (BeginRound(budget, maxBeams, depthLimit) is not { } expand) break;
+            var missing = Missing(expand);
             if (missing.Count > 0) compute(missing);
-
-            var candidates = new List<(int Parent, int Token, double Score, double PathLogProb)>();
-            foreach (var node in expand)
-            {
-                node.Expanded = true;
-                int index = Nodes.IndexOf(node);
-                foreach (var (token, logProb) in node.Top!)
-                    candidates.Add((index, token, node.Score + logDecay + logProb, node.PathLogProb + logProb));
-            }
-            // Keep the candidates that make the top `budget` of existing nodes and candidates together.
-            double bar = Cutoff(budget, Nodes.Skip(1).Select(n => n.Score).Concat(candidates.Select(c => c.Score)));
-            int added = 0;
-            foreach (var c in candidates.Where(c => c.Score >= bar).OrderByDescending(c => c.Score).Take(budget))
-            {
-                var parent = Nodes[c.Parent];
-                Nodes.Add(new SearchNode { Token = c.Token, Parent = c.Parent, Score = c.Score, PathLogProb = c.PathLogProb, Depth = parent.Depth + 1 });
-                added++;
-            }
-            if (added == 0) break;
+            if (!EndRound(expand, budget, decay)) break;
         }
+    }
+
+    /// <summary>
+    /// A round's first half: the best unexpanded nodes still inside the budget, to be expanded (null: nothing is left to
+    /// expand, the search is over). Their top tokens must be known before <see cref="EndRound"/>: those of
+    /// <see cref="Missing"/> are computed in between, by one forward of this search or of many searches at once.
+    /// </summary>
+    public List<SearchNode>? BeginRound(int budget, int maxBeams, int depthLimit)
+    {
+        double cutoff = Cutoff(budget, Nodes.Skip(1).Select(n => n.Score));
+        var expand = Nodes.Where(n => !n.Expanded && n.Depth < depthLimit && (n.Parent < 0 || n.Score >= cutoff))
+            .OrderByDescending(n => n.Score).Take(maxBeams).ToList();
+        return expand.Count == 0 ? null : expand;
+    }
+
+    /// <summary>The nodes of a round without top tokens yet: what its forward computes.</summary>
+    public static List<SearchNode> Missing(IEnumerable<SearchNode> expand) => expand.Where(n => n.Top is null).ToList();
+
+    /// <summary>
+    /// A round's second half: expands <paramref name="expand"/> (their top tokens known), keeping every child candidate
+    /// that makes the best <paramref name="budget"/>; false when none did (the search is over).
+    /// </summary>
+    public bool EndRound(List<SearchNode> expand, int budget, double decay)
+    {
+        double logDecay = Math.Log(decay);
+        var candidates = new List<(int Parent, int Token, double Score, double PathLogProb)>();
+        foreach (var node in expand)
+        {
+            node.Expanded = true;
+            int index = Nodes.IndexOf(node);
+            foreach (var (token, logProb) in node.Top!)
+                candidates.Add((index, token, node.Score + logDecay + logProb, node.PathLogProb + logProb));
+        }
+        // Keep the candidates that make the top `budget` of existing nodes and candidates together.
+        double bar = Cutoff(budget, Nodes.Skip(1).Select(n => n.Score).Concat(candidates.Select(c => c.Score)));
+        int added = 0;
+        foreach (var c in candidates.Where(c => c.Score >= bar).OrderByDescending(c => c.Score).Take(budget))
+        {
+            var parent = Nodes[c.Parent];
+            Nodes.Add(new SearchNode { Token = c.Token, Parent = c.Parent, Score = c.Score, PathLogProb = c.PathLogProb, Depth = parent.Depth + 1 });
+            added++;
+        }
+        return added > 0;
     }
 
     private static double Cutoff(int budget, IEnumerable<double> scores)

@@ -86,21 +86,22 @@ public static class GoodputCut
         double extra = longestCost is null ? 0 : longestCost(keep.DefaultIfEmpty(0).Max());
         double step = Math.Max(0, wait) + baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes;
         double server = 1 / baseCost;
-        // As if the server drafted for every sequence of the forward: under load its one-tree-at-a-time drafting is dear.
+        // As if the server drafted for every sequence of the forward: under load its drafting is dear, the more so when it
+        // drafts one tree after another.
         int sequences = (int)Math.Max(Math.Ceiling(baseExpected), keep.Length);
         if (serverDraft is { } sd && keep.Length > 0 && ServerDraftingPays(sequences, sequences, baseCost, sd, maskCost, pricePerNode))
-            server = Math.Max(server, sd.TokensPerStep / (baseCost + maskCost + sequences * sd.ExtraMs(pricePerNode)));
+            server = Math.Max(server, sd.TokensPerStep / (baseCost + maskCost + sd.ExtraMs(sequences, pricePerNode)));
         return keep.Select((j, t) => server >= (1 + cumulative[t][j]) / step * (1 - 1e-9)).ToArray();
     }
 
     /// <summary>
     /// Whether the server drafting trees for <paramref name="drafted"/> of a forward's sequences pays: it brings each of
-    /// them TokensPerStep - 1 more expected tokens, for the mask's price once and each tree's drafting and verified nodes
-    /// (<see cref="ServerDraftCost.ExtraMs"/>), and pays when that rate beats the forward's own without it,
+    /// them TokensPerStep - 1 more expected tokens, for the mask's price once, a drafting pass and each tree's verified
+    /// nodes (<see cref="ServerDraftCost.ExtraMs(int, double)"/>), and pays when that rate beats the forward's own without it,
     /// <paramref name="expected"/> tokens in <paramref name="cost"/> (the marginal rule of <see cref="Best"/>: drafting
     /// raises the forward's goodput exactly when it does). For one sequence alone that is: a server-drafted step
-    /// commits its tokens faster than plain steps do. Under load the forward's own rate is high and drafting, which the
-    /// device does one tree after another, stops paying: the steps go plain, as trees cut to their root do.
+    /// commits its tokens faster than plain steps do. Under load the forward's own rate is high and drafting stops paying
+    /// (sooner on a device that drafts one tree after another): the steps go plain, as trees cut to their root do.
     /// </summary>
     /// <param name="expected">Tokens the forward commits without the server's drafting (one per stepping sequence, at least).</param>
     /// <param name="cost">
@@ -111,7 +112,7 @@ public static class GoodputCut
     {
         if (drafted <= 0 || !(cost > 0) || !(expected > 0)) return false;
         double gain = drafted * (serverDraft.TokensPerStep - 1);
-        double extra = Math.Max(0, maskCost) + drafted * serverDraft.ExtraMs(pricePerNode);
+        double extra = Math.Max(0, maskCost) + serverDraft.ExtraMs(drafted, pricePerNode);
         if (!(gain > 0)) return false;
         return !(extra > 0) || gain / extra > expected / cost;
     }

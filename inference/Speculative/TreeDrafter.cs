@@ -143,36 +143,92 @@ public sealed class TreeDrafter : IDisposable
     /// <summary>Builds the tree for the current step: root = last committed token, up to Budget more nodes.</summary>
     public DraftMessage BuildTree()
     {
+        BeginTree();
+        var search = _search!;
+        if (_budget > 0) search.Run(_roundsLeft, _budget, Options.MaxBeams, _depth, Options.Decay, nodes => Compute(search, nodes));
+        return EndTree();
+    }
+
+    /// <summary>The draft model this drafter runs (drafters that share it can draft their trees in one pass, <see cref="BatchTreeDrafting"/>).</summary>
+    public CausalLm DraftModel => _draft;
+
+    /// <summary>Whether a tree can be drafted now: the reply goes on and no tree is in flight.</summary>
+    public bool CanBuildTree => !Finished && _search is null;
+
+    private int _roundsLeft;   // draft rounds left to the tree being built
+    private int _budget;       // its node budget
+
+    /// <summary>
+    /// The start of <see cref="BuildTree"/>: the step's search, rooted at the last committed token (or the subtree a won
+    /// bet carried over), and its budget, depth and rounds. The rounds run next, alone or batched with other drafters'.
+    /// </summary>
+    internal void BeginTree()
+    {
         if (Finished) throw new InvalidOperationException("The generation has finished.");
         if (_search is not null) throw new InvalidOperationException($"Step {Step} already has a tree in flight; apply its verdict first.");
         var (budgetCap, depth) = _policy?.Next() ?? (Options.Budget, Options.MaxDepth);
         if (_verifierCap is int cap) budgetCap = Math.Min(budgetCap, cap);
-        int rounds;
         if (_carried is not null)
         {
             _search = _carried;
             _carried = null;
-            rounds = Math.Max(0, depth - _carriedRounds);
+            _roundsLeft = Math.Max(0, depth - _carriedRounds);
         }
         else
         {
             if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
             _search = new DraftSearch(_committed[^1]);
             _search.Nodes[0].Grammar = ReplyGrammarState();
-            rounds = depth;
+            _roundsLeft = depth;
         }
-        var search = _search;
-        int budget = Math.Clamp(ContextLimit - _committed.Count, 0, budgetCap);
+        _budget = Math.Clamp(ContextLimit - _committed.Count, 0, budgetCap);
         _depth = depth;
-        LastTreeShape = (budget, depth);
-        if (budget > 0) search.Run(rounds, budget, Options.MaxBeams, depth, Options.Decay, nodes => Compute(search, nodes));
-        _sent = _search.Select(budget);
+        LastTreeShape = (_budget, depth);
+    }
+
+    /// <summary>The end of <see cref="BuildTree"/>: the best nodes of the search, best first, as the step's message.</summary>
+    internal DraftMessage EndTree()
+    {
+        var search = _search ?? throw new InvalidOperationException("No tree is being built.");
+        _roundsLeft = 0;
+        _sent = search.Select(_budget);
         var index = new Dictionary<int, int>();
         for (int i = 0; i < _sent.Length; i++) index[_sent[i]] = i;
-        var tokens = _sent.Select(s => _search.Nodes[s].Token).ToArray();
-        var parents = _sent.Select(s => _search.Nodes[s].Parent < 0 ? -1 : index[_search.Nodes[s].Parent]).ToArray();
-        var confidence = _sent.Select(s => s == 0 ? (byte)0 : PathConfidence.Encode(_search.Nodes[s].PathLogProb)).ToArray();
+        var tokens = _sent.Select(s => search.Nodes[s].Token).ToArray();
+        var parents = _sent.Select(s => search.Nodes[s].Parent < 0 ? -1 : index[search.Nodes[s].Parent]).ToArray();
+        var confidence = _sent.Select(s => s == 0 ? (byte)0 : PathConfidence.Encode(search.Nodes[s].PathLogProb)).ToArray();
         return new DraftMessage(Step, _committed.Count, tokens, parents, confidence);
+    }
+
+    /// <summary>
+    /// One draft round of a tree being built, for a forward shared with other drafters: the nodes it expands, those of
+    /// them to compute, and the input they take in the shared forward (null: nothing to compute this round).
+    /// </summary>
+    internal sealed record Round(List<SearchNode> Expand, List<SearchNode> Missing, SequenceInput? Input, int First);
+
+    /// <summary>The next round of the tree being built (<see cref="BeginTree"/>), or null when its search is over.</summary>
+    internal Round? NextRound()
+    {
+        var search = _search ?? throw new InvalidOperationException("No tree is being built.");
+        if (_roundsLeft <= 0 || _budget <= 0) return null;
+        if (search.BeginRound(_budget, Options.MaxBeams, _depth) is not { } expand)
+        {
+            _roundsLeft = 0;
+            return null;
+        }
+        var missing = DraftSearch.Missing(expand);
+        if (missing.Count == 0) return new Round(expand, missing, null, 0);
+        var (input, first) = PrepareCompute(search, missing);
+        return new Round(expand, missing, input, first);
+    }
+
+    /// <summary>Ends <paramref name="round"/> with its rows of the shared forward (<paramref name="logits"/>; null when it computed nothing).</summary>
+    internal void EndRound(Round round, Tensor? logits)
+    {
+        var search = _search ?? throw new InvalidOperationException("No tree is being built.");
+        if (round.Missing.Count > 0) Score(round.Missing, logits ?? throw new ArgumentNullException(nameof(logits)), round.First);
+        _roundsLeft--;
+        if (!search.EndRound(round.Expand, _budget, Options.Decay)) _roundsLeft = 0;
     }
 
     /// <summary>
@@ -343,6 +399,18 @@ public sealed class TreeDrafter : IDisposable
     /// </summary>
     private void Compute(DraftSearch tree, IReadOnlyList<SearchNode> nodes)
     {
+        var (input, first) = PrepareCompute(tree, nodes);
+        using var scope = NewDisposeScope();
+        var logits = _draft.Forward(new[] { input })[0];
+        Score(nodes, logits, first);
+    }
+
+    /// <summary>
+    /// The input of a draft forward for <paramref name="nodes"/> (after any catch-up tokens, which start it), and the row
+    /// of its first node. Assigns the nodes' pending indices and grammar states: the forward must run before the next.
+    /// </summary>
+    private (SequenceInput Input, int First) PrepareCompute(DraftSearch tree, IReadOnlyList<SearchNode> nodes)
+    {
         var tokens = new List<int>();
         var parents = new List<int>();
         int basePending = Cache.PendingCount;
@@ -372,9 +440,13 @@ public sealed class TreeDrafter : IDisposable
         // A node's grammar state follows from its parent's (parents are computed first, the root's is set when drafted).
         foreach (var node in nodes)
             if (node.Grammar is null && node.Parent >= 0) node.Grammar = Advance(tree.Nodes[node.Parent].Grammar, node.Token);
+        return (new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()), first);
+    }
 
+    /// <summary>Each node's top tokens from its row of <paramref name="logits"/> (rows from <paramref name="first"/>, in order), under the reply's grammar.</summary>
+    private void Score(IReadOnlyList<SearchNode> nodes, Tensor logits, int first)
+    {
         using var scope = NewDisposeScope();
-        var logits = _draft.Forward(new[] { new SequenceInput(Cache, tokens.ToArray(), parents.ToArray()) })[0];
         var scored = logits.narrow(0, first, nodes.Count);
         if (_masker is not null && nodes.Any(n => n.Grammar is not null))
             TargetVerifier.MaskRowsInPlace(scored, nodes.Select(n => n.Grammar is { } g ? _masker.Allowed(g) : null).ToArray());

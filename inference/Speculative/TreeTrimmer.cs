@@ -53,15 +53,21 @@ public sealed class TreeTrimmer
     /// <summary>What the server's own drafting brings and costs here, once known (<see cref="ServerDraftLedger"/>).</summary>
     public ServerDraftCost? ServerDraft => _serverDraft.Current;
 
-    /// <summary>
-    /// A step whose tree the server drafted ended: drafting took <paramref name="draftMs"/>, <paramref name="verifiedNodes"/>
-    /// of its nodes were verified, and <paramref name="verdict"/> committed its tokens (one a stop condition cut short is skipped).
-    /// </summary>
-    public void ObserveServerDraft(double draftMs, int verifiedNodes, VerdictMessage verdict)
+    /// <summary>The server drafted the trees of <paramref name="trees"/> of a forward's steps in one pass of <paramref name="ms"/> (or one after another in all that time).</summary>
+    public void ObserveServerDraftPass(int trees, double ms)
     {
         _sinceServerDraft = 0;
+        _serverDraft.ObservePass(trees, ms);
+    }
+
+    /// <summary>
+    /// A step whose tree the server drafted ended: <paramref name="verifiedNodes"/> of its nodes were verified, and
+    /// <paramref name="verdict"/> committed its tokens (one a stop condition cut short is skipped).
+    /// </summary>
+    public void ObserveServerDraft(int verifiedNodes, VerdictMessage verdict)
+    {
         if (verdict.Finished || verdict.AcceptedTokens.Length == 0) return;
-        _serverDraft.Observe(draftMs, verifiedNodes, verdict.AcceptedTokens.Length);
+        _serverDraft.ObserveStep(verifiedNodes, verdict.AcceptedTokens.Length);
     }
 
     /// <summary>Forwards with trees after which one plain forward is run to refresh the plain part of the cost line.</summary>

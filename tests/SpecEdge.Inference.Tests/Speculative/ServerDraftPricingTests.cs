@@ -37,6 +37,25 @@ public class ServerDraftPricingTests : IDisposable
     }
 
     [Fact]
+    public void DraftingTreesTogether_PaysBesideManySequences_WhereOneAfterAnotherDoesNot()
+    {
+        // Eight trees drafted together in 7 ms (6 ms a pass, 0.125 ms a tree) instead of 40 ms: 24 tokens for 7 + 6.4 ms
+        // beat the forward's 8 per 12 ms.
+        var together = new ServerDraftCost(4, 0.125, 8, DraftFixedMs: 6);
+        Assert.Equal(7, together.DraftingMs(8), 9);
+        Assert.Equal(0, together.DraftingMs(0), 9);
+        Assert.Equal(6 + 8 * (0.125 + 0.1 * 8), together.ExtraMs(8, 0.1), 9);
+        Assert.True(GoodputCut.ServerDraftingPays(8, 8, 12, together, 0, 0.1));
+        Assert.False(GoodputCut.ServerDraftingPays(8, 8, 12, GoodDraft, 0, 0.1));
+        // Beside 64 it stops paying too: 192 tokens for 6 + 59.2 ms against 64 per 12 ms.
+        Assert.False(GoodputCut.ServerDraftingPays(64, 64, 12, together, 0, 0.1));
+        // A hand-back beside eight sequences weighs the same: a server that drafts together takes the session back.
+        var cumulative = new List<double[]> { new[] { 0, 0.9, 1.6, 2.0, 2.2 } };
+        Assert.True(GoodputCut.ServerDecodingPays(cumulative, new[] { 4 }, 20, 0.2, 0.1, wait: 14, serverDraft: together, baseExpected: 8)[0]);
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, new[] { 4 }, 20, 0.2, 0.1, wait: 14, serverDraft: GoodDraft, baseExpected: 8)[0]);
+    }
+
+    [Fact]
     public void AHandBack_WeighsTheServersOwnSpeculation_WhereItPays()
     {
         // One edge tree whose 4 nodes bring 2.2 tokens, behind a 14 ms turnaround, in a 20 ms forward: 3.2 tokens per
@@ -54,20 +73,58 @@ public class ServerDraftPricingTests : IDisposable
     public void TheLedger_KnowsNothingBeforeItsMinimum_ThenFollowsWhatItSees_AndIgnoresSlowFirstDrafts()
     {
         var ledger = new ServerDraftLedger();
-        // The first drafts of a device are slow (kernels compiled, caches warmed): 200 ms, then 5 ms.
-        ledger.Observe(draftMs: 200, verifiedNodes: 8, tokens: 3);
-        ledger.Observe(draftMs: 150, verifiedNodes: 8, tokens: 5);
-        for (int i = 0; i < ServerDraftLedger.MinSteps - 3; i++) ledger.Observe(draftMs: 5, verifiedNodes: 8, tokens: i % 2 == 0 ? 3 : 5);
+        // The first drafts of a device are slow (kernels compiled, caches warmed): 200 ms, then 5 ms, a tree a pass.
+        ledger.ObservePass(1, 200);
+        ledger.ObservePass(1, 150);
+        for (int i = 0; i < ServerDraftLedger.MinSteps - 1; i++)
+        {
+            ledger.ObserveStep(verifiedNodes: 8, tokens: i % 2 == 0 ? 3 : 5);
+            ledger.ObservePass(1, 5);
+        }
         Assert.Null(ledger.Current);
-        ledger.Observe(5, 8, 5);
+        ledger.ObserveStep(8, 5);
         var known = Assert.IsType<ServerDraftCost>(ledger.Current);
         Assert.Equal(4, known.TokensPerStep, 9);          // the mean tokens of the steps seen
         Assert.Equal(5, known.DraftMs, 9);                // the median draft time: the slow first drafts do not count
+        Assert.Equal(0, known.DraftFixedMs, 9);           // passes of one tree only: all of it per tree
         Assert.Equal(8, known.VerifiedNodes, 9);
-        for (int i = 0; i < ServerDraftLedger.Window; i++) ledger.Observe(2, 4, 2);   // the draft got cheaper and worse: the figures follow
+        for (int i = 0; i < ServerDraftLedger.Window; i++)   // the draft got cheaper and worse: the figures follow
+        {
+            ledger.ObserveStep(4, 2);
+            ledger.ObservePass(1, 2);
+        }
         Assert.Equal(new ServerDraftCost(2, 2, 4), ledger.Current);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.Observe(double.NaN, 1, 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.Observe(1, 1, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.ObservePass(1, double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.ObservePass(0, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ledger.ObserveStep(1, 0));
+    }
+
+    [Fact]
+    public void TheLedger_LearnsWhatAPassCosts_FixedAndPerTree()
+    {
+        ServerDraftLedger Ledger(params (int Trees, double Ms)[] passes)
+        {
+            var ledger = new ServerDraftLedger();
+            for (int i = 0; i < ServerDraftLedger.MinSteps; i++) ledger.ObserveStep(8, 4);
+            foreach (var (trees, ms) in passes) ledger.ObservePass(trees, ms);
+            return ledger;
+        }
+        // No pass yet: nothing known.
+        Assert.Null(Ledger().Current);
+        // Passes of 4 trees only: counted per tree (1.5 ms), as if each more tree cost as much again.
+        var four = Ledger((4, 6), (4, 6), (4, 50)).Current!.Value;
+        Assert.Equal((0, 1.5), (four.DraftFixedMs, four.DraftMs));
+        // Passes of 1 and 8 trees: 5 ms and 8.5 ms (medians) make 4.5 ms a pass and 0.5 ms a tree.
+        var batched = Ledger((1, 5), (1, 5), (1, 90), (8, 8.5), (8, 8.5), (8, 8.5)).Current!.Value;
+        Assert.Equal(4.5, batched.DraftFixedMs, 9);
+        Assert.Equal(0.5, batched.DraftMs, 9);
+        // Larger passes no dearer (noise): a fixed cost, their mean.
+        var flat = Ledger((1, 6), (8, 5)).Current!.Value;
+        Assert.Equal((5.5, 0.0), (flat.DraftFixedMs, flat.DraftMs));
+        // Dearer per tree the larger (one after another, and worse): no fixed part, through the origin.
+        var steep = Ledger((1, 1), (2, 4)).Current!.Value;
+        Assert.Equal(0, steep.DraftFixedMs, 9);
+        Assert.Equal((1 * 1 + 2 * 4) / 5.0, steep.DraftMs, 9);
     }
 
     [Fact]
@@ -76,8 +133,9 @@ public class ServerDraftPricingTests : IDisposable
         var trimmer = new TreeTrimmer();
         for (int i = 0; i < ServerDraftLedger.MinSteps; i++)
         {
-            trimmer.ObserveServerDraft(4, 6, new VerdictMessage(i, new[] { 1, 2, 3 }, false));
-            trimmer.ObserveServerDraft(40, 6, new VerdictMessage(i, new[] { 1 }, true));     // finished: says nothing of acceptance
+            trimmer.ObserveServerDraftPass(2, 8);
+            trimmer.ObserveServerDraft(6, new VerdictMessage(i, new[] { 1, 2, 3 }, false));
+            trimmer.ObserveServerDraft(6, new VerdictMessage(i, new[] { 1 }, true));     // finished: says nothing of acceptance
         }
         Assert.Equal(new ServerDraftCost(3, 4, 6), trimmer.ServerDraft);
     }
@@ -88,7 +146,11 @@ public class ServerDraftPricingTests : IDisposable
         var trimmer = new TreeTrimmer();
         for (int i = 0; i < ForwardCostModel.MinForwards * 4; i++)
             trimmer.ObserveForward(new ForwardShape(1 + i % 4, 1 + i % 4 + (i % 3) * 8, i % 3 > 0), 10 + (i % 4) * 0.5 + (i % 3) * 8 * 0.1 + (i % 3 > 0 ? 0.2 : 0));
-        for (int i = 0; i < ServerDraftLedger.MinSteps; i++) trimmer.ObserveServerDraft(50, 8, new VerdictMessage(i, new[] { 1, 2 }, false));
+        for (int i = 0; i < ServerDraftLedger.MinSteps; i++)
+        {
+            trimmer.ObserveServerDraftPass(1, 50);
+            trimmer.ObserveServerDraft(8, new VerdictMessage(i, new[] { 1, 2 }, false));
+        }
         // A draft this dear never pays: the rules carry the ledger, and the verifier decodes plainly, except that one
         // forward in ServerDraftProbeEvery + 1 carries none: its server steps are drafted, and the ledger learns afresh.
         var work = new TargetWork[] { Plain() };
@@ -100,7 +162,8 @@ public class ServerDraftPricingTests : IDisposable
             if (!rule.DraftsServerTrees(work, 1)) continue;
             Assert.Null(rule.ServerDraft);
             drafted++;
-            trimmer.ObserveServerDraft(50, 8, new VerdictMessage(f, new[] { 1, 2 }, false));
+            trimmer.ObserveServerDraftPass(1, 50);
+            trimmer.ObserveServerDraft(8, new VerdictMessage(f, new[] { 1, 2 }, false));
         }
         Assert.Equal(2, drafted);
     }
@@ -120,6 +183,8 @@ public class ServerDraftPricingTests : IDisposable
         var rule = new TrimRule(line, none, null) { ServerDraft = GoodDraft };
         Assert.True(rule.DraftsServerTrees(one, 1));
         Assert.False((rule with { ActiveSequences = 16 }).DraftsServerTrees(one, 1));
+        // Beside sixteen, drafting sixteen trees together at 6 ms a pass and 0.125 ms a tree pays.
+        Assert.True((rule with { ActiveSequences = 16, ServerDraft = new ServerDraftCost(4, 0.125, 8, 6) }).DraftsServerTrees(Enumerable.Repeat<TargetWork>(Plain(), 16).ToList(), 16));
         Assert.False((rule with { ServerDraft = GoodDraft with { TokensPerStep = 1 } }).DraftsServerTrees(one, 1));
         Assert.False(rule.DraftsServerTrees(one, 0));
     }
