@@ -28,6 +28,7 @@ switch (command)
     case "early-exit": EarlyExitBenchmark.Run(options); break;
     case "pipeline-sim": SpecEdge.Benchmarks.Capacity.PipelineStudy.Run(options); break;
     case "goodput-sim": SpecEdge.Benchmarks.Capacity.GoodputSimulation.Run(options); break;
+    case "server-draft": ServerDraftBenchmark.Run(options); break;
     default:
         Console.WriteLine("""
             SpecEdge benchmarks (each prints a table and writes JSON):
@@ -41,6 +42,9 @@ switch (command)
                    [--out bench-results/goodput-sim.json] [--plot bench-results/goodput-sim.png]
                   Roofline projection (A100, H200) of edge-assisted SD with goodput trimming beside AR, server-only SD and whole
                   trees, batch limited by KV memory, trimming decided by the verifier's own rule; the issue-22 goals checked.
+              server-draft [--sequences 1,2,4,8,16] [--repeats 5] [--prompt 128] [--draft models/demo/draft] [--out bench-results/server-draft.json]
+                  The server's drafting: n trees drafted together (one batched draft forward per round) against one after
+                  another, interleaved, on the demo draft and a d512 x10 random draft; the pass line a silo's ledger learns.
               prefix-cache [--repeats 3] [--parts copy,ttft,memory,throughput] [--prefix 1024] [--capacity 2048] [--sequences 8] [--prompt 256] [--reply 32] [--out bench-results/prefix-cache.json]
                   The device's prefix cache on a d512 Qwen3-style model: copy against gather, time to first token cached vs cold
                   (system prompt, another tenant, regenerate, edit), KV memory of 32 conversations, throughput when nothing is shared.

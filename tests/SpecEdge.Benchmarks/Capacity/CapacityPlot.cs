@@ -17,6 +17,8 @@ public static class CapacityPlot
             ["edge-assisted SD, goodput trimming + hand-back"] = Colors.Crimson,
             ["edge-assisted SD, goodput trimming + server-drafted hand-back"] = Colors.Black,
             ["server-only SD, one by one, drafting where it pays"] = Colors.Olive,
+            ["server-only SD, batched, drafting where it pays"] = Colors.Teal,
+            ["edge-assisted SD, goodput trimming + batch-drafted hand-back"] = Colors.Magenta,
         };
         for (int p = 0; p < projections.Count; p++)
         {

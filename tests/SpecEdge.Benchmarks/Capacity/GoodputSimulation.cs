@@ -44,6 +44,7 @@ public static class GoodputSimulation
             {
                 report.AppendLine(Goals(p, RooflineProjection.TrimmedHandBack.Mode));
                 report.AppendLine(Goals(p, RooflineProjection.TrimmedHandBackDrafted.Mode));
+                report.AppendLine(Goals(p, RooflineProjection.TrimmedHandBackBatchDrafted.Mode));
             }
         }
         Console.WriteLine(report);

@@ -26,11 +26,16 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     public static readonly ProjectionMode TrimmedHandBack = new("edge-assisted SD, goodput trimming + hand-back", DraftPlacement.Edge, Trim: true, HandBack: true);
 
     /// <summary>
-    /// The same on a silo with a draft model of its own: hand-back steps are server-drafted where that pays, and a session
-    /// is handed back when the server's own speculation beats its edge's loop (GoodputCut.ServerDecodingPays).
+    /// The same on a silo with a draft model of its own that drafts one tree after another: hand-back steps are
+    /// server-drafted where that pays, and a session is handed back when the server's own speculation beats its edge's
+    /// loop (GoodputCut.ServerDecodingPays).
     /// </summary>
     public static readonly ProjectionMode TrimmedHandBackDrafted =
-        new("edge-assisted SD, goodput trimming + server-drafted hand-back", DraftPlacement.Edge, Trim: true, HandBack: true, HandBackDrafts: true);
+        new("edge-assisted SD, goodput trimming + server-drafted hand-back", DraftPlacement.Edge, OneByOne: true, Trim: true, HandBack: true, HandBackDrafts: true);
+
+    /// <summary>The same with the silo's drafting as it runs now: a forward's hand-back trees drafted together (BatchTreeDrafting).</summary>
+    public static readonly ProjectionMode TrimmedHandBackBatchDrafted =
+        new("edge-assisted SD, goodput trimming + batch-drafted hand-back", DraftPlacement.Edge, Trim: true, HandBack: true, HandBackDrafts: true);
 
     /// <summary>
     /// Server-only SD as the silo runs it now: trees drafted one after another, trimmed by the goodput rule, and not
@@ -38,13 +43,16 @@ public sealed record RooflineProjection(ProjectionSetting Setting, IReadOnlyList
     /// </summary>
     public static readonly ProjectionMode ServerDraftingWherePays = new("server-only SD, one by one, drafting where it pays", DraftPlacement.Server, OneByOne: true, Trim: true);
 
+    /// <summary>Server-only SD as the silo runs it by default: a forward's trees drafted together, trimmed, and drafted only where that pays.</summary>
+    public static readonly ProjectionMode BatchDraftingWherePays = new("server-only SD, batched, drafting where it pays", DraftPlacement.Server, Trim: true);
+
     public static RooflineProjection Run(ProjectionSetting setting, int[] sessions, int replies, double itlTargetMs, int seed)
     {
         var rows = new List<ProjectionRow>();
         var perGpu = new Dictionary<string, (int, int)>();
         foreach (var m in setting.Trim is null ? Modes
-            : setting.HandBackSteps > 0 ? Modes.Concat(new[] { ServerDraftingWherePays, Trimmed, TrimmedHandBack, TrimmedHandBackDrafted })
-            : Modes.Concat(new[] { ServerDraftingWherePays, Trimmed }))
+            : setting.HandBackSteps > 0 ? Modes.Concat(new[] { ServerDraftingWherePays, BatchDraftingWherePays, Trimmed, TrimmedHandBack, TrimmedHandBackDrafted, TrimmedHandBackBatchDrafted })
+            : Modes.Concat(new[] { ServerDraftingWherePays, BatchDraftingWherePays, Trimmed }))
         {
             foreach (int n in sessions)
                 rows.Add(new ProjectionRow(setting.Server.Name, m.Mode, m.Placement, n, Simulator.Run(setting.Config(m, n, replies, seed)),

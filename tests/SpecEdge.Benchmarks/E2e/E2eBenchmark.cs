@@ -20,7 +20,9 @@ namespace SpecEdge.Benchmarks.E2e;
 /// SpecEdge:TreeTrimming Off), when a whole-tree mode is asked for, to set goodput trimming beside the trees before it;
 /// a fifth, "early" (as "edge", early verdicts on: the edges draft ahead on them), when an early-exit mode is asked for;
 /// a sixth, "no-hand-back" (as "edge", hand-backs off), to set hand-backs beside goodput trimming alone; a seventh,
-/// "edge-sd" (as "edge", with the server draft model of "sd"), whose hand-backs the server drafts where that pays.
+/// "edge-sd" (as "edge", with the server draft model of "sd"), whose hand-backs the server drafts where that pays; and
+/// beside "sd", which drafts a forward's trees together, "sd-1x1" (one tree after another), "sd-whole" and "sd-whole-1x1"
+/// (the same two with trees verified whole, so that every server step is drafted), when their modes are asked for.
 /// </summary>
 public static class E2eBenchmark
 {
@@ -41,9 +43,12 @@ public static class E2eBenchmark
         new("edge-assisted + proactive + early exit", "early", "edge", true),
         new("edge-assisted, trimming without hand-backs", "no-hand-back", "edge", false),
         new("edge-assisted, server-drafted hand-backs", "edge-sd", "edge", false),
+        new("server-only tree SD, trees drafted one by one", "sd-1x1", "server", false),
+        new("server-only tree SD, whole trees always drafted", "sd-whole", "server", false),
+        new("server-only tree SD, whole trees always drafted one by one", "sd-whole-1x1", "server", false),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back", "edge-sd" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back", "edge-sd", "sd-1x1", "sd-whole", "sd-whole-1x1" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -97,6 +102,12 @@ public static class E2eBenchmark
         if (modes.Any(m => m.Silo == "no-hand-back")) silos["no-hand-back"] = common.Concat(new[] { "--SpecEdge:HandBackSteps", "0" }).ToArray();
         // As "edge", with a draft model of the silo's own: hand-backs draft where that pays, and weigh it against the edges' loop.
         if (modes.Any(m => m.Silo == "edge-sd")) silos["edge-sd"] = common.Concat(new[] { "--SpecEdge:ServerDraftModel", draft }).ToArray();
+        // The server's drafting one tree after another (SpecEdge:BatchServerDrafts false) beside "sd", which drafts a forward's
+        // trees together; and both with trees verified whole, which makes the server draft every step (no goodput rule).
+        string[] sd = silos["sd"];
+        if (modes.Any(m => m.Silo == "sd-1x1")) silos["sd-1x1"] = sd.Concat(new[] { "--SpecEdge:BatchServerDrafts", "false" }).ToArray();
+        if (modes.Any(m => m.Silo == "sd-whole")) silos["sd-whole"] = sd.Concat(new[] { "--SpecEdge:TreeTrimming", "Off" }).ToArray();
+        if (modes.Any(m => m.Silo == "sd-whole-1x1")) silos["sd-whole-1x1"] = sd.Concat(new[] { "--SpecEdge:TreeTrimming", "Off", "--SpecEdge:BatchServerDrafts", "false" }).ToArray();
         // Early exits (issue 25): as "edge", with forwards split at the target's exit head and early verdicts sent to the edges.
         if (modes.Any(m => m.Silo == "early")) silos["early"] = common.Concat(new[] { "--SpecEdge:EarlyVerdicts", "true" }).ToArray();
         var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);
@@ -174,7 +185,7 @@ public static class E2eBenchmark
             // A silo with a draft of its own: how many of its server steps it drafted, and how many it decoded plainly because drafting did not pay.
             if (stats.ServerDrafts is { } sd && statsBefore.ServerDrafts is { } sd0)
                 Console.WriteLine(System.FormattableString.Invariant(
-                    $"    server steps drafted {sd.DraftedSteps - sd0.DraftedSteps}, plain (drafting did not pay) {sd.PlainSteps - sd0.PlainSteps}; the device's drafting so far: {sd.TokensPerStep:F2} tokens/step, {sd.DraftMilliseconds:F1} ms/tree, {sd.VerifiedNodes:F1} nodes verified"));
+                    $"    server steps drafted {sd.DraftedSteps - sd0.DraftedSteps} in {sd.DraftPasses - sd0.DraftPasses} passes, plain (drafting did not pay) {sd.PlainSteps - sd0.PlainSteps}; the device's drafting so far: {sd.TokensPerStep:F2} tokens/step, {sd.DraftPassMilliseconds:F1} ms/pass + {sd.DraftMilliseconds:F1} ms/tree, {sd.VerifiedNodes:F1} nodes verified"));
             return cell;
         }
 

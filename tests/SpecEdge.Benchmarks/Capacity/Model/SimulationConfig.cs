@@ -65,12 +65,13 @@ public sealed record SimulationConfig
     /// <summary>A hand-back's run ends after this long, whatever its steps (the silo's SpecEdge:HandBackMaxMilliseconds).</summary>
     public double HandBackMaxSeconds { get; init; } = 0.5;
     /// <summary>
-    /// Edge mode with hand-backs, on a silo with a draft model of its own: seconds the server takes to draft one tree
-    /// (it drafts one tree after another, as DeviceRunner does), NaN: none. Its hand-back steps are then server-drafted
-    /// whenever that drafting pays at the forward's load (GoodputCut.ServerDraftingPays), and the hand-back rule weighs
-    /// the server's own speculation against the edge's loop (GoodputCut.ServerDecodingPays), as the silo's verifier does.
+    /// Edge mode with hand-backs, on a silo with a draft model of its own: seconds the server takes to draft n trees in
+    /// one pass (together, as DeviceRunner does by default, or one after another), null: no server draft. Its hand-back
+    /// steps are then server-drafted whenever that drafting pays at the forward's load (GoodputCut.ServerDraftingPays),
+    /// and the hand-back rule weighs the server's own speculation against the edge's loop (GoodputCut.ServerDecodingPays),
+    /// as the silo's verifier does.
     /// </summary>
-    public double HandBackDraftSeconds { get; init; } = double.NaN;
+    public Func<int, double>? HandBackDraft { get; init; }
 
     public void Validate()
     {

@@ -177,9 +177,9 @@ public sealed class Simulator
                 : new VerifyItem(_c.Placement == DraftPlacement.None || (ServerDrafted(q) && !serverDrafts) ? 1 : q.ServerStep ? _c.TreeTokens : nodes + 1, q.Session.Context)).ToList();
             int trees = batch.Count(q => !q.Prefill && !q.ServerStep);
             double seconds = _c.Verify.Seconds(items);
-            // A hand-back's server-drafted steps: the silo drafts their trees one after another before the forward.
+            // A hand-back's server-drafted steps: the silo drafts their trees (together, or one after another) before the forward.
             int handBackSteps = batch.Count(q => q.ServerStep);
-            if (serverDrafts && handBackSteps > 0) seconds += handBackSteps * _c.HandBackDraftSeconds;
+            if (serverDrafts && handBackSteps > 0) seconds += _c.HandBackDraft!(handBackSteps);
             // Early exits: the split costs its share, and each tree's early verdict leaves part-way through the forward.
             if (_c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge && trees > 0)
             {
@@ -228,10 +228,12 @@ public sealed class Simulator
     /// would learn there), with the edges' round trip and drafting times the device's idle share as the wait (as
     /// VerifierScheduler prices it). The trees are alike, so one k serves all.
     /// <para>
-    /// On a silo with a draft of its own (<see cref="SimulationConfig.HandBackDraftSeconds"/>), the hand-back rule also
+    /// On a silo with a draft of its own (<see cref="SimulationConfig.HandBackDraft"/>), the hand-back rule also
     /// weighs the server's own speculation, and the forward's hand-back steps are server-drafted when that drafting pays
     /// at its load (<see cref="SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays"/>), priced as the verifier
-    /// prices it: the draft's mean tokens per step, its drafting time and whole trees' nodes.
+    /// prices it: the draft's mean tokens per step, its drafting time (a pass's fixed part and a tree's, the line through
+    /// the passes of one tree and of as many trees as sequences step, which a silo's ledger learns from the passes it
+    /// sees) and whole trees' nodes.
     /// </para>
     /// </summary>
     private (int Nodes, bool ServerPays, bool ServerDrafts) Cut(List<Queued> batch)
@@ -248,18 +250,16 @@ public sealed class Simulator
         double whole = trees.Count > 0 ? _c.Verify.Seconds(Items(_c.TreeTokens))
             : _c.Verify.Seconds(batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(_c.TreeTokens, q.Session.Context)).ToList());
         double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / ((trees.Count > 0 ? trees.Count : serverSteps) * budget));
-        // What a server-drafted step brings and costs: the draft's mean tokens, one tree's drafting (a batch's share of it
-        // when the server drafts a batch at once), whole trees' nodes.
-        double perTree = _c.Placement == DraftPlacement.Server ? _c.ServerDraft!(Math.Max(1, serverSteps), _random) / Math.Max(1, serverSteps) : _c.HandBackDraftSeconds;
-        var serverDraft = double.IsNaN(perTree) ? (SpecEdge.Inference.Speculative.ServerDraftCost?)null
-            : new SpecEdge.Inference.Speculative.ServerDraftCost(_c.Acceptance.Mean, perTree, budget);
+        // As the verifier does, the server's drafting is priced beside every sequence in a reply (TrimRule.ActiveSequences).
+        int stepping = Math.Max(batch.Count(q => !q.Prefill), _sessions.Count(s => s.InReply));
+        // What a server-drafted step brings and costs: the draft's mean tokens, its drafting, whole trees' nodes.
+        Func<int, double>? drafting = _c.Placement == DraftPlacement.Server ? n => _c.ServerDraft!(n, _random) : _c.HandBackDraft;
+        var serverDraft = drafting is null ? (SpecEdge.Inference.Speculative.ServerDraftCost?)null : DraftLine(drafting, Math.Max(2, stepping), budget);
         // As the verifier does: the edges' turnaround, in full while the device idles a quarter of the time or more (a
         // forward that carries an edge's tree); the server's own drafting is priced without it.
         double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
         double wait = _c.Placement == DraftPlacement.Edge && trees.Count > 0
             ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
-        // As the verifier does, the server's drafting is priced beside every sequence in a reply (TrimRule.ActiveSequences).
-        int stepping = Math.Max(batch.Count(q => !q.Prefill), _sessions.Count(s => s.InReply));
         bool drafts = serverDraft is { } sd && serverSteps > 0
             && SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays(serverSteps, stepping, bare, sd, 0, price);
         if (trees.Count == 0) return (budget, false, drafts);
@@ -271,6 +271,17 @@ public sealed class Simulator
         // Whether the server's own decoding beats the edges' loop (GoodputCut.ServerDecodingPays): a hand-back follows.
         var pays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait, serverDraft: serverDraft, baseExpected: stepping);
         return (cut.Max(), pays[0], drafts);   // trees alike
+    }
+
+    /// <summary>
+    /// What the server's drafting brings and costs, as a ledger would learn it: the line through a pass of one tree and a
+    /// pass of <paramref name="trees"/> (seconds, in the cut's unit), the draft's mean tokens, whole trees' nodes.
+    /// </summary>
+    private SpecEdge.Inference.Speculative.ServerDraftCost DraftLine(Func<int, double> drafting, int trees, int nodes)
+    {
+        double one = drafting(1), many = drafting(trees);
+        double perTree = Math.Max(0, (many - one) / (trees - 1));
+        return new SpecEdge.Inference.Speculative.ServerDraftCost(_c.Acceptance.Mean, perTree, nodes, DraftFixedMs: Math.Max(0, one - perTree));
     }
 
     /// <summary>A step whose tree the server drafts: server-only SD's, or a hand-back's.</summary>
