@@ -8,9 +8,9 @@ namespace SpecEdge.Inference.Speculative;
 /// hand-back that drafts when the server's own speculation beats the edge's loop. Device-wide, not per session: a
 /// draft's cost does not depend on whose tree it is, and its acceptance moves slowly enough for a mean over recent steps.
 /// <para>
-/// The pass times are taken as a median per number of trees, because a device's first drafts (kernel compilation,
-/// caches) can take many times what the rest do, and a mean of them would switch drafting off for good on a device where
-/// it pays. With passes of one size only, the whole time is counted per tree (no fixed part): a device seen drafting one
+/// The pass times' line is fitted by medians (<see cref="PassLine"/>), because a device's first drafts (kernel
+/// compilation, caches) can take many times what the rest do, and a mean of them would switch drafting off for good on a
+/// device where it pays. With passes of one size only, the whole time is counted per tree (no fixed part): a device seen drafting one
 /// tree at a time is assumed to pay as much again for each more, until a pass of another size shows what batching saves.
 /// While drafting does not pay nothing new comes in, except from the verifier's occasional probe
 /// (<see cref="TreeTrimmer.ServerDraftProbeEvery"/>), which drafts for every server step of its forward. Not thread-safe:
@@ -64,21 +64,26 @@ public sealed class ServerDraftLedger
     }
 
     /// <summary>
-    /// The pass times' line: weighted least squares through each pass size's median time (weights: passes of that size),
-    /// kept to non-negative parts. One size only: all of it per tree.
+    /// The pass times' line, fitted robustly (Theil-Sen): the slope is the median of the slopes between passes of different
+    /// sizes, the fixed part the median of what each pass took beyond it, both kept non-negative. A device's first passes
+    /// and the passes that catch a new turn's prompt up take many times the rest; a least-squares line through them
+    /// priced drafting out for good (seen in e2e: 60 ms a pass learnt where 17 was usual). One size only: all of it per
+    /// tree, the median time per tree.
     /// </summary>
     private (double Fixed, double PerTree) PassLine()
     {
-        var sizes = _passes.GroupBy(p => p.Trees).Select(g => (Trees: (double)g.Key, Ms: Median(g.Select(p => p.Ms)), Weight: (double)g.Count())).ToList();
-        if (sizes.Count == 1) return (0, sizes[0].Ms / sizes[0].Trees);
-        double w = sizes.Sum(s => s.Weight);
-        double meanTrees = sizes.Sum(s => s.Weight * s.Trees) / w, meanMs = sizes.Sum(s => s.Weight * s.Ms) / w;
-        double slope = sizes.Sum(s => s.Weight * (s.Trees - meanTrees) * (s.Ms - meanMs)) / sizes.Sum(s => s.Weight * (s.Trees - meanTrees) * (s.Trees - meanTrees));
-        if (slope <= 0) return (meanMs, 0);   // more trees cost no more that can be measured: a pass's cost is fixed
-        double intercept = meanMs - slope * meanTrees;
-        if (intercept >= 0) return (intercept, slope);
-        // Passes dearer per tree the larger they are: no fixed part, the line through the origin.
-        return (0, sizes.Sum(s => s.Weight * s.Trees * s.Ms) / sizes.Sum(s => s.Weight * s.Trees * s.Trees));
+        var passes = _passes.ToArray();
+        var slopes = new List<double>();
+        for (int i = 0; i < passes.Length; i++)
+            for (int j = i + 1; j < passes.Length; j++)
+                if (passes[i].Trees != passes[j].Trees)
+                    slopes.Add((passes[j].Ms - passes[i].Ms) / (passes[j].Trees - passes[i].Trees));
+        if (slopes.Count == 0) return (0, Median(passes.Select(p => p.Ms / p.Trees)));
+        double slope = Median(slopes);
+        if (slope <= 0) return (Median(passes.Select(p => p.Ms)), 0);   // more trees cost no more that can be measured: a pass's cost is fixed
+        double intercept = Median(passes.Select(p => p.Ms - slope * p.Trees));
+        // Passes dearer per tree the larger they are: no fixed part, the median time per tree.
+        return intercept >= 0 ? (intercept, slope) : (0, Median(passes.Select(p => p.Ms / p.Trees)));
     }
 
     private static double Median(IEnumerable<double> values)

@@ -114,17 +114,21 @@ public class ServerDraftPricingTests : IDisposable
         // Passes of 4 trees only: counted per tree (1.5 ms), as if each more tree cost as much again.
         var four = Ledger((4, 6), (4, 6), (4, 50)).Current!.Value;
         Assert.Equal((0, 1.5), (four.DraftFixedMs, four.DraftMs));
-        // Passes of 1 and 8 trees: 5 ms and 8.5 ms (medians) make 4.5 ms a pass and 0.5 ms a tree.
+        // Passes of 1 and 8 trees: 5 ms and 8.5 ms make 4.5 ms a pass and 0.5 ms a tree; the slow first pass does not count.
         var batched = Ledger((1, 5), (1, 5), (1, 90), (8, 8.5), (8, 8.5), (8, 8.5)).Current!.Value;
         Assert.Equal(4.5, batched.DraftFixedMs, 9);
         Assert.Equal(0.5, batched.DraftMs, 9);
+        // Slow passes of several sizes (a cold device, prompts caught up) among usual ones of 1 to 8 trees: 4 + 0.5 a tree.
+        var cold = Ledger((3, 60), (5, 70), (2, 50), (1, 4.5), (2, 5), (4, 6), (8, 8), (8, 8), (4, 6), (1, 4.5), (6, 7), (2, 5)).Current!.Value;
+        Assert.Equal(4, cold.DraftFixedMs, 9);
+        Assert.Equal(0.5, cold.DraftMs, 9);
         // Larger passes no dearer (noise): a fixed cost, their mean.
         var flat = Ledger((1, 6), (8, 5)).Current!.Value;
         Assert.Equal((5.5, 0.0), (flat.DraftFixedMs, flat.DraftMs));
-        // Dearer per tree the larger (one after another, and worse): no fixed part, through the origin.
-        var steep = Ledger((1, 1), (2, 4)).Current!.Value;
+        // Dearer per tree the larger (one after another, and worse): no fixed part, the median time per tree.
+        var steep = Ledger((1, 1), (2, 4), (2, 4)).Current!.Value;
         Assert.Equal(0, steep.DraftFixedMs, 9);
-        Assert.Equal((1 * 1 + 2 * 4) / 5.0, steep.DraftMs, 9);
+        Assert.Equal(2, steep.DraftMs, 9);
     }
 
     [Fact]
