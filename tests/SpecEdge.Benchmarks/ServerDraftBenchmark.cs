@@ -4,6 +4,7 @@ using System.Text.Json;
 using SpecEdge.Inference.Model;
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Protocol;
+using SpecEdge.TestSupport;
 using static TorchSharp.torch;
 
 namespace SpecEdge.Benchmarks;
@@ -70,7 +71,7 @@ public static class ServerDraftBenchmark
                         {
                             same &= a[i].Tokens.SequenceEqual(b[i].Tokens) && a[i].Parents.SequenceEqual(b[i].Parents);
                             // Both twins take the same verdict: two tokens of the tree's first path and a bonus.
-                            var tokens = FirstPath(a[i], 2).Append(random.Next(model.Config.VocabSize)).ToArray();
+                            var tokens = TreePaths.FirstChildPath(a[i], 2).Append(random.Next(model.Config.VocabSize)).ToArray();
                             together[i].Complete(new VerdictMessage(a[i].Step, tokens, false), new VerifierLoad(n, 0, 0, 0));
                             alone[i].Complete(new VerdictMessage(b[i].Step, tokens, false), new VerifierLoad(n, 0, 0, 0));
                         }
@@ -104,19 +105,6 @@ public static class ServerDraftBenchmark
         var config = RandomModels.Qwen3D512();
         var weights = ModelWeights.Random(config, 1, ScalarType.Float32);
         yield return ($"qwen3 d{config.HiddenSize} x{config.NumHiddenLayers} random", new CausalLm(config, weights, ScalarType.Float32, CPU));
-    }
-
-    private static List<int> FirstPath(DraftMessage tree, int depth)
-    {
-        var path = new List<int>();
-        for (int at = 0; path.Count < depth;)
-        {
-            int child = Array.FindIndex(tree.Parents, p => p == at);
-            if (child < 0) break;
-            path.Add(tree.Tokens[child]);
-            at = child;
-        }
-        return path;
     }
 
     private static double Median(List<double> values)

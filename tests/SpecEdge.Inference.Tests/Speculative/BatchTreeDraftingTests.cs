@@ -1,5 +1,6 @@
 using SpecEdge.Inference.Speculative;
 using SpecEdge.Protocol;
+using SpecEdge.TestSupport;
 using Xunit;
 using static SpecEdge.Inference.Tests.Speculative.SpeculativeTestModels;
 
@@ -65,7 +66,7 @@ public class BatchTreeDraftingTests
                         Assert.Equal(alone[i].CurrentBet, batched[i].CurrentBet);
                         verdict = BetWinning(together[r], batched[i].CurrentBet!.Value);
                     }
-                    else verdict = new VerdictMessage(together[r].Step, FirstPath(together[r], 2).Append(random.Next(vocab)).ToArray(), false);
+                    else verdict = new VerdictMessage(together[r].Step, TreePaths.FirstChildPath(together[r], 2).Append(random.Next(vocab)).ToArray(), false);
                     batched[i].Complete(verdict, new VerifierLoad(1, 0, 0, 0));
                     alone[i].Complete(verdict, new VerifierLoad(1, 0, 0, 0));
                     if (i == 2) betsWon = batched[i].ProactiveHits;
@@ -104,27 +105,13 @@ public class BatchTreeDraftingTests
         Assert.Empty(BatchTreeDrafting.BuildTrees(Array.Empty<TreeDrafter>()));
     }
 
-    /// <summary>The tokens of the tree's first <paramref name="depth"/> nodes along first children (fewer where it ends).</summary>
-    private static List<int> FirstPath(DraftMessage tree, int depth)
-    {
-        var path = new List<int>();
-        for (int at = 0; path.Count < depth;)
-        {
-            int child = Array.FindIndex(tree.Parents, p => p == at);
-            if (child < 0) break;
-            path.Add(tree.Tokens[child]);
-            at = child;
-        }
-        return path;
-    }
-
     /// <summary>
     /// The verdict a greedy bet wins: the draft's argmax chain to the node bet on (each node's first child in the tree,
     /// its likeliest, as nodes come best first), then the bonus bet on.
     /// </summary>
     private static VerdictMessage BetWinning(DraftMessage tree, (int Depth, int NodeToken, int Bonus) bet)
     {
-        var path = FirstPath(tree, bet.Depth);
+        var path = TreePaths.FirstChildPath(tree, bet.Depth);
         Assert.Equal(bet.Depth, path.Count);
         if (bet.Depth > 0) Assert.Equal(bet.NodeToken, path[^1]);
         return new VerdictMessage(tree.Step, path.Append(bet.Bonus).ToArray(), false);
