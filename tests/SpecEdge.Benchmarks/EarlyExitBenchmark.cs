@@ -43,10 +43,12 @@ public static class EarlyExitBenchmark
         using var draft = CausalLm.Load(draftDir, "float32");
         var rows = new Dictionary<string, object>();
         Console.WriteLine("\nproactive bets under prefix trimming (demo pair, 8 prompts, greedy, 48 tokens)\n| nodes verified | bets won | tokens / step |\n|---|---:|---:|");
-        foreach (int? k in new int?[] { null, 2, 4, 8 })
+        // Trees whole, cut to their first k nodes, and cut by goodput (the verifier's trimmer, learning its cost line and
+        // this sequence's calibration as a silo does, and reordering each tree by it before the cut).
+        foreach (int? k in new int?[] { null, 2, 4, 8, -1 })
         {
-            int hits = 0, bets = 0, steps = 0, tokens = 0;
-            var rule = k is int n ? new TrimRule(null, new Dictionary<string, double[]?>(), n) : TrimRule.None;
+            int hits = 0, bets = 0, steps = 0, tokens = 0, verifiedNodes = 0, cutSteps = 0;
+            var trimmer = new TreeTrimmer();   // one device: its cost line carries over, each conversation's calibration does not
             foreach (var text in SoakPrompts.All)
             {
                 var prompt = tokenizer.Encode(text, parseSpecialTokens: false);
@@ -54,20 +56,26 @@ public static class EarlyExitBenchmark
                 using var sequence = verifier.Start(prompt, SamplingParams.Greedy, new StopCriteria(Array.Empty<int>(), o.Int("max-new-tokens", 48)), 512);
                 var options = new DraftTreeOptions { GreedyVerification = true };
                 using var drafter = new TreeDrafter(draft, prompt, options, 512 + options.DraftCacheHeadroom);
+                trimmer.Forget("s");
                 while (!sequence.Finished)
                 {
                     var tree = drafter.BuildTree();
                     drafter.PreDraft();
+                    var rule = k is > 0 and int n ? new TrimRule(null, new Dictionary<string, double[]?>(), n) : k is null ? TrimRule.None : trimmer.Rule(new[] { "s" });
                     var (ran, verified) = rule.Apply([("s", new VerifyWork(sequence, tree))]);
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
                     var verdict = verifier.Execute(ran)[0].VerdictOrThrow();
+                    trimmer.ObserveForward(ForwardShape.Of(ran), clock.Elapsed.TotalMilliseconds);
+                    trimmer.ObserveVerdict("s", tree, verdict);
                     drafter.Complete(verdict, new VerifierLoad(1, 0, 0, 0, verified[0]));
                     steps++;
                     tokens += verdict.AcceptedTokens.Length;
+                    if (verified[0] >= 0) { verifiedNodes += verified[0]; cutSteps++; }
                 }
                 hits += drafter.ProactiveHits;
                 bets += drafter.ProactiveHits + drafter.ProactiveMisses;
             }
-            string name = k?.ToString() ?? "whole tree";
+            string name = k is -1 ? $"goodput (cut steps: {cutSteps} of {steps}, {(double)verifiedNodes / Math.Max(1, cutSteps):F1} nodes)" : k?.ToString() ?? "whole tree";
             Console.WriteLine($"| {name} | {hits}/{bets} ({100.0 * hits / Math.Max(1, bets):F1} %) | {(double)tokens / steps:F2} |");
             rows[name] = new { hits, bets, tokens_per_step = (double)tokens / steps };
         }
