@@ -31,8 +31,8 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
 
     /// <summary>
     /// Sequences that stepped on this device lately, in this forward or not. The server's own drafting is priced as if
-    /// it drafted for each of them: one tree after another, it is cheap beside one sequence and dear beside many, and a
-    /// forward that happens to hold only a hand-back's step says little of the load.
+    /// it drafted for each of them: its drafting is cheap beside one sequence and dearer beside many (far dearer where
+    /// it drafts one tree after another), and a forward that happens to hold only a hand-back's step says little of the load.
     /// </summary>
     public int ActiveSequences { get; init; }
 
