@@ -31,7 +31,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private DeviceRunner _device = null!;
     private VerifierKey _key;
     private bool _flushing;
-    /// <summary>Server-decoded steps whose tree the device drafted, and those it decoded plainly because drafting did not pay.</summary>
+    /// <summary>
+    /// Server-decoded steps whose tree the device drafted, those it decoded plainly because drafting did not pay, and the
+    /// drafting passes it ran (fewer than the drafted steps when it drafted trees together).
+    /// </summary>
     private long _serverDraftedSteps, _serverPlainSteps, _serverDraftPasses;
     /// <summary>Wall time from the injected clock (queue deadlines, abandonment, the planner's window).</summary>
     private DateTime Now => time.GetUtcNow().UtcDateTime;

@@ -140,12 +140,18 @@ public sealed class TreeDrafter : IDisposable
         Step = step;
     }
 
-    /// <summary>Builds the tree for the current step: root = last committed token, up to Budget more nodes.</summary>
+    /// <summary>
+    /// Builds the tree for the current step: root = last committed token, up to Budget more nodes. The same rounds as a
+    /// batched pass runs (<see cref="BatchTreeDrafting"/>), each with a forward of this sequence alone.
+    /// </summary>
     public DraftMessage BuildTree()
     {
         BeginTree();
-        var search = _search!;
-        if (_budget > 0) search.Run(_roundsLeft, _budget, Options.MaxBeams, _depth, Options.Decay, nodes => Compute(search, nodes));
+        while (NextRound() is { } round)
+        {
+            using var scope = NewDisposeScope();
+            EndRound(round, round.Input is { } input ? _draft.Forward(new[] { input })[0] : null);
+        }
         return EndTree();
     }
 

@@ -115,7 +115,7 @@ public sealed class EdgeGatewayService(
                     if (TreeShapeError(message.Tree) is { } shape) return Refuse(credential, message, shape, resync: false);
                     var tree = new TreeSubmission(conversation, edgeId, message.Tree.Step, message.Tree.CommittedLength, message.Tree.Tokens.ToArray(), message.Tree.Parents.ToArray(),
                         message.Tree.Confidence.IsEmpty ? null : message.Tree.Confidence.ToByteArray());
-                    return new ServerMessage { Verdict = ToWire(await session.SubmitTreeAsync(tree)) };
+                    return new ServerMessage { Verdict = VerdictWire.ToWire(await session.SubmitTreeAsync(tree)) };
                 case EdgeMessage.BodyOneofCase.Detach:
                     await session.DetachEdgeAsync(edgeId);
                     return new ServerMessage();
@@ -242,5 +242,4 @@ public sealed class EdgeGatewayService(
         return wire;
     }
 
-    private static Verdict ToWire(StepVerdict v) => VerdictWire.ToWire(v);
 }

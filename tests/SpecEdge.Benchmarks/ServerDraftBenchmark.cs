@@ -76,7 +76,7 @@ public static class ServerDraftBenchmark
                             alone[i].Complete(new VerdictMessage(b[i].Step, tokens, false), new VerifierLoad(n, 0, 0, 0));
                         }
                     }
-                    double t = Median(batchedMs), s = Median(oneByOneMs);
+                    double t = Percentile.Of(batchedMs, 50), s = Percentile.Of(oneByOneMs, 50);
                     foreach (var ms in batchedMs) ledger.ObservePass(n, ms);
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {n} | {s:F1} | {t:F1} | {t / s:F2} | {t / n:F2} | {(same ? "yes" : "NO")} |"));
                     rows.Add(new { draft = name, trees = n, one_by_one_ms = s, together_ms = t, ratio = t / s, same_trees = same, together_samples = batchedMs, one_by_one_samples = oneByOneMs });
@@ -105,11 +105,5 @@ public static class ServerDraftBenchmark
         var config = RandomModels.Qwen3D512();
         var weights = ModelWeights.Random(config, 1, ScalarType.Float32);
         yield return ($"qwen3 d{config.HiddenSize} x{config.NumHiddenLayers} random", new CausalLm(config, weights, ScalarType.Float32, CPU));
-    }
-
-    private static double Median(List<double> values)
-    {
-        var v = values.Order().ToArray();
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 }

@@ -50,7 +50,7 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
     {
         Trim = trim ? Trim ?? throw new InvalidOperationException("A trimmed mode needs the setting's trim curve.") : null,
         HandBackSteps = handBack ? HandBackSteps : 0, HandBackMaxSeconds = HandBackMaxSeconds,
-        HandBackDraft = handBack && handBackDrafts ? n => ServerDraftSeconds(n, draftsOneByOne) : null,
+        HandBackDrafts = handBack && handBackDrafts,
         ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },

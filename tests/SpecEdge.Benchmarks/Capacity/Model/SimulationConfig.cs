@@ -65,13 +65,12 @@ public sealed record SimulationConfig
     /// <summary>A hand-back's run ends after this long, whatever its steps (the silo's SpecEdge:HandBackMaxMilliseconds).</summary>
     public double HandBackMaxSeconds { get; init; } = 0.5;
     /// <summary>
-    /// Edge mode with hand-backs, on a silo with a draft model of its own: seconds the server takes to draft n trees in
-    /// one pass (together, as DeviceRunner does by default, or one after another), null: no server draft. Its hand-back
-    /// steps are then server-drafted whenever that drafting pays at the forward's load (GoodputCut.ServerDraftingPays),
-    /// and the hand-back rule weighs the server's own speculation against the edge's loop (GoodputCut.ServerDecodingPays),
-    /// as the silo's verifier does.
+    /// Edge mode with hand-backs, on a silo with a draft model of its own (drafting costs <see cref="ServerDraft"/>): its
+    /// hand-back steps are server-drafted whenever that drafting pays at the forward's load
+    /// (GoodputCut.ServerDraftingPays), and the hand-back rule weighs the server's own speculation against the edge's
+    /// loop (GoodputCut.ServerDecodingPays), as the silo's verifier does.
     /// </summary>
-    public Func<int, double>? HandBackDraft { get; init; }
+    public bool HandBackDrafts { get; init; }
 
     public void Validate()
     {
@@ -88,7 +87,7 @@ public sealed record SimulationConfig
         if (Trim is not null && Trim.Share.Length != TreeTokens)
             throw new ArgumentException($"The trim curve covers {Trim.Share.Length - 1} nodes, the trees {TreeTokens - 1}.");
         if (HandBackSteps < 0) throw new ArgumentOutOfRangeException(nameof(HandBackSteps), HandBackSteps, "Hand-backs are 0 (off) or more steps.");
-        if (Placement == DraftPlacement.Server && ServerDraft is null)
-            throw new ArgumentException("Server-only SD needs the server's draft cost (ServerDraft).");
+        if ((Placement == DraftPlacement.Server || HandBackDrafts) && ServerDraft is null)
+            throw new ArgumentException("Server-only SD and server-drafted hand-backs need the server's draft cost (ServerDraft).");
     }
 }

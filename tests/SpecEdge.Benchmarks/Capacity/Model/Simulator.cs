@@ -179,7 +179,7 @@ public sealed class Simulator
             double seconds = _c.Verify.Seconds(items);
             // A hand-back's server-drafted steps: the silo drafts their trees (together, or one after another) before the forward.
             int handBackSteps = batch.Count(q => q.ServerStep);
-            if (serverDrafts && handBackSteps > 0) seconds += _c.HandBackDraft!(handBackSteps);
+            if (serverDrafts && handBackSteps > 0) seconds += _c.ServerDraft!(handBackSteps, _random);
             // Early exits: the split costs its share, and each tree's early verdict leaves part-way through the forward.
             if (_c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge && trees > 0)
             {
@@ -228,7 +228,7 @@ public sealed class Simulator
     /// would learn there), with the edges' round trip and drafting times the device's idle share as the wait (as
     /// VerifierScheduler prices it). The trees are alike, so one k serves all.
     /// <para>
-    /// On a silo with a draft of its own (<see cref="SimulationConfig.HandBackDraft"/>), the hand-back rule also
+    /// On a silo with a draft of its own (<see cref="SimulationConfig.HandBackDrafts"/>), the hand-back rule also
     /// weighs the server's own speculation, and the forward's hand-back steps are server-drafted when that drafting pays
     /// at its load (<see cref="SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays"/>), priced as the verifier
     /// prices it: the draft's mean tokens per step, its drafting time (a pass's fixed part and a tree's, the line through
@@ -253,8 +253,8 @@ public sealed class Simulator
         // As the verifier does, the server's drafting is priced beside every sequence in a reply (TrimRule.ActiveSequences).
         int stepping = Math.Max(batch.Count(q => !q.Prefill), _sessions.Count(s => s.InReply));
         // What a server-drafted step brings and costs: the draft's mean tokens, its drafting, whole trees' nodes.
-        Func<int, double>? drafting = _c.Placement == DraftPlacement.Server ? n => _c.ServerDraft!(n, _random) : _c.HandBackDraft;
-        var serverDraft = drafting is null ? (SpecEdge.Inference.Speculative.ServerDraftCost?)null : DraftLine(drafting, Math.Max(2, stepping), budget);
+        var serverDraft = _c.Placement == DraftPlacement.Server || _c.HandBackDrafts
+            ? DraftLine(n => _c.ServerDraft!(n, _random), Math.Max(2, stepping), budget) : (SpecEdge.Inference.Speculative.ServerDraftCost?)null;
         // As the verifier does: the edges' turnaround, in full while the device idles a quarter of the time or more (a
         // forward that carries an edge's tree); the server's own drafting is priced without it.
         double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
