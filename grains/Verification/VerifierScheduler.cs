@@ -211,7 +211,10 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
         double turnaround = _planner.TurnaroundMs;
         double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? GoodputCut.Wait(turnaround, IdleShare) : 0;
-        var rule = _trimmer.Rule(trees, wait);
+        var rule = _trimmer.Rule(trees, wait) with
+        {
+            TurnaroundMs = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround : 0, IdleShare = IdleShare,
+        };
         return rule.ServerDraft is null ? rule : rule with { ActiveSequences = ActiveSequences };
     }
 

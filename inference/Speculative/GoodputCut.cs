@@ -63,35 +63,65 @@ public static class GoodputCut
     }
 
     /// <summary>
-    /// Per tree, whether its session would commit tokens faster decoded plainly on the server, without the wait, than
-    /// with the cut <paramref name="keep"/> and the wait: one token per plain forward (<paramref name="baseCost"/>)
-    /// against the tree's expected tokens per step of the cut forward plus the wait. Under load (no wait) it holds for a
-    /// tree cut to its root, and for one whose nodes bring less than they lengthen the forward; while the device has
-    /// time to spare it also holds when the edge's turnaround costs a step more than its nodes bring. Such a session is
-    /// better served by a hand-back (<see cref="HandBackPolicy"/>). Arguments as for <see cref="Best"/>.
-    /// <para>
-    /// With <paramref name="serverDraft"/> (a silo with a draft model of its own, <see cref="ServerDraftLedger"/>), the
-    /// server's rate is the better of plain decoding and its own speculation, priced as if it drafted for every sequence
-    /// of this forward: E / (baseCost + maskCost + n × (draft + nodes' price)), and only where that drafting pays
-    /// (<see cref="ServerDraftingPays"/>). So at low load, where the server's draft beats the edge's round trip, the
-    /// session is handed back to server-drafted steps; under load the drafting does not pay and the rule is as without.
-    /// <paramref name="baseExpected"/>: the forward's tokens without any node (its stepping sequences; at least the trees).
-    /// </para>
+    /// The price of a millisecond of device time in tokens, for <see cref="ServerDecodingPays"/>: none while the device
+    /// idles at least <see cref="SpareIdleShare"/> of the time (a step's own device time then takes nothing from anyone),
+    /// the forward's goodput (<paramref name="expected"/> tokens in <paramref name="forwardMs"/>) when it never idles,
+    /// a share in between. Busy is not the same as saturated: a device that runs small forwards back to back is never idle,
+    /// yet a sequence more or less in them moves their cost little. Pricing each step's own device time at this rate
+    /// (rather than discounting the edge's turnaround by the idle share) tells the two apart.
+    /// </summary>
+    public static double DevicePrice(double expected, double forwardMs, double idleShare) =>
+        !(forwardMs > 0) || !(expected > 0) ? 0 : expected / forwardMs * (1 - Math.Clamp(idleShare / SpareIdleShare, 0, 1));
+
+    /// <summary>
+    /// Per tree, whether its session is better served decoded on the server (a hand-back, <see cref="HandBackPolicy"/>)
+    /// than by its edge's loop. Each way of serving the session is valued as what it adds to the device's goodput
+    /// (Dinkelbach's marginal rule, as in <see cref="Best"/>): its tokens less the device time it takes at
+    /// <paramref name="devicePrice"/> tokens a millisecond (<see cref="DevicePrice"/>), per millisecond of the session's
+    /// own step.
+    /// <list type="bullet">
+    /// <item>The edge's loop: the tree's expected tokens with the cut <paramref name="keep"/> (its nodes, plus the bonus),
+    /// less its sequence's and nodes' device time, over the edge's <paramref name="turnaround"/> plus the cut forward. The
+    /// session is absent from the forwards that run while its edge drafts: that is what the turnaround costs it.</item>
+    /// <item>Plain decoding on the server: one token less a plain sequence's device time (<paramref name="perSequenceMs"/>)
+    /// per plain forward (<paramref name="baseCost"/>).</item>
+    /// <item>With <paramref name="serverDraft"/> (a silo with a draft model of its own, <see cref="ServerDraftLedger"/>),
+    /// the server's own speculation, priced as if it drafted for every sequence of the forward (their pass's fixed part
+    /// shared), and only where that drafting pays (<see cref="ServerDraftingPays"/>).</item>
+    /// </list>
+    /// While the device has time to spare (price 0) this compares the session's own rates: an edge's 15 ms round trip
+    /// outweighs the few nodes a poor draft brings. On a saturated device (price its goodput) a step is worth what it adds
+    /// beyond its device time: plain steps win once a sequence's own cost is most of what it brings. Arguments as for
+    /// <see cref="Best"/>; <paramref name="baseExpected"/>: the forward's tokens without any node (its stepping sequences).
     /// </summary>
     public static bool[] ServerDecodingPays(IReadOnlyList<double[]> cumulative, int[] keep, double baseCost, double maskCost, double pricePerNode,
-        double wait = 0, Func<int, double>? longestCost = null, ServerDraftCost? serverDraft = null, double baseExpected = 0)
+        double turnaround = 0, Func<int, double>? longestCost = null, ServerDraftCost? serverDraft = null, double baseExpected = 0,
+        double perSequenceMs = 0, double devicePrice = 0)
     {
         if (!(baseCost > 0)) return new bool[keep.Length];
         int nodes = keep.Sum();
         double extra = longestCost is null ? 0 : longestCost(keep.DefaultIfEmpty(0).Max());
-        double step = Math.Max(0, wait) + baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes;
-        double server = 1 / baseCost;
+        double forward = baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes;
+        double step = Math.Max(0, turnaround) + forward;
+        double price = Math.Max(0, devicePrice), own = Math.Max(0, perSequenceMs);
+        double server = (1 - price * own) / baseCost;
         // As if the server drafted for every sequence of the forward: under load its drafting is dear, the more so when it
         // drafts one tree after another.
         int sequences = (int)Math.Max(Math.Ceiling(baseExpected), keep.Length);
         if (serverDraft is { } sd && keep.Length > 0 && ServerDraftingPays(sequences, sequences, baseCost, sd, maskCost, pricePerNode))
-            server = Math.Max(server, sd.TokensPerStep / (baseCost + maskCost + sd.ExtraMs(sequences, pricePerNode)));
-        return keep.Select((j, t) => server >= (1 + cumulative[t][j]) / step * (1 - 1e-9)).ToArray();
+        {
+            double drafting = Math.Max(0, maskCost) + sd.ExtraMs(sequences, pricePerNode);
+            server = Math.Max(server, (sd.TokensPerStep - price * (own + drafting / sequences)) / (baseCost + drafting));
+        }
+        // A tree's share of the mask is its own device time too.
+        int masked = Math.Max(1, keep.Count(j => j > 0));
+        return keep.Select((j, t) =>
+        {
+            // A tree cut to its root was a plain step that paid the edge's loop as well: the server's, whatever the prices.
+            if (j == 0) return true;
+            double device = own + pricePerNode * j + maskCost / masked;
+            return server >= (1 + cumulative[t][j] - price * device) / step * (1 - 1e-9);
+        }).ToArray();
     }
 
     /// <summary>

@@ -26,6 +26,17 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// <summary>The cut is a measurement, not a budget: verdicts report the trees as verified whole.</summary>
     public bool Probe { get; init; }
 
+    /// <summary>
+    /// The edges' whole turnaround (verdict out, drafting, tree in; 0 when no edge's tree is in the forward), and the
+    /// device's idle share: what the hand-back rule prices a session's edge loop and device time with
+    /// (<see cref="GoodputCut.ServerDecodingPays"/>, <see cref="GoodputCut.DevicePrice"/>). <see cref="WaitMs"/> is the
+    /// turnaround as trimming prices it, discounted by the idle share.
+    /// </summary>
+    public double TurnaroundMs { get; init; }
+
+    /// <inheritdoc cref="TurnaroundMs"/>
+    public double IdleShare { get; init; } = 1;
+
     /// <summary>What the server's own drafting brings and costs on this device (null: no server draft, or not known yet).</summary>
     public ServerDraftCost? ServerDraft { get; init; }
 
@@ -129,7 +140,12 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         double baseCost = line.Predict(bare), maskCost = bare.Masked ? 0 : line.MaskedMs;
         Func<int, double>? longestCost = line.PerPaddedRowMs > 0 ? m => line.PerPaddedRowMs * bare.Sequences * Math.Max(0, m + 1 - bare.Longest) : null;
         var cut = GoodputCut.Best(cumulatives, expected, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost);
-        var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, WaitMs, longestCost, ServerDraft, Math.Max(expected, ActiveSequences));
+        // The device's price of a millisecond: the cut forward's goodput, while the device has no time to spare.
+        int nodes = cut.Sum();
+        double forwardMs = baseCost + (nodes > 0 ? maskCost : 0) + line.PerTokenMs * nodes + (longestCost?.Invoke(cut.DefaultIfEmpty(0).Max()) ?? 0);
+        double devicePrice = GoodputCut.DevicePrice(expected + cut.Select((j, t) => cumulatives[t][j]).Sum(), forwardMs, IdleShare);
+        var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, TurnaroundMs, longestCost, ServerDraft,
+            Math.Max(expected, ActiveSequences), perSequenceMs: line.PerSequenceMs + line.PerTokenMs, devicePrice: devicePrice);
         for (int g = 0; g < gains.Count; g++)
         {
             result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));

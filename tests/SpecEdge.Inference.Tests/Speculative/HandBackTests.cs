@@ -67,6 +67,44 @@ public class HandBackTests
         Assert.Equal(serverPays, GoodputCut.ServerDecodingPays(cumulative, keep, forwardMs, 0.2, 0.5, waitMs)[0]);
     }
 
+    [Fact]
+    public void ADeviceBusyWithSmallForwards_IsNotSaturated_TheTurnaroundStillCountsAgainstTheEdge()
+    {
+        // Forwards of a few sequences back to back (never idle) on a device whose forward hardly grows with them: 10 ms
+        // whatever their number. An edge tree bringing 2 tokens behind a 40 ms turnaround commits 2 per 50 ms; plain steps
+        // on the server 1 per 10 ms. Discounting the turnaround by the idle share (0 here) saw 2 tokens per 10.4 ms.
+        var cumulative = new List<double[]> { new[] { 0, 0.5, 0.8, 0.95, 1.0 } };
+        int[] keep = { 4 };
+        double price = GoodputCut.DevicePrice(expected: 2 + 1.0, forwardMs: 10.4, idleShare: 0);
+        Assert.Equal(3 / 10.4, price, 9);
+        Assert.True(GoodputCut.ServerDecodingPays(cumulative, keep, 10, 0.2, 0.05, turnaround: 40, perSequenceMs: 0.01, devicePrice: price)[0]);
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 10, 0.2, 0.05, turnaround: 0, perSequenceMs: 0.01, devicePrice: price)[0],
+            "without the turnaround the edge's tree is worth its nodes");
+    }
+
+    [Theory]
+    [InlineData(1.0, true)]    // 2 nodes bring 1 token but cost 1.8 ms at 1 token a ms: plain steps win
+    [InlineData(2.0, false)]   // 2 nodes bring 2 tokens for 1.8 ms: the tree adds more than it takes, beside a short turnaround
+    public void OnASaturatedDevice_AStepIsWorthWhatItAddsBeyondItsDeviceTime(double twoNodesBring, bool serverPays)
+    {
+        // 100 sequences in a 100 ms forward (10 fixed, 0.9 a sequence), 0.9 ms a node: compute-bound, never idle.
+        var cumulative = new List<double[]> { new[] { 0, twoNodesBring / 2, twoNodesBring } };
+        int[] keep = { 2 };
+        double price = GoodputCut.DevicePrice(100 + twoNodesBring, 100 + 1.8, idleShare: 0);
+        Assert.Equal(serverPays, GoodputCut.ServerDecodingPays(cumulative, keep, 100, 0, 0.9, turnaround: 5, perSequenceMs: 0.9, devicePrice: price)[0]);
+    }
+
+    [Theory]
+    [InlineData(0.0, 1.0)]
+    [InlineData(0.125, 0.5)]
+    [InlineData(0.25, 0.0)]
+    [InlineData(0.9, 0.0)]
+    public void TheDevicesPrice_IsItsGoodput_WhenNeverIdle_AndNothing_WithTimeToSpare(double idleShare, double shareOfGoodput)
+    {
+        Assert.Equal(shareOfGoodput * 12 / 16.0, GoodputCut.DevicePrice(12, 16, idleShare), 9);
+        Assert.Equal(0, GoodputCut.DevicePrice(12, 0, idleShare));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

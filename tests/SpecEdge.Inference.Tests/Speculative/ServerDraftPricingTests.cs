@@ -51,8 +51,8 @@ public class ServerDraftPricingTests : IDisposable
         Assert.False(GoodputCut.ServerDraftingPays(64, 64, 12, together, 0, 0.1));
         // A hand-back beside eight sequences weighs the same: a server that drafts together takes the session back.
         var cumulative = new List<double[]> { new[] { 0, 0.9, 1.6, 2.0, 2.2 } };
-        Assert.True(GoodputCut.ServerDecodingPays(cumulative, new[] { 4 }, 20, 0.2, 0.1, wait: 14, serverDraft: together, baseExpected: 8)[0]);
-        Assert.False(GoodputCut.ServerDecodingPays(cumulative, new[] { 4 }, 20, 0.2, 0.1, wait: 14, serverDraft: GoodDraft, baseExpected: 8)[0]);
+        Assert.True(GoodputCut.ServerDecodingPays(cumulative, new[] { 4 }, 20, 0.2, 0.1, turnaround: 14, serverDraft: together, baseExpected: 8)[0]);
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, new[] { 4 }, 20, 0.2, 0.1, turnaround: 14, serverDraft: GoodDraft, baseExpected: 8)[0]);
     }
 
     [Fact]
@@ -62,11 +62,11 @@ public class ServerDraftPricingTests : IDisposable
         // 36.2 ms beat plain decoding's one per 20 ms, so without a server draft the session stays with its edge.
         var cumulative = new List<double[]> { new[] { 0, 0.9, 1.6, 2.0, 2.2 } };
         int[] keep = { 4 };
-        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, wait: 14)[0]);
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, turnaround: 14)[0]);
         // The server's own draft commits 4 tokens per 20 + 0.2 + 9 ms: faster than the edge's loop, so it is handed back.
-        Assert.True(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, wait: 14, serverDraft: GoodDraft, baseExpected: 1)[0]);
+        Assert.True(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, turnaround: 14, serverDraft: GoodDraft, baseExpected: 1)[0]);
         // Beside eight sequences the server's drafting does not pay (it would draft eight trees one after another): as without.
-        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, wait: 14, serverDraft: GoodDraft, baseExpected: 8)[0]);
+        Assert.False(GoodputCut.ServerDecodingPays(cumulative, keep, 20, 0.2, 0.5, turnaround: 14, serverDraft: GoodDraft, baseExpected: 8)[0]);
     }
 
     [Fact]

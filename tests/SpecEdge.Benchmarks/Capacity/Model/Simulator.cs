@@ -34,7 +34,11 @@ public sealed class Simulator
     private readonly List<Queued> _queue = new();
     private readonly Session[] _sessions;
     private readonly List<double> _itl = new(), _ttft = new();
-    private readonly List<(double Time, int Tokens)> _emitted = new();
+    /// <summary>
+    /// Tokens as the server commits them, which is what server tokens/s counts. A hand-back's tokens reach the edge only with
+    /// the run's verdict, up to HandBackMaxSeconds later; counted there, the window's end cut off the runs in progress.
+    /// </summary>
+    private readonly List<(double Time, int Tokens)> _committed = new();
     private long _order, _tokens, _batches, _batchedItems, _treeSteps;
     private bool _verifierBusy, _forwardRunning;
     private double _serverBusy, _edgeBusy, _now, _firstSessionDone = double.NaN;
@@ -78,7 +82,7 @@ public sealed class Simulator
         if (_sessions.Any(s => s.RepliesDone < _c.RepliesPerSession))
             throw new InvalidOperationException("The simulation stalled with replies unfinished (a batch policy waiting for work that cannot come).");
         double steadyEnd = double.IsNaN(_firstSessionDone) ? _now : _firstSessionDone;
-        long steadyTokens = _emitted.Where(e => e.Time <= steadyEnd).Sum(e => (long)e.Tokens);
+        long steadyTokens = _committed.Where(e => e.Time <= steadyEnd).Sum(e => (long)e.Tokens);
         return new SimulationResult(_c.Sessions, _tokens, _now, steadyTokens / steadyEnd, _serverBusy, _edgeBusy,
             _itl.Count == 0 ? double.NaN : _itl.Average() * 1000, Percentile.Of(_itl, 50) * 1000, Percentile.Of(_itl, 95) * 1000,
             Percentile.Of(_ttft, 50) * 1000, _batches == 0 ? 0 : (double)_batchedItems / _batches,
@@ -226,7 +230,9 @@ public sealed class Simulator
     /// Nodes each tree of the forward keeps: all without trimming; with it, what the verifier's rule (GoodputCut) picks on
     /// this device's cost, linearised between the forward with bare roots and with whole trees (the line the verifier
     /// would learn there), with the edges' round trip and drafting times the device's idle share as the wait (as
-    /// VerifierScheduler prices it). The trees are alike, so one k serves all.
+    /// VerifierScheduler prices it). The trees are alike, so one k serves all. Whether the server takes the session back
+    /// (a hand-back) is priced as the verifier prices it too: the edge's whole turnaround, and each step's own device time
+    /// (a plain sequence's, the kept nodes') at the device's price (GoodputCut.DevicePrice).
     /// <para>
     /// On a silo with a draft of its own (<see cref="SimulationConfig.HandBackDrafts"/>), the hand-back rule also
     /// weighs the server's own speculation, and the forward's hand-back steps are server-drafted when that drafting pays
@@ -269,7 +275,15 @@ public sealed class Simulator
         var cut = SpecEdge.Inference.Speculative.GoodputCut.Best(cumulative, trees.Count, bare, 0, price, wait);
         if (_c.Placement == DraftPlacement.Server) return (cut.Max(), false, true);
         // Whether the server's own decoding beats the edges' loop (GoodputCut.ServerDecodingPays): a hand-back follows.
-        var pays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, wait, serverDraft: serverDraft, baseExpected: stepping);
+        // Priced as the verifier prices it: the edge's whole turnaround, and each step's own device time at the device's price.
+        double turnaround = _c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0);
+        var plainItems = Items(1);
+        plainItems.Add(new VerifyItem(1, _c.PromptTokens + _c.ReplyTokens / 2));
+        double perSequence = Math.Max(0, _c.Verify.Seconds(plainItems) - bare);
+        double forward = bare + price * cut.Sum();
+        double devicePrice = SpecEdge.Inference.Speculative.GoodputCut.DevicePrice(batch.Count(q => !q.Prefill) + cut.Select(j => cumulative[0][j]).Sum(), forward, idle);
+        var pays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, turnaround, serverDraft: serverDraft,
+            baseExpected: stepping, perSequenceMs: perSequence, devicePrice: devicePrice);
         return (cut.Max(), pays[0], drafts);   // trees alike
     }
 
@@ -301,6 +315,7 @@ public sealed class Simulator
                 s.Remaining -= got;
                 s.Context += got;
                 s.HeldTokens += got;
+                _committed.Add((now, got));
                 s.ServerStepsLeft--;
                 _treeSteps++;
                 if (s.ServerStepsLeft > 0 && s.Remaining > 0 && now - s.RunStart < _c.HandBackMaxSeconds) _queue.Add(new Queued(s, false, ServerStep: true));
@@ -322,6 +337,7 @@ public sealed class Simulator
             }
             s.Remaining -= k;
             s.Context += k;
+            _committed.Add((now, k));
             _treeSteps++;
             if (_c.Placement == DraftPlacement.Edge) _planner?.OnVerdict(SessionKey(s), At(now), finished: s.Remaining == 0);
             // The session's own rule on the cut it got (as TreeIntake applies it): a run of plain server steps before the verdict leaves.
@@ -343,7 +359,6 @@ public sealed class Simulator
     {
         if (_c.Placement == DraftPlacement.Edge) _outstanding--;
         _tokens += tokens;
-        _emitted.Add((now, tokens));
         bool first = !s.FirstTokenSeen;
         if (first) { s.FirstTokenSeen = true; _ttft.Add(now - s.ReplyStart); }
         // With a prefill modelled, a reply's first step is part of its time to first token, not of its ITL.
