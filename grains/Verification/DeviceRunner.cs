@@ -96,6 +96,13 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
     /// <summary>Server-side draft state of sessions decoded without an edge; touched only on the device thread.</summary>
     private readonly Dictionary<string, TreeDrafter> _serverDrafters = new();
 
+    /// <summary>
+    /// The batched drafting pass (<see cref="BatchTreeDrafting.BuildTrees"/>), replaced by tests alone: a pass that fails
+    /// part-way (a draft forward out of device memory) cannot be caused from outside, and every tree of such a pass must
+    /// still be dropped and its step decoded plainly (<see cref="DraftServerTrees"/>).
+    /// </summary>
+    internal Func<IReadOnlyList<TreeDrafter>, DraftMessage[]> DraftTreesTogether { get; init; } = BatchTreeDrafting.BuildTrees;
+
     /// <summary>The target model (its config and a new cache are read on the grain's thread; no tensor work).</summary>
     public CausalLm Model => _verifier.Model;
 
@@ -236,7 +243,7 @@ public sealed class DeviceRunner(ModelHost models, int device, ILogger logger)
         {
             try
             {
-                var built = BatchTreeDrafting.BuildTrees(ready.Select(i => drafted[i]!).ToList());
+                var built = DraftTreesTogether(ready.Select(i => drafted[i]!).ToList());
                 for (int r = 0; r < ready.Count; r++) trees[ready[r]] = built[r];
                 passes.Add((ready.Count, clock.Elapsed.TotalMilliseconds));
             }

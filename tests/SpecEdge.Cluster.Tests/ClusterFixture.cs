@@ -148,7 +148,7 @@ public class ClusterFixture : IAsyncLifetime
         return starts;
     }
 
-    private static string WriteModel(ModelConfig config, long seed, string tokenizerDir)
+    internal static string WriteModel(ModelConfig config, long seed, string tokenizerDir)
     {
         string dir = Path.Combine(Path.GetTempPath(), "specedge-cluster-tests", $"{seed}-{Guid.NewGuid():N}");
         using (var weights = ModelWeights.Random(config, seed, ScalarType.Float32, std: 0.3))
