@@ -213,9 +213,9 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
         double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? GoodputCut.Wait(turnaround, IdleShare) : 0;
         var rule = _trimmer.Rule(trees, wait) with
         {
-            TurnaroundMs = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround : 0, IdleShare = IdleShare,
+            TurnaroundMs = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround : 0, IdleShare = IdleShare, ActiveSequences = ActiveSequences,
         };
-        return rule.ServerDraft is null ? rule : rule with { ActiveSequences = ActiveSequences };
+        return rule;
     }
 
     /// <summary>Sequences that stepped within <see cref="ActiveWindow"/> (what the server's own drafting is priced beside).</summary>

@@ -68,10 +68,11 @@ public static class GoodputCut
     /// the forward's goodput (<paramref name="expected"/> tokens in <paramref name="forwardMs"/>) when it never idles,
     /// a share in between. Busy is not the same as saturated: a device that runs small forwards back to back is never idle,
     /// yet a sequence more or less in them moves their cost little. Pricing each step's own device time at this rate
-    /// (rather than discounting the edge's turnaround by the idle share) tells the two apart.
+    /// (rather than discounting the edge's turnaround by the idle share) tells the two apart. A device that serves one
+    /// sequence (<paramref name="sequences"/>) has nobody to give the time a step saves: nothing, however busy it is.
     /// </summary>
-    public static double DevicePrice(double expected, double forwardMs, double idleShare) =>
-        !(forwardMs > 0) || !(expected > 0) ? 0 : expected / forwardMs * (1 - Math.Clamp(idleShare / SpareIdleShare, 0, 1));
+    public static double DevicePrice(double expected, double forwardMs, double idleShare, int sequences = int.MaxValue) =>
+        sequences <= 1 || !(forwardMs > 0) || !(expected > 0) ? 0 : expected / forwardMs * (1 - Math.Clamp(idleShare / SpareIdleShare, 0, 1));
 
     /// <summary>
     /// Per tree, whether its session is better served decoded on the server (a hand-back, <see cref="HandBackPolicy"/>)

@@ -41,8 +41,8 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     public ServerDraftCost? ServerDraft { get; init; }
 
     /// <summary>
-    /// Sequences that stepped on this device lately, in this forward or not. The server's own drafting is priced as if
-    /// it drafted for each of them: its drafting is cheap beside one sequence and dearer beside many (far dearer where
+    /// Sequences that stepped on this device lately, in this forward or not. A device serving one has nobody to give
+    /// its time to (<see cref="GoodputCut.DevicePrice"/>). The server's own drafting is priced as if it drafted for each of them: its drafting is cheap beside one sequence and dearer beside many (far dearer where
     /// it drafts one tree after another), and a forward that happens to hold only a hand-back's step says little of the load.
     /// </summary>
     public int ActiveSequences { get; init; }
@@ -143,7 +143,8 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         // The device's price of a millisecond: the cut forward's goodput, while the device has no time to spare.
         int nodes = cut.Sum();
         double forwardMs = baseCost + (nodes > 0 ? maskCost : 0) + line.PerTokenMs * nodes + (longestCost?.Invoke(cut.DefaultIfEmpty(0).Max()) ?? 0);
-        double devicePrice = GoodputCut.DevicePrice(expected + cut.Select((j, t) => cumulatives[t][j]).Sum(), forwardMs, IdleShare);
+        double devicePrice = GoodputCut.DevicePrice(expected + cut.Select((j, t) => cumulatives[t][j]).Sum(), forwardMs, IdleShare,
+            (int)Math.Max(expected, ActiveSequences));
         var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, TurnaroundMs, longestCost, ServerDraft,
             Math.Max(expected, ActiveSequences), perSequenceMs: line.PerSequenceMs + line.PerTokenMs, devicePrice: devicePrice);
         for (int g = 0; g < gains.Count; g++)

@@ -103,6 +103,9 @@ public class HandBackTests
     {
         Assert.Equal(shareOfGoodput * 12 / 16.0, GoodputCut.DevicePrice(12, 16, idleShare), 9);
         Assert.Equal(0, GoodputCut.DevicePrice(12, 0, idleShare));
+        // One sequence alone: the time its step saves goes to nobody.
+        Assert.Equal(0, GoodputCut.DevicePrice(12, 16, idleShare, sequences: 1));
+        Assert.Equal(shareOfGoodput * 12 / 16.0, GoodputCut.DevicePrice(12, 16, idleShare, sequences: 2), 9);
     }
 
     [Theory]

@@ -281,7 +281,7 @@ public sealed class Simulator
         plainItems.Add(new VerifyItem(1, _c.PromptTokens + _c.ReplyTokens / 2));
         double perSequence = Math.Max(0, _c.Verify.Seconds(plainItems) - bare);
         double forward = bare + price * cut.Sum();
-        double devicePrice = SpecEdge.Inference.Speculative.GoodputCut.DevicePrice(batch.Count(q => !q.Prefill) + cut.Select(j => cumulative[0][j]).Sum(), forward, idle);
+        double devicePrice = SpecEdge.Inference.Speculative.GoodputCut.DevicePrice(batch.Count(q => !q.Prefill) + cut.Select(j => cumulative[0][j]).Sum(), forward, idle, stepping);
         var pays = SpecEdge.Inference.Speculative.GoodputCut.ServerDecodingPays(cumulative, cut, bare, 0, price, turnaround, serverDraft: serverDraft,
             baseExpected: stepping, perSequenceMs: perSequence, devicePrice: devicePrice);
         return (cut.Max(), pays[0], drafts);   // trees alike
