@@ -266,8 +266,16 @@ public sealed class Simulator
         double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
         double wait = _c.Placement == DraftPlacement.Edge && trees.Count > 0
             ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
+        // Drafting a forward's hand-back steps puts their whole trees in it beside the edges' trees: its nodes are priced in
+        // that forward, not in one where the hand-back steps are plain (below a GPU's compute knee, the second is far cheaper).
+        double draftPrice = price;
+        if (trees.Count > 0 && serverSteps > 0 && _c.Placement == DraftPlacement.Edge && budget > 0)
+        {
+            double allWhole = _c.Verify.Seconds(batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(_c.TreeTokens, q.Session.Context)).ToList());
+            draftPrice = Math.Max(0, (allWhole - bare) / ((trees.Count + serverSteps) * budget));
+        }
         bool drafts = serverDraft is { } sd && serverSteps > 0
-            && SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays(serverSteps, stepping, bare, sd, 0, price);
+            && SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays(serverSteps, stepping, bare, sd, 0, draftPrice);
         if (trees.Count == 0) return (budget, false, drafts);
         if (_c.Placement == DraftPlacement.Server && !drafts) return (0, false, false);
         double extra = _c.Acceptance.Mean - 1;
