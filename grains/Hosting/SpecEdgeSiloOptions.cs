@@ -86,13 +86,15 @@ public sealed class SpecEdgeSiloOptions
     /// <summary>With TreeTrimming Forced: the nodes (besides the root) every tree is cut to.</summary>
     public int ForcedTreeNodes { get; set; }
     /// <summary>
-    /// Hand-backs: when the verifier finds a session served faster by plain decoding on the server than by its edge's loop
-    /// (a tree cut to its root under load, or nodes worth less than the edge's turnaround), the session decodes this many
-    /// plain steps at most on the server before the edge's next tree, doubling from 1 while that goes on, and hands their
-    /// tokens to the edge with the verdict. The edge's round trip then stops costing every token its latency and the
-    /// device its share of the forwards. 0 turns hand-backs off (the behaviour before).
+    /// Hand-backs: when the verifier finds a session better served by plain decoding on the server than by its edge's
+    /// loop (a tree cut to its root, or one whose tokens are worth less than its device time and the edge's turnaround),
+    /// the session decodes this many plain steps at most on the server before the edge's next tree, doubling from 1 while
+    /// that goes on, and hands their tokens to the edge with the verdict (readers of the reply see each as it commits).
+    /// The edge's round trip then stops costing every token its latency and the device its share of the forwards. 0 turns
+    /// hand-backs off (the behaviour before). 64: on a GPU a step takes a few milliseconds, and runs of 16 left an edge
+    /// step in every 17 (docs/benchmarks/goodput.md); HandBackMaxMilliseconds bounds a run's time whatever its steps.
     /// </summary>
-    public int HandBackSteps { get; set; } = 16;
+    public int HandBackSteps { get; set; } = 64;
     /// <summary>A hand-back stops after this long, whatever its steps, so the edge and the session's other callers wait at most about this.</summary>
     public double HandBackMaxMilliseconds { get; set; } = 500;
     /// <summary>Send each edge step's silo-side breakdown (queue, verify, persist) in its verdict: ~20 bytes, for benchmarks.</summary>
