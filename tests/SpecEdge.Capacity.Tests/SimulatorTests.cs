@@ -33,6 +33,21 @@ public class SimulatorTests
     }
 
     [Fact]
+    public void UnequalReplies_AreTheSameInEveryMode()
+    {
+        var cost = new LinearVerifyCost(0.010, 0.002, 0, 0);
+        var alike = Simulator.Run(Edge(4, 0.004, 0.015, cost));
+        Assert.Equal(4 * 3 * 30, alike.Tokens);
+        // Replies of 15 to 45 tokens, drawn from the seed, the session and the reply: the edge and the target alone commit
+        // the same tokens in all, whatever their other draws.
+        var edge = Simulator.Run(Edge(4, 0.004, 0.015, cost) with { ReplySpread = 0.5 });
+        var plain = Simulator.Run(Edge(4, 0.004, 0.015, cost) with { ReplySpread = 0.5, Placement = DraftPlacement.None });
+        Assert.NotEqual(alike.Tokens, edge.Tokens);
+        Assert.Equal(edge.Tokens, plain.Tokens);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Simulator.Run(Edge(1, 0, 0, cost) with { ReplySpread = 1 }));
+    }
+
+    [Fact]
     public void OneEdge_RoundTrip_AddsToEveryStep()
     {
         const double draft = 0.004, verify = 0.006, rtt = 0.015;

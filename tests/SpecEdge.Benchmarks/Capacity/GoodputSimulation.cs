@@ -23,6 +23,8 @@ public static class GoodputSimulation
         var silo = new SpecEdge.Grains.Hosting.SpecEdgeSiloOptions();
         int handBack = o.Int("hand-back-steps", silo.HandBackSteps);
         double handBackMs = o.Double("hand-back-max-ms", silo.HandBackMaxMilliseconds);
+        // Replies of unequal length (e.g. 0.5: 128 to 384 tokens), so sessions do not stay in lockstep; 0: all alike.
+        double replySpread = o.Double("reply-spread", 0);
         string outPath = o.String("out", "bench-results/goodput-sim.json"), plotPath = o.String("plot", "bench-results/goodput-sim.png");
         var tree = new SpecEdge.Inference.Speculative.DraftTreeOptions();
         double hitRate = o.Double("proactive-hit-rate", Math.Pow(alpha, tree.MaxDepth + 1));
@@ -32,7 +34,7 @@ public static class GoodputSimulation
             string.Join(", ", new[] { 1, 2, 4, 8, 16, 32 }.Select(k => string.Create(CultureInfo.InvariantCulture, $"{k} nodes {trim.Share[k]:P0}"))));
         var projections = new[] { HardwareSpec.A100Sxm80, HardwareSpec.H200Sxm }.Select(server => RooflineProjection.Run(
             new ProjectionSetting(server, HardwareSpec.Rtx4090, ModelShape.Qwen3_14B, ModelShape.Qwen3_1_7B, rttMs / 1000, acceptance,
-                prompt, reply, tree.Budget, tree.MaxDepth, maxBatch, launchUsPerLayer * 1e-6, hitRate, trim, handBack, handBackMs / 1000), sessions, replies, itlTargetMs, seed)).ToList();
+                prompt, reply, tree.Budget, tree.MaxDepth, maxBatch, launchUsPerLayer * 1e-6, hitRate, trim, handBack, handBackMs / 1000, replySpread), sessions, replies, itlTargetMs, seed)).ToList();
         CapacityPlot.Save(projections, plotPath);
 
         var report = new StringBuilder();
@@ -52,7 +54,7 @@ public static class GoodputSimulation
         File.WriteAllText(outPath, JsonSerializer.Serialize(new
         {
             benchmark = "goodput-sim", date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture), alpha, rtt_ms = rttMs, prompt, reply,
-            max_batch = maxBatch, hand_back_steps = handBack, hand_back_max_ms = handBackMs, itl_target_ms = itlTargetMs, trim_curve = trim.Share, trim_source = trim.Description,
+            max_batch = maxBatch, reply_spread = replySpread, hand_back_steps = handBack, hand_back_max_ms = handBackMs, itl_target_ms = itlTargetMs, trim_curve = trim.Share, trim_source = trim.Description,
             projections = projections.Select(p => new
             {
                 server = p.Setting.Server.Name,

@@ -6,7 +6,7 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// </summary>
 public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, ModelShape Target, ModelShape Draft, double RttSeconds,
     AcceptanceModel Acceptance, int PromptTokens, int ReplyTokens, int TreeBudget, int TreeDepth, int MaxBatch, double LaunchSecondsPerLayer,
-    double ProactiveHitRate, TrimCurve? Trim = null, int HandBackSteps = 0, double HandBackMaxSeconds = 0.5)
+    double ProactiveHitRate, TrimCurve? Trim = null, int HandBackSteps = 0, double HandBackMaxSeconds = 0.5, double ReplySpread = 0)
 {
     /// <summary>The batch limit of a mode: <see cref="MaxBatch"/> when set, else as many sequences as KV memory holds (no artificial cap).</summary>
     public int BatchLimit(DraftPlacement placement, bool serverDraft = false) => MaxBatch > 0 ? MaxBatch : Math.Max(1, KvCapacitySessions(placement, serverDraft));
@@ -37,7 +37,8 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
     {
         serverDraft |= placement == DraftPlacement.Server;
         double weights = Target.Parameters * (double)Target.BytesPerValue + (serverDraft ? Draft.Parameters * (double)Draft.BytesPerValue : 0);
-        double perSession = (PromptTokens + ReplyTokens) * (double)(Target.KvBytesPerToken + (serverDraft ? Draft.KvBytesPerToken : 0));
+        // The longest reply's cache, when replies differ in length.
+        double perSession = (PromptTokens + Math.Ceiling(ReplyTokens * (1 + ReplySpread))) * (double)(Target.KvBytesPerToken + (serverDraft ? Draft.KvBytesPerToken : 0));
         return (int)Math.Max(0, Math.Floor((Server.MemoryBytes - weights) / perSession));
     }
 
@@ -56,7 +57,7 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         EdgeDraft = new[] { DurationDistribution.Constant(EdgeDraftSeconds) },
         ServerDraft = (n, _) => ServerDraftSeconds(n, draftsOneByOne),
         RoundTrip = DurationDistribution.Constant(RttSeconds), TreeTokens = TreeBudget + 1, MaxBatch = BatchLimit(placement, handBack && handBackDrafts),
-        Policy = BatchPolicy.WorkConserving, PromptTokens = PromptTokens, ReplyTokens = ReplyTokens, RepliesPerSession = replies,
+        Policy = BatchPolicy.WorkConserving, PromptTokens = PromptTokens, ReplyTokens = ReplyTokens, ReplySpread = ReplySpread, RepliesPerSession = replies,
         IncludePrefill = true, Seed = seed,
     };
 }

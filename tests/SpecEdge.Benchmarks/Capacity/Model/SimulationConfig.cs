@@ -24,6 +24,12 @@ public sealed record SimulationConfig
     public BatchPolicy Policy { get; init; } = BatchPolicy.WorkConserving;
     public int PromptTokens { get; init; } = 32;
     public int ReplyTokens { get; init; } = 64;
+    /// <summary>
+    /// Each reply's length is <see cref="ReplyTokens"/> times 1 ± up to this (uniform, the same for every mode: drawn from
+    /// the seed, the session and the reply alone). 0: every reply alike, so sessions that step alike stay in lockstep and
+    /// prefill their next prompts together, which real arrivals do not.
+    /// </summary>
+    public double ReplySpread { get; init; }
     public int RepliesPerSession { get; init; } = 4;
     /// <summary>Whether each reply starts with a prefill of its prompt on the verifier (the spec benchmark times none).</summary>
     public bool IncludePrefill { get; init; } = true;
@@ -77,6 +83,7 @@ public sealed record SimulationConfig
         if (Sessions < 1) throw new ArgumentOutOfRangeException(nameof(Sessions), Sessions, "At least one session.");
         if (MaxBatch < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatch), MaxBatch, "Max batch must be at least 1.");
         if (ReplyTokens < 1 || RepliesPerSession < 1) throw new ArgumentException("Each session needs at least one reply of at least one token.");
+        if (!(ReplySpread >= 0 && ReplySpread < 1)) throw new ArgumentOutOfRangeException(nameof(ReplySpread), ReplySpread, "The reply spread is a share in [0, 1).");
         if (TreeTokens < 1 || PromptTokens < 1) throw new ArgumentException("Trees and prompts have at least one token.");
         if (SharedCores is < 1) throw new ArgumentOutOfRangeException(nameof(SharedCores), SharedCores, "Shared cores must be at least 1.");
         if (Placement == DraftPlacement.Edge && EdgeDraft.Count != 1 && EdgeDraft.Count != Sessions)

@@ -99,13 +99,21 @@ public sealed class Simulator
         s.InReply = true;
         s.FirstTokenSeen = false;
         s.HandBack?.Reset();
-        s.Remaining = _c.ReplyTokens;
+        s.Remaining = ReplyLength(s);
         s.Context = _c.PromptTokens;
         s.ReplyStart = now;
         if (!_c.IncludePrefill) { BeginStep(s, now); return; }
         // The prompt travels to the server (edge mode: half a round trip) and is prefilled in a batch like any step.
         s.StepRtt = _c.Placement == DraftPlacement.Edge ? _c.RoundTrip.Sample(_random) : 0;
         Schedule(now + s.StepRtt / 2, t => Enqueue(new Queued(s, Prefill: true), t));
+    }
+
+    /// <summary>This reply's length: the same in every mode (its own generator, from the seed, the session and the reply).</summary>
+    private int ReplyLength(Session s)
+    {
+        if (_c.ReplySpread == 0) return _c.ReplyTokens;
+        double u = new Random(unchecked(_c.Seed * 1_000_003 + s.Id * 7_919 + s.RepliesDone)).NextDouble() * 2 - 1;
+        return Math.Max(1, (int)Math.Round(_c.ReplyTokens * (1 + _c.ReplySpread * u)));
     }
 
     private void BeginStep(Session s, double now)
