@@ -36,7 +36,8 @@ fi
 echo "== dotnet test"
 log=$(mktemp)
 set +e
-dotnet test SpecEdge.Orleans.sln -c Release --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+# --blame: a test host that crashes names the test it was running (and leaves its sequence under TestResults/).
+dotnet test SpecEdge.Orleans.sln -c Release --blame --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over all test assemblies.

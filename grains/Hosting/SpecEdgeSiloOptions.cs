@@ -88,8 +88,8 @@ public sealed class SpecEdgeSiloOptions
     /// <summary>
     /// Hand-backs: when the verifier finds a session better served by plain decoding on the server than by its edge's
     /// loop (a tree cut to its root, or one whose tokens are worth less than its device time and the edge's turnaround),
-    /// the session decodes this many plain steps at most on the server before the edge's next tree, doubling from 1 while
-    /// that goes on, and hands their tokens to the edge with the verdict (readers of the reply see each as it commits).
+    /// the session decodes plain steps on the server before the edge's next tree (one the first time, then this many
+    /// while that goes on) and hands their tokens to the edge with the verdict (readers of the reply see each as it commits).
     /// The edge's round trip then stops costing every token its latency and the device its share of the forwards. 0 turns
     /// hand-backs off (the behaviour before). 64: on a GPU a step takes a few milliseconds, and runs of 16 left an edge
     /// step in every 17 (docs/benchmarks/goodput.md); HandBackMaxMilliseconds bounds a run's time whatever its steps.

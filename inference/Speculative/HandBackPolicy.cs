@@ -10,11 +10,14 @@ namespace SpecEdge.Inference.Speculative;
 /// the server and hands the tokens to the edge with the verdict; the edge then offers a tree again, which the verifier
 /// prices afresh at its load of that moment.
 /// <para>
-/// Such steps in a row double the run: 1, 3, 7, 15 steps, up to <see cref="MaxSteps"/>. One step where the edge's loop
-/// pays (load fell, or the draft got better) starts the count again, so a session returns to speculation within one
-/// step of it paying, and under steady overload spends at most one step in <see cref="MaxSteps"/> + 1 on the edge's
-/// loop. A new reply starts the count again too (<see cref="Reset"/>): its first tokens reach the edge after one server
-/// step at most, not after a run that the previous reply had grown to. The simulator's projection uses this class too.
+/// The first such step runs one server step; every one after it in a row runs <see cref="MaxSteps"/> (a run's time is
+/// bounded apart, by SpecEdge:HandBackMaxMilliseconds). One step where the edge's loop pays (load fell, or the draft got
+/// better) starts the count again, so a session returns to speculation within one step of it paying, and under steady
+/// overload spends one step in <see cref="MaxSteps"/> + 1 on the edge's loop. A new reply starts the count again too
+/// (<see cref="Reset"/>): its first tokens reach the edge after one server step, not after a whole run. Runs that doubled
+/// instead (1, 3, 7, 15, ...) paid an edge step for every few tokens at the start of each reply: at 256 sessions on the
+/// simulator's H200, about 17 edge steps per 256-token reply, each taking the session out of about three forwards
+/// (docs/benchmarks/goodput.md). The simulator's projection uses this class too.
 /// </para>
 /// </summary>
 public sealed class HandBackPolicy
@@ -45,7 +48,7 @@ public sealed class HandBackPolicy
             _inARow = 0;
             return 0;
         }
-        _inARow = Math.Min(_inARow + 1, 30);
-        return (int)Math.Min(MaxSteps, (1L << _inARow) - 1);
+        _inARow = Math.Min(_inARow + 1, 2);
+        return _inARow == 1 ? 1 : MaxSteps;
     }
 }

@@ -7,7 +7,7 @@ namespace SpecEdge.Cluster.Tests;
 
 /// <summary>
 /// Hand-backs through the grains: a verifier that cuts every edge tree to its root makes the session decode runs of plain
-/// steps on the server (1, 3, 7, then 8 at most here), whose tokens reach the edge with the verdict. The reply is still
+/// steps on the server (1, then 8 at most here), whose tokens reach the edge with the verdict. The reply is still
 /// exactly the target's (greedy and seeded sampling, by channel and by call), the session stores what the edge holds,
 /// and the edge's loop runs once per run instead of once per token.
 /// </summary>
@@ -37,7 +37,7 @@ public class HandBackClusterTests(RootCutClusterFixture f) : IClassFixture<RootC
 
         Assert.Equal(f.ReferenceReply(prompt, settings with { Seed = settings.Seed ?? 0 }), reply);
         Assert.Equal(newTokens, stats.Tokens);
-        // Without hand-backs each root-only step commits one token: 40 edge steps. With them: 1 + 1, 1 + 3, 1 + 7, then 1 + 8.
+        // Without hand-backs each root-only step commits one token: 40 edge steps. With them: 1 + 1, then 1 + 8 (6 steps).
         Assert.InRange(stats.Steps, 5, 8);
         Assert.Contains(stats.Timings, t => t.Tokens == 1 + RootCutClusterFixture.HandBackSteps);
         // Once told its trees are cut to the root, the edge drafts at most four nodes.

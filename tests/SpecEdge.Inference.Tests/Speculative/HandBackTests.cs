@@ -18,15 +18,16 @@ public class HandBackTests
     private const int Capacity = 256;
 
     [Fact]
-    public void StepsWhereTheServerPays_InARow_DoubleTheRun_UpToTheMaximum_AndAnyOtherVerdictStartsAgain()
+    public void TheFirstStepWhereTheServerPays_RunsOneStep_TheNextInARowTheMaximum_AndAnyOtherVerdictStartsAgain()
     {
         var policy = new HandBackPolicy(maxSteps: 10);
-        Assert.Equal(new[] { 1, 3, 7, 10, 10 }, Enumerable.Range(0, 5).Select(_ => policy.StepsAfter(true)).ToArray());
+        Assert.Equal(new[] { 1, 10, 10, 10, 10 }, Enumerable.Range(0, 5).Select(_ => policy.StepsAfter(true)).ToArray());
         Assert.Equal(0, policy.StepsAfter(false));      // the edge loop paid: speculation resumes at once
         Assert.Equal(1, policy.StepsAfter(true));
-        Assert.Equal(3, policy.StepsAfter(true));
+        Assert.Equal(10, policy.StepsAfter(true));
         policy.Reset();                                  // a new reply: its first tokens are not held back by a long run
         Assert.Equal(1, policy.StepsAfter(true));
+        Assert.Equal(10, policy.StepsAfter(true));
         var off = new HandBackPolicy(0);
         Assert.All(Enumerable.Range(0, 4), _ => Assert.Equal(0, off.StepsAfter(true)));
         Assert.Throws<ArgumentOutOfRangeException>(() => new HandBackPolicy(-1));
