@@ -48,7 +48,7 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
         const string id = "gw/reconnect";
         await using var link = new GatewayEdgeLink(f.EdgeGateway, f.EdgeKey(id, "edge-gw"), id);
         using var edge = new EdgeSession(link, _draft, id, "edge-gw", new DraftTreeOptions { Budget = 8, Proactive = true }, capacity: 2048);
-        var (_, turn, settings) = await StartTurnAsync(id, prompt: 1, maxNewTokens: 64);
+        var (_, turn, settings) = await StartTurnAsync(id, prompt: 1, maxNewTokens: 160);
 
         var attachment = await edge.AttachAsync();
         Assert.Equal(id, attachment.SessionId);
@@ -69,7 +69,7 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
         const string id = "gw/early";
         await using var link = new GatewayEdgeLink(f.EdgeGateway, f.EdgeKey(id, "edge-early"), id);
         using var edge = new EdgeSession(link, _draft, id, "edge-early", new DraftTreeOptions { Budget = 8, Proactive = true, DraftAhead = true }, capacity: 2048);
-        var (_, turn, settings) = await StartTurnAsync(id, prompt: 2, maxNewTokens: 64);
+        var (_, turn, settings) = await StartTurnAsync(id, prompt: 2, maxNewTokens: 400);
 
         await edge.AttachAsync();
         var stats = await edge.RunReplyAsync();

@@ -81,6 +81,10 @@ public sealed class OpenAiSiloFixture : IAsyncLifetime
             "--SpecEdge:PublicPrefixes:0", PublicSystemPrompt,
             // Early verdicts from the demo target's exit head: every edge test here then also checks they change no reply.
             "--SpecEdge:EarlyVerdicts", "true",
+            // Short hand-back runs: on this CPU the server decodes faster than the demo edge's loop, and runs of the default
+            // 64 finish a reply in two edge steps. The gateway tests need several (a stream dropped at the third, early
+            // verdicts to draft ahead on), and their replies still mix edge steps with server runs over the gateway.
+            "--SpecEdge:HandBackSteps", "4",
         }, root);
         await _silo.WaitForPortAsync(httpPort, TimeSpan.FromSeconds(120));
         await _silo.WaitForPortAsync(edgeGatewayPort, TimeSpan.FromSeconds(30));
