@@ -209,13 +209,8 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     private TrimRule TrimFor(IReadOnlyList<Step> batch)
     {
         var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
-        double turnaround = _planner.TurnaroundMs;
-        double wait = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? GoodputCut.Wait(turnaround, IdleShare) : 0;
-        var rule = _trimmer.Rule(trees, wait) with
-        {
-            TurnaroundMs = batch.Any(s => s.FromEdge) && !double.IsNaN(turnaround) ? turnaround : 0, IdleShare = IdleShare, ActiveSequences = ActiveSequences,
-        };
-        return rule;
+        double turnaround = batch.Any(s => s.FromEdge) && !double.IsNaN(_planner.TurnaroundMs) ? _planner.TurnaroundMs : 0;
+        return _trimmer.Rule(trees, turnaround, IdleShare) with { ActiveSequences = ActiveSequences };
     }
 
     /// <summary>Sequences that stepped within <see cref="ActiveWindow"/> (what the server's own drafting is priced beside).</summary>

@@ -5,8 +5,9 @@ namespace SpecEdge.Inference.Speculative;
 /// server would serve the session better than the edge's loop: a hand-back. That is a tree cut to its root (no draft node
 /// worth its price, so the step was plain decoding that still paid the edge's round trip and drafting), or one whose
 /// tokens, less their device time at the device's price, are worth less per millisecond of the step, the edge's
-/// turnaround included, than plain steps on the server (<see cref="GoodputCut.ServerDecodingPays"/>). Either way the edge loop only adds latency, and the session's
-/// absence from the forwards while its edge drafts lowers what one device serves. So the session decodes plain steps on
+/// turnaround included, than plain steps on the server (<see cref="GoodputCut.ServerDecodingPays"/>). Either way the
+/// edge loop only adds latency, and the session's absence from the forwards while its edge drafts lowers what one
+/// device serves. So the session decodes plain steps on
 /// the server and hands the tokens to the edge with the verdict; the edge then offers a tree again, which the verifier
 /// prices afresh at its load of that moment.
 /// <para>

@@ -21,14 +21,14 @@ public sealed class TreeTrimmer
     public ForwardCostModel.Line? CostLine => _cost.Current;
 
     /// <summary>
-    /// The rule for the next forward, whose tree-carrying items belong to <paramref name="keys"/>; <paramref name="waitMs"/>:
-    /// see <see cref="TrimRule.WaitMs"/>. Until the cost line is known trees go whole, and if the first
+    /// The rule for the next forward, whose tree-carrying items belong to <paramref name="keys"/>, priced with the edges'
+    /// <paramref name="turnaroundMs"/> and the device's <paramref name="idleShare"/> (<see cref="TrimRule.TurnaroundMs"/>). Until the cost line is known trees go whole, and if the first
     /// <see cref="ForwardCostModel.MinForwards"/> forwards did not teach it (trees of one size, one sequence: a token's
     /// price cannot be told from a forward's), forwards probe: trees cut to <see cref="ProbeNodes"/> in turn. Under load
     /// nearly every forward carries a tree, so now and then one plain forward keeps the price of the mask known. Probes
     /// are lossless too, and are not a budget an edge should draft to.
     /// </summary>
-    public TrimRule Rule(IEnumerable<string> keys, double waitMs = 0) => Mode switch
+    public TrimRule Rule(IEnumerable<string> keys, double turnaroundMs = 0, double idleShare = 1) => Mode switch
     {
         TrimMode.Off => TrimRule.None,
         TrimMode.Forced => new TrimRule(null, new Dictionary<string, double[]?>(), ForcedNodes),
@@ -36,8 +36,10 @@ public sealed class TreeTrimmer
             ? _cost.Samples < ForwardCostModel.MinForwards ? TrimRule.None
                 : ProbeNodes[_probes++ % ProbeNodes.Length] is int probe ? TrimRule.Probing(probe) : TrimRule.None
             : _cost.SincePlain >= PlainProbeEvery ? TrimRule.Probing(0)
-            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Rates : null), null, waitMs)
-                { ServerDraft = ++_sinceServerDraft > ServerDraftProbeEvery ? null : _serverDraft.Current },
+            : new TrimRule(line, keys.Distinct().ToDictionary(k => k, k => _calibration.TryGetValue(k, out var c) ? c.Rates : null), null)
+            {
+                TurnaroundMs = turnaroundMs, IdleShare = idleShare, ServerDraft = ++_sinceServerDraft > ServerDraftProbeEvery ? null : _serverDraft.Current,
+            },
     };
 
     private readonly ServerDraftLedger _serverDraft = new();

@@ -15,7 +15,7 @@ namespace SpecEdge.Inference.Speculative;
 /// user waiting on the network wants). Under load (0) the device's time is the whole price.
 /// </para>
 /// </summary>
-public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<string, double[]?> Calibrations, int? ForcedNodes, double WaitMs = 0)
+public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<string, double[]?> Calibrations, int? ForcedNodes)
 {
     /// <summary>Trees are verified whole.</summary>
     public static readonly TrimRule None = new(null, new Dictionary<string, double[]?>(), null);
@@ -28,22 +28,26 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
 
     /// <summary>
     /// The edges' whole turnaround (verdict out, drafting, tree in; 0 when no edge's tree is in the forward), and the
-    /// device's idle share: what the hand-back rule prices a session's edge loop and device time with
-    /// (<see cref="GoodputCut.ServerDecodingPays"/>, <see cref="GoodputCut.DevicePrice"/>). <see cref="WaitMs"/> is the
-    /// turnaround as trimming prices it, discounted by the idle share.
+    /// device's idle share (1: all of its time to spare). The hand-back rule prices a session's edge loop and device time
+    /// with both (<see cref="GoodputCut.ServerDecodingPays"/>, <see cref="GoodputCut.DevicePrice"/>); trimming prices
+    /// nodes against <see cref="WaitMs"/>.
     /// </summary>
     public double TurnaroundMs { get; init; }
 
     /// <inheritdoc cref="TurnaroundMs"/>
     public double IdleShare { get; init; } = 1;
 
+    /// <summary>The turnaround as trimming prices it: in full while the device has time to spare, none when saturated (<see cref="GoodputCut.Wait"/>).</summary>
+    public double WaitMs => GoodputCut.Wait(TurnaroundMs, IdleShare);
+
     /// <summary>What the server's own drafting brings and costs on this device (null: no server draft, or not known yet).</summary>
     public ServerDraftCost? ServerDraft { get; init; }
 
     /// <summary>
     /// Sequences that stepped on this device lately, in this forward or not. A device serving one has nobody to give
-    /// its time to (<see cref="GoodputCut.DevicePrice"/>). The server's own drafting is priced as if it drafted for each of them: its drafting is cheap beside one sequence and dearer beside many (far dearer where
-    /// it drafts one tree after another), and a forward that happens to hold only a hand-back's step says little of the load.
+    /// its time to (<see cref="GoodputCut.DevicePrice"/>). The server's own drafting is priced as if it drafted for each
+    /// of them: its drafting is cheap beside one sequence and dearer beside many (far dearer where it drafts one tree
+    /// after another), and a forward that happens to hold only a hand-back's step says little of the load.
     /// </summary>
     public int ActiveSequences { get; init; }
 

@@ -241,5 +241,4 @@ public sealed class EdgeGatewayService(
         wire.Committed.Add(a.Committed);
         return wire;
     }
-
 }

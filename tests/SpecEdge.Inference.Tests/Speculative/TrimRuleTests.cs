@@ -44,7 +44,7 @@ public class TrimRuleTests : IDisposable
         int kept = Kept(new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), none, null), Chain(Falling))[0];
         Assert.InRange(kept, 2, 5);
         // The same device, waiting 15 ms for the edge anyway: nearly everything pays.
-        Assert.True(Kept(new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), none, null, WaitMs: 15), Chain(Falling))[0] > kept);
+        Assert.True(Kept(new TrimRule(new ForwardCostModel.Line(1, 0, 0.1, 0.3), none, null) { TurnaroundMs = 15 }, Chain(Falling))[0] > kept);
     }
 
     [Fact]

@@ -260,9 +260,10 @@ public sealed class Simulator
         List<VerifyItem> Items(int tokens) => batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0)
             : new VerifyItem(q.ServerStep ? 1 : tokens, q.Session.Context)).ToList();
         double bare = _c.Verify.Seconds(Items(1));
+        // The forward with every step's tree whole, hand-back steps' too (as when the server drafts them).
+        double AllWhole() => _c.Verify.Seconds(batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(_c.TreeTokens, q.Session.Context)).ToList());
         // A node's price: from the trees of this forward, or (only hand-back steps in it) from as many whole trees.
-        double whole = trees.Count > 0 ? _c.Verify.Seconds(Items(_c.TreeTokens))
-            : _c.Verify.Seconds(batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(_c.TreeTokens, q.Session.Context)).ToList());
+        double whole = trees.Count > 0 ? _c.Verify.Seconds(Items(_c.TreeTokens)) : AllWhole();
         double price = budget == 0 ? 0 : Math.Max(0, (whole - bare) / ((trees.Count > 0 ? trees.Count : serverSteps) * budget));
         // As the verifier does, the server's drafting is priced beside every sequence in a reply (TrimRule.ActiveSequences).
         int stepping = Math.Max(batch.Count(q => !q.Prefill), _sessions.Count(s => s.InReply));
@@ -272,16 +273,13 @@ public sealed class Simulator
         // As the verifier does: the edges' turnaround, in full while the device idles a quarter of the time or more (a
         // forward that carries an edge's tree); the server's own drafting is priced without it.
         double idle = _now > 0 ? Math.Clamp(1 - _serverBusy / _now, 0, 1) : 1;
-        double wait = _c.Placement == DraftPlacement.Edge && trees.Count > 0
-            ? SpecEdge.Inference.Speculative.GoodputCut.Wait(_c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0), idle) : 0;
+        double turnaround = _c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0);
+        double wait = _c.Placement == DraftPlacement.Edge && trees.Count > 0 ? SpecEdge.Inference.Speculative.GoodputCut.Wait(turnaround, idle) : 0;
         // Drafting a forward's hand-back steps puts their whole trees in it beside the edges' trees: its nodes are priced in
         // that forward, not in one where the hand-back steps are plain (below a GPU's compute knee, the second is far cheaper).
         double draftPrice = price;
         if (trees.Count > 0 && serverSteps > 0 && _c.Placement == DraftPlacement.Edge && budget > 0)
-        {
-            double allWhole = _c.Verify.Seconds(batch.Select(q => q.Prefill ? new VerifyItem(_c.PromptTokens, 0) : new VerifyItem(_c.TreeTokens, q.Session.Context)).ToList());
-            draftPrice = Math.Max(0, (allWhole - bare) / ((trees.Count + serverSteps) * budget));
-        }
+            draftPrice = Math.Max(0, (AllWhole() - bare) / ((trees.Count + serverSteps) * budget));
         bool drafts = serverDraft is { } sd && serverSteps > 0
             && SpecEdge.Inference.Speculative.GoodputCut.ServerDraftingPays(serverSteps, stepping, bare, sd, 0, draftPrice);
         if (trees.Count == 0) return (budget, false, drafts);
@@ -292,7 +290,6 @@ public sealed class Simulator
         if (_c.Placement == DraftPlacement.Server) return (cut.Max(), false, true);
         // Whether the server's own decoding beats the edges' loop (GoodputCut.ServerDecodingPays): a hand-back follows.
         // Priced as the verifier prices it: the edge's whole turnaround, and each step's own device time at the device's price.
-        double turnaround = _c.RoundTrip.Mean + (_c.EdgeDraft.Count > 0 ? _c.EdgeDraft[0].Mean : 0);
         var plainItems = Items(1);
         plainItems.Add(new VerifyItem(1, _c.PromptTokens + _c.ReplyTokens / 2));
         double perSequence = Math.Max(0, _c.Verify.Seconds(plainItems) - bare);
