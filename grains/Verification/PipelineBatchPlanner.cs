@@ -6,7 +6,7 @@ namespace SpecEdge.Grains.Verification;
 /// <para>
 /// Work-conserving batching has an absorbing state: once the edges' trees arrive together they are verified together,
 /// come back together, and the device idles for the whole edge turnaround (verdict out, draft, tree in) every step.
-/// This planner learns that turnaround (time from a session's verdict to its next tree, averaged) and the forward cost
+/// This planner learns that turnaround (time from a session's verdict to its next tree, per session) and the forward cost
 /// as a function of batch size (a least-squares line over recent forwards), and splits the active edge sessions into
 /// the number of groups G (1..<see cref="MaxGroups"/>) that maximises the modelled throughput: G groups take turns on
 /// the device, so a cycle lasts max(G · forward(S/G), forward(S/G) + turnaround). G = 1 is work-conserving batching;
@@ -26,10 +26,34 @@ public sealed class PipelineBatchPlanner
 
     private readonly Dictionary<string, DateTime> _lastEvent = new();
     private readonly Dictionary<string, DateTime> _verdictAt = new();
+    private readonly Dictionary<string, double> _turnaround = new();
     private readonly RecentWindow<(int Items, double Ms)> _forwards = new(64);
+    private double _median = double.NaN;
+    private bool _medianStale;
 
-    /// <summary>Average edge turnaround in milliseconds (verdict out -> next tree in); NaN until measured.</summary>
-    public double TurnaroundMs { get; private set; } = double.NaN;
+    /// <summary>
+    /// The typical edge turnaround in milliseconds (verdict out -> next tree in): the median of the sessions' own averages,
+    /// so that a few slow or hostile edges, however slow, do not move what the device plans every other edge by. The last
+    /// median stands while no session is known; NaN until measured.
+    /// </summary>
+    public double TurnaroundMs
+    {
+        get
+        {
+            if (!_medianStale) return _median;
+            _medianStale = false;
+            if (_turnaround.Count == 0) return _median;
+            var sorted = _turnaround.Values.Order().ToArray();
+            int mid = sorted.Length / 2;
+            return _median = sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        }
+    }
+
+    /// <summary>
+    /// The turnaround of <paramref name="sessionId"/>'s own edge (its running average), or <see cref="TurnaroundMs"/> before
+    /// that edge has been measured: what the session's own loop costs it, whatever the other edges take.
+    /// </summary>
+    public double TurnaroundOf(string sessionId) => _turnaround.TryGetValue(sessionId, out var ms) ? ms : TurnaroundMs;
 
     /// <summary>An edge's tree for <paramref name="sessionId"/> was queued: a turnaround sample if its previous verdict is known.</summary>
     public void OnTreeQueued(string sessionId, DateTime at)
@@ -38,20 +62,45 @@ public sealed class PipelineBatchPlanner
         {
             double ms = (at - verdict).TotalMilliseconds;
             // A pause longer than a few seconds is a user, a new turn or a lost edge, not the edge's pipeline.
-            if (ms >= 0 && ms < 5000) TurnaroundMs = double.IsNaN(TurnaroundMs) ? ms : TurnaroundMs + Smoothing * (ms - TurnaroundMs);
+            if (ms >= 0 && ms < 5000)
+            {
+                _turnaround[sessionId] = _turnaround.TryGetValue(sessionId, out var mean) ? mean + Smoothing * (ms - mean) : ms;
+                _medianStale = true;
+            }
         }
         _lastEvent[sessionId] = at;
     }
 
-    /// <summary>A verdict for an edge's tree left the device; a finished reply leaves the pipeline.</summary>
+    /// <summary>A verdict for an edge's tree left the device; a finished reply leaves the pipeline (its edge's turnaround stays known).</summary>
     public void OnVerdict(string sessionId, DateTime at, bool finished)
     {
-        if (finished) { Forget(sessionId); return; }
+        if (finished) { Leave(sessionId); return; }
         _verdictAt[sessionId] = at;
         _lastEvent[sessionId] = at;
     }
 
+    /// <summary>
+    /// The server decoded a step of <paramref name="sessionId"/> itself (a hand-back's run): the edge waits for the run's
+    /// verdict, so its turnaround counts from the run's last step, not from its last tree's verdict. Counted from there,
+    /// each run would add its length to the edge's turnaround, and a session once handed back would price its edge ever
+    /// dearer.
+    /// </summary>
+    public void OnServerStep(string sessionId, DateTime at)
+    {
+        if (!_verdictAt.ContainsKey(sessionId)) return;
+        _verdictAt[sessionId] = at;
+        _lastEvent[sessionId] = at;
+    }
+
+    /// <summary>The session left the device: everything about it, its edge's turnaround too.</summary>
     public void Forget(string sessionId)
+    {
+        Leave(sessionId);
+        if (_turnaround.Remove(sessionId)) _medianStale = true;
+    }
+
+    /// <summary>The session left the pipeline (its reply finished, or it went quiet); its edge's turnaround stays known for its next reply.</summary>
+    private void Leave(string sessionId)
     {
         _lastEvent.Remove(sessionId);
         _verdictAt.Remove(sessionId);
@@ -82,7 +131,7 @@ public sealed class PipelineBatchPlanner
     public int ActiveSessions(DateTime now)
     {
         var horizon = TimeSpan.FromMilliseconds(Math.Max(1000, 4 * (double.IsNaN(TurnaroundMs) ? 0 : TurnaroundMs)));
-        foreach (var stale in _lastEvent.Where(e => now - e.Value > horizon).Select(e => e.Key).ToList()) Forget(stale);
+        foreach (var stale in _lastEvent.Where(e => now - e.Value > horizon).Select(e => e.Key).ToList()) Leave(stale);
         return _lastEvent.Count;
     }
 

@@ -212,6 +212,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             if (results[i].Verdict is { } verdict)
             {
                 if (batch[i].FromEdge) _scheduler.EdgeVerdict(batch[i].SessionId, verdict.Finished);
+                else _scheduler.ServerStepDone(batch[i].SessionId);
                 if (outcome.Drafted[i] is VerifyWork drafted)
                 {
                     _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);

@@ -205,12 +205,18 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// forward; while the device idles part of the time anyway, its time is not what is scarce and nodes are priced
     /// against the whole step, as the user waiting sees it (<see cref="GoodputCut.Wait"/>): the whole turnaround while
     /// the device has time to spare, none when it is saturated (its own time is then the price), a share in between.
+    /// Trimming prices the forward's nodes against the edges' typical turnaround (a median: a slow edge does not buy its
+    /// neighbours' trees more nodes); whether a session is handed back is priced with its own edge's turnaround, so a
+    /// slow or hostile edge moves its own session to the server and nobody else's.
     /// </summary>
     private TrimRule TrimFor(IReadOnlyList<Step> batch)
     {
         var trees = batch.Where(s => s.Work is VerifyWork || s.ServerDrafted).Select(s => s.SessionId);
         double turnaround = batch.Any(s => s.FromEdge) && !double.IsNaN(_planner.TurnaroundMs) ? _planner.TurnaroundMs : 0;
-        return _trimmer.Rule(trees, turnaround, IdleShare) with { ActiveSequences = ActiveSequences };
+        var own = new Dictionary<string, double>();
+        foreach (var step in batch)
+            if (step.FromEdge && _planner.TurnaroundOf(step.SessionId) is var ms && !double.IsNaN(ms)) own[step.SessionId] = ms;
+        return _trimmer.Rule(trees, turnaround, IdleShare) with { ActiveSequences = ActiveSequences, Turnarounds = own };
     }
 
     /// <summary>Sequences that stepped within <see cref="ActiveWindow"/> (what the server's own drafting is priced beside).</summary>
@@ -280,4 +286,10 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
 
     /// <summary>An edge's step got its verdict: the planner learns the edge's turnaround.</summary>
     public void EdgeVerdict(string sessionId, bool finished) => _planner.OnVerdict(sessionId, now(), finished);
+
+    /// <summary>A step the server decoded itself got its verdict: an edge waiting for a hand-back's run counts its turnaround from here (<see cref="PipelineBatchPlanner.OnServerStep"/>).</summary>
+    public void ServerStepDone(string sessionId) => _planner.OnServerStep(sessionId, now());
+
+    /// <summary>The turnaround the hand-back rule prices <paramref name="sessionId"/>'s edge loop with (NaN: no edge measured yet).</summary>
+    public double TurnaroundOf(string sessionId) => _planner.TurnaroundOf(sessionId);
 }

@@ -93,17 +93,19 @@ public static class GoodputCut
     /// While the device has time to spare (price 0) this compares the session's own rates: an edge's 15 ms round trip
     /// outweighs the few nodes a poor draft brings. On a saturated device (price its goodput) a step is worth what it adds
     /// beyond its device time: plain steps win once a sequence's own cost is most of what it brings. Arguments as for
-    /// <see cref="Best"/>; <paramref name="baseExpected"/>: the forward's tokens without any node (its stepping sequences).
+    /// <see cref="Best"/>; <paramref name="baseExpected"/>: the forward's tokens without any node (its stepping sequences);
+    /// <paramref name="turnarounds"/>: per tree, its own edge's turnaround, in place of <paramref name="turnaround"/>.
     /// </summary>
     public static bool[] ServerDecodingPays(IReadOnlyList<double[]> cumulative, int[] keep, double baseCost, double maskCost, double pricePerNode,
         double turnaround = 0, Func<int, double>? longestCost = null, ServerDraftCost? serverDraft = null, double baseExpected = 0,
-        double perSequenceMs = 0, double devicePrice = 0)
+        double perSequenceMs = 0, double devicePrice = 0, IReadOnlyList<double>? turnarounds = null)
     {
+        if (turnarounds is not null && turnarounds.Count != keep.Length)
+            throw new ArgumentException($"{turnarounds.Count} turnarounds for {keep.Length} trees.", nameof(turnarounds));
         if (!(baseCost > 0)) return new bool[keep.Length];
         int nodes = keep.Sum();
         double extra = longestCost is null ? 0 : longestCost(keep.DefaultIfEmpty(0).Max());
         double forward = baseCost + extra + (nodes > 0 ? maskCost : 0) + pricePerNode * nodes;
-        double step = Math.Max(0, turnaround) + forward;
         double price = Math.Max(0, devicePrice), own = Math.Max(0, perSequenceMs);
         double server = (1 - price * own) / baseCost;
         // As if the server drafted for every sequence of the forward: under load its drafting is dear, the more so when it
@@ -121,6 +123,7 @@ public static class GoodputCut
             // A tree cut to its root was a plain step that paid the edge's loop as well: the server's, whatever the prices.
             if (j == 0) return true;
             double device = own + pricePerNode * j + maskCost / masked;
+            double step = Math.Max(0, turnarounds?[t] ?? turnaround) + forward;
             return server >= (1 + cumulative[t][j] - price * device) / step * (1 - 1e-9);
         }).ToArray();
     }

@@ -37,6 +37,13 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// <inheritdoc cref="TurnaroundMs"/>
     public double IdleShare { get; init; } = 1;
 
+    /// <summary>
+    /// Each edge's own turnaround, by sequence key: the hand-back rule prices a session's edge loop with its own edge's
+    /// (a slow or hostile edge hands its own session to the server, not its neighbours'). A tree without one takes
+    /// <see cref="TurnaroundMs"/>, which trimming prices every tree's nodes with.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? Turnarounds { get; init; }
+
     /// <summary>The turnaround as trimming prices it: in full while the device has time to spare, none when saturated (<see cref="GoodputCut.Wait"/>).</summary>
     public double WaitMs => GoodputCut.Wait(TurnaroundMs, IdleShare);
 
@@ -149,8 +156,9 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         double forwardMs = baseCost + (nodes > 0 ? maskCost : 0) + line.PerTokenMs * nodes + (longestCost?.Invoke(cut.DefaultIfEmpty(0).Max()) ?? 0);
         double devicePrice = GoodputCut.DevicePrice(expected + cut.Select((j, t) => cumulatives[t][j]).Sum(), forwardMs, IdleShare,
             (int)Math.Max(expected, ActiveSequences));
+        var turnarounds = gains.Select(g => Turnarounds?.TryGetValue(items[g.Item].Key, out var ms) == true ? ms : TurnaroundMs).ToArray();
         var pays = GoodputCut.ServerDecodingPays(cumulatives, cut, baseCost, maskCost, line.PerTokenMs, TurnaroundMs, longestCost, ServerDraft,
-            Math.Max(expected, ActiveSequences), perSequenceMs: line.PerSequenceMs + line.PerTokenMs, devicePrice: devicePrice);
+            Math.Max(expected, ActiveSequences), perSequenceMs: line.PerSequenceMs + line.PerTokenMs, devicePrice: devicePrice, turnarounds: turnarounds);
         for (int g = 0; g < gains.Count; g++)
         {
             result[gains[g].Item] = Keep(gains[g].Ordered, FirstNodes(gains[g].Ordered, cut[g]));

@@ -62,6 +62,46 @@ public class PipelineBatchPlannerTests
     }
 
     [Fact]
+    public void ASlowEdge_KeepsItsTurnaroundToItself()
+    {
+        // Five edges back in 10 ms, one (slow, or hostile) in 3 s, several times over.
+        var planner = new PipelineBatchPlanner();
+        for (int round = 0; round < 5; round++)
+        {
+            var at = T0.AddSeconds(10 * round);
+            for (int s = 0; s < 6; s++)
+            {
+                planner.OnVerdict($"s{s}", at, finished: false);
+                planner.OnTreeQueued($"s{s}", at.AddMilliseconds(s == 5 ? 3000 : 10));
+            }
+        }
+        Assert.Equal(10, planner.TurnaroundOf("s0"), 3);
+        Assert.Equal(3000, planner.TurnaroundOf("s5"), 3);
+        Assert.Equal(10, planner.TurnaroundMs, 3);        // the median: one slow edge does not move what the device plans by
+        Assert.Equal(10, planner.TurnaroundOf("new"), 3); // an edge not measured yet is taken to be typical
+        // A finished reply leaves the pipeline but its edge stays known; a session the device forgets does not.
+        planner.OnVerdict("s5", T0.AddMinutes(1), finished: true);
+        Assert.Equal(3000, planner.TurnaroundOf("s5"), 3);
+        planner.Forget("s5");
+        Assert.Equal(10, planner.TurnaroundOf("s5"), 3);
+    }
+
+    [Fact]
+    public void AHandBackRun_IsNotPartOfTheEdgesTurnaround()
+    {
+        // The edge's tree got its verdict, then the server decoded a run of steps for 400 ms, then the run's verdict
+        // went out and the edge's next tree came 10 ms later: the edge took 10 ms, not 410.
+        var planner = new PipelineBatchPlanner();
+        planner.OnVerdict("a", T0, finished: false);
+        for (int step = 1; step <= 40; step++) planner.OnServerStep("a", T0.AddMilliseconds(10 * step));
+        planner.OnTreeQueued("a", T0.AddMilliseconds(410));
+        Assert.Equal(10, planner.TurnaroundOf("a"), 3);
+        // A session without an edge (a backend's, decoded by the server alone) gets no turnaround from its steps.
+        planner.OnServerStep("backend", T0.AddMilliseconds(415));
+        Assert.Equal(1, planner.ActiveSessions(T0.AddMilliseconds(420)));
+    }
+
+    [Fact]
     public void UnknownTurnaround_MeansNoSplit()
     {
         var planner = new PipelineBatchPlanner();

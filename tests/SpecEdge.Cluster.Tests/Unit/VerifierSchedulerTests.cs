@@ -51,6 +51,38 @@ public class VerifierSchedulerTests
     }
 
     [Fact]
+    public void EachEdgeTree_IsPricedWithItsOwnEdgesTurnaround_AndAHandBackRunIsNotPartOfIt()
+    {
+        var s = Scheduler(maxBatch: 0);
+        TargetSequence fast = Sequence(), slow = Sequence();
+        void Forward(double ms)
+        {
+            var plan = s.NextForward()!;
+            _now = _now.AddMilliseconds(ms);
+            s.ForwardEnded(plan.Batch.Count, ms);
+            foreach (var step in plan.Batch)
+                if (step.FromEdge) s.EdgeVerdict(step.SessionId, finished: false); else s.ServerStepDone(step.SessionId);
+        }
+        s.Enqueue("t/fast", new DecodeWork(fast), serverDrafted: false, fromEdge: true);
+        s.Enqueue("u/slow", new DecodeWork(slow), serverDrafted: false, fromEdge: true);
+        Forward(5);
+        // The fast session is handed back: the server decodes 30 steps of it (300 ms) while the slow edge drafts.
+        for (int i = 0; i < 30; i++)
+        {
+            s.Enqueue("t/fast", new DecodeWork(fast), serverDrafted: false, fromEdge: false);
+            Forward(10);
+        }
+        _now = _now.AddMilliseconds(8);
+        s.Enqueue("t/fast", new DecodeWork(fast), serverDrafted: false, fromEdge: true);    // 8 ms after the run's verdict
+        _now = _now.AddMilliseconds(100);
+        s.Enqueue("u/slow", new DecodeWork(slow), serverDrafted: false, fromEdge: true);    // 408 ms after its verdict
+        var trim = s.NextForward()!.Trim;
+        Assert.Equal(8, trim.Turnarounds!["t/fast"], 3);
+        Assert.Equal(408, trim.Turnarounds!["u/slow"], 3);
+        Assert.Equal(208, s.TurnaroundOf("nobody"), 3);    // an edge not yet measured: the median of those that are
+    }
+
+    [Fact]
     public void OneStepPerSequence_AndABoundedQueue()
     {
         var s = Scheduler(maxQueued: 2);

@@ -48,6 +48,24 @@ public class TrimRuleTests : IDisposable
     }
 
     [Fact]
+    public void ASlowEdge_HandsBackItsOwnSession_AndNoOtherOne()
+    {
+        // Two identical trees on a device with time to spare (1 ms forwards): one edge back in 0.5 ms, the other in 400 ms.
+        var line = new ForwardCostModel.Line(1, 0, 0.1, 0.3);
+        List<(string, TargetWork)> Forward() => new() { ("fast", Work(Chain(Falling))), ("slow", Work(Chain(Falling))) };
+        var alone = new TrimRule(line, new Dictionary<string, double[]?>(), null) { TurnaroundMs = 0.5 };
+        var (works, _, pays) = alone.ApplyWithHandBacks(Forward());
+        Assert.Equal(new[] { false, false }, pays);       // at 0.5 ms both edges' loops beat plain steps on the server
+        var (mixedWorks, _, mixed) = (alone with { Turnarounds = new Dictionary<string, double> { ["slow"] = 400 } }).ApplyWithHandBacks(Forward());
+        // Each session priced by its own edge: the slow one goes to the server, its neighbour keeps its loop.
+        Assert.Equal(new[] { false, true }, mixed);
+        // Trimming prices nodes with the forward's typical turnaround, not the slow edge's.
+        Assert.Equal(works.Select(w => ((VerifyWork)w).Tree.Tokens.Length), mixedWorks.Select(w => ((VerifyWork)w).Tree.Tokens.Length));
+        // Priced with the slow edge's turnaround for everyone (one figure for the device), the fast session went too.
+        Assert.Equal(new[] { true, true }, (alone with { TurnaroundMs = 400 }).ApplyWithHandBacks(Forward()).ServerPays);
+    }
+
+    [Fact]
     public void EachTree_KeepsWhatItsOwnNodesEarn_AndTreesWithoutProbabilities_GoWhole()
     {
         var line = new ForwardCostModel.Line(1, 0, 0.1, 0.3);
