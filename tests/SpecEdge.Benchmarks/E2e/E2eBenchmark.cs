@@ -63,6 +63,9 @@ public static class E2eBenchmark
         int pipeSessions = o.Int("pipeline-sessions", 4), pipeRtt = o.Int("pipeline-rtt-ms", 15), pipeMaxNew = o.Int("pipeline-max-new-tokens", 64), pipeRounds = o.Int("pipeline-rounds", 2), pipeWarmup = o.Int("pipeline-warmup-rounds", 1), pipeNice = o.Int("pipeline-edge-nice", 0);
         bool pipeReplay = o.String("pipeline-draft-replay", "true") == "true";
         double pipeDraftMs = o.Double("pipeline-draft-ms", double.NaN);
+        // --slow-edge-ms D: each edge cell runs one more edge process whose drafting takes D ms a step (a slow or hostile
+        // edge), and reports the other edges' sessions apart: what a slow neighbour costs them.
+        double slowEdgeMs = o.Double("slow-edge-ms", 0);
         string outPath = o.String("out", "bench-results/e2e.json");
         string loadBefore = File.ReadAllText("/proc/loadavg").Trim();
         var clock = Stopwatch.StartNew();
@@ -143,21 +146,27 @@ public static class E2eBenchmark
             int ready = 0;
             var edges = new List<ExternalProcess>();
             int n = cellNumber++;
-            for (int p = 0; p < processes; p++)
+            // The slow neighbour (--slow-edge-ms) joins the ordinary edge cells only, as one more process.
+            bool slow = slowEdgeMs > 0 && benchMode == "edge" && replay is null;
+            var slowLines = new List<string>();
+            for (int p = 0; p < processes + (slow ? 1 : 0); p++)
             {
-                edges.Add(cluster.StartEdgeProcess($"c{n}-p{p}", cluster.Gateways[silo], ids[silo], new[]
+                bool isSlow = p == processes;
+                var into = isSlow ? slowLines : lines;
+                string name = isSlow ? $"c{n}-slow" : $"c{n}-p{p}";
+                edges.Add(cluster.StartEdgeProcess(name, cluster.Gateways[silo], ids[silo], new[]
                 {
-                    "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(ProcessCluster.Tenant) + $"c{n}-p{p}",
+                    "--bench", perProcess.ToString(), "--bench-mode", benchMode, "--bench-prefix", AccessCredential.TenantPrefix(ProcessCluster.Tenant) + name,
                     "--bench-go-file", go, "--bench-replies", replies.ToString(), "--max-new-tokens", newTokens.ToString(), "--raw", "true", "--proactive", proactive ? "true" : "false",
-                    "--draft-delay-ms", draftDelayMs.ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
+                    "--draft-delay-ms", (isSlow ? slowEdgeMs : draftDelayMs).ToString(System.Globalization.CultureInfo.InvariantCulture), "--threads", "1",
                 }.Concat(replay is null ? Array.Empty<string>() : new[] { "--bench-draft-replay", replay }), line =>
                 {
                     if (line.StartsWith("{\"ready\"")) Interlocked.Increment(ref ready);
-                    else lock (lines) lines.Add(line);
+                    else lock (lines) into.Add(line);
                 }, nice, edgeGateway: gateway ? $"https://127.0.0.1:{edgeGatewayFront}" : null, enrolUrl: $"http://127.0.0.1:{cluster.HttpPorts[silo]}"));
             }
             var wait = Stopwatch.StartNew();
-            while (Volatile.Read(ref ready) < processes && wait.Elapsed < TimeSpan.FromSeconds(120) && edges.All(e => !e.HasExited)) await Task.Delay(50);
+            while (Volatile.Read(ref ready) < edges.Count && wait.Elapsed < TimeSpan.FromSeconds(120) && edges.All(e => !e.HasExited)) await Task.Delay(50);
             proxy.ResetCounters();
             var cpu = new CpuMeter(cluster.Silos[silo].ProcessId);
             File.WriteAllText(go, "go");
@@ -176,9 +185,22 @@ public static class E2eBenchmark
                 .Select(i => (starts[i], ms[ms.Length - starts.Length + i], batches[batches.Length - starts.Length + i])).ToList();
             if (benchMode == "edge") edgeForwards.AddRange(forwards.Select(f => (f.Item3, f.Item2)));
             var cell = new E2eCell { Mode = mode, RttMs = rtt, Sessions = processes * perProcess, ProxyAddedOneWayMs = addedMs, MachineCores = machineCores, SiloCores = siloCores };
-            List<string> copy;
-            lock (lines) copy = lines.ToList();
-            cell.Compute(copy, forwards, bytesUp, bytesDown);
+            List<string> copy, slowCopy;
+            lock (lines) (copy, slowCopy) = (lines.ToList(), slowLines.ToList());
+            cell.Compute(copy.Concat(slowCopy), forwards, bytesUp, bytesDown);
+            if (slow)
+            {
+                // The server's figures cover every session; the other edges' and the slow one's replies are also reported apart.
+                var honest = new E2eCell { Sessions = processes * perProcess };
+                honest.Compute(copy, Array.Empty<(long, double, int)>(), 0, 0);
+                var neighbour = new E2eCell { Sessions = perProcess };
+                neighbour.Compute(slowCopy, Array.Empty<(long, double, int)>(), 0, 0);
+                cell.Sessions += perProcess;
+                cell.BesideSlowEdge = new E2eCell.SlowNeighbour(slowEdgeMs, honest.TokensPerSecondPerSession, honest.ItlP50Ms, honest.ItlP95Ms, honest.Steps,
+                    honest.Tokens, neighbour.TokensPerSecondPerSession, neighbour.Steps, neighbour.Tokens);
+                Console.WriteLine(System.FormattableString.Invariant(
+                    $"    beside a slow edge ({slowEdgeMs} ms a draft): the other edges {honest.TokensPerSecondPerSession:F1} tokens/s per session, ITL p50 {honest.ItlP50Ms:F1} / p95 {honest.ItlP95Ms:F1} ms, {honest.Tokens} tokens in {honest.Steps} edge steps; the slow edge {neighbour.TokensPerSecondPerSession:F1} tokens/s per session, {neighbour.Tokens} tokens in {neighbour.Steps} edge steps"));
+            }
             if (cell.Errors.Count > 0 || cell.Replies < cell.Sessions)
                 foreach (var e in edges) Console.WriteLine($"--- {e.Name} (exited: {e.HasExited}), last lines:\n" + string.Join("\n", e.Output.Split('\n').TakeLast(15)));
             Console.WriteLine($"  {mode} @ {rtt} ms: {cell.Replies} replies, {cell.Tokens} tokens, {cell.TokensPerSecondPerSession:F1} tokens/s per session{(cell.Errors.Count > 0 ? ", errors: " + string.Join("; ", cell.Errors.Distinct()) : "")} ({clock.Elapsed.TotalSeconds:F0}s)");

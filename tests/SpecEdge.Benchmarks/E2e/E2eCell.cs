@@ -45,6 +45,13 @@ public sealed class E2eCell
     /// <summary>Gaps between a forward's end and the next forward's start when the next follows within 5 ms (the device loop's own turn), p50 ms.</summary>
     public double ForwardGapP50Ms { get; set; } = double.NaN;
 
+    /// <summary>With <c>--slow-edge-ms</c>: the other edges' sessions and the slow edge's, reported apart.</summary>
+    public SlowNeighbour? BesideSlowEdge { get; set; }
+
+    /// <summary>What the sessions of the ordinary edges got beside one whose drafting takes <paramref name="DraftMs"/> a step, and what that one got.</summary>
+    public sealed record SlowNeighbour(double DraftMs, double TokensPerSecondPerSession, double ItlP50Ms, double ItlP95Ms, int Steps, int Tokens,
+        double SlowTokensPerSecondPerSession, int SlowSteps, int SlowTokens);
+
     // Per-step samples the simulator is calibrated with (PipelinePrediction); not written to the JSON.
     [System.Text.Json.Serialization.JsonIgnore] public List<int> StepTokens { get; } = new();
     /// <summary>Upload + download of each edge step (ms): the wire as the edges saw it, proxy overshoot and wake-ups included.</summary>
