@@ -20,7 +20,7 @@ public static class BenchCommands
         ["openai"] = "follow-ups history-words out requests stream-tokens streams target threads",
         ["durability"] = "draft max-new-tokens out rounds target threads",
         ["e2e"] = "draft edge-processes max-batch max-new-tokens modes out pipeline pipeline-draft-ms pipeline-draft-replay pipeline-edge-nice "
-            + "pipeline-max-new-tokens pipeline-rounds pipeline-rtt-ms pipeline-sessions pipeline-warmup-rounds replies rtt-ms sessions target",
+            + "pipeline-max-new-tokens pipeline-rounds pipeline-rtt-ms pipeline-sessions pipeline-warmup-rounds replies rtt-ms sessions slow-edge-ms target",
         ["capacity"] = "alpha batches clients cluster cluster-replies draft forward-rounds itl-target-ms launch-us-per-layer max-new-tokens out paper-rtt-ms "
             + "plot proactive-hit-rate projection-max-batch projection-prompt projection-reply prompts repeats rtt-ms seed sessions target threads",
         ["fairness"] = "flood flood-tokens max-batch out quiet-tokens replies stretches target threads wide-target",

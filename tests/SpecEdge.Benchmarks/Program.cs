@@ -65,7 +65,7 @@ switch (command)
                   What session persistence adds to an edge's step: memory vs Azure Blob (Azurite) with the verdict sent
                   before / after the step's state write, three in-process clusters side by side in one run.
               e2e [--edge-processes 2] [--sessions 2] [--max-new-tokens 32] [--rtt-ms 0,15,50] [--max-batch 8] [--pipeline true]
-                  [--pipeline-sessions 4] [--pipeline-rtt-ms 15] [--pipeline-draft-ms auto] [--pipeline-rounds 2] [--pipeline-warmup-rounds 1] [--pipeline-edge-nice 0] [--pipeline-draft-replay true] [--out bench-results/e2e.json]
+                  [--pipeline-sessions 4] [--pipeline-rtt-ms 15] [--pipeline-draft-ms auto] [--pipeline-rounds 2] [--pipeline-warmup-rounds 1] [--pipeline-edge-nice 0] [--pipeline-draft-replay true] [--slow-edge-ms 0] [--out bench-results/e2e.json]
                   Real processes (silos with Azurite, edge-host processes) behind a delaying TCP proxy (emulated WAN): AR, server-only
                   SD, edge-assisted, edge-assisted + proactive side by side; per-step breakdown; then work-conserving vs
                   pipeline-aware batching with emulated edge draft time (idle fraction, throughput).
