@@ -137,6 +137,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
                 ? new ServerDraftStats(_serverDraftedSteps, _serverPlainSteps, _scheduler.ServerDraft?.TokensPerStep ?? double.NaN,
                     _scheduler.ServerDraft?.DraftMs ?? double.NaN, _scheduler.ServerDraft?.VerifiedNodes ?? double.NaN, _scheduler.ServerDraft?.DraftFixedMs ?? double.NaN, _serverDraftPasses)
                 : null,
+            EdgeTurnaroundMs = _scheduler.EdgeTurnaroundMs,
         });
 
 

@@ -290,6 +290,9 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <summary>A step the server decoded itself got its verdict: an edge waiting for a hand-back's run counts its turnaround from here (<see cref="PipelineBatchPlanner.OnServerStep"/>).</summary>
     public void ServerStepDone(string sessionId) => _planner.OnServerStep(sessionId, now());
 
+    /// <summary>The edges' typical turnaround (a median over the sessions' own; NaN until measured).</summary>
+    public double EdgeTurnaroundMs => _planner.TurnaroundMs;
+
     /// <summary>The turnaround the hand-back rule prices <paramref name="sessionId"/>'s edge loop with (NaN: no edge measured yet).</summary>
     public double TurnaroundOf(string sessionId) => _planner.TurnaroundOf(sessionId);
 }

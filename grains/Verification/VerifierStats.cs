@@ -3,7 +3,8 @@ namespace SpecEdge.Grains.Verification;
 /// <summary>
 /// What a verifier has done: forwards run, how many items each recent batch carried (the last
 /// <see cref="ForwardRecord.RecentForwards"/>: <see cref="BatchSizes"/> ends with forward number <see cref="Forwards"/>),
-/// sessions and KV memory held; for each recent forward its device time and (<see cref="ForwardStartUnixMicroseconds"/>) when it started.
+/// sessions and KV memory held; for each recent forward its device time and (<see cref="ForwardStartUnixMicroseconds"/>) when it started;
+/// the typical edge turnaround the device plans and prices with (<see cref="PipelineBatchPlanner.TurnaroundMs"/>; NaN until measured).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("specedge.VerifierStats")]
 public sealed record VerifierStats(
@@ -17,7 +18,8 @@ public sealed record VerifierStats(
     [property: Id(7)] double[] ForwardMilliseconds,
     [property: Id(8)] long[]? ForwardStartUnixMicroseconds = null,
     [property: Id(9)] PrefixCacheStats? Prefixes = null,
-    [property: Id(10)] ServerDraftStats? ServerDrafts = null)
+    [property: Id(10)] ServerDraftStats? ServerDrafts = null,
+    [property: Id(11)] double EdgeTurnaroundMs = double.NaN)
 {
     /// <summary>Device milliseconds of the forwards run after the first <paramref name="forwardsBefore"/> (as far as the window reaches back).</summary>
     public double[] ForwardMillisecondsSince(long forwardsBefore) => ForwardMilliseconds[^(int)Math.Clamp(Forwards - forwardsBefore, 0, ForwardMilliseconds.Length)..];

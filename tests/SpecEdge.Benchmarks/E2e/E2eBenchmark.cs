@@ -203,7 +203,8 @@ public static class E2eBenchmark
             }
             if (cell.Errors.Count > 0 || cell.Replies < cell.Sessions)
                 foreach (var e in edges) Console.WriteLine($"--- {e.Name} (exited: {e.HasExited}), last lines:\n" + string.Join("\n", e.Output.Split('\n').TakeLast(15)));
-            Console.WriteLine($"  {mode} @ {rtt} ms: {cell.Replies} replies, {cell.Tokens} tokens, {cell.TokensPerSecondPerSession:F1} tokens/s per session{(cell.Errors.Count > 0 ? ", errors: " + string.Join("; ", cell.Errors.Distinct()) : "")} ({clock.Elapsed.TotalSeconds:F0}s)");
+            cell.EdgeTurnaroundMs = stats.EdgeTurnaroundMs;
+            Console.WriteLine($"  {mode} @ {rtt} ms: {cell.Replies} replies, {cell.Tokens} tokens, {cell.TokensPerSecondPerSession:F1} tokens/s per session, edge turnaround as the verifier prices it {cell.EdgeTurnaroundMs:F1} ms{(cell.Errors.Count > 0 ? ", errors: " + string.Join("; ", cell.Errors.Distinct()) : "")} ({clock.Elapsed.TotalSeconds:F0}s)");
             // A silo with a draft of its own: how many of its server steps it drafted, and how many it decoded plainly because drafting did not pay.
             if (stats.ServerDrafts is { } sd && statsBefore.ServerDrafts is { } sd0)
                 Console.WriteLine(System.FormattableString.Invariant(

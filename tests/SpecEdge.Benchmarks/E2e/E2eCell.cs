@@ -45,6 +45,9 @@ public sealed class E2eCell
     /// <summary>Gaps between a forward's end and the next forward's start when the next follows within 5 ms (the device loop's own turn), p50 ms.</summary>
     public double ForwardGapP50Ms { get; set; } = double.NaN;
 
+    /// <summary>The edges' turnaround the verifier planned and priced with at the cell's end (VerifierStats.EdgeTurnaroundMs).</summary>
+    public double EdgeTurnaroundMs { get; set; } = double.NaN;
+
     /// <summary>With <c>--slow-edge-ms</c>: the other edges' sessions and the slow edge's, reported apart.</summary>
     public SlowNeighbour? BesideSlowEdge { get; set; }
 
