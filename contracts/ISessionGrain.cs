@@ -48,10 +48,17 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>
     /// Stops the reply in progress where it is (its caller went away): what was committed stays committed and readable,
     /// readers get a final chunk (<see cref="ReplyFinish.Cancelled"/>), and the session takes the next message at once.
-    /// False when no reply was in progress.
+    /// False when no reply was in progress. Interleaves, so that a hand-back run in progress (server steps inside one
+    /// request, up to SpecEdge:HandBackMaxMilliseconds) ends at its next step rather than running its course first; the
+    /// stop itself then runs as an ordinary request (<see cref="EndReplyAsync"/>), in order with the session's others.
     /// </summary>
+    [AlwaysInterleave]
     [Alias("StopReplyAsync")]
     Task<bool> StopReplyAsync();
+
+    /// <summary>The stop of <see cref="StopReplyAsync"/> as an ordinary request (it calls this); callers use <see cref="StopReplyAsync"/>.</summary>
+    [Alias("EndReplyAsync")]
+    Task<bool> EndReplyAsync();
 
     /// <summary>The reply in progress (or the last one) as it is generated, from chunk <paramref name="fromChunk"/> on.</summary>
     [Alias("StreamReplyAsync")]

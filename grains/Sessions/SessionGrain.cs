@@ -81,7 +81,7 @@ public sealed class SessionGrain(
         _commits = new SessionCommits(Id, _conversation, state, copier, _reply, _verifier, _edge, _serverPolicy, _admission,
             models.Options.PipelinedStateWrites, DeactivateOnIdle, logger);
         _server = new ServerDecoding(this, Id, _conversation, _verifier, _commits, _serverPolicy, logger);
-        _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize, logger);
+        _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize, logger, () => _stopsPending > 0);
         _turns = new TurnStarter(Id, _conversation, models, _verifier, _commits, _reply, _edge, _server);
         SpecEdgeMetrics.SessionActivated();
         if (S.Generating)
@@ -162,6 +162,18 @@ public sealed class SessionGrain(
     });
 
     public async Task<bool> StopReplyAsync()
+    {
+        // Interleaved: while a stop is on its way, a hand-back run ends at its next step and no new one starts. The stop
+        // goes through the grain's queue (a call to itself, as the silo), behind the request in progress.
+        _stopsPending++;
+        try { return await this.AsReference<ISessionGrain>().EndReplyAsync(); }
+        finally { _stopsPending--; }
+    }
+
+    /// <summary>Stops pending (<see cref="StopReplyAsync"/>): hand-back runs end at their next step while there are any.</summary>
+    private int _stopsPending;
+
+    public async Task<bool> EndReplyAsync()
     {
         await _commits.SettleAsync();
         if (!S.Generating) return false;

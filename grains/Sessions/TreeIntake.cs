@@ -12,10 +12,11 @@ namespace SpecEdge.Grains.Sessions;
 /// reason it was refused. Nothing changes for a refused tree. Each tree renews the edge's lease.
 /// A step whose verifier found plain server decoding faster than the edge's loop may be followed by a hand-back
 /// (<see cref="HandBackPolicy"/>): plain steps decoded here, committed one by one as the server's own, whose tokens go to
-/// the edge with the verdict.
+/// the edge with the verdict. No run starts, and a run in progress ends at its next step, while <paramref name="stopping"/>
+/// (a stop of the reply is on its way, queued behind the run).
 /// </summary>
 public sealed class TreeIntake(string id, Conversation conversation, VerifierLink verifier, SessionCommits commits, EdgeLease edge, SpecEdgeSiloOptions options, int vocabSize,
-    ILogger logger)
+    ILogger logger, Func<bool> stopping)
 {
     private readonly HandBackPolicy _handBack = new(options.HandBackSteps);
 
@@ -40,7 +41,7 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
             if (conversation.State.Committed.Count == conversation.State.ReplyStart) _handBack.Reset();
             await commits.CommitAsync(outcome);
             var persist = clock.Elapsed - committing;
-            int handBack = outcome.Finished ? 0 : _handBack.StepsAfter(outcome.ServerPays);
+            int handBack = outcome.Finished || stopping() ? 0 : _handBack.StepsAfter(outcome.ServerPays);
             if (handBack > 0) outcome = await HandBackAsync(outcome, handBack);
             return (WithTiming(outcome, received, persist, clock.Elapsed), null);
         }
@@ -67,7 +68,7 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
         int done = 0;
         double serverMs = verdict.ServerMilliseconds;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (done < steps && !last.Finished && conversation.State.Generating && clock.Elapsed.TotalMilliseconds < options.HandBackMaxMilliseconds)
+        while (done < steps && !last.Finished && conversation.State.Generating && clock.Elapsed.TotalMilliseconds < options.HandBackMaxMilliseconds && !stopping())
         {
             try
             {
