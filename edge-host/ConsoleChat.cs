@@ -65,13 +65,13 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
         var attachment = await edge.AttachAsync();
         Console.WriteLine($"session {sessionId} ({existing.Length} earlier messages, {(gateway is null ? "Orleans client" : "edge gateway " + _o.EdgeGateway)}); edge {edgeId}");
         foreach (var m in existing) Console.WriteLine($"[{m.Role}] {m.Content}");
-        if (attachment.Generating) await ShowReplyAsync(edge, tokenizer, stopping);   // resume a reply in progress
+        if (attachment.Generating) await ShowReplyAsync(edge, gateway, tokenizer, stopping);   // resume a reply in progress
 
         if (!string.IsNullOrWhiteSpace(_o.Prompt))
         {
             Console.WriteLine($"[user] {_o.Prompt}");
             await SendAsync(edge, gateway is not null, _o.Prompt, settings);
-            await ShowReplyAsync(edge, tokenizer, stopping);
+            await ShowReplyAsync(edge, gateway, tokenizer, stopping);
             await edge.DetachAsync();
             return;
         }
@@ -82,7 +82,7 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
             string? line = await Task.Run(Console.ReadLine, stopping);
             if (string.IsNullOrWhiteSpace(line) || line.Trim() == "/quit") break;
             await SendAsync(edge, gateway is not null, line, settings);
-            await ShowReplyAsync(edge, tokenizer, stopping);
+            await ShowReplyAsync(edge, gateway, tokenizer, stopping);
         }
         await edge.DetachAsync();
         Console.WriteLine($"bye; resume with --session {sessionId}");
@@ -99,14 +99,22 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
         return new GatewayEdgeLink(GatewayEdgeLink.ParseAddresses(address), token, sessionId, tls.CertificateFile, tls.ClusterCaFile);
     }
 
-    private async Task ShowReplyAsync(EdgeSession edge, HfTokenizer tokenizer, CancellationToken stopping)
+    /// <summary>
+    /// Drafts the reply in progress and shows it. Over the edge gateway the text shown is the session's reply stream, as
+    /// the OpenAI API's: the steps of a hand-back (runs of up to 500 ms that the server decodes while this edge waits for
+    /// its verdict) appear as the server commits them, not in one burst with the verdict, and stop strings are cut as
+    /// the session cuts them. Over Orleans (where an edge may not read the stream) it shows the tokens this edge commits.
+    /// </summary>
+    private async Task ShowReplyAsync(EdgeSession edge, GatewayEdgeLink? gateway, HfTokenizer tokenizer, CancellationToken stopping)
     {
-        var text = new StreamingDetokenizer(tokenizer, skipSpecialTokens: true);
+        var text = gateway is null ? new StreamingDetokenizer(tokenizer, skipSpecialTokens: true) : null;
         Console.Write("[assistant] ");
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var shown = gateway is null ? Task.CompletedTask : PrintReplyStreamAsync(gateway, reading.Token);
         ReplyStats? stats = null;
         for (int attempt = 0; stats is null; attempt++)
         {
-            try { stats = await edge.RunReplyAsync(tokens => Console.Write(text.Push(tokens)), stopping); }
+            try { stats = await edge.RunReplyAsync(text is null ? null : tokens => Console.Write(text.Push(tokens)), stopping); }
             catch (Exception e) when (e is not OperationCanceledException && attempt < 10)
             {
                 // Gateway gone or the cluster busy: wait, re-attach, and pick the reply up where the session is.
@@ -115,8 +123,48 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
                 try { if (!(await edge.AttachAsync()).Generating) break; } catch (Exception again) { logger.LogWarning("Re-attach failed: {Message}", again.Message); }
             }
         }
-        Console.WriteLine(text.Flush());
+        if (text is not null) Console.WriteLine(text.Flush());
+        else
+        {
+            // The stream's last chunk follows the last step's durable write: moments after the drafting ends.
+            try { await shown.WaitAsync(TimeSpan.FromSeconds(30), stopping); }
+            catch (TimeoutException) { logger.LogWarning("The reply stream did not end within 30 s of the last step; not waiting for it"); }
+            finally { reading.Cancel(); }
+            Console.WriteLine();
+        }
         if (stats is not null)
             Console.WriteLine($"  ({stats.Tokens} tokens, {stats.Steps} steps, {stats.TokensPerStep:F2} tokens/step, {stats.Tokens / Math.Max(1e-9, stats.WallSeconds):F1} tokens/s, proactive hits {stats.ProactiveHits}/{stats.ProactiveHits + stats.ProactiveMisses})");
+    }
+
+    /// <summary>Prints the reply's chunks as the session publishes them, picking the stream up again where it broke.</summary>
+    private async Task PrintReplyStreamAsync(GatewayEdgeLink gateway, CancellationToken cancellation)
+    {
+        int next = 0;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await foreach (var chunk in gateway.StreamReplyAsync(next, cancellation))
+                {
+                    Console.Write(chunk.Text);
+                    next = chunk.Index + 1;
+                    if (!chunk.Final) continue;
+                    if (chunk.Error is { } error) Console.Write($" [reply failed: {error}]");
+                    return;
+                }
+                return;
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested) { return; }
+            catch (Exception e) when (e is not GatewayRejectionException && attempt < 10)
+            {
+                logger.LogWarning("Lost the reply stream ({Message}); reading it again from chunk {Chunk}", e.Message, next);
+                try { await Task.Delay(TimeSpan.FromSeconds(1 + attempt), cancellation); } catch (OperationCanceledException) { return; }
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Cannot read the reply stream ({Message}); the rest of the reply is not shown", e.Message);
+                return;
+            }
+        }
     }
 }

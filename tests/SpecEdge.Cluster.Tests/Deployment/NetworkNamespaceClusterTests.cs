@@ -107,6 +107,7 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
                 ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
             }, keys));
             string edgePfx = TestCertificates.WritePkcs12(TestCertificates.Issue(edgeCa, "edge-1"), Path.Combine(dir, "edge-1.pfx"));
+            string edgeOutput;
             using (var edge = new ExternalProcess("edge", edgeExe, new[]
                    {
                        "--edge-gateway", string.Join(",", environments.Select(s => $"https://{s.Address}:30443")),
@@ -117,7 +118,8 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
             {
                 var clock = Stopwatch.StartNew();
                 while (!edge.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(200);
-                output.WriteLine("edge host output:\n" + edge.Output);
+                edgeOutput = edge.Output;
+                output.WriteLine("edge host output:\n" + edgeOutput);
                 Assert.True(edge.HasExited, "the edge host did not finish its prompt within 120 s");
                 // Its first line says where it connects and as whom.
                 Assert.Contains($"connecting to the edge gateway https://{environments[0].Address}:30443,https://{environments[1].Address}:30443 with", edge.Output);
@@ -141,8 +143,15 @@ public sealed class NetworkNamespaceClusterTests(ITestOutputHelper output)
 
             using var models = new ModelHost(Options.Create(new SpecEdgeSiloOptions { TargetModel = target }), NullLogger<ModelHost>.Instance);
             var edgeReply = new List<int>();
-            await foreach (var chunk in client.GetGrain<ISessionGrain>(conversation).StreamReplyAsync()) edgeReply.AddRange(chunk.Tokens);
+            var edgeText = new System.Text.StringBuilder();
+            await foreach (var chunk in client.GetGrain<ISessionGrain>(conversation).StreamReplyAsync())
+            {
+                edgeReply.AddRange(chunk.Tokens);
+                edgeText.Append(chunk.Text);
+            }
             Assert.Equal(Greedy(models, 24), edgeReply.ToArray());
+            // The edge host showed the reply as the session streams it: the whole text, once, on its line.
+            Assert.Contains("[assistant] " + edgeText + "\n", edgeOutput.ReplaceLineEndings("\n"));
 
             // A busy session; kill -9 the silo that holds it.
             var session = client.GetGrain<ISessionGrain>("netns/busy");
