@@ -97,6 +97,17 @@ public class ConversationIdTests
     }
 
     [Fact]
+    public void Policy_AChatEdgeStopsItsReplyThroughStopReplyAsync_TheStopsSecondHalfIsTheSessions()
+    {
+        // StopReplyAsync interleaves and calls EndReplyAsync on the session itself (as the silo); an edge has no use for the latter.
+        var edge = new AccessCredential { Role = CredentialRole.Edge, Tenant = "t", ConversationId = "t/c", EdgeId = "e", Chat = true };
+        Assert.Null(CallPolicy.Check(edge, new CallTarget(CallTargetKind.Session, "t/c", nameof(ISessionGrain.StopReplyAsync))));
+        Assert.Contains(nameof(ISessionGrain.EndReplyAsync), CallPolicy.Check(edge, new CallTarget(CallTargetKind.Session, "t/c", nameof(ISessionGrain.EndReplyAsync))));
+        var silo = new AccessCredential { Role = CredentialRole.Silo };
+        Assert.Null(CallPolicy.Check(silo, new CallTarget(CallTargetKind.Session, "t/c", nameof(ISessionGrain.EndReplyAsync))));
+    }
+
+    [Fact]
     public void Policy_RefusesAnEdgeCredentialThatNamesAnInvalidConversation_EvenOnThatExactKey()
     {
         // Only a signer could mint this; the policy still refuses to let it name a key that does not parse.
