@@ -41,9 +41,10 @@ public sealed class VerifiedCredentials(SigningKeys keys, IOptions<SecurityOptio
     {
         if (credential.Tenant is not null && ConversationId.SegmentError(credential.Tenant, "tenant") is { } tenant)
             return $"the credential's {tenant[4..]}";
-        if (credential.ConversationId is not null && !ConversationId.TryParse(credential.ConversationId, out var id, out var error))
+        if (credential.ConversationId is null) return null;
+        if (!ConversationId.TryParse(credential.ConversationId, out var id, out var error))
             return $"the credential's conversation: {error}";
-        if (credential.Tenant is not null && credential.ConversationId is not null && !string.Equals(id.Tenant, credential.Tenant, StringComparison.Ordinal))
+        if (credential.Tenant is not null && !string.Equals(id.Tenant, credential.Tenant, StringComparison.Ordinal))
             return "the credential's conversation belongs to another tenant than the credential";
         return null;
     }
