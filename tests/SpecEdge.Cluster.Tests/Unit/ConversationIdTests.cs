@@ -107,6 +107,37 @@ public class ConversationIdTests
         Assert.Null(CallPolicy.Check(silo, new CallTarget(CallTargetKind.Session, "t/c", nameof(ISessionGrain.EndReplyAsync))));
     }
 
+    [Theory]
+    [InlineData("t", "t/c", null)]
+    [InlineData(null, "t/c", null)]
+    [InlineData("t", null, null)]
+    [InlineData("t", "u/c", "another tenant")]
+    [InlineData("t", "t/../u/c", "conversation")]
+    [InlineData("t/x", "t/c", "tenant")]
+    public void ASignedCredential_IsRefusedWhenItsIdsDoNotParse_OrItsConversationIsAnotherTenants(string? tenant, string? conversation, string? refusal)
+    {
+        var options = Microsoft.Extensions.Options.Options.Create(new SecurityOptions { Keys = { ["k"] = Convert.ToBase64String(new byte[32]) }, ActiveKeyId = "k" });
+        var keys = new SigningKeys(options);
+        var verified = new VerifiedCredentials(keys, options, TimeProvider.System);
+        string token = CredentialCodec.Sign(new AccessCredential
+        {
+            Role = CredentialRole.Service, Tenant = tenant, ConversationId = conversation,
+            ExpiresAt = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
+        }, keys.Value);
+        bool ok = verified.TryVerify(token, out var credential, out var error);
+        if (refusal is null)
+        {
+            Assert.True(ok, error);
+            Assert.NotNull(credential);
+        }
+        else
+        {
+            Assert.False(ok);
+            Assert.Null(credential);
+            Assert.Contains(refusal, error);
+        }
+    }
+
     [Fact]
     public void Policy_RefusesAnEdgeCredentialThatNamesAnInvalidConversation_EvenOnThatExactKey()
     {
