@@ -101,8 +101,8 @@ public sealed class ConsoleChat(IServiceProvider services, IConfiguration config
 
     /// <summary>
     /// Drafts the reply in progress and shows it. Over the edge gateway the text shown is the session's reply stream, as
-    /// the OpenAI API's: the steps of a hand-back (runs of up to 500 ms that the server decodes while this edge waits for
-    /// its verdict) appear as the server commits them, not in one burst with the verdict, and stop strings are cut as
+    /// the OpenAI API's: the steps of a hand-back (runs of up to SpecEdge:HandBackMaxMilliseconds that the server decodes
+    /// while this edge waits for its verdict) appear as the server commits them, not in one burst with the verdict, and stop strings are cut as
     /// the session cuts them. Over Orleans (where an edge may not read the stream) it shows the tokens this edge commits.
     /// </summary>
     private async Task ShowReplyAsync(EdgeSession edge, GatewayEdgeLink? gateway, HfTokenizer tokenizer, CancellationToken stopping)

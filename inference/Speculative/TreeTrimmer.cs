@@ -22,7 +22,8 @@ public sealed class TreeTrimmer
 
     /// <summary>
     /// The rule for the next forward, whose tree-carrying items belong to <paramref name="keys"/>, priced with the edges'
-    /// <paramref name="turnaroundMs"/> and the device's <paramref name="idleShare"/> (<see cref="TrimRule.TurnaroundMs"/>). Until the cost line is known trees go whole, and if the first
+    /// <paramref name="turnaroundMs"/> and the device's <paramref name="idleShare"/> (<see cref="TrimRule.TurnaroundMs"/>).
+    /// Until the cost line is known trees go whole, and if the first
     /// <see cref="ForwardCostModel.MinForwards"/> forwards did not teach it (trees of one size, one sequence: a token's
     /// price cannot be told from a forward's), forwards probe: trees cut to <see cref="ProbeNodes"/> in turn. Under load
     /// nearly every forward carries a tree, so now and then one plain forward keeps the price of the mask known. Probes
