@@ -34,6 +34,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// <summary>When the awaited verdict arrived (Unix microseconds), taken in the observer call before any continuation runs.</summary>
     private long _verdictArrived;
     private TaskCompletionSource<TurnStarted> _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The reply's first tokens as the server decoded them with the turn, not yet shown to RunReplyAsync's reader.</summary>
+    private int[] _firstTokens = [];
 
     public string SessionId { get; }
     public string EdgeId { get; }
@@ -45,6 +47,13 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     /// </summary>
     public TimeSpan EmulatedDraftTime { get; init; }
     public IReadOnlyList<int> Committed => _drafter?.Committed ?? Array.Empty<int>();
+    /// <summary>
+    /// Where the reply this edge last started begins in <see cref="Committed"/>: the tokens before it are the prompt.
+    /// Committed may already hold the reply's first tokens (the server decodes them with the turn, SpecEdge:ServerFirstToken).
+    /// </summary>
+    public int ReplyStart { get; private set; }
+    /// <summary>The committed tokens before the reply this edge last started: the prompt its reply continues.</summary>
+    public int[] Prompt => Committed.Take(ReplyStart).ToArray();
     /// <summary>Early verdicts the silo sent this edge, in time for their step or not (diagnostics).</summary>
     public int EarlyVerdictsReceived => Volatile.Read(ref _earlyVerdictsReceived);
     private int _earlyVerdictsReceived;
@@ -141,10 +150,18 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
 
     private async Task FollowTurnAsync(TurnStarted turn)
     {
+        // The server's first tokens of the reply (SpecEdge:ServerFirstToken) go to RunReplyAsync's reader first.
+        _firstTokens = turn.FirstTokens ?? [];
+        ReplyStart = turn.CommittedLength;
         if (_drafter is null || _drafter.Committed.Count + turn.AppendedTokens.Length != turn.CommittedLength)
-            await AttachAsync();   // out of sync (first turn, or someone else wrote): take the session's tokens
+        {
+            // Out of sync (first turn, or someone else wrote): take the session's tokens, and its word on whether the reply
+            // is still to draft (its first tokens may have ended it).
+            var attachment = await AttachAsync();
+            if (!attachment.Generating) _drafter?.StartTurn([], attachment.Step, finished: true);
+        }
         else
-            _drafter.StartTurn(turn.AppendedTokens, turn.Step);
+            _drafter.StartTurn(turn.CommittedTokens, turn.DraftStep, turn.Finished);
     }
 
     /// <summary>Drafts and submits trees until the reply is finished; <paramref name="onTokens"/> sees each step's new tokens.</summary>
@@ -158,6 +175,11 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         var stepMs = new List<double>();
         var serverMs = new List<double>();
         var timings = new List<EdgeStepTiming>();
+        if (TakeFirstTokens() is { Length: > 0 } first)
+        {
+            tokens += first.Length;
+            onTokens?.Invoke(first);
+        }
         while (_drafter is { Finished: false } drafter)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -216,6 +238,17 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         {
             Timings = timings, EarlyHits = (_drafter?.EarlyHits ?? 0) - earlyHits0, EarlyMisses = (_drafter?.EarlyMisses ?? 0) - earlyMisses0,
         };
+    }
+
+    /// <summary>
+    /// The reply's first tokens that the server decoded with the turn (SpecEdge:ServerFirstToken), once: the reply's
+    /// reader sees them before the edge's first tree. <see cref="RunReplyAsync"/> takes them itself.
+    /// </summary>
+    public int[] TakeFirstTokens()
+    {
+        var first = _firstTokens;
+        _firstTokens = [];
+        return first;
     }
 
     /// <summary>

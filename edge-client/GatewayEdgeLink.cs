@@ -135,8 +135,11 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
             return turn;
         }));
         var t = (await AskAsync(new EdgeMessage { UserMessage = message }, ServerMessage.BodyOneofCase.TurnStarted, -1, NothingWhileWaiting, timeout)).TurnStarted;
-        return new Contracts.TurnStarted(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step, t.CachedTokens);
+        return FromWire(t);
     }
+
+    private Contracts.TurnStarted FromWire(Gateway.V1.TurnStarted t) =>
+        new(_conversation, t.AppendedTokens.ToArray(), t.CommittedLength, t.Step, t.CachedTokens, t.FirstTokens.ToArray(), t.Finished);
 
     /// <summary>
     /// The current reply as the session streams it, from chunk <paramref name="fromChunk"/> to the final one (the
@@ -294,7 +297,7 @@ public sealed class GatewayEdgeLink : IAsyncDisposable
                 {
                     bool answer;
                     lock (this) answer = _waiting is { Expected: ServerMessage.BodyOneofCase.TurnStarted } w && w.Answer.TrySetResult(message);
-                    if (!answer) TurnStarted?.Invoke(new Contracts.TurnStarted(_conversation, turn.AppendedTokens.ToArray(), turn.CommittedLength, turn.Step, turn.CachedTokens));
+                    if (!answer) TurnStarted?.Invoke(FromWire(turn));
                     continue;
                 }
                 lock (this)

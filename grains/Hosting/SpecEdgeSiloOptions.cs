@@ -103,6 +103,14 @@ public sealed class SpecEdgeSiloOptions
     /// runs of 500 ms (docs/benchmarks/goodput.md).
     /// </summary>
     public double HandBackMaxMilliseconds { get; set; } = 2000;
+    /// <summary>
+    /// The server decodes a reply's first step itself, at turn start, when an edge is attached: it has just computed the
+    /// prompt, so the first token costs one plain step and reaches readers as soon as target-only decoding would give it.
+    /// The edge learns it with the turn (<c>TurnStarted.FirstTokens</c>) and drafts from the token after it. Off, the
+    /// reply's first token waits for the edge's draft of its first tree and that tree's verification (the behaviour before:
+    /// 1.5–2.5× target-only AR's time to first token on the 2-core VM, docs/benchmarks/goodput.md).
+    /// </summary>
+    public bool ServerFirstToken { get; set; } = true;
     /// <summary>Send each edge step's silo-side breakdown (queue, verify, persist) in its verdict: ~20 bytes, for benchmarks.</summary>
     public bool StepTimings { get; set; }
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>

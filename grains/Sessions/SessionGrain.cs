@@ -82,7 +82,7 @@ public sealed class SessionGrain(
             models.Options.PipelinedStateWrites, DeactivateOnIdle, logger);
         _server = new ServerDecoding(this, Id, _conversation, _verifier, _commits, _serverPolicy, logger);
         _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize, logger, () => _stopsPending > 0);
-        _turns = new TurnStarter(Id, _conversation, models, _verifier, _commits, _reply, _edge, _server);
+        _turns = new TurnStarter(Id, _conversation, models, _verifier, _commits, _reply, _edge, _server, logger);
         SpecEdgeMetrics.SessionActivated();
         if (S.Generating)
         {

@@ -19,6 +19,7 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
     ILogger logger, Func<bool> stopping)
 {
     private readonly HandBackPolicy _handBack = new(options.HandBackSteps);
+    private int _replyOfLastTree = -1;
 
     /// <summary>A tree as its verified sender sent it: an edge's credential names the edge, whatever the tree says (null stays null).</summary>
     public static TreeSubmission? AsSent(TreeSubmission? tree) => tree is null ? null : tree with { EdgeId = VerifiedCaller.EdgeIdOr(tree.EdgeId) };
@@ -37,8 +38,13 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
             var outcome = await verifier.CallAsync(v => v.VerifyAsync(tree, options.EarlyVerdicts ? edge.Observer : null));
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             var committing = clock.Elapsed;
-            // The reply's first step: its time to first token is not held back by a run grown in the reply before.
-            if (conversation.State.Committed.Count == conversation.State.ReplyStart) _handBack.Reset();
+            // The reply's first edge step (after the server's first token, SpecEdge:ServerFirstToken, or the reply's first):
+            // its first tokens from the edge are not held back by a run grown in the reply before.
+            if (conversation.State.ReplyStart != _replyOfLastTree)
+            {
+                _handBack.Reset();
+                _replyOfLastTree = conversation.State.ReplyStart;
+            }
             await commits.CommitAsync(outcome);
             var persist = clock.Elapsed - committing;
             int handBack = outcome.Finished || stopping() ? 0 : _handBack.StepsAfter(outcome.ServerPays);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using SpecEdge.Contracts;
 using SpecEdge.Grains.Hosting;
 using SpecEdge.Grains.Security;
@@ -8,11 +9,12 @@ namespace SpecEdge.Grains.Sessions;
 /// <summary>
 /// Starts a turn whose admission (quota slot) is settled: encodes the user's message (and earlier turns, only into an
 /// empty conversation) under the turn's settings with a seed, checks the context, tells the verifier, writes the turn,
-/// and hands the reply to the attached edge (a notification) or to the server (<see cref="ServerDecoding"/>). The
+/// and hands the reply to the attached edge (a notification, after the server decoded the reply's first step) or to the
+/// server (<see cref="ServerDecoding"/>). The
 /// verifier learns the turn before it is persisted; if the write fails, the verifier rebuilds when next used.
 /// </summary>
 public sealed class TurnStarter(string id, Conversation conversation, ModelHost models, VerifierLink verifier, SessionCommits commits,
-    ReplyStream reply, EdgeLease edge, ServerDecoding server)
+    ReplyStream reply, EdgeLease edge, ServerDecoding server, ILogger logger)
 {
     private SessionState S => conversation.State;
 
@@ -45,6 +47,7 @@ public sealed class TurnStarter(string id, Conversation conversation, ModelHost 
         var turn = new TurnStarted(id, appended, S.Committed.Count, S.Step, cached);
         if (edge.HasObserver && S.AttachedEdge is not null)
         {
+            if (models.Options.ServerFirstToken) turn = await WithFirstStepAsync(turn);
             edge.Touch();
             edge.Notify(e => e.OnTurnStarted(turn));
         }
@@ -53,6 +56,29 @@ public sealed class TurnStarter(string id, Conversation conversation, ModelHost 
             server.Schedule();
         }
         return turn;
+    }
+
+    /// <summary>
+    /// The reply's first step, decoded here (SpecEdge:ServerFirstToken): the verifier has just computed the prompt, so a
+    /// plain step gives the first token in one forward, where the edge's first tree would wait for its draft of the prompt,
+    /// the upload and the verification. The turn then names what was committed; the edge drafts from the token after.
+    /// A step that fails leaves the first step to the edge, as without this (what was committed stands: the turn says so).
+    /// </summary>
+    private async Task<TurnStarted> WithFirstStepAsync(TurnStarted turn)
+    {
+        try
+        {
+            var first = await verifier.CallAsync(v => v.DecodeAsync(id, S.Step));
+            await commits.CommitAsync(first);
+        }
+        catch (Exception e)
+        {
+            logger.LogInformation("Session {Session}: the reply's first step was left to the edge: {Why}", id, e.Message);
+        }
+        // One step or none: the edge checks that what it is told adds up to the session's step and length.
+        return S.Step == turn.Step + 1
+            ? turn with { FirstTokens = S.Committed.Skip(turn.CommittedLength).ToArray(), Finished = !S.Generating }
+            : turn;
     }
 
     /// <summary>

@@ -123,10 +123,11 @@ public sealed class TreeDrafter : IDisposable
     }
 
     /// <summary>
-    /// A new reply in the same conversation: <paramref name="appended"/> (the formatted user message) joins the committed
-    /// tokens; their draft KV is computed together with the next tree's root.
+    /// A new reply in the same conversation: <paramref name="appended"/> (the formatted user message, and the reply's
+    /// first tokens when the server decoded them) joins the committed tokens; their draft KV is computed together with the
+    /// next tree's root. <paramref name="finished"/>: those first tokens ended the reply, so there is no tree to draft.
     /// </summary>
-    public void StartTurn(IReadOnlyList<int> appended, long step)
+    public void StartTurn(IReadOnlyList<int> appended, long step, bool finished = false)
     {
         if (_search is not null) throw new InvalidOperationException("Cannot start a turn while a tree is in flight.");
         _committed.AddRange(appended);
@@ -136,7 +137,7 @@ public sealed class TreeDrafter : IDisposable
         if (Cache.PendingCount > 0) Cache.Compact(Array.Empty<int>());
         _catchUpPending = new List<int>();
         _catchUpCount = _committed.Count - 1 - Cache.PrefixLength;
-        Finished = false;
+        Finished = finished;
         Step = step;
     }
 

@@ -132,9 +132,7 @@ public sealed class EdgeGatewayService(
                         Role = message.UserMessage.Role is { Length: > 0 } role ? role : "user",
                         ToolCallId = message.UserMessage.ToolCallId is { Length: > 0 } toolCallId ? toolCallId : null,
                     });
-                    var started = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens };
-                    started.AppendedTokens.Add(turn.AppendedTokens);
-                    return new ServerMessage { TurnStarted = started };
+                    return new ServerMessage { TurnStarted = GatewayObserver.ToWire(turn) };
                 case EdgeMessage.BodyOneofCase.Read:
                     var read = new Messages();
                     read.Turns.Add((await session.GetAsync()).Messages.Select(m => new Turn { Role = m.Role, Content = m.Content }));

@@ -32,9 +32,16 @@ internal sealed class GatewayObserver(ChannelWriter<ServerMessage> outbox) : IEd
 
     public Task OnTurnStarted(TurnStarted turn)
     {
-        var message = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens };
-        message.AppendedTokens.Add(turn.AppendedTokens);
-        outbox.TryWrite(new ServerMessage { TurnStarted = message });
+        outbox.TryWrite(new ServerMessage { TurnStarted = ToWire(turn) });
         return Task.CompletedTask;
+    }
+
+    /// <summary>A started turn as the gateway sends it (the answer to the edge's own message, or this notification).</summary>
+    public static SpecEdge.Gateway.V1.TurnStarted ToWire(TurnStarted turn)
+    {
+        var message = new SpecEdge.Gateway.V1.TurnStarted { CommittedLength = turn.CommittedLength, Step = turn.Step, CachedTokens = turn.CachedTokens, Finished = turn.Finished };
+        message.AppendedTokens.Add(turn.AppendedTokens);
+        message.FirstTokens.Add(turn.FirstTokens ?? []);
+        return message;
     }
 }

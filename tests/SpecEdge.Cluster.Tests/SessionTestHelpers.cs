@@ -32,8 +32,8 @@ internal static class SessionTestHelpers
             { EmulatedDraftTime = emulatedDraftTime };
         await edge.AttachAsync();
         await edge.SendAsync(text);
-        int replyStart = edge.Committed.Count;
-        var prompt = edge.Committed.ToArray();
+        int replyStart = edge.ReplyStart;
+        var prompt = edge.Prompt;
         var stats = await edge.RunReplyAsync();
         var reply = edge.Committed.Skip(replyStart).ToArray();
         await edge.DetachAsync();

@@ -19,7 +19,9 @@ public static class DraftReplay
         var timings = new List<EdgeStepTiming>();
         var stepMs = new List<double>();
         var serverMs = new List<double>();
-        int tokens = 0;
+        var first = edge.TakeFirstTokens();   // the server's first step of the reply, before the recorded trees
+        int tokens = first.Length;
+        if (first.Length > 0) onTokens?.Invoke(first);
         double waitSeconds = 0;
         for (int i = 0; i < trees.Count; i++)
         {

@@ -66,7 +66,7 @@ public class ContextLimitTests(ClusterFixture f)
         Assert.Equal(Context, attachment.MaxContextTokens);
 
         await edge.SendAsync(text);
-        int replyStart = edge.Committed.Count;
+        int replyStart = edge.ReplyStart;
         var stats = await edge.RunReplyAsync().WaitAsync(Patience);
         Assert.Equal(expected, edge.Committed.Skip(replyStart).ToArray());
         Assert.True(stats.TokensPerStep > 1, "a perfect draft must still be accepted deeply near the end of the context");

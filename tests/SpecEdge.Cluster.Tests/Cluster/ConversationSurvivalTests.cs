@@ -57,7 +57,7 @@ public class ConversationSurvivalTests(ClusterFixture f)
         using var edge = new EdgeSession(f.Client, f.UnrelatedDraft, id, "doomed-edge", Tree, capacity: 600);
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[4]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
 
         // The edge drafts a few steps, then vanishes without detaching.
         using var crash = new CancellationTokenSource();

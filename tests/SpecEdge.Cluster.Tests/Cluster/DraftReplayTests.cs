@@ -23,7 +23,7 @@ public class DraftReplayTests(ClusterFixture f)
         using var edge = new EdgeSession(f.Client, draft, sessionId, "edge-" + sessionId, Tree, capacity: 600) { TreeDrafted = replay is null ? recording.Add : null };
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[2]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var reply = new List<int>();
         if (replay is null) await edge.RunReplyAsync(reply.AddRange);
         else await DraftReplay.RunAsync(edge, replay, reply.AddRange);

@@ -100,7 +100,7 @@ public class DurabilityTests(StorageFaultClusterFixture f, ITestOutputHelper out
         using var edge = new EdgeSession(f.Client, f.UnrelatedDraft, id, "edge-" + id, new() { Budget = 8 }, capacity: 600, transport) { StepTimeout = TimeSpan.FromSeconds(5) };
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[3]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
 
         control.FailNext(1, after: 2);   // the third step's write fails

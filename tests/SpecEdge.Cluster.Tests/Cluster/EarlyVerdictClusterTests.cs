@@ -32,7 +32,7 @@ public class EarlyVerdictClusterTests(EarlyVerdictClusterFixture f, ITestOutputH
         using var edge = new EdgeSession(f.Client, f.UnrelatedDraft, id, "edge-" + id, options, capacity: 700, transport);
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[3]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var stats = await edge.RunReplyAsync();
         var reply = edge.Committed.Skip(prompt.Length).ToArray();
         await edge.DetachAsync();

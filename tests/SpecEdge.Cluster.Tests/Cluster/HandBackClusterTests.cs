@@ -30,7 +30,7 @@ public class HandBackClusterTests(RootCutClusterFixture f) : IClassFixture<RootC
             new DraftTreeOptions { Budget = 16, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }, capacity: 600, transport) { TreeDrafted = drafted.Add };
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[1]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var stats = await edge.RunReplyAsync();
         var reply = edge.Committed.Skip(prompt.Length).ToArray();
         await edge.DetachAsync();

@@ -27,7 +27,7 @@ public class HandBackStopTests(LongHandBackClusterFixture f, ITestOutputHelper o
             new DraftTreeOptions { Budget = 16, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }, capacity: 600);
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[1]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var replying = edge.RunReplyAsync();
 
         // The run is under way once the server has committed steps beyond the edge's first two (readers see each).

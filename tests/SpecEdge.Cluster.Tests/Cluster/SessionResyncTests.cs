@@ -63,7 +63,7 @@ public class SessionResyncTests(ClusterFixture f, ITestOutputHelper output)
         using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-ahead", new() { Budget = 8 }, capacity: 600) { StepTimeout = TimeSpan.FromSeconds(5) };
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[2]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
 
         // The verifier commits a step the session never saw (what a failed state write leaves behind).
         var snapshot = await session.GetAsync();

@@ -27,11 +27,13 @@ public class SessionStepLoopTests(ClusterFixture f)
         var streamed = SessionTestHelpers.StreamedReplyAsync(session);
 
         // The tree and the detach race; either order must leave one consistent conversation.
-        var chain = new[] { turn.AppendedTokens[^1] }.Concat(expected.Take(3)).ToArray();
-        var step = session.SubmitTreeAsync(new TreeSubmission(id, "edge-d", turn.Step, turn.CommittedLength, chain, new[] { -1, 0, 1, 2 }));
+        // The server decoded the reply's first token with the turn (SpecEdge:ServerFirstToken); the edge's tree follows it.
+        Assert.Equal(expected.Take(1), turn.FirstTokens);
+        var chain = new[] { turn.CommittedTokens[^1] }.Concat(expected.Skip(1).Take(3)).ToArray();
+        var step = session.SubmitTreeAsync(new TreeSubmission(id, "edge-d", turn.DraftStep, turn.DraftCommittedLength, chain, new[] { -1, 0, 1, 2 }));
         var detach = session.DetachEdgeAsync("edge-d");
         await detach;
-        try { Assert.Equal(expected.Take(4), (await step).AcceptedTokens); }
+        try { Assert.Equal(expected.Skip(1).Take(4), (await step).AcceptedTokens); }
         catch (ArgumentException e) { Assert.Contains("not attached", e.Message); }   // the detach ran first
 
         var (tokens, _) = await streamed.WaitAsync(TimeSpan.FromSeconds(60));
@@ -51,7 +53,7 @@ public class SessionStepLoopTests(ClusterFixture f)
         await Task.Delay(TimeSpan.FromSeconds(4));   // the fixture's lease is 3 s, and no reply was due
 
         await edge.SendAsync(SessionTestHelpers.Prompts[2]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var stats = await edge.RunReplyAsync();
         Assert.Equal(f.ReferenceGreedy(prompt, 16), edge.Committed.Skip(prompt.Length).ToArray());
         Assert.True(stats.Steps > 0, "the edge, not the server, must have decoded the reply");

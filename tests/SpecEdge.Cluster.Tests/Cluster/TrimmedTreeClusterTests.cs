@@ -29,7 +29,7 @@ public class TrimmedTreeClusterTests(TrimmedTreeClusterFixture f) : IClassFixtur
             new DraftTreeOptions { Budget = 24, MaxDepth = 4, MaxBeams = 6, BranchWidth = 4 }, capacity: 600) { TreeDrafted = drafted.Add };
         await edge.AttachAsync();
         await edge.SendAsync(SessionTestHelpers.Prompts[2]);
-        var prompt = edge.Committed.ToArray();
+        var prompt = edge.Prompt;
         var stats = await edge.RunReplyAsync();
         var reply = edge.Committed.Skip(prompt.Length).ToArray();
         await edge.DetachAsync();

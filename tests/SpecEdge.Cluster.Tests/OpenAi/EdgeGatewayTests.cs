@@ -98,6 +98,12 @@ public sealed class EdgeGatewayTests(OpenAiSiloFixture f, ITestOutputHelper outp
         Assert.Equal(turn.AppendedTokens, notified.AppendedTokens);
         Assert.Equal(turn.Step, notified.Step);
         Assert.Equal(turn.CachedTokens, notified.CachedTokens);
+        // The reply's first token, which the server decoded with the turn (SpecEdge:ServerFirstToken), crosses the gateway:
+        // without it the edge would draft for a step the session has passed.
+        Assert.Single(turn.FirstTokens!);
+        Assert.Equal(turn.FirstTokens, notified.FirstTokens);
+        Assert.Equal(turn.DraftStep, notified.DraftStep);
+        Assert.Equal(turn.Finished, notified.Finished);
     }
 
     [Fact]
