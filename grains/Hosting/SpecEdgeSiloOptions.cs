@@ -111,6 +111,14 @@ public sealed class SpecEdgeSiloOptions
     /// 1.5–2.5× target-only AR's time to first token on the 2-core VM, docs/benchmarks/goodput.md).
     /// </summary>
     public bool ServerFirstToken { get; set; } = true;
+    /// <summary>
+    /// After a hand-back run the server goes on decoding the reply while the edge drafts its next tree, and that tree,
+    /// drafted for where the run ended, is moved onto the step the session has reached (the subtree under the tokens
+    /// committed meanwhile, or its root alone if they left it) before it is verified. The session then never leaves the
+    /// forwards for its edge's turnaround. False: the session waits for the edge's tree after each run (the behaviour
+    /// before, which in the capacity simulator served 1–6 % fewer tokens/s at 16–256 sessions, docs/benchmarks/goodput.md).
+    /// </summary>
+    public bool DecodeWhileEdgeDrafts { get; set; } = true;
     /// <summary>Send each edge step's silo-side breakdown (queue, verify, persist) in its verdict: ~20 bytes, for benchmarks.</summary>
     public bool StepTimings { get; set; }
     /// <summary>Intra-op threads for TorchSharp (0 = library default).</summary>

@@ -107,9 +107,18 @@ public sealed class Conversation(SessionState state)
     /// only that its copy of the sequence is at the same step and length.
     /// </summary>
     public string? CheckTree(TreeSubmission tree, string id, int maxTreeNodes, int vocabSize) =>
+        CheckTreeAt(tree, id, maxTreeNodes, vocabSize, State.Step, State.Committed);
+
+    /// <summary>
+    /// As <see cref="CheckTree"/>, against an earlier point of the reply: <paramref name="step"/> with the first
+    /// <paramref name="committed"/> tokens (a tree drafted there while the server went on decoding, before it is moved on).
+    /// <paramref name="replyMayHaveEnded"/>: the server may have finished the reply meanwhile (the tree is then answered
+    /// with what it committed, not verified).
+    /// </summary>
+    public string? CheckTreeAt(TreeSubmission tree, string id, int maxTreeNodes, int vocabSize, long step, IReadOnlyList<int> committed, bool replyMayHaveEnded = false) =>
         tree.SessionId != id ? $"Tree is addressed to session '{tree.SessionId}', not '{id}'."
         : State.AttachedEdge is null || tree.EdgeId != State.AttachedEdge ? $"Edge '{tree.EdgeId}' is not attached to session '{id}'."
-        : !State.Generating ? $"Session '{id}' has no reply in progress."
+        : !State.Generating && !replyMayHaveEnded ? $"Session '{id}' has no reply in progress."
         : tree.Tree is null ? "The submission carries no tree."
-        : TreeRules.Check(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence, State.Step, State.Committed, maxTreeNodes, vocabSize, $"session '{id}'");
+        : TreeRules.Check(tree.Step, tree.CommittedLength, tree.Tokens, tree.Parents, tree.Confidence, step, committed, maxTreeNodes, vocabSize, $"session '{id}'");
 }

@@ -80,8 +80,8 @@ public sealed class SessionGrain(
         // The chunks readers saw are rebuilt from durable state, numbered as before.
         _commits = new SessionCommits(Id, _conversation, state, copier, _reply, _verifier, _edge, _serverPolicy, _admission,
             models.Options.PipelinedStateWrites, DeactivateOnIdle, logger);
-        _server = new ServerDecoding(this, Id, _conversation, _verifier, _commits, _serverPolicy, logger);
-        _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize, logger, () => _stopsPending > 0);
+        _server = new ServerDecoding(this, Id, _conversation, _verifier, _commits, _serverPolicy, logger, () => _trees.DecodingWhileEdgeDrafts);
+        _trees = new TreeIntake(Id, _conversation, _verifier, _commits, _edge, models.Options, models.VocabSize, logger, () => _stopsPending > 0, () => _server.Schedule());
         _turns = new TurnStarter(Id, _conversation, models, _verifier, _commits, _reply, _edge, _server, logger);
         SpecEdgeMetrics.SessionActivated();
         if (S.Generating)
@@ -206,6 +206,7 @@ public sealed class SessionGrain(
         ArgumentException.ThrowIfNullOrEmpty(edgeId);
         // No server step runs now (steps do not interleave with requests); from here on the edge owns the reply.
         await _commits.WriteChangeAsync(() => _conversation.Attach(edgeId));
+        _trees.StopDecodingForEdge();   // the attaching edge drafts from the state it is given now
         _edge.Attach(observer);
         logger.LogInformation("Session {Session}: edge {Edge} attached at step {Step}", Id, edgeId, S.Step);
         return new EdgeAttachment(Id, S.Committed.ToArray(), S.Step, S.Generating, models.VocabSize, S.Settings.Temperature,
@@ -252,6 +253,7 @@ public sealed class SessionGrain(
     private async Task ReleaseEdgeAsync(string why)
     {
         logger.LogInformation("Session {Session}: {Why}; the server continues the reply at step {Step}", Id, why, S.Step);
+        _trees.StopDecodingForEdge();
         _edge.Release();
         await _commits.WriteChangeAsync(_conversation.Release);
         if (S.Generating) _server.Schedule();

@@ -29,9 +29,13 @@ public interface IVerifierBatchGrain : IGrainWithStringKey
     [Alias("VerifyAsync")]
     Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null);
 
-    /// <summary>One plain decoding step (server-side decoding without a draft).</summary>
+    /// <summary>
+    /// One plain decoding step (server-side decoding without a draft). <paramref name="whileEdgeDrafts"/>: a step the
+    /// server decodes while the session's edge drafts its next tree after a hand-back; the edge is not waiting for it, so
+    /// the edge's turnaround still counts from the verdict it got (<see cref="PipelineBatchPlanner.OnServerStep"/>).
+    /// </summary>
     [Alias("DecodeAsync")]
-    Task<StepVerdict> DecodeAsync(string sessionId, long step);
+    Task<StepVerdict> DecodeAsync(string sessionId, long step, bool whileEdgeDrafts = false);
 
     [Alias("CloseAsync")]
     Task CloseAsync(string sessionId);

@@ -113,12 +113,12 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         return VerifierBoundary.Outcome(tree.SessionId, sequence, executed);
     }
 
-    public async Task<StepVerdict> DecodeAsync(string sessionId, long step)
+    public async Task<StepVerdict> DecodeAsync(string sessionId, long step, bool whileEdgeDrafts = false)
     {
         var sequence = _sequences.Get(sessionId);
         if (sequence.Step != step) throw _sequences.Drop(sessionId, $"Verifier is at step {sequence.Step} of session '{sessionId}', the session at {step}.");
         if (sequence.Finished) throw new InvalidOperationException($"Session '{sessionId}' has no reply in progress.");
-        var executed = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft);
+        var executed = await Enqueue(sessionId, new DecodeWork(sequence), serverDrafted: models.HasServerDraft, whileEdgeDrafts: whileEdgeDrafts);
         return VerifierBoundary.Outcome(sessionId, sequence, executed);
     }
 
@@ -144,9 +144,10 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     private void ReportMetrics() => SpecEdgeMetrics.ReportVerifier(_key.ToString(), _scheduler.Queued,
         _sequences.CacheBytes + _device.PrefixBytes, (long)models.Options.KvMemoryMb << 20);
 
-    private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false, Action<EarlyVerdict>? early = null)
+    private Task<VerifierScheduler.Executed> Enqueue(string sessionId, TargetWork work, bool serverDrafted = false, bool fromEdge = false, Action<EarlyVerdict>? early = null,
+        bool whileEdgeDrafts = false)
     {
-        var step = _scheduler.Enqueue(sessionId, work, serverDrafted, fromEdge, early);
+        var step = _scheduler.Enqueue(sessionId, work, serverDrafted, fromEdge, early, whileEdgeDrafts);
         ReportMetrics();
         if (!_flushing) _ = FlushAsync();
         return step.Done.Task;
@@ -213,7 +214,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
             if (results[i].Verdict is { } verdict)
             {
                 if (batch[i].FromEdge) _scheduler.EdgeVerdict(batch[i].SessionId, verdict.Finished);
-                else _scheduler.ServerStepDone(batch[i].SessionId);
+                else if (!batch[i].WhileEdgeDrafts) _scheduler.ServerStepDone(batch[i].SessionId);
                 if (outcome.Drafted[i] is VerifyWork drafted)
                 {
                     _scheduler.Verified(batch[i].SessionId, drafted.Tree, verdict);

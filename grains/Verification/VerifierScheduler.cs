@@ -34,6 +34,8 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     {
         /// <summary>Where the step's early verdict goes (an edge's tree on a verifier with an exit head); carried, not scheduled on.</summary>
         public Action<EarlyVerdict>? Early { get; init; }
+        /// <summary>A server step decoded while the session's edge drafts (not one its edge waits for): its turnaround runs on.</summary>
+        public bool WhileEdgeDrafts { get; init; }
     }
 
     /// <summary>
@@ -96,7 +98,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
     /// <summary>Queues a step of <paramref name="work"/>'s sequence; the step's task completes when its forward does.</summary>
     /// <exception cref="InvalidOperationException">The sequence already has a step queued or in the forward.</exception>
     /// <exception cref="VerifierBusyException">The queue is full.</exception>
-    public Step Enqueue(string sessionId, TargetWork work, bool serverDrafted, bool fromEdge, Action<EarlyVerdict>? early = null)
+    public Step Enqueue(string sessionId, TargetWork work, bool serverDrafted, bool fromEdge, Action<EarlyVerdict>? early = null, bool whileEdgeDrafts = false)
     {
         // One step at a time per sequence. A step of a sequence that was replaced meanwhile (re-opened) may still be
         // running: it works on the old, forgotten cache and does not hold the new one back.
@@ -104,7 +106,7 @@ public sealed class VerifierScheduler(VerifierScheduler.Limits limits, Func<Date
             throw new InvalidOperationException($"Session '{sessionId}' already has a step in progress.");
         if (_queue.Count >= limits.MaxQueuedSteps)
             throw new VerifierBusyException($"The server is at capacity ({_queue.Count} steps waiting); try again shortly.");
-        var step = new Step(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), now(), serverDrafted, fromEdge) { Early = early };
+        var step = new Step(sessionId, work, new TaskCompletionSource<Executed>(TaskCreationOptions.RunContinuationsAsynchronously), now(), serverDrafted, fromEdge) { Early = early, WhileEdgeDrafts = whileEdgeDrafts };
         if (fromEdge) _planner.OnTreeQueued(sessionId, step.Enqueued);
         _roundLimit.Stepped(sessionId);
         _queue.Add(step);

@@ -88,7 +88,7 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
     /// <summary>
     /// As <see cref="Apply"/>, and per item whether its session would be served faster by plain decoding on the server:
     /// under goodput trimming <see cref="GoodputCut.ServerDecodingPays"/> (which may hold for a tree kept whole, when the
-    /// wait outweighs all its nodes), under forced cuts a tree cut to its root, never for a probe, for trees without path
+    /// wait outweighs all its nodes), under forced cuts a tree that is its root after the cut, never for a probe, for trees without path
     /// probabilities or for a step that is not a tree. What a session's hand-back follows (<see cref="HandBackPolicy"/>).
     /// </summary>
     public (TargetWork[] Works, int[] Verified, bool[] ServerPays) ApplyWithHandBacks(IReadOnlyList<(string Key, TargetWork Work)> items)
@@ -100,10 +100,14 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         if (cut is null) return (works, verified, serverPays);
         for (int i = 0; i < works.Length; i++)
         {
-            if (cut[i] is not { } tree || works[i] is not VerifyWork v || tree.Tokens.Length == v.Tree.Tokens.Length) continue;
+            if (cut[i] is not { } tree || works[i] is not VerifyWork v) continue;
+            // A tree that is its root alone, cut so or sent so (a tree moved past the tokens the server decoded while its
+            // edge drafted, which left it): the edge's loop brought a plain step.
+            // Under forced cuts the edge learns the budget from any tree, cut or not.
+            if (ForcedNodes is not null && !Probe) (serverPays[i], verified[i]) = (tree.Tokens.Length == 1, tree.Tokens.Length - 1);
+            if (tree.Tokens.Length == v.Tree.Tokens.Length) continue;
             works[i] = v with { Tree = tree };
             verified[i] = Probe ? -1 : tree.Tokens.Length - 1;
-            if (ForcedNodes is not null && !Probe) serverPays[i] = tree.Tokens.Length == 1;
         }
         return (works, verified, serverPays);
     }

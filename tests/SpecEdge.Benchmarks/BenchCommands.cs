@@ -31,7 +31,7 @@ public static class BenchCommands
             + "alpha bets-stop-at-verdict early-hit-rate early-hit-rate-with-proactive early-hit-rates launch-us-per-layer proactive-hit-rate prompt replies reply rtt-ms seed sim-sessions split-at split-overhead",
         ["pipeline-sim"] = "alpha cpu-cost jitter max-batch out prompt-tokens replies reply-tokens rtt-ms seeds sessions turnaround-ratios",
         ["server-draft"] = "draft out prompt repeats sequences threads",
-        ["goodput-sim"] = "alpha hand-back-max-ms hand-back-steps itl-target-ms launch-us-per-layer max-batch out plot proactive-hit-rate prompt replies reply reply-spread rtt-ms seed sessions",
+        ["goodput-sim"] = "alpha decode-while-edge-drafts hand-back-max-ms hand-back-steps itl-target-ms launch-us-per-layer max-batch out plot proactive-hit-rate prompt replies reply reply-spread rtt-ms seed sessions",
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming every option <paramref name="command"/> does not read (nothing for an unknown command: it prints the usage).</summary>

@@ -38,7 +38,7 @@ switch (command)
                    [--itl-target-ms 50] [--launch-us-per-layer 50] [--out bench-results/capacity.json] [--plot bench-results/capacity.png]
                   Discrete-event capacity model: calibrated on this machine (forward timings, a spec run, a cluster run) with the
                   error of its predictions, then a roofline projection (Qwen3-14B on A100 / H200, Qwen3-1.7B on RTX 4090 edges).
-              goodput-sim [--sessions 1,2,4,...,256] [--alpha 0.8] [--rtt-ms 14] [--max-batch 0 (KV memory)] [--itl-target-ms 50] [--hand-back-steps 64] [--hand-back-max-ms 500] [--reply-spread 0]
+              goodput-sim [--sessions 1,2,4,...,256] [--alpha 0.8] [--rtt-ms 14] [--max-batch 0 (KV memory)] [--itl-target-ms 50] [--hand-back-steps 64] [--hand-back-max-ms 2000] [--decode-while-edge-drafts true] [--reply-spread 0]
                    [--out bench-results/goodput-sim.json] [--plot bench-results/goodput-sim.png]
                   Roofline projection (A100, H200) of edge-assisted SD with goodput trimming beside AR, server-only SD and whole
                   trees, batch limited by KV memory, trimming decided by the verifier's own rule; the issue-22 goals checked.

@@ -23,6 +23,7 @@ public static class GoodputSimulation
         var silo = new SpecEdge.Grains.Hosting.SpecEdgeSiloOptions();
         int handBack = o.Int("hand-back-steps", silo.HandBackSteps);
         double handBackMs = o.Double("hand-back-max-ms", silo.HandBackMaxMilliseconds);
+        bool decodeWhileEdgeDrafts = o.String("decode-while-edge-drafts", silo.DecodeWhileEdgeDrafts ? "true" : "false") == "true";
         // Replies of unequal length (e.g. 0.5: 128 to 384 tokens), so sessions do not stay in lockstep; 0: all alike.
         double replySpread = o.Double("reply-spread", 0);
         string outPath = o.String("out", "bench-results/goodput-sim.json"), plotPath = o.String("plot", "bench-results/goodput-sim.png");
@@ -34,7 +35,7 @@ public static class GoodputSimulation
             string.Join(", ", new[] { 1, 2, 4, 8, 16, 32 }.Select(k => string.Create(CultureInfo.InvariantCulture, $"{k} nodes {trim.Share[k]:P0}"))));
         var projections = new[] { HardwareSpec.A100Sxm80, HardwareSpec.H200Sxm }.Select(server => RooflineProjection.Run(
             new ProjectionSetting(server, HardwareSpec.Rtx4090, ModelShape.Qwen3_14B, ModelShape.Qwen3_1_7B, rttMs / 1000, acceptance,
-                prompt, reply, tree.Budget, tree.MaxDepth, maxBatch, launchUsPerLayer * 1e-6, hitRate, trim, handBack, handBackMs / 1000, replySpread), sessions, replies, itlTargetMs, seed)).ToList();
+                prompt, reply, tree.Budget, tree.MaxDepth, maxBatch, launchUsPerLayer * 1e-6, hitRate, trim, handBack, handBackMs / 1000, replySpread, decodeWhileEdgeDrafts), sessions, replies, itlTargetMs, seed)).ToList();
         CapacityPlot.Save(projections, plotPath);
 
         var report = new StringBuilder();

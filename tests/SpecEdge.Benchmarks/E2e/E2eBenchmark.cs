@@ -47,9 +47,10 @@ public static class E2eBenchmark
         new("server-only tree SD, whole trees always drafted", "sd-whole", "server", false),
         new("server-only tree SD, whole trees always drafted one by one", "sd-whole-1x1", "server", false),
         new("edge-assisted, the edge drafts the first step", "edge-first", "edge", false),
+        new("edge-assisted, the server waits for the edge after a hand-back", "edge-wait", "edge", false),
     };
 
-    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back", "edge-sd", "sd-1x1", "sd-whole", "sd-whole-1x1", "edge-first" };
+    private static readonly string[] ModeKeys = { "ar", "sd", "edge", "proactive", "gateway", "gateway-proactive", "whole", "whole-proactive", "early", "early-proactive", "no-hand-back", "edge-sd", "sd-1x1", "sd-whole", "sd-whole-1x1", "edge-first", "edge-wait" };
 
     public static async Task<int> RunAsync(BenchOptions o)
     {
@@ -114,6 +115,8 @@ public static class E2eBenchmark
         if (modes.Any(m => m.Silo == "sd-whole-1x1")) silos["sd-whole-1x1"] = sd.Concat(new[] { "--SpecEdge:TreeTrimming", "Off", "--SpecEdge:BatchServerDrafts", "false" }).ToArray();
         // As "edge", but the reply's first token waits for the edge's first tree (SpecEdge:ServerFirstToken false, the behaviour before).
         if (modes.Any(m => m.Silo == "edge-first")) silos["edge-first"] = common.Concat(new[] { "--SpecEdge:ServerFirstToken", "false" }).ToArray();
+        // As "edge", but after a hand-back run the session waits for the edge's next tree (SpecEdge:DecodeWhileEdgeDrafts false, the behaviour before).
+        if (modes.Any(m => m.Silo == "edge-wait")) silos["edge-wait"] = common.Concat(new[] { "--SpecEdge:DecodeWhileEdgeDrafts", "false" }).ToArray();
         // Early exits (issue 25): as "edge", with forwards split at the target's exit head and early verdicts sent to the edges.
         if (modes.Any(m => m.Silo == "early")) silos["early"] = common.Concat(new[] { "--SpecEdge:EarlyVerdicts", "true" }).ToArray();
         var ids = silos.Keys.ToDictionary(k => k, k => $"e2e-{k}-{Guid.NewGuid():N}"[..20]);

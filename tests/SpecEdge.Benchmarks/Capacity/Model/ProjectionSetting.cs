@@ -6,7 +6,7 @@ namespace SpecEdge.Benchmarks.Capacity;
 /// </summary>
 public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, ModelShape Target, ModelShape Draft, double RttSeconds,
     AcceptanceModel Acceptance, int PromptTokens, int ReplyTokens, int TreeBudget, int TreeDepth, int MaxBatch, double LaunchSecondsPerLayer,
-    double ProactiveHitRate, TrimCurve? Trim = null, int HandBackSteps = 0, double HandBackMaxSeconds = 0.5, double ReplySpread = 0)
+    double ProactiveHitRate, TrimCurve? Trim = null, int HandBackSteps = 0, double HandBackMaxSeconds = 0.5, double ReplySpread = 0, bool DecodeWhileEdgeDrafts = false)
 {
     /// <summary>The batch limit of a mode: <see cref="MaxBatch"/> when set, else as many sequences as KV memory holds (no artificial cap).</summary>
     public int BatchLimit(DraftPlacement placement, bool serverDraft = false) => MaxBatch > 0 ? MaxBatch : Math.Max(1, KvCapacitySessions(placement, serverDraft));
@@ -50,7 +50,7 @@ public sealed record ProjectionSetting(HardwareSpec Server, HardwareSpec Edge, M
         bool handBack = false, bool handBackDrafts = false) => new()
     {
         Trim = trim ? Trim ?? throw new InvalidOperationException("A trimmed mode needs the setting's trim curve.") : null,
-        HandBackSteps = handBack ? HandBackSteps : 0, HandBackMaxSeconds = HandBackMaxSeconds,
+        HandBackSteps = handBack ? HandBackSteps : 0, HandBackMaxSeconds = HandBackMaxSeconds, DecodeWhileEdgeDrafts = handBack && DecodeWhileEdgeDrafts,
         HandBackDrafts = handBack && handBackDrafts,
         ProactiveHitRate = proactive ? ProactiveHitRate : 0,
         Placement = placement, Sessions = sessions, Verify = TargetOnServer, Acceptance = Acceptance,

@@ -71,6 +71,12 @@ public sealed record SimulationConfig
     /// <summary>A hand-back's run ends after this long, whatever its steps (the silo's SpecEdge:HandBackMaxMilliseconds).</summary>
     public double HandBackMaxSeconds { get; init; } = 0.5;
     /// <summary>
+    /// After a hand-back run the server goes on decoding while the edge drafts its next tree, which is then moved onto the
+    /// session's step (SpecEdge:DecodeWhileEdgeDrafts): the tree keeps its value past the tokens committed meanwhile only
+    /// when its accepted path covered them (it would have accepted at least that many draft tokens), else it is a plain step.
+    /// </summary>
+    public bool DecodeWhileEdgeDrafts { get; init; }
+    /// <summary>
     /// Edge mode with hand-backs, on a silo with a draft model of its own (drafting costs <see cref="ServerDraft"/>): its
     /// hand-back steps are server-drafted whenever that drafting pays at the forward's load
     /// (GoodputCut.ServerDraftingPays), and the hand-back rule weighs the server's own speculation against the edge's

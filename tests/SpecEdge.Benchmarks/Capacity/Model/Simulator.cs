@@ -22,10 +22,20 @@ public sealed class Simulator
         public SpecEdge.Inference.Speculative.HandBackPolicy? HandBack;
         public int ServerStepsLeft, HeldTokens;
         public double RunStart;
+        /// <summary>
+        /// After a run (DecodeWhileEdgeDrafts): the server decodes while the edge drafts; <see cref="Since"/> tokens so far,
+        /// which the edge's tree is moved past. <see cref="TreeWaiting"/>: the tree came while such a step was in the forward.
+        /// <see cref="Reply"/> counts replies, so a tree drafted for a reply the server finished meanwhile is dropped.
+        /// </summary>
+        public bool EdgeDrafting, TreeWaiting;
+        public int Since, Reply;
     }
 
-    /// <summary>A step waiting for the device: a prefill, an edge's tree, or (<paramref name="ServerStep"/>) a plain step of a hand-back.</summary>
-    private readonly record struct Queued(Session Session, bool Prefill, bool ServerStep = false);
+    /// <summary>
+    /// A step waiting for the device: a prefill, an edge's tree, or (<paramref name="ServerStep"/>) a plain step of a
+    /// hand-back, which <paramref name="WhileEdgeDrafts"/> decodes while the edge drafts its next tree.
+    /// </summary>
+    private readonly record struct Queued(Session Session, bool Prefill, bool ServerStep = false, bool WhileEdgeDrafts = false);
 
     private readonly SimulationConfig _c;
     private readonly Random _random;
@@ -97,6 +107,9 @@ public sealed class Simulator
     private void StartReply(Session s, double now)
     {
         s.InReply = true;
+        s.Reply++;
+        s.EdgeDrafting = s.TreeWaiting = false;
+        s.Since = 0;
         s.FirstTokenSeen = false;
         s.HandBack?.Reset();
         s.Remaining = ReplyLength(s);
@@ -143,7 +156,8 @@ public sealed class Simulator
             // Hand the tree in before freeing the core, so a verifier waiting for that core sees it at the same instant.
             s.TreeSent = drafted;
             _outstanding++;
-            Schedule(drafted + s.StepRtt / 2, t => Enqueue(new Queued(s, false), t));
+            int reply = s.Reply;
+            Schedule(drafted + s.StepRtt / 2, t => TreeArrives(s, reply, t));
             _cores.Release(drafted);
         }));
     }
@@ -159,6 +173,31 @@ public sealed class Simulator
         while (rounds < _c.BetRounds && (!_c.BetsStopAtVerdict || at < verdict)) { at += round; rounds++; }
         _edgeBusy += at - start;
         return (at, rounds);
+    }
+
+    /// <summary>
+    /// An edge's tree reaches the server. While the server decodes for the edge, the tree takes the place of its queued
+    /// step, or waits for the one in the forward. A tree for a reply the server finished meanwhile is refused, and the
+    /// edge learns of the tokens it had not seen with the refusal.
+    /// </summary>
+    private void TreeArrives(Session s, int reply, double now)
+    {
+        if (s.Reply != reply) return;
+        if (s.Remaining == 0)
+        {
+            int since = s.Since;
+            s.Since = 0;
+            Schedule(now + s.StepRtt / 2, t => Deliver(s, since, t));
+            return;
+        }
+        if (s.EdgeDrafting)
+        {
+            s.EdgeDrafting = false;
+            int queued = _queue.FindIndex(q => q.Session == s && q.WhileEdgeDrafts);
+            if (queued < 0) { s.TreeWaiting = true; return; }   // its step is in the forward: the tree follows it
+            _queue.RemoveAt(queued);
+        }
+        Enqueue(new Queued(s, false), now);
     }
 
     private void Enqueue(Queued item, double now)
@@ -317,10 +356,32 @@ public sealed class Simulator
     private void CompleteBatch(List<Queued> batch, double now, int nodes, bool handBackPays, bool serverDrafts)
     {
         _verifierBusy = false;
-        foreach (var (s, prefill, serverStep) in batch)
+        foreach (var (s, prefill, serverStep, whileEdgeDrafts) in batch)
         {
             double back = now + (_c.Placement == DraftPlacement.Edge ? s.StepRtt / 2 : 0);
             if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
+            if (whileEdgeDrafts)
+            {
+                int got = serverDrafts ? Math.Min(s.Remaining, _c.Acceptance.Sample(_random)) : 1;
+                s.Remaining -= got;
+                s.Context += got;
+                s.Since += got;
+                _committed.Add((now, got));
+                _treeSteps++;
+                if (s.Remaining == 0)
+                {
+                    // The reply ended while the edge drafted: the edge's tree finds it over (TreeArrives), now if it came already.
+                    s.EdgeDrafting = false;
+                    if (s.TreeWaiting)
+                    {
+                        s.TreeWaiting = false;
+                        TreeArrives(s, s.Reply, now);
+                    }
+                }
+                else if (s.TreeWaiting) { s.TreeWaiting = false; _queue.Add(new Queued(s, false)); }
+                else if (s.EdgeDrafting) _queue.Add(new Queued(s, false, ServerStep: true, WhileEdgeDrafts: true));
+                continue;
+            }
             if (serverStep)
             {
                 // One plain token (or a server-drafted step's), on the server: the run goes on at once, or its tokens go to the edge with the verdict.
@@ -332,13 +393,27 @@ public sealed class Simulator
                 s.ServerStepsLeft--;
                 _treeSteps++;
                 if (s.ServerStepsLeft > 0 && s.Remaining > 0 && now - s.RunStart < _c.HandBackMaxSeconds) _queue.Add(new Queued(s, false, ServerStep: true));
-                else { int held = s.HeldTokens; Schedule(back, t => Deliver(s, held, t)); }
+                else
+                {
+                    int held = s.HeldTokens;
+                    Schedule(back, t => Deliver(s, held, t));
+                    if (_c.DecodeWhileEdgeDrafts && s.Remaining > 0)
+                    {
+                        s.EdgeDrafting = true;
+                        s.Since = 0;
+                        _queue.Add(new Queued(s, false, ServerStep: true, WhileEdgeDrafts: true));
+                    }
+                }
                 continue;
             }
             int drawn = _c.Placement == DraftPlacement.None || (_c.Placement == DraftPlacement.Server && !serverDrafts) ? 1 : _c.Acceptance.Sample(_random);
             // A trimmed tree keeps each accepted draft token with the share its best nodes keep.
             if (_c.Trim is { } trim && _c.Placement != DraftPlacement.None && nodes < _c.TreeTokens - 1)
                 drawn = 1 + Enumerable.Range(0, drawn - 1).Count(_ => _random.NextDouble() < trim.Share[nodes]);
+            // A tree moved past the tokens the server committed while it was drafted: its path covered them, or it is a plain step.
+            int since = s.Since;
+            if (since > 0) drawn = drawn - 1 >= since ? drawn - since : 1;
+            s.Since = 0;
             int k = Math.Min(s.Remaining, drawn);
             // Which bet wins: the proactive one as often as it does; the early verdict's on the rest of its hits.
             double early = _c.EarlyExit is { } exit && _c.Placement == DraftPlacement.Edge
@@ -358,12 +433,12 @@ public sealed class Simulator
             if (run > 0)
             {
                 s.ServerStepsLeft = run;
-                s.HeldTokens = k;
+                s.HeldTokens = since + k;
                 s.RunStart = now;
                 _queue.Add(new Queued(s, false, ServerStep: true));
                 continue;
             }
-            Schedule(back, t => Deliver(s, k, t));
+            Schedule(back, t => Deliver(s, since + k, t));
         }
         TryStartBatch(now);
     }
