@@ -362,12 +362,7 @@ public sealed class Simulator
             if (prefill) { Schedule(back, t => BeginStep(s, t)); continue; }
             if (whileEdgeDrafts)
             {
-                int got = serverDrafts ? Math.Min(s.Remaining, _c.Acceptance.Sample(_random)) : 1;
-                s.Remaining -= got;
-                s.Context += got;
-                s.Since += got;
-                _committed.Add((now, got));
-                _treeSteps++;
+                s.Since += CommitServerStep(s, serverDrafts, now);
                 if (s.Remaining == 0)
                 {
                     // The reply ended while the edge drafted: the edge's tree finds it over (TreeArrives), now if it came already.
@@ -384,14 +379,9 @@ public sealed class Simulator
             }
             if (serverStep)
             {
-                // One plain token (or a server-drafted step's), on the server: the run goes on at once, or its tokens go to the edge with the verdict.
-                int got = serverDrafts ? Math.Min(s.Remaining, _c.Acceptance.Sample(_random)) : 1;
-                s.Remaining -= got;
-                s.Context += got;
-                s.HeldTokens += got;
-                _committed.Add((now, got));
+                // The run goes on at once, or its tokens go to the edge with the verdict.
+                s.HeldTokens += CommitServerStep(s, serverDrafts, now);
                 s.ServerStepsLeft--;
-                _treeSteps++;
                 if (s.ServerStepsLeft > 0 && s.Remaining > 0 && now - s.RunStart < _c.HandBackMaxSeconds) _queue.Add(new Queued(s, false, ServerStep: true));
                 else
                 {
@@ -441,6 +431,17 @@ public sealed class Simulator
             Schedule(back, t => Deliver(s, since + k, t));
         }
         TryStartBatch(now);
+    }
+
+    /// <summary>One plain token (or a server-drafted step's) committed on the server; returns how many.</summary>
+    private int CommitServerStep(Session s, bool serverDrafts, double now)
+    {
+        int got = serverDrafts ? Math.Min(s.Remaining, _c.Acceptance.Sample(_random)) : 1;
+        s.Remaining -= got;
+        s.Context += got;
+        _committed.Add((now, got));
+        _treeSteps++;
+        return got;
     }
 
     private void Deliver(Session s, int tokens, double now)
