@@ -344,7 +344,11 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     {
         var turn = await _turnStarted.Task;
         _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        await AttachAsync();
+        var attachment = await AttachAsync();
+        // As for a turn this edge starts: the server's first tokens go to RunReplyAsync's reader, and may have ended the reply.
+        _firstTokens = turn.FirstTokens ?? [];
+        ReplyStart = turn.CommittedLength;
+        if (!attachment.Generating) _drafter?.StartTurn([], attachment.Step, finished: true);
         return turn;
     }
 

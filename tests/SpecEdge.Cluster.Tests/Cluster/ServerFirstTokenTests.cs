@@ -86,6 +86,27 @@ public class ServerFirstTokenTests(ClusterFixture f)
     }
 
     [Fact]
+    public async Task ATurnABackendStarts_ReachesTheWaitingEdgeWithItsFirstToken_AndTheEdgeShowsTheWholeReply()
+    {
+        const string id = "test/first-token-backend";
+        var session = f.Client.GetGrain<ISessionGrain>(id);
+        await session.ConfigureAsync(SessionTestHelpers.Greedy(16));
+        using var edge = new EdgeSession(f.Client, f.PerfectDraft, id, "edge-waits", new() { Budget = 8 }, capacity: 600);
+        await edge.AttachAsync();
+        var waiting = edge.WaitForTurnAsync();
+        var turn = await session.SendUserMessageAsync(SessionTestHelpers.Prompts[2]);   // the backend's message
+        var told = await waiting.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(turn.FirstTokens, told.FirstTokens);
+
+        var shown = new List<int>();
+        await edge.RunReplyAsync(shown.AddRange);
+        var expected = f.ReferenceGreedy(turn.AppendedTokens, 16);
+        Assert.Equal(expected, edge.Committed.Skip(edge.ReplyStart).ToArray());
+        Assert.Equal(expected, shown);   // the server's first token included, once
+        await edge.DetachAsync();
+    }
+
+    [Fact]
     public async Task AReplyThatEndsWithItsFirstToken_EndsWithTheTurn_AndTheEdgeDraftsNothing()
     {
         const string id = "test/first-token-only";
