@@ -98,9 +98,9 @@ public sealed class SpecEdgeSiloOptions
     /// <summary>
     /// A hand-back stops after this long, whatever its steps, so the edge and the session's other callers (a detach, a
     /// new edge's attach) wait at most about this; a stop of the reply ends the run at its next step. Readers of the reply
-    /// see its steps as they commit. 2000: each run ends with a step of the edge's loop, which takes the session out of
-    /// the forwards for the edge's turnaround; in the capacity simulator runs of 2 s served 0–8 % more tokens/s than
-    /// runs of 500 ms (docs/benchmarks/goodput.md).
+    /// see its steps as they commit. 2000: each run ends with a step of the edge's loop, which (with DecodeWhileEdgeDrafts
+    /// off) takes the session out of the forwards for the edge's turnaround; in the capacity simulator runs of 2 s served
+    /// 0–8 % more tokens/s than runs of 500 ms (docs/benchmarks/goodput.md, measured before DecodeWhileEdgeDrafts).
     /// </summary>
     public double HandBackMaxMilliseconds { get; set; } = 2000;
     /// <summary>
