@@ -55,7 +55,7 @@ public sealed class TreeIntake(string id, Conversation conversation, VerifierLin
         try
         {
             // Early verdicts go straight from the verifier to the edge that sent the tree (the lease's), never to anyone else.
-            var outcome = await verifier.CallAsync(v => v.VerifyAsync(tree, options.EarlyVerdicts ? edge.Observer : null));
+            var outcome = await verifier.CallAsync(v => v.VerifyAsync(tree, options.EarlyVerdicts ? edge.Observer : null, sentFor, since));
             SpecEdgeMetrics.TreeSize.Record(tree.Tokens.Length - 1);
             var committing = clock.Elapsed;
             // The reply's first edge step (after the server's first token, SpecEdge:ServerFirstToken, or the reply's first):

@@ -24,10 +24,12 @@ public interface IVerifierBatchGrain : IGrainWithStringKey
     /// <summary>
     /// Validates and verifies a draft tree; commits and returns the accepted tokens plus bonus. With an exit head
     /// (<c>SpecEdge:EarlyVerdicts</c>), <paramref name="earlyListener"/> (the edge that sent the tree) is told half-way
-    /// what the head would accept (one-way, never awaited).
+    /// what the head would accept (one-way, never awaited). A tree the session moved past tokens the server committed
+    /// while its edge drafted (<see cref="SpecEdge.Inference.Speculative.TreeRebase"/>) is told as the edge sent it:
+    /// for <paramref name="sentForStep"/>, with <paramref name="committedSince"/> before the head's tokens.
     /// </summary>
     [Alias("VerifyAsync")]
-    Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null);
+    Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null, long sentForStep = -1, int[]? committedSince = null);
 
     /// <summary>
     /// One plain decoding step (server-side decoding without a draft). <paramref name="whileEdgeDrafts"/>: a step the

@@ -97,7 +97,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
     }
 
 
-    public async Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null)
+    public async Task<StepVerdict> VerifyAsync(TreeSubmission tree, IEdgeObserver? earlyListener = null, long sentForStep = -1, int[]? committedSince = null)
     {
         var sequence = _sequences.Get(tree.SessionId);
         // The session checked step and length against its own durable state before calling: a disagreement here means
@@ -108,7 +108,7 @@ public sealed class VerifierBatchGrain(ModelHost models, ILocalSiloDetails silo,
         // sequence's own state (still taking trees, room in its KV cache), before queueing, so a tree fails alone.
         var message = tree.Tree;
         sequence.CheckFits(message);
-        var early = earlyListener is not null && _device.SendsEarlyVerdicts ? EarlyVerdictSender.OnThisGrain(tree.SessionId, earlyListener, logger) : null;
+        var early = earlyListener is not null && _device.SendsEarlyVerdicts ? EarlyVerdictSender.OnThisGrain(tree.SessionId, earlyListener, logger, sentForStep, committedSince) : null;
         var executed = await Enqueue(tree.SessionId, new VerifyWork(sequence, message), fromEdge: true, early: early);
         return VerifierBoundary.Outcome(tree.SessionId, sequence, executed);
     }
