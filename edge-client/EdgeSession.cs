@@ -118,7 +118,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
         // A conversation can now run up to the verifier's context: the draft cache must hold that and a step's candidates.
         int capacity = attachment.MaxContextTokens > 0 ? Math.Max(_capacity, attachment.MaxContextTokens + options.DraftCacheHeadroom) : _capacity;
         _drafter = attachment.Committed.Length > 0
-            ? new TreeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step) { ContextLimit = contextLimit }
+            // A reply that is over (the server's first token may have ended it) leaves nothing to draft.
+            ? new TreeDrafter(_draft, attachment.Committed, options, capacity, attachment.Step, finished: !attachment.Generating) { ContextLimit = contextLimit }
             : null;
         return attachment;
     }
@@ -150,18 +151,18 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
 
     private async Task FollowTurnAsync(TurnStarted turn)
     {
-        // The server's first tokens of the reply (SpecEdge:ServerFirstToken) go to RunReplyAsync's reader first.
-        _firstTokens = turn.FirstTokens ?? [];
-        ReplyStart = turn.CommittedLength;
+        Expect(turn);
         if (_drafter is null || _drafter.Committed.Count + turn.AppendedTokens.Length != turn.CommittedLength)
-        {
-            // Out of sync (first turn, or someone else wrote): take the session's tokens, and its word on whether the reply
-            // is still to draft (its first tokens may have ended it).
-            var attachment = await AttachAsync();
-            if (!attachment.Generating) _drafter?.StartTurn([], attachment.Step, finished: true);
-        }
+            await AttachAsync();   // out of sync (first turn, or someone else wrote): take the session's tokens
         else
             _drafter.StartTurn(turn.CommittedTokens, turn.DraftStep, turn.Finished);
+    }
+
+    /// <summary>A turn began: the server's first tokens of its reply (SpecEdge:ServerFirstToken) go to RunReplyAsync's reader first.</summary>
+    private void Expect(TurnStarted turn)
+    {
+        _firstTokens = turn.FirstTokens ?? [];
+        ReplyStart = turn.CommittedLength;
     }
 
     /// <summary>Drafts and submits trees until the reply is finished; <paramref name="onTokens"/> sees each step's new tokens.</summary>
@@ -344,11 +345,8 @@ public sealed class EdgeSession : IEdgeObserver, IDisposable
     {
         var turn = await _turnStarted.Task;
         _turnStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        var attachment = await AttachAsync();
-        // As for a turn this edge starts: the server's first tokens go to RunReplyAsync's reader, and may have ended the reply.
-        _firstTokens = turn.FirstTokens ?? [];
-        ReplyStart = turn.CommittedLength;
-        if (!attachment.Generating) _drafter?.StartTurn([], attachment.Step, finished: true);
+        Expect(turn);
+        await AttachAsync();
         return turn;
     }
 

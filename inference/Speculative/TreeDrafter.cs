@@ -94,7 +94,8 @@ public sealed class TreeDrafter : IDisposable
     public (int Depth, int NodeToken, int Bonus)? CurrentBet =>
         _bet is { } b && _search is { } s ? (s.Nodes[b.Node].Depth, s.Nodes[b.Node].Token, b.Token) : null;
 
-    public TreeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0)
+    /// <param name="finished">The conversation has no reply in progress: nothing to draft until a turn starts.</param>
+    public TreeDrafter(CausalLm draft, IReadOnlyList<int> committed, DraftTreeOptions options, int capacity, long step = 0, bool finished = false)
     {
         options.Validate();
         if (committed.Count == 0) throw new ArgumentException("The draft side needs at least one committed token.");
@@ -105,6 +106,7 @@ public sealed class TreeDrafter : IDisposable
         Cache = draft.NewCache(capacity);
         _policy = options.Adaptive is null ? null : new AdaptiveTreePolicy(options);
         _catchUpCount = _committed.Count - 1;
+        Finished = finished;
     }
 
     /// <summary>
