@@ -50,6 +50,12 @@ public sealed class ServerDecoding
             _policy.StepSucceeded();
             if (S.Generating) Schedule();
         }
+        catch (Exception e) when (forEdge)
+        {
+            // As a hand-back run's failed step: the steps for the edge end there, what was committed stands, and the
+            // edge's tree (or its resync) carries the reply on. The reply is not failed for a step the edge can redo.
+            _logger.LogInformation("Session {Session}: server steps while the edge drafts stopped at step {Step}: {Why}", _id, S.Step, e.Message);
+        }
         catch (Exception e)
         {
             var decision = _policy.AfterFailure(e, cancellation.IsCancellationRequested);

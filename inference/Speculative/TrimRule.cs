@@ -101,9 +101,8 @@ public sealed record TrimRule(ForwardCostModel.Line? Cost, IReadOnlyDictionary<s
         for (int i = 0; i < works.Length; i++)
         {
             if (cut[i] is not { } tree || works[i] is not VerifyWork v) continue;
-            // A tree that is its root alone, cut so or sent so (a tree moved past the tokens the server decoded while its
-            // edge drafted, which left it): the edge's loop brought a plain step.
-            // Under forced cuts the edge learns the budget from any tree, cut or not.
+            // Under forced cuts a tree that is its root alone, cut so or sent so (moved past server tokens that left it),
+            // brought a plain step through the edge's loop; and the edge learns the budget from any tree, cut or not.
             if (ForcedNodes is not null && !Probe) (serverPays[i], verified[i]) = (tree.Tokens.Length == 1, tree.Tokens.Length - 1);
             if (tree.Tokens.Length == v.Tree.Tokens.Length) continue;
             works[i] = v with { Tree = tree };
